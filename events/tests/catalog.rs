@@ -1,0 +1,182 @@
+//! The checked-in schemas and samples stay true to the types.
+//!
+//! Regenerate the schemas after changing a type with
+//! `EVENTRAIL_BLESS=1 cargo test -p events --test catalog`.
+
+use std::path::{Path, PathBuf};
+
+use events::{
+    AnyAppEvent, Envelope, Event, FraudSuspected, OrderPlaced, OrderShipped, PaymentCaptured, PaymentFailed,
+    PlaceOrder, StockReserved, StockUnavailable, Validate, catalog, place_order_schema,
+};
+use serde_json::Value;
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("schema serialises");
+    text.push('\n');
+    text
+}
+
+fn schema_files() -> Vec<(String, Value)> {
+    let mut files: Vec<(String, Value)> = catalog()
+        .into_iter()
+        .map(|entry| (format!("{}.json", entry.file_stem), (entry.detail_schema)()))
+        .collect();
+    files.push(("place-order-command.json".to_owned(), place_order_schema()));
+    files
+}
+
+#[test]
+fn checked_in_schemas_match_the_types() {
+    let dir = crate_dir().join("schemas");
+    let bless = std::env::var_os("EVENTRAIL_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (name, schema) in schema_files() {
+        let path = dir.join(&name);
+        let want = pretty(&schema);
+        if bless {
+            std::fs::write(&path, &want).expect("write schema");
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(have) if have == want => {}
+            _ => stale.push(name),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale or missing schemas in events/schemas: {stale:?}; regenerate with \
+         `EVENTRAIL_BLESS=1 cargo test -p events --test catalog`"
+    );
+}
+
+fn sample_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(crate_dir().join("samples"))
+        .expect("samples dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Decodes `sample` as the envelope of `E` and runs its validation.
+fn decode_as<E: Event>(sample: &Value) -> Result<(), String> {
+    let detail = sample.get("detail").ok_or("no detail")?.clone();
+    let envelope: Envelope<E> = serde_json::from_value(detail).map_err(|e| e.to_string())?;
+    envelope.validate().map_err(|e| e.to_string())?;
+    if envelope.metadata.schema_version != E::VERSION {
+        return Err(format!("schema_version {} != {}", envelope.metadata.schema_version, E::VERSION));
+    }
+    Ok(())
+}
+
+fn decode_by_type(sample: &Value) -> Result<(), String> {
+    let dt = sample["detail-type"].as_str().ok_or("no detail-type")?;
+    let source = sample["source"].as_str().ok_or("no source")?;
+    let check = |accepts: bool| if accepts { Ok(()) } else { Err(format!("{source} does not publish {dt}")) };
+    match dt {
+        "OrderPlaced" => check(OrderPlaced::accepts(source, dt)).and(decode_as::<OrderPlaced>(sample)),
+        "StockReserved" => check(StockReserved::accepts(source, dt)).and(decode_as::<StockReserved>(sample)),
+        "StockUnavailable" => check(StockUnavailable::accepts(source, dt)).and(decode_as::<StockUnavailable>(sample)),
+        "PaymentCaptured" => check(PaymentCaptured::accepts(source, dt)).and(decode_as::<PaymentCaptured>(sample)),
+        "PaymentFailed" => check(PaymentFailed::accepts(source, dt)).and(decode_as::<PaymentFailed>(sample)),
+        "OrderShipped" => check(OrderShipped::accepts(source, dt)).and(decode_as::<OrderShipped>(sample)),
+        "FraudSuspected" => check(FraudSuspected::accepts(source, dt)).and(decode_as::<FraudSuspected>(sample)),
+        other => Err(format!("unknown detail-type {other}")),
+    }
+}
+
+#[test]
+fn every_sample_is_a_full_envelope_that_decodes_into_its_type() {
+    let samples = sample_paths();
+    assert!(samples.len() >= catalog().len(), "expected at least one sample per event");
+    for path in samples {
+        let sample = read_json(&path);
+        for field in ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"] {
+            assert!(sample.get(field).is_some(), "{}: missing envelope field {field}", path.display());
+        }
+        decode_by_type(&sample).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(decode_as::<AnyAppEvent>(&sample).is_ok());
+    }
+}
+
+#[test]
+fn every_sample_validates_against_its_checked_in_schema() {
+    let entries = catalog();
+    for path in sample_paths() {
+        let sample = read_json(&path);
+        let dt = sample["detail-type"].as_str().expect("detail-type");
+        let entry = entries.iter().find(|e| e.detail_type == dt).expect("catalog entry");
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(name.starts_with(entry.file_stem), "{name}: file name should start with {}", entry.file_stem);
+        let schema = read_json(&crate_dir().join("schemas").join(format!("{}.json", entry.file_stem)));
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let errors: Vec<String> = validator.iter_errors(&sample["detail"]).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+#[test]
+fn every_catalog_event_has_a_sample() {
+    let names: Vec<String> = sample_paths()
+        .iter()
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .collect();
+    for entry in catalog() {
+        assert!(
+            names.iter().any(|n| n == &format!("{}.json", entry.file_stem)),
+            "no sample events/samples/{}.json for {}",
+            entry.file_stem,
+            entry.detail_type
+        );
+    }
+}
+
+#[test]
+fn commands_decode_and_the_invalid_one_names_its_field() {
+    let dir = crate_dir().join("samples/commands");
+    let schema = read_json(&crate_dir().join("schemas/place-order-command.json"));
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    for entry in std::fs::read_dir(&dir).expect("commands dir") {
+        let path = entry.expect("entry").path();
+        let value = read_json(&path);
+        assert!(validator.is_valid(&value), "{}: schema", path.display());
+        let command: PlaceOrder = serde_json::from_value(value).expect("decodes");
+        let result = command.validate();
+        if path.ends_with("place-order-invalid.json") {
+            assert_eq!(result.unwrap_err().field, "order.items[0].quantity");
+        } else {
+            result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+#[test]
+fn poison_samples_fail_to_decode_or_validate() {
+    let dir = crate_dir().join("samples/poison");
+    for entry in std::fs::read_dir(&dir).expect("poison dir") {
+        let path = entry.expect("entry").path();
+        let sample = read_json(&path);
+        assert!(decode_as::<OrderPlaced>(&sample).is_err(), "{} should be poison", path.display());
+    }
+}
+
+#[test]
+fn consumers_map_names_every_sample() {
+    let map = read_json(&crate_dir().join("consumers.json"));
+    let map = map.as_object().expect("object");
+    for path in sample_paths() {
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(map.contains_key(name), "events/consumers.json has no entry for {name}");
+    }
+}
