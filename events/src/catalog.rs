@@ -76,11 +76,15 @@ impl Validate for Address {
         non_empty("line1", &self.line1)?;
         non_empty("city", &self.city)?;
         non_empty("postal_code", &self.postal_code)?;
-        let country_ok = self.country.len() == 2 && self.country.chars().all(|c| c.is_ascii_uppercase());
+        let country_ok =
+            self.country.len() == 2 && self.country.chars().all(|c| c.is_ascii_uppercase());
         if !country_ok {
             return Err(ValidationError::new(
                 "country",
-                format!("expected a two-letter upper-case ISO country code, got {:?}", self.country),
+                format!(
+                    "expected a two-letter upper-case ISO country code, got {:?}",
+                    self.country
+                ),
             ));
         }
         Ok(())
@@ -92,16 +96,25 @@ impl Validate for Order {
         non_empty("order_id", &self.order_id)?;
         non_empty("customer_id", &self.customer_id)?;
         if !self.customer_email.contains('@') {
-            return Err(ValidationError::new("customer_email", "must be an email address"));
+            return Err(ValidationError::new(
+                "customer_email",
+                "must be an email address",
+            ));
         }
         if self.items.is_empty() {
-            return Err(ValidationError::new("items", "an order needs at least one item"));
+            return Err(ValidationError::new(
+                "items",
+                "an order needs at least one item",
+            ));
         }
         for (i, item) in self.items.iter().enumerate() {
             let at = format!("items[{i}]");
             non_empty("sku", &item.sku).map_err(|e| e.within(&at))?;
             if item.quantity == 0 {
-                return Err(ValidationError::new(format!("{at}.quantity"), "must be at least 1"));
+                return Err(ValidationError::new(
+                    format!("{at}.quantity"),
+                    "must be at least 1",
+                ));
             }
         }
         match self.computed_total_cents() {
@@ -112,13 +125,24 @@ impl Validate for Order {
                     format!("is {} but the items add up to {total}", self.total_cents),
                 ));
             }
-            None => return Err(ValidationError::new("total_cents", "the items' total overflows")),
+            None => {
+                return Err(ValidationError::new(
+                    "total_cents",
+                    "the items' total overflows",
+                ));
+            }
         }
-        let currency_ok = self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase());
+        let currency_ok =
+            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase());
         if !currency_ok {
-            return Err(ValidationError::new("currency", "expected a three-letter ISO 4217 code"));
+            return Err(ValidationError::new(
+                "currency",
+                "expected a three-letter ISO 4217 code",
+            ));
         }
-        self.shipping_address.validate().map_err(|e| e.within("shipping_address"))?;
+        self.shipping_address
+            .validate()
+            .map_err(|e| e.within("shipping_address"))?;
         non_empty("payment_token", &self.payment_token)
     }
 }
@@ -200,7 +224,10 @@ impl Validate for StockUnavailable {
         non_empty("order_id", &self.order_id)?;
         non_empty("customer_email", &self.customer_email)?;
         if self.unavailable_skus.is_empty() {
-            return Err(ValidationError::new("unavailable_skus", "must name at least one SKU"));
+            return Err(ValidationError::new(
+                "unavailable_skus",
+                "must name at least one SKU",
+            ));
         }
         Ok(())
     }
@@ -299,7 +326,10 @@ impl Validate for FraudSuspected {
     fn validate(&self) -> Result<(), ValidationError> {
         non_empty("order_id", &self.order_id)?;
         if self.reasons.is_empty() {
-            return Err(ValidationError::new("reasons", "must give at least one reason"));
+            return Err(ValidationError::new(
+                "reasons",
+                "must give at least one reason",
+            ));
         }
         Ok(())
     }

@@ -32,7 +32,13 @@ impl Metadata {
     /// Metadata for an event caused by the event `cause_id` carrying `self`: same correlation,
     /// causation = the cause's id, and an idempotency key derived deterministically from
     /// the cause's key, the new event's detail-type and its position among the emitted events.
-    pub fn caused(&self, cause_id: &str, schema_version: u32, detail_type: &str, index: usize) -> Self {
+    pub fn caused(
+        &self,
+        cause_id: &str,
+        schema_version: u32,
+        detail_type: &str,
+        index: usize,
+    ) -> Self {
         Self {
             schema_version,
             correlation_id: self.correlation_id.clone(),
@@ -97,8 +103,18 @@ mod tests {
         // Deterministic: the same cause yields the same key (safe under redelivery).
         assert_eq!(next, origin.caused("evt-9", 1, "StockReserved", 0));
         // Different type or position yields a different key.
-        assert_ne!(next.idempotency_key, origin.caused("evt-9", 1, "StockUnavailable", 0).idempotency_key);
-        assert_ne!(next.idempotency_key, origin.caused("evt-9", 1, "StockReserved", 1).idempotency_key);
+        assert_ne!(
+            next.idempotency_key,
+            origin
+                .caused("evt-9", 1, "StockUnavailable", 0)
+                .idempotency_key
+        );
+        assert_ne!(
+            next.idempotency_key,
+            origin
+                .caused("evt-9", 1, "StockReserved", 1)
+                .idempotency_key
+        );
     }
 
     #[test]

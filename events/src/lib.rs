@@ -21,7 +21,9 @@ use serde::{Serialize, de::DeserializeOwned};
 pub const SOURCE_PREFIX: &str = "eventrail.";
 
 /// A typed event of the catalog.
-pub trait Event: Serialize + DeserializeOwned + JsonSchema + Validate + Send + Sync + 'static {
+pub trait Event:
+    Serialize + DeserializeOwned + JsonSchema + Validate + Send + Sync + 'static
+{
     /// EventBridge `source` this event is published with.
     const SOURCE: &'static str;
     /// EventBridge `detail-type`.

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use events::{
-    AnyAppEvent, Envelope, Event, FraudSuspected, OrderPlaced, OrderShipped, PaymentCaptured, PaymentFailed,
-    PlaceOrder, StockReserved, StockUnavailable, Validate, catalog, place_order_schema,
+    AnyAppEvent, Envelope, Event, FraudSuspected, OrderPlaced, OrderShipped, PaymentCaptured,
+    PaymentFailed, PlaceOrder, StockReserved, StockUnavailable, Validate, catalog,
+    place_order_schema,
 };
 use serde_json::Value;
 
@@ -75,7 +76,11 @@ fn decode_as<E: Event>(sample: &Value) -> Result<(), String> {
     let envelope: Envelope<E> = serde_json::from_value(detail).map_err(|e| e.to_string())?;
     envelope.validate().map_err(|e| e.to_string())?;
     if envelope.metadata.schema_version != E::VERSION {
-        return Err(format!("schema_version {} != {}", envelope.metadata.schema_version, E::VERSION));
+        return Err(format!(
+            "schema_version {} != {}",
+            envelope.metadata.schema_version,
+            E::VERSION
+        ));
     }
     Ok(())
 }
@@ -83,15 +88,35 @@ fn decode_as<E: Event>(sample: &Value) -> Result<(), String> {
 fn decode_by_type(sample: &Value) -> Result<(), String> {
     let dt = sample["detail-type"].as_str().ok_or("no detail-type")?;
     let source = sample["source"].as_str().ok_or("no source")?;
-    let check = |accepts: bool| if accepts { Ok(()) } else { Err(format!("{source} does not publish {dt}")) };
+    let check = |accepts: bool| {
+        if accepts {
+            Ok(())
+        } else {
+            Err(format!("{source} does not publish {dt}"))
+        }
+    };
     match dt {
-        "OrderPlaced" => check(OrderPlaced::accepts(source, dt)).and(decode_as::<OrderPlaced>(sample)),
-        "StockReserved" => check(StockReserved::accepts(source, dt)).and(decode_as::<StockReserved>(sample)),
-        "StockUnavailable" => check(StockUnavailable::accepts(source, dt)).and(decode_as::<StockUnavailable>(sample)),
-        "PaymentCaptured" => check(PaymentCaptured::accepts(source, dt)).and(decode_as::<PaymentCaptured>(sample)),
-        "PaymentFailed" => check(PaymentFailed::accepts(source, dt)).and(decode_as::<PaymentFailed>(sample)),
-        "OrderShipped" => check(OrderShipped::accepts(source, dt)).and(decode_as::<OrderShipped>(sample)),
-        "FraudSuspected" => check(FraudSuspected::accepts(source, dt)).and(decode_as::<FraudSuspected>(sample)),
+        "OrderPlaced" => {
+            check(OrderPlaced::accepts(source, dt)).and(decode_as::<OrderPlaced>(sample))
+        }
+        "StockReserved" => {
+            check(StockReserved::accepts(source, dt)).and(decode_as::<StockReserved>(sample))
+        }
+        "StockUnavailable" => {
+            check(StockUnavailable::accepts(source, dt)).and(decode_as::<StockUnavailable>(sample))
+        }
+        "PaymentCaptured" => {
+            check(PaymentCaptured::accepts(source, dt)).and(decode_as::<PaymentCaptured>(sample))
+        }
+        "PaymentFailed" => {
+            check(PaymentFailed::accepts(source, dt)).and(decode_as::<PaymentFailed>(sample))
+        }
+        "OrderShipped" => {
+            check(OrderShipped::accepts(source, dt)).and(decode_as::<OrderShipped>(sample))
+        }
+        "FraudSuspected" => {
+            check(FraudSuspected::accepts(source, dt)).and(decode_as::<FraudSuspected>(sample))
+        }
         other => Err(format!("unknown detail-type {other}")),
     }
 }
@@ -99,11 +124,28 @@ fn decode_by_type(sample: &Value) -> Result<(), String> {
 #[test]
 fn every_sample_is_a_full_envelope_that_decodes_into_its_type() {
     let samples = sample_paths();
-    assert!(samples.len() >= catalog().len(), "expected at least one sample per event");
+    assert!(
+        samples.len() >= catalog().len(),
+        "expected at least one sample per event"
+    );
     for path in samples {
         let sample = read_json(&path);
-        for field in ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"] {
-            assert!(sample.get(field).is_some(), "{}: missing envelope field {field}", path.display());
+        for field in [
+            "version",
+            "id",
+            "detail-type",
+            "source",
+            "account",
+            "time",
+            "region",
+            "resources",
+            "detail",
+        ] {
+            assert!(
+                sample.get(field).is_some(),
+                "{}: missing envelope field {field}",
+                path.display()
+            );
         }
         decode_by_type(&sample).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(decode_as::<AnyAppEvent>(&sample).is_ok());
@@ -116,12 +158,26 @@ fn every_sample_validates_against_its_checked_in_schema() {
     for path in sample_paths() {
         let sample = read_json(&path);
         let dt = sample["detail-type"].as_str().expect("detail-type");
-        let entry = entries.iter().find(|e| e.detail_type == dt).expect("catalog entry");
+        let entry = entries
+            .iter()
+            .find(|e| e.detail_type == dt)
+            .expect("catalog entry");
         let name = path.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(name.starts_with(entry.file_stem), "{name}: file name should start with {}", entry.file_stem);
-        let schema = read_json(&crate_dir().join("schemas").join(format!("{}.json", entry.file_stem)));
+        assert!(
+            name.starts_with(entry.file_stem),
+            "{name}: file name should start with {}",
+            entry.file_stem
+        );
+        let schema = read_json(
+            &crate_dir()
+                .join("schemas")
+                .join(format!("{}.json", entry.file_stem)),
+        );
         let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-        let errors: Vec<String> = validator.iter_errors(&sample["detail"]).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&sample["detail"])
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
 }
@@ -134,7 +190,9 @@ fn every_catalog_event_has_a_sample() {
         .collect();
     for entry in catalog() {
         assert!(
-            names.iter().any(|n| n == &format!("{}.json", entry.file_stem)),
+            names
+                .iter()
+                .any(|n| n == &format!("{}.json", entry.file_stem)),
             "no sample events/samples/{}.json for {}",
             entry.file_stem,
             entry.detail_type
@@ -167,7 +225,11 @@ fn poison_samples_fail_to_decode_or_validate() {
     for entry in std::fs::read_dir(&dir).expect("poison dir") {
         let path = entry.expect("entry").path();
         let sample = read_json(&path);
-        assert!(decode_as::<OrderPlaced>(&sample).is_err(), "{} should be poison", path.display());
+        assert!(
+            decode_as::<OrderPlaced>(&sample).is_err(),
+            "{} should be poison",
+            path.display()
+        );
     }
 }
 
@@ -177,6 +239,9 @@ fn consumers_map_names_every_sample() {
     let map = map.as_object().expect("object");
     for path in sample_paths() {
         let name = path.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(map.contains_key(name), "events/consumers.json has no entry for {name}");
+        assert!(
+            map.contains_key(name),
+            "events/consumers.json has no entry for {name}"
+        );
     }
 }

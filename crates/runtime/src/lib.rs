@@ -1,1 +1,34 @@
-//! Runtime kit.
+//! The runtime kit every eventrail function is built on.
+//!
+//! - [`Publisher`]: typed `PutEvents` with EventBridge's limits, partial-failure retries
+//!   with backoff and jitter, and a result per event.
+//! - [`Consumer`] and [`run_consumer`]: a function is a [`Handler`] from a typed
+//!   [`Incoming`] event to the events it emits. The runner decodes and validates the
+//!   EventBridge envelope, sends poison events to the dead-letter queue at once, returns
+//!   every other failure as a retryable error, and publishes what the handler emits with
+//!   the flow's metadata (correlation, causation, idempotency key).
+//! - [`config`]: the environment a function reads, with errors that say which variable to set.
+
+pub mod config;
+mod consumer;
+mod dead_letter;
+pub mod logging;
+mod publisher;
+
+pub use config::{ConfigError, RuntimeConfig};
+pub use consumer::{
+    Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
+    run_consumer,
+};
+pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterSink, SqsDeadLetterQueue};
+pub use publisher::{
+    EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST, MAX_ENTRY_BYTES,
+    MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,
+    RetryPolicy, TransportError,
+};
+
+/// Loads the AWS configuration once, at init: region, credentials and endpoint
+/// (`AWS_ENDPOINT_URL` points every client at LocalStack) from the standard environment.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

@@ -1,0 +1,140 @@
+//! The environment a function reads. Missing variables are reported by name, with what to set.
+
+/// Bus the function publishes to.
+pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
+/// Queue that receives poison events (the function's on-failure queue).
+pub const DLQ_URL_VAR: &str = "EVENTRAIL_DLQ_URL";
+/// `1`/`true`: return emitted events and dead letters in the response instead of sending them.
+pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
+/// Name Lambda gives the function.
+pub const FUNCTION_NAME_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// A variable the function needs is missing or empty.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "environment variable {var} is not set: {purpose}. Set it (the SAM template does this when deployed), \
+     or set {DRY_RUN_VAR}=1 to run without AWS and get the results in the response"
+)]
+pub struct ConfigError {
+    /// The missing variable.
+    pub var: &'static str,
+    /// What the function needs it for.
+    pub purpose: &'static str,
+}
+
+/// What the runtime kit reads from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Name of this function, for logs and dead letters.
+    pub function_name: String,
+    /// `None` only in dry-run mode.
+    pub bus_name: Option<String>,
+    /// `None` only in dry-run mode.
+    pub dead_letter_queue_url: Option<String>,
+    /// Do not call AWS; report instead.
+    pub dry_run: bool,
+}
+
+impl RuntimeConfig {
+    /// Reads the process environment. `emits` says whether the function publishes events
+    /// (then the bus name is required).
+    pub fn from_env(emits: bool) -> Result<Self, ConfigError> {
+        Self::from_lookup(emits, |name| std::env::var(name).ok())
+    }
+
+    /// Reads from any lookup (tests pass a map).
+    pub fn from_lookup(
+        emits: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let dry_run = get(DRY_RUN_VAR).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let function_name = get(FUNCTION_NAME_VAR).unwrap_or_else(|| "local".to_owned());
+        let require = |var: &'static str, purpose: &'static str| match get(var) {
+            Some(value) => Ok(Some(value)),
+            None if dry_run => Ok(None),
+            None => Err(ConfigError { var, purpose }),
+        };
+        let bus_name = if emits {
+            require(BUS_NAME_VAR, "the event bus this function publishes to")?
+        } else {
+            None
+        };
+        let dead_letter_queue_url =
+            require(DLQ_URL_VAR, "the SQS queue URL that receives poison events")?;
+        Ok(Self {
+            function_name,
+            bus_name,
+            dead_letter_queue_url,
+            dry_run,
+        })
+    }
+}
+
+/// Reads a variable the function itself needs, e.g. notifications' outbox queue URL.
+pub fn require_var(var: &'static str, purpose: &'static str) -> Result<String, ConfigError> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError { var, purpose })
+}
+
+/// Whether dry-run mode is on.
+pub fn dry_run() -> bool {
+    std::env::var(DRY_RUN_VAR).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn missing_bus_names_the_variable() {
+        let err =
+            RuntimeConfig::from_lookup(true, lookup(&[(DLQ_URL_VAR, "http://q")])).unwrap_err();
+        assert_eq!(err.var, BUS_NAME_VAR);
+        assert!(err.to_string().contains("EVENTRAIL_BUS_NAME is not set"));
+    }
+
+    #[test]
+    fn missing_dlq_names_the_variable_even_for_non_emitters() {
+        let err = RuntimeConfig::from_lookup(false, lookup(&[])).unwrap_err();
+        assert_eq!(err.var, DLQ_URL_VAR);
+    }
+
+    #[test]
+    fn dry_run_needs_nothing() {
+        let cfg = RuntimeConfig::from_lookup(true, lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
+        assert!(cfg.dry_run);
+        assert_eq!(cfg.bus_name, None);
+    }
+
+    #[test]
+    fn full_config_is_read() {
+        let cfg = RuntimeConfig::from_lookup(
+            true,
+            lookup(&[
+                (BUS_NAME_VAR, "bus"),
+                (DLQ_URL_VAR, "http://q"),
+                (FUNCTION_NAME_VAR, "inventory"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.bus_name.as_deref(), Some("bus"));
+        assert_eq!(cfg.function_name, "inventory");
+        assert!(!cfg.dry_run);
+    }
+}

@@ -1,0 +1,516 @@
+//! The consumer runner: typed handlers over `lambda_runtime` and EventBridge envelopes.
+
+use std::{future::Future, sync::Arc};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use events::{Envelope, Event, Metadata, Validate};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::{
+    DeadLetter, DeadLetterError, DeadLetterSink, EventBridgePutEvents, OutgoingEvent, PublishError,
+    Publisher, PutEventsApi, RuntimeConfig, SqsDeadLetterQueue,
+};
+
+/// A decoded, validated event handed to a handler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming<E> {
+    /// EventBridge event id.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// `detail-type`.
+    pub detail_type: String,
+    /// Flow metadata from `detail.metadata`.
+    pub metadata: Metadata,
+    /// The typed payload.
+    pub data: E,
+}
+
+/// A failure of the handler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (a dependency is down). Returned to Lambda as an error: Lambda retries,
+    /// then sends the event to the function's on-failure destination.
+    #[error("retryable error: {0}")]
+    Retryable(String),
+    /// The event can never be processed. It goes to the dead-letter queue at once.
+    #[error("poison event: {0}")]
+    Poison(String),
+}
+
+impl HandlerError {
+    /// A retryable error from anything displayable.
+    pub fn retryable(error: impl std::fmt::Display) -> Self {
+        Self::Retryable(error.to_string())
+    }
+
+    /// A poison event, with the reason.
+    pub fn poison(reason: impl std::fmt::Display) -> Self {
+        Self::Poison(reason.to_string())
+    }
+}
+
+/// A typed event the handler wants published, before the runner adds metadata.
+#[derive(Debug, Clone, PartialEq)]
+struct Draft {
+    source: &'static str,
+    detail_type: &'static str,
+    version: u32,
+    data: Result<Value, String>,
+}
+
+/// What a handler produced: events to publish and side effects to report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Emitted {
+    drafts: Vec<Draft>,
+    effects: Vec<Value>,
+}
+
+impl Emitted {
+    /// Nothing to publish.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// One event to publish.
+    pub fn one<E: Event>(event: E) -> Self {
+        Self::none().and(event)
+    }
+
+    /// Adds an event to publish.
+    pub fn and<E: Event>(mut self, event: E) -> Self {
+        self.drafts.push(Draft {
+            source: E::SOURCE,
+            detail_type: E::DETAIL_TYPE,
+            version: E::VERSION,
+            data: serde_json::to_value(&event).map_err(|e| e.to_string()),
+        });
+        self
+    }
+
+    /// Records a side effect (a message written, a row stored) for the response and logs.
+    pub fn with_effect(mut self, effect: Value) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// Detail-types to publish, in order.
+    pub fn detail_types(&self) -> Vec<&'static str> {
+        self.drafts.iter().map(|d| d.detail_type).collect()
+    }
+
+    /// The payload of the `index`-th event, decoded as `E` (tests use this).
+    pub fn payload<E: Event>(&self, index: usize) -> Option<E> {
+        let draft = self
+            .drafts
+            .get(index)
+            .filter(|d| d.detail_type == E::DETAIL_TYPE)?;
+        serde_json::from_value(draft.data.clone().ok()?).ok()
+    }
+
+    /// Side effects recorded.
+    pub fn effects(&self) -> &[Value] {
+        &self.effects
+    }
+}
+
+/// A function's logic: typed event in, events to emit out.
+pub trait Handler<E: Event>: Send + Sync {
+    /// Handles one event. Must be safe to run twice on the same event.
+    fn handle(
+        &self,
+        event: Incoming<E>,
+    ) -> impl Future<Output = Result<Emitted, HandlerError>> + Send;
+}
+
+impl<E, F, Fut> Handler<E> for F
+where
+    E: Event,
+    F: Fn(Incoming<E>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Emitted, HandlerError>> + Send,
+{
+    fn handle(
+        &self,
+        event: Incoming<E>,
+    ) -> impl Future<Output = Result<Emitted, HandlerError>> + Send {
+        self(event)
+    }
+}
+
+/// One emitted event, as reported in the invocation's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmittedSummary {
+    /// `detail-type`.
+    pub detail_type: String,
+    /// Id EventBridge assigned; absent in dry-run mode.
+    pub event_id: Option<String>,
+    /// The full `detail` (metadata + data).
+    pub detail: Value,
+}
+
+/// The invocation's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The handler succeeded and its events were published.
+    Handled {
+        /// The incoming event.
+        event_id: String,
+        /// The flow.
+        correlation_id: String,
+        /// What was published (or would be, in dry-run mode).
+        emitted: Vec<EmittedSummary>,
+        /// Side effects the handler reported.
+        effects: Vec<Value>,
+        /// True when nothing was sent to AWS.
+        dry_run: bool,
+    },
+    /// The event was poison and went to the dead-letter queue.
+    DeadLettered {
+        /// The incoming event, if it had an id.
+        event_id: Option<String>,
+        /// Why.
+        reason: String,
+        /// SQS message id; absent in dry-run mode.
+        message_id: Option<String>,
+        /// True when nothing was sent to AWS.
+        dry_run: bool,
+    },
+}
+
+/// A retryable failure of the invocation (returned to Lambda as an error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsumerError {
+    /// The handler asked for a retry.
+    #[error("event {event_id}: {source}")]
+    Handler {
+        /// The event.
+        event_id: String,
+        /// The handler's error.
+        source: HandlerError,
+    },
+    /// Some emitted events could not be published.
+    #[error("event {event_id}: {} emitted event(s) not published: {}", failures.len(), failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Publish {
+        /// The incoming event.
+        event_id: String,
+        /// One error per failed event.
+        failures: Vec<PublishError>,
+    },
+    /// A poison event could not be dead-lettered, so the invocation fails rather than lose it.
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
+}
+
+impl From<ConsumerError> for lambda_runtime::Diagnostic {
+    fn from(error: ConsumerError) -> Self {
+        let error_type = match &error {
+            ConsumerError::Handler { .. } => "eventrail.RetryableHandlerError",
+            ConsumerError::Publish { .. } => "eventrail.PublishError",
+            ConsumerError::DeadLetter(_) => "eventrail.DeadLetterError",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Runs a [`Handler`] on raw EventBridge events: decode, classify, publish, dead-letter.
+pub struct Consumer<E, H, P, D> {
+    handler: H,
+    publisher: Option<Publisher<P>>,
+    dead_letters: Option<D>,
+    function_name: String,
+    _event: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E, H, P, D> Consumer<E, H, P, D>
+where
+    E: Event,
+    H: Handler<E>,
+    P: PutEventsApi,
+    D: DeadLetterSink,
+{
+    /// A consumer. `publisher` and `dead_letters` are `None` in dry-run mode: emitted events
+    /// and dead letters are then only reported in the response.
+    pub fn new(
+        handler: H,
+        publisher: Option<Publisher<P>>,
+        dead_letters: Option<D>,
+        function_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            handler,
+            publisher,
+            dead_letters,
+            function_name: function_name.into(),
+            _event: std::marker::PhantomData,
+        }
+    }
+
+    /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
+    pub async fn process(&self, raw: Value) -> Result<Outcome, ConsumerError> {
+        let incoming = match decode::<E>(&raw) {
+            Ok(incoming) => incoming,
+            Err(reason) => return self.dead_letter(raw, reason, None).await,
+        };
+        let span = tracing::info_span!(
+            "event",
+            event_id = %incoming.id,
+            correlation_id = %incoming.metadata.correlation_id,
+            detail_type = %incoming.detail_type,
+        );
+        self.handle(raw, incoming).instrument(span).await
+    }
+
+    async fn handle(&self, raw: Value, incoming: Incoming<E>) -> Result<Outcome, ConsumerError> {
+        let event_id = incoming.id.clone();
+        let cause = incoming.metadata.clone();
+        tracing::info!("handling event");
+        let emitted = match self.handler.handle(incoming).await {
+            Ok(emitted) => emitted,
+            Err(HandlerError::Poison(reason)) => {
+                return self.dead_letter(raw, reason, Some(&cause)).await;
+            }
+            Err(source) => {
+                tracing::error!(error = %source, "handler failed; returning the error so Lambda retries");
+                return Err(ConsumerError::Handler { event_id, source });
+            }
+        };
+        let outgoing = emitted_events(&emitted, &event_id, &cause).map_err(|failures| {
+            ConsumerError::Publish {
+                event_id: event_id.clone(),
+                failures,
+            }
+        })?;
+        let summaries = self.publish(&event_id, outgoing).await?;
+        for effect in emitted.effects() {
+            tracing::info!(effect = %effect, "side effect");
+        }
+        Ok(Outcome::Handled {
+            event_id,
+            correlation_id: cause.correlation_id,
+            emitted: summaries,
+            effects: emitted.effects,
+            dry_run: self.publisher.is_none(),
+        })
+    }
+
+    async fn publish(
+        &self,
+        event_id: &str,
+        outgoing: Vec<OutgoingEvent>,
+    ) -> Result<Vec<EmittedSummary>, ConsumerError> {
+        let details: Vec<(String, Value)> = outgoing
+            .iter()
+            .map(|o| {
+                (
+                    o.detail_type.clone(),
+                    serde_json::from_str(&o.detail).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        let Some(publisher) = &self.publisher else {
+            return Ok(details
+                .into_iter()
+                .map(|(detail_type, detail)| EmittedSummary {
+                    detail_type,
+                    event_id: None,
+                    detail,
+                })
+                .collect());
+        };
+        if outgoing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = publisher.publish_all(outgoing).await;
+        let mut summaries = Vec::new();
+        let mut failures = Vec::new();
+        for (result, (detail_type, detail)) in results.into_iter().zip(details) {
+            match result {
+                Ok(published) => {
+                    tracing::info!(emitted_event_id = %published.event_id, emitted = %detail_type, "published");
+                    summaries.push(EmittedSummary {
+                        detail_type,
+                        event_id: Some(published.event_id),
+                        detail,
+                    });
+                }
+                Err(error) => failures.push(error),
+            }
+        }
+        if failures.is_empty() {
+            Ok(summaries)
+        } else {
+            let error = ConsumerError::Publish {
+                event_id: event_id.to_owned(),
+                failures,
+            };
+            tracing::error!(error = %error, "publishing failed; returning the error so Lambda retries");
+            Err(error)
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        raw: Value,
+        reason: String,
+        cause: Option<&Metadata>,
+    ) -> Result<Outcome, ConsumerError> {
+        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_owned);
+        let correlation_id = cause.map(|m| m.correlation_id.clone()).or_else(|| {
+            raw.pointer("/detail/metadata/correlation_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        tracing::warn!(event_id = event_id.as_deref().unwrap_or("<none>"), %reason, "poison event; sending it to the dead-letter queue without retries");
+        let letter = DeadLetter {
+            kind: "poison".to_owned(),
+            function: self.function_name.clone(),
+            reason: reason.clone(),
+            event_id: event_id.clone(),
+            correlation_id,
+            failed_at: chrono::Utc::now().to_rfc3339(),
+            event: raw,
+        };
+        let message_id = match &self.dead_letters {
+            Some(sink) => Some(sink.send(&letter).await?),
+            None => None,
+        };
+        Ok(Outcome::DeadLettered {
+            event_id,
+            reason,
+            message_id,
+            dry_run: self.dead_letters.is_none(),
+        })
+    }
+}
+
+/// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
+fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
+        .map_err(|e| format!("not an EventBridge event: {e}"))?;
+    let id = envelope.id.unwrap_or_default();
+    let source = envelope.source;
+    let detail_type = envelope.detail_type;
+    if !E::accepts(&source, &detail_type) {
+        return Err(format!(
+            "unexpected event {detail_type} from {source}: this function consumes {} from {}",
+            E::DETAIL_TYPE,
+            E::SOURCE
+        ));
+    }
+    let detail: Envelope<E> = serde_path_to_error::deserialize(&envelope.detail).map_err(|e| {
+        format!(
+            "detail.{}: {} (does not decode as {})",
+            e.path(),
+            e.inner(),
+            E::DETAIL_TYPE
+        )
+    })?;
+    if detail.metadata.schema_version > E::VERSION {
+        return Err(format!(
+            "detail.metadata.schema_version: {} is newer than the {} this function understands ({})",
+            detail.metadata.schema_version,
+            E::DETAIL_TYPE,
+            E::VERSION
+        ));
+    }
+    detail.validate().map_err(|e| format!("detail.{e}"))?;
+    Ok(Incoming {
+        id,
+        source,
+        detail_type,
+        metadata: detail.metadata,
+        data: detail.data,
+    })
+}
+
+/// Adds the flow's metadata to what the handler emitted.
+fn emitted_events(
+    emitted: &Emitted,
+    cause_id: &str,
+    cause: &Metadata,
+) -> Result<Vec<OutgoingEvent>, Vec<PublishError>> {
+    let mut outgoing = Vec::new();
+    let mut failures = Vec::new();
+    for (index, draft) in emitted.drafts.iter().enumerate() {
+        let metadata = cause.caused(cause_id, draft.version, draft.detail_type, index);
+        match &draft.data {
+            Ok(data) => {
+                let detail = serde_json::json!({ "metadata": metadata, "data": data });
+                outgoing.push(OutgoingEvent {
+                    source: draft.source.to_owned(),
+                    detail_type: draft.detail_type.to_owned(),
+                    detail: detail.to_string(),
+                    resources: Vec::new(),
+                    idempotency_key: metadata.idempotency_key,
+                });
+            }
+            Err(reason) => failures.push(PublishError::Serialize {
+                detail_type: draft.detail_type.to_owned(),
+                idempotency_key: metadata.idempotency_key,
+                reason: reason.clone(),
+            }),
+        }
+    }
+    if failures.is_empty() {
+        Ok(outgoing)
+    } else {
+        Err(failures)
+    }
+}
+
+/// Runs `handler` as this Lambda function: reads the configuration, builds the AWS clients
+/// once, and serves invocations until the runtime stops. `emits` says whether the handler
+/// publishes events (then `EVENTRAIL_BUS_NAME` is required).
+pub async fn run_consumer<E, H>(handler: H, emits: bool) -> Result<(), lambda_runtime::Error>
+where
+    E: Event,
+    H: Handler<E> + 'static,
+{
+    crate::logging::init();
+    let config = RuntimeConfig::from_env(emits)
+        .inspect_err(|e| tracing::error!(error = %e, "configuration error"))?;
+    let (publisher, dead_letters) = if config.dry_run {
+        tracing::info!("dry-run mode: nothing is sent to AWS");
+        (None, None)
+    } else {
+        let sdk = crate::aws_config().await;
+        let publisher = config.bus_name.as_ref().map(|bus| {
+            Publisher::new(
+                EventBridgePutEvents(aws_sdk_eventbridge::Client::new(&sdk)),
+                bus.clone(),
+            )
+        });
+        let dead_letters = config
+            .dead_letter_queue_url
+            .as_ref()
+            .map(|url| SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone()));
+        (publisher, dead_letters)
+    };
+    let consumer = Arc::new(Consumer::new(
+        handler,
+        publisher,
+        dead_letters,
+        config.function_name,
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let consumer = Arc::clone(&consumer);
+        async move {
+            let request_id = event.context.request_id.clone();
+            consumer
+                .process(event.payload)
+                .instrument(tracing::info_span!("invocation", request_id = %request_id))
+                .await
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+use std::sync::Mutex;
+
+use events::{OrderPlaced, StockReserved};
+
+use super::*;
+use crate::{EntryOutcome, TransportError};
+
+/// Records what would go to EventBridge; fails entries whose detail-type is in `reject`.
+#[derive(Default)]
+struct FakeBus {
+    sent: Mutex<Vec<OutgoingEvent>>,
+    reject: Vec<&'static str>,
+}
+
+impl PutEventsApi for &FakeBus {
+    async fn put_events(
+        &self,
+        _bus: &str,
+        entries: &[OutgoingEvent],
+    ) -> Result<Vec<EntryOutcome>, TransportError> {
+        let mut sent = self.sent.lock().unwrap();
+        Ok(entries
+            .iter()
+            .map(|e| {
+                sent.push(e.clone());
+                if self.reject.contains(&e.detail_type.as_str()) {
+                    EntryOutcome {
+                        event_id: None,
+                        error_code: Some("MalformedDetail".into()),
+                        error_message: Some("nope".into()),
+                    }
+                } else {
+                    EntryOutcome {
+                        event_id: Some(format!("evt-{}", sent.len())),
+                        ..Default::default()
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+struct FakeDeadLetters {
+    letters: Mutex<Vec<DeadLetter>>,
+    broken: bool,
+}
+
+impl DeadLetterSink for &FakeDeadLetters {
+    async fn send(&self, letter: &DeadLetter) -> Result<String, DeadLetterError> {
+        if self.broken {
+            return Err(DeadLetterError {
+                event_id: letter.event_id.clone().unwrap_or_default(),
+                message: "queue does not exist".into(),
+            });
+        }
+        self.letters.lock().unwrap().push(letter.clone());
+        Ok("msg-1".into())
+    }
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A tiny inventory-like handler: reserve, or fail retryably on SKU `BOOM`, or call it poison on `POISON`.
+async fn reserve(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerError> {
+    let order = event.data.order;
+    if order.items.iter().any(|i| i.sku == "BOOM") {
+        return Err(HandlerError::retryable("warehouse API timed out"));
+    }
+    if order.items.iter().any(|i| i.sku == "POISON") {
+        return Err(HandlerError::poison(
+            "data.order.items: SKU POISON is not sellable",
+        ));
+    }
+    let reservation_id = format!("res-{}", order.order_id);
+    Ok(Emitted::one(StockReserved {
+        order,
+        reservation_id,
+    }))
+}
+
+fn consumer<'a>(
+    bus: &'a FakeBus,
+    dlq: &'a FakeDeadLetters,
+) -> Consumer<OrderPlaced, impl Handler<OrderPlaced>, &'a FakeBus, &'a FakeDeadLetters> {
+    Consumer::new(
+        reserve,
+        Some(Publisher::new(bus, "bus")),
+        Some(dlq),
+        "inventory",
+    )
+}
+
+#[tokio::test]
+async fn emitted_events_inherit_correlation_and_point_at_their_cause() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let raw = sample("order-placed.json");
+    let outcome = consumer(&bus, &dlq).process(raw.clone()).await.unwrap();
+    let Outcome::Handled {
+        event_id, emitted, ..
+    } = outcome
+    else {
+        panic!("expected handled, got {outcome:?}")
+    };
+    assert_eq!(event_id, raw["id"]);
+    assert_eq!(emitted.len(), 1);
+    let sent = bus.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].source, "eventrail.inventory");
+    assert_eq!(sent[0].detail_type, "StockReserved");
+    let detail: Value = serde_json::from_str(&sent[0].detail).unwrap();
+    let incoming_meta = &raw["detail"]["metadata"];
+    assert_eq!(
+        detail["metadata"]["correlation_id"],
+        incoming_meta["correlation_id"]
+    );
+    assert_eq!(detail["metadata"]["causation_id"], raw["id"]);
+    assert_eq!(detail["metadata"]["schema_version"], 1);
+    // Deterministic idempotency key: the same incoming event yields the same key.
+    let key = detail["metadata"]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(Value::from(key.clone()), incoming_meta["idempotency_key"]);
+    consumer(&bus, &dlq).process(raw).await.unwrap();
+    assert_eq!(bus.sent.lock().unwrap()[1].idempotency_key, key);
+    assert!(dlq.letters.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn undecodable_event_is_dead_lettered_at_once_with_its_reason() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let raw = sample("poison/order-placed-undecodable.json");
+    let outcome = consumer(&bus, &dlq).process(raw.clone()).await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::DeadLettered {
+                message_id: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let letters = dlq.letters.lock().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].kind, "poison");
+    assert_eq!(letters[0].function, "inventory");
+    assert!(
+        letters[0].reason.starts_with("detail.data.order"),
+        "{}",
+        letters[0].reason
+    );
+    assert_eq!(letters[0].event, raw, "the original event is kept whole");
+    assert_eq!(letters[0].event_id.as_deref(), raw["id"].as_str());
+    assert!(bus.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_event_is_poison_and_the_reason_names_the_field() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let raw = sample("poison/order-placed-zero-quantity.json");
+    let outcome = consumer(&bus, &dlq).process(raw).await.unwrap();
+    let Outcome::DeadLettered { reason, .. } = outcome else {
+        panic!("expected dead-lettered")
+    };
+    assert_eq!(
+        reason,
+        "detail.data.order.items[0].quantity: must be at least 1"
+    );
+    assert_eq!(
+        dlq.letters.lock().unwrap()[0].correlation_id.as_deref(),
+        Some("corr-ord-1001")
+    );
+}
+
+#[tokio::test]
+async fn wrong_event_type_and_non_eventbridge_input_are_poison() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let outcome = consumer(&bus, &dlq)
+        .process(sample("stock-reserved.json"))
+        .await
+        .unwrap();
+    let Outcome::DeadLettered { reason, .. } = outcome else {
+        panic!("expected dead-lettered")
+    };
+    assert!(
+        reason.contains("this function consumes OrderPlaced"),
+        "{reason}"
+    );
+    let outcome = consumer(&bus, &dlq)
+        .process(serde_json::json!({"hello": "world"}))
+        .await
+        .unwrap();
+    let Outcome::DeadLettered {
+        reason, event_id, ..
+    } = outcome
+    else {
+        panic!("expected dead-lettered")
+    };
+    assert!(reason.starts_with("not an EventBridge event"), "{reason}");
+    assert_eq!(event_id, None);
+    assert_eq!(dlq.letters.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn handler_poison_goes_to_the_dead_letter_queue() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let mut raw = sample("order-placed.json");
+    raw["detail"]["data"]["order"]["items"][0]["sku"] = "POISON".into();
+    let outcome = consumer(&bus, &dlq).process(raw).await.unwrap();
+    assert!(matches!(outcome, Outcome::DeadLettered { .. }));
+    assert!(dlq.letters.lock().unwrap()[0].reason.contains("SKU POISON"));
+}
+
+#[tokio::test]
+async fn retryable_handler_error_is_returned_and_nothing_is_dead_lettered() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let mut raw = sample("order-placed.json");
+    raw["detail"]["data"]["order"]["items"][0]["sku"] = "BOOM".into();
+    let error = consumer(&bus, &dlq).process(raw.clone()).await.unwrap_err();
+    match &error {
+        ConsumerError::Handler { event_id, source } => {
+            assert_eq!(Value::from(event_id.clone()), raw["id"]);
+            assert_eq!(
+                source,
+                &HandlerError::Retryable("warehouse API timed out".into())
+            );
+        }
+        other => panic!("expected a handler error, got {other:?}"),
+    }
+    assert!(
+        dlq.letters.lock().unwrap().is_empty(),
+        "retryable errors must not be dead-lettered"
+    );
+    assert!(bus.sent.lock().unwrap().is_empty());
+    let diagnostic: lambda_runtime::Diagnostic = error.into();
+    assert_eq!(diagnostic.error_type, "eventrail.RetryableHandlerError");
+}
+
+#[tokio::test]
+async fn publish_failure_fails_the_invocation() {
+    let bus = FakeBus {
+        reject: vec!["StockReserved"],
+        ..Default::default()
+    };
+    let dlq = FakeDeadLetters::default();
+    let error = consumer(&bus, &dlq)
+        .process(sample("order-placed.json"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ConsumerError::Publish { failures, .. } if failures.len() == 1),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("StockReserved"));
+}
+
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_sent_fails_the_invocation_instead_of_losing_the_event() {
+    let bus = FakeBus::default();
+    let dlq = FakeDeadLetters {
+        broken: true,
+        ..Default::default()
+    };
+    let error = consumer(&bus, &dlq)
+        .process(sample("poison/order-placed-zero-quantity.json"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ConsumerError::DeadLetter(_)));
+}
+
+#[tokio::test]
+async fn dry_run_reports_instead_of_sending() {
+    let consumer: Consumer<OrderPlaced, _, &FakeBus, &FakeDeadLetters> =
+        Consumer::new(reserve, None, None, "inventory");
+    let outcome = consumer.process(sample("order-placed.json")).await.unwrap();
+    let Outcome::Handled {
+        emitted, dry_run, ..
+    } = outcome
+    else {
+        panic!("expected handled")
+    };
+    assert!(dry_run);
+    assert_eq!(emitted[0].detail_type, "StockReserved");
+    assert_eq!(emitted[0].event_id, None);
+    assert_eq!(emitted[0].detail["data"]["reservation_id"], "res-ord-1001");
+    let outcome = consumer
+        .process(sample("poison/order-placed-zero-quantity.json"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        Outcome::DeadLettered {
+            dry_run: true,
+            message_id: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn outcome_serialises_with_a_tag() {
+    let outcome = Outcome::DeadLettered {
+        event_id: Some("e".into()),
+        reason: "r".into(),
+        message_id: None,
+        dry_run: true,
+    };
+    let json = serde_json::to_value(outcome).unwrap();
+    assert_eq!(json["outcome"], "dead-lettered");
+}

@@ -1,0 +1,449 @@
+//! Typed `PutEvents` within EventBridge's limits, with partial-failure retries.
+
+use std::{future::Future, time::Duration};
+
+use events::{Envelope, Event, Metadata};
+
+/// PutEvents accepts at most this many entries per call.
+pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
+/// Largest entry EventBridge accepts (1 MB since January 2026), counted by [`OutgoingEvent::size`].
+pub const MAX_ENTRY_BYTES: usize = 1024 * 1024;
+/// Largest total of entry sizes sent in one PutEvents call.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// EventBridge counts 14 bytes for an entry's `Time`, whether it is set or not.
+const TIME_FIELD_BYTES: usize = 14;
+
+/// One event ready to put on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEvent {
+    /// `Source`.
+    pub source: String,
+    /// `DetailType`.
+    pub detail_type: String,
+    /// `Detail`: the serialised [`Envelope`].
+    pub detail: String,
+    /// `Resources`.
+    pub resources: Vec<String>,
+    /// The event's idempotency key, which names it in errors and results.
+    pub idempotency_key: String,
+}
+
+impl OutgoingEvent {
+    /// Serialises a typed event with its metadata.
+    pub fn typed<E: Event>(metadata: Metadata, data: &E) -> Result<Self, PublishError> {
+        let idempotency_key = metadata.idempotency_key.clone();
+        let envelope = Envelope { metadata, data };
+        let detail =
+            serde_json::to_string(&envelope).map_err(|source| PublishError::Serialize {
+                detail_type: E::DETAIL_TYPE.to_owned(),
+                idempotency_key: idempotency_key.clone(),
+                reason: source.to_string(),
+            })?;
+        Ok(Self {
+            source: E::SOURCE.to_owned(),
+            detail_type: E::DETAIL_TYPE.to_owned(),
+            detail,
+            resources: Vec::new(),
+            idempotency_key,
+        })
+    }
+
+    /// The entry's size as EventBridge counts it: UTF-8 bytes of Source, DetailType,
+    /// Detail and every Resource, plus 14 bytes for Time.
+    pub fn size(&self) -> usize {
+        TIME_FIELD_BYTES
+            + self.source.len()
+            + self.detail_type.len()
+            + self.detail.len()
+            + self.resources.iter().map(String::len).sum::<usize>()
+    }
+
+    fn name(&self) -> String {
+        format!(
+            "{} (idempotency key {})",
+            self.detail_type, self.idempotency_key
+        )
+    }
+}
+
+/// An event EventBridge accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedEvent {
+    /// Id EventBridge assigned.
+    pub event_id: String,
+    /// `DetailType`.
+    pub detail_type: String,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// PutEvents calls it took (1 when it went through at once).
+    pub attempts: u32,
+}
+
+/// Why an event was not published. Every variant names the event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The payload could not be serialised.
+    #[error(
+        "event {detail_type} (idempotency key {idempotency_key}) cannot be serialised: {reason}"
+    )]
+    Serialize {
+        /// `DetailType`.
+        detail_type: String,
+        /// Idempotency key.
+        idempotency_key: String,
+        /// serde's message.
+        reason: String,
+    },
+    /// The entry is over EventBridge's size limit; it was not sent.
+    #[error(
+        "event {name} is {size} bytes, over EventBridge's entry limit of {limit} bytes; it was not sent. Put large payloads in S3 and send a reference"
+    )]
+    TooLarge {
+        /// Event name.
+        name: String,
+        /// Its size as EventBridge counts it.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// EventBridge rejected the entry, and kept rejecting it after the retries.
+    #[error(
+        "event {name} was rejected by EventBridge after {attempts} attempt(s): {code}: {message}"
+    )]
+    Rejected {
+        /// Event name.
+        name: String,
+        /// EventBridge's error code for the entry.
+        code: String,
+        /// EventBridge's message.
+        message: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The PutEvents call itself failed, every attempt.
+    #[error(
+        "event {name} was not published: PutEvents failed after {attempts} attempt(s): {message}"
+    )]
+    Transport {
+        /// Event name.
+        name: String,
+        /// The last error.
+        message: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// No bus is configured (dry run).
+    #[error("event {name} was not published: no event bus configured")]
+    NoBus {
+        /// Event name.
+        name: String,
+    },
+}
+
+/// The result EventBridge gives for one entry of a PutEvents call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryOutcome {
+    /// Set when the entry was accepted.
+    pub event_id: Option<String>,
+    /// Set when it failed.
+    pub error_code: Option<String>,
+    /// Set when it failed.
+    pub error_message: Option<String>,
+}
+
+/// The whole PutEvents call failed (network, throttling of the call, credentials).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// The PutEvents operation, so tests can fake EventBridge.
+pub trait PutEventsApi: Send + Sync {
+    /// Puts `entries` on `bus`; returns one outcome per entry, in order.
+    fn put_events(
+        &self,
+        bus: &str,
+        entries: &[OutgoingEvent],
+    ) -> impl Future<Output = Result<Vec<EntryOutcome>, TransportError>> + Send;
+}
+
+/// [`PutEventsApi`] over the AWS SDK client.
+#[derive(Debug, Clone)]
+pub struct EventBridgePutEvents(pub aws_sdk_eventbridge::Client);
+
+impl PutEventsApi for EventBridgePutEvents {
+    async fn put_events(
+        &self,
+        bus: &str,
+        entries: &[OutgoingEvent],
+    ) -> Result<Vec<EntryOutcome>, TransportError> {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let request_entries = entries
+            .iter()
+            .map(|e| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source(&e.source)
+                    .detail_type(&e.detail_type)
+                    .detail(&e.detail)
+                    .set_resources((!e.resources.is_empty()).then(|| e.resources.clone()))
+                    .build()
+            })
+            .collect();
+        let output = self
+            .0
+            .put_events()
+            .set_entries(Some(request_entries))
+            .send()
+            .await
+            .map_err(|e| {
+                TransportError(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string())
+            })?;
+        let outcomes: Vec<EntryOutcome> = output
+            .entries()
+            .iter()
+            .map(|r| EntryOutcome {
+                event_id: r.event_id().map(str::to_owned),
+                error_code: r.error_code().map(str::to_owned),
+                error_message: r.error_message().map(str::to_owned),
+            })
+            .collect();
+        if outcomes.len() != entries.len() {
+            return Err(TransportError(format!(
+                "PutEvents answered {} results for {} entries",
+                outcomes.len(),
+                entries.len()
+            )));
+        }
+        Ok(outcomes)
+    }
+}
+
+/// How failed entries are retried: exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// PutEvents calls per entry, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time.
+    pub base_delay: Duration,
+    /// Longest backoff.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `next_attempt` (2, 3, ...): uniformly random in
+    /// `[0, min(max_delay, base_delay * 2^(next_attempt - 2))]` ("full jitter").
+    pub fn backoff(&self, next_attempt: u32) -> Duration {
+        let exponent = next_attempt.saturating_sub(2).min(20);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay);
+        let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(fastrand::u64(0..=ceiling_ms))
+    }
+}
+
+/// Error codes that will not change on a retry: the entry itself is wrong.
+fn is_permanent(code: &str) -> bool {
+    matches!(
+        code,
+        "MalformedDetail"
+            | "InvalidArgument"
+            | "ValidationException"
+            | "NotAuthorizedForSourceException"
+            | "NotAuthorizedForDetailTypeException"
+            | "AccessDeniedException"
+            | "ResourceNotFoundException"
+    )
+}
+
+/// Publishes typed events to one bus.
+#[derive(Debug, Clone)]
+pub struct Publisher<C> {
+    client: C,
+    bus_name: String,
+    retry: RetryPolicy,
+}
+
+impl<C: PutEventsApi> Publisher<C> {
+    /// A publisher to `bus_name` with the default retry policy.
+    pub fn new(client: C, bus_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus_name: bus_name.into(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The bus events go to.
+    pub fn bus_name(&self) -> &str {
+        &self.bus_name
+    }
+
+    /// Publishes one typed event.
+    pub async fn publish<E: Event>(
+        &self,
+        metadata: Metadata,
+        event: &E,
+    ) -> Result<PublishedEvent, PublishError> {
+        let outgoing = OutgoingEvent::typed(metadata, event)?;
+        let mut results = self.publish_all(vec![outgoing]).await;
+        results.pop().unwrap_or_else(|| {
+            Err(PublishError::Transport {
+                name: E::DETAIL_TYPE.to_owned(),
+                message: "no result".to_owned(),
+                attempts: 0,
+            })
+        })
+    }
+
+    /// Publishes `events` in as few PutEvents calls as the limits allow, retrying exactly
+    /// the entries that failed. Returns one result per event, in input order. Oversize
+    /// events are rejected before anything is sent for them.
+    pub async fn publish_all(
+        &self,
+        events: Vec<OutgoingEvent>,
+    ) -> Vec<Result<PublishedEvent, PublishError>> {
+        let mut results: Vec<Option<Result<PublishedEvent, PublishError>>> =
+            vec![None; events.len()];
+        let mut pending: Vec<usize> = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let size = event.size();
+            if size > MAX_ENTRY_BYTES {
+                results[i] = Some(Err(PublishError::TooLarge {
+                    name: event.name(),
+                    size,
+                    limit: MAX_ENTRY_BYTES,
+                }));
+            } else {
+                pending.push(i);
+            }
+        }
+
+        let mut attempt = 1;
+        while !pending.is_empty() {
+            if attempt > 1 {
+                tokio::time::sleep(self.retry.backoff(attempt)).await;
+            }
+            let last_attempt = attempt >= self.retry.max_attempts;
+            let mut retry_next = Vec::new();
+            for chunk in chunk_indices(&events, &pending) {
+                let entries: Vec<OutgoingEvent> =
+                    chunk.iter().map(|&i| events[i].clone()).collect();
+                match self.client.put_events(&self.bus_name, &entries).await {
+                    Ok(outcomes) => {
+                        for (&i, outcome) in chunk.iter().zip(outcomes) {
+                            match classify(&events[i], outcome, attempt) {
+                                Ok(published) => results[i] = Some(Ok(published)),
+                                Err((error, retryable)) if retryable && !last_attempt => {
+                                    tracing::warn!(event = %events[i].name(), attempt, %error, "entry failed, will retry");
+                                    retry_next.push(i);
+                                }
+                                Err((error, _)) => results[i] = Some(Err(error)),
+                            }
+                        }
+                    }
+                    Err(TransportError(message)) => {
+                        tracing::warn!(attempt, %message, entries = chunk.len(), "PutEvents call failed");
+                        for &i in &chunk {
+                            if last_attempt {
+                                results[i] = Some(Err(PublishError::Transport {
+                                    name: events[i].name(),
+                                    message: message.clone(),
+                                    attempts: attempt,
+                                }));
+                            } else {
+                                retry_next.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            pending = retry_next;
+            attempt += 1;
+        }
+
+        results
+            .into_iter()
+            .zip(&events)
+            .map(|(result, event)| {
+                result.unwrap_or_else(|| {
+                    Err(PublishError::Transport {
+                        name: event.name(),
+                        message: "no result recorded".to_owned(),
+                        attempts: attempt - 1,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// Turns an entry's outcome into a published event or an error, and whether to retry it.
+fn classify(
+    event: &OutgoingEvent,
+    outcome: EntryOutcome,
+    attempt: u32,
+) -> Result<PublishedEvent, (PublishError, bool)> {
+    match (outcome.event_id, outcome.error_code) {
+        (Some(event_id), None) => Ok(PublishedEvent {
+            event_id,
+            detail_type: event.detail_type.clone(),
+            idempotency_key: event.idempotency_key.clone(),
+            attempts: attempt,
+        }),
+        (_, code) => {
+            let code = code.unwrap_or_else(|| "Unknown".to_owned());
+            let retryable = !is_permanent(&code);
+            let error = PublishError::Rejected {
+                name: event.name(),
+                message: outcome.error_message.unwrap_or_default(),
+                code,
+                attempts: attempt,
+            };
+            Err((error, retryable))
+        }
+    }
+}
+
+/// Groups `pending` (indices into `events`, in order) into PutEvents calls of at most
+/// [`MAX_ENTRIES_PER_REQUEST`] entries and [`MAX_REQUEST_BYTES`] in total.
+fn chunk_indices(events: &[OutgoingEvent], pending: &[usize]) -> Vec<Vec<usize>> {
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_bytes = 0;
+    for &i in pending {
+        let size = events[i].size();
+        let full =
+            current.len() == MAX_ENTRIES_PER_REQUEST || current_bytes + size > MAX_REQUEST_BYTES;
+        if full && !current.is_empty() {
+            chunks.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current.push(i);
+        current_bytes += size;
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests;

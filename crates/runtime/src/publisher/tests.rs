@@ -1,0 +1,302 @@
+use std::sync::Mutex;
+
+use events::{Metadata, OrderShipped};
+
+use super::*;
+
+/// Decides the outcome of one entry: (call number starting at 1, entry) -> outcome.
+type Script =
+    Box<dyn Fn(usize, &OutgoingEvent) -> Result<EntryOutcome, TransportError> + Send + Sync>;
+
+/// A fake EventBridge that records every call and answers from a script.
+struct FakeEventBridge {
+    calls: Mutex<Vec<Vec<OutgoingEvent>>>,
+    script: Script,
+}
+
+impl FakeEventBridge {
+    fn new(
+        script: impl Fn(usize, &OutgoingEvent) -> Result<EntryOutcome, TransportError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self {
+            calls: Mutex::new(Vec::new()),
+            script: Box::new(script),
+        }
+    }
+
+    fn accepting() -> Self {
+        Self::new(|_, e| Ok(accepted(&e.idempotency_key)))
+    }
+
+    fn calls(&self) -> Vec<Vec<OutgoingEvent>> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+fn accepted(key: &str) -> EntryOutcome {
+    EntryOutcome {
+        event_id: Some(format!("id-{key}")),
+        ..Default::default()
+    }
+}
+
+fn failed(code: &str) -> EntryOutcome {
+    EntryOutcome {
+        event_id: None,
+        error_code: Some(code.to_owned()),
+        error_message: Some(format!("{code} happened")),
+    }
+}
+
+impl PutEventsApi for &FakeEventBridge {
+    async fn put_events(
+        &self,
+        _bus: &str,
+        entries: &[OutgoingEvent],
+    ) -> Result<Vec<EntryOutcome>, TransportError> {
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(entries.to_vec());
+            calls.len()
+        };
+        let mut outcomes = Vec::new();
+        for entry in entries {
+            outcomes.push((self.script)(call, entry)?);
+        }
+        Ok(outcomes)
+    }
+}
+
+fn event(key: &str, detail_bytes: usize) -> OutgoingEvent {
+    OutgoingEvent {
+        source: "eventrail.test".into(),
+        detail_type: "TestEvent".into(),
+        detail: "x".repeat(detail_bytes),
+        resources: vec![],
+        idempotency_key: key.into(),
+    }
+}
+
+fn no_wait() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::ZERO,
+        max_delay: Duration::ZERO,
+    }
+}
+
+#[test]
+fn size_is_counted_the_way_eventbridge_counts_it() {
+    let mut e = event("k", 100);
+    e.resources = vec!["arn:a".into(), "arn:bc".into()];
+    // 14 (Time) + 14 (source) + 9 (detail-type) + 100 (detail) + 5 + 6 (resources)
+    assert_eq!(
+        e.size(),
+        14 + "eventrail.test".len() + "TestEvent".len() + 100 + 11
+    );
+    // Multi-byte characters count as their UTF-8 bytes.
+    e.detail = "é".into();
+    assert_eq!(e.size(), 14 + 14 + 9 + 2 + 11);
+}
+
+#[tokio::test]
+async fn chunks_at_ten_entries() {
+    let fake = FakeEventBridge::accepting();
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let events: Vec<_> = (0..23).map(|i| event(&format!("k{i}"), 10)).collect();
+    let results = publisher.publish_all(events).await;
+    assert!(results.iter().all(Result::is_ok));
+    let sizes: Vec<usize> = fake.calls().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![10, 10, 3]);
+    // Results come back in input order.
+    let ids: Vec<String> = results.into_iter().map(|r| r.unwrap().event_id).collect();
+    assert_eq!(ids[22], "id-k22");
+}
+
+#[tokio::test]
+async fn chunks_by_request_bytes() {
+    let fake = FakeEventBridge::accepting();
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    // Three entries of ~400 KB: two fit in 1 MiB, the third goes in a second call.
+    let events: Vec<_> = (0..3)
+        .map(|i| event(&format!("k{i}"), 400 * 1024))
+        .collect();
+    let results = publisher.publish_all(events).await;
+    assert!(results.iter().all(Result::is_ok));
+    let sizes: Vec<usize> = fake.calls().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![2, 1]);
+    for call in fake.calls() {
+        assert!(call.iter().map(OutgoingEvent::size).sum::<usize>() <= MAX_REQUEST_BYTES);
+    }
+}
+
+#[tokio::test]
+async fn oversize_event_is_rejected_before_sending_and_names_the_event() {
+    let fake = FakeEventBridge::accepting();
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let exactly_at_limit = MAX_ENTRY_BYTES - (14 + "eventrail.test".len() + "TestEvent".len());
+    let events = vec![
+        event("small", 10),
+        event("huge", exactly_at_limit + 1),
+        event("edge", exactly_at_limit),
+    ];
+    let results = publisher.publish_all(events).await;
+    assert!(results[0].is_ok());
+    assert!(
+        results[2].is_ok(),
+        "an entry of exactly the limit is allowed"
+    );
+    match &results[1] {
+        Err(PublishError::TooLarge { name, size, limit }) => {
+            assert!(name.contains("huge"), "{name}");
+            assert_eq!(*size, MAX_ENTRY_BYTES + 1);
+            assert_eq!(*limit, MAX_ENTRY_BYTES);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let sent: Vec<String> = fake
+        .calls()
+        .concat()
+        .into_iter()
+        .map(|e| e.idempotency_key)
+        .collect();
+    assert!(
+        !sent.contains(&"huge".to_owned()),
+        "oversize entry must never be sent"
+    );
+}
+
+#[tokio::test]
+async fn retries_exactly_the_failed_entries() {
+    // First call: entries k1 and k3 fail with throttling; second call: all succeed.
+    let fake = FakeEventBridge::new(|call, e| {
+        if call == 1 && (e.idempotency_key == "k1" || e.idempotency_key == "k3") {
+            Ok(failed("ThrottlingException"))
+        } else {
+            Ok(accepted(&e.idempotency_key))
+        }
+    });
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let events: Vec<_> = (0..5).map(|i| event(&format!("k{i}"), 10)).collect();
+    let results = publisher.publish_all(events).await;
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2);
+    let retried: Vec<&str> = calls[1]
+        .iter()
+        .map(|e| e.idempotency_key.as_str())
+        .collect();
+    assert_eq!(retried, vec!["k1", "k3"]);
+    for (i, r) in results.iter().enumerate() {
+        let published = r.as_ref().unwrap();
+        assert_eq!(published.attempts, if i == 1 || i == 3 { 2 } else { 1 });
+    }
+}
+
+#[tokio::test]
+async fn entries_that_stay_failed_are_reported_after_max_attempts() {
+    let fake = FakeEventBridge::new(|_, e| {
+        if e.idempotency_key == "bad" {
+            Ok(failed("InternalFailure"))
+        } else {
+            Ok(accepted(&e.idempotency_key))
+        }
+    });
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let results = publisher
+        .publish_all(vec![event("good", 1), event("bad", 1)])
+        .await;
+    assert!(results[0].is_ok());
+    match &results[1] {
+        Err(PublishError::Rejected {
+            name,
+            code,
+            attempts,
+            ..
+        }) => {
+            assert!(name.contains("bad"));
+            assert_eq!(code, "InternalFailure");
+            assert_eq!(*attempts, 4);
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    assert_eq!(fake.calls().len(), 4);
+}
+
+#[tokio::test]
+async fn permanent_entry_errors_are_not_retried() {
+    let fake = FakeEventBridge::new(|_, _| Ok(failed("MalformedDetail")));
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let results = publisher.publish_all(vec![event("k", 1)]).await;
+    assert!(matches!(
+        &results[0],
+        Err(PublishError::Rejected { attempts: 1, .. })
+    ));
+    assert_eq!(fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn transport_failures_are_retried_then_reported() {
+    let fake = FakeEventBridge::new(|call, e| {
+        if call < 3 {
+            Err(TransportError("connection reset".into()))
+        } else {
+            Ok(accepted(&e.idempotency_key))
+        }
+    });
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let results = publisher.publish_all(vec![event("k", 1)]).await;
+    assert_eq!(results[0].as_ref().unwrap().attempts, 3);
+
+    let down = FakeEventBridge::new(|_, _| Err(TransportError("connection refused".into())));
+    let publisher = Publisher::new(&down, "bus").with_retry(no_wait());
+    let results = publisher.publish_all(vec![event("k", 1)]).await;
+    assert!(matches!(
+        &results[0],
+        Err(PublishError::Transport { attempts: 4, .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_grows_and_is_jittered_within_bounds() {
+    let policy = RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(1000),
+    };
+    for attempt in 2..=8 {
+        let ceiling =
+            Duration::from_millis(100 * (1 << (attempt - 2))).min(Duration::from_millis(1000));
+        for _ in 0..50 {
+            assert!(policy.backoff(attempt) <= ceiling);
+        }
+    }
+    // Jitter: not every draw is the same.
+    let draws: std::collections::HashSet<Duration> = (0..50).map(|_| policy.backoff(5)).collect();
+    assert!(draws.len() > 1);
+}
+
+#[tokio::test]
+async fn typed_publish_serialises_the_envelope() {
+    let fake = FakeEventBridge::accepting();
+    let publisher = Publisher::new(&fake, "bus");
+    let shipped = OrderShipped {
+        order_id: "o1".into(),
+        customer_id: "c1".into(),
+        customer_email: "c1@example.com".into(),
+        carrier: "Parcelway".into(),
+        tracking_number: "PW-1".into(),
+        country: "US".into(),
+    };
+    let metadata = Metadata::origin(1, "corr".into(), "key-1".into());
+    let published = publisher.publish(metadata, &shipped).await.unwrap();
+    assert_eq!(published.event_id, "id-key-1");
+    let sent = &fake.calls()[0][0];
+    assert_eq!(sent.source, "eventrail.shipping");
+    assert_eq!(sent.detail_type, "OrderShipped");
+    let detail: serde_json::Value = serde_json::from_str(&sent.detail).unwrap();
+    assert_eq!(detail["metadata"]["correlation_id"], "corr");
+    assert_eq!(detail["data"]["tracking_number"], "PW-1");
+}
