@@ -36,15 +36,22 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// Reads the process environment. `emits` says whether the function publishes events
-    /// (then the bus name is required).
+    /// Reads a consumer's configuration from the process environment. `emits` says whether
+    /// it publishes events (then the bus name is required); the dead-letter queue always is.
     pub fn from_env(emits: bool) -> Result<Self, ConfigError> {
-        Self::from_lookup(emits, |name| std::env::var(name).ok())
+        Self::from_lookup(emits, true, |name| std::env::var(name).ok())
+    }
+
+    /// Reads a producer's configuration: it publishes, and answers its caller instead of
+    /// dead-lettering, so only the bus is required.
+    pub fn producer_from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(true, false, |name| std::env::var(name).ok())
     }
 
     /// Reads from any lookup (tests pass a map).
     pub fn from_lookup(
         emits: bool,
+        dead_letters: bool,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| {
@@ -64,8 +71,11 @@ impl RuntimeConfig {
         } else {
             None
         };
-        let dead_letter_queue_url =
-            require(DLQ_URL_VAR, "the SQS queue URL that receives poison events")?;
+        let dead_letter_queue_url = if dead_letters {
+            require(DLQ_URL_VAR, "the SQS queue URL that receives poison events")?
+        } else {
+            None
+        };
         Ok(Self {
             function_name,
             bus_name,
@@ -103,21 +113,30 @@ mod tests {
 
     #[test]
     fn missing_bus_names_the_variable() {
-        let err =
-            RuntimeConfig::from_lookup(true, lookup(&[(DLQ_URL_VAR, "http://q")])).unwrap_err();
+        let err = RuntimeConfig::from_lookup(true, true, lookup(&[(DLQ_URL_VAR, "http://q")]))
+            .unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
         assert!(err.to_string().contains("EVENTRAIL_BUS_NAME is not set"));
     }
 
     #[test]
     fn missing_dlq_names_the_variable_even_for_non_emitters() {
-        let err = RuntimeConfig::from_lookup(false, lookup(&[])).unwrap_err();
+        let err = RuntimeConfig::from_lookup(false, true, lookup(&[])).unwrap_err();
         assert_eq!(err.var, DLQ_URL_VAR);
     }
 
     #[test]
+    fn producer_needs_only_the_bus() {
+        let cfg =
+            RuntimeConfig::from_lookup(true, false, lookup(&[(BUS_NAME_VAR, "bus")])).unwrap();
+        assert_eq!(cfg.dead_letter_queue_url, None);
+        let err = RuntimeConfig::from_lookup(true, false, lookup(&[])).unwrap_err();
+        assert_eq!(err.var, BUS_NAME_VAR);
+    }
+
+    #[test]
     fn dry_run_needs_nothing() {
-        let cfg = RuntimeConfig::from_lookup(true, lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
+        let cfg = RuntimeConfig::from_lookup(true, true, lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
         assert!(cfg.dry_run);
         assert_eq!(cfg.bus_name, None);
     }
@@ -125,6 +144,7 @@ mod tests {
     #[test]
     fn full_config_is_read() {
         let cfg = RuntimeConfig::from_lookup(
+            true,
             true,
             lookup(&[
                 (BUS_NAME_VAR, "bus"),

@@ -32,3 +32,8 @@ pub use publisher::{
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
+
+/// The error type a function's `main` returns.
+pub type LambdaError = lambda_runtime::Error;
+/// Re-exported so functions with their own service (the `orders` producer) use the same version.
+pub use lambda_runtime;

@@ -1,1 +1,6 @@
-fn main() {}
+//! Lambda entry point of `fraud`; the logic lives in lib.rs.
+
+#[tokio::main]
+async fn main() -> Result<(), eventrail_runtime::LambdaError> {
+    eventrail_runtime::run_consumer(fraud::handle, true).await
+}

@@ -1,1 +1,111 @@
-//! placeholder
+//! `inventory`: reserves stock for every placed order.
+//!
+//! On `OrderPlaced` it emits `StockReserved` when every SKU is in stock, or
+//! `StockUnavailable` naming the SKUs that are not. Stock is simulated and deterministic:
+//! a SKU starting with `OOS-` is out of stock, every other SKU is in stock.
+//! Running twice on the same event emits the same events with the same idempotency keys.
+
+use eventrail_runtime::{Emitted, HandlerError, Incoming};
+use events::{Order, OrderPlaced, StockReserved, StockUnavailable, derive_key};
+
+/// SKUs with this prefix are out of stock.
+pub const OUT_OF_STOCK_PREFIX: &str = "OOS-";
+
+/// The SKUs of `order` that cannot be reserved, in order of appearance.
+pub fn unavailable_skus(order: &Order) -> Vec<String> {
+    order
+        .items
+        .iter()
+        .filter(|item| item.sku.starts_with(OUT_OF_STOCK_PREFIX))
+        .map(|item| item.sku.clone())
+        .collect()
+}
+
+/// Decides the outcome of reserving stock for `order`.
+pub fn reserve(order: Order) -> Emitted {
+    let missing = unavailable_skus(&order);
+    if missing.is_empty() {
+        let reservation_id = format!("res-{}", derive_key(&["reservation", &order.order_id]));
+        Emitted::one(StockReserved {
+            order,
+            reservation_id,
+        })
+    } else {
+        Emitted::one(StockUnavailable {
+            order_id: order.order_id,
+            customer_id: order.customer_id,
+            customer_email: order.customer_email,
+            unavailable_skus: missing,
+        })
+    }
+}
+
+/// The function's handler.
+pub async fn handle(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerError> {
+    let order = event.data.order;
+    tracing::info!(order_id = %order.order_id, items = order.items.len(), "reserving stock");
+    Ok(reserve(order))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
+
+    fn sample(name: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    async fn run(name: &str) -> Outcome {
+        let consumer: Consumer<OrderPlaced, _, EventBridgePutEvents, SqsDeadLetterQueue> =
+            Consumer::new(handle, None, None, "inventory");
+        consumer.process(sample(name)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn in_stock_order_is_reserved() {
+        let Outcome::Handled { emitted, .. } = run("order-placed.json").await else {
+            panic!("not handled")
+        };
+        assert_eq!(emitted.len(), 1);
+        assert_eq!(emitted[0].detail_type, "StockReserved");
+        assert_eq!(emitted[0].detail["data"]["order"]["order_id"], "ord-1001");
+        assert!(
+            emitted[0].detail["data"]["reservation_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("res-")
+        );
+    }
+
+    #[tokio::test]
+    async fn out_of_stock_order_names_the_missing_skus() {
+        let Outcome::Handled { emitted, .. } = run("order-placed-out-of-stock.json").await else {
+            panic!("not handled")
+        };
+        assert_eq!(emitted[0].detail_type, "StockUnavailable");
+        assert_eq!(
+            emitted[0].detail["data"]["unavailable_skus"],
+            serde_json::json!(["OOS-KETTLE-009"])
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_order_is_dead_lettered() {
+        let outcome = run("poison/order-placed-zero-quantity.json").await;
+        assert!(
+            matches!(outcome, Outcome::DeadLettered { .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn reservation_is_deterministic() {
+        let order = || {
+            let raw = sample("order-placed.json");
+            serde_json::from_value::<Order>(raw["detail"]["data"]["order"].clone()).unwrap()
+        };
+        assert_eq!(reserve(order()), reserve(order()));
+    }
+}

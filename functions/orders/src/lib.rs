@@ -1,1 +1,161 @@
-//! placeholder
+//! `orders`: the producer. Takes a `PlaceOrder` command (direct invoke), validates it and
+//! emits `OrderPlaced` carrying the whole order.
+//!
+//! The flow's correlation id and the event's idempotency key are derived from the order id,
+//! so placing the same order twice yields the same keys and downstream effects deduplicate.
+//! An invalid command is rejected to the caller with an error naming the field; nothing is
+//! published.
+
+use eventrail_runtime::{OutgoingEvent, PublishError, Publisher, PutEventsApi};
+use events::{Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Why an order was not placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// The command is malformed or breaks a rule; the message names the field.
+    #[error("invalid PlaceOrder command: {0}")]
+    Invalid(String),
+    /// The event could not be published (retry the command: it is idempotent).
+    #[error("order accepted but OrderPlaced was not published: {0}")]
+    Publish(#[from] PublishError),
+}
+
+impl From<OrderError> for eventrail_runtime::lambda_runtime::Diagnostic {
+    fn from(error: OrderError) -> Self {
+        let error_type = match &error {
+            OrderError::Invalid(_) => "eventrail.InvalidCommand",
+            OrderError::Publish(_) => "eventrail.PublishError",
+        };
+        Self {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The answer to a placed order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderAccepted {
+    /// The order.
+    pub order_id: String,
+    /// The flow's correlation id: every event of this order carries it.
+    pub correlation_id: String,
+    /// `OrderPlaced`'s idempotency key.
+    pub idempotency_key: String,
+    /// Id EventBridge gave `OrderPlaced`; absent in dry-run mode.
+    pub event_id: Option<String>,
+    /// The `detail` published.
+    pub detail: Value,
+}
+
+/// Decodes and validates a raw `PlaceOrder` command.
+pub fn decode_command(raw: &Value) -> Result<PlaceOrder, OrderError> {
+    let command: PlaceOrder = serde_path_to_error::deserialize(raw)
+        .map_err(|e| OrderError::Invalid(format!("{}: {}", e.path(), e.inner())))?;
+    command
+        .validate()
+        .map_err(|e| OrderError::Invalid(e.to_string()))?;
+    Ok(command)
+}
+
+/// The `OrderPlaced` event for `command`, with the flow's first metadata.
+pub fn order_placed(command: PlaceOrder) -> Result<OutgoingEvent, OrderError> {
+    let order_id = command.order.order_id.clone();
+    let metadata = Metadata::origin(
+        OrderPlaced::VERSION,
+        format!("corr-{}", derive_key(&["order", &order_id])),
+        derive_key(&["order", &order_id, OrderPlaced::DETAIL_TYPE]),
+    );
+    Ok(OutgoingEvent::typed(
+        metadata,
+        &OrderPlaced {
+            order: command.order,
+        },
+    )?)
+}
+
+/// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run).
+pub async fn place_order<P: PutEventsApi>(
+    publisher: Option<&Publisher<P>>,
+    raw: Value,
+) -> Result<OrderAccepted, OrderError> {
+    let command =
+        decode_command(&raw).inspect_err(|e| tracing::warn!(error = %e, "command rejected"))?;
+    let order_id = command.order.order_id.clone();
+    let event = order_placed(command)?;
+    let detail: Value = serde_json::from_str(&event.detail).unwrap_or(Value::Null);
+    let correlation_id = detail["metadata"]["correlation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let idempotency_key = event.idempotency_key.clone();
+    let event_id = match publisher {
+        Some(publisher) => {
+            let mut results = publisher.publish_all(vec![event]).await;
+            let published = results
+                .pop()
+                .ok_or_else(|| OrderError::Invalid("no publish result".into()))??;
+            Some(published.event_id)
+        }
+        None => None,
+    };
+    tracing::info!(%order_id, %correlation_id, event_id = event_id.as_deref().unwrap_or("<dry run>"), "order placed");
+    Ok(OrderAccepted {
+        order_id,
+        correlation_id,
+        idempotency_key,
+        event_id,
+        detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventrail_runtime::EventBridgePutEvents;
+
+    fn command(name: &str) -> Value {
+        let path = format!(
+            "{}/../../events/samples/commands/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn valid_command_yields_order_placed_with_origin_metadata() {
+        let accepted = place_order::<EventBridgePutEvents>(None, command("place-order.json"))
+            .await
+            .unwrap();
+        assert_eq!(accepted.order_id, "ord-1001");
+        assert_eq!(accepted.detail["metadata"]["causation_id"], Value::Null);
+        assert_eq!(accepted.detail["data"]["order"]["total_cents"], 3399);
+        assert!(accepted.correlation_id.starts_with("corr-"));
+        // The same command gives the same keys.
+        let again = place_order::<EventBridgePutEvents>(None, command("place-order.json"))
+            .await
+            .unwrap();
+        assert_eq!(again.idempotency_key, accepted.idempotency_key);
+        assert_eq!(again.correlation_id, accepted.correlation_id);
+    }
+
+    #[tokio::test]
+    async fn invalid_command_names_the_field() {
+        let error = place_order::<EventBridgePutEvents>(None, command("place-order-invalid.json"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            OrderError::Invalid("order.items[0].quantity: must be at least 1".into())
+        );
+        let error = place_order::<EventBridgePutEvents>(
+            None,
+            serde_json::json!({"order": {"order_id": 5}}),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("order.order_id"), "{error}");
+    }
+}

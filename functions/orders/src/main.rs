@@ -1,1 +1,33 @@
-fn main() {}
+//! Lambda entry point of `orders`; the logic lives in lib.rs.
+
+use std::sync::Arc;
+
+use eventrail_runtime::{
+    EventBridgePutEvents, LambdaError, Publisher, RuntimeConfig,
+    lambda_runtime::{self, LambdaEvent, service_fn},
+};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), LambdaError> {
+    eventrail_runtime::logging::init();
+    // The producer answers its caller (an invalid command is an error to the caller),
+    // so it needs the bus but no dead-letter queue.
+    let config = RuntimeConfig::producer_from_env()?;
+    let publisher = match &config.bus_name {
+        Some(bus) if !config.dry_run => {
+            let sdk = eventrail_runtime::aws_config().await;
+            Some(Publisher::new(
+                EventBridgePutEvents(aws_sdk_eventbridge::Client::new(&sdk)),
+                bus.clone(),
+            ))
+        }
+        _ => None,
+    };
+    let publisher = Arc::new(publisher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let publisher = Arc::clone(&publisher);
+        async move { orders::place_order(publisher.as_ref().as_ref(), event.payload).await }
+    }))
+    .await
+}

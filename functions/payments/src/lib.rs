@@ -1,1 +1,124 @@
-//! placeholder
+//! `payments`: captures the payment of every order whose stock is reserved.
+//!
+//! On `StockReserved` it emits `PaymentCaptured`, or `PaymentFailed` when the card declines.
+//! The gateway is simulated and deterministic by payment token:
+//! - `tok_decline`: declined -> `PaymentFailed`;
+//! - `tok_gateway_down`: the gateway is unreachable -> a retryable error (Lambda retries,
+//!   then the event lands in this function's on-failure queue). This is the documented
+//!   trigger for exercising the failure path;
+//! - any other token: captured.
+
+use eventrail_runtime::{Emitted, HandlerError, Incoming};
+use events::{PaymentCaptured, PaymentFailed, StockReserved, derive_key};
+
+/// Token the simulated gateway declines.
+pub const DECLINED_TOKEN: &str = "tok_decline";
+/// Token for which the simulated gateway is unreachable (retryable failure).
+pub const GATEWAY_DOWN_TOKEN: &str = "tok_gateway_down";
+
+/// What the simulated payment gateway answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayAnswer {
+    /// Money captured, with the payment id.
+    Captured(String),
+    /// Card declined, with the reason for the customer.
+    Declined(String),
+    /// The gateway could not be reached.
+    Unavailable(String),
+}
+
+/// Asks the simulated gateway to capture `amount_cents` for `order_id` with `token`.
+pub fn charge(order_id: &str, token: &str, amount_cents: u64) -> GatewayAnswer {
+    match token {
+        DECLINED_TOKEN => GatewayAnswer::Declined("card declined by issuer".to_owned()),
+        GATEWAY_DOWN_TOKEN => GatewayAnswer::Unavailable(format!(
+            "payment gateway unavailable while charging {amount_cents} cents for order {order_id}"
+        )),
+        _ => GatewayAnswer::Captured(format!("pay-{}", derive_key(&["payment", order_id]))),
+    }
+}
+
+/// The function's handler.
+pub async fn handle(event: Incoming<StockReserved>) -> Result<Emitted, HandlerError> {
+    let order = event.data.order;
+    let amount_cents = order.total_cents;
+    tracing::info!(order_id = %order.order_id, amount_cents, "capturing payment");
+    match charge(&order.order_id, &order.payment_token, amount_cents) {
+        GatewayAnswer::Captured(payment_id) => Ok(Emitted::one(PaymentCaptured {
+            order,
+            payment_id,
+            amount_cents,
+        })),
+        GatewayAnswer::Declined(reason) => Ok(Emitted::one(PaymentFailed {
+            order_id: order.order_id,
+            customer_id: order.customer_id,
+            customer_email: order.customer_email,
+            amount_cents,
+            reason,
+        })),
+        GatewayAnswer::Unavailable(reason) => Err(HandlerError::Retryable(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventrail_runtime::{
+        Consumer, ConsumerError, EventBridgePutEvents, Outcome, SqsDeadLetterQueue,
+    };
+
+    fn consumer() -> Consumer<
+        StockReserved,
+        impl eventrail_runtime::Handler<StockReserved>,
+        EventBridgePutEvents,
+        SqsDeadLetterQueue,
+    > {
+        Consumer::new(handle, None, None, "payments")
+    }
+
+    fn sample(name: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn reserved_order_is_captured() {
+        let Outcome::Handled { emitted, .. } = consumer()
+            .process(sample("stock-reserved.json"))
+            .await
+            .unwrap()
+        else {
+            panic!("not handled")
+        };
+        assert_eq!(emitted[0].detail_type, "PaymentCaptured");
+        assert_eq!(emitted[0].detail["data"]["amount_cents"], 3399);
+    }
+
+    #[tokio::test]
+    async fn declined_card_fails_the_payment() {
+        let Outcome::Handled { emitted, .. } = consumer()
+            .process(sample("stock-reserved-card-declined.json"))
+            .await
+            .unwrap()
+        else {
+            panic!("not handled")
+        };
+        assert_eq!(emitted[0].detail_type, "PaymentFailed");
+        assert_eq!(
+            emitted[0].detail["data"]["reason"],
+            "card declined by issuer"
+        );
+    }
+
+    #[tokio::test]
+    async fn gateway_down_is_a_retryable_error() {
+        let error = consumer()
+            .process(sample("stock-reserved-gateway-down.json"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ConsumerError::Handler { source: HandlerError::Retryable(m), .. } if m.contains("gateway unavailable")),
+            "{error:?}"
+        );
+    }
+}
