@@ -1,1 +1,41 @@
-fn main() {}
+//! Project automation. `cargo xtask test` is the README's test command: it installs what
+//! the checks need (pinned, into `.eventrail/`), then runs every check and test, LocalStack
+//! included, and stops what it started.
+
+mod steps;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "eventrail project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every check and test: fmt, clippy, template lint, executor plugin tests,
+    /// release zips, LocalStack + deploy, unit and end-to-end tests.
+    Test(steps::TestOptions),
+    /// Build one Lambda zip per function (arm64 by default, as deployed to AWS) and print
+    /// their sizes.
+    Zips(steps::ZipOptions),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test(options) => steps::test(&options),
+        Command::Zips(options) => steps::zips(&options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
