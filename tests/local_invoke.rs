@@ -34,11 +34,19 @@ impl Watch {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("eventrail-watch-{port}.log"))).expect("log");
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("eventrail-watch-{port}.log")))
+                .expect("log");
         let child = std::os::unix::process::CommandExt::process_group(
             Command::new("cargo")
                 .current_dir(repo_root())
-                .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
+                .args([
+                    "lambda",
+                    "watch",
+                    "--invoke-address",
+                    "127.0.0.1",
+                    "--invoke-port",
+                ])
                 .arg(port.to_string())
                 .args(["--env-var", "EVENTRAIL_DRY_RUN=1"])
                 .stdout(Stdio::from(log.try_clone().expect("log"))),
@@ -50,7 +58,10 @@ impl Watch {
         let watch = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(120);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "cargo lambda watch did not listen on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         watch
@@ -59,7 +70,13 @@ impl Watch {
     fn invoke(&self, function: &str, sample: &str) -> Value {
         let output = Command::new("cargo")
             .current_dir(repo_root())
-            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .args([
+                "lambda",
+                "invoke",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
             .arg(self.port.to_string())
             .args(["--data-file", sample, function])
             .output()
@@ -100,8 +117,14 @@ fn inventory_reserves_in_stock_orders_and_reports_out_of_stock_skus() {
     let reserved = watch.invoke("inventory", "events/samples/order-placed.json");
     assert_eq!(reserved["outcome"], "handled", "{reserved}");
     assert_eq!(reserved["emitted"][0]["detail_type"], "StockReserved");
-    assert_eq!(reserved["emitted"][0]["detail"]["data"]["order"]["order_id"], "ord-1001");
-    assert_eq!(reserved["emitted"][0]["detail"]["metadata"]["correlation_id"], "corr-ord-1001");
+    assert_eq!(
+        reserved["emitted"][0]["detail"]["data"]["order"]["order_id"],
+        "ord-1001"
+    );
+    assert_eq!(
+        reserved["emitted"][0]["detail"]["metadata"]["correlation_id"],
+        "corr-ord-1001"
+    );
 
     let unavailable = watch.invoke("inventory", "events/samples/order-placed-out-of-stock.json");
     assert_eq!(unavailable["emitted"][0]["detail_type"], "StockUnavailable");
@@ -110,10 +133,19 @@ fn inventory_reserves_in_stock_orders_and_reports_out_of_stock_skus() {
         serde_json::json!(["OOS-KETTLE-009"])
     );
 
-    let poison = watch.invoke("inventory", "events/samples/poison/order-placed-zero-quantity.json");
+    let poison = watch.invoke(
+        "inventory",
+        "events/samples/poison/order-placed-zero-quantity.json",
+    );
     assert_eq!(poison["outcome"], "dead-lettered");
-    assert_eq!(poison["reason"], "detail.data.order.items[0].quantity: must be at least 1");
+    assert_eq!(
+        poison["reason"],
+        "detail.data.order.items[0].quantity: must be at least 1"
+    );
 
-    let declined = watch.invoke("payments", "events/samples/stock-reserved-card-declined.json");
+    let declined = watch.invoke(
+        "payments",
+        "events/samples/stock-reserved-card-declined.json",
+    );
     assert_eq!(declined["emitted"][0]["detail_type"], "PaymentFailed");
 }

@@ -1,1 +1,349 @@
 //! Shared test support.
+//!
+//! End-to-end helpers (used by `e2e.rs`): connect to the deployed stack named by
+//! `EVENTRAIL_ENDPOINT` + `EVENTRAIL_STACK_OUTPUTS` (set by `cargo xtask test`), the
+//! documented outcome of every order scenario, and waiting for a flow to finish.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use eventrail_observe::{
+    BusEvent, FailureRecord, Flow, FlowReport, OrderAccepted, Routes, Scenario, Stack, Watch,
+};
+use serde_json::Value;
+
+/// How long a flow may take to finish. Generous on purpose: the suite must not flake on a
+/// loaded 2-core machine; nothing asserts on time.
+pub const FLOW_DEADLINE: Duration = Duration::from_secs(240);
+/// After a flow looks finished, how long nothing new must arrive before it is judged (this
+/// is what catches unexpected extra events).
+pub const SETTLE_QUIET: Duration = Duration::from_secs(4);
+/// Upper bound on settling.
+pub const SETTLE_MAX: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The deployed stack. Panics, saying to run `cargo xtask test`, when the environment does
+/// not name one: end-to-end tests never pass without LocalStack.
+pub async fn stack() -> Stack {
+    match Stack::from_env().await {
+        Ok(stack) => stack,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// The template's routes (to show which functions each event reached).
+pub fn routes() -> Option<Routes> {
+    Routes::load(&repo().join("infra/template.yaml")).ok()
+}
+
+/// What a scenario must produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// The causal chain: (cause's detail-type, detail-type), sorted like [`Flow::edges`].
+    pub edges: Vec<(Option<String>, String)>,
+    /// Outbox message kinds, sorted.
+    pub outbox: Vec<String>,
+    /// (function, detail-type of the event it failed on) of handler failures, sorted.
+    pub handler_failures: Vec<(String, String)>,
+    /// (function, detail-type) of poison dead letters, sorted.
+    pub poison: Vec<(String, String)>,
+}
+
+fn edges(pairs: &[(Option<&str>, &str)]) -> Vec<(Option<String>, String)> {
+    let mut edges: Vec<_> = pairs
+        .iter()
+        .map(|(cause, event)| (cause.map(str::to_owned), (*event).to_owned()))
+        .collect();
+    edges.sort();
+    edges
+}
+
+/// The documented outcome of `scenario` (functions/*/src/lib.rs).
+pub fn expected(scenario: Scenario) -> Expected {
+    let placed = (None, "OrderPlaced");
+    let reserved = (Some("OrderPlaced"), "StockReserved");
+    let captured = (Some("StockReserved"), "PaymentCaptured");
+    let shipped = (Some("PaymentCaptured"), "OrderShipped");
+    let fraud = (Some("OrderPlaced"), "FraudSuspected");
+    let (chain, outbox, failures): (Vec<_>, Vec<&str>, Vec<(&str, &str)>) = match scenario {
+        Scenario::HappyPath => (
+            vec![placed, reserved, captured, shipped],
+            vec!["order-shipped"],
+            vec![],
+        ),
+        Scenario::OutOfStock => (
+            vec![placed, (Some("OrderPlaced"), "StockUnavailable")],
+            vec!["stock-unavailable"],
+            vec![],
+        ),
+        Scenario::CardDeclined => (
+            vec![placed, reserved, (Some("StockReserved"), "PaymentFailed")],
+            vec!["payment-failed"],
+            vec![],
+        ),
+        Scenario::Fraudulent | Scenario::UnsupportedCountry => (
+            vec![placed, reserved, captured, shipped, fraud],
+            vec!["order-shipped"],
+            vec![],
+        ),
+        Scenario::GatewayDown => (
+            vec![placed, reserved],
+            vec![],
+            vec![("payments", "StockReserved")],
+        ),
+    };
+    Expected {
+        edges: edges(&chain),
+        outbox: outbox.into_iter().map(str::to_owned).collect(),
+        handler_failures: failures
+            .into_iter()
+            .map(|(f, t)| (f.to_owned(), t.to_owned()))
+            .collect(),
+        poison: Vec::new(),
+    }
+}
+
+/// What a poison `OrderPlaced` must produce: the event itself (analytics takes any app
+/// event and emits nothing) and one dead letter from inventory.
+pub fn expected_poison() -> Expected {
+    Expected {
+        edges: edges(&[(None, "OrderPlaced")]),
+        outbox: Vec::new(),
+        handler_failures: Vec::new(),
+        poison: vec![("inventory".to_owned(), "OrderPlaced".to_owned())],
+    }
+}
+
+/// What was observed, in the shape of [`Expected`].
+pub fn observed(report: &FlowReport) -> Expected {
+    let mut outbox: Vec<String> = report.outbox.iter().map(|m| m.body.kind.clone()).collect();
+    outbox.sort();
+    let pairs = |poison: bool| {
+        let mut pairs: Vec<(String, String)> = report
+            .failures
+            .iter()
+            .filter(|r| r.is_poison() == poison)
+            .map(|r| {
+                (
+                    r.queue_function.clone(),
+                    r.detail_type().unwrap_or("?").to_owned(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    Expected {
+        edges: report.flow.edges(),
+        outbox,
+        handler_failures: pairs(false),
+        poison: pairs(true),
+    }
+}
+
+/// True when everything `expected` names has been observed (extra events may still come).
+pub fn reached(expected: &Expected, report: &FlowReport) -> bool {
+    let seen = observed(report);
+    contains_all(&seen.edges, &expected.edges)
+        && contains_all(&seen.outbox, &expected.outbox)
+        && contains_all(&seen.handler_failures, &expected.handler_failures)
+        && contains_all(&seen.poison, &expected.poison)
+}
+
+/// Multiset inclusion of sorted lists.
+fn contains_all<T: Ord + Clone>(have: &[T], want: &[T]) -> bool {
+    let mut counts: BTreeMap<&T, isize> = BTreeMap::new();
+    for item in have {
+        *counts.entry(item).or_default() += 1;
+    }
+    want.iter().all(|item| {
+        let count = counts.entry(item).or_default();
+        *count -= 1;
+        *count >= 0
+    })
+}
+
+/// A flow being watched, with the scenario it came from.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// A heading for reports.
+    pub title: String,
+    /// The correlation id.
+    pub correlation_id: String,
+    /// What it must produce.
+    pub expected: Expected,
+    /// `orders`' answer (None for events the test put on the bus itself).
+    pub accepted: Option<OrderAccepted>,
+}
+
+/// Places an order for `scenario` with a fresh order id and follows its flow.
+pub async fn place(stack: &Stack, watch: &mut Watch, scenario: Scenario) -> Placed {
+    let order_id = eventrail_observe::new_order_id();
+    let accepted = stack
+        .place_order(&scenario.command(&order_id))
+        .await
+        .unwrap_or_else(|e| panic!("placing the {} order {order_id}: {e}", scenario.label()));
+    watch.follow(accepted.correlation_id.clone());
+    Placed {
+        title: format!("order {order_id} · {}", scenario.label()),
+        correlation_id: accepted.correlation_id.clone(),
+        expected: expected(scenario),
+        accepted: Some(accepted),
+    }
+}
+
+/// A poison `OrderPlaced` (from events/samples/poison/`sample`) with fresh ids, so its flow
+/// is this test's alone.
+pub fn poison_event(sample: &str) -> (BusEvent, String) {
+    let path = repo().join("events/samples/poison").join(sample);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let raw: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let mut detail = raw["detail"].clone();
+    let suffix = eventrail_observe::new_order_id();
+    let correlation_id = format!("corr-poison-{suffix}");
+    detail["metadata"]["correlation_id"] = correlation_id.clone().into();
+    detail["metadata"]["idempotency_key"] = format!("k-poison-{suffix}").into();
+    if detail["data"]["order"].is_object() {
+        detail["data"]["order"]["order_id"] = suffix.into();
+    }
+    let event = BusEvent {
+        source: raw["source"]
+            .as_str()
+            .unwrap_or("eventrail.orders")
+            .to_owned(),
+        detail_type: raw["detail-type"]
+            .as_str()
+            .unwrap_or("OrderPlaced")
+            .to_owned(),
+        detail,
+        time: None,
+    };
+    (event, correlation_id)
+}
+
+/// Waits until every flow reached its expected outcome, then lets the stack settle so that
+/// unexpected extra events show up too; returns one report per flow.
+pub async fn finish(watch: &mut Watch, flows: &[Placed]) -> Vec<FlowReport> {
+    let waiting_for = format!(
+        "{} flow(s) to reach their documented outcome: {}",
+        flows.len(),
+        flows
+            .iter()
+            .map(|f| f.title.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let outcome = watch
+        .wait_until(&waiting_for, FLOW_DEADLINE, |watch| {
+            flows
+                .iter()
+                .all(|f| reached(&f.expected, &watch.report(&f.correlation_id, "")))
+        })
+        .await;
+    if let Err(error) = outcome {
+        panic!("{error}");
+    }
+    watch
+        .settle(SETTLE_QUIET, SETTLE_MAX)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    flows
+        .iter()
+        .map(|f| watch.report(&f.correlation_id, f.title.clone()))
+        .collect()
+}
+
+/// Asserts that a flow produced exactly what was expected, with one correlation id and
+/// causation ids that point at the event that caused each event.
+pub fn assert_exact(placed: &Placed, report: &FlowReport) {
+    let text = report.render(routes().as_ref());
+    assert_eq!(
+        observed(report),
+        placed.expected,
+        "unexpected outcome:\n{text}"
+    );
+    assert_causally_sound(&report.flow, &text);
+    if let Some(accepted) = &placed.accepted {
+        let roots: Vec<_> = report
+            .flow
+            .events()
+            .iter()
+            .filter(|e| e.causation_id.is_none())
+            .collect();
+        assert_eq!(roots.len(), 1, "one root event expected:\n{text}");
+        assert_eq!(
+            Some(&roots[0].id),
+            accepted.event_id.as_ref(),
+            "the root is the OrderPlaced that orders published:\n{text}"
+        );
+    }
+    for message in &report.outbox {
+        let cause = report.flow.get(&message.body.event_id).unwrap_or_else(|| {
+            panic!(
+                "outbox message {} names event {}, not in the flow:\n{text}",
+                message.message_id, message.body.event_id
+            )
+        });
+        assert_eq!(
+            message.deduplication_id.as_ref(),
+            cause.idempotency_key.as_ref(),
+            "the outbox deduplicates on the causing event's idempotency key:\n{text}"
+        );
+    }
+    for record in &report.failures {
+        assert!(
+            record
+                .event_id()
+                .is_some_and(|id| report.flow.get(id).is_some()),
+            "failure {} concerns an event that was not seen on the bus:\n{text}",
+            record.summary()
+        );
+    }
+}
+
+/// Every event names a cause that was observed (except the root), no event is delivered
+/// twice to the tap, and idempotency keys are distinct within one flow.
+pub fn assert_causally_sound(flow: &Flow, text: &str) {
+    assert!(flow.problems().is_empty(), "{:?}\n{text}", flow.problems());
+    for event in flow.events() {
+        assert_eq!(
+            event.correlation_id.as_deref(),
+            Some(flow.correlation_id.as_str()),
+            "{text}"
+        );
+        assert!(
+            event.idempotency_key.is_some(),
+            "{} {} has no idempotency key:\n{text}",
+            event.detail_type,
+            event.id
+        );
+    }
+    let mut keys: Vec<_> = flow
+        .events()
+        .iter()
+        .filter_map(|e| e.idempotency_key.as_deref())
+        .collect();
+    keys.sort_unstable();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(before, keys.len(), "idempotency keys repeat:\n{text}");
+}
+
+/// The failure records of a report, for messages.
+pub fn summaries(records: &[FailureRecord]) -> String {
+    records
+        .iter()
+        .map(FailureRecord::summary)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,1 +1,50 @@
-fn main() {}
+//! `eventrail`: the command line of the eventrail toolkit.
+//!
+//! Each subcommand lives in its own module with an `Args`/command type and a `run`
+//! function returning the process exit code; adding one is a module, an enum variant
+//! and a match arm.
+
+mod demo;
+mod local;
+mod pattern;
+mod routes;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Typed, offline-checked event-driven serverless apps on AWS.
+#[derive(Debug, Parser)]
+#[command(name = "eventrail", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Test EventBridge event patterns offline.
+    #[command(subcommand)]
+    Pattern(pattern::PatternCommand),
+    /// Show which functions receive each event, through which rule (reads infra/template.yaml).
+    Routes(routes::RoutesArgs),
+    /// Run the system on LocalStack without Docker: install, up, down, deploy, status.
+    #[command(subcommand)]
+    Local(local::LocalCommand),
+    /// Run the reference shop on LocalStack and show each order's flow as it happens.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Pattern(command) => pattern::run(command),
+        Command::Routes(args) => routes::run(args),
+        Command::Local(command) => local::run(command),
+        Command::Demo(args) => demo::run(args),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}

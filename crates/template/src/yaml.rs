@@ -229,7 +229,10 @@ o: !GetAtt [Queue, Arn]
     #[test]
     fn long_forms_pass_through() {
         let v = conv("a: {\"Fn::GetAtt\": [Q, Arn]}\nb: {Ref: X}\n");
-        assert_eq!(v, json!({"a": {"Fn::GetAtt": ["Q", "Arn"]}, "b": {"Ref": "X"}}));
+        assert_eq!(
+            v,
+            json!({"a": {"Fn::GetAtt": ["Q", "Arn"]}, "b": {"Ref": "X"}})
+        );
     }
 
     #[test]
@@ -247,9 +250,12 @@ o: !GetAtt [Queue, Arn]
 
     #[test]
     fn bad_get_att_is_rejected_with_path() {
-        let err = yaml_to_json("Outputs:\n  A:\n    Value: !GetAtt Queue\n", Path::new("t.yaml"))
-            .unwrap_err()
-            .to_string();
+        let err = yaml_to_json(
+            "Outputs:\n  A:\n    Value: !GetAtt Queue\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("Outputs.A.Value"), "{err}");
         assert!(err.contains("LogicalId.Attribute"), "{err}");
     }

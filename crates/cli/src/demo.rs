@@ -1,0 +1,299 @@
+//! `eventrail demo`: the whole system on LocalStack, from a fresh clone.
+//!
+//! Installs what it needs (pinned, into .eventrail/), starts LocalStack (or uses the one
+//! `EVENTRAIL_ENDPOINT` names), builds and deploys the stack, then places five orders (happy
+//! path, out of stock, declined card, fraudulent, payment gateway down) and puts one poison
+//! event on the bus. For each it prints the events as they arrive, then the flow in causal
+//! order: every event with the function that emitted it and the functions it was delivered
+//! to, what reached the outbox, and what reached which failure queue and why. LocalStack is
+//! stopped at the end unless `--keep`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
+use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
+use eventrail_observe::{
+    BusEvent, FlowReport, Routes, Scenario, Stack, StackOutputs, Watch, new_order_id,
+};
+use serde_json::Value;
+
+/// Arguments of `eventrail demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Leave LocalStack running at the end (`eventrail local down` stops it).
+    #[arg(long)]
+    keep: bool,
+    /// Reuse the zips in target/lambda/ instead of running `cargo lambda build`.
+    #[arg(long)]
+    no_build: bool,
+}
+
+/// How long one order's flow may take before the demo moves on.
+const FLOW_DEADLINE: Duration = Duration::from_secs(120);
+/// After the outcome is in, how long to wait for late events.
+const QUIET_AFTER_OUTCOME: Duration = Duration::from_secs(2);
+/// Without any outcome, how long nothing may happen before the flow is considered over.
+const QUIET_WITHOUT_OUTCOME: Duration = Duration::from_secs(20);
+
+/// Runs the demo.
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let root = paths::repo_root()?;
+    step("1/4 install the pinned tools (first run only: LocalStack, cargo-lambda, zig, ...)");
+    let installer = Installer::new(&root);
+    let installed = installer
+        .ensure_all()
+        .context("installing the pinned tools into .eventrail/")?;
+
+    step("2/4 LocalStack");
+    let options = LocalStackOptions::default();
+    let localstack =
+        LocalStack::connect_or_start(&root, || installer.ensure_localstack(), &options)?;
+    let endpoint = localstack.endpoint().to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let body = runtime.spawn(demo(
+        root.clone(),
+        endpoint.clone(),
+        installed,
+        !args.no_build,
+    ));
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            joined = body => joined.context("the demo stopped unexpectedly")?,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+        }
+    });
+    // A build or deploy still running (after Ctrl-C) must not hold up stopping LocalStack.
+    runtime.shutdown_background();
+
+    finish(&root, localstack, args.keep)?;
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+/// Stops LocalStack, or leaves it running and records it for `eventrail local down`.
+fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
+    if !localstack.is_managed() {
+        println!(
+            "\nThe LocalStack at {} was already running; it is left as it was.",
+            localstack.endpoint()
+        );
+        return Ok(());
+    }
+    if keep {
+        let endpoint = localstack.endpoint().to_owned();
+        if let Some(state) = localstack.detach() {
+            let path = localstack::up_state_path(root);
+            std::fs::write(&path, serde_json::to_string_pretty(&state)?).with_context(|| {
+                format!("recording the running LocalStack in {}", path.display())
+            })?;
+            println!(
+                "\nLocalStack is still running at {endpoint} (pid {}), the stack deployed.",
+                state.pid
+            );
+            println!("  export EVENTRAIL_ENDPOINT={endpoint}   # for other tools");
+            println!("  cargo run -p eventrail -- local down   # stops it");
+        }
+        return Ok(());
+    }
+    step("stopping LocalStack (--keep leaves it running)");
+    localstack.stop()?;
+    Ok(())
+}
+
+async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool) -> Result<()> {
+    step("3/4 build the functions and deploy infra/template.yaml to LocalStack");
+    let options = DeployOptions {
+        build,
+        ..DeployOptions::local(&root)
+    };
+    let deployed = deploy::deploy(&root, &endpoint, &installed, &options)
+        .await
+        .context("deploying the stack to LocalStack")?;
+    let outputs = StackOutputs {
+        stack_name: Some(deployed.stack_name.clone()),
+        endpoint: Some(endpoint.clone()),
+        ..StackOutputs::from_map(deployed.outputs.clone())
+    };
+    let stack = Stack::connect(&endpoint, outputs).await;
+    let routes = Routes::load(&root.join("infra/template.yaml")).ok();
+
+    step("4/4 place the orders and watch them flow");
+    println!(
+        "A tap (a catch-all rule on bus {} to an SQS queue) shows every event as it arrives;\n\
+         then each flow is printed in causal order: `Event  by emitter -> functions it was delivered to`.",
+        stack.outputs.bus_name().unwrap_or("?")
+    );
+    let mut watch = stack.watch().await.context("creating the tap")?;
+    let mut summary = Vec::new();
+    let total = Scenario::DEMO.len() + 1;
+    for (index, scenario) in Scenario::DEMO.into_iter().enumerate() {
+        let order_id = new_order_id();
+        println!(
+            "\n━━ {}/{total} {} — {}",
+            index + 1,
+            scenario.label(),
+            scenario.trigger()
+        );
+        let accepted = stack
+            .place_order(&scenario.command(&order_id))
+            .await
+            .with_context(|| format!("placing order {order_id}"))?;
+        println!(
+            "   orders accepted {order_id}: correlation {}, OrderPlaced {}",
+            accepted.correlation_id,
+            accepted.event_id.as_deref().unwrap_or("?")
+        );
+        watch.follow(accepted.correlation_id.clone());
+        let report = follow(
+            &mut watch,
+            &accepted.correlation_id,
+            format!("order {order_id} · {}", scenario.label()),
+            routes.as_ref(),
+        )
+        .await?;
+        summary.push(report);
+    }
+
+    // One poison event: not an order, put on the bus directly.
+    let (event, correlation_id) = poison_event(&root)?;
+    println!(
+        "\n━━ {total}/{total} a poison event — an OrderPlaced whose item has quantity 0, put on the bus directly"
+    );
+    watch.follow(correlation_id.clone());
+    let event_id = stack.put_event(&event).await?;
+    println!("   published {event_id} (correlation {correlation_id})");
+    let report = follow(
+        &mut watch,
+        &correlation_id,
+        "poison OrderPlaced".to_owned(),
+        routes.as_ref(),
+    )
+    .await?;
+    summary.push(report);
+
+    println!("\n━━ summary");
+    for report in &summary {
+        println!("   {}", outcome_line(report));
+    }
+    watch.close().await.context("deleting the tap")?;
+    Ok(())
+}
+
+/// Prints the flow's events, outbox messages and failures as they arrive, then the flow in
+/// causal order.
+async fn follow(
+    watch: &mut Watch,
+    correlation_id: &str,
+    title: String,
+    routes: Option<&Routes>,
+) -> Result<FlowReport> {
+    let started = Instant::now();
+    let mut last_change = Instant::now();
+    let (mut events, mut outbox, mut failures) = (0, 0, 0);
+    loop {
+        watch.poll().await?;
+        let report = watch.report(correlation_id, title.clone());
+        let elapsed = started.elapsed().as_secs_f64();
+        for event in report.flow.events().iter().skip(events) {
+            let receivers = routes
+                .map(|r| r.functions_for(&event.raw).join(", "))
+                .unwrap_or_default();
+            println!(
+                "   +{elapsed:5.1}s  {:<16} by {:<10} -> {receivers}",
+                event.detail_type,
+                event.emitter()
+            );
+            last_change = Instant::now();
+        }
+        for message in report.outbox.iter().skip(outbox) {
+            println!(
+                "   +{elapsed:5.1}s  outbox: {} to {}",
+                message.body.kind, message.body.to
+            );
+            last_change = Instant::now();
+        }
+        for record in report.failures.iter().skip(failures) {
+            println!("   +{elapsed:5.1}s  FAILED {}", record.summary());
+            last_change = Instant::now();
+        }
+        (events, outbox, failures) = (
+            report.flow.len(),
+            report.outbox.len(),
+            report.failures.len(),
+        );
+        let has_outcome = outbox + failures > 0;
+        let quiet = last_change.elapsed();
+        if (has_outcome && quiet >= QUIET_AFTER_OUTCOME) || quiet >= QUIET_WITHOUT_OUTCOME {
+            break;
+        }
+        if started.elapsed() >= FLOW_DEADLINE {
+            println!(
+                "   (still incomplete after {} s; showing what arrived)",
+                FLOW_DEADLINE.as_secs()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = watch.report(correlation_id, title);
+    println!();
+    for line in report.render(routes).lines() {
+        println!("   {line}");
+    }
+    let _ = std::io::stdout().flush();
+    Ok(report)
+}
+
+/// The poison sample with fresh ids.
+fn poison_event(root: &Path) -> Result<(BusEvent, String)> {
+    let path = root.join("events/samples/poison/order-placed-zero-quantity.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let order_id = new_order_id();
+    let correlation_id = format!("corr-poison-{order_id}");
+    let mut detail = raw["detail"].clone();
+    detail["metadata"]["correlation_id"] = correlation_id.clone().into();
+    detail["metadata"]["idempotency_key"] = format!("k-poison-{order_id}").into();
+    detail["data"]["order"]["order_id"] = order_id.into();
+    Ok((
+        BusEvent {
+            source: "eventrail.orders".to_owned(),
+            detail_type: "OrderPlaced".to_owned(),
+            detail,
+            time: None,
+        },
+        correlation_id,
+    ))
+}
+
+/// One line per flow for the summary.
+fn outcome_line(report: &FlowReport) -> String {
+    let mut parts = vec![format!("{} events", report.flow.len())];
+    for message in &report.outbox {
+        parts.push(format!("outbox {}", message.body.kind));
+    }
+    for record in &report.failures {
+        parts.push(format!(
+            "{} {}: {}",
+            record.queue_function,
+            record.layer.describe(),
+            if record.is_poison() {
+                "poison"
+            } else {
+                "handler failure"
+            }
+        ));
+    }
+    format!("{:<48} {}", report.title, parts.join(" · "))
+}
+
+fn step(text: &str) {
+    eprintln!("\n==> {text}");
+}

@@ -1,0 +1,229 @@
+//! `eventrail local`: pinned tools, LocalStack (host mode, no Docker) and deploys to it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
+use eventrail_local::{DeployOptions, Installer, deploy, paths};
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Install the pinned tools into .eventrail/ (LocalStack + executor plugin, cfn-lint,
+    /// aws-sam-cli, cargo-lambda, zig). Other commands do this on first use too.
+    Install,
+    /// Start LocalStack and leave it running (EVENTRAIL_ENDPOINT tells other tools where).
+    Up(UpArgs),
+    /// Stop the LocalStack started by `eventrail local up` (or `deploy`).
+    Down,
+    /// Build the functions, deploy infra/template.yaml to LocalStack, print the outputs.
+    /// Starts LocalStack (left running) when none is running.
+    Deploy(DeployArgs),
+    /// Show the running LocalStack and the deployed stack.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Reuse the zips in target/lambda/ instead of running `cargo lambda build`.
+    #[arg(long)]
+    no_build: bool,
+    /// samconfig.toml environment.
+    #[arg(long, default_value = "local")]
+    config_env: String,
+    /// Print the outputs as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// samconfig.toml environment whose stack to show.
+    #[arg(long, default_value = "local")]
+    config_env: String,
+}
+
+pub fn run(command: LocalCommand) -> Result<ExitCode> {
+    let root = paths::repo_root()?;
+    match command {
+        LocalCommand::Install => {
+            let installed = Installer::new(&root).ensure_all()?;
+            println!(
+                "LocalStack python: {}",
+                installed.localstack_python.display()
+            );
+            println!("tools:             {}", installed.tools_bin.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        LocalCommand::Up(args) => up(&root, args),
+        LocalCommand::Down => down(&root),
+        LocalCommand::Deploy(args) => deploy_command(&root, args),
+        LocalCommand::Status(args) => status(&root, args),
+    }
+}
+
+/// Start LocalStack detached and record it for `down`/`status`/`deploy`.
+fn start_detached(root: &Path, port: Option<u16>) -> Result<localstack::UpState> {
+    let python = Installer::new(root).ensure_localstack()?;
+    let options = LocalStackOptions {
+        port,
+        ..LocalStackOptions::default()
+    };
+    let stack = LocalStack::start(root, &python, &options)?;
+    let state = stack
+        .detach()
+        .context("a freshly started LocalStack has no process to detach")?;
+    let path = localstack::up_state_path(root);
+    let write = std::fs::write(&path, serde_json::to_string_pretty(&state)?)
+        .with_context(|| format!("recording the running LocalStack in {}", path.display()));
+    if let Err(error) = write {
+        localstack::stop_detached(root, &state, Duration::from_secs(10))?;
+        return Err(error);
+    }
+    Ok(state)
+}
+
+fn up(root: &Path, args: UpArgs) -> Result<ExitCode> {
+    if let Some(state) = localstack::read_up_state(root) {
+        println!(
+            "LocalStack is already running at {} (pid {}); `eventrail local down` stops it",
+            state.endpoint, state.pid
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = start_detached(root, args.port)?;
+    println!(
+        "LocalStack is running at {} (pid {}).",
+        state.endpoint, state.pid
+    );
+    println!("log:  {}", state.log.display());
+    println!("Other eventrail commands find it on their own; for other tools:");
+    println!("  export EVENTRAIL_ENDPOINT={}", state.endpoint);
+    println!("Stop it with `eventrail local down`.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn down(root: &Path) -> Result<ExitCode> {
+    match localstack::read_up_state(root) {
+        Some(state) => {
+            localstack::stop_detached(root, &state, Duration::from_secs(10))?;
+            println!(
+                "stopped LocalStack at {} (pid {})",
+                state.endpoint, state.pid
+            );
+        }
+        None => {
+            // Clear a stale record, if any.
+            let _ = std::fs::remove_file(localstack::up_state_path(root));
+            println!("no LocalStack started by `eventrail local up` is running");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
+    let installer = Installer::new(root);
+    let installed = installer.ensure_all()?;
+    let endpoint = match localstack::endpoint_from_env() {
+        Some((endpoint, _)) => endpoint,
+        None => match localstack::read_up_state(root) {
+            Some(state) => state.endpoint,
+            None => {
+                let state = start_detached(root, None)?;
+                eprintln!(
+                    "eventrail: LocalStack started at {} and left running (`eventrail local down` stops it)",
+                    state.endpoint
+                );
+                state.endpoint
+            }
+        },
+    };
+    let stack = LocalStack::external(&endpoint, Duration::from_secs(10))?;
+    let options = DeployOptions {
+        environment: args.config_env,
+        build: !args.no_build,
+        ..DeployOptions::local(root)
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let deployed =
+        runtime.block_on(deploy::deploy(root, stack.endpoint(), &installed, &options))?;
+    if args.json {
+        let value = serde_json::json!({
+            "endpoint": stack.endpoint(),
+            "stack_name": deployed.stack_name,
+            "status": deployed.status,
+            "outputs": deployed.outputs,
+            "code": deployed.code,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "stack {} is {} at {}",
+            deployed.stack_name,
+            deployed.status,
+            stack.endpoint()
+        );
+        print_outputs(&deployed.outputs);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(root: &Path, args: StatusArgs) -> Result<ExitCode> {
+    let endpoint = match localstack::endpoint_from_env() {
+        Some((endpoint, variable)) => {
+            println!("LocalStack endpoint from {variable}: {endpoint}");
+            endpoint
+        }
+        None => match localstack::read_up_state(root) {
+            Some(state) => {
+                println!(
+                    "LocalStack started by `eventrail local up`: {} (pid {}, log {})",
+                    state.endpoint,
+                    state.pid,
+                    state.log.display()
+                );
+                state.endpoint
+            }
+            None => {
+                println!("LocalStack: not running (start it with `eventrail local up`)");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    if let Err(error) = localstack::health(&endpoint) {
+        println!("health: not answering ({error})");
+        return Ok(ExitCode::from(1));
+    }
+    println!("health: ok");
+    let samconfig = eventrail_template::SamConfig::load(root.join("samconfig.toml"))?;
+    let environment = samconfig.environment(&args.config_env)?;
+    let stack_name = environment
+        .stack_name
+        .unwrap_or_else(|| format!("eventrail-{}", args.config_env));
+    let region = environment.region.unwrap_or_else(|| "us-east-1".to_owned());
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match runtime.block_on(deploy::stack_outputs(&endpoint, &region, &stack_name))? {
+        None => println!("stack {stack_name}: not deployed (`eventrail local deploy`)"),
+        Some((status, outputs)) => {
+            println!("stack {stack_name}: {status}");
+            print_outputs(&outputs);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outputs(outputs: &std::collections::BTreeMap<String, String>) {
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    for (key, value) in outputs {
+        println!("  {key:<width$}  {value}");
+    }
+}

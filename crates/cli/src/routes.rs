@@ -1,0 +1,142 @@
+//! `eventrail routes`: which functions each event reaches, and through which rule.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use eventrail_pattern::{Pattern, RuleMachine};
+use eventrail_template::Template;
+use serde_json::Value;
+
+/// Arguments of `eventrail routes`.
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// Event files (full EventBridge envelopes), e.g. events/samples/*.json.
+    #[arg(required = true, value_name = "EVENT.json")]
+    events: Vec<PathBuf>,
+    /// The SAM/CloudFormation template holding the rules.
+    #[arg(long, default_value = "infra/template.yaml")]
+    template: PathBuf,
+}
+
+/// One rule of the template, ready to match: its name and the functions it invokes.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Logical id of the rule.
+    pub rule: String,
+    /// Display names (binary names) of the functions the rule targets.
+    pub functions: Vec<String>,
+}
+
+/// All the template's rules compiled into one machine.
+pub struct Router {
+    machine: RuleMachine<Route>,
+}
+
+impl Router {
+    /// Compiles every rule with an event pattern; an invalid pattern is an error naming its rule.
+    pub fn from_template(template: &Template) -> Result<Self> {
+        let mut machine = RuleMachine::new();
+        for rule in template.rules() {
+            let Some(pattern) = &rule.pattern else {
+                continue;
+            };
+            let compiled = Pattern::from_value(pattern).with_context(|| {
+                format!(
+                    "{}: rule {} has an invalid pattern",
+                    template.file().display(),
+                    rule.logical_id
+                )
+            })?;
+            let functions = rule
+                .target_functions()
+                .map(|id| {
+                    template
+                        .function(id)
+                        .map_or(id, |f| f.display_name())
+                        .to_owned()
+                })
+                .collect();
+            let route = Route {
+                rule: rule.logical_id.clone(),
+                functions,
+            };
+            machine.add_rule(route, &compiled);
+        }
+        Ok(Self { machine })
+    }
+
+    /// Rules matching the event, in template order.
+    pub fn routes(&self, event: &Value) -> Vec<&Route> {
+        self.machine.matching_rules(event)
+    }
+}
+
+/// Runs `eventrail routes`; exit 0 when every event was read and routed.
+pub fn run(args: RoutesArgs) -> Result<ExitCode> {
+    let template = Template::load(&args.template).with_context(|| {
+        format!(
+            "cannot load template {} (run from the repository root or pass --template)",
+            args.template.display()
+        )
+    })?;
+    let router = Router::from_template(&template)?;
+    for (index, path) in args.events.iter().enumerate() {
+        if index > 0 {
+            println!();
+        }
+        let event = read_event(path)?;
+        print!("{}", describe(path, &event, &router.routes(&event)));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_event(path: &Path) -> Result<Value> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read event {}", path.display()))?;
+    let event: Value = serde_json::from_str(&text)
+        .with_context(|| format!("event {} is not valid JSON", path.display()))?;
+    anyhow::ensure!(
+        event.is_object(),
+        "event {} must be a JSON object",
+        path.display()
+    );
+    Ok(event)
+}
+
+/// The text block printed for one event.
+fn describe(path: &Path, event: &Value, routes: &[&Route]) -> String {
+    let field = |name: &str| {
+        event
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let mut text = format!(
+        "{} (source {}, detail-type {})\n",
+        path.display(),
+        field("source"),
+        field("detail-type")
+    );
+    let mut lines: Vec<(String, String)> = routes
+        .iter()
+        .flat_map(|route| {
+            route
+                .functions
+                .iter()
+                .map(|f| (f.clone(), route.rule.clone()))
+        })
+        .collect();
+    lines.sort();
+    if lines.is_empty() {
+        text.push_str("  -> (no function receives this event)\n");
+    }
+    let width = lines.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+    for (function, rule) in lines {
+        text.push_str(&format!("  -> {function:<width$}  via rule {rule}\n"));
+    }
+    text
+}

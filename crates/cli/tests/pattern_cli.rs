@@ -1,0 +1,198 @@
+//! The `eventrail pattern` and `eventrail routes` commands, run as a built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn eventrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eventrail"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file under the system temp dir, unique to this test process.
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("eventrail-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+const PATTERN: &str =
+    r#"{"source": ["eventrail.orders"], "detail": {"total": [{"numeric": [">", 100]}]}}"#;
+
+#[test]
+fn test_prints_match_and_exits_0() {
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        PATTERN,
+        "--event",
+        r#"{"source": "eventrail.orders", "detail": {"total": 250}}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "match\n");
+}
+
+#[test]
+fn test_prints_no_match_and_exits_1() {
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        PATTERN,
+        "--event",
+        r#"{"source": "eventrail.orders", "detail": {"total": 50}}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "no match\n");
+}
+
+#[test]
+fn test_reads_files_given_with_at() {
+    let pattern = temp_file("pattern.json", PATTERN);
+    let event = temp_file(
+        "event.json",
+        r#"{"source": "eventrail.orders", "detail": {"total": 101}}"#,
+    );
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        &format!("@{}", pattern.display()),
+        "--event",
+        &format!("@{}", event.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "match\n");
+}
+
+#[test]
+fn test_exits_2_with_the_reason_on_invalid_input() {
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        r#"{"detail": {"total": [{"numeric": [">"]}]}}"#,
+        "--event",
+        "{}",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).contains("detail.total: numeric expects an operator followed by a number"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        PATTERN,
+        "--event",
+        "{not json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--event"), "{}", stderr(&out));
+
+    let out = eventrail(&[
+        "pattern",
+        "test",
+        "--pattern",
+        "@/no/such/file.json",
+        "--event",
+        "{}",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/no/such/file.json"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn conformance_reports_failures_and_totals() {
+    let corpus = [
+        r#"{"name": "ok-match", "expect": "match", "pattern": {"a": ["x"]}, "event": {"a": "x"}}"#,
+        r#"{"name": "ok-invalid", "expect": "invalid", "pattern": {"a": "x"}, "event": {"a": "x"}}"#,
+        r#"{"name": "wrong", "expect": "match", "pattern": {"a": ["y"]}, "event": {"a": "x"}}"#,
+        r#"{"name": "wrong-invalid", "expect": "no_match", "pattern": {"a": []}, "event": {"a": "x"}}"#,
+    ]
+    .join("\n");
+    let file = temp_file("corpus.jsonl", &corpus);
+    let out = eventrail(&["pattern", "conformance", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("wrong: expected match, got no_match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wrong-invalid: expected no_match, got invalid (a: empty arrays"),
+        "{text}"
+    );
+    assert!(!text.contains("ok-match"), "{text}");
+    assert_eq!(text.lines().last(), Some("2 passed, 2 failed"));
+}
+
+#[test]
+fn conformance_passes_the_recorded_corpus() {
+    let corpus = repo().join("crates/pattern/tests/conformance/eventbridge-patterns.jsonl");
+    let out = eventrail(&["pattern", "conformance", corpus.to_str().unwrap()]);
+    assert_eq!(stdout(&out), "155 passed, 0 failed\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn conformance_exits_2_on_a_missing_file() {
+    let out = eventrail(&["pattern", "conformance", "/no/such/corpus.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/no/such/corpus.jsonl"));
+}
+
+#[test]
+fn routes_prints_each_function_and_rule() {
+    let template = repo().join("infra/template.yaml");
+    let sample = repo().join("events/samples/order-placed.json");
+    let out = eventrail(&[
+        "routes",
+        "--template",
+        template.to_str().unwrap(),
+        sample.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("source eventrail.orders, detail-type OrderPlaced"),
+        "{text}"
+    );
+    assert!(text.contains("-> inventory"), "{text}");
+    assert!(text.contains("-> analytics"), "{text}");
+    assert!(!text.contains("-> payments"), "{text}");
+    assert!(text.contains("via rule "), "{text}");
+}
+
+#[test]
+fn routes_names_a_missing_template() {
+    let out = eventrail(&["routes", "--template", "/no/such/template.yaml", "x.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/no/such/template.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}

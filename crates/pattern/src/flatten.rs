@@ -1,0 +1,484 @@
+//! Event flattening: a JSON object to the list of its leaves, keyed by dotted path.
+//!
+//! Only paths some rule names are kept, and subtrees that lead to no such path are
+//! skipped (for raw bytes they are validated but never materialised), so the work per
+//! event is bounded by the event's size and does not grow with the number of rules.
+//! Each leaf remembers which element of which array it sits in, so that fields of one
+//! rule can be required to come from the same array element.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::error::EventError;
+use crate::value::LeafValue;
+
+/// Dense id of a field path named by some rule.
+pub(crate) type PathId = u32;
+
+/// `(array id, element index)`: one level of array nesting above a leaf.
+pub(crate) type Membership = (u32, u32);
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+
+/// The field paths rules name, and every dotted prefix of them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PathIndex {
+    full: Map<Box<str>, PathId>,
+    prefixes: Set<Box<str>>,
+}
+
+impl PathIndex {
+    /// The id of `path`, registering it (and its dotted prefixes) if new.
+    pub(crate) fn intern(&mut self, path: &str) -> PathId {
+        if let Some(id) = self.full.get(path) {
+            return *id;
+        }
+        let id = PathId::try_from(self.full.len()).unwrap_or(PathId::MAX);
+        self.full.insert(path.into(), id);
+        for (at, _) in path.match_indices('.') {
+            self.prefixes.insert(path[..at].into());
+        }
+        id
+    }
+
+    fn id_of(&self, path: &str) -> Option<PathId> {
+        self.full.get(path).copied()
+    }
+
+    /// Whether anything at or below `path` can matter to some rule.
+    fn is_relevant(&self, path: &str) -> bool {
+        path.is_empty() || self.full.contains_key(path) || self.prefixes.contains(path)
+    }
+}
+
+/// One leaf of an event.
+#[derive(Debug, Clone)]
+pub(crate) struct FlatLeaf<'a> {
+    pub(crate) path: PathId,
+    pub(crate) value: LeafValue<'a>,
+    /// Position of the leaf in document order (among kept leaves).
+    seq: u32,
+    /// Range into [`FlatEvent::memberships`].
+    arrays: (u32, u32),
+}
+
+/// Where an array's leaves sit in document order: `[start, end)` of the whole array and
+/// of each element.
+#[derive(Debug, Default, Clone)]
+struct ArraySpan {
+    whole: (u32, u32),
+    elements: Vec<(u32, u32)>,
+}
+
+/// The relevant leaves of one event, sorted by path id (then document order).
+#[derive(Debug, Default)]
+pub(crate) struct FlatEvent<'a> {
+    leaves: Vec<FlatLeaf<'a>>,
+    memberships: Vec<Membership>,
+    /// Indexed by array id - 1.
+    arrays: Vec<ArraySpan>,
+}
+
+impl<'a> FlatEvent<'a> {
+    /// Leaves at `path` (all elements when the path holds an array).
+    pub(crate) fn leaves_at(&self, path: PathId) -> &[FlatLeaf<'a>] {
+        let start = self.leaves.partition_point(|l| l.path < path);
+        let end = start + self.leaves[start..].partition_point(|l| l.path == path);
+        &self.leaves[start..end]
+    }
+
+    /// Leaves at `path` that may join a match already bound to the `chosen` array
+    /// elements: inside a chosen element, or outside that array altogether. Found by
+    /// binary search, so following one array element costs O(log n), not O(n).
+    pub(crate) fn compatible_leaves(
+        &self,
+        path: PathId,
+        chosen: &[Membership],
+    ) -> Vec<&FlatLeaf<'a>> {
+        let leaves = self.leaves_at(path);
+        if chosen.is_empty() {
+            return leaves.iter().collect();
+        }
+        let mut forbidden: Vec<(u32, u32)> = Vec::with_capacity(chosen.len() * 2);
+        for &(array, index) in chosen {
+            let Some(span) = self.arrays.get(array.wrapping_sub(1) as usize) else {
+                continue;
+            };
+            let Some(&(start, end)) = span.elements.get(index as usize) else {
+                continue;
+            };
+            forbidden.push((span.whole.0, start));
+            forbidden.push((end, span.whole.1));
+        }
+        allowed_ranges(forbidden)
+            .into_iter()
+            .flat_map(|(low, high)| {
+                let from = leaves.partition_point(|l| l.seq < low);
+                let to = leaves.partition_point(|l| l.seq < high);
+                leaves[from..to.max(from)].iter()
+            })
+            .collect()
+    }
+
+    /// Whether the event has at least one leaf at `path`.
+    pub(crate) fn has(&self, path: PathId) -> bool {
+        !self.leaves_at(path).is_empty()
+    }
+
+    /// Distinct paths present in the event, ascending.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = PathId> + '_ {
+        let mut last = None;
+        self.leaves
+            .iter()
+            .map(|leaf| leaf.path)
+            .filter(move |&path| last.replace(path) != Some(path))
+    }
+
+    /// Number of leaves kept (an upper bound of the distinct paths present).
+    pub(crate) fn leaf_count(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// The array elements the leaf sits in, outermost first.
+    pub(crate) fn membership(&self, leaf: &FlatLeaf<'_>) -> &[Membership] {
+        let (start, len) = leaf.arrays;
+        &self.memberships[start as usize..(start + len) as usize]
+    }
+}
+
+/// The complement of a union of `[start, end)` ranges within `[0, u32::MAX)`.
+fn allowed_ranges(mut forbidden: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    forbidden.retain(|(start, end)| start < end);
+    forbidden.sort_unstable();
+    let mut allowed = Vec::with_capacity(forbidden.len() + 1);
+    let mut cursor = 0;
+    for (start, end) in forbidden {
+        if start > cursor {
+            allowed.push((cursor, start));
+        }
+        cursor = cursor.max(end);
+    }
+    allowed.push((cursor, u32::MAX));
+    allowed
+}
+
+/// Mutable state of one flattening pass.
+struct Walker<'i, 'a> {
+    index: &'i PathIndex,
+    path: String,
+    arrays: Vec<Membership>,
+    out: FlatEvent<'a>,
+}
+
+impl<'i, 'a> Walker<'i, 'a> {
+    fn new(index: &'i PathIndex) -> Self {
+        Self {
+            index,
+            path: String::new(),
+            arrays: Vec::new(),
+            out: FlatEvent::default(),
+        }
+    }
+
+    fn push_key(&mut self, key: &str) -> usize {
+        let saved = self.path.len();
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(key);
+        saved
+    }
+
+    fn pop_key(&mut self, saved: usize) {
+        self.path.truncate(saved);
+    }
+
+    fn relevant(&self) -> bool {
+        self.index.is_relevant(&self.path)
+    }
+
+    fn wants_leaf(&self) -> Option<PathId> {
+        self.index.id_of(&self.path)
+    }
+
+    fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
+        let start = u32::try_from(self.out.memberships.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(self.arrays.len()).unwrap_or(u32::MAX);
+        self.out.memberships.extend_from_slice(&self.arrays);
+        let seq = self.seq();
+        self.out.leaves.push(FlatLeaf {
+            path,
+            value,
+            seq,
+            arrays: (start, len),
+        });
+    }
+
+    fn seq(&self) -> u32 {
+        u32::try_from(self.out.leaves.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Opens an array; its id is its position in `out.arrays` plus one.
+    fn new_array(&mut self) -> u32 {
+        let start = self.seq();
+        self.out.arrays.push(ArraySpan {
+            whole: (start, start),
+            elements: Vec::new(),
+        });
+        u32::try_from(self.out.arrays.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Records where element `index` of array `id` ended (it began where the previous ended).
+    fn end_element(&mut self, id: u32, element_start: u32) {
+        let end = self.seq();
+        if let Some(span) = self.out.arrays.get_mut(id as usize - 1) {
+            span.elements.push((element_start, end));
+            span.whole.1 = end;
+        }
+    }
+
+    fn finish(mut self) -> FlatEvent<'a> {
+        self.out.leaves.sort_by_key(|l| l.path);
+        self.out
+    }
+
+    fn walk_value(&mut self, value: &'a Value) {
+        match value {
+            Value::Object(object) => {
+                for (key, child) in object {
+                    let saved = self.push_key(key);
+                    if self.relevant() {
+                        self.walk_value(child);
+                    }
+                    self.pop_key(saved);
+                }
+            }
+            Value::Array(items) => {
+                let id = self.new_array();
+                for (i, item) in items.iter().enumerate() {
+                    let element_start = self.seq();
+                    self.arrays.push((id, u32::try_from(i).unwrap_or(u32::MAX)));
+                    self.walk_value(item);
+                    self.arrays.pop();
+                    self.end_element(id, element_start);
+                }
+            }
+            scalar => {
+                if let Some(path) = self.wants_leaf() {
+                    let leaf = match scalar {
+                        Value::String(s) => LeafValue::Str(Cow::Borrowed(s)),
+                        Value::Number(n) => LeafValue::Num(n.as_f64().unwrap_or(f64::NAN)),
+                        Value::Bool(b) => LeafValue::Bool(*b),
+                        _ => LeafValue::Null,
+                    };
+                    self.leaf(path, leaf);
+                }
+            }
+        }
+    }
+}
+
+/// Flattens a parsed event. A non-object event has no leaves.
+pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEvent<'a> {
+    let mut walker = Walker::new(index);
+    if event.is_object() {
+        walker.walk_value(event);
+    }
+    walker.finish()
+}
+
+/// Parses and flattens raw JSON bytes in one pass, without building a value tree.
+pub(crate) fn flatten_bytes<'a>(
+    index: &PathIndex,
+    bytes: &'a [u8],
+) -> Result<FlatEvent<'a>, EventError> {
+    let mut walker = Walker::new(index);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.deserialize_map(Node {
+        walker: &mut walker,
+    })?;
+    deserializer.end()?;
+    Ok(walker.finish())
+}
+
+/// Deserializes one JSON node at the walker's current path.
+struct Node<'w, 'i, 'a> {
+    walker: &'w mut Walker<'i, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl Node<'_, '_, '_> {
+    fn scalar_owned(self, make: impl FnOnce() -> LeafValue<'static>) {
+        if let Some(path) = self.walker.wants_leaf() {
+            self.walker.leaf(path, make());
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Num(v as f64));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Num(v as f64));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Num(v));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Null);
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        if let Some(path) = self.walker.wants_leaf() {
+            self.walker.leaf(path, LeafValue::Str(Cow::Borrowed(v)));
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.scalar_owned(|| LeafValue::Str(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(saved) = map.next_key_seed(Key {
+            walker: &mut *self.walker,
+        })? {
+            if self.walker.relevant() {
+                map.next_value_seed(Node {
+                    walker: &mut *self.walker,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+            self.walker.pop_key(saved);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let id = self.walker.new_array();
+        let mut index = 0u32;
+        loop {
+            let element_start = self.walker.seq();
+            self.walker.arrays.push((id, index));
+            let more = seq
+                .next_element_seed(Node {
+                    walker: &mut *self.walker,
+                })?
+                .is_some();
+            self.walker.arrays.pop();
+            if !more {
+                return Ok(());
+            }
+            self.walker.end_element(id, element_start);
+            index = index.saturating_add(1);
+        }
+    }
+}
+
+/// Deserializes an object key straight onto the walker's path; yields the length to
+/// truncate back to.
+struct Key<'w, 'i, 'a> {
+    walker: &'w mut Walker<'i, 'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'_, '_, '_> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_, '_, '_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<usize, E> {
+        Ok(self.walker.push_key(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn index(paths: &[&str]) -> PathIndex {
+        let mut index = PathIndex::default();
+        for p in paths {
+            index.intern(p);
+        }
+        index
+    }
+
+    #[test]
+    fn value_and_bytes_flatten_alike() {
+        let index = index(&["detail.items.sku", "source", "detail.state.status"]);
+        let event = json!({
+            "source": "s",
+            "ignored": {"deep": [1, 2, 3]},
+            "detail": {"items": [{"sku": "a"}, {"sku": "b\u{e9}"}], "state.status": "on"}
+        });
+        let text = serde_json::to_vec(&event).unwrap();
+        let from_value = flatten_value(&index, &event);
+        let from_bytes = flatten_bytes(&index, &text).unwrap();
+        assert_eq!(from_value.leaf_count(), 4);
+        assert_eq!(from_bytes.leaf_count(), 4);
+        let values = |e: &FlatEvent<'_>| -> Vec<(PathId, LeafValue<'static>, Vec<Membership>)> {
+            e.leaves
+                .iter()
+                .map(|l| {
+                    let v = match &l.value {
+                        LeafValue::Str(s) => LeafValue::Str(Cow::Owned(s.to_string())),
+                        other => other.clone().into_owned_static(),
+                    };
+                    (l.path, v, e.membership(l).to_vec())
+                })
+                .collect()
+        };
+        assert_eq!(values(&from_value), values(&from_bytes));
+    }
+
+    #[test]
+    fn non_object_bytes_are_rejected() {
+        let index = index(&["a"]);
+        assert!(flatten_bytes(&index, b"[1]").is_err());
+        assert!(flatten_bytes(&index, b"{\"a\": 1} x").is_err());
+        assert!(flatten_bytes(&index, b"{\"a\": ").is_err());
+    }
+}

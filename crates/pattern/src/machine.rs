@@ -1,0 +1,352 @@
+//! Many rules compiled into one machine.
+//!
+//! Every rule is a set of alternatives, each a list of field conditions sorted by path.
+//! Inserting an alternative walks from the start state, one transition per field
+//! condition; identical conditions from the same state share the next state, so rules
+//! with common fields share a trie. A transition is keyed by field path and indexed by
+//! value (hash maps for exact and case-folded values, prefix/suffix tables by length),
+//! so matching an event visits only the transitions its own leaves select: the cost
+//! follows the event, not the number of rules.
+
+use serde_json::Value;
+
+use crate::error::EventError;
+use crate::flatten::{FlatEvent, Membership, PathId, PathIndex, flatten_bytes, flatten_value};
+use crate::matcher::Matcher;
+use crate::parse::FieldCondition;
+use crate::pattern::Pattern;
+use crate::value::{LeafValue, Literal, number_key};
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
+type StateId = u32;
+
+const START: StateId = 0;
+
+/// A set of named rules compiled into one matching machine.
+///
+/// ```
+/// use eventrail_pattern::{Pattern, RuleMachine};
+/// let mut machine = RuleMachine::new();
+/// machine.add_rule("orders", &Pattern::parse(r#"{"source": ["eventrail.orders"]}"#).unwrap());
+/// machine.add_rule("all", &Pattern::parse(r#"{"source": [{"prefix": "eventrail."}]}"#).unwrap());
+/// let event = serde_json::json!({"source": "eventrail.orders"});
+/// assert_eq!(machine.matching_rules(&event), vec![&"orders", &"all"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RuleMachine<R> {
+    rules: Vec<R>,
+    states: Vec<State>,
+    paths: PathIndex,
+    /// (state, path, canonical match list) -> next state: shares identical conditions.
+    shared: Map<(StateId, PathId, String), StateId>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    /// Rules (by insertion index) fully matched on reaching this state.
+    accepts: Vec<u32>,
+    /// Value transitions, by the path of the leaf they consume.
+    fields: Map<PathId, Transitions>,
+    /// `exists: false` transitions: taken when the event has no leaf at the path.
+    absent: Vec<(PathId, StateId)>,
+}
+
+/// All value transitions out of one state on one path.
+#[derive(Debug, Clone, Default)]
+struct Transitions {
+    strings: Map<Box<str>, Vec<StateId>>,
+    numbers: Map<u64, Vec<StateId>>,
+    booleans: [Vec<StateId>; 2],
+    nulls: Vec<StateId>,
+    prefixes: AffixTable,
+    suffixes: AffixTable,
+    /// Lower-cased tables, consulted with the lower-cased leaf.
+    equals_ignore_case: Map<Box<str>, Vec<StateId>>,
+    prefixes_ignore_case: AffixTable,
+    suffixes_ignore_case: AffixTable,
+    /// `exists: true`: any leaf at the path.
+    any: Vec<StateId>,
+    /// Operators checked one by one (numeric, cidr, wildcard, anything-but).
+    scanned: Vec<(Matcher, StateId)>,
+}
+
+/// Prefixes (or suffixes) grouped so a value is checked with one lookup per distinct length.
+#[derive(Debug, Clone, Default)]
+struct AffixTable {
+    by_text: Map<Box<str>, Vec<StateId>>,
+    lengths: Vec<usize>,
+}
+
+impl AffixTable {
+    fn insert(&mut self, text: &str, next: StateId) {
+        self.by_text.entry(text.into()).or_default().push(next);
+        if let Err(at) = self.lengths.binary_search(&text.len()) {
+            self.lengths.insert(at, text.len());
+        }
+    }
+
+    fn for_each_prefix_of(&self, value: &str, mut found: impl FnMut(StateId)) {
+        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
+            if let Some(states) = value.get(..len).and_then(|head| self.by_text.get(head)) {
+                states.iter().copied().for_each(&mut found);
+            }
+        }
+    }
+
+    fn for_each_suffix_of(&self, value: &str, mut found: impl FnMut(StateId)) {
+        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
+            if let Some(states) = value
+                .get(value.len() - len..)
+                .and_then(|tail| self.by_text.get(tail))
+            {
+                states.iter().copied().for_each(&mut found);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+}
+
+impl Transitions {
+    fn insert(&mut self, matcher: &Matcher, next: StateId) {
+        match matcher {
+            Matcher::Exact(Literal::Str(s)) => self
+                .strings
+                .entry(s.as_str().into())
+                .or_default()
+                .push(next),
+            Matcher::Exact(Literal::Num(n)) => {
+                self.numbers.entry(number_key(*n)).or_default().push(next)
+            }
+            Matcher::Exact(Literal::Bool(b)) => self.booleans[usize::from(*b)].push(next),
+            Matcher::Exact(Literal::Null) => self.nulls.push(next),
+            Matcher::Prefix(p) => self.prefixes.insert(p, next),
+            Matcher::Suffix(s) => self.suffixes.insert(s, next),
+            Matcher::EqualsIgnoreCase(s) => {
+                self.equals_ignore_case
+                    .entry(s.as_str().into())
+                    .or_default()
+                    .push(next);
+            }
+            Matcher::PrefixIgnoreCase(p) => self.prefixes_ignore_case.insert(p, next),
+            Matcher::SuffixIgnoreCase(s) => self.suffixes_ignore_case.insert(s, next),
+            Matcher::Exists(_) => self.any.push(next),
+            other => self.scanned.push((other.clone(), next)),
+        }
+    }
+
+    fn has_ignore_case(&self) -> bool {
+        !self.equals_ignore_case.is_empty()
+            || !self.prefixes_ignore_case.is_empty()
+            || !self.suffixes_ignore_case.is_empty()
+    }
+
+    /// Appends every next state the leaf's value selects (possibly repeated) to `out`.
+    fn collect_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
+        match value {
+            LeafValue::Str(s) => self.collect_string_matches(s, out),
+            LeafValue::Num(n) => {
+                if let Some(states) = self.numbers.get(&number_key(*n)) {
+                    out.extend_from_slice(states);
+                }
+            }
+            LeafValue::Bool(b) => out.extend_from_slice(&self.booleans[usize::from(*b)]),
+            LeafValue::Null => out.extend_from_slice(&self.nulls),
+        }
+        out.extend_from_slice(&self.any);
+        for (matcher, next) in &self.scanned {
+            if matcher.matches(value) {
+                out.push(*next);
+            }
+        }
+    }
+
+    fn collect_string_matches(&self, s: &str, out: &mut Vec<StateId>) {
+        if let Some(states) = self.strings.get(s) {
+            out.extend_from_slice(states);
+        }
+        self.prefixes.for_each_prefix_of(s, |next| out.push(next));
+        self.suffixes.for_each_suffix_of(s, |next| out.push(next));
+        if self.has_ignore_case() {
+            let lower = s.to_lowercase();
+            if let Some(states) = self.equals_ignore_case.get(lower.as_str()) {
+                out.extend_from_slice(states);
+            }
+            self.prefixes_ignore_case
+                .for_each_prefix_of(&lower, |next| out.push(next));
+            self.suffixes_ignore_case
+                .for_each_suffix_of(&lower, |next| out.push(next));
+        }
+    }
+}
+
+/// One pending step of the traversal: a state reached under array-element constraints.
+type Task = (StateId, Vec<Membership>);
+
+impl<R> Default for RuleMachine<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R> RuleMachine<R> {
+    /// An empty machine; it matches no event until rules are added.
+    pub fn new() -> Self {
+        Self {
+            rules: Vec::new(),
+            states: vec![State::default()],
+            paths: PathIndex::default(),
+            shared: Map::default(),
+        }
+    }
+
+    /// Adds a rule: `id` is returned for every event the pattern matches.
+    pub fn add_rule(&mut self, id: R, pattern: &Pattern) {
+        let rule = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
+        self.rules.push(id);
+        for alternative in pattern.alternatives() {
+            let last = alternative
+                .iter()
+                .fold(START, |state, condition| self.transition(state, condition));
+            let accepts = &mut self.states[last as usize].accepts;
+            if !accepts.contains(&rule) {
+                accepts.push(rule);
+            }
+        }
+    }
+
+    /// Number of rules added.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether no rule was added.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Number of states of the compiled machine (a measure of its memory).
+    pub fn state_count(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The rules matching a parsed event, in the order they were added. An event that
+    /// is not a JSON object matches nothing.
+    pub fn matching_rules(&self, event: &Value) -> Vec<&R> {
+        self.run(&flatten_value(&self.paths, event))
+    }
+
+    /// The rules matching an event given as raw JSON, in the order they were added.
+    ///
+    /// The bytes are parsed once, straight into the leaves rules look at.
+    pub fn matching_rules_json(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
+        Ok(self.run(&flatten_bytes(&self.paths, event)?))
+    }
+
+    fn transition(&mut self, from: StateId, condition: &FieldCondition) -> StateId {
+        let path = self.paths.intern(&condition.path);
+        let key = (from, path, format!("{:?}", condition.matchers));
+        if let Some(next) = self.shared.get(&key) {
+            return *next;
+        }
+        let next = StateId::try_from(self.states.len()).unwrap_or(StateId::MAX);
+        self.states.push(State::default());
+        self.shared.insert(key, next);
+        let state = &mut self.states[from as usize];
+        for matcher in &condition.matchers {
+            if *matcher == Matcher::Exists(false) {
+                state.absent.push((path, next));
+            } else {
+                state.fields.entry(path).or_default().insert(matcher, next);
+            }
+        }
+        next
+    }
+
+    fn run(&self, event: &FlatEvent<'_>) -> Vec<&R> {
+        let mut matched: Vec<u32> = Vec::new();
+        let mut seen: Set<Task> = Set::default();
+        let mut pending: Vec<Task> = vec![(START, Vec::new())];
+        while let Some((state_id, constraints)) = pending.pop() {
+            let Some(state) = self.states.get(state_id as usize) else {
+                continue;
+            };
+            matched.extend_from_slice(&state.accepts);
+            let mut step = |next: StateId, constraints: Vec<Membership>| {
+                let task = (next, constraints);
+                if !seen.contains(&task) {
+                    seen.insert(task.clone());
+                    pending.push(task);
+                }
+            };
+            for &(path, next) in &state.absent {
+                if !event.has(path) {
+                    step(next, constraints.clone());
+                }
+            }
+            self.for_each_field(state, event, |path, transitions| {
+                for leaf in event.compatible_leaves(path, &constraints) {
+                    let Some(merged) = merge(&constraints, event.membership(leaf)) else {
+                        continue;
+                    };
+                    let mut nexts = Vec::new();
+                    transitions.collect_matches(&leaf.value, &mut nexts);
+                    nexts.sort_unstable();
+                    nexts.dedup();
+                    for next in nexts {
+                        step(next, merged.clone());
+                    }
+                }
+            });
+        }
+        matched.sort_unstable();
+        matched.dedup();
+        matched
+            .into_iter()
+            .filter_map(|rule| self.rules.get(rule as usize))
+            .collect()
+    }
+
+    /// Calls `visit` for each path that has both a transition out of `state` and leaves
+    /// in the event, walking whichever side is smaller.
+    fn for_each_field(
+        &self,
+        state: &State,
+        event: &FlatEvent<'_>,
+        mut visit: impl FnMut(PathId, &Transitions),
+    ) {
+        if state.fields.is_empty() {
+            return;
+        }
+        if state.fields.len() <= event.leaf_count() {
+            for (&path, transitions) in &state.fields {
+                if event.has(path) {
+                    visit(path, transitions);
+                }
+            }
+        } else {
+            for path in event.paths() {
+                if let Some(transitions) = state.fields.get(&path) {
+                    visit(path, transitions);
+                }
+            }
+        }
+    }
+}
+
+/// Combines the array positions already chosen with a leaf's; `None` when the leaf sits
+/// in a different element of an array the rule already committed to.
+fn merge(chosen: &[Membership], leaf: &[Membership]) -> Option<Vec<Membership>> {
+    let mut merged = chosen.to_vec();
+    for &(array, index) in leaf {
+        match chosen.iter().find(|(a, _)| *a == array) {
+            Some(&(_, other)) if other != index => return None,
+            Some(_) => {}
+            None => merged.push((array, index)),
+        }
+    }
+    Some(merged)
+}

@@ -1,0 +1,80 @@
+//! One compiled event pattern.
+
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::error::{EventError, PatternError};
+use crate::machine::RuleMachine;
+use crate::parse::{SubRule, parse_pattern};
+
+/// A validated, compiled EventBridge event pattern.
+///
+/// ```
+/// use eventrail_pattern::Pattern;
+/// let pattern = Pattern::parse(r#"{"detail": {"total": [{"numeric": [">", 100]}]}}"#).unwrap();
+/// assert!(pattern.matches(&serde_json::json!({"detail": {"total": 250}})));
+/// assert!(!pattern.matches(&serde_json::json!({"detail": {"total": "250"}})));
+/// let error = Pattern::parse(r#"{"detail": {"total": [{"numeric": [">"]}]}}"#).unwrap_err();
+/// assert_eq!(error.to_string(), "detail.total: numeric expects an operator followed by a number");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    alternatives: Vec<SubRule>,
+    machine: RuleMachine<()>,
+}
+
+impl Pattern {
+    /// Parses and validates pattern JSON text.
+    pub fn parse(text: &str) -> Result<Self, PatternError> {
+        let value: Value = serde_json::from_str(text).map_err(PatternError::Json)?;
+        Self::from_value(&value)
+    }
+
+    /// Validates and compiles a pattern given as a JSON value.
+    pub fn from_value(pattern: &Value) -> Result<Self, PatternError> {
+        let mut compiled = Self {
+            alternatives: parse_pattern(pattern)?,
+            machine: RuleMachine::new(),
+        };
+        let mut machine = RuleMachine::new();
+        machine.add_rule((), &compiled);
+        compiled.machine = machine;
+        Ok(compiled)
+    }
+
+    /// Whether the pattern matches a parsed event (an event that is not a JSON object
+    /// matches nothing).
+    pub fn matches(&self, event: &Value) -> bool {
+        !self.machine.matching_rules(event).is_empty()
+    }
+
+    /// Whether the pattern matches an event given as raw JSON bytes.
+    pub fn matches_json(&self, event: &[u8]) -> Result<bool, EventError> {
+        Ok(!self.machine.matching_rules_json(event)?.is_empty())
+    }
+
+    /// Number of alternatives the pattern expands to through `$or` (1 without `$or`).
+    pub fn alternative_count(&self) -> usize {
+        self.alternatives.len()
+    }
+
+    /// A straightforward evaluator that does not use the machine: one backtracking
+    /// search per alternative. Slow; exists to cross-check the machine in tests.
+    #[doc(hidden)]
+    pub fn matches_reference(&self, event: &Value) -> bool {
+        crate::reference::matches(&self.alternatives, event)
+    }
+
+    pub(crate) fn alternatives(&self) -> &[SubRule] {
+        &self.alternatives
+    }
+}
+
+impl FromStr for Pattern {
+    type Err = PatternError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}

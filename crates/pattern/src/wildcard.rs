@@ -1,0 +1,117 @@
+//! The `wildcard` operator: `*` stands for any run of characters, including none.
+
+/// Most `*` characters one wildcard value may hold. EventBridge rejects patterns whose
+/// wildcards are "too complex"; its exact measure is not published, so this engine uses
+/// the star count (the corpus recorded against AWS rejects six stars and accepts two).
+pub(crate) const MAX_WILDCARD_STARS: usize = 5;
+
+/// A parsed wildcard: literal pieces separated by `*`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Wildcard {
+    /// Literal text between the stars (`a*b*c` gives `["a", "b", "c"]`).
+    pieces: Vec<String>,
+}
+
+impl Wildcard {
+    /// Parses a wildcard value. `\*` is a literal star and `\\` a literal backslash.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let mut pieces = vec![String::new()];
+        let mut chars = text.chars().peekable();
+        let mut previous_was_star = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '*' if previous_was_star => {
+                    return Err("wildcard must not contain consecutive '*' characters".into());
+                }
+                '*' => {
+                    pieces.push(String::new());
+                    previous_was_star = true;
+                    continue;
+                }
+                '\\' => match chars.next() {
+                    Some(escaped @ ('*' | '\\')) => push_char(&mut pieces, escaped),
+                    _ => {
+                        return Err("wildcard escapes only '*' and '\\' with a backslash".into());
+                    }
+                },
+                other => push_char(&mut pieces, other),
+            }
+            previous_was_star = false;
+        }
+        if pieces.len() - 1 > MAX_WILDCARD_STARS {
+            return Err(format!(
+                "rule is too complex: use at most {MAX_WILDCARD_STARS} '*' characters in a wildcard"
+            ));
+        }
+        Ok(Self { pieces })
+    }
+
+    /// Whether the whole of `value` matches.
+    pub(crate) fn matches(&self, value: &str) -> bool {
+        let (first, rest) = match self.pieces.split_first() {
+            Some(split) => split,
+            None => return value.is_empty(),
+        };
+        let Some((last, middle)) = rest.split_last() else {
+            return value == first;
+        };
+        if value.len() < first.len() + last.len()
+            || !value.starts_with(first.as_str())
+            || !value.ends_with(last.as_str())
+        {
+            return false;
+        }
+        let mut window = &value[first.len()..value.len() - last.len()];
+        for piece in middle {
+            match window.find(piece.as_str()) {
+                Some(at) => window = &window[at + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+fn push_char(pieces: &mut [String], c: char) {
+    if let Some(last) = pieces.last_mut() {
+        last.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, value: &str) -> bool {
+        Wildcard::parse(pattern).unwrap().matches(value)
+    }
+
+    #[test]
+    fn star_matches_any_run_including_empty() {
+        assert!(matches("a*c", "ac"));
+        assert!(matches("a*c", "abbbc"));
+        assert!(matches("*", ""));
+        assert!(matches("*/dir/*", "x/dir/y"));
+        assert!(!matches("*/dir/*", "x/dirt/y"));
+        assert!(matches("/Users/*/doc.txt", "/Users/me/doc.txt"));
+        assert!(!matches("ab*ba", "aba"));
+        assert!(matches("ab*ba", "abba"));
+    }
+
+    #[test]
+    fn empty_wildcard_matches_only_empty() {
+        assert!(matches("", ""));
+        assert!(!matches("", "x"));
+    }
+
+    #[test]
+    fn escapes_and_errors() {
+        assert!(matches(r"a\*b", "a*b"));
+        assert!(!matches(r"a\*b", "axb"));
+        assert!(matches(r"a\\*", r"a\xyz"));
+        assert!(Wildcard::parse("a**b").is_err());
+        assert!(Wildcard::parse(r"a\b").is_err());
+        assert!(Wildcard::parse("*:*:*:*:*:x/*").is_err());
+        assert!(Wildcard::parse("*:*:*:*:*").is_ok());
+    }
+}

@@ -1,0 +1,210 @@
+//! Behaviour of the operators and of the many-rules machine, beyond the shared corpus.
+
+use eventrail_pattern::{Pattern, RuleMachine};
+use serde_json::{Value, json};
+
+fn matches(pattern: Value, event: Value) -> bool {
+    Pattern::from_value(&pattern).unwrap().matches(&event)
+}
+
+#[test]
+fn fields_inside_one_array_must_come_from_the_same_element() {
+    let pattern = json!({"items": {"sku": ["A"], "quantity": [2]}});
+    assert!(!matches(
+        pattern.clone(),
+        json!({"items": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 2}]})
+    ));
+    assert!(matches(
+        pattern,
+        json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}]})
+    ));
+}
+
+#[test]
+fn array_values_match_when_any_element_matches() {
+    assert!(matches(json!({"tags": ["b"]}), json!({"tags": ["a", "b"]})));
+    assert!(matches(
+        json!({"n": [{"numeric": [">", 5]}]}),
+        json!({"n": [1, 9]})
+    ));
+    assert!(!matches(
+        json!({"tags": ["c"]}),
+        json!({"tags": ["a", "b"]})
+    ));
+}
+
+#[test]
+fn anything_but_never_matches_a_missing_field() {
+    assert!(!matches(
+        json!({"state": [{"anything-but": "x"}]}),
+        json!({"other": 1})
+    ));
+    assert!(matches(
+        json!({"state": [{"anything-but": "x"}]}),
+        json!({"state": null})
+    ));
+    assert!(matches(
+        json!({"state": [{"anything-but": "x"}]}),
+        json!({"state": 3})
+    ));
+}
+
+#[test]
+fn exists_looks_at_leaves_only() {
+    assert!(!matches(
+        json!({"a": [{"exists": true}]}),
+        json!({"a": {"b": 1}})
+    ));
+    assert!(matches(
+        json!({"a": [{"exists": false}]}),
+        json!({"a": {"b": 1}})
+    ));
+    assert!(matches(
+        json!({"a": [{"exists": true}]}),
+        json!({"a": null})
+    ));
+    assert!(!matches(json!({"a": [{"exists": true}]}), json!({"a": []})));
+}
+
+#[test]
+fn numbers_compare_by_value_and_not_with_strings() {
+    assert!(matches(json!({"n": [300]}), json!({"n": 300.0})));
+    assert!(!matches(json!({"n": [300]}), json!({"n": "300"})));
+    assert!(!matches(json!({"n": ["300"]}), json!({"n": 300})));
+    assert!(matches(
+        json!({"n": [{"numeric": ["=", 0]}]}),
+        json!({"n": -0.0})
+    ));
+    assert!(matches(
+        json!({"n": [{"numeric": [">=", 1, "<", 2]}]}),
+        json!({"n": 1})
+    ));
+    assert!(!matches(
+        json!({"n": [{"numeric": [">=", 1, "<", 2]}]}),
+        json!({"n": 2})
+    ));
+}
+
+#[test]
+fn case_insensitive_operators() {
+    assert!(matches(
+        json!({"s": [{"equals-ignore-case": "HeLLo"}]}),
+        json!({"s": "hello"})
+    ));
+    assert!(matches(
+        json!({"s": [{"prefix": {"equals-ignore-case": "EVENTB"}}]}),
+        json!({"s": "eventbridge"})
+    ));
+    assert!(matches(
+        json!({"s": [{"suffix": {"equals-ignore-case": ".PNG"}}]}),
+        json!({"s": "a.png"})
+    ));
+    assert!(!matches(
+        json!({"s": [{"anything-but": {"equals-ignore-case": ["A", "b"]}}]}),
+        json!({"s": "B"})
+    ));
+}
+
+#[test]
+fn fraud_rule_from_the_reference_app() {
+    let fraud = json!({
+        "source": ["eventrail.orders"], "detail-type": ["OrderPlaced"],
+        "$or": [
+            {"detail": {"data": {"order": {"total_cents": [{"numeric": [">", 100000]}]}}}},
+            {"detail": {"data": {"order": {"shipping_address": {"country": [{"anything-but": ["US", "CA", "GB", "DE", "FR", "NL"]}]}}}}}
+        ]
+    });
+    let order = |total: u64, country: &str| {
+        json!({"source": "eventrail.orders", "detail-type": "OrderPlaced",
+               "detail": {"data": {"order": {"total_cents": total, "shipping_address": {"country": country}}}}})
+    };
+    assert!(!matches(fraud.clone(), order(3399, "US")));
+    assert!(matches(fraud.clone(), order(250_000, "US")));
+    assert!(matches(fraud.clone(), order(3399, "BR")));
+    assert!(matches(fraud, order(250_000, "BR")));
+}
+
+#[test]
+fn machine_returns_matching_rule_ids_in_insertion_order() {
+    let mut machine = RuleMachine::new();
+    let rules = [
+        ("analytics", json!({"source": [{"prefix": "eventrail."}]})),
+        (
+            "inventory",
+            json!({"source": ["eventrail.orders"], "detail-type": ["OrderPlaced"]}),
+        ),
+        (
+            "payments",
+            json!({"source": ["eventrail.inventory"], "detail-type": ["StockReserved"]}),
+        ),
+        (
+            "twin",
+            json!({"detail-type": ["OrderPlaced"], "source": ["eventrail.orders"]}),
+        ),
+    ];
+    for (name, pattern) in &rules {
+        machine.add_rule(*name, &Pattern::from_value(pattern).unwrap());
+    }
+    let event = json!({"source": "eventrail.orders", "detail-type": "OrderPlaced"});
+    assert_eq!(
+        machine.matching_rules(&event),
+        vec![&"analytics", &"inventory", &"twin"]
+    );
+    let bytes = serde_json::to_vec(&event).unwrap();
+    assert_eq!(
+        machine.matching_rules_json(&bytes).unwrap(),
+        vec![&"analytics", &"inventory", &"twin"]
+    );
+    assert!(
+        machine
+            .matching_rules(&json!({"source": "other"}))
+            .is_empty()
+    );
+    assert!(machine.matching_rules_json(b"not json").is_err());
+}
+
+#[test]
+fn identical_conditions_share_states() {
+    let mut machine = RuleMachine::new();
+    for i in 0..100 {
+        let pattern = json!({"source": ["eventrail.orders"], "detail-type": [format!("T{i}")]});
+        machine.add_rule(i, &Pattern::from_value(&pattern).unwrap());
+    }
+    // One state after "detail-type" per rule, then one per rule for "source" since the
+    // prefix differs; the start state is shared.
+    assert!(machine.state_count() <= 201, "{}", machine.state_count());
+    let event = json!({"source": "eventrail.orders", "detail-type": "T42"});
+    assert_eq!(machine.matching_rules(&event), vec![&42]);
+}
+
+#[test]
+fn invalid_patterns_are_rejected_with_their_path() {
+    let cases = [
+        (
+            json!({"detail": {"total": [{"numeric": [">"]}]}}),
+            "detail.total: numeric expects an operator followed by a number",
+        ),
+        (json!({"a": {}}), "a: an empty object"),
+        (
+            json!({"a": [{"prefix": "x", "suffix": "y"}]}),
+            "a: a match expression must be an object with exactly one operator",
+        ),
+        (
+            json!({"a": [{"wildcard": "a**"}]}),
+            "a: wildcard must not contain consecutive",
+        ),
+        (json!({"a": [{"cidr": "10.0.0.0/40"}]}), "a: cidr"),
+        (json!({"a": [[1]]}), "a: match values must be"),
+        (json!({"$or": [{"a": ["x"]}]}), "$or: $or expects"),
+    ];
+    for (pattern, expected) in cases {
+        let error = Pattern::from_value(&pattern).unwrap_err().to_string();
+        assert!(error.starts_with(expected), "{pattern}: {error}");
+    }
+    assert!(
+        Pattern::parse("{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("pattern is not valid JSON")
+    );
+}

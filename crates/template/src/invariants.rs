@@ -1,0 +1,643 @@
+//! The delivery and least-privilege invariants every function in the template must meet.
+//!
+//! [`check_invariants`] returns one [`Violation`] per broken rule, each naming the function
+//! (by binary name and logical id) or the resource at fault, so "add a function" mistakes fail
+//! with a message that says which function and what to add.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use serde_json::Value;
+
+use crate::Template;
+use crate::model::{Function, RoleSource, Setting, Statement};
+use crate::refs::{direct_ref, references};
+
+/// Functions that are invoked directly (not through an EventBridge rule) and so need no rule.
+///
+/// `orders` is the producer: it takes a `PlaceOrder` command by direct invocation and only emits.
+/// Every other function is a consumer and must be subscribed by a rule with a pattern.
+pub const DIRECT_INVOKE_ONLY: &[&str] = &["orders"];
+
+/// EventBridge target `RetryPolicy.MaximumEventAgeInSeconds` range.
+pub const TARGET_MAX_EVENT_AGE: RangeInclusive<i64> = 60..=86_400;
+/// EventBridge target `RetryPolicy.MaximumRetryAttempts` range.
+pub const TARGET_MAX_RETRY_ATTEMPTS: RangeInclusive<i64> = 0..=185;
+/// Lambda `EventInvokeConfig.MaximumEventAgeInSeconds` range.
+pub const INVOKE_MAX_EVENT_AGE: RangeInclusive<i64> = 60..=21_600;
+/// Lambda `EventInvokeConfig.MaximumRetryAttempts` range.
+pub const INVOKE_MAX_RETRY_ATTEMPTS: RangeInclusive<i64> = 0..=2;
+
+/// Actions for which AWS only accepts `Resource: "*"`.
+const WILDCARD_ONLY_ACTIONS: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+];
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The function at fault, as `binary (LogicalId)`, when the problem belongs to one.
+    pub function: Option<String>,
+    /// Logical id of the resource where the problem is (function, rule, queue, ...).
+    pub resource: String,
+    /// What is wrong and what to add.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.function {
+            Some(func) => write!(f, "function {func}: {}", self.message),
+            None => write!(f, "resource {}: {}", self.resource, self.message),
+        }
+    }
+}
+
+/// Checks `template` with [`DIRECT_INVOKE_ONLY`] as the functions that need no rule.
+pub fn check_invariants(template: &Template) -> Vec<Violation> {
+    check_invariants_with(template, DIRECT_INVOKE_ONLY)
+}
+
+/// Checks `template`; `direct_invoke_only` lists binary names (or logical ids) of functions
+/// that are invoked directly and need no subscribing rule.
+///
+/// For every function: a rule with a pattern on a bus of this template subscribes it;
+/// each of its rule targets has a `DeadLetterConfig` to a declared queue and a `RetryPolicy`
+/// within EventBridge's ranges; it has an `EventInvokeConfig` within Lambda's ranges with an
+/// SQS `OnFailure` destination, which `EVENTRAIL_DLQ_URL` names; its role is declared in the
+/// template, used by no other function, carries no managed policy and scopes `events:*` to a
+/// bus of this template (only if the function emits), `sqs:*` to its own queues and `logs:*`
+/// to its own log group. Every queue is encrypted; every dead-letter queue has an alarm on
+/// `ApproximateNumberOfMessagesVisible > 0`; a rule's dead-letter queue has a policy that
+/// lets that rule send to it; no queue policy grants anyone (`*`).
+pub fn check_invariants_with(template: &Template, direct_invoke_only: &[&str]) -> Vec<Violation> {
+    let mut checker = Checker {
+        t: template,
+        out: Vec::new(),
+        owners: BTreeMap::new(),
+    };
+    let mut log_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in template.functions() {
+        let exempt = direct_invoke_only
+            .iter()
+            .any(|n| *n == f.logical_id || Some(*n) == f.binary.as_deref());
+        checker.function(f, exempt, &mut log_groups);
+        if let RoleSource::Resource(role) = &f.role {
+            roles.entry(role.clone()).or_default().push(label(f));
+        }
+    }
+    for (group, users) in log_groups.into_iter().filter(|(_, u)| u.len() > 1) {
+        checker.push(
+            None,
+            &group,
+            format!(
+                "log group is written by several functions ({}); give each function its own",
+                users.join(", ")
+            ),
+        );
+    }
+    for (role, users) in roles.into_iter().filter(|(_, u)| u.len() > 1) {
+        checker.push(
+            None,
+            &role,
+            format!(
+                "role is shared by {}; give each function its own role",
+                users.join(", ")
+            ),
+        );
+    }
+    checker.queues();
+    checker.out
+}
+
+fn label(f: &Function) -> String {
+    match &f.binary {
+        Some(b) => format!("`{b}` ({})", f.logical_id),
+        None => format!("`{}`", f.logical_id),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum QueueUse {
+    Delivery,
+    OnFailure,
+    Redrive,
+}
+
+struct Checker<'t> {
+    t: &'t Template,
+    out: Vec<Violation>,
+    /// queue logical id -> (owner label, how it is used as a dead-letter queue, rule ids)
+    owners: BTreeMap<String, (Option<String>, BTreeSet<QueueUse>, BTreeSet<String>)>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, function: Option<&Function>, resource: &str, message: String) {
+        self.out.push(Violation {
+            function: function.map(label),
+            resource: resource.to_owned(),
+            message,
+        });
+    }
+
+    fn is_type(&self, id: &str, ty: &str) -> bool {
+        self.t.resource_type(id) == Some(ty)
+    }
+
+    fn mark(&mut self, queue: &str, owner: Option<&Function>, usage: QueueUse, rule: Option<&str>) {
+        let entry = self
+            .owners
+            .entry(queue.to_owned())
+            .or_insert_with(|| (owner.map(label), BTreeSet::new(), BTreeSet::new()));
+        entry.1.insert(usage);
+        if let Some(rule) = rule {
+            entry.2.insert(rule.to_owned());
+        }
+    }
+
+    fn range(
+        &mut self,
+        f: &Function,
+        resource: &str,
+        what: &str,
+        value: Option<&Setting>,
+        range: &RangeInclusive<i64>,
+    ) {
+        let (lo, hi) = (range.start(), range.end());
+        let problem = match value {
+            None => format!("{what} is missing; set it to a value in {lo}..={hi}"),
+            Some(v) => match (v, v.bounds()) {
+                (_, Some((min, max))) if range.contains(&min) && range.contains(&max) => return,
+                (Setting::Literal(n), _) => format!("{what} is {n}, outside {lo}..={hi}"),
+                (Setting::Parameter { name, .. }, _) => format!(
+                    "{what} uses parameter {name}, which must declare MinValue/MaxValue \
+                     (and a Default) within {lo}..={hi}"
+                ),
+                (Setting::Other(raw), _) => {
+                    format!("{what} is {raw}, which cannot be checked against {lo}..={hi}")
+                }
+            },
+        };
+        self.push(Some(f), resource, problem);
+    }
+
+    fn function(
+        &mut self,
+        f: &Function,
+        exempt: bool,
+        log_groups: &mut BTreeMap<String, Vec<String>>,
+    ) {
+        let id = f.logical_id.as_str();
+        let rules: Vec<_> = self.t.rules_for(id).collect();
+        let subscribed = rules.iter().any(|r| {
+            r.pattern
+                .as_ref()
+                .and_then(Value::as_object)
+                .is_some_and(|p| !p.is_empty())
+        });
+        if !subscribed && !exempt {
+            self.push(
+                Some(f),
+                id,
+                "no EventBridge rule with an event pattern subscribes it; add an EventBridgeRule \
+                 event on the custom bus (or list it in DIRECT_INVOKE_ONLY if it is invoked directly)"
+                    .to_owned(),
+            );
+        }
+
+        let mut own_queues: BTreeSet<String> = BTreeSet::new();
+        for rule in rules {
+            match rule.bus_resource.as_deref() {
+                Some(bus) if self.is_type(bus, "AWS::Events::EventBus") => {}
+                _ => self.push(
+                    Some(f),
+                    &rule.logical_id,
+                    format!(
+                        "rule {} is not on an event bus of this template; set EventBusName to the custom bus",
+                        rule.logical_id
+                    ),
+                ),
+            }
+            for target in rule
+                .targets
+                .iter()
+                .filter(|t| t.function.as_deref() == Some(id))
+            {
+                let rid = rule.logical_id.as_str();
+                match &target.dead_letter {
+                    None => self.push(
+                        Some(f),
+                        rid,
+                        format!("rule {rid} target has no DeadLetterConfig; add one pointing at its own SQS queue"),
+                    ),
+                    Some(d) if d.generated => self.push(
+                        Some(f),
+                        rid,
+                        format!(
+                            "rule {rid} target uses a DLQ that SAM generates (unencrypted, no alarm); \
+                             declare an AWS::SQS::Queue and set DeadLetterConfig.Arn to it"
+                        ),
+                    ),
+                    Some(d) => match d.queue.as_deref() {
+                        Some(q) if self.is_type(q, "AWS::SQS::Queue") => {
+                            own_queues.insert(q.to_owned());
+                            self.mark(q, Some(f), QueueUse::Delivery, Some(rid));
+                        }
+                        _ => self.push(
+                            Some(f),
+                            rid,
+                            format!("rule {rid} target DeadLetterConfig.Arn is not a queue of this template"),
+                        ),
+                    },
+                }
+                match &target.retry_policy {
+                    None => self.push(
+                        Some(f),
+                        rid,
+                        format!("rule {rid} target has no RetryPolicy; add MaximumEventAgeInSeconds and MaximumRetryAttempts"),
+                    ),
+                    Some(p) => {
+                        self.range(
+                            f,
+                            rid,
+                            &format!("rule {rid} RetryPolicy.MaximumEventAgeInSeconds"),
+                            p.maximum_event_age_in_seconds.as_ref(),
+                            &TARGET_MAX_EVENT_AGE,
+                        );
+                        self.range(
+                            f,
+                            rid,
+                            &format!("rule {rid} RetryPolicy.MaximumRetryAttempts"),
+                            p.maximum_retry_attempts.as_ref(),
+                            &TARGET_MAX_RETRY_ATTEMPTS,
+                        );
+                    }
+                }
+            }
+        }
+
+        let mut failure_queue = None;
+        match &f.event_invoke_config {
+            None => self.push(
+                Some(f),
+                id,
+                "has no EventInvokeConfig; add MaximumRetryAttempts, MaximumEventAgeInSeconds and an \
+                 SQS OnFailure destination"
+                    .to_owned(),
+            ),
+            Some(c) => {
+                self.range(
+                    f,
+                    id,
+                    "EventInvokeConfig.MaximumRetryAttempts",
+                    c.maximum_retry_attempts.as_ref(),
+                    &INVOKE_MAX_RETRY_ATTEMPTS,
+                );
+                self.range(
+                    f,
+                    id,
+                    "EventInvokeConfig.MaximumEventAgeInSeconds",
+                    c.maximum_event_age_in_seconds.as_ref(),
+                    &INVOKE_MAX_EVENT_AGE,
+                );
+                match c.on_failure.as_ref().and_then(|d| d.resource.as_deref()) {
+                    Some(q) if self.is_type(q, "AWS::SQS::Queue") => {
+                        failure_queue = Some(q.to_owned());
+                        own_queues.insert(q.to_owned());
+                        self.mark(q, Some(f), QueueUse::OnFailure, None);
+                    }
+                    _ => self.push(
+                        Some(f),
+                        id,
+                        "has no OnFailure destination to an SQS queue of this template; add \
+                         EventInvokeConfig.DestinationConfig.OnFailure (Type: SQS)"
+                            .to_owned(),
+                    ),
+                }
+            }
+        }
+
+        match (f.environment.get("EVENTRAIL_DLQ_URL"), &failure_queue) {
+            (None, _) if !exempt => self.push(
+                Some(f),
+                id,
+                "has no EVENTRAIL_DLQ_URL; set it to !Ref of its on-failure queue so poison events go there"
+                    .to_owned(),
+            ),
+            (Some(v), Some(q)) if direct_ref(v) != Some(q.as_str()) => self.push(
+                Some(f),
+                id,
+                format!("EVENTRAIL_DLQ_URL does not name its on-failure queue {q}"),
+            ),
+            _ => {}
+        }
+        for v in f.environment.values() {
+            if let Some(q) = direct_ref(v).filter(|q| self.is_type(q, "AWS::SQS::Queue")) {
+                own_queues.insert(q.to_owned());
+            }
+        }
+
+        self.role(f, &own_queues, failure_queue.as_deref(), log_groups);
+    }
+
+    fn role(
+        &mut self,
+        f: &Function,
+        own_queues: &BTreeSet<String>,
+        failure_queue: Option<&str>,
+        log_groups: &mut BTreeMap<String, Vec<String>>,
+    ) {
+        let id = f.logical_id.as_str();
+        match &f.role {
+            RoleSource::Generated => self.push(
+                Some(f),
+                id,
+                "uses the role SAM generates, which attaches AWSLambdaBasicExecutionRole (logs on \
+                 Resource \"*\"); declare an AWS::IAM::Role with explicit statements and set Role"
+                    .to_owned(),
+            ),
+            RoleSource::External(v) => self.push(
+                Some(f),
+                id,
+                format!("role {v} is not declared in this template, so its permissions cannot be checked"),
+            ),
+            RoleSource::Resource(_) => {}
+        }
+        for m in &f.permissions.managed {
+            if m.as_str() == Some("AWSLambdaBasicExecutionRole") && f.role == RoleSource::Generated
+            {
+                continue;
+            }
+            self.push(
+                Some(f),
+                id,
+                format!(
+                    "role carries managed policy or policy template {m}; use explicit statements"
+                ),
+            );
+        }
+
+        let emits = f.environment.contains_key("EVENTRAIL_BUS_NAME");
+        let mut may_put_events = false;
+        let mut may_send_failure = false;
+        let mut may_log = false;
+        let mut own_logs = BTreeSet::new();
+        for s in f
+            .permissions
+            .statements
+            .iter()
+            .filter(|s| s.effect == "Allow")
+        {
+            let what = s.sid.as_deref().map_or_else(
+                || format!("{:?}", s.actions),
+                |sid| format!("statement {sid}"),
+            );
+            if s.not_action || s.not_resource {
+                self.push(
+                    Some(f),
+                    id,
+                    format!("{what} uses NotAction/NotResource; list actions and resources"),
+                );
+                continue;
+            }
+            if s.resources.iter().any(|r| r.as_str() == Some("*"))
+                && !s
+                    .actions
+                    .iter()
+                    .all(|a| WILDCARD_ONLY_ACTIONS.contains(&a.as_str()))
+            {
+                self.push(
+                    Some(f),
+                    id,
+                    format!("{what} grants Resource \"*\"; scope it to the resources it needs"),
+                );
+            }
+            if s.allows_any(&["events:PutEvents"]) {
+                may_put_events = true;
+                if !emits {
+                    self.push(
+                        Some(f),
+                        id,
+                        format!("{what} allows events:PutEvents but the function does not emit (no EVENTRAIL_BUS_NAME)"),
+                    );
+                }
+            }
+            if s.actions
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("events:") || a == "*")
+            {
+                for r in &s.resources {
+                    if !direct_ref(r).is_some_and(|b| self.is_type(b, "AWS::Events::EventBus")) {
+                        self.push(Some(f), id, format!("{what} allows events actions on {r}, not on the bus of this template"));
+                    }
+                }
+            }
+            if s.actions
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("sqs:") || a == "*")
+            {
+                for r in &s.resources {
+                    match direct_ref(r) {
+                        Some(q) if own_queues.contains(q) => {
+                            if Some(q) == failure_queue && s.allows_any(&["sqs:SendMessage"]) {
+                                may_send_failure = true;
+                            }
+                        }
+                        _ => self.push(
+                            Some(f),
+                            id,
+                            format!("{what} allows sqs actions on {r}, which is not one of its own queues"),
+                        ),
+                    }
+                }
+            }
+            if s.actions
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("logs:") || a == "*")
+            {
+                for r in &s.resources {
+                    let groups: Vec<String> = references(r)
+                        .into_iter()
+                        .filter(|g| self.is_type(g, "AWS::Logs::LogGroup"))
+                        .collect();
+                    if groups.is_empty() {
+                        self.push(Some(f), id, format!("{what} allows logs actions on {r}, not on a log group of this template"));
+                    }
+                    own_logs.extend(groups);
+                }
+                may_log |= s.allows_any(&["logs:PutLogEvents"]);
+            }
+        }
+        for g in own_logs {
+            log_groups.entry(g).or_default().push(label(f));
+        }
+        if emits && !may_put_events {
+            self.push(
+                Some(f),
+                id,
+                "emits (EVENTRAIL_BUS_NAME is set) but its role may not events:PutEvents on the bus".to_owned(),
+            );
+        }
+        if let Some(q) = failure_queue
+            && !may_send_failure
+        {
+            self.push(
+                Some(f),
+                id,
+                format!(
+                    "role may not sqs:SendMessage to its on-failure queue {q}; Lambda delivers \
+                     destinations with the function's role, and poison events are sent by the function"
+                ),
+            );
+        }
+        if matches!(f.role, RoleSource::Resource(_)) && !may_log {
+            self.push(
+                Some(f),
+                id,
+                "role may not logs:PutLogEvents to its own log group".to_owned(),
+            );
+        }
+    }
+
+    fn queues(&mut self) {
+        for q in self.t.queues() {
+            if let Some(dlq) = &q.redrive_dead_letter {
+                self.mark(dlq, None, QueueUse::Redrive, None);
+            }
+        }
+        let owner_of = |owners: &BTreeMap<_, (Option<String>, _, _)>, q: &str| {
+            owners.get(q).and_then(|(o, _, _)| o.clone())
+        };
+        let mut found = Vec::new();
+        for q in self.t.queues() {
+            if !q.encrypted() {
+                found.push((
+                    owner_of(&self.owners, &q.logical_id),
+                    q.logical_id.clone(),
+                    format!(
+                        "queue {} is not encrypted; set SqsManagedSseEnabled: true",
+                        q.logical_id
+                    ),
+                ));
+            }
+        }
+        let policies = self.t.queue_policies();
+        for (queue, (owner, uses, rules)) in &self.owners {
+            let alarmed = self.t.alarms().iter().any(|a| {
+                a.dimension_resource.as_deref() == Some(queue) && a.fires_on_any_visible_message()
+            });
+            if !alarmed {
+                found.push((
+                    owner.clone(),
+                    queue.clone(),
+                    format!(
+                        "dead-letter queue {queue} has no alarm on ApproximateNumberOfMessagesVisible > 0; add an AWS::CloudWatch::Alarm"
+                    ),
+                ));
+            }
+            if uses.contains(&QueueUse::Delivery) {
+                for rule in rules {
+                    let named = self
+                        .t
+                        .rules()
+                        .iter()
+                        .find(|r| &r.logical_id == rule)
+                        .and_then(|r| r.name.as_ref())
+                        .and_then(text_of);
+                    let allowed = policies
+                        .iter()
+                        .filter(|p| p.queues.iter().any(|x| x == queue))
+                        .any(|p| {
+                            p.statements.iter().any(|s| {
+                                s.allows_any(&["sqs:SendMessage"])
+                                    && principal_is_service(s, "events.amazonaws.com")
+                                    && s.condition.as_ref().is_some_and(|c| {
+                                        references(c).contains(rule)
+                                            || named.is_some_and(|n| names_rule(c, n))
+                                    })
+                            })
+                        });
+                    if !allowed {
+                        found.push((
+                            owner.clone(),
+                            queue.clone(),
+                            format!(
+                                "dead-letter queue {queue} has no queue policy letting events.amazonaws.com \
+                                 send from rule {rule} (aws:SourceArn = the rule ARN); EventBridge cannot deliver to it"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for p in policies {
+            for s in p.statements.iter().filter(|s| s.effect == "Allow") {
+                if s.principal.as_ref().is_some_and(grants_anyone) {
+                    found.push((
+                        None,
+                        p.logical_id.clone(),
+                        format!("queue policy {} allows any principal (\"*\"); name the service or role", p.logical_id),
+                    ));
+                }
+            }
+        }
+        for (owner, resource, message) in found {
+            self.out.push(Violation {
+                function: owner,
+                resource,
+                message,
+            });
+        }
+    }
+}
+
+/// The text of a literal string or of a `Fn::Sub` template.
+fn text_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(o) if o.len() == 1 => match o.get("Fn::Sub")? {
+            Value::String(s) => Some(s),
+            Value::Array(parts) => parts.first()?.as_str(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// True when some ARN in `condition` ends with `/<rule name>` (`rule/<bus>/<name>`), comparing
+/// the `Fn::Sub` texts as written.
+fn names_rule(condition: &Value, name: &str) -> bool {
+    if text_of(condition).is_some_and(|t| t.ends_with(&format!("/{name}"))) {
+        return true;
+    }
+    match condition {
+        Value::Object(o) => o.values().any(|v| names_rule(v, name)),
+        Value::Array(items) => items.iter().any(|v| names_rule(v, name)),
+        _ => false,
+    }
+}
+
+fn principal_is_service(s: &Statement, service: &str) -> bool {
+    let Some(p) = &s.principal else { return false };
+    match p.get("Service") {
+        Some(Value::String(svc)) => svc == service,
+        Some(Value::Array(list)) => list.iter().any(|v| v.as_str() == Some(service)),
+        _ => false,
+    }
+}
+
+fn grants_anyone(p: &Value) -> bool {
+    match p {
+        Value::String(s) => s == "*",
+        Value::Object(o) => o.values().any(|v| match v {
+            Value::String(s) => s == "*",
+            Value::Array(list) => list.iter().any(|x| x.as_str() == Some("*")),
+            _ => false,
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,586 @@
+//! End-to-end tests: the real stack (infra/template.yaml, the release Lambda binaries) on a
+//! real LocalStack, run by `cargo xtask test`, which starts LocalStack, deploys once and sets
+//! `EVENTRAIL_ENDPOINT` and `EVENTRAIL_STACK_OUTPUTS`. Without them every test fails and
+//! says so; none passes without LocalStack.
+//!
+//! Each test creates its own tap (a catch-all rule on the bus to an SQS queue), uses fresh
+//! order ids, and follows only its own correlation ids, so tests run in parallel. Failure
+//! queues and the outbox are shared: a watch takes only its flows' messages.
+//! Nothing asserts on time; waits have generous deadlines, and after a flow reaches its
+//! expected outcome the watch lets it settle so that unexpected extra events are caught.
+//!
+//! Delivery guarantee under test (also in the README): delivery is at least once. An event
+//! may reach a function more than once (EventBridge retries, Lambda retries, replays,
+//! redrives). Every event a function emits in reaction carries an idempotency key derived
+//! from its cause's key, so a redelivery re-emits events with the same keys and the same
+//! data (same reservation, payment id, tracking number); nothing new is reserved, charged or
+//! shipped. The customer-facing effect, the outbox message, is written with the causing
+//! event's idempotency key as SQS FIFO deduplication id, so the customer is notified once per
+//! key as long as the duplicate arrives within SQS's 5-minute deduplication window; a
+//! duplicate arriving later notifies again (consumers of the outbox deduplicate on the key).
+//! Events on the bus themselves can be duplicated: downstream consumers deduplicate on
+//! `detail.metadata.idempotency_key`, not on the EventBridge id.
+//!
+//! LocalStack 4.13.1 gaps met here (worked around in the harness, never in assertions):
+//! - StartReplay fails with `str.replace() takes no keyword arguments` once the archive holds
+//!   an event. The harness loads a LocalStack init hook that fixes the two places (see
+//!   `archive_excludes_replays_and_a_replay_redelivers`); without it that test fails naming
+//!   the bug.
+//! - StartReplay ignores `Destination.FilterArns`: a replay reaches every rule of the bus.
+//!   The replay test therefore replays only a window no other test publishes in.
+//! - Rule-target DeadLetterConfig and RetryPolicy are ignored, so delivery dead-letter queues
+//!   stay empty; the tests read them anyway and expect nothing there.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use eventrail_observe::{BusEvent, FailureKind, Scenario, new_order_id};
+use eventrail_tests::{
+    FLOW_DEADLINE, Placed, SETTLE_MAX, SETTLE_QUIET, assert_exact, expected, expected_poison,
+    finish, place, poison_event, routes, stack, summaries,
+};
+use serde_json::json;
+
+/// Places one order of `scenario` and checks its whole flow.
+async fn scenario_produces_its_exact_chain(scenario: Scenario) {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let placed = place(&stack, &mut watch, scenario).await;
+    let reports = finish(&mut watch, std::slice::from_ref(&placed)).await;
+    assert_exact(&placed, &reports[0]);
+
+    // Correlation is constant: every event about this order, whatever flow the tap put
+    // it in, carries the order's correlation id.
+    let order_id = placed
+        .accepted
+        .as_ref()
+        .map(|a| a.order_id.clone())
+        .unwrap_or_default();
+    for event in watch.tap().events() {
+        if event.order_id() == Some(order_id.as_str()) {
+            assert_eq!(
+                event.correlation_id.as_deref(),
+                Some(placed.correlation_id.as_str()),
+                "{} {} about {order_id} left the flow",
+                event.detail_type,
+                event.id
+            );
+        }
+    }
+    // Each causation id points at the event of the documented cause type.
+    for event in reports[0].flow.events() {
+        let cause = reports[0]
+            .flow
+            .parent_of(event)
+            .map(|p| p.detail_type.as_str());
+        let documented = expected(scenario)
+            .edges
+            .iter()
+            .any(|(c, t)| c.as_deref() == cause && *t == event.detail_type);
+        assert!(documented, "{} caused by {cause:?}", event.detail_type);
+    }
+    watch.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn happy_path_is_reserved_paid_shipped_and_notified() {
+    scenario_produces_its_exact_chain(Scenario::HappyPath).await;
+}
+
+#[tokio::test]
+async fn out_of_stock_order_is_not_reserved_and_customer_is_told() {
+    scenario_produces_its_exact_chain(Scenario::OutOfStock).await;
+}
+
+#[tokio::test]
+async fn declined_card_fails_payment_and_customer_is_told() {
+    scenario_produces_its_exact_chain(Scenario::CardDeclined).await;
+}
+
+#[tokio::test]
+async fn high_value_order_is_flagged_for_fraud_and_still_ships() {
+    scenario_produces_its_exact_chain(Scenario::Fraudulent).await;
+}
+
+#[tokio::test]
+async fn order_to_unsupported_country_is_flagged_for_fraud() {
+    scenario_produces_its_exact_chain(Scenario::UnsupportedCountry).await;
+}
+
+#[tokio::test]
+async fn gateway_down_order_stops_after_stock_is_reserved() {
+    scenario_produces_its_exact_chain(Scenario::GatewayDown).await;
+}
+
+/// A handler that keeps failing: after Lambda's configured retries the original event is in
+/// the function's on-failure queue, once.
+#[tokio::test]
+async fn handler_failure_lands_in_the_on_failure_queue_after_the_configured_retries() {
+    let stack = stack().await;
+    let retries = stack.invoke_retry_attempts("payments").await.unwrap();
+    let mut watch = stack.watch().await.unwrap();
+    let placed = place(&stack, &mut watch, Scenario::GatewayDown).await;
+    let reports = finish(&mut watch, std::slice::from_ref(&placed)).await;
+    let report = &reports[0];
+    let text = report.render(routes().as_ref());
+
+    let reserved = report.flow.of_type("StockReserved");
+    assert_eq!(reserved.len(), 1, "{text}");
+    assert_eq!(report.failures.len(), 1, "exactly one record:\n{text}");
+    let record = &report.failures[0];
+    assert_eq!(record.queue_function, "payments", "{text}");
+    assert_eq!(
+        record.layer,
+        eventrail_observe::FailureLayer::Function,
+        "{text}"
+    );
+    let failure = record
+        .handler_failure()
+        .unwrap_or_else(|| panic!("not a Lambda on-failure record: {}", record.summary()));
+    assert_eq!(failure.condition, "RetriesExhausted", "{text}");
+    assert_eq!(
+        failure.approximate_invoke_count,
+        u64::from(retries) + 1,
+        "the first attempt plus the {retries} configured retries:\n{text}"
+    );
+    assert!(
+        failure
+            .function_arn
+            .contains(stack.outputs.function_name("payments").unwrap()),
+        "{}",
+        failure.function_arn
+    );
+    assert!(
+        failure
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("payment gateway unavailable")),
+        "{text}"
+    );
+    // The original event, exactly as EventBridge delivered it.
+    assert_eq!(failure.event["id"], json!(reserved[0].id), "{text}");
+    assert_eq!(failure.event["detail"], reserved[0].raw["detail"], "{text}");
+    assert_eq!(failure.event["detail-type"], "StockReserved");
+    watch.close().await.unwrap();
+}
+
+/// A poison event is dead-lettered at once with its reason: one dead letter, no Lambda
+/// on-failure record (the invocation succeeded, so Lambda did not retry), nothing emitted.
+#[tokio::test]
+async fn poison_event_lands_in_the_dead_letter_queue_at_once_with_its_reason() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let mut flows = Vec::new();
+    for (sample, reason) in [
+        ("order-placed-zero-quantity.json", "quantity"),
+        ("order-placed-undecodable.json", "detail.data.order"),
+    ] {
+        let (event, correlation_id) = poison_event(sample);
+        watch.follow(correlation_id.clone());
+        let event_id = stack.put_event(&event).await.unwrap();
+        flows.push((
+            Placed {
+                title: format!("poison {sample}"),
+                correlation_id,
+                expected: expected_poison(),
+                accepted: None,
+            },
+            event_id,
+            reason,
+        ));
+    }
+    let placed: Vec<Placed> = flows.iter().map(|(p, _, _)| p.clone()).collect();
+    let reports = finish(&mut watch, &placed).await;
+    for ((placed, event_id, reason), report) in flows.iter().zip(&reports) {
+        assert_exact(placed, report);
+        let text = report.render(routes().as_ref());
+        assert_eq!(report.failures.len(), 1, "{text}");
+        let letter = report.failures[0]
+            .poison()
+            .unwrap_or_else(|| panic!("not a poison letter:\n{text}"));
+        assert_eq!(report.failures[0].queue_function, "inventory");
+        assert_eq!(letter.kind, "poison");
+        assert!(letter.function.contains("inventory"), "{}", letter.function);
+        assert!(letter.reason.contains(reason), "reason {:?}", letter.reason);
+        assert_eq!(letter.event_id.as_deref(), Some(event_id.as_str()));
+        assert_eq!(
+            letter.correlation_id.as_deref(),
+            Some(placed.correlation_id.as_str())
+        );
+        let tapped = report.flow.get(event_id).unwrap();
+        assert_eq!(
+            letter.event["detail"], tapped.raw["detail"],
+            "the original event"
+        );
+        assert_eq!(letter.event["id"], json!(event_id));
+    }
+    watch.close().await.unwrap();
+}
+
+/// A minute in the past that no other test publishes in, as (start of minute, an instant
+/// inside it).
+fn private_past_minute() -> (SystemTime, SystemTime) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    // Between about 2 and 20 hours ago, chosen at random: inside the archive's retention,
+    // far from the events other tests are publishing now.
+    let offset_minutes = 120
+        + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 4
+        + u64::from(uuid::Uuid::new_v4().as_bytes()[1] % 4);
+    let minute = (now / 60 - offset_minutes) * 60;
+    (
+        UNIX_EPOCH + Duration::from_secs(minute),
+        UNIX_EPOCH + Duration::from_secs(minute + 30),
+    )
+}
+
+/// The archive keeps published events and not replayed ones; a replay of a time window
+/// re-delivers that window's events to the rules.
+///
+/// The test publishes its own `OrderPlaced` with a `Time` in a private minute of the past
+/// and replays only that minute: LocalStack 4.13.1 ignores a replay's FilterArns, so any
+/// wider window would re-deliver the events of tests running in parallel. The first replay
+/// must re-deliver the event (marked with `replay-name`) to the tap and to inventory's rule
+/// (a new StockReserved caused by the replayed event, same idempotency key as the first);
+/// the second replay of the same window must deliver exactly one copy again, which proves
+/// the first replay's copy was not archived. The outbox stays at one message: the re-run
+/// of the flow carries the same idempotency keys.
+#[tokio::test]
+async fn archive_excludes_replays_and_a_replay_redelivers() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let (minute_start, at) = private_past_minute();
+    let order_id = new_order_id();
+    let command = Scenario::HappyPath.command(&order_id);
+    let correlation_id = format!("corr-replay-{order_id}");
+    let key = format!("k-replay-{order_id}");
+    let detail = json!({
+        "metadata": {"schema_version": 1, "correlation_id": correlation_id,
+                     "causation_id": null, "idempotency_key": key},
+        "data": {"order": command.order},
+    });
+    watch.follow(correlation_id.clone());
+    let original_id = stack
+        .put_event(&BusEvent {
+            source: "eventrail.orders".into(),
+            detail_type: "OrderPlaced".into(),
+            detail,
+            time: Some(at),
+        })
+        .await
+        .unwrap();
+    let original = Placed {
+        title: format!("order {order_id} · published at a past time for the replay"),
+        correlation_id: correlation_id.clone(),
+        expected: expected(Scenario::HappyPath),
+        accepted: None,
+    };
+    let reports = finish(&mut watch, std::slice::from_ref(&original)).await;
+    assert_exact(&original, &reports[0]);
+
+    let window_end = minute_start + Duration::from_secs(59);
+    let replay_name = |n: u32| format!("e2e-{}-{n}", &order_id[4..]);
+    let replay = |name: String| {
+        let stack = &stack;
+        async move {
+            match stack
+                .replay(&name, minute_start, window_end, &[], FLOW_DEADLINE)
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(error) if error.to_string().contains("str.replace()") => panic!(
+                    "StartReplay hit LocalStack 4.13.1's archive time bug (\"str.replace() takes \
+                     no keyword arguments\": archived event times are strings). The harness's \
+                     LocalStack init hook that fixes it is not loaded into this LocalStack; \
+                     run the tests with `cargo xtask test`. Error: {error}"
+                ),
+                Err(error) => panic!("{error}"),
+            }
+        }
+    };
+
+    // First replay: the event comes back, marked, and the rules run again.
+    let first = replay(replay_name(1)).await;
+    assert_eq!(first.state, "COMPLETED", "{first:?}");
+    let first_name = replay_name(1);
+    watch
+        .wait_until(
+            "the replayed OrderPlaced and the flow it re-runs",
+            FLOW_DEADLINE,
+            |watch| {
+                let flow = watch.flow(&correlation_id);
+                let replayed: Vec<_> = flow
+                    .events()
+                    .iter()
+                    .filter(|e| e.replay_name.as_deref() == Some(first_name.as_str()))
+                    .collect();
+                replayed.iter().any(|r| {
+                    flow.children_of(&r.id)
+                        .iter()
+                        .any(|c| c.detail_type == "StockReserved")
+                }) && flow.of_type("OrderShipped").len() >= 2
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let report = watch.report(&correlation_id, "after the first replay");
+    let text = report.render(routes().as_ref());
+    assert_causally_sound_except_keys(&report.flow, &text);
+    let replayed: Vec<_> = report
+        .flow
+        .events()
+        .iter()
+        .filter(|e| e.replay_name.is_some())
+        .collect();
+    assert_eq!(replayed.len(), 1, "one event in the window:\n{text}");
+    assert_eq!(replayed[0].detail_type, "OrderPlaced");
+    assert_eq!(replayed[0].idempotency_key.as_deref(), Some(key.as_str()));
+    assert_eq!(
+        replayed[0].raw["detail"],
+        report.flow.get(&original_id).unwrap().raw["detail"],
+        "the archive keeps the event as published"
+    );
+    // Re-run of the flow: same idempotency keys and data per type, one outbox message.
+    for detail_type in ["StockReserved", "PaymentCaptured", "OrderShipped"] {
+        let events = report.flow.of_type(detail_type);
+        assert_eq!(events.len(), 2, "{detail_type}:\n{text}");
+        assert_eq!(
+            events[0].idempotency_key, events[1].idempotency_key,
+            "{text}"
+        );
+        assert_eq!(events[0].data(), events[1].data(), "{text}");
+    }
+    assert_eq!(report.outbox.len(), 1, "deduplicated outbox:\n{text}");
+    assert!(
+        report.failures.is_empty(),
+        "{}",
+        summaries(&report.failures)
+    );
+
+    // Second replay of the same window: exactly one copy again (the first replay's copy
+    // was not archived).
+    let second = replay(replay_name(2)).await;
+    assert_eq!(second.state, "COMPLETED", "{second:?}");
+    let second_name = replay_name(2);
+    watch
+        .wait_until("the second replay's OrderPlaced", FLOW_DEADLINE, |watch| {
+            watch
+                .flow(&correlation_id)
+                .events()
+                .iter()
+                .any(|e| e.replay_name.as_deref() == Some(second_name.as_str()))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let flow = watch.flow(&correlation_id);
+    let copies: Vec<_> = flow
+        .events()
+        .iter()
+        .filter(|e| e.replay_name.as_deref() == Some(second_name.as_str()))
+        .collect();
+    assert_eq!(
+        copies.len(),
+        1,
+        "replayed events must not be archived again:\n{}",
+        watch
+            .report(&correlation_id, "after the second replay")
+            .render(None)
+    );
+    assert_eq!(copies[0].idempotency_key.as_deref(), Some(key.as_str()));
+    watch.close().await.unwrap();
+}
+
+/// Like `eventrail_tests::assert_causally_sound`, for a flow that legitimately repeats idempotency keys
+/// (re-deliveries re-emit events with the same keys).
+fn assert_causally_sound_except_keys(flow: &eventrail_observe::Flow, text: &str) {
+    assert!(flow.problems().is_empty(), "{:?}\n{text}", flow.problems());
+    for event in flow.events() {
+        assert_eq!(
+            event.correlation_id.as_deref(),
+            Some(flow.correlation_id.as_str())
+        );
+    }
+}
+
+/// Delivering the same event twice (the same EventBridge event, same id, to the same
+/// function asynchronously, as EventBridge's at-least-once delivery does) re-emits events
+/// with the same idempotency keys and data, and does not notify the customer twice.
+#[tokio::test]
+async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let placed = place(&stack, &mut watch, Scenario::HappyPath).await;
+    let reports = finish(&mut watch, std::slice::from_ref(&placed)).await;
+    assert_exact(&placed, &reports[0]);
+    let first = reports[0].flow.clone();
+    let order_placed = first.of_type("OrderPlaced")[0].raw.clone();
+    let order_shipped = first.of_type("OrderShipped")[0].raw.clone();
+
+    // Redeliver OrderPlaced to inventory (re-runs the chain) and OrderShipped to
+    // notifications, twice each.
+    for _ in 0..2 {
+        stack
+            .invoke_async("inventory", &order_placed)
+            .await
+            .unwrap();
+        stack
+            .invoke_async("notifications", &order_shipped)
+            .await
+            .unwrap();
+    }
+    let correlation_id = placed.correlation_id.clone();
+    watch
+        .wait_until(
+            "the redelivered OrderPlaced to re-run the chain twice",
+            FLOW_DEADLINE,
+            |watch| watch.flow(&correlation_id).of_type("OrderShipped").len() >= 3,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let report = watch.report(&correlation_id, placed.title.clone());
+    let text = report.render(routes().as_ref());
+    assert_causally_sound_except_keys(&report.flow, &text);
+
+    // One OrderPlaced (redelivery is not a new event), three of each downstream type, all
+    // caused by that OrderPlaced's chain, with one key and one payload per type.
+    assert_eq!(report.flow.of_type("OrderPlaced").len(), 1, "{text}");
+    for detail_type in ["StockReserved", "PaymentCaptured", "OrderShipped"] {
+        let events = report.flow.of_type(detail_type);
+        assert_eq!(events.len(), 3, "{detail_type}:\n{text}");
+        let keys: BTreeSet<_> = events.iter().map(|e| e.idempotency_key.clone()).collect();
+        assert_eq!(keys.len(), 1, "{detail_type} keys differ:\n{text}");
+        let payloads: BTreeSet<String> = events.iter().map(|e| e.data().to_string()).collect();
+        assert_eq!(payloads.len(), 1, "{detail_type} payloads differ:\n{text}");
+    }
+    for reserved in report.flow.of_type("StockReserved") {
+        assert_eq!(
+            reserved.causation_id.as_deref(),
+            Some(order_placed["id"].as_str().unwrap_or_default()),
+            "{text}"
+        );
+    }
+    // Five deliveries of OrderShipped-with-that-key reached notifications (3 from the
+    // chain, 2 direct); the customer got one message.
+    assert_eq!(report.outbox.len(), 1, "{text}");
+    assert!(
+        report.failures.is_empty(),
+        "{}",
+        summaries(&report.failures)
+    );
+    assert!(
+        report.flow.of_type("FraudSuspected").is_empty()
+            && report.flow.of_type("PaymentFailed").is_empty(),
+        "{text}"
+    );
+    watch.close().await.unwrap();
+}
+
+/// Nothing is lost: many orders of every scenario at once, plus poison events; every
+/// resulting event, outbox message and failure is accounted for, and nothing else appears.
+#[tokio::test]
+async fn nothing_is_lost_across_many_concurrent_orders() {
+    const PER_SCENARIO: usize = 4;
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for scenario in Scenario::ALL {
+        for _ in 0..PER_SCENARIO {
+            let stack = stack.clone();
+            tasks.spawn(async move {
+                let order_id = new_order_id();
+                let accepted = stack
+                    .place_order(&scenario.command(&order_id))
+                    .await
+                    .unwrap_or_else(|e| panic!("placing {order_id}: {e}"));
+                Placed {
+                    title: format!("order {order_id} · {}", scenario.label()),
+                    correlation_id: accepted.correlation_id.clone(),
+                    expected: expected(scenario),
+                    accepted: Some(accepted),
+                }
+            });
+        }
+    }
+    let mut placed = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let flow = result.unwrap();
+        watch.follow(flow.correlation_id.clone());
+        placed.push(flow);
+    }
+    for sample in [
+        "order-placed-zero-quantity.json",
+        "order-placed-undecodable.json",
+    ] {
+        let (event, correlation_id) = poison_event(sample);
+        watch.follow(correlation_id.clone());
+        stack.put_event(&event).await.unwrap();
+        placed.push(Placed {
+            title: format!("poison {sample}"),
+            correlation_id,
+            expected: expected_poison(),
+            accepted: None,
+        });
+    }
+
+    let reports = finish(&mut watch, &placed).await;
+    let mut expected_events = 0;
+    let mut expected_outbox = 0;
+    let mut expected_failures = 0;
+    for (flow, report) in placed.iter().zip(&reports) {
+        assert_exact(flow, report);
+        expected_events += flow.expected.edges.len();
+        expected_outbox += flow.expected.outbox.len();
+        expected_failures += flow.expected.handler_failures.len() + flow.expected.poison.len();
+    }
+    // The totals, across every flow this test started.
+    let followed = watch.followed().clone();
+    let ours: Vec<_> = watch
+        .tap()
+        .events()
+        .iter()
+        .filter(|e| {
+            e.correlation_id
+                .as_ref()
+                .is_some_and(|c| followed.contains(c))
+        })
+        .collect();
+    assert_eq!(ours.len(), expected_events, "events on the bus");
+    assert_eq!(watch.outbox().len(), expected_outbox, "outbox messages");
+    assert_eq!(
+        watch.failures().len(),
+        expected_failures,
+        "failure queue messages:\n{}",
+        summaries(watch.failures())
+    );
+    assert!(
+        watch
+            .failures()
+            .iter()
+            .all(|r| !matches!(r.kind, FailureKind::Unrecognised { .. })),
+        "{}",
+        summaries(watch.failures())
+    );
+    assert!(
+        watch.tap().undecodable().is_empty(),
+        "{:?}",
+        watch.tap().undecodable()
+    );
+    assert!(watch.unreadable_outbox().is_empty());
+    watch.close().await.unwrap();
+}
+
+/// The environment check itself: a missing variable names `cargo xtask test`.
+#[test]
+fn missing_environment_says_to_run_cargo_xtask_test() {
+    let error = eventrail_observe::ObserveError::MissingEnvironment {
+        variable: eventrail_observe::ENDPOINT_VAR,
+    }
+    .to_string();
+    assert!(error.contains("cargo xtask test"), "{error}");
+}

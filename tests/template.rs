@@ -1,0 +1,627 @@
+//! infra/template.yaml invariants: every function is wired for delivery, failure handling and
+//! least privilege, and a template that breaks one fails naming the function.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use eventrail_template::invariants::DIRECT_INVOKE_ONLY;
+use eventrail_template::{SamConfig, Template, Violation, check_invariants};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Template {
+    Template::load(root().join("infra/template.yaml")).unwrap()
+}
+
+/// A copy of `t` with its JSON changed by `edit`, re-read into the model.
+fn edited(t: &Template, edit: impl FnOnce(&mut Value)) -> Template {
+    let mut json = t.json().clone();
+    edit(&mut json);
+    Template::from_json(json, t.file()).unwrap()
+}
+
+fn report(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("  - {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn about<'a>(violations: &'a [Violation], function: &str) -> Vec<&'a Violation> {
+    violations
+        .iter()
+        .filter(|v| {
+            v.function
+                .as_deref()
+                .is_some_and(|f| f.contains(&format!("`{function}`")))
+        })
+        .collect()
+}
+
+#[test]
+fn real_template_meets_every_invariant() {
+    let t = template();
+    let violations = check_invariants(&t);
+    assert!(
+        violations.is_empty(),
+        "infra/template.yaml breaks {} invariant(s):\n{}",
+        violations.len(),
+        report(&violations)
+    );
+}
+
+#[test]
+fn every_function_crate_is_in_the_template_and_builds_from_its_own_dir() {
+    let t = template();
+    let on_disk: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let in_template: BTreeSet<String> = t
+        .functions()
+        .iter()
+        .map(|f| f.binary.clone().unwrap_or_else(|| f.logical_id.clone()))
+        .collect();
+    assert_eq!(
+        on_disk, in_template,
+        "functions/ and infra/template.yaml disagree"
+    );
+
+    let infra = root().join("infra");
+    for f in t.functions() {
+        let name = f.display_name();
+        assert_eq!(
+            f.build_method.as_deref(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
+        assert_eq!(
+            f.code_uri,
+            Some(json!(format!("../functions/{name}"))),
+            "{name}"
+        );
+        let manifest =
+            std::fs::read_to_string(infra.join(format!("../functions/{name}/Cargo.toml"))).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{name}: CodeUri crate is not named {name}"
+        );
+        assert_eq!(f.runtime, Some(json!("provided.al2023")), "{name}");
+        assert_eq!(f.handler, Some(json!("bootstrap")), "{name}");
+        assert_eq!(
+            f.architectures,
+            Some(json!([{"Ref": "Architecture"}])),
+            "{name}"
+        );
+    }
+    let arch = t
+        .parameters()
+        .iter()
+        .find(|p| p.name == "Architecture")
+        .unwrap();
+    assert_eq!(arch.default, Some(json!("arm64")));
+}
+
+#[test]
+fn subscriptions_are_exactly_the_contract() {
+    let t = template();
+    let expected = [
+        (
+            "inventory",
+            json!({"source":["eventrail.orders"],"detail-type":["OrderPlaced"]}),
+        ),
+        (
+            "payments",
+            json!({"source":["eventrail.inventory"],"detail-type":["StockReserved"]}),
+        ),
+        (
+            "shipping",
+            json!({"source":["eventrail.payments"],"detail-type":["PaymentCaptured"]}),
+        ),
+        (
+            "fraud",
+            json!({"source":["eventrail.orders"],"detail-type":["OrderPlaced"],
+                "$or":[{"detail":{"data":{"order":{"total_cents":[{"numeric":[">",100000]}]}}}},
+                       {"detail":{"data":{"order":{"shipping_address":{"country":[{"anything-but":["US","CA","GB","DE","FR","NL"]}]}}}}}]}),
+        ),
+        (
+            "notifications",
+            json!({"source":[{"prefix":"eventrail."}],"detail-type":["StockUnavailable","PaymentFailed","OrderShipped"]}),
+        ),
+        ("analytics", json!({"source":[{"prefix":"eventrail."}]})),
+    ];
+    for (name, pattern) in expected {
+        let f = t.function_by_binary(name).unwrap();
+        let rules: Vec<_> = t.rules_for(&f.logical_id).collect();
+        assert_eq!(rules.len(), 1, "{name}: expected one rule");
+        assert_eq!(rules[0].pattern.as_ref(), Some(&pattern), "{name}: pattern");
+        assert_eq!(
+            rules[0].bus_resource.as_deref(),
+            Some("EventBus"),
+            "{name}: bus"
+        );
+    }
+    for name in DIRECT_INVOKE_ONLY {
+        let f = t.function_by_binary(name).unwrap();
+        assert_eq!(
+            t.rules_for(&f.logical_id).count(),
+            0,
+            "{name} is invoked directly"
+        );
+    }
+}
+
+#[test]
+fn environment_matches_the_contract() {
+    let t = template();
+    for f in t.functions() {
+        let name = f.display_name();
+        let emits = ["orders", "inventory", "payments", "shipping", "fraud"].contains(&name);
+        assert_eq!(
+            f.environment.get("EVENTRAIL_BUS_NAME"),
+            emits.then(|| json!({"Ref": "EventBus"})).as_ref(),
+            "{name}: EVENTRAIL_BUS_NAME"
+        );
+        assert!(f.environment.contains_key("EVENTRAIL_DLQ_URL"), "{name}");
+        assert!(!f.environment.contains_key("EVENTRAIL_DRY_RUN"), "{name}");
+    }
+    let n = t.function_by_binary("notifications").unwrap();
+    assert_eq!(
+        n.environment.get("EVENTRAIL_OUTBOX_URL"),
+        Some(&json!({"Ref": "OutboxQueue"}))
+    );
+    let outbox = t.queue("OutboxQueue").unwrap();
+    assert!(outbox.fifo && outbox.encrypted());
+    assert_eq!(
+        outbox.queue_name,
+        Some(json!({"Fn::Sub": "${AWS::StackName}-outbox.fifo"}))
+    );
+}
+
+#[test]
+fn bus_archive_and_outputs() {
+    let t = template();
+    let archives = t.archives();
+    assert_eq!(archives.len(), 1);
+    let archive = &archives[0];
+    assert_eq!(
+        archive.pattern,
+        Some(json!({"replay-name": [{"exists": false}]}))
+    );
+    assert_eq!(archive.source_bus.as_deref(), Some("EventBus"));
+    assert_eq!(
+        archive.retention_days.as_ref().and_then(|r| r.bounds()),
+        Some((1, 3650)),
+        "retention comes from the ArchiveRetentionDays parameter"
+    );
+    assert_eq!(archive.name, Some(json!({"Fn::Sub": "${BusName}-archive"})));
+    // LocalStack 4.13.1 cannot create AWS::Events::Archive: only the local stage leaves it out.
+    assert_eq!(archive.condition.as_deref(), Some("ArchiveInStack"));
+    assert_eq!(
+        t.json()["Conditions"]["ArchiveInStack"],
+        json!({"Fn::Not": [{"Condition": "IsLocal"}]})
+    );
+    assert_eq!(
+        t.json()["Conditions"]["IsLocal"],
+        json!({"Fn::Equals": [{"Ref": "Stage"}, "local"]})
+    );
+    let policy = t.resource("EventBusPolicy").unwrap();
+    assert_eq!(
+        policy["Properties"]["Statement"]["Principal"]["AWS"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"})
+    );
+    let outputs: BTreeSet<&str> = t.outputs().iter().map(|o| o.name.as_str()).collect();
+    for wanted in [
+        "EventBusName",
+        "EventBusArn",
+        "ArchiveArn",
+        "ArchiveName",
+        "OutboxQueueUrl",
+    ] {
+        assert!(outputs.contains(wanted), "missing output {wanted}");
+    }
+    for f in t.functions() {
+        let id = &f.logical_id;
+        assert!(
+            outputs.contains(format!("{id}FunctionName").as_str()),
+            "{id}"
+        );
+        assert!(
+            outputs.contains(format!("{id}FailureQueueUrl").as_str()),
+            "{id}"
+        );
+        if t.rules_for(id).next().is_some() {
+            assert!(
+                outputs.contains(format!("{id}DeliveryDlqUrl").as_str()),
+                "{id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn samconfig_environments_override_only_real_parameters_within_bounds() {
+    let t = template();
+    let cfg = SamConfig::load(root().join("samconfig.toml")).unwrap();
+    for env in ["default", "prod", "local"] {
+        let e = cfg.environment(env).unwrap();
+        assert!(e.stack_name.is_some(), "{env}: stack_name");
+        assert!(e.region.is_some(), "{env}: region");
+        assert!(
+            e.capabilities.iter().any(|c| c == "CAPABILITY_IAM"),
+            "{env}: capabilities"
+        );
+        for (key, value) in &e.parameter_overrides {
+            let p = t
+                .parameters()
+                .iter()
+                .find(|p| &p.name == key)
+                .unwrap_or_else(|| panic!("{env}: override {key} is not a template parameter"));
+            if !p.allowed_values.is_empty() {
+                let allowed: Vec<String> = p
+                    .allowed_values
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect();
+                assert!(
+                    allowed.contains(value),
+                    "{env}: {key}={value} not in {allowed:?}"
+                );
+            }
+            if p.kind == "Number" {
+                let n: f64 = value.parse().unwrap();
+                assert!(
+                    p.min_value.is_none_or(|m| n >= m),
+                    "{env}: {key}={value} below MinValue"
+                );
+                assert!(
+                    p.max_value.is_none_or(|m| n <= m),
+                    "{env}: {key}={value} above MaxValue"
+                );
+            }
+        }
+    }
+    let local = cfg.environment("local").unwrap();
+    assert_eq!(
+        local.parameter_overrides.get("Stage").map(String::as_str),
+        Some("local")
+    );
+    assert_eq!(
+        local
+            .parameter_overrides
+            .get("Architecture")
+            .map(String::as_str),
+        Some("x86_64")
+    );
+}
+
+// ---------------------------------------------------------------- the checker catches mistakes
+
+#[test]
+fn a_missing_dead_letter_queue_fails_naming_the_function() {
+    let t = template();
+    let broken = edited(&t, |j| {
+        let props =
+            &mut j["Resources"]["Inventory"]["Properties"]["Events"]["OrderPlaced"]["Properties"];
+        props
+            .as_object_mut()
+            .unwrap()
+            .remove("DeadLetterConfig")
+            .unwrap();
+    });
+    let violations = check_invariants(&broken);
+    eprintln!("template without Inventory's DLQ:\n{}", report(&violations));
+    assert!(!violations.is_empty(), "removing a DLQ went unnoticed");
+    for v in &violations {
+        assert_eq!(
+            v.function.as_deref(),
+            Some("`inventory` (Inventory)"),
+            "{v}"
+        );
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.to_string().starts_with("function `inventory` (Inventory): rule InventoryOrderPlaced target has no DeadLetterConfig")),
+        "{}",
+        report(&violations)
+    );
+}
+
+#[test]
+fn a_new_function_without_wiring_fails_naming_it() {
+    let t = template();
+    let broken = edited(&t, |j| {
+        j["Resources"]["Refunds"] = json!({
+            "Type": "AWS::Serverless::Function",
+            "Metadata": {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "refunds"}},
+            "Properties": {"CodeUri": "../functions/refunds"}
+        });
+    });
+    let violations = check_invariants(&broken);
+    eprintln!(
+        "template with an unwired Refunds function:\n{}",
+        report(&violations)
+    );
+    let refunds = about(&violations, "refunds");
+    let text = report(&violations);
+    assert_eq!(refunds.len(), violations.len(), "{text}");
+    for needle in [
+        "no EventBridge rule",
+        "no EventInvokeConfig",
+        "EVENTRAIL_DLQ_URL",
+        "role SAM generates",
+    ] {
+        assert!(
+            refunds.iter().any(|v| v.message.contains(needle)),
+            "missing `{needle}` in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn retry_policy_problems_are_caught() {
+    let t = template();
+    let no_retry = edited(&t, |j| {
+        let props =
+            &mut j["Resources"]["Payments"]["Properties"]["Events"]["StockReserved"]["Properties"];
+        props.as_object_mut().unwrap().remove("RetryPolicy");
+    });
+    let v = check_invariants(&no_retry);
+    assert!(
+        about(&v, "payments")
+            .iter()
+            .any(|v| v.message.contains("no RetryPolicy")),
+        "{}",
+        report(&v)
+    );
+
+    // A literal outside EventBridge's range (cfn-lint does not catch this).
+    let out_of_range = edited(&t, |j| {
+        j["Resources"]["Shipping"]["Properties"]["Events"]["PaymentCaptured"]["Properties"]["RetryPolicy"]
+            ["MaximumRetryAttempts"] = json!(186);
+    });
+    let v = check_invariants(&out_of_range);
+    assert!(
+        about(&v, "shipping")
+            .iter()
+            .any(|v| v.message.contains("186, outside 0..=185")),
+        "{}",
+        report(&v)
+    );
+
+    // A parameter whose declared bounds allow out-of-range values fails every consumer.
+    let loose = edited(&t, |j| {
+        j["Parameters"]["DeliveryMaxEventAgeSeconds"]["MaxValue"] = json!(90000);
+    });
+    let v = check_invariants(&loose);
+    for name in [
+        "inventory",
+        "payments",
+        "shipping",
+        "fraud",
+        "notifications",
+        "analytics",
+    ] {
+        assert!(
+            about(&v, name)
+                .iter()
+                .any(|v| v.message.contains("DeliveryMaxEventAgeSeconds")),
+            "{name} not flagged:\n{}",
+            report(&v)
+        );
+    }
+}
+
+#[test]
+fn invoke_config_problems_are_caught() {
+    let t = template();
+    let none = edited(&t, |j| {
+        j["Resources"]["Analytics"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("EventInvokeConfig");
+    });
+    let v = check_invariants(&none);
+    assert!(
+        about(&v, "analytics")
+            .iter()
+            .any(|v| v.message.contains("no EventInvokeConfig")),
+        "{}",
+        report(&v)
+    );
+
+    let too_many = edited(&t, |j| {
+        j["Resources"]["Fraud"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"] =
+            json!(3);
+    });
+    let v = check_invariants(&too_many);
+    assert!(
+        about(&v, "fraud")
+            .iter()
+            .any(|v| v.message.contains("3, outside 0..=2")),
+        "{}",
+        report(&v)
+    );
+
+    let no_destination = edited(&t, |j| {
+        j["Resources"]["Orders"]["Properties"]["EventInvokeConfig"]
+            .as_object_mut()
+            .unwrap()
+            .remove("DestinationConfig");
+    });
+    let v = check_invariants(&no_destination);
+    assert!(
+        about(&v, "orders")
+            .iter()
+            .any(|v| v.message.contains("no OnFailure destination")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
+fn privilege_problems_are_caught() {
+    let t = template();
+    let policy = |j: &mut Value, role: &str| -> Vec<Value> {
+        j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let set = |j: &mut Value, role: &str, statements: Vec<Value>| {
+        j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] =
+            Value::Array(statements);
+    };
+
+    let wildcard = edited(&t, |j| {
+        let mut s = policy(j, "FraudRole");
+        s.push(json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}));
+        set(j, "FraudRole", s);
+    });
+    let v = check_invariants(&wildcard);
+    assert!(
+        about(&v, "fraud")
+            .iter()
+            .any(|v| v.message.contains("Resource \"*\"")),
+        "{}",
+        report(&v)
+    );
+
+    let other_queue = edited(&t, |j| {
+        let mut s = policy(j, "AnalyticsRole");
+        s.push(json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["OutboxQueue", "Arn"]}}));
+        set(j, "AnalyticsRole", s);
+    });
+    let v = check_invariants(&other_queue);
+    assert!(
+        about(&v, "analytics")
+            .iter()
+            .any(|v| v.message.contains("not one of its own queues")),
+        "{}",
+        report(&v)
+    );
+
+    let non_emitter_puts = edited(&t, |j| {
+        let mut s = policy(j, "NotificationsRole");
+        s.push(json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Fn::GetAtt": ["EventBus", "Arn"]}}));
+        set(j, "NotificationsRole", s);
+    });
+    let v = check_invariants(&non_emitter_puts);
+    assert!(
+        about(&v, "notifications")
+            .iter()
+            .any(|v| v.message.contains("does not emit")),
+        "{}",
+        report(&v)
+    );
+
+    let emitter_cannot_put = edited(&t, |j| {
+        let s = policy(j, "InventoryRole")
+            .into_iter()
+            .filter(|s| s["Action"] != json!("events:PutEvents"))
+            .collect();
+        set(j, "InventoryRole", s);
+    });
+    let v = check_invariants(&emitter_cannot_put);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("may not events:PutEvents")),
+        "{}",
+        report(&v)
+    );
+
+    let managed = edited(&t, |j| {
+        j["Resources"]["ShippingRole"]["Properties"]["ManagedPolicyArns"] =
+            json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]);
+    });
+    let v = check_invariants(&managed);
+    assert!(
+        about(&v, "shipping")
+            .iter()
+            .any(|v| v.message.contains("managed policy")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
+fn queue_problems_are_caught_and_name_the_owner() {
+    let t = template();
+    let plain = edited(&t, |j| {
+        j["Resources"]["PaymentsFailureQueue"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SqsManagedSseEnabled");
+    });
+    let v = check_invariants(&plain);
+    assert!(
+        about(&v, "payments")
+            .iter()
+            .any(|v| v.message.contains("not encrypted")),
+        "{}",
+        report(&v)
+    );
+
+    let unalarmed = edited(&t, |j| {
+        j["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("NotificationsDeliveryDlqAlarm");
+    });
+    let v = check_invariants(&unalarmed);
+    assert!(
+        about(&v, "notifications")
+            .iter()
+            .any(|v| v.message.contains("NotificationsDeliveryDlq has no alarm")),
+        "{}",
+        report(&v)
+    );
+
+    let no_policy = edited(&t, |j| {
+        j["Resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ShippingDeliveryDlqPolicy");
+    });
+    let v = check_invariants(&no_policy);
+    assert!(
+        about(&v, "shipping")
+            .iter()
+            .any(|v| v.message.contains("no queue policy")),
+        "{}",
+        report(&v)
+    );
+
+    let other_rule = edited(&t, |j| {
+        j["Resources"]["InventoryDeliveryDlqPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            [0]["Condition"]["ArnEquals"]["aws:SourceArn"] = json!({"Fn::Sub":
+                "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/${AWS::StackName}-payments-StockReserved"});
+    });
+    let v = check_invariants(&other_rule);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("from rule InventoryOrderPlaced")),
+        "{}",
+        report(&v)
+    );
+
+    let open = edited(&t, |j| {
+        j["Resources"]["FraudFailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+            ["Principal"] = json!("*");
+    });
+    let v = check_invariants(&open);
+    assert!(
+        v.iter().any(|v| v.message.contains("allows any principal")),
+        "{}",
+        report(&v)
+    );
+}
