@@ -1,0 +1,777 @@
+//! Deploy `infra/template.yaml` to LocalStack.
+//!
+//! 1. `cargo lambda build --release --output-format zip` for the host architecture (the
+//!    executor plugin runs functions as host processes), only the template's functions,
+//!    in the workspace's one target dir.
+//! 2. Upload each `bootstrap.zip` to LocalStack's S3 under a key that contains the zip's
+//!    digest, and point the function's `CodeUri` at it: a changed binary is a changed
+//!    property, so a re-deploy updates exactly the functions whose code changed.
+//! 3. Create or update the stack through LocalStack's CloudFormation (it runs the SAM
+//!    transform) with the `local` samconfig environment's parameters, printing stack events
+//!    as they happen, and return the stack outputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use eventrail_template::{SamConfig, Template};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+use crate::tools::{self, Installed};
+
+/// CloudFormation's limit for an inline `TemplateBody`; larger templates go through S3.
+const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
+/// What to deploy and how.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// samconfig.toml environment to take the stack name, region and parameters from.
+    pub environment: String,
+    pub template: PathBuf,
+    pub samconfig: PathBuf,
+    /// Run `cargo lambda build` first (otherwise reuse the zips in target/lambda/).
+    pub build: bool,
+    /// Give up waiting for the stack after this long.
+    pub timeout: Duration,
+    pub verbose: bool,
+}
+
+impl DeployOptions {
+    /// The `local` environment of `<root>/samconfig.toml` and `<root>/infra/template.yaml`.
+    pub fn local(root: &Path) -> Self {
+        Self {
+            environment: "local".to_owned(),
+            template: root.join("infra").join("template.yaml"),
+            samconfig: root.join("samconfig.toml"),
+            build: true,
+            timeout: Duration::from_secs(600),
+            verbose: true,
+        }
+    }
+}
+
+/// A deployed stack.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub stack_name: String,
+    pub stack_id: String,
+    pub status: String,
+    /// Stack outputs by key (`EventBusName`, `InventoryFailureQueueUrl`, ...).
+    pub outputs: BTreeMap<String, String>,
+    /// Function binary name -> S3 URI of the code it runs.
+    pub code: BTreeMap<String, String>,
+    /// False when the stack was already up to date.
+    pub changed: bool,
+}
+
+impl Deployed {
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.outputs.get(key).map(String::as_str)
+    }
+}
+
+/// The Lambda architecture name of this machine (`x86_64` or `arm64`).
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "x86_64",
+    }
+}
+
+/// The `cargo lambda build` flag for an architecture.
+pub fn architecture_flag(architecture: &str) -> &'static str {
+    if architecture == "arm64" {
+        "--arm64"
+    } else {
+        "--x86-64"
+    }
+}
+
+/// Parameters for the stack: the environment's overrides, with `Architecture` forced to
+/// the host's (the functions run as host processes under the executor plugin).
+pub fn stack_parameters(
+    overrides: &BTreeMap<String, String>,
+    declared: &BTreeSet<String>,
+    architecture: &str,
+) -> BTreeMap<String, String> {
+    let mut parameters = overrides.clone();
+    if declared.contains("Architecture") {
+        parameters.insert("Architecture".to_owned(), architecture.to_owned());
+    }
+    parameters
+}
+
+/// S3 key of a function's code: changes whenever the zip's bytes change.
+pub fn code_key(prefix: &str, binary: &str, zip: &[u8]) -> String {
+    let digest = Sha256::digest(zip);
+    let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}/{binary}-{short}.zip")
+}
+
+/// Build release zips of `binaries` for `architecture`; returns binary -> zip path.
+pub fn build_zips(
+    root: &Path,
+    installed: &Installed,
+    binaries: &[String],
+    architecture: &str,
+    verbose: bool,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let started = Instant::now();
+    if verbose {
+        eprintln!(
+            "eventrail: building release zips for {} ({architecture}); a clean release build takes several minutes",
+            binaries.join(", ")
+        );
+    }
+    let mut command = Command::new(installed.tools_bin.join("cargo-lambda"));
+    command
+        .current_dir(root)
+        .env("PATH", installed.path_env())
+        .args(["lambda", "build", "--release", "--output-format", "zip"])
+        .arg(architecture_flag(architecture));
+    for binary in binaries {
+        command.args(["--package", binary]);
+    }
+    // Progress (cargo's own lines) goes straight to the terminal.
+    let shown = tools::describe(&command);
+    let status = command
+        .status()
+        .io_context(|| format!("starting `{shown}` (run `eventrail local install`?)"))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "`{shown}` failed ({status}); the compiler output above says why"
+        )));
+    }
+    let lambda_dir = target_dir(root).join("lambda");
+    let mut zips = BTreeMap::new();
+    for binary in binaries {
+        let zip = lambda_dir.join(binary).join("bootstrap.zip");
+        if !zip.is_file() {
+            return Err(Error::Build(format!(
+                "`{shown}` succeeded but {} is missing; is `{binary}` a binary crate in functions/?",
+                zip.display()
+            )));
+        }
+        zips.insert(binary.clone(), zip);
+    }
+    if verbose {
+        eprintln!(
+            "eventrail: built {} zips in {:.0} s",
+            zips.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(zips)
+}
+
+/// The workspace's target dir (`CARGO_TARGET_DIR` if set).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Clients for a LocalStack endpoint.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub endpoint: String,
+    pub config: aws_config::SdkConfig,
+}
+
+impl Clients {
+    /// SDK configuration for LocalStack: its endpoint, the region, test credentials.
+    pub async fn new(endpoint: &str, region: &str) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "localstack",
+            ))
+            .load()
+            .await;
+        Self {
+            endpoint: endpoint.to_owned(),
+            config,
+        }
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        // LocalStack serves buckets by path; virtual-host names would need DNS.
+        let config = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+
+    fn aws_error(&self, operation: &str, error: impl std::fmt::Display) -> Error {
+        Error::Aws {
+            operation: operation.to_owned(),
+            endpoint: self.endpoint.clone(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Full message of an SDK error (the Display of `SdkError` alone is just "service error").
+fn sdk_message<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Build, upload and deploy; see the module docs.
+pub async fn deploy(
+    root: &Path,
+    endpoint: &str,
+    installed: &Installed,
+    options: &DeployOptions,
+) -> Result<Deployed> {
+    let mut template = Template::load(&options.template)?;
+    let samconfig = SamConfig::load(&options.samconfig)?;
+    let environment = samconfig.environment(&options.environment)?;
+    let stack_name = environment
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| format!("eventrail-{}", options.environment));
+    let region = environment
+        .region
+        .clone()
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let architecture = host_architecture();
+
+    let mut functions = Vec::new();
+    for function in template.functions() {
+        let binary = function.binary.clone().ok_or_else(|| {
+            Error::Config(format!(
+                "{}: function {} has no Metadata.BuildProperties.Binary and no CodeUri naming its crate",
+                options.template.display(),
+                function.logical_id
+            ))
+        })?;
+        functions.push((function.logical_id.clone(), binary));
+    }
+    let binaries: Vec<String> = functions.iter().map(|(_, b)| b.clone()).collect();
+    let zips = if options.build {
+        build_zips(root, installed, &binaries, architecture, options.verbose)?
+    } else {
+        let lambda_dir = target_dir(root).join("lambda");
+        binaries
+            .iter()
+            .map(|b| (b.clone(), lambda_dir.join(b).join("bootstrap.zip")))
+            .collect()
+    };
+
+    let clients = Clients::new(endpoint, &region).await;
+    let s3 = clients.s3();
+    let bucket = format!("{stack_name}-artifacts");
+    ensure_bucket(&clients, &s3, &bucket).await?;
+    let mut code = BTreeMap::new();
+    for (logical_id, binary) in &functions {
+        let zip_path = &zips[binary];
+        let bytes = std::fs::read(zip_path).io_context(|| {
+            format!(
+                "reading {} (build it with `cargo lambda build --release --output-format zip`)",
+                zip_path.display()
+            )
+        })?;
+        let key = code_key(&stack_name, binary, &bytes);
+        let size = bytes.len();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| clients.aws_error("s3:PutObject", sdk_message(&e)))?;
+        let uri = format!("s3://{bucket}/{key}");
+        if options.verbose {
+            eprintln!(
+                "eventrail: uploaded {binary} ({:.1} MB) to {uri}",
+                size as f64 / 1_048_576.0
+            );
+        }
+        template.set_code_uri(logical_id, serde_json::Value::String(uri.clone()))?;
+        code.insert(binary.clone(), uri);
+    }
+
+    let declared: BTreeSet<String> = template
+        .parameters()
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let parameters = stack_parameters(&environment.parameter_overrides, &declared, architecture);
+    let capabilities: Vec<Capability> = if environment.capabilities.is_empty() {
+        vec![Capability::CapabilityIam, Capability::CapabilityAutoExpand]
+    } else {
+        environment
+            .capabilities
+            .iter()
+            .map(|c| Capability::from(c.as_str()))
+            .collect()
+    };
+
+    let body = template.to_json_string();
+    let template_source = if body.len() <= TEMPLATE_BODY_LIMIT {
+        TemplateSource::Body(body)
+    } else {
+        let key = format!(
+            "{stack_name}/template-{}.json",
+            short_digest(body.as_bytes())
+        );
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map_err(|e| clients.aws_error("s3:PutObject", sdk_message(&e)))?;
+        TemplateSource::Url(format!("{endpoint}/{bucket}/{key}"))
+    };
+
+    let stack = StackDeployment {
+        clients: &clients,
+        stack_name: &stack_name,
+        verbose: options.verbose,
+    };
+    let (stack_id, status, changed) = stack
+        .create_or_update(
+            &template_source,
+            &parameters,
+            &capabilities,
+            options.timeout,
+        )
+        .await?;
+    let outputs = stack.outputs().await?;
+    if options.verbose {
+        eprintln!("eventrail: stack {stack_name} is {status}");
+    }
+    Ok(Deployed {
+        stack_name,
+        stack_id,
+        status,
+        outputs,
+        code,
+        changed,
+    })
+}
+
+fn short_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+enum TemplateSource {
+    Body(String),
+    Url(String),
+}
+
+async fn ensure_bucket(clients: &Clients, s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
+    if s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    match s3.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let message = sdk_message(&e);
+            if message.contains("BucketAlreadyOwnedByYou") {
+                Ok(())
+            } else {
+                Err(clients.aws_error(&format!("s3:CreateBucket {bucket}"), message))
+            }
+        }
+    }
+}
+
+struct StackDeployment<'a> {
+    clients: &'a Clients,
+    stack_name: &'a str,
+    verbose: bool,
+}
+
+/// Statuses from which no progress will come.
+fn is_terminal(status: &str) -> bool {
+    !status.ends_with("_IN_PROGRESS")
+}
+
+/// Statuses that mean the requested change went through.
+fn is_success(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+    )
+}
+
+impl StackDeployment<'_> {
+    /// Current status of the stack, or None when it does not exist.
+    async fn status(&self) -> Result<Option<(String, String)>> {
+        let cfn = self.clients.cloudformation();
+        match cfn
+            .describe_stacks()
+            .stack_name(self.stack_name)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.stacks().first().map(|s| {
+                (
+                    s.stack_id().unwrap_or_default().to_owned(),
+                    s.stack_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })),
+            Err(e) => {
+                let message = sdk_message(&e);
+                if message.contains("does not exist") {
+                    Ok(None)
+                } else {
+                    Err(self
+                        .clients
+                        .aws_error("cloudformation:DescribeStacks", message))
+                }
+            }
+        }
+    }
+
+    async fn create_or_update(
+        &self,
+        source: &TemplateSource,
+        parameters: &BTreeMap<String, String>,
+        capabilities: &[Capability],
+        timeout: Duration,
+    ) -> Result<(String, String, bool)> {
+        let cfn = self.clients.cloudformation();
+        let params: Vec<Parameter> = parameters
+            .iter()
+            .map(|(k, v)| {
+                Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect();
+        let mut existing = self.status().await?;
+        if let Some((_, status)) = &existing
+            && (status == StackStatus::RollbackComplete.as_str()
+                || status == StackStatus::RollbackFailed.as_str()
+                || status == StackStatus::DeleteComplete.as_str())
+        {
+            // A stack whose creation failed cannot be updated: start over.
+            if self.verbose {
+                eprintln!(
+                    "eventrail: stack {} is {status}; deleting it before creating it again",
+                    self.stack_name
+                );
+            }
+            cfn.delete_stack()
+                .stack_name(self.stack_name)
+                .send()
+                .await
+                .map_err(|e| {
+                    self.clients
+                        .aws_error("cloudformation:DeleteStack", sdk_message(&e))
+                })?;
+            self.wait(timeout, Instant::now(), true).await?;
+            existing = None;
+        }
+        let started = Instant::now();
+        let stack_id = match existing {
+            None => {
+                if self.verbose {
+                    eprintln!("eventrail: creating stack {}", self.stack_name);
+                }
+                let mut request = cfn
+                    .create_stack()
+                    .stack_name(self.stack_name)
+                    .set_parameters(Some(params))
+                    .set_capabilities(Some(capabilities.to_vec()));
+                request = match source {
+                    TemplateSource::Body(body) => request.template_body(body),
+                    TemplateSource::Url(url) => request.template_url(url),
+                };
+                request
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        self.clients
+                            .aws_error("cloudformation:CreateStack", sdk_message(&e))
+                    })?
+                    .stack_id()
+                    .unwrap_or(self.stack_name)
+                    .to_owned()
+            }
+            Some((id, status)) => {
+                if !is_terminal(&status) {
+                    return Err(Error::Deploy {
+                        stack: self.stack_name.to_owned(),
+                        message: format!(
+                            "is {status}; wait for it to finish (or `eventrail local down` to start afresh)"
+                        ),
+                    });
+                }
+                if self.verbose {
+                    eprintln!("eventrail: updating stack {} ({status})", self.stack_name);
+                }
+                let mut request = cfn
+                    .update_stack()
+                    .stack_name(self.stack_name)
+                    .set_parameters(Some(params))
+                    .set_capabilities(Some(capabilities.to_vec()));
+                request = match source {
+                    TemplateSource::Body(body) => request.template_body(body),
+                    TemplateSource::Url(url) => request.template_url(url),
+                };
+                match request.send().await {
+                    Ok(_) => id,
+                    Err(e) => {
+                        let message = sdk_message(&e);
+                        if message.contains("No updates are to be performed") {
+                            if self.verbose {
+                                eprintln!("eventrail: stack {} is up to date", self.stack_name);
+                            }
+                            return Ok((id, status, false));
+                        }
+                        return Err(self
+                            .clients
+                            .aws_error("cloudformation:UpdateStack", message));
+                    }
+                }
+            }
+        };
+        let status = self.wait(timeout, started, false).await?;
+        if !is_success(&status) {
+            let reasons = self.failure_reasons().await;
+            return Err(Error::Deploy {
+                stack: self.stack_name.to_owned(),
+                message: format!(
+                    "ended in {status}.\n{reasons}\nLocalStack's log has the details."
+                ),
+            });
+        }
+        Ok((stack_id, status, true))
+    }
+
+    /// Poll until the stack leaves *_IN_PROGRESS, printing each new stack event.
+    async fn wait(&self, timeout: Duration, started: Instant, deleting: bool) -> Result<String> {
+        let cfn = self.clients.cloudformation();
+        let mut seen = BTreeSet::new();
+        // Events already there belong to earlier deploys.
+        if let Ok(events) = cfn
+            .describe_stack_events()
+            .stack_name(self.stack_name)
+            .send()
+            .await
+            && !deleting
+        {
+            for event in events.stack_events() {
+                if let Some(id) = event.event_id() {
+                    seen.insert(id.to_owned());
+                }
+            }
+        }
+        loop {
+            let status = match self.status().await? {
+                None if deleting => return Ok("DELETE_COMPLETE".to_owned()),
+                None => {
+                    return Err(Error::Deploy {
+                        stack: self.stack_name.to_owned(),
+                        message: "disappeared while deploying".to_owned(),
+                    });
+                }
+                Some((_, status)) => status,
+            };
+            if self.verbose
+                && let Ok(events) = cfn
+                    .describe_stack_events()
+                    .stack_name(self.stack_name)
+                    .send()
+                    .await
+            {
+                let mut new: Vec<_> = events
+                    .stack_events()
+                    .iter()
+                    .filter(|e| e.event_id().is_some_and(|id| !seen.contains(id)))
+                    .collect();
+                new.reverse(); // oldest first
+                for event in new {
+                    if let Some(id) = event.event_id() {
+                        seen.insert(id.to_owned());
+                    }
+                    eprintln!(
+                        "  {:>5.1}s  {:<20} {:<32} {}{}",
+                        started.elapsed().as_secs_f64(),
+                        event
+                            .resource_status()
+                            .map(|s| s.as_str())
+                            .unwrap_or_default(),
+                        event.resource_type().unwrap_or_default(),
+                        event.logical_resource_id().unwrap_or_default(),
+                        event
+                            .resource_status_reason()
+                            .map(|r| format!("  ({r})"))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            if is_terminal(&status) {
+                return Ok(status);
+            }
+            if started.elapsed() > timeout {
+                return Err(Error::Deploy {
+                    stack: self.stack_name.to_owned(),
+                    message: format!(
+                        "still {status} after {} s; LocalStack's log may say what it waits for",
+                        timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn failure_reasons(&self) -> String {
+        let cfn = self.clients.cloudformation();
+        let Ok(events) = cfn
+            .describe_stack_events()
+            .stack_name(self.stack_name)
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        events
+            .stack_events()
+            .iter()
+            .filter(|e| {
+                e.resource_status()
+                    .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+            })
+            .take(10)
+            .map(|e| {
+                format!(
+                    "  {} {}: {}",
+                    e.logical_resource_id().unwrap_or_default(),
+                    e.resource_status().map(|s| s.as_str()).unwrap_or_default(),
+                    e.resource_status_reason().unwrap_or("no reason given")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    async fn outputs(&self) -> Result<BTreeMap<String, String>> {
+        let cfn = self.clients.cloudformation();
+        let output = cfn
+            .describe_stacks()
+            .stack_name(self.stack_name)
+            .send()
+            .await
+            .map_err(|e| {
+                self.clients
+                    .aws_error("cloudformation:DescribeStacks", sdk_message(&e))
+            })?;
+        Ok(output
+            .stacks()
+            .first()
+            .map(|stack| {
+                stack
+                    .outputs()
+                    .iter()
+                    .filter_map(|o| {
+                        Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Outputs of an existing stack (None when it does not exist).
+pub async fn stack_outputs(
+    endpoint: &str,
+    region: &str,
+    stack_name: &str,
+) -> Result<Option<(String, BTreeMap<String, String>)>> {
+    let clients = Clients::new(endpoint, region).await;
+    let stack = StackDeployment {
+        clients: &clients,
+        stack_name,
+        verbose: false,
+    };
+    match stack.status().await? {
+        None => Ok(None),
+        Some((_, status)) => Ok(Some((status, stack.outputs().await?))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architecture_is_forced_to_the_host_only_when_declared() {
+        let overrides = BTreeMap::from([
+            ("Stage".to_owned(), "local".to_owned()),
+            ("Architecture".to_owned(), "arm64".to_owned()),
+        ]);
+        let declared = BTreeSet::from(["Stage".to_owned(), "Architecture".to_owned()]);
+        let p = stack_parameters(&overrides, &declared, "x86_64");
+        assert_eq!(p["Architecture"], "x86_64");
+        assert_eq!(p["Stage"], "local");
+        let p = stack_parameters(&overrides, &BTreeSet::new(), "x86_64");
+        assert_eq!(p["Architecture"], "arm64");
+    }
+
+    #[test]
+    fn code_key_changes_with_the_bytes() {
+        let a = code_key("stack", "inventory", b"one");
+        let b = code_key("stack", "inventory", b"two");
+        assert!(a.starts_with("stack/inventory-") && a.ends_with(".zip"));
+        assert_ne!(a, b);
+        assert_eq!(a, code_key("stack", "inventory", b"one"));
+    }
+
+    #[test]
+    fn statuses() {
+        assert!(is_terminal("CREATE_COMPLETE"));
+        assert!(is_terminal("ROLLBACK_COMPLETE"));
+        assert!(!is_terminal("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+        assert!(is_success("UPDATE_COMPLETE"));
+        assert!(!is_success("UPDATE_ROLLBACK_COMPLETE"));
+    }
+
+    #[test]
+    fn host_architecture_has_a_build_flag() {
+        let flag = architecture_flag(host_architecture());
+        assert!(flag == "--x86-64" || flag == "--arm64");
+    }
+}

@@ -1,0 +1,696 @@
+//! The LocalStack supervisor.
+//!
+//! [`LocalStack::start`] runs `python -m localstack.runtime.main` from the pinned venv, in
+//! host mode (no Docker), on a free loopback port, with the eventrail executor plugin for
+//! Lambda, and waits for `/_localstack/health`. The returned guard stops it when dropped:
+//! SIGTERM to its process group, SIGKILL after a grace period, and then SIGKILL to any
+//! descendant that escaped the group (function processes run in their own sessions).
+//!
+//! [`LocalStack::connect_or_start`] uses an already running LocalStack instead when
+//! `EVENTRAIL_ENDPOINT` or `AWS_ENDPOINT_URL` is set (or `eventrail local up` left one
+//! running), and never stops that one.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::paths;
+
+/// Services started by default: what infra/template.yaml and the tests use.
+pub const DEFAULT_SERVICES: &[&str] = &[
+    "events",
+    "sqs",
+    "lambda",
+    "cloudformation",
+    "iam",
+    "sts",
+    "logs",
+    "s3",
+    "cloudwatch",
+];
+/// Name of the executor plugin (entry point in `localstack.lambda.runtime_executor`).
+pub const EXECUTOR_PLUGIN: &str = "eventrail";
+/// Environment variables naming an already running LocalStack, in order of precedence.
+pub const ENDPOINT_VARIABLES: &[&str] = &["EVENTRAIL_ENDPOINT", "AWS_ENDPOINT_URL"];
+
+/// How to start LocalStack.
+#[derive(Debug, Clone)]
+pub struct LocalStackOptions {
+    pub services: Vec<String>,
+    /// Extra environment variables for LocalStack (override the defaults).
+    pub env: Vec<(String, String)>,
+    /// How long to wait for health before giving up.
+    pub startup_timeout: Duration,
+    /// How long LocalStack gets to shut down after SIGTERM.
+    pub stop_grace: Duration,
+    /// Port to listen on (default: a free one).
+    pub port: Option<u16>,
+    /// Print progress lines to stderr.
+    pub verbose: bool,
+}
+
+impl Default for LocalStackOptions {
+    fn default() -> Self {
+        Self {
+            services: DEFAULT_SERVICES.iter().map(|s| (*s).to_owned()).collect(),
+            env: Vec::new(),
+            startup_timeout: Duration::from_secs(90),
+            stop_grace: Duration::from_secs(10),
+            port: None,
+            verbose: true,
+        }
+    }
+}
+
+/// The environment LocalStack runs with (besides the inherited one).
+///
+/// Notes on the less obvious ones:
+/// * `OVERRIDE_IN_DOCKER=0`: LocalStack guesses "in Docker" from cgroups on container hosts,
+///   then uses container paths (/var/lib/localstack) and pings a Docker bridge address.
+/// * `DISABLE_EVENTS=1`: without network its analytics shutdown hook blocks shutdown.
+/// * `LAMBDA_RETRY_BASE_DELAY=1`: async Lambda retries after 1 s, 2 s instead of 60 s, 120 s
+///   (config.LAMBDA_RETRY_BASE_DELAY_SECONDS reads this variable).
+/// * `LOCALSTACK_HOST` + `SQS_ENDPOINT_STRATEGY=path`: queue URLs point at this gateway
+///   (`http://127.0.0.1:PORT/queue/...`) instead of a DNS name that needs the internet.
+/// * `DNS_ADDRESS=0`: no DNS server (it would try port 53).
+pub fn localstack_env(port: u16, services: &[String], run_dir: &Path) -> Vec<(String, String)> {
+    let pairs = [
+        ("GATEWAY_LISTEN", format!("127.0.0.1:{port}")),
+        ("LOCALSTACK_HOST", format!("127.0.0.1:{port}")),
+        ("SQS_ENDPOINT_STRATEGY", "path".to_owned()),
+        ("SERVICES", services.join(",")),
+        ("LAMBDA_RUNTIME_EXECUTOR", EXECUTOR_PLUGIN.to_owned()),
+        ("LAMBDA_RETRY_BASE_DELAY", "1".to_owned()),
+        ("DISABLE_EVENTS", "1".to_owned()),
+        ("OVERRIDE_IN_DOCKER", "0".to_owned()),
+        ("DOCKER_BRIDGE_IP", "127.0.0.1".to_owned()),
+        ("DNS_ADDRESS", "0".to_owned()),
+        ("SKIP_SSL_CERT_DOWNLOAD", "1".to_owned()),
+        ("FILESYSTEM_ROOT", run_dir.join("fs").display().to_string()),
+        ("TMPDIR", run_dir.join("tmp").display().to_string()),
+        ("PYTHONUNBUFFERED", "1".to_owned()),
+    ];
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// What `eventrail local up` leaves behind so that later commands find the instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpState {
+    pub pid: u32,
+    pub endpoint: String,
+    pub log: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+/// Where `eventrail local up` records the instance it left running.
+pub fn up_state_path(root: &Path) -> PathBuf {
+    paths::cache_dir(root).join("localstack").join("up.json")
+}
+
+/// The instance recorded by `eventrail local up`, if its process still runs.
+pub fn read_up_state(root: &Path) -> Option<UpState> {
+    let text = fs::read_to_string(up_state_path(root)).ok()?;
+    let state: UpState = serde_json::from_str(&text).ok()?;
+    process_alive(state.pid).then_some(state)
+}
+
+/// The endpoint of an already running LocalStack named by the environment, if any.
+pub fn endpoint_from_env() -> Option<(String, &'static str)> {
+    ENDPOINT_VARIABLES.iter().find_map(|name| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().trim_end_matches('/').to_owned())
+            .filter(|v| !v.is_empty())
+            .map(|v| (v, *name))
+    })
+}
+
+/// A LocalStack this process uses: either one it started (stopped on drop) or an external one.
+#[derive(Debug)]
+pub struct LocalStack {
+    endpoint: String,
+    managed: Option<Managed>,
+}
+
+#[derive(Debug)]
+struct Managed {
+    child: Child,
+    log: PathBuf,
+    run_dir: PathBuf,
+    stop_grace: Duration,
+    verbose: bool,
+}
+
+impl LocalStack {
+    /// Use the LocalStack named by `EVENTRAIL_ENDPOINT`/`AWS_ENDPOINT_URL` or left running by
+    /// `eventrail local up`; otherwise start one with `python` (the pinned venv's).
+    pub fn connect_or_start(
+        root: &Path,
+        python: impl FnOnce() -> Result<PathBuf>,
+        options: &LocalStackOptions,
+    ) -> Result<Self> {
+        if let Some((endpoint, variable)) = endpoint_from_env() {
+            if options.verbose {
+                eprintln!("eventrail: using the LocalStack at {endpoint} (from {variable})");
+            }
+            return Self::external(&endpoint, Duration::from_secs(10));
+        }
+        if let Some(state) = read_up_state(root) {
+            if options.verbose {
+                eprintln!(
+                    "eventrail: using the LocalStack started by `eventrail local up` at {} (pid {})",
+                    state.endpoint, state.pid
+                );
+            }
+            return Self::external(&state.endpoint, Duration::from_secs(10));
+        }
+        Self::start(root, &python()?, options)
+    }
+
+    /// Attach to a running LocalStack; fails if its health endpoint does not answer.
+    pub fn external(endpoint: &str, wait: Duration) -> Result<Self> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match health(endpoint) {
+                Ok(_) => break,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(Error::Config(format!(
+                        "the LocalStack at {endpoint} does not answer {endpoint}/_localstack/health ({e}); \
+                         start it or unset EVENTRAIL_ENDPOINT/AWS_ENDPOINT_URL to let eventrail start its own"
+                    )));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+        Ok(Self {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            managed: None,
+        })
+    }
+
+    /// Start LocalStack with the venv's `python` and wait until it is healthy.
+    pub fn start(root: &Path, python: &Path, options: &LocalStackOptions) -> Result<Self> {
+        let started = Instant::now();
+        let port = match options.port {
+            Some(port) => port,
+            None => free_port()?,
+        };
+        let base = paths::cache_dir(root).join("localstack");
+        let run_dir = base.join(format!("run-{port}-{}", std::process::id()));
+        let logs = base.join("logs");
+        for dir in [&run_dir.join("tmp"), &logs] {
+            fs::create_dir_all(dir).io_context(|| format!("creating {}", dir.display()))?;
+        }
+        prune_logs(&logs, 20);
+        let log = logs.join(format!("localstack-{}-{port}.log", unix_seconds()));
+        let log_file = File::create(&log).io_context(|| format!("creating {}", log.display()))?;
+        let log_err = log_file
+            .try_clone()
+            .io_context(|| format!("opening {}", log.display()))?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        if options.verbose {
+            eprintln!(
+                "eventrail: starting LocalStack on {endpoint} (log: {})",
+                log.display()
+            );
+        }
+        let mut command = Command::new(python);
+        command
+            .args(["-m", "localstack.runtime.main"])
+            .current_dir(&run_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .process_group(0);
+        for variable in ENDPOINT_VARIABLES {
+            command.env_remove(variable);
+        }
+        command.envs(localstack_env(port, &options.services, &run_dir));
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
+        let child = command.spawn().io_context(|| {
+            format!(
+                "starting {} -m localstack.runtime.main (is the LocalStack venv installed? `eventrail local install`)",
+                python.display()
+            )
+        })?;
+        let mut this = Self {
+            endpoint,
+            managed: Some(Managed {
+                child,
+                log: log.clone(),
+                run_dir,
+                stop_grace: options.stop_grace,
+                verbose: options.verbose,
+            }),
+        };
+        let deadline = started + options.startup_timeout;
+        loop {
+            if let Some(managed) = this.managed.as_mut()
+                && let Ok(Some(status)) = managed.child.try_wait()
+            {
+                return Err(Error::LocalStack {
+                    message: format!(
+                        "exited during startup ({status}); last log lines:\n{}",
+                        log_tail(&log, 30)
+                    ),
+                    log,
+                });
+            }
+            if let Ok(status) = health(&this.endpoint)
+                && services_ready(&status, &options.services)
+            {
+                break;
+            }
+            if Instant::now() >= deadline {
+                // `this` is dropped here, which stops the process.
+                return Err(Error::LocalStack {
+                    message: format!(
+                        "not healthy after {} s; last log lines:\n{}",
+                        options.startup_timeout.as_secs(),
+                        log_tail(&log, 30)
+                    ),
+                    log,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if options.verbose {
+            eprintln!(
+                "eventrail: LocalStack ready in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(this)
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// True when this guard started LocalStack (and will stop it).
+    pub fn is_managed(&self) -> bool {
+        self.managed.is_some()
+    }
+
+    /// Process id of the LocalStack this guard started.
+    pub fn pid(&self) -> Option<u32> {
+        self.managed.as_ref().map(|m| m.child.id())
+    }
+
+    /// LocalStack's log file (only for an instance this guard started).
+    pub fn log_path(&self) -> Option<&Path> {
+        self.managed.as_ref().map(|m| m.log.as_path())
+    }
+
+    /// Leave LocalStack running after this guard is gone; returns what `local down` needs.
+    pub fn detach(mut self) -> Option<UpState> {
+        let managed = self.managed.take()?;
+        Some(UpState {
+            pid: managed.child.id(),
+            endpoint: self.endpoint.clone(),
+            log: managed.log,
+            run_dir: managed.run_dir,
+        })
+    }
+
+    /// Stop LocalStack if this guard started it; an external one is left alone.
+    pub fn stop(mut self) -> Result<()> {
+        match self.managed.take() {
+            Some(managed) => managed.stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        if let Some(managed) = self.managed.take()
+            && let Err(e) = managed.stop()
+        {
+            eprintln!("eventrail: stopping LocalStack: {e}");
+        }
+    }
+}
+
+impl Managed {
+    fn stop(mut self) -> Result<()> {
+        let pid = self.child.id();
+        let started = Instant::now();
+        stop_process_tree(pid, self.stop_grace, || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        // Reap it (it is dead by now, or SIGKILL is on its way).
+        let _ = self.child.wait();
+        if self.verbose {
+            eprintln!(
+                "eventrail: LocalStack stopped in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        remove_run_dir(&self.run_dir);
+        Ok(())
+    }
+}
+
+/// Stop the LocalStack recorded by `eventrail local up` (a process this one did not spawn).
+pub fn stop_detached(root: &Path, state: &UpState, grace: Duration) -> Result<()> {
+    stop_process_tree(state.pid, grace, || !process_alive(state.pid));
+    remove_run_dir(&state.run_dir);
+    let path = up_state_path(root);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            context: format!("removing {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// SIGTERM the process group led by `pid`, wait up to `grace` for `exited()`, then SIGKILL
+/// the group; finally SIGKILL every descendant seen on the way that is still alive (function
+/// processes run in their own sessions, outside the group).
+fn stop_process_tree(pid: u32, grace: Duration, mut exited: impl FnMut() -> bool) {
+    let mut family: BTreeSet<u32> = descendants(pid);
+    signal_group(pid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while !exited() && Instant::now() < deadline {
+        family.extend(descendants(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !exited() {
+        signal_group(pid, libc::SIGKILL);
+    }
+    for other in family {
+        if process_alive(other) {
+            signal_process(other, libc::SIGKILL);
+        }
+    }
+}
+
+fn remove_run_dir(run_dir: &Path) {
+    if let Err(e) = fs::remove_dir_all(run_dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!("eventrail: could not remove {}: {e}", run_dir.display());
+    }
+}
+
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+fn signal_process(pid: u32, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) only sends a signal; no memory is involved.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => parse_stat(&stat).is_some_and(|(state, _)| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
+/// (state, parent pid) from the text of /proc/PID/stat.
+fn parse_stat(stat: &str) -> Option<(char, u32)> {
+    // The command name (2nd field) is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// All living descendants of `pid` (children, their children, ...), from /proc.
+pub fn descendants(pid: u32) -> BTreeSet<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Ok(stat) = fs::read_to_string(entry.path().join("stat"))
+                && let Some((state, ppid)) = parse_stat(&stat)
+                && state != 'Z'
+            {
+                parent_of.push((child, ppid));
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    let mut todo = vec![pid];
+    while let Some(parent) = todo.pop() {
+        for &(child, ppid) in &parent_of {
+            if ppid == parent && found.insert(child) {
+                todo.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .io_context(|| "finding a free port on 127.0.0.1".into())?;
+    let port = listener
+        .local_addr()
+        .io_context(|| "finding a free port on 127.0.0.1".into())?
+        .port();
+    Ok(port)
+}
+
+/// GET `<endpoint>/_localstack/health` and return the parsed body.
+pub fn health(endpoint: &str) -> Result<serde_json::Value> {
+    let (addr, host) = socket_address(endpoint)?;
+    let context = || format!("GET {endpoint}/_localstack/health");
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).io_context(context)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .io_context(context)?;
+    write!(
+        stream,
+        "GET /_localstack/health HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .io_context(context)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).io_context(context)?;
+    parse_health_response(&response)
+        .map_err(|message| Error::Config(format!("{}: {message}", context())))
+}
+
+fn socket_address(endpoint: &str) -> Result<(SocketAddr, String)> {
+    let authority = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "LocalStack endpoint {endpoint:?} must start with http:// (e.g. http://127.0.0.1:4566)"
+            ))
+        })?
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let with_port = if authority.contains(':') {
+        authority.clone()
+    } else {
+        format!("{authority}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .io_context(|| format!("resolving {authority} from endpoint {endpoint}"))?
+        .next()
+        .ok_or_else(|| Error::Config(format!("{authority} (from {endpoint}) has no address")))?;
+    Ok((addr, authority))
+}
+
+/// Split an HTTP/1.1 response into status and JSON body (chunked or not).
+fn parse_health_response(response: &[u8]) -> std::result::Result<serde_json::Value, String> {
+    let text = String::from_utf8_lossy(response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("incomplete HTTP response")?;
+    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    if status != "200" {
+        return Err(format!("HTTP status {status}"));
+    }
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked {
+        dechunk(body).ok_or("malformed chunked body")?
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).map_err(|e| format!("health body is not JSON: {e}"))
+}
+
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size..)?.strip_prefix("\r\n")?;
+    }
+}
+
+/// True when every wanted service is "available" or "running" in a health body.
+pub fn services_ready(health: &serde_json::Value, wanted: &[String]) -> bool {
+    let Some(services) = health.get("services") else {
+        return false;
+    };
+    wanted.iter().all(|name| {
+        matches!(
+            services.get(name).and_then(|s| s.as_str()),
+            Some("available" | "running")
+        )
+    })
+}
+
+fn log_tail(log: &Path, lines: usize) -> String {
+    fs::read_to_string(log)
+        .map(|text| crate::tools::tail(&text, lines))
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()))
+}
+
+fn prune_logs(dir: &Path, keep: usize) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    logs.sort();
+    let excess = logs.len().saturating_sub(keep);
+    for old in logs.into_iter().take(excess) {
+        let _ = fs::remove_file(old);
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_handles_spaces_in_names() {
+        assert_eq!(
+            parse_stat("123 (python3 -m x) S 45 123 123 0"),
+            Some(('S', 45))
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn our_own_process_is_alive_and_has_no_children_listed_wrongly() {
+        let me = std::process::id();
+        assert!(process_alive(me));
+        assert!(!descendants(me).contains(&me));
+    }
+
+    #[test]
+    fn descendants_include_grandchildren() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found = BTreeSet::new();
+        while Instant::now() < deadline && found.len() < 2 {
+            found = descendants(std::process::id());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(found.contains(&child.id()));
+        assert!(found.len() >= 2, "sleep grandchild not found: {found:?}");
+        let grandchildren = descendants(child.id());
+        signal_process(child.id(), libc::SIGKILL);
+        for pid in grandchildren {
+            signal_process(pid, libc::SIGKILL);
+        }
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn environment_pins_the_executor_and_loopback() {
+        let env = localstack_env(4599, &["lambda".into(), "sqs".into()], Path::new("/r"));
+        let get = |k: &str| {
+            env.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("GATEWAY_LISTEN"), Some("127.0.0.1:4599"));
+        assert_eq!(get("SERVICES"), Some("lambda,sqs"));
+        assert_eq!(get("LAMBDA_RUNTIME_EXECUTOR"), Some("eventrail"));
+        assert_eq!(get("LAMBDA_RETRY_BASE_DELAY"), Some("1"));
+        assert_eq!(get("DISABLE_EVENTS"), Some("1"));
+        assert_eq!(get("OVERRIDE_IN_DOCKER"), Some("0"));
+        assert_eq!(get("FILESYSTEM_ROOT"), Some("/r/fs"));
+    }
+
+    #[test]
+    fn health_responses_plain_and_chunked() {
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"services\":{\"sqs\":\"running\"}}";
+        let value = parse_health_response(plain).unwrap();
+        assert!(services_ready(&value, &["sqs".into()]));
+        assert!(!services_ready(&value, &["lambda".into()]));
+
+        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for part in ["{\"servic", "es\":{\"sqs\":\"disabled\"}", "}"] {
+            chunked.extend(format!("{:x}\r\n{part}\r\n", part.len()).bytes());
+        }
+        chunked.extend(b"0\r\n\r\n");
+        let chunked = chunked.as_slice();
+        let value = parse_health_response(chunked).unwrap();
+        assert_eq!(value["services"]["sqs"], "disabled");
+        assert!(!services_ready(&value, &["sqs".into()]));
+
+        assert!(parse_health_response(b"HTTP/1.1 503 Unavailable\r\n\r\n{}").is_err());
+    }
+
+    #[test]
+    fn endpoints_must_be_http() {
+        assert!(socket_address("https://example").is_err());
+        let (addr, host) = socket_address("http://127.0.0.1:4566/").unwrap();
+        assert_eq!(addr.port(), 4566);
+        assert_eq!(host, "127.0.0.1:4566");
+    }
+
+    #[test]
+    fn nothing_listens_means_unhealthy() {
+        let port = free_port().unwrap();
+        assert!(health(&format!("http://127.0.0.1:{port}")).is_err());
+    }
+}

@@ -1,0 +1,296 @@
+"""End-to-end tests of the plugin inside a real LocalStack (started here, host mode).
+
+Needs the plugin installed into the interpreter running the tests (the venv that
+`eventrail local` creates under .eventrail/venv/localstack has it).
+"""
+
+import concurrent.futures
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+import zipfile
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import support  # noqa: F401  (sets OVERRIDE_IN_DOCKER before anything imports LocalStack)
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def code_zip(variant: str = "") -> bytes:
+    source = f"#!{sys.executable}\n" + support.FIXTURE.read_text() + variant
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (0o100755 << 16)
+        archive.writestr(info, source)
+    return buffer.getvalue()
+
+
+class LocalStackExecutorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        names = [ep.name for ep in entry_points(group="localstack.lambda.runtime_executor")]
+        if "eventrail" not in names:
+            raise RuntimeError(
+                f"the eventrail executor plugin is not installed in {sys.prefix} (found {names}); "
+                "run `cargo run -p eventrail -- local install` or `uv pip install -e infra/localstack-executor`"
+            )
+        cls.dir = Path(tempfile.mkdtemp(prefix="eventrail-ls-test-"))
+        port = free_port()
+        cls.endpoint = f"http://127.0.0.1:{port}"
+        env = dict(os.environ)
+        env.update(
+            GATEWAY_LISTEN=f"127.0.0.1:{port}",
+            SERVICES="lambda,sqs,sts,iam,logs,events,s3",
+            LAMBDA_RUNTIME_EXECUTOR="eventrail",
+            LAMBDA_RETRY_BASE_DELAY="1",
+            DISABLE_EVENTS="1",
+            OVERRIDE_IN_DOCKER="0",
+            DOCKER_BRIDGE_IP="127.0.0.1",
+            DNS_ADDRESS="0",
+            SKIP_SSL_CERT_DOWNLOAD="1",
+            SKIP_INFRA_DOWNLOADS="1",
+            FILESYSTEM_ROOT=str(cls.dir / "fs"),
+            TMPDIR=str(cls.dir),
+        )
+        cls.log = open(cls.dir / "localstack.log", "wb")
+        cls.proc = subprocess.Popen(
+            [sys.executable, "-m", "localstack.runtime.main"],
+            env=env,
+            stdout=cls.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(cls.endpoint + "/_localstack/health", timeout=1):
+                    break
+            except OSError:
+                if cls.proc.poll() is not None or time.monotonic() > deadline:
+                    cls.tearDownClass()
+                    raise RuntimeError(f"LocalStack did not start; see {cls.dir / 'localstack.log'}")
+                time.sleep(0.2)
+        session = boto3.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+        )
+        config = Config(retries={"max_attempts": 0}, read_timeout=120)
+        cls.awslambda = session.client("lambda", endpoint_url=cls.endpoint, config=config)
+        cls.sqs = session.client("sqs", endpoint_url=cls.endpoint)
+        cls.events = session.client("events", endpoint_url=cls.endpoint)
+
+    @classmethod
+    def tearDownClass(cls):
+        pid = cls.proc.pid
+        before = descendants(pid)
+        os.killpg(pid, signal.SIGTERM)
+        try:
+            cls.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(pid, signal.SIGKILL)
+            cls.proc.wait(10)
+        cls.log.close()
+        leftovers = [p for p in before if support.pid_alive(p) and not support.wait_gone(p, 5)]
+        support.remove(cls.dir)
+        if leftovers:
+            raise AssertionError(f"processes left after LocalStack stopped: {leftovers}")
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def create(self, name, timeout=5, env=None, variant=""):
+        self.awslambda.create_function(
+            FunctionName=name,
+            Runtime="provided.al2023",
+            Handler="bootstrap",
+            Role=ROLE,
+            Code={"ZipFile": code_zip(variant)},
+            Timeout=timeout,
+            Environment={"Variables": env or {"GREETING": "hello"}},
+        )
+        self.awslambda.get_waiter("function_active_v2").wait(FunctionName=name)
+        self.addCleanup(self.delete_quietly, name)
+
+    def delete_quietly(self, name):
+        try:
+            self.awslambda.delete_function(FunctionName=name)
+        except self.awslambda.exceptions.ResourceNotFoundException:
+            pass
+
+    def invoke(self, name, event):
+        response = self.awslambda.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+    def wait_updated(self, name):
+        self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+    # --- tests -------------------------------------------------------------------------
+
+    def test_direct_invoke_runs_bootstrap_with_localstack_env(self):
+        self.create("echo")
+        error, body = self.invoke("echo", {"action": "echo", "order": 7})
+        self.assertIsNone(error, body)
+        self.assertEqual(body["event"], {"action": "echo", "order": 7})
+        self.assertEqual(body["env"]["AWS_LAMBDA_FUNCTION_NAME"], "echo")
+        self.assertEqual(body["env"]["GREETING"], "hello")
+        self.assertEqual(body["env"]["AWS_REGION"], REGION)
+        self.assertEqual(body["env"]["AWS_ENDPOINT_URL"], self.endpoint)
+        self.assertTrue(body["arn"].endswith(":function:echo"))
+        self.assertIn(body["pid"], descendants(self.proc.pid))
+        # Warm: the same process serves the next invocation.
+        self.assertEqual(self.invoke("echo", {})[1]["pid"], body["pid"])
+
+    def test_handler_error_timeout_and_crash(self):
+        self.create("faulty", timeout=1)
+        error, body = self.invoke("faulty", {"action": "error"})
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual(body["errorType"], "OrderRejected")
+
+        pid = self.invoke("faulty", {})[1]["pid"]
+        error, body = self.invoke("faulty", {"action": "sleep", "seconds": 10})
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual(body["errorType"], "Sandbox.Timedout")
+        self.assertTrue(support.wait_gone(pid))
+
+        error, body = self.invoke("faulty", {})
+        self.assertIsNone(error, body)
+        fresh = body["pid"]
+        self.assertNotEqual(fresh, pid)
+
+        error, body = self.invoke("faulty", {"action": "crash"})
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual(body["errorType"], "Runtime.ExitError")
+        error, body = self.invoke("faulty", {})
+        self.assertIsNone(error, body)
+        self.assertNotEqual(body["pid"], fresh)
+
+    def test_init_error_is_the_invoke_result(self):
+        self.create("broken", env={"BOOTSTRAP_INIT": "error"})
+        error, body = self.invoke("broken", {})
+        self.assertEqual(error, "Unhandled")
+        self.assertEqual(body["errorType"], "Runtime.ConfigError")
+
+    def test_code_and_configuration_updates_replace_the_process(self):
+        self.create("updatable")
+        old_pid = self.invoke("updatable", {})[1]["pid"]
+
+        self.awslambda.update_function_code(FunctionName="updatable", ZipFile=code_zip("\n# v2\n"))
+        self.wait_updated("updatable")
+        self.assertTrue(support.wait_gone(old_pid), "old process survived a code update")
+        body = self.invoke("updatable", {})[1]
+        self.assertNotEqual(body["pid"], old_pid)
+
+        self.awslambda.update_function_configuration(
+            FunctionName="updatable", Environment={"Variables": {"GREETING": "changed"}}
+        )
+        self.wait_updated("updatable")
+        self.assertTrue(support.wait_gone(body["pid"]), "old process survived a config update")
+        self.assertEqual(self.invoke("updatable", {})[1]["env"]["GREETING"], "changed")
+
+        last = self.invoke("updatable", {})[1]["pid"]
+        self.awslambda.delete_function(FunctionName="updatable")
+        self.assertTrue(support.wait_gone(last), "process survived the function's deletion")
+
+    def test_concurrent_invocations_get_their_own_processes(self):
+        self.create("parallel")
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            results = list(
+                pool.map(lambda _: self.invoke("parallel", {"action": "sleep", "seconds": 1.5}), range(3))
+            )
+        pids = {body["pid"] for _, body in results}
+        self.assertEqual(len(pids), 3, results)
+
+    def test_async_failure_reaches_on_failure_destination(self):
+        self.create("async-fail")
+        queue_url = self.sqs.create_queue(QueueName="async-fail-dlq")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.awslambda.put_function_event_invoke_config(
+            FunctionName="async-fail",
+            MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+        event = {"action": "error", "order_id": "o-1"}
+        self.awslambda.invoke(
+            FunctionName="async-fail", InvocationType="Event", Payload=json.dumps(event).encode()
+        )
+        record = self.receive(queue_url)
+        self.assertEqual(record["requestPayload"], event)
+        self.assertEqual(record["requestContext"]["condition"], "RetriesExhausted")
+        self.assertEqual(record["requestContext"]["approximateInvokeCount"], 2)
+        self.assertEqual(record["responsePayload"]["errorType"], "OrderRejected")
+
+    def test_eventbridge_rule_invokes_the_function(self):
+        self.create("subscriber")
+        queue_url = self.sqs.create_queue(QueueName="subscriber-success")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.awslambda.put_function_event_invoke_config(
+            FunctionName="subscriber", DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+        )
+        function_arn = self.awslambda.get_function(FunctionName="subscriber")["Configuration"]["FunctionArn"]
+        self.events.put_rule(Name="to-subscriber", EventPattern=json.dumps({"source": ["eventrail.orders"]}))
+        self.events.put_targets(Rule="to-subscriber", Targets=[{"Id": "fn", "Arn": function_arn}])
+        self.addCleanup(self.events.delete_rule, Name="to-subscriber")
+        self.addCleanup(self.events.remove_targets, Rule="to-subscriber", Ids=["fn"])
+        self.events.put_events(
+            Entries=[{"Source": "eventrail.orders", "DetailType": "OrderPlaced", "Detail": '{"n": 1}'}]
+        )
+        record = self.receive(queue_url)
+        handled = record["responsePayload"]["event"]
+        self.assertEqual(handled["detail-type"], "OrderPlaced")
+        self.assertEqual(handled["detail"], {"n": 1})
+
+    def receive(self, queue_url, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=queue_url, WaitTimeSeconds=2, MaxNumberOfMessages=1
+            ).get("Messages", [])
+            if messages:
+                return json.loads(messages[0]["Body"])
+        self.fail(f"nothing arrived on {queue_url} within {seconds} s")
+
+
+if __name__ == "__main__":
+    unittest.main()
