@@ -2,6 +2,7 @@
 //! the checks need (pinned, into `.eventrail/`), then runs every check and test, LocalStack
 //! included, and stops what it started.
 
+mod e2e;
 mod steps;
 
 use std::process::ExitCode;

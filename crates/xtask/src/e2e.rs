@@ -1,0 +1,97 @@
+//! The environment the end-to-end tests run in: LocalStack started once (or the one named by
+//! `EVENTRAIL_ENDPOINT`), the stack deployed once, its outputs written to a file the tests read.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{Context, Result};
+use eventrail_local::{DeployOptions, Installed, LocalStack, LocalStackOptions, deploy::deploy};
+
+/// LocalStack plus the deployed stack. Stopped by [`Environment::down`] (or on drop).
+pub struct Environment {
+    localstack: Option<LocalStack>,
+    endpoint: String,
+    outputs_file: PathBuf,
+    keep: bool,
+}
+
+impl Environment {
+    /// Starts LocalStack, builds the release zips and deploys `infra/template.yaml`.
+    pub fn up(root: &Path, installed: &Installed, keep: bool) -> Result<Self> {
+        let started = Instant::now();
+        eprintln!("\n==> start LocalStack (host mode, executor plugin)");
+        let python = installed.localstack_python.clone();
+        let localstack =
+            LocalStack::connect_or_start(root, || Ok(python), &LocalStackOptions::default())
+                .context("starting LocalStack")?;
+        let endpoint = localstack.endpoint().to_owned();
+        eprintln!(
+            "<== LocalStack at {endpoint} ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        );
+
+        let started = Instant::now();
+        eprintln!("\n==> build release zips and deploy infra/template.yaml to LocalStack");
+        let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+        let deployed = runtime
+            .block_on(deploy(
+                root,
+                &endpoint,
+                installed,
+                &DeployOptions::local(root),
+            ))
+            .context("deploying the stack to LocalStack")?;
+        eprintln!(
+            "<== stack {} {} ({:.1}s)",
+            deployed.stack_name,
+            deployed.status,
+            started.elapsed().as_secs_f64()
+        );
+
+        let outputs_file = root.join("target/eventrail/stack-outputs.json");
+        if let Some(dir) = outputs_file.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let document = serde_json::json!({
+            "stack_name": deployed.stack_name,
+            "endpoint": endpoint,
+            "outputs": deployed.outputs,
+        });
+        std::fs::write(&outputs_file, serde_json::to_vec_pretty(&document)?)
+            .with_context(|| format!("writing {}", outputs_file.display()))?;
+        Ok(Self {
+            localstack: Some(localstack),
+            endpoint,
+            outputs_file,
+            keep,
+        })
+    }
+
+    /// Points a test command at this environment.
+    pub fn apply(&self, command: &mut Command) {
+        command
+            .env("EVENTRAIL_ENDPOINT", &self.endpoint)
+            .env("EVENTRAIL_STACK_OUTPUTS", &self.outputs_file);
+    }
+
+    /// Stops LocalStack (unless it was already running, or `--keep`).
+    pub fn down(mut self) -> Result<()> {
+        let Some(localstack) = self.localstack.take() else {
+            return Ok(());
+        };
+        if self.keep {
+            if let Some(state) = localstack.detach() {
+                eprintln!(
+                    "LocalStack left running at {} (pid {}); stop it with `cargo run -p eventrail -- local down`",
+                    state.endpoint, state.pid
+                );
+            }
+            return Ok(());
+        }
+        eprintln!("\n==> stop LocalStack");
+        localstack.stop().context("stopping LocalStack")
+    }
+}

@@ -1,0 +1,212 @@
+//! The steps of `cargo xtask test` and `cargo xtask zips`, each a plain function that runs
+//! real commands and fails with what to do next.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+use eventrail_local::{Installed, Installer};
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, clap::Args)]
+pub struct TestOptions {
+    /// Skip LocalStack, the deploy and the end-to-end tests (unit and offline tests only).
+    #[arg(long)]
+    pub offline: bool,
+    /// Leave LocalStack running afterwards (`eventrail local down` stops it).
+    #[arg(long)]
+    pub keep: bool,
+    /// Extra arguments for `cargo nextest run`, e.g. `-- e2e`.
+    #[arg(last = true)]
+    pub nextest_args: Vec<String>,
+}
+
+/// Options of `cargo xtask zips`.
+#[derive(Debug, clap::Args)]
+pub struct ZipOptions {
+    /// Build for the host's architecture instead of arm64.
+    #[arg(long)]
+    pub host: bool,
+}
+
+/// Prints a step's banner and, when it ends, how long it took.
+struct Step {
+    name: &'static str,
+    started: Instant,
+}
+
+impl Step {
+    fn start(name: &'static str) -> Self {
+        eprintln!("\n==> {name}");
+        Self {
+            name,
+            started: Instant::now(),
+        }
+    }
+
+    fn done(self) {
+        eprintln!(
+            "<== {} ({:.1}s)",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+fn repo_root() -> Result<PathBuf> {
+    eventrail_local::paths::repo_root().context("finding the repository root")
+}
+
+/// Runs `command`, streaming its output; fails naming the command when it fails.
+fn run(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo(root: &Path, path: &OsString) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root).env("PATH", path);
+    command
+}
+
+/// `cargo xtask test`.
+pub fn test(options: &TestOptions) -> Result<()> {
+    let started = Instant::now();
+    let root = repo_root()?;
+
+    let step = Step::start("install pinned tools into .eventrail/ (first run only)");
+    let installed = Installer::new(&root).ensure_all().context(
+        "installing the pinned tools (LocalStack, cfn-lint, aws-sam-cli, cargo-lambda, zig)",
+    )?;
+    let path = installed.path_env();
+    step.done();
+
+    let step = Step::start("cargo fmt --check");
+    run(cargo(&root, &path).args(["fmt", "--all", "--check"]))
+        .context("formatting differs: run `cargo fmt --all`")?;
+    step.done();
+
+    let step = Step::start("cargo clippy --workspace --all-targets -- -D warnings");
+    run(cargo(&root, &path).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step.done();
+
+    let step = Step::start("lint infra/template.yaml (cfn-lint, sam validate --lint)");
+    lint_template(&root, &installed)?;
+    step.done();
+
+    let step = Step::start("LocalStack executor plugin tests");
+    run(Command::new(&installed.localstack_python)
+        .current_dir(&root)
+        .env("PATH", &path)
+        .args(["-m", "unittest", "discover"])
+        .args([
+            "-s",
+            "infra/localstack-executor/tests",
+            "-t",
+            "infra/localstack-executor/tests",
+        ]))
+    .context("the executor plugin's tests failed")?;
+    step.done();
+
+    let mut nextest = cargo(&root, &path);
+    nextest.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    nextest.args(&options.nextest_args);
+
+    if options.offline {
+        nextest.args(["-E", "not binary(e2e)"]);
+        let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
+        run(&mut nextest)?;
+        step.done();
+    } else {
+        let env = crate::e2e::Environment::up(&root, &installed, options.keep)?;
+        let step =
+            Step::start("cargo nextest run --workspace (unit, offline and end-to-end tests)");
+        env.apply(&mut nextest);
+        let result = run(&mut nextest);
+        step.done();
+        env.down()?;
+        result?;
+    }
+    eprintln!(
+        "\nall checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn lint_template(root: &Path, installed: &Installed) -> Result<()> {
+    let template = root.join("infra/template.yaml");
+    run(Command::new(installed.tools_bin.join("cfn-lint"))
+        .current_dir(root)
+        .arg(&template))
+    .context("cfn-lint found problems in infra/template.yaml")?;
+    run(Command::new(installed.tools_bin.join("sam"))
+        .current_dir(root)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .args([
+            "validate",
+            "--lint",
+            "--region",
+            "us-east-1",
+            "--template-file",
+        ])
+        .arg(&template))
+    .context("`sam validate --lint` found problems in infra/template.yaml")
+}
+
+/// `cargo xtask zips`.
+pub fn zips(options: &ZipOptions) -> Result<()> {
+    let root = repo_root()?;
+    let installed = Installer::new(&root).ensure_all()?;
+    let path = installed.path_env();
+    let step = Step::start("cargo lambda build --release --output-format zip");
+    let mut command = cargo(&root, &path);
+    command.args([
+        "lambda",
+        "build",
+        "--release",
+        "--output-format",
+        "zip",
+        "--workspace",
+    ]);
+    if !options.host {
+        command.arg("--arm64");
+    }
+    run(&mut command)?;
+    step.done();
+    let dir = root.join("target/lambda");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let zip = entry.path().join("bootstrap.zip");
+        if let Ok(meta) = std::fs::metadata(&zip) {
+            println!(
+                "{:<16} {:>10} bytes  {}",
+                entry.file_name().to_string_lossy(),
+                meta.len(),
+                zip.display()
+            );
+        }
+    }
+    Ok(())
+}
