@@ -23,9 +23,14 @@
 //!
 //! LocalStack 4.13.1 gaps met here (worked around in the harness, never in assertions):
 //! - StartReplay fails with `str.replace() takes no keyword arguments` once the archive holds
-//!   an event. The harness loads a LocalStack init hook that fixes the two places (see
-//!   `archive_excludes_replays_and_a_replay_redelivers`); without it that test fails naming
-//!   the bug.
+//!   an event (archived event times are strings; the archive's time filter and the replay's
+//!   re-put treat them as datetimes). The supervisor installs the init hook
+//!   infra/localstack-init/ready.d/eventrail_replay_fix.py, which fixes both places; without
+//!   it `archive_excludes_replays_and_a_replay_redelivers` fails naming the bug.
+//! - Its CloudFormation has no `AWS::Events::Archive` provider and skips the archive
+//!   silently; the deploy creates it through the EventBridge API (eventrail-local).
+//! - Replayed events get new event ids (they keep `time` and gain `replay-name`), so the
+//!   tests match replayed copies by idempotency key, not by id.
 //! - StartReplay ignores `Destination.FilterArns`: a replay reaches every rule of the bus.
 //!   The replay test therefore replays only a window no other test publishes in.
 //! - Rule-target DeadLetterConfig and RetryPolicy are ignored, so delivery dead-letter queues
@@ -292,9 +297,10 @@ async fn archive_excludes_replays_and_a_replay_redelivers() {
                 Ok(outcome) => outcome,
                 Err(error) if error.to_string().contains("str.replace()") => panic!(
                     "StartReplay hit LocalStack 4.13.1's archive time bug (\"str.replace() takes \
-                     no keyword arguments\": archived event times are strings). The harness's \
-                     LocalStack init hook that fixes it is not loaded into this LocalStack; \
-                     run the tests with `cargo xtask test`. Error: {error}"
+                     no keyword arguments\": archived event times are strings, the archive \
+                     filter treats them as datetimes). eventrail's LocalStack supervisor installs \
+                     an init hook that fixes it; this LocalStack runs without that hook (started \
+                     outside eventrail?). Error: {error}"
                 ),
                 Err(error) => panic!("{error}"),
             }

@@ -177,8 +177,13 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool
     summary.push(report);
 
     println!("\n━━ summary");
+    let width = summary
+        .iter()
+        .map(|r| r.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for report in &summary {
-        println!("   {}", outcome_line(report));
+        println!("   {}", outcome_line(report, width));
     }
     watch.close().await.context("deleting the tap")?;
     Ok(())
@@ -274,8 +279,12 @@ fn poison_event(root: &Path) -> Result<(BusEvent, String)> {
 }
 
 /// One line per flow for the summary.
-fn outcome_line(report: &FlowReport) -> String {
-    let mut parts = vec![format!("{} events", report.flow.len())];
+fn outcome_line(report: &FlowReport, width: usize) -> String {
+    let events = report.flow.len();
+    let mut parts = vec![format!(
+        "{events} event{}",
+        if events == 1 { "" } else { "s" }
+    )];
     for message in &report.outbox {
         parts.push(format!("outbox {}", message.body.kind));
     }
@@ -291,7 +300,7 @@ fn outcome_line(report: &FlowReport) -> String {
             }
         ));
     }
-    format!("{:<48} {}", report.title, parts.join(" · "))
+    format!("{:<width$}  {}", report.title, parts.join(" · "))
 }
 
 fn step(text: &str) {

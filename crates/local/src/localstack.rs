@@ -197,6 +197,8 @@ impl LocalStack {
     }
 
     /// Start LocalStack with the venv's `python` and wait until it is healthy.
+    /// The init hooks in `infra/localstack-init/` (workarounds for LocalStack bugs) are
+    /// installed into its filesystem root first.
     pub fn start(root: &Path, python: &Path, options: &LocalStackOptions) -> Result<Self> {
         let started = Instant::now();
         let port = match options.port {
@@ -210,6 +212,7 @@ impl LocalStack {
             fs::create_dir_all(dir).io_context(|| format!("creating {}", dir.display()))?;
         }
         prune_logs(&logs, 20);
+        install_init_hooks(root, &run_dir)?;
         let log = logs.join(format!("localstack-{}-{port}.log", unix_seconds()));
         let log_file = File::create(&log).io_context(|| format!("creating {}", log.display()))?;
         let log_err = log_file
@@ -693,4 +696,39 @@ mod tests {
         let port = free_port().unwrap();
         assert!(health(&format!("http://127.0.0.1:{port}")).is_err());
     }
+}
+
+/// Where the harness keeps LocalStack init hooks, relative to the repository root
+/// (`ready.d/*.py` run in LocalStack's process once it is ready).
+pub const INIT_HOOKS_DIR: &str = "infra/localstack-init";
+
+/// Copies `<root>/infra/localstack-init/<stage>.d/*` to `<run_dir>/fs/etc/localstack/init/<stage>.d/`,
+/// where host-mode LocalStack looks for init scripts (`FILESYSTEM_ROOT` is `<run_dir>/fs`).
+pub fn install_init_hooks(root: &Path, run_dir: &Path) -> Result<()> {
+    let source = root.join(INIT_HOOKS_DIR);
+    let Ok(stages) = fs::read_dir(&source) else {
+        return Ok(());
+    };
+    for stage in stages.flatten() {
+        let stage_dir = stage.path();
+        if !stage_dir.is_dir() {
+            continue;
+        }
+        let target = run_dir
+            .join("fs/etc/localstack/init")
+            .join(stage.file_name());
+        fs::create_dir_all(&target).io_context(|| format!("creating {}", target.display()))?;
+        let scripts =
+            fs::read_dir(&stage_dir).io_context(|| format!("reading {}", stage_dir.display()))?;
+        for script in scripts.flatten() {
+            let from = script.path();
+            if from.is_file() {
+                let to = target.join(script.file_name());
+                fs::copy(&from, &to).io_context(|| {
+                    format!("copying init hook {} to {}", from.display(), to.display())
+                })?;
+            }
+        }
+    }
+    Ok(())
 }

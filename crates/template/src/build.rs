@@ -53,13 +53,13 @@ impl Ctx<'_> {
             .ok_or_else(|| self.err(path, format!("expected a mapping, found {value}")))
     }
 
-    /// Resources of one type, in template order, as (logical id, Properties).
+    /// Resources of one type, in map order, as (logical id, Properties).
     fn of_type<'s>(&'s self, ty: &'s str) -> impl Iterator<Item = (&'s str, &'s Value)> + 's {
         static EMPTY: Value = Value::Null;
-        self.resources.iter().filter_map(move |(id, r)| {
-            (r.get("Type").and_then(Value::as_str) == Some(ty))
-                .then(|| (id.as_str(), r.get("Properties").unwrap_or(&EMPTY)))
-        })
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+            .map(|(id, r)| (id.as_str(), r.get("Properties").unwrap_or(&EMPTY)))
     }
 }
 
@@ -795,19 +795,31 @@ Outputs:
         assert_eq!(w.environment["SHARED"], json!("own"));
         assert_eq!(w.environment["RUST_LOG"], json!("info"));
         assert_eq!(w.role, RoleSource::Resource("WorkerRole".into()));
-        assert_eq!(w.permissions.statements.len(), 2, "inline + attached policy");
+        assert_eq!(
+            w.permissions.statements.len(),
+            2,
+            "inline + attached policy"
+        );
         let cfg = w.event_invoke_config.as_ref().unwrap();
         assert_eq!(cfg.maximum_retry_attempts, Some(Setting::Literal(1)));
         assert_eq!(
-            cfg.maximum_event_age_in_seconds.as_ref().and_then(Setting::bounds),
+            cfg.maximum_event_age_in_seconds
+                .as_ref()
+                .and_then(Setting::bounds),
             Some((60, 600))
         );
-        assert_eq!(cfg.on_failure.as_ref().unwrap().resource.as_deref(), Some("Failures"));
+        assert_eq!(
+            cfg.on_failure.as_ref().unwrap().resource.as_deref(),
+            Some("Failures")
+        );
 
         let raw = t.function("Raw").unwrap();
         assert!(matches!(raw.role, RoleSource::External(_)));
         assert_eq!(
-            raw.event_invoke_config.as_ref().unwrap().maximum_retry_attempts,
+            raw.event_invoke_config
+                .as_ref()
+                .unwrap()
+                .maximum_retry_attempts,
             Some(Setting::Literal(0))
         );
 
@@ -816,7 +828,10 @@ Outputs:
         assert_eq!(hello.logical_id, "WorkerHello");
         assert_eq!(
             hello.origin,
-            RuleOrigin::FunctionEvent { function: "Worker".into(), event: "Hello".into() }
+            RuleOrigin::FunctionEvent {
+                function: "Worker".into(),
+                event: "Hello".into()
+            }
         );
         assert_eq!(hello.name, Some(json!("worker-hello")));
         assert_eq!(hello.bus_resource.as_deref(), Some("Bus"));
@@ -837,15 +852,32 @@ Outputs:
     #[test]
     fn set_code_uri_updates_json_and_model() {
         let mut t = Template::parse(TEXT, "t.yaml").unwrap();
-        t.set_code_uri("Worker", json!("s3://b/worker.zip")).unwrap();
-        t.set_code_uri("Raw", json!({"S3Bucket": "b", "S3Key": "raw.zip"})).unwrap();
-        assert_eq!(t.json()["Resources"]["Worker"]["Properties"]["CodeUri"], json!("s3://b/worker.zip"));
-        assert_eq!(t.json()["Resources"]["Raw"]["Properties"]["Code"]["S3Key"], json!("raw.zip"));
-        assert_eq!(t.function("Worker").unwrap().code_uri, Some(json!("s3://b/worker.zip")));
+        t.set_code_uri("Worker", json!("s3://b/worker.zip"))
+            .unwrap();
+        t.set_code_uri("Raw", json!({"S3Bucket": "b", "S3Key": "raw.zip"}))
+            .unwrap();
+        assert_eq!(
+            t.json()["Resources"]["Worker"]["Properties"]["CodeUri"],
+            json!("s3://b/worker.zip")
+        );
+        assert_eq!(
+            t.json()["Resources"]["Raw"]["Properties"]["Code"]["S3Key"],
+            json!("raw.zip")
+        );
+        assert_eq!(
+            t.function("Worker").unwrap().code_uri,
+            Some(json!("s3://b/worker.zip"))
+        );
         let again = crate::Template::from_json(t.json().clone(), "t.json").unwrap();
-        assert_eq!(again.function("Worker").unwrap().code_uri, Some(json!("s3://b/worker.zip")));
+        assert_eq!(
+            again.function("Worker").unwrap().code_uri,
+            Some(json!("s3://b/worker.zip"))
+        );
         let err = t.set_code_uri("Nope", json!("x")).unwrap_err().to_string();
-        assert!(err.contains("`Nope`") && err.contains("Worker, Raw"), "{err}");
+        assert!(
+            err.contains("`Nope`") && err.contains("Raw") && err.contains("Worker"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -860,13 +892,21 @@ Outputs:
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("t.yaml: at Resources.R.Properties.EventPattern: pattern string is not valid JSON"), "{err}");
+        assert!(
+            err.starts_with(
+                "t.yaml: at Resources.R.Properties.EventPattern: pattern string is not valid JSON"
+            ),
+            "{err}"
+        );
         let err = Template::parse(
             "Resources:\n  P:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      PolicyDocument: {Statement: [{Action: x}]}\n",
             "t.yaml",
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("Resources.P.Properties.PolicyDocument.Statement.0"), "{err}");
+        assert!(
+            err.contains("Resources.P.Properties.PolicyDocument.Statement.0"),
+            "{err}"
+        );
     }
 }

@@ -131,8 +131,17 @@ enum QueueUse {
 struct Checker<'t> {
     t: &'t Template,
     out: Vec<Violation>,
-    /// queue logical id -> (owner label, how it is used as a dead-letter queue, rule ids)
-    owners: BTreeMap<String, (Option<String>, BTreeSet<QueueUse>, BTreeSet<String>)>,
+    /// Dead-letter queues by logical id.
+    owners: BTreeMap<String, DeadLetterUse>,
+}
+
+/// How a queue is used as a dead-letter queue.
+struct DeadLetterUse {
+    /// Label of the function it belongs to, if any.
+    owner: Option<String>,
+    uses: BTreeSet<QueueUse>,
+    /// Rules whose targets send to it.
+    rules: BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -152,10 +161,14 @@ impl Checker<'_> {
         let entry = self
             .owners
             .entry(queue.to_owned())
-            .or_insert_with(|| (owner.map(label), BTreeSet::new(), BTreeSet::new()));
-        entry.1.insert(usage);
+            .or_insert_with(|| DeadLetterUse {
+                owner: owner.map(label),
+                uses: BTreeSet::new(),
+                rules: BTreeSet::new(),
+            });
+        entry.uses.insert(usage);
         if let Some(rule) = rule {
-            entry.2.insert(rule.to_owned());
+            entry.rules.insert(rule.to_owned());
         }
     }
 
@@ -509,8 +522,8 @@ impl Checker<'_> {
                 self.mark(dlq, None, QueueUse::Redrive, None);
             }
         }
-        let owner_of = |owners: &BTreeMap<_, (Option<String>, _, _)>, q: &str| {
-            owners.get(q).and_then(|(o, _, _)| o.clone())
+        let owner_of = |owners: &BTreeMap<String, DeadLetterUse>, q: &str| {
+            owners.get(q).and_then(|d| d.owner.clone())
         };
         let mut found = Vec::new();
         for q in self.t.queues() {
@@ -526,7 +539,7 @@ impl Checker<'_> {
             }
         }
         let policies = self.t.queue_policies();
-        for (queue, (owner, uses, rules)) in &self.owners {
+        for (queue, DeadLetterUse { owner, uses, rules }) in &self.owners {
             let alarmed = self.t.alarms().iter().any(|a| {
                 a.dimension_resource.as_deref() == Some(queue) && a.fires_on_any_visible_message()
             });

@@ -96,12 +96,13 @@ impl Template {
         self.json.to_string()
     }
 
-    /// `Parameters`, in template order.
+    /// `Parameters`, by name (lists follow the JSON map's order: sorted, unless serde_json's
+    /// `preserve_order` feature is on somewhere in the build).
     pub fn parameters(&self) -> &[Parameter] {
         &self.model.parameters
     }
 
-    /// Functions (`AWS::Serverless::Function` and `AWS::Lambda::Function`), in template order.
+    /// Functions (`AWS::Serverless::Function` and `AWS::Lambda::Function`), by logical id.
     pub fn functions(&self) -> &[Function] {
         &self.model.functions
     }
@@ -118,8 +119,8 @@ impl Template {
             .find(|f| f.binary.as_deref() == Some(binary))
     }
 
-    /// EventBridge rules: SAM `EventBridgeRule` events first (per function, template order),
-    /// then `AWS::Events::Rule` resources.
+    /// EventBridge rules: SAM `EventBridgeRule` events first (by function logical id), then
+    /// `AWS::Events::Rule` resources (by logical id).
     pub fn rules(&self) -> &[Rule] {
         &self.model.rules
     }
@@ -156,7 +157,7 @@ impl Template {
         &self.model.archives
     }
 
-    /// `Outputs`, in template order.
+    /// `Outputs`, by name.
     pub fn outputs(&self) -> &[Output] {
         &self.model.outputs
     }

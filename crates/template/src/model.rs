@@ -356,7 +356,7 @@ impl Alarm {
         let metric = self.namespace.as_deref() == Some("AWS/SQS")
             && self.metric_name.as_deref() == Some("ApproximateNumberOfMessagesVisible");
         let any = match (self.comparison.as_deref(), self.threshold) {
-            (Some("GreaterThanThreshold"), Some(t)) => t < 1.0 && t >= 0.0,
+            (Some("GreaterThanThreshold"), Some(t)) => (0.0..1.0).contains(&t),
             (Some("GreaterThanOrEqualToThreshold"), Some(t)) => t <= 1.0 && t > 0.0,
             _ => false,
         };

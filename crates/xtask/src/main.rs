@@ -28,6 +28,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C reaches the tools we run (same process group) and they stop; xtask itself stays
+    // alive long enough to stop the LocalStack it started, which runs in its own group.
+    let _ = ctrlc::set_handler(|| eprintln!("\nxtask: interrupted; cleaning up"));
     let result = match cli.command {
         Command::Test(options) => steps::test(&options),
         Command::Zips(options) => steps::zips(&options),

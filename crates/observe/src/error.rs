@@ -1,0 +1,115 @@
+//! Errors of the observer.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while watching a stack. Each message names the place and
+/// says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The environment does not say where LocalStack and the stack are.
+    #[error(
+        "{variable} is not set: end-to-end tests need a running LocalStack with the stack deployed. \
+         Run `cargo xtask test` (it starts LocalStack, deploys, and sets EVENTRAIL_ENDPOINT and \
+         EVENTRAIL_STACK_OUTPUTS), or set both variables yourself"
+    )]
+    MissingEnvironment {
+        /// The variable that is missing.
+        variable: &'static str,
+    },
+
+    /// The stack outputs file cannot be read or has an unexpected shape.
+    #[error("stack outputs file {path}: {message}")]
+    OutputsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A stack output the observer needs is missing.
+    #[error(
+        "the stack has no output `{key}` (outputs present: {present}); redeploy infra/template.yaml or check its Outputs section"
+    )]
+    MissingOutput {
+        /// The output key.
+        key: String,
+        /// The keys that are present, comma-separated.
+        present: String,
+    },
+
+    /// A call to AWS (LocalStack) failed.
+    #[error("AWS {operation} failed ({target}): {message}")]
+    Aws {
+        /// The API operation, e.g. `sqs:ReceiveMessage`.
+        operation: &'static str,
+        /// The resource it was called on.
+        target: String,
+        /// The SDK's error, with its context.
+        message: String,
+    },
+
+    /// A function answered a direct invoke with an error.
+    #[error("function {function} failed: {error_type}: {message}")]
+    FunctionError {
+        /// The function name.
+        function: String,
+        /// `errorType` of the answer.
+        error_type: String,
+        /// `errorMessage` of the answer.
+        message: String,
+    },
+
+    /// Something read from AWS did not decode.
+    #[error("cannot decode {what}: {message}")]
+    Decode {
+        /// What was being decoded (names the queue or function).
+        what: String,
+        /// Why.
+        message: String,
+    },
+
+    /// A wait did not reach its goal before the deadline.
+    #[error("timed out after {seconds} s waiting for {waiting_for}; observed so far:\n{observed}")]
+    Timeout {
+        /// What was awaited.
+        waiting_for: String,
+        /// The deadline.
+        seconds: u64,
+        /// What was observed (rendered for people).
+        observed: String,
+    },
+}
+
+/// Result of the observer.
+pub type Result<T, E = ObserveError> = std::result::Result<T, E>;
+
+/// Turns an SDK error into [`ObserveError::Aws`].
+pub(crate) fn aws<E>(
+    operation: &'static str,
+    target: impl Into<String>,
+) -> impl FnOnce(E) -> ObserveError
+where
+    E: std::error::Error + 'static,
+{
+    let target = target.into();
+    move |error| ObserveError::Aws {
+        operation,
+        target,
+        message: error_chain(&error),
+    }
+}
+
+/// The error and its sources, joined by `: ` (SDK errors hide the useful part in sources).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}

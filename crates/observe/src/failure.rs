@@ -1,0 +1,326 @@
+//! Messages of the failure queues, decoded: poison dead letters (written by the runtime),
+//! Lambda on-failure destination records, and EventBridge delivery dead letters.
+
+use std::collections::BTreeMap;
+
+use eventrail_runtime::DeadLetter;
+use serde_json::Value;
+
+use crate::outputs::FailureLayer;
+
+/// One message read from a failure queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRecord {
+    /// The function the queue belongs to (`payments`).
+    pub queue_function: String,
+    /// Which failure layer the queue collects.
+    pub layer: FailureLayer,
+    /// SQS message id.
+    pub message_id: String,
+    /// What the message says.
+    pub kind: FailureKind,
+}
+
+/// The decoded content of a failure queue message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureKind {
+    /// A poison event the function dead-lettered at once, without retries.
+    Poison(DeadLetter),
+    /// Lambda gave up on an asynchronous invocation (its OnFailure destination record).
+    HandlerFailure(HandlerFailure),
+    /// EventBridge could not deliver the event to the rule's target.
+    DeliveryFailure(DeliveryFailure),
+    /// A message none of the above decoders understood, kept verbatim.
+    Unrecognised {
+        /// The body.
+        body: String,
+        /// Why it did not decode.
+        reason: String,
+    },
+}
+
+/// A Lambda OnFailure destination record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerFailure {
+    /// `requestContext.functionArn`.
+    pub function_arn: String,
+    /// `requestContext.condition`: `RetriesExhausted`, `EventAgeExceeded`, ...
+    pub condition: String,
+    /// `requestContext.approximateInvokeCount`: the first attempt plus the retries.
+    pub approximate_invoke_count: u64,
+    /// `requestContext.requestId`.
+    pub request_id: String,
+    /// `responsePayload.errorType`.
+    pub error_type: Option<String>,
+    /// `responsePayload.errorMessage`.
+    pub error_message: Option<String>,
+    /// `requestPayload`: the event the function failed on, as delivered.
+    pub event: Value,
+    /// `timestamp`.
+    pub timestamp: Option<String>,
+}
+
+/// An EventBridge rule-target dead letter: the event, with the error in message attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryFailure {
+    /// The event that was not delivered.
+    pub event: Value,
+    /// `ERROR_CODE` attribute.
+    pub error_code: Option<String>,
+    /// `ERROR_MESSAGE` attribute.
+    pub error_message: Option<String>,
+    /// `RULE_ARN` attribute.
+    pub rule_arn: Option<String>,
+    /// `TARGET_ARN` attribute.
+    pub target_arn: Option<String>,
+}
+
+impl FailureKind {
+    /// Decodes a message body (and its string message attributes).
+    pub fn decode(body: &str, attributes: &BTreeMap<String, String>) -> Self {
+        let unrecognised = |reason: String| Self::Unrecognised {
+            body: body.to_owned(),
+            reason,
+        };
+        let value: Value = match serde_json::from_str(body) {
+            Ok(value) => value,
+            Err(e) => return unrecognised(format!("body is not JSON: {e}")),
+        };
+        if value.get("kind").and_then(Value::as_str) == Some("poison") {
+            return match serde_json::from_value::<DeadLetter>(value) {
+                Ok(letter) => Self::Poison(letter),
+                Err(e) => unrecognised(format!("a poison dead letter with a bad field: {e}")),
+            };
+        }
+        if let (Some(context), Some(payload)) =
+            (value.get("requestContext"), value.get("requestPayload"))
+        {
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+            let response = value.get("responsePayload");
+            return Self::HandlerFailure(HandlerFailure {
+                function_arn: text(context.get("functionArn")).unwrap_or_default(),
+                condition: text(context.get("condition")).unwrap_or_default(),
+                approximate_invoke_count: context
+                    .get("approximateInvokeCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                request_id: text(context.get("requestId")).unwrap_or_default(),
+                error_type: text(response.and_then(|r| r.get("errorType"))),
+                error_message: text(response.and_then(|r| r.get("errorMessage"))),
+                event: payload.clone(),
+                timestamp: text(value.get("timestamp")),
+            });
+        }
+        if value.get("detail-type").is_some() && value.get("source").is_some() {
+            let attribute = |name: &str| attributes.get(name).cloned();
+            return Self::DeliveryFailure(DeliveryFailure {
+                event: value,
+                error_code: attribute("ERROR_CODE"),
+                error_message: attribute("ERROR_MESSAGE"),
+                rule_arn: attribute("RULE_ARN"),
+                target_arn: attribute("TARGET_ARN"),
+            });
+        }
+        unrecognised(
+            "neither a poison dead letter, a Lambda on-failure record nor an EventBridge event"
+                .to_owned(),
+        )
+    }
+}
+
+impl FailureRecord {
+    /// The event that failed, as delivered (`None` for an unrecognised message).
+    pub fn event(&self) -> Option<&Value> {
+        match &self.kind {
+            FailureKind::Poison(letter) => Some(&letter.event),
+            FailureKind::HandlerFailure(failure) => Some(&failure.event),
+            FailureKind::DeliveryFailure(failure) => Some(&failure.event),
+            FailureKind::Unrecognised { .. } => None,
+        }
+    }
+
+    /// The failed event's id.
+    pub fn event_id(&self) -> Option<&str> {
+        if let FailureKind::Poison(letter) = &self.kind
+            && let Some(id) = &letter.event_id
+        {
+            return Some(id);
+        }
+        self.event()?.get("id")?.as_str()
+    }
+
+    /// The failed event's correlation id.
+    pub fn correlation_id(&self) -> Option<&str> {
+        if let FailureKind::Poison(letter) = &self.kind
+            && let Some(id) = &letter.correlation_id
+        {
+            return Some(id);
+        }
+        self.event()?
+            .pointer("/detail/metadata/correlation_id")?
+            .as_str()
+    }
+
+    /// The failed event's detail-type.
+    pub fn detail_type(&self) -> Option<&str> {
+        self.event()?.get("detail-type")?.as_str()
+    }
+
+    /// True for a poison dead letter.
+    pub fn is_poison(&self) -> bool {
+        matches!(self.kind, FailureKind::Poison(_))
+    }
+
+    /// The handler failure record, if this is one.
+    pub fn handler_failure(&self) -> Option<&HandlerFailure> {
+        match &self.kind {
+            FailureKind::HandlerFailure(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// The poison dead letter, if this is one.
+    pub fn poison(&self) -> Option<&DeadLetter> {
+        match &self.kind {
+            FailureKind::Poison(letter) => Some(letter),
+            _ => None,
+        }
+    }
+
+    /// One line for people: what happened and why.
+    pub fn summary(&self) -> String {
+        let queue = format!("{} {}", self.queue_function, self.layer.describe());
+        match &self.kind {
+            FailureKind::Poison(letter) => format!(
+                "poison: {} dead-lettered it at once, no retries -> {queue}: {}",
+                letter.function, letter.reason
+            ),
+            FailureKind::HandlerFailure(failure) => {
+                let attempts = failure.approximate_invoke_count;
+                let error = match (&failure.error_type, &failure.error_message) {
+                    (Some(t), Some(m)) => format!("{t}: {m}"),
+                    (None, Some(m)) => m.clone(),
+                    (Some(t), None) => t.clone(),
+                    (None, None) => "no error payload".to_owned(),
+                };
+                format!(
+                    "handler failed {attempts} time{} ({}) -> {queue}: {error}",
+                    if attempts == 1 { "" } else { "s" },
+                    failure.condition
+                )
+            }
+            FailureKind::DeliveryFailure(failure) => format!(
+                "not delivered by EventBridge ({}) -> {queue}: {}",
+                failure.error_code.as_deref().unwrap_or("no error code"),
+                failure
+                    .error_message
+                    .as_deref()
+                    .unwrap_or("no error message")
+            ),
+            FailureKind::Unrecognised { reason, .. } => {
+                format!("unrecognised message in {queue}: {reason}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn no_attributes() -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    fn record(kind: FailureKind) -> FailureRecord {
+        FailureRecord {
+            queue_function: "payments".into(),
+            layer: FailureLayer::Function,
+            message_id: "m-1".into(),
+            kind,
+        }
+    }
+
+    fn stock_reserved() -> Value {
+        json!({"id": "e-2", "source": "eventrail.inventory", "detail-type": "StockReserved",
+               "detail": {"metadata": {"correlation_id": "c-1", "causation_id": "e-1",
+                                       "idempotency_key": "k"}, "data": {}}})
+    }
+
+    #[test]
+    fn decodes_a_poison_dead_letter() {
+        let body = json!({
+            "kind": "poison", "function": "inventory",
+            "reason": "detail.data.order.items[0].quantity: must be at least 1",
+            "event_id": "e-9", "correlation_id": "c-9", "failed_at": "2026-11-20T10:00:00Z",
+            "event": {"id": "e-9", "detail-type": "OrderPlaced"}
+        })
+        .to_string();
+        let record = record(FailureKind::decode(&body, &no_attributes()));
+        assert!(record.is_poison());
+        assert_eq!(record.event_id(), Some("e-9"));
+        assert_eq!(record.correlation_id(), Some("c-9"));
+        assert_eq!(record.detail_type(), Some("OrderPlaced"));
+        let summary = record.summary();
+        assert!(summary.contains("no retries"), "{summary}");
+        assert!(
+            summary.contains("quantity: must be at least 1"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn decodes_a_lambda_on_failure_record() {
+        let body = json!({
+            "version": "1.0", "timestamp": "2026-11-20T10:00:03.000Z",
+            "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
+                "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:eventrail-local-payments:$LATEST",
+                "approximateInvokeCount": 3},
+            "requestPayload": stock_reserved(),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": "eventrail.RetryableHandlerError",
+                                "errorMessage": "event e-2: retryable error: payment gateway unavailable"}
+        })
+        .to_string();
+        let record = record(FailureKind::decode(&body, &no_attributes()));
+        let failure = record.handler_failure().unwrap();
+        assert_eq!(failure.approximate_invoke_count, 3);
+        assert_eq!(failure.condition, "RetriesExhausted");
+        assert_eq!(failure.event, stock_reserved());
+        assert_eq!(record.event_id(), Some("e-2"));
+        assert_eq!(record.correlation_id(), Some("c-1"));
+        let summary = record.summary();
+        assert!(
+            summary.starts_with("handler failed 3 times (RetriesExhausted)"),
+            "{summary}"
+        );
+        assert!(summary.contains("payment gateway unavailable"), "{summary}");
+    }
+
+    #[test]
+    fn decodes_a_delivery_dead_letter_with_its_attributes() {
+        let attributes = BTreeMap::from([
+            ("ERROR_CODE".to_owned(), "SDK_CLIENT_ERROR".to_owned()),
+            ("ERROR_MESSAGE".to_owned(), "function not found".to_owned()),
+        ]);
+        let record = record(FailureKind::decode(
+            &stock_reserved().to_string(),
+            &attributes,
+        ));
+        assert!(matches!(record.kind, FailureKind::DeliveryFailure(_)));
+        assert_eq!(record.correlation_id(), Some("c-1"));
+        assert!(record.summary().contains("SDK_CLIENT_ERROR"));
+    }
+
+    #[test]
+    fn keeps_what_it_does_not_understand() {
+        let record = record(FailureKind::decode("{\"hello\":1}", &no_attributes()));
+        assert!(matches!(record.kind, FailureKind::Unrecognised { .. }));
+        assert_eq!(record.event_id(), None);
+        let record = self::record(FailureKind::decode("not json", &no_attributes()));
+        assert!(record.summary().contains("not JSON"));
+        let bad_poison = FailureKind::decode("{\"kind\":\"poison\"}", &no_attributes());
+        assert!(matches!(bad_poison, FailureKind::Unrecognised { .. }));
+    }
+}

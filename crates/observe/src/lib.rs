@@ -1,0 +1,41 @@
+//! Watch what a deployed eventrail stack does, for the demo and the end-to-end tests.
+//!
+//! - [`Stack`]: the stack's outputs (read from the file `cargo xtask test` writes, or given
+//!   by the deploy) and clients; places orders (direct invoke of `orders`), puts events,
+//!   replays the archive.
+//! - [`Tap`]: a catch-all rule (`{"source":[{"prefix":"eventrail."}]}`) on the bus whose
+//!   target is an SQS queue the tap creates, with a queue policy that lets only that rule
+//!   send; every application event can then be read back.
+//! - [`Flow`]: the events of one correlation id in causal order (causation id -> parent).
+//! - [`FailureRecord`]: failure queue messages decoded: poison dead letters, Lambda
+//!   on-failure records, EventBridge delivery dead letters. [`OutboxMessage`]: the outbox.
+//! - [`Watch`]: follows flows across the tap, the outbox and every failure queue; the
+//!   shared queues are read without stealing other readers' messages.
+//! - [`render`]: the text people read (the demo prints it, failing tests show it).
+
+pub mod aws;
+mod error;
+mod event;
+mod failure;
+mod flow;
+mod outbox;
+mod outputs;
+pub mod render;
+mod routes;
+mod shop;
+mod stack;
+mod tap;
+mod watch;
+
+pub use aws::Clients;
+pub use error::{ObserveError, Result};
+pub use event::ObservedEvent;
+pub use failure::{DeliveryFailure, FailureKind, FailureRecord, HandlerFailure};
+pub use flow::{CausalStep, Flow, FlowProblem, group_by_correlation};
+pub use outbox::{OutboxBody, OutboxMessage};
+pub use outputs::{ENDPOINT_VAR, FailureLayer, FailureQueue, OUTPUTS_VAR, StackOutputs};
+pub use routes::Routes;
+pub use shop::{OrderAccepted, Scenario, new_order_id};
+pub use stack::{BusEvent, ReplayOutcome, Stack};
+pub use tap::{Tap, catch_all_pattern};
+pub use watch::{FlowReport, Progress, Watch};

@@ -1,0 +1,337 @@
+//! The deployed stack's outputs (infra/template.yaml `Outputs`), read from a JSON file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{ObserveError, Result};
+
+/// Environment variable naming LocalStack's base URL.
+pub const ENDPOINT_VAR: &str = "EVENTRAIL_ENDPOINT";
+/// Environment variable naming the stack outputs JSON file.
+pub const OUTPUTS_VAR: &str = "EVENTRAIL_STACK_OUTPUTS";
+
+/// The outputs of the deployed stack, plus where it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StackOutputs {
+    /// Stack name, when known.
+    pub stack_name: Option<String>,
+    /// Region, when the file names one.
+    pub region: Option<String>,
+    /// Endpoint, when the file names one.
+    pub endpoint: Option<String>,
+    /// Output key -> value.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// A queue of the stack where failures land, with the function it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureQueue {
+    /// Function display name (`payments`).
+    pub function: String,
+    /// Which layer of failure the queue collects.
+    pub layer: FailureLayer,
+    /// Queue URL.
+    pub url: String,
+}
+
+/// The two failure layers of a consumer (design brief: "Two failure layers exist").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureLayer {
+    /// The function's on-failure destination (handler errors after retries) and poison events.
+    Function,
+    /// The rule target's dead-letter queue (EventBridge could not deliver).
+    Delivery,
+}
+
+impl FailureLayer {
+    /// How the queue is called for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Function => "failure queue",
+            Self::Delivery => "delivery dead-letter queue",
+        }
+    }
+}
+
+impl StackOutputs {
+    /// Outputs from a map.
+    pub fn from_map(outputs: BTreeMap<String, String>) -> Self {
+        Self {
+            outputs,
+            ..Self::default()
+        }
+    }
+
+    /// Reads the file named by `EVENTRAIL_STACK_OUTPUTS`.
+    pub fn from_env() -> Result<Self> {
+        let path = std::env::var_os(OUTPUTS_VAR)
+            .filter(|v| !v.is_empty())
+            .ok_or(ObserveError::MissingEnvironment {
+                variable: OUTPUTS_VAR,
+            })?;
+        Self::load(Path::new(&path))
+    }
+
+    /// Reads a stack outputs file (see [`StackOutputs::parse`] for the shapes accepted).
+    pub fn load(path: &Path) -> Result<Self> {
+        let fail = |message: String| ObserveError::OutputsFile {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(format!(
+                "{e}; `cargo xtask test` writes it after deploying the stack"
+            ))
+        })?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
+        Self::parse(&value).map_err(fail)
+    }
+
+    /// Accepts `{"stack_name", "region", "endpoint", "outputs": {key: value}}`, a flat
+    /// `{key: value}` object, a list of `{"OutputKey", "OutputValue"}`, or a DescribeStacks
+    /// answer `{"Stacks": [{"Outputs": [...]}]}`.
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        if let Some(stacks) = value.get("Stacks").and_then(Value::as_array) {
+            let stack = stacks
+                .first()
+                .ok_or_else(|| "`Stacks` is empty".to_owned())?;
+            let mut parsed = Self::parse(stack.get("Outputs").unwrap_or(&Value::Null))?;
+            parsed.stack_name = stack
+                .get("StackName")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            return Ok(parsed);
+        }
+        let outputs = match value {
+            Value::Array(items) => list_outputs(items)?,
+            Value::Object(map) => match map.get("outputs").or_else(|| map.get("Outputs")) {
+                Some(Value::Object(inner)) => flat_outputs(inner)?,
+                Some(Value::Array(items)) => list_outputs(items)?,
+                Some(_) => return Err("`outputs` must be an object or a list".to_owned()),
+                None => flat_outputs(map)?,
+            },
+            _ => {
+                return Err(
+                    "expected an object of outputs (see /work/notes/e2e-env.md for the shape)"
+                        .to_owned(),
+                );
+            }
+        };
+        if outputs.is_empty() {
+            return Err("no outputs in the file".to_owned());
+        }
+        Ok(Self {
+            stack_name: text("stack_name").or_else(|| text("StackName")),
+            region: text("region"),
+            endpoint: text("endpoint"),
+            outputs,
+        })
+    }
+
+    /// One output, or an error naming it and listing the ones present.
+    pub fn get(&self, key: &str) -> Result<&str> {
+        self.outputs
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| ObserveError::MissingOutput {
+                key: key.to_owned(),
+                present: self.outputs.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// The event bus name (`EventBusName`).
+    pub fn bus_name(&self) -> Result<&str> {
+        self.get("EventBusName")
+    }
+
+    /// The archive ARN (`ArchiveArn`).
+    pub fn archive_arn(&self) -> Result<&str> {
+        self.get("ArchiveArn")
+    }
+
+    /// The archive name (`ArchiveName`).
+    pub fn archive_name(&self) -> Result<&str> {
+        self.get("ArchiveName")
+    }
+
+    /// The event bus ARN (`EventBusArn`).
+    pub fn bus_arn(&self) -> Result<&str> {
+        self.get("EventBusArn")
+    }
+
+    /// The outbox queue URL (`OutboxQueueUrl`).
+    pub fn outbox_url(&self) -> Result<&str> {
+        self.get("OutboxQueueUrl")
+    }
+
+    /// The deployed name of `function` (`payments` -> output `PaymentsFunctionName`).
+    pub fn function_name(&self, function: &str) -> Result<&str> {
+        self.get(&format!("{}FunctionName", logical(function)))
+    }
+
+    /// The failure queue URL of `function` (`<Function>FailureQueueUrl`).
+    pub fn failure_queue_url(&self, function: &str) -> Result<&str> {
+        self.get(&format!("{}FailureQueueUrl", logical(function)))
+    }
+
+    /// The rule-target dead-letter queue URL of `function` (`<Function>DeliveryDlqUrl`).
+    pub fn delivery_dlq_url(&self, function: &str) -> Result<&str> {
+        self.get(&format!("{}DeliveryDlqUrl", logical(function)))
+    }
+
+    /// Every failure queue and delivery dead-letter queue of the stack, by function.
+    pub fn failure_queues(&self) -> Vec<FailureQueue> {
+        let mut queues: Vec<FailureQueue> = self
+            .outputs
+            .iter()
+            .filter_map(|(key, url)| {
+                let (function, layer) = if let Some(f) = key.strip_suffix("FailureQueueUrl") {
+                    (f, FailureLayer::Function)
+                } else if let Some(f) = key.strip_suffix("DeliveryDlqUrl") {
+                    (f, FailureLayer::Delivery)
+                } else {
+                    return None;
+                };
+                Some(FailureQueue {
+                    function: function.to_ascii_lowercase(),
+                    layer,
+                    url: url.clone(),
+                })
+            })
+            .collect();
+        queues.sort_by(|a, b| (&a.function, a.layer).cmp(&(&b.function, b.layer)));
+        queues
+    }
+}
+
+/// `payments` -> `Payments` (the template's logical id prefix).
+fn logical(function: &str) -> String {
+    let mut chars = function.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+fn flat_outputs(map: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, String> {
+    let mut outputs = BTreeMap::new();
+    for (key, value) in map {
+        match value {
+            Value::String(s) => {
+                outputs.insert(key.clone(), s.clone());
+            }
+            Value::Number(n) => {
+                outputs.insert(key.clone(), n.to_string());
+            }
+            // Metadata fields next to the outputs in a flat file.
+            _ if matches!(key.as_str(), "stack_name" | "region" | "endpoint") => {}
+            other => return Err(format!("output `{key}` is not a string: {other}")),
+        }
+    }
+    for meta in ["stack_name", "region", "endpoint"] {
+        outputs.remove(meta);
+    }
+    Ok(outputs)
+}
+
+fn list_outputs(items: &[Value]) -> Result<BTreeMap<String, String>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let key = item.get("OutputKey").and_then(Value::as_str);
+            let value = item.get("OutputValue").and_then(Value::as_str);
+            match (key, value) {
+                (Some(k), Some(v)) => Ok((k.to_owned(), v.to_owned())),
+                _ => Err(format!(
+                    "outputs[{i}] needs string fields OutputKey and OutputValue"
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_preferred_shape() {
+        let parsed = StackOutputs::parse(&json!({
+            "stack_name": "eventrail-local",
+            "region": "us-east-1",
+            "endpoint": "http://127.0.0.1:4566",
+            "outputs": {
+                "EventBusName": "eventrail-local",
+                "PaymentsFailureQueueUrl": "http://q/payments-failure",
+                "PaymentsDeliveryDlqUrl": "http://q/payments-dlq",
+                "OrdersFailureQueueUrl": "http://q/orders-failure",
+                "PaymentsFunctionName": "eventrail-local-payments"
+            }
+        }))
+        .unwrap();
+        assert_eq!(parsed.stack_name.as_deref(), Some("eventrail-local"));
+        assert_eq!(parsed.bus_name().unwrap(), "eventrail-local");
+        assert_eq!(
+            parsed.function_name("payments").unwrap(),
+            "eventrail-local-payments"
+        );
+        assert_eq!(
+            parsed.failure_queue_url("payments").unwrap(),
+            "http://q/payments-failure"
+        );
+        let queues = parsed.failure_queues();
+        let summary: Vec<_> = queues
+            .iter()
+            .map(|q| (q.function.as_str(), q.layer))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("orders", FailureLayer::Function),
+                ("payments", FailureLayer::Function),
+                ("payments", FailureLayer::Delivery),
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_flat_and_cloudformation_shapes() {
+        let flat =
+            StackOutputs::parse(&json!({"EventBusName": "b", "region": "eu-west-1"})).unwrap();
+        assert_eq!(flat.bus_name().unwrap(), "b");
+        assert_eq!(flat.region.as_deref(), Some("eu-west-1"));
+        assert!(!flat.outputs.contains_key("region"));
+
+        let described = StackOutputs::parse(&json!({"Stacks": [{
+            "StackName": "s",
+            "Outputs": [{"OutputKey": "EventBusName", "OutputValue": "b2"}]
+        }]}))
+        .unwrap();
+        assert_eq!(described.bus_name().unwrap(), "b2");
+        assert_eq!(described.stack_name.as_deref(), Some("s"));
+
+        let list =
+            StackOutputs::parse(&json!([{"OutputKey": "OutboxQueueUrl", "OutputValue": "u"}]))
+                .unwrap();
+        assert_eq!(list.outbox_url().unwrap(), "u");
+    }
+
+    #[test]
+    fn errors_name_the_missing_output_and_the_bad_field() {
+        let parsed = StackOutputs::parse(&json!({"outputs": {"EventBusName": "b"}})).unwrap();
+        let error = parsed.outbox_url().unwrap_err().to_string();
+        assert!(error.contains("`OutboxQueueUrl`"), "{error}");
+        assert!(error.contains("EventBusName"), "{error}");
+
+        let error = StackOutputs::parse(&json!([{"OutputKey": "x"}])).unwrap_err();
+        assert!(error.contains("outputs[0]"), "{error}");
+        let error = StackOutputs::parse(&json!({"outputs": {}})).unwrap_err();
+        assert!(error.contains("no outputs"), "{error}");
+    }
+}

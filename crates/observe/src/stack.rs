@@ -1,0 +1,274 @@
+//! A deployed stack: its outputs plus clients, and the actions the demo and tests take on it.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use events::PlaceOrder;
+use serde_json::Value;
+
+use crate::aws::{Clients, region_or_default};
+use crate::error::{ObserveError, Result, aws};
+use crate::outputs::{ENDPOINT_VAR, StackOutputs};
+use crate::shop::OrderAccepted;
+use crate::tap::Tap;
+use crate::watch::Watch;
+
+/// An event to put on the bus as is (tests use it for poison events and replays).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// `source`.
+    pub source: String,
+    /// `detail-type`.
+    pub detail_type: String,
+    /// `detail`.
+    pub detail: Value,
+    /// `Time`; EventBridge uses the time of the call when absent.
+    pub time: Option<SystemTime>,
+}
+
+/// How a replay ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayOutcome {
+    /// Replay name.
+    pub name: String,
+    /// Final state (`COMPLETED`, `FAILED`, ...).
+    pub state: String,
+    /// Why, when the service says.
+    pub reason: Option<String>,
+}
+
+/// The deployed eventrail stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// Clients pointed at the stack's endpoint.
+    pub clients: Clients,
+    /// The stack's outputs.
+    pub outputs: StackOutputs,
+}
+
+impl Stack {
+    /// The stack named by `EVENTRAIL_ENDPOINT` and `EVENTRAIL_STACK_OUTPUTS`; the error says
+    /// to run `cargo xtask test` when they are unset.
+    pub async fn from_env() -> Result<Self> {
+        let endpoint = std::env::var(ENDPOINT_VAR)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ObserveError::MissingEnvironment {
+                variable: ENDPOINT_VAR,
+            })?;
+        let outputs = StackOutputs::from_env()?;
+        Ok(Self::connect(endpoint.trim(), outputs).await)
+    }
+
+    /// The stack with `outputs`, reached at `endpoint`.
+    pub async fn connect(endpoint: &str, outputs: StackOutputs) -> Self {
+        let region = region_or_default(outputs.region.as_deref());
+        let endpoint = endpoint.trim_end_matches('/');
+        Self {
+            clients: Clients::connect(endpoint, &region).await,
+            outputs,
+        }
+    }
+
+    /// Places an order: invokes `orders` directly (request-response) with the command.
+    pub async fn place_order(&self, command: &PlaceOrder) -> Result<OrderAccepted> {
+        let payload = serde_json::to_value(command).map_err(|e| ObserveError::Decode {
+            what: "a PlaceOrder command".to_owned(),
+            message: e.to_string(),
+        })?;
+        let answer = self.invoke("orders", &payload).await?;
+        serde_json::from_value(answer.clone()).map_err(|e| ObserveError::Decode {
+            what: format!("the orders function's answer {answer}"),
+            message: e.to_string(),
+        })
+    }
+
+    /// Invokes `function` (display name, e.g. `orders`) and waits for its answer.
+    pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value> {
+        let name = self.outputs.function_name(function)?;
+        let output = self
+            .clients
+            .lambda
+            .invoke()
+            .function_name(name)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(aws("lambda:Invoke", name))?;
+        let body = output
+            .payload()
+            .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+            .unwrap_or_default();
+        let answer: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
+        if output.function_error().is_some() {
+            let text = |key: &str| {
+                answer
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| body.clone())
+            };
+            return Err(ObserveError::FunctionError {
+                function: name.to_owned(),
+                error_type: text("errorType"),
+                message: text("errorMessage"),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// Invokes `function` asynchronously (as EventBridge does), so Lambda's retries and
+    /// on-failure destination apply.
+    pub async fn invoke_async(&self, function: &str, payload: &Value) -> Result<()> {
+        let name = self.outputs.function_name(function)?;
+        self.clients
+            .lambda
+            .invoke()
+            .function_name(name)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(aws("lambda:Invoke (async)", name))?;
+        Ok(())
+    }
+
+    /// Puts one event on the stack's bus; returns its id.
+    pub async fn put_event(&self, event: &BusEvent) -> Result<String> {
+        let bus = self.outputs.bus_name()?;
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(&event.source)
+            .detail_type(&event.detail_type)
+            .detail(event.detail.to_string())
+            .set_time(event.time.map(aws_smithy_types::DateTime::from))
+            .build();
+        let output = self
+            .clients
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(aws("events:PutEvents", bus))?;
+        let first = output.entries().first();
+        match first.and_then(|e| e.event_id()) {
+            Some(id) if output.failed_entry_count() == 0 => Ok(id.to_owned()),
+            _ => Err(ObserveError::Aws {
+                operation: "events:PutEvents",
+                target: bus.to_owned(),
+                message: format!(
+                    "the entry failed: {} {}",
+                    first
+                        .and_then(|e| e.error_code())
+                        .unwrap_or("no error code"),
+                    first.and_then(|e| e.error_message()).unwrap_or("")
+                ),
+            }),
+        }
+    }
+
+    /// A new tap on the stack's bus.
+    pub async fn tap(&self) -> Result<Tap> {
+        Tap::create(&self.clients, self.outputs.bus_name()?).await
+    }
+
+    /// A new watch: a tap plus the outbox and every failure queue of the stack.
+    pub async fn watch(&self) -> Result<Watch> {
+        Watch::new(self.tap().await?, &self.clients, &self.outputs)
+    }
+
+    /// `MaximumRetryAttempts` of `function`'s asynchronous invoke configuration (Lambda's
+    /// default, 2, when none is configured).
+    pub async fn invoke_retry_attempts(&self, function: &str) -> Result<u32> {
+        let name = self.outputs.function_name(function)?;
+        let output = self
+            .clients
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(aws("lambda:GetFunctionEventInvokeConfig", name))?;
+        Ok(output
+            .maximum_retry_attempts()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(2))
+    }
+
+    /// Number of events the stack's archive holds, as DescribeArchive reports it.
+    pub async fn archive_event_count(&self) -> Result<i64> {
+        let name = self.outputs.archive_name()?;
+        let output = self
+            .clients
+            .events
+            .describe_archive()
+            .archive_name(name)
+            .send()
+            .await
+            .map_err(aws("events:DescribeArchive", name))?;
+        Ok(output.event_count())
+    }
+
+    /// Replays the archive's events of `[start, end]` to the bus (optionally only to the
+    /// rules in `filter_arns`) and waits, up to `deadline`, until the replay ends.
+    pub async fn replay(
+        &self,
+        name: &str,
+        start: SystemTime,
+        end: SystemTime,
+        filter_arns: &[String],
+        deadline: Duration,
+    ) -> Result<ReplayOutcome> {
+        let archive = self.outputs.archive_arn()?;
+        let destination = aws_sdk_eventbridge::types::ReplayDestination::builder()
+            .arn(self.outputs.bus_arn()?)
+            .set_filter_arns((!filter_arns.is_empty()).then(|| filter_arns.to_vec()))
+            .build()
+            .map_err(aws("events:StartReplay", name))?;
+        self.clients
+            .events
+            .start_replay()
+            .replay_name(name)
+            .event_source_arn(archive)
+            .event_start_time(aws_smithy_types::DateTime::from(start))
+            .event_end_time(aws_smithy_types::DateTime::from(end))
+            .destination(destination)
+            // Not idempotent: a retried StartReplay answers "already exists" and hides the
+            // first attempt's error.
+            .customize()
+            .config_override(
+                aws_sdk_eventbridge::config::Builder::default()
+                    .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(aws("events:StartReplay", format!("{name} of {archive}")))?;
+        let started = std::time::Instant::now();
+        loop {
+            let output = self
+                .clients
+                .events
+                .describe_replay()
+                .replay_name(name)
+                .send()
+                .await
+                .map_err(aws("events:DescribeReplay", name))?;
+            let state = output
+                .state()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            let finished = matches!(state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED");
+            if finished || started.elapsed() >= deadline {
+                return Ok(ReplayOutcome {
+                    name: name.to_owned(),
+                    state,
+                    reason: output.state_reason().map(str::to_owned),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}

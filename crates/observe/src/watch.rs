@@ -1,0 +1,274 @@
+//! A watch follows flows by correlation id: their events (through a tap), their outbox
+//! messages and whatever of theirs reaches a failure queue.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::aws::{self, Clients, RawMessage};
+use crate::error::{ObserveError, Result};
+use crate::failure::{FailureKind, FailureRecord};
+use crate::flow::Flow;
+use crate::outbox::{OutboxBody, OutboxMessage};
+use crate::outputs::{FailureQueue, StackOutputs};
+use crate::render;
+use crate::routes::Routes;
+use crate::tap::Tap;
+
+/// Everything observed about one flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowReport {
+    /// A heading for people (e.g. the order id and scenario).
+    pub title: String,
+    /// The flow's events.
+    pub flow: Flow,
+    /// Outbox messages the flow produced.
+    pub outbox: Vec<OutboxMessage>,
+    /// What of the flow reached a failure queue.
+    pub failures: Vec<FailureRecord>,
+}
+
+impl FlowReport {
+    /// The report rendered for people (see [`render::flow_report`]).
+    pub fn render(&self, routes: Option<&Routes>) -> String {
+        render::flow_report(self, routes)
+    }
+}
+
+/// What one [`Watch::poll`] brought in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Events read from the tap (any flow).
+    pub events: usize,
+    /// Outbox messages claimed.
+    pub outbox: usize,
+    /// Failure queue messages claimed.
+    pub failures: usize,
+}
+
+impl Progress {
+    /// True when nothing arrived.
+    pub fn is_empty(&self) -> bool {
+        self.events + self.outbox + self.failures == 0
+    }
+}
+
+/// Follows flows. The tap is this watch's own; the outbox and the failure queues are shared
+/// with other readers (tests run in parallel), so a watch takes only the messages of the
+/// flows it follows and makes the others visible again at once.
+#[derive(Debug)]
+pub struct Watch {
+    tap: Tap,
+    sqs: aws_sdk_sqs::Client,
+    outbox_url: Option<String>,
+    failure_queues: Vec<FailureQueue>,
+    followed: BTreeSet<String>,
+    outbox: Vec<OutboxMessage>,
+    failures: Vec<FailureRecord>,
+    unreadable_outbox: Vec<String>,
+}
+
+impl Watch {
+    /// A watch reading `tap`, the stack's outbox and its failure queues.
+    pub fn new(tap: Tap, clients: &Clients, outputs: &StackOutputs) -> Result<Self> {
+        Ok(Self {
+            tap,
+            sqs: clients.sqs.clone(),
+            outbox_url: Some(outputs.outbox_url()?.to_owned()),
+            failure_queues: outputs.failure_queues(),
+            followed: BTreeSet::new(),
+            outbox: Vec::new(),
+            failures: Vec::new(),
+            unreadable_outbox: Vec::new(),
+        })
+    }
+
+    /// Follows the flow with `correlation_id` from now on.
+    pub fn follow(&mut self, correlation_id: impl Into<String>) {
+        self.followed.insert(correlation_id.into());
+    }
+
+    /// The correlation ids followed.
+    pub fn followed(&self) -> &BTreeSet<String> {
+        &self.followed
+    }
+
+    /// The tap.
+    pub fn tap(&self) -> &Tap {
+        &self.tap
+    }
+
+    /// Reads the tap, the outbox and every failure queue once.
+    pub async fn poll(&mut self) -> Result<Progress> {
+        let mut progress = Progress {
+            events: self.tap.poll(0).await?,
+            ..Progress::default()
+        };
+        let followed = self.followed.clone();
+        let followed_ids: HashSet<String> = self
+            .tap
+            .events()
+            .iter()
+            .filter(|e| {
+                e.correlation_id
+                    .as_ref()
+                    .is_some_and(|c| followed.contains(c))
+            })
+            .map(|e| e.id.clone())
+            .collect();
+
+        if let Some(url) = &self.outbox_url {
+            let claimed = aws::drain_shared(&self.sqs, url, |message| {
+                OutboxBody::decode(&message.body)
+                    .is_ok_and(|b| followed.contains(&b.correlation_id))
+            })
+            .await?;
+            progress.outbox = claimed.len();
+            for message in claimed {
+                match OutboxBody::decode(&message.body) {
+                    Ok(body) => self.outbox.push(OutboxMessage {
+                        message_id: message.message_id,
+                        deduplication_id: message.deduplication_id,
+                        group_id: message.group_id,
+                        body,
+                    }),
+                    Err(reason) => self.unreadable_outbox.push(reason),
+                }
+            }
+        }
+
+        for queue in &self.failure_queues {
+            let decode = |message: &RawMessage| FailureRecord {
+                queue_function: queue.function.clone(),
+                layer: queue.layer,
+                message_id: message.message_id.clone(),
+                kind: FailureKind::decode(&message.body, &message.attributes),
+            };
+            let claimed = aws::drain_shared(&self.sqs, &queue.url, |message| {
+                let record = decode(message);
+                record
+                    .correlation_id()
+                    .is_some_and(|c| followed.contains(c))
+                    || record
+                        .event_id()
+                        .is_some_and(|id| followed_ids.contains(id))
+            })
+            .await?;
+            progress.failures += claimed.len();
+            self.failures.extend(claimed.iter().map(decode));
+        }
+        Ok(progress)
+    }
+
+    /// Polls until `done` holds, failing after `deadline` with everything observed.
+    pub async fn wait_until(
+        &mut self,
+        waiting_for: &str,
+        deadline: Duration,
+        done: impl Fn(&Self) -> bool,
+    ) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            self.poll().await?;
+            if done(self) {
+                return Ok(());
+            }
+            if started.elapsed() >= deadline {
+                return Err(ObserveError::Timeout {
+                    waiting_for: waiting_for.to_owned(),
+                    seconds: deadline.as_secs(),
+                    observed: self.render_followed(None),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Polls until nothing new has arrived for `quiet` (or `max` has passed): after the
+    /// expected events are in, this catches unexpected extra ones.
+    pub async fn settle(&mut self, quiet: Duration, max: Duration) -> Result<()> {
+        let started = Instant::now();
+        let mut last_change = Instant::now();
+        loop {
+            let progress = self.poll().await?;
+            if !progress.is_empty() {
+                last_change = Instant::now();
+            }
+            if last_change.elapsed() >= quiet || started.elapsed() >= max {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The flow of `correlation_id` as seen so far.
+    pub fn flow(&self, correlation_id: &str) -> Flow {
+        self.tap.flow(correlation_id)
+    }
+
+    /// Outbox messages of `correlation_id`.
+    pub fn outbox_for(&self, correlation_id: &str) -> Vec<&OutboxMessage> {
+        self.outbox
+            .iter()
+            .filter(|m| m.body.correlation_id == correlation_id)
+            .collect()
+    }
+
+    /// Failure queue messages of `correlation_id` (by correlation or by event id).
+    pub fn failures_for(&self, correlation_id: &str) -> Vec<&FailureRecord> {
+        let flow = self.flow(correlation_id);
+        self.failures
+            .iter()
+            .filter(|r| {
+                r.correlation_id() == Some(correlation_id)
+                    || r.event_id().is_some_and(|id| flow.get(id).is_some())
+            })
+            .collect()
+    }
+
+    /// All outbox messages claimed.
+    pub fn outbox(&self) -> &[OutboxMessage] {
+        &self.outbox
+    }
+
+    /// All failure queue messages claimed.
+    pub fn failures(&self) -> &[FailureRecord] {
+        &self.failures
+    }
+
+    /// Outbox messages of followed flows whose body did not decode.
+    pub fn unreadable_outbox(&self) -> &[String] {
+        &self.unreadable_outbox
+    }
+
+    /// Everything observed about `correlation_id`.
+    pub fn report(&self, correlation_id: &str, title: impl Into<String>) -> FlowReport {
+        FlowReport {
+            title: title.into(),
+            flow: self.flow(correlation_id),
+            outbox: self
+                .outbox_for(correlation_id)
+                .into_iter()
+                .cloned()
+                .collect(),
+            failures: self
+                .failures_for(correlation_id)
+                .into_iter()
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every followed flow, rendered.
+    pub fn render_followed(&self, routes: Option<&Routes>) -> String {
+        self.followed
+            .iter()
+            .map(|c| self.report(c, format!("correlation {c}")).render(routes))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Deletes the tap.
+    pub async fn close(self) -> Result<()> {
+        self.tap.delete().await
+    }
+}
