@@ -604,6 +604,41 @@ fn unix_seconds() -> u64 {
         .unwrap_or_default()
 }
 
+/// Where the harness keeps LocalStack init hooks, relative to the repository root
+/// (`ready.d/*.py` run in LocalStack's process once it is ready).
+pub const INIT_HOOKS_DIR: &str = "infra/localstack-init";
+
+/// Copies `<root>/infra/localstack-init/<stage>.d/*` to `<run_dir>/fs/etc/localstack/init/<stage>.d/`,
+/// where host-mode LocalStack looks for init scripts (`FILESYSTEM_ROOT` is `<run_dir>/fs`).
+pub fn install_init_hooks(root: &Path, run_dir: &Path) -> Result<()> {
+    let source = root.join(INIT_HOOKS_DIR);
+    let Ok(stages) = fs::read_dir(&source) else {
+        return Ok(());
+    };
+    for stage in stages.flatten() {
+        let stage_dir = stage.path();
+        if !stage_dir.is_dir() {
+            continue;
+        }
+        let target = run_dir
+            .join("fs/etc/localstack/init")
+            .join(stage.file_name());
+        fs::create_dir_all(&target).io_context(|| format!("creating {}", target.display()))?;
+        let scripts =
+            fs::read_dir(&stage_dir).io_context(|| format!("reading {}", stage_dir.display()))?;
+        for script in scripts.flatten() {
+            let from = script.path();
+            if from.is_file() {
+                let to = target.join(script.file_name());
+                fs::copy(&from, &to).io_context(|| {
+                    format!("copying init hook {} to {}", from.display(), to.display())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,39 +731,20 @@ mod tests {
         let port = free_port().unwrap();
         assert!(health(&format!("http://127.0.0.1:{port}")).is_err());
     }
-}
 
-/// Where the harness keeps LocalStack init hooks, relative to the repository root
-/// (`ready.d/*.py` run in LocalStack's process once it is ready).
-pub const INIT_HOOKS_DIR: &str = "infra/localstack-init";
-
-/// Copies `<root>/infra/localstack-init/<stage>.d/*` to `<run_dir>/fs/etc/localstack/init/<stage>.d/`,
-/// where host-mode LocalStack looks for init scripts (`FILESYSTEM_ROOT` is `<run_dir>/fs`).
-pub fn install_init_hooks(root: &Path, run_dir: &Path) -> Result<()> {
-    let source = root.join(INIT_HOOKS_DIR);
-    let Ok(stages) = fs::read_dir(&source) else {
-        return Ok(());
-    };
-    for stage in stages.flatten() {
-        let stage_dir = stage.path();
-        if !stage_dir.is_dir() {
-            continue;
-        }
-        let target = run_dir
-            .join("fs/etc/localstack/init")
-            .join(stage.file_name());
-        fs::create_dir_all(&target).io_context(|| format!("creating {}", target.display()))?;
-        let scripts =
-            fs::read_dir(&stage_dir).io_context(|| format!("reading {}", stage_dir.display()))?;
-        for script in scripts.flatten() {
-            let from = script.path();
-            if from.is_file() {
-                let to = target.join(script.file_name());
-                fs::copy(&from, &to).io_context(|| {
-                    format!("copying init hook {} to {}", from.display(), to.display())
-                })?;
-            }
-        }
+    #[test]
+    fn init_hooks_are_copied_into_the_filesystem_root() {
+        let base = std::env::temp_dir().join(format!("eventrail-hooks-{}", std::process::id()));
+        let root = base.join("repo");
+        let run_dir = base.join("run");
+        let ready = root.join(INIT_HOOKS_DIR).join("ready.d");
+        std::fs::create_dir_all(&ready).unwrap();
+        std::fs::write(ready.join("fix.py"), "print('hi')\n").unwrap();
+        install_init_hooks(&root, &run_dir).unwrap();
+        let copied = run_dir.join("fs/etc/localstack/init/ready.d/fix.py");
+        assert_eq!(std::fs::read_to_string(copied).unwrap(), "print('hi')\n");
+        // A repository without hooks is fine.
+        install_init_hooks(&base.join("empty"), &run_dir).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
     }
-    Ok(())
 }
