@@ -15,6 +15,7 @@ pub struct Environment {
     localstack: Option<LocalStack>,
     endpoint: String,
     outputs_file: PathBuf,
+    root: PathBuf,
     keep: bool,
 }
 
@@ -66,6 +67,7 @@ impl Environment {
             localstack: Some(localstack),
             endpoint,
             outputs_file,
+            root: root.to_path_buf(),
             keep,
         })
     }
@@ -84,6 +86,10 @@ impl Environment {
         };
         if self.keep {
             if let Some(state) = localstack.detach() {
+                let path = eventrail_local::localstack::up_state_path(&self.root);
+                std::fs::write(&path, serde_json::to_string_pretty(&state)?).with_context(
+                    || format!("recording the running LocalStack in {}", path.display()),
+                )?;
                 eprintln!(
                     "LocalStack left running at {} (pid {}); stop it with `cargo run -p eventrail -- local down`",
                     state.endpoint, state.pid

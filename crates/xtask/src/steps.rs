@@ -176,37 +176,44 @@ pub fn zips(options: &ZipOptions) -> Result<()> {
     let root = repo_root()?;
     let installed = Installer::new(&root).ensure_all()?;
     let path = installed.path_env();
+    let functions = function_crates(&root)?;
+    // Its own output folder, so these zips never replace the host-architecture ones that
+    // the LocalStack deploy uploads from target/lambda/.
+    let dir = root.join(if options.host {
+        "target/lambda-host"
+    } else {
+        "target/lambda-arm64"
+    });
     let step = Step::start("cargo lambda build --release --output-format zip");
     let mut command = cargo(&root, &path);
-    command.args([
-        "lambda",
-        "build",
-        "--release",
-        "--output-format",
-        "zip",
-        "--workspace",
-    ]);
+    command.args(["lambda", "build", "--release", "--output-format", "zip"]);
+    command.arg("--lambda-dir").arg(&dir);
     if !options.host {
         command.arg("--arm64");
     }
+    for function in &functions {
+        command.args(["--package", function]);
+    }
     run(&mut command)?;
     step.done();
-    let dir = root.join("target/lambda");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let zip = entry.path().join("bootstrap.zip");
-        if let Ok(meta) = std::fs::metadata(&zip) {
-            println!(
-                "{:<16} {:>10} bytes  {}",
-                entry.file_name().to_string_lossy(),
-                meta.len(),
-                zip.display()
-            );
-        }
+    for function in &functions {
+        let zip = dir.join(function).join("bootstrap.zip");
+        let meta =
+            std::fs::metadata(&zip).with_context(|| format!("no zip at {}", zip.display()))?;
+        println!("{function:<16} {:>10} bytes  {}", meta.len(), zip.display());
     }
     Ok(())
+}
+
+/// The crates under `functions/`, sorted.
+fn function_crates(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("functions");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
 }
