@@ -7,8 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use eventrail_pattern::Pattern;
-use eventrail_template::Template;
+use eventrail_template::{Router, Template};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -18,38 +17,12 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A rule of the template: logical id, target function names, compiled pattern.
-struct CompiledRule {
-    id: String,
-    functions: Vec<String>,
-    pattern: Pattern,
+fn template() -> Template {
+    Template::load(repo().join("infra/template.yaml")).expect("infra/template.yaml loads")
 }
 
-fn rules() -> Vec<CompiledRule> {
-    let template = Template::load(repo().join("infra/template.yaml")).unwrap();
-    template
-        .rules()
-        .iter()
-        .filter_map(|rule| {
-            let pattern = rule.pattern.as_ref()?;
-            let pattern = Pattern::from_value(pattern)
-                .unwrap_or_else(|e| panic!("rule {} has an invalid pattern: {e}", rule.logical_id));
-            let functions = rule
-                .target_functions()
-                .map(|id| {
-                    template
-                        .function(id)
-                        .map_or(id, |f| f.display_name())
-                        .to_owned()
-                })
-                .collect();
-            Some(CompiledRule {
-                id: rule.logical_id.clone(),
-                functions,
-                pattern,
-            })
-        })
-        .collect()
+fn router() -> Router {
+    Router::from_template(&template()).expect("every rule's pattern is valid")
 }
 
 /// `events/samples/*.json` (not the commands/ or poison/ folders), by file name.
@@ -81,23 +54,19 @@ fn documented_consumers() -> BTreeMap<String, BTreeSet<String>> {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn receivers(rules: &[CompiledRule], event: &Value) -> BTreeSet<String> {
-    rules
-        .iter()
-        .filter(|rule| rule.pattern.matches(event))
-        .flat_map(|rule| rule.functions.iter().cloned())
-        .collect()
+fn receivers(router: &Router, event: &Value) -> BTreeSet<String> {
+    router.functions_for(event).into_iter().collect()
 }
 
 #[test]
 fn every_sample_reaches_exactly_its_documented_consumers() {
-    let rules = rules();
+    let router = router();
     let samples = samples();
     let documented = documented_consumers();
     assert!(!samples.is_empty(), "events/samples holds no samples");
     let mut problems = Vec::new();
     for (name, event) in &samples {
-        let actual = receivers(&rules, event);
+        let actual = receivers(&router, event);
         match documented.get(name) {
             None => problems.push(format!(
                 "{name}: not listed in consumers.json (reaches {actual:?})"
@@ -122,17 +91,28 @@ fn every_sample_reaches_exactly_its_documented_consumers() {
 
 #[test]
 fn every_rule_matches_at_least_one_sample() {
-    let rules = rules();
+    let template = template();
+    let with_pattern: BTreeSet<String> = template
+        .rules()
+        .iter()
+        .filter(|rule| rule.pattern.is_some())
+        .map(|rule| rule.logical_id.clone())
+        .collect();
     assert!(
-        !rules.is_empty(),
+        !with_pattern.is_empty(),
         "infra/template.yaml has no rule with a pattern"
     );
-    let samples = samples();
-    let dead: Vec<&str> = rules
-        .iter()
-        .filter(|rule| !samples.values().any(|event| rule.pattern.matches(event)))
-        .map(|rule| rule.id.as_str())
+    let router = Router::from_template(&template).expect("every rule's pattern is valid");
+    let fired: BTreeSet<String> = samples()
+        .values()
+        .flat_map(|event| {
+            router
+                .routes(event)
+                .into_iter()
+                .map(|route| route.rule.clone())
+        })
         .collect();
+    let dead: Vec<&String> = with_pattern.difference(&fired).collect();
     assert!(
         dead.is_empty(),
         "rules that match no sample in events/samples: {dead:?}"

@@ -7,10 +7,12 @@
 //! business rules a decoder cannot.
 
 mod catalog;
+mod contracts;
 mod envelope;
 mod validate;
 
 pub use catalog::*;
+pub use contracts::{OrderAccepted, OutboxMessage};
 pub use envelope::{Envelope, Metadata, derive_key};
 pub use validate::{Validate, ValidationError};
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use eventrail_observe::{
-    BusEvent, FailureRecord, Flow, FlowReport, OrderAccepted, Routes, Scenario, Stack, Watch,
+    BusEvent, FailureRecord, Flow, FlowReport, OrderAccepted, Router, Scenario, Stack, Watch,
 };
 use serde_json::Value;
 
@@ -40,8 +40,8 @@ pub async fn stack() -> Stack {
 }
 
 /// The template's routes (to show which functions each event reached).
-pub fn routes() -> Option<Routes> {
-    Routes::load(&repo().join("infra/template.yaml")).ok()
+pub fn routes() -> Option<Router> {
+    Router::load(repo().join("infra/template.yaml")).ok()
 }
 
 /// What a scenario must produce.

@@ -18,7 +18,7 @@ use clap::Args;
 use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
 use eventrail_observe::{
-    BusEvent, FlowReport, Routes, Scenario, Stack, StackOutputs, Watch, new_order_id,
+    BusEvent, FlowReport, Router, Scenario, Stack, StackOutputs, Watch, new_order_id,
 };
 use serde_json::Value;
 
@@ -120,7 +120,7 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool
         ..StackOutputs::from_map(deployed.outputs.clone())
     };
     let stack = Stack::connect(&endpoint, outputs).await;
-    let routes = Routes::load(&root.join("infra/template.yaml")).ok();
+    let routes = Router::load(root.join("infra/template.yaml")).ok();
 
     step("4/4 place the orders and watch them flow");
     println!(
@@ -195,7 +195,7 @@ async fn follow(
     watch: &mut Watch,
     correlation_id: &str,
     title: String,
-    routes: Option<&Routes>,
+    routes: Option<&Router>,
 ) -> Result<FlowReport> {
     let started = Instant::now();
     let mut last_change = Instant::now();

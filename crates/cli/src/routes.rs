@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use eventrail_pattern::{Pattern, RuleMachine};
-use eventrail_template::Template;
+use eventrail_template::{Route, Router, Template};
 use serde_json::Value;
 
 /// Arguments of `eventrail routes`.
@@ -19,59 +18,6 @@ pub struct RoutesArgs {
     /// The SAM/CloudFormation template holding the rules.
     #[arg(long, default_value = "infra/template.yaml")]
     template: PathBuf,
-}
-
-/// One rule of the template, ready to match: its name and the functions it invokes.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// Logical id of the rule.
-    pub rule: String,
-    /// Display names (binary names) of the functions the rule targets.
-    pub functions: Vec<String>,
-}
-
-/// All the template's rules compiled into one machine.
-pub struct Router {
-    machine: RuleMachine<Route>,
-}
-
-impl Router {
-    /// Compiles every rule with an event pattern; an invalid pattern is an error naming its rule.
-    pub fn from_template(template: &Template) -> Result<Self> {
-        let mut machine = RuleMachine::new();
-        for rule in template.rules() {
-            let Some(pattern) = &rule.pattern else {
-                continue;
-            };
-            let compiled = Pattern::from_value(pattern).with_context(|| {
-                format!(
-                    "{}: rule {} has an invalid pattern",
-                    template.file().display(),
-                    rule.logical_id
-                )
-            })?;
-            let functions = rule
-                .target_functions()
-                .map(|id| {
-                    template
-                        .function(id)
-                        .map_or(id, |f| f.display_name())
-                        .to_owned()
-                })
-                .collect();
-            let route = Route {
-                rule: rule.logical_id.clone(),
-                functions,
-            };
-            machine.add_rule(route, &compiled);
-        }
-        Ok(Self { machine })
-    }
-
-    /// Rules matching the event, in template order.
-    pub fn routes(&self, event: &Value) -> Vec<&Route> {
-        self.machine.matching_rules(event)
-    }
 }
 
 /// Runs `eventrail routes`; exit 0 when every event was read and routed.

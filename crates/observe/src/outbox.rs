@@ -1,8 +1,5 @@
 //! Messages of the notifications outbox (a FIFO queue).
 
-use serde::Deserialize;
-use serde_json::Value;
-
 /// One customer notification read from the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
@@ -16,35 +13,8 @@ pub struct OutboxMessage {
     pub body: OutboxBody,
 }
 
-/// The body notifications writes (functions/notifications `OutboxMessage`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct OutboxBody {
-    /// The order.
-    pub order_id: String,
-    /// Recipient.
-    pub to: String,
-    /// `stock-unavailable`, `payment-failed` or `order-shipped`.
-    pub kind: String,
-    /// Subject line.
-    pub subject: String,
-    /// Text.
-    pub body: String,
-    /// The flow.
-    pub correlation_id: String,
-    /// The event that caused the message.
-    pub event_id: String,
-    /// The causing event's idempotency key.
-    pub idempotency_key: String,
-}
-
-impl OutboxBody {
-    /// Decodes a message body; the error says which field is wrong.
-    pub fn decode(body: &str) -> Result<Self, String> {
-        let value: Value =
-            serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
-        serde_json::from_value(value).map_err(|e| format!("not an outbox message: {e}"))
-    }
-}
+/// The body notifications writes: the catalog's outbox message.
+pub type OutboxBody = events::OutboxMessage;
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use crate::event::ObservedEvent;
 use crate::flow::Flow;
-use crate::routes::Routes;
 use crate::watch::FlowReport;
+use eventrail_template::Router;
 
 /// Renders a report:
 ///
@@ -18,7 +18,7 @@ use crate::watch::FlowReport;
 ///      └─ ...
 ///   outbox: 1 message · failure queues: nothing
 /// ```
-pub fn flow_report(report: &FlowReport, routes: Option<&Routes>) -> String {
+pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", report.title);
     let flow = &report.flow;
@@ -115,7 +115,7 @@ pub fn flow_report(report: &FlowReport, routes: Option<&Routes>) -> String {
     out
 }
 
-fn event_line(event: &ObservedEvent, flow: &Flow, routes: Option<&Routes>, orphan: bool) -> String {
+fn event_line(event: &ObservedEvent, flow: &Flow, routes: Option<&Router>, orphan: bool) -> String {
     let mut line = format!("{}  by {}", event.detail_type, event.emitter());
     let receivers = match routes {
         Some(routes) => routes.functions_for(&event.raw),

@@ -1,8 +1,6 @@
 //! The reference shop's order scenarios: a `PlaceOrder` command per documented outcome.
 
 use events::{Address, Order, OrderItem, PlaceOrder};
-use serde::Deserialize;
-use serde_json::Value;
 
 /// An order whose outcome is decided by its content (functions/*/src/lib.rs document how).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,20 +126,8 @@ pub fn new_order_id() -> String {
     format!("ord-{}", &id[..16])
 }
 
-/// The `orders` function's answer to a `PlaceOrder` command.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct OrderAccepted {
-    /// The order.
-    pub order_id: String,
-    /// The flow's correlation id.
-    pub correlation_id: String,
-    /// `OrderPlaced`'s idempotency key.
-    pub idempotency_key: String,
-    /// The id EventBridge gave `OrderPlaced` (absent in dry-run mode).
-    pub event_id: Option<String>,
-    /// The published `detail`.
-    pub detail: Value,
-}
+/// The `orders` function's answer to a `PlaceOrder` command (from the catalog).
+pub use events::OrderAccepted;
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use crate::flow::Flow;
 use crate::outbox::{OutboxBody, OutboxMessage};
 use crate::outputs::{FailureQueue, StackOutputs};
 use crate::render;
-use crate::routes::Routes;
 use crate::tap::Tap;
+use eventrail_template::Router;
 
 /// Everything observed about one flow.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub struct FlowReport {
 
 impl FlowReport {
     /// The report rendered for people (see [`render::flow_report`]).
-    pub fn render(&self, routes: Option<&Routes>) -> String {
+    pub fn render(&self, routes: Option<&Router>) -> String {
         render::flow_report(self, routes)
     }
 }
@@ -259,7 +259,7 @@ impl Watch {
     }
 
     /// Every followed flow, rendered.
-    pub fn render_followed(&self, routes: Option<&Routes>) -> String {
+    pub fn render_followed(&self, routes: Option<&Router>) -> String {
         self.followed
             .iter()
             .map(|c| self.report(c, format!("correlation {c}")).render(routes))

@@ -22,6 +22,7 @@ mod error;
 pub mod invariants;
 mod model;
 mod refs;
+mod routes;
 mod samconfig;
 mod yaml;
 
@@ -37,6 +38,7 @@ pub use model::{
     Target,
 };
 pub use refs::{direct_ref, references};
+pub use routes::{Route, Router};
 pub use samconfig::{SamConfig, SamEnvironment};
 pub use yaml::yaml_to_json;
 

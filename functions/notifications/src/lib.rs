@@ -8,6 +8,7 @@
 use std::future::Future;
 
 use eventrail_runtime::{Emitted, HandlerError, Incoming};
+pub use events::OutboxMessage;
 use events::{Event, OrderShipped, PaymentFailed, StockUnavailable, Validate, ValidationError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -58,27 +59,6 @@ impl CustomerOutcome {
             Self::OrderShipped(_) => OrderShipped::DETAIL_TYPE,
         }
     }
-}
-
-/// One message for the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxMessage {
-    /// The order.
-    pub order_id: String,
-    /// Recipient.
-    pub to: String,
-    /// `stock-unavailable`, `payment-failed` or `order-shipped`.
-    pub kind: String,
-    /// Subject line.
-    pub subject: String,
-    /// Text.
-    pub body: String,
-    /// The flow.
-    pub correlation_id: String,
-    /// The event that caused this message.
-    pub event_id: String,
-    /// Deduplication key: the causing event's idempotency key.
-    pub idempotency_key: String,
 }
 
 /// Writes the message for `outcome`.

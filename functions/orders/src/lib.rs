@@ -7,8 +7,8 @@
 //! published.
 
 use eventrail_runtime::{OutgoingEvent, PublishError, Publisher, PutEventsApi};
+pub use events::OrderAccepted;
 use events::{Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
-use serde::Serialize;
 use serde_json::Value;
 
 /// Why an order was not placed.
@@ -33,21 +33,6 @@ impl From<OrderError> for eventrail_runtime::lambda_runtime::Diagnostic {
             error_message: error.to_string(),
         }
     }
-}
-
-/// The answer to a placed order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderAccepted {
-    /// The order.
-    pub order_id: String,
-    /// The flow's correlation id: every event of this order carries it.
-    pub correlation_id: String,
-    /// `OrderPlaced`'s idempotency key.
-    pub idempotency_key: String,
-    /// Id EventBridge gave `OrderPlaced`; absent in dry-run mode.
-    pub event_id: Option<String>,
-    /// The `detail` published.
-    pub detail: Value,
 }
 
 /// Decodes and validates a raw `PlaceOrder` command.

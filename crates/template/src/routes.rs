@@ -1,0 +1,78 @@
+//! Offline routing: every rule of a template compiled into one pattern machine, so an event's
+//! receivers are found the way the bus finds them, without AWS.
+
+use std::path::Path;
+
+use eventrail_pattern::{Pattern, RuleMachine};
+use serde_json::Value;
+
+use crate::{Template, TemplateError};
+
+/// One rule of the template and the functions it targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The rule's logical id (for SAM events: function id + event name).
+    pub rule: String,
+    /// The functions the rule targets, by binary name where known.
+    pub functions: Vec<String>,
+}
+
+/// All the template's rules with an event pattern, compiled into one machine.
+#[derive(Debug, Clone)]
+pub struct Router {
+    machine: RuleMachine<Route>,
+}
+
+impl Router {
+    /// Compiles every rule with an event pattern; an invalid pattern is an error naming its rule.
+    pub fn from_template(template: &Template) -> Result<Self, TemplateError> {
+        let mut machine = RuleMachine::new();
+        for rule in template.rules() {
+            let Some(pattern) = &rule.pattern else {
+                continue;
+            };
+            let compiled = Pattern::from_value(pattern).map_err(|e| TemplateError::Invalid {
+                file: template.file().to_path_buf(),
+                path: format!("rule {}", rule.logical_id),
+                message: format!("invalid event pattern: {e}"),
+            })?;
+            let functions = rule
+                .target_functions()
+                .map(|id| {
+                    template
+                        .function(id)
+                        .map_or(id, |f| f.display_name())
+                        .to_owned()
+                })
+                .collect();
+            let route = Route {
+                rule: rule.logical_id.clone(),
+                functions,
+            };
+            machine.add_rule(route, &compiled);
+        }
+        Ok(Self { machine })
+    }
+
+    /// Loads a template and compiles its rules.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, TemplateError> {
+        Self::from_template(&Template::load(path.as_ref())?)
+    }
+
+    /// The rules matching `event`, in template order.
+    pub fn routes(&self, event: &Value) -> Vec<&Route> {
+        self.machine.matching_rules(event)
+    }
+
+    /// The functions `event` is delivered to, sorted, each once.
+    pub fn functions_for(&self, event: &Value) -> Vec<String> {
+        let mut functions: Vec<String> = self
+            .routes(event)
+            .into_iter()
+            .flat_map(|route| route.functions.iter().cloned())
+            .collect();
+        functions.sort();
+        functions.dedup();
+        functions
+    }
+}
