@@ -30,6 +30,14 @@ impl Watch {
             probe.as_ref().is_ok_and(|o| o.status.success()),
             "cargo-lambda is not on PATH; run the tests with `cargo xtask test`, which installs it"
         );
+        // Build the binaries first, so the first invoke does not wait on a compile while
+        // other tests load the machine (watch then finds them up to date).
+        let build = Command::new("cargo")
+            .current_dir(repo_root())
+            .args(["build", "--bin", "inventory", "--bin", "payments"])
+            .status()
+            .expect("run cargo build");
+        assert!(build.success(), "cargo build of the functions failed");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
