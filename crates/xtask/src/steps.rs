@@ -125,6 +125,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
     .context("the executor plugin's tests failed")?;
     step.done();
 
+    ensure_nextest(&root, &path)?;
     let mut nextest = cargo(&root, &path);
     nextest.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
     nextest.args(&options.nextest_args);
@@ -148,6 +149,24 @@ pub fn test(options: &TestOptions) -> Result<()> {
         "\nall checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// cargo-nextest ships with this machine kind's toolchain; install it when a machine lacks it.
+fn ensure_nextest(root: &Path, path: &OsString) -> Result<()> {
+    let present = cargo(root, path)
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    let step = Step::start("cargo install cargo-nextest --locked (not on this machine)");
+    run(cargo(root, path).args(["install", "cargo-nextest", "--locked"]))
+        .context("installing cargo-nextest")?;
+    step.done();
     Ok(())
 }
 
