@@ -50,7 +50,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .context("installing the pinned tools into .eventrail/")?;
 
     step("2/4 LocalStack");
-    let options = LocalStackOptions::default();
+    let options = LocalStackOptions {
+        stop_with_parent: !args.keep,
+        ..LocalStackOptions::default()
+    };
     let localstack =
         LocalStack::connect_or_start(&root, || installer.ensure_localstack(), &options)?;
     let endpoint = localstack.endpoint().to_owned();

@@ -55,6 +55,10 @@ pub struct LocalStackOptions {
     pub port: Option<u16>,
     /// Print progress lines to stderr.
     pub verbose: bool,
+    /// Ask the kernel to SIGTERM LocalStack when the process that started it dies, even by
+    /// SIGKILL (Linux `PR_SET_PDEATHSIG`), so a killed test run leaves no LocalStack behind.
+    /// Leave it off when the instance must outlive its starter (`local up`, `--keep`).
+    pub stop_with_parent: bool,
 }
 
 impl Default for LocalStackOptions {
@@ -66,6 +70,7 @@ impl Default for LocalStackOptions {
             stop_grace: Duration::from_secs(10),
             port: None,
             verbose: true,
+            stop_with_parent: false,
         }
     }
 }
@@ -233,6 +238,9 @@ impl LocalStack {
             .stdout(log_file)
             .stderr(log_err)
             .process_group(0);
+        if options.stop_with_parent {
+            stop_with_parent(&mut command);
+        }
         for variable in ENDPOINT_VARIABLES {
             command.env_remove(variable);
         }
@@ -407,6 +415,25 @@ fn remove_run_dir(run_dir: &Path) {
         eprintln!("eventrail: could not remove {}: {e}", run_dir.display());
     }
 }
+
+/// Makes the child receive SIGTERM when its parent thread exits (Linux only).
+#[cfg(target_os = "linux")]
+fn stop_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+    // which is async-signal-safe; it touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_command: &mut Command) {}
 
 fn signal_group(pgid: u32, signal: libc::c_int) {
     if let Ok(pgid) = libc::pid_t::try_from(pgid) {

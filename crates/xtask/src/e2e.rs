@@ -25,9 +25,12 @@ impl Environment {
         let started = Instant::now();
         eprintln!("\n==> start LocalStack (host mode, executor plugin)");
         let python = installed.localstack_python.clone();
-        let localstack =
-            LocalStack::connect_or_start(root, || Ok(python), &LocalStackOptions::default())
-                .context("starting LocalStack")?;
+        let options = LocalStackOptions {
+            stop_with_parent: !keep,
+            ..LocalStackOptions::default()
+        };
+        let localstack = LocalStack::connect_or_start(root, || Ok(python), &options)
+            .context("starting LocalStack")?;
         let endpoint = localstack.endpoint().to_owned();
         eprintln!(
             "<== LocalStack at {endpoint} ({:.1}s)",
