@@ -157,3 +157,29 @@ fn inventory_reserves_in_stock_orders_and_reports_out_of_stock_skus() {
     );
     assert_eq!(declined["emitted"][0]["detail_type"], "PaymentFailed");
 }
+
+#[test]
+fn a_function_without_its_configuration_names_the_variable_to_set() {
+    // The real binary, started the way Lambda starts it, but without EVENTRAIL_BUS_NAME.
+    let output = Command::new("cargo")
+        .current_dir(repo_root())
+        .args(["run", "--quiet", "--bin", "inventory"])
+        .env_remove("EVENTRAIL_BUS_NAME")
+        .env_remove("EVENTRAIL_DLQ_URL")
+        .env_remove("EVENTRAIL_DRY_RUN")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "inventory")
+        .output()
+        .expect("run the inventory binary");
+    assert!(!output.status.success(), "it must not start without a bus");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("environment variable EVENTRAIL_BUS_NAME is not set"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a missing variable must not panic: {stderr}"
+    );
+}
