@@ -59,7 +59,7 @@ impl RuntimeConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let dry_run = get(DRY_RUN_VAR).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        let dry_run = get(DRY_RUN_VAR).is_some_and(|v| switched_on(&v));
         let function_name = get(FUNCTION_NAME_VAR).unwrap_or_else(|| "local".to_owned());
         let require = |var: &'static str, purpose: &'static str| match get(var) {
             Some(value) => Ok(Some(value)),
@@ -93,9 +93,14 @@ pub fn require_var(var: &'static str, purpose: &'static str) -> Result<String, C
         .ok_or(ConfigError { var, purpose })
 }
 
+/// `1` or `true` (any case) switch a flag variable on.
+fn switched_on(value: &str) -> bool {
+    value == "1" || value.eq_ignore_ascii_case("true")
+}
+
 /// Whether dry-run mode is on.
 pub fn dry_run() -> bool {
-    std::env::var(DRY_RUN_VAR).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    std::env::var(DRY_RUN_VAR).is_ok_and(|v| switched_on(v.trim()))
 }
 
 #[cfg(test)]

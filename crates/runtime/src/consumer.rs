@@ -5,7 +5,7 @@ use std::{future::Future, sync::Arc};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use events::{Envelope, Event, Metadata, Validate};
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -303,17 +303,15 @@ where
     async fn publish(
         &self,
         event_id: &str,
-        outgoing: Vec<OutgoingEvent>,
+        emitted: Vec<(OutgoingEvent, Value)>,
     ) -> Result<Vec<EmittedSummary>, ConsumerError> {
-        let details: Vec<(String, Value)> = outgoing
-            .iter()
-            .map(|o| {
-                (
-                    o.detail_type.clone(),
-                    serde_json::from_str(&o.detail).unwrap_or(Value::Null),
-                )
+        let (outgoing, details): (Vec<OutgoingEvent>, Vec<(String, Value)>) = emitted
+            .into_iter()
+            .map(|(event, detail)| {
+                let detail_type = event.detail_type.clone();
+                (event, (detail_type, detail))
             })
-            .collect();
+            .unzip();
         let Some(publisher) = &self.publisher else {
             return Ok(details
                 .into_iter()
@@ -392,7 +390,7 @@ where
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
 fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
+    let envelope = EventBridgeEvent::<Value>::deserialize(raw)
         .map_err(|e| format!("not an EventBridge event: {e}"))?;
     let id = envelope.id.unwrap_or_default();
     let source = envelope.source;
@@ -430,12 +428,13 @@ fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
     })
 }
 
-/// Adds the flow's metadata to what the handler emitted.
+/// Adds the flow's metadata to what the handler emitted: each event ready to send, with its
+/// `detail` as JSON for the response.
 fn emitted_events(
     emitted: &Emitted,
     cause_id: &str,
     cause: &Metadata,
-) -> Result<Vec<OutgoingEvent>, Vec<PublishError>> {
+) -> Result<Vec<(OutgoingEvent, Value)>, Vec<PublishError>> {
     let mut outgoing = Vec::new();
     let mut failures = Vec::new();
     for (index, draft) in emitted.drafts.iter().enumerate() {
@@ -443,13 +442,14 @@ fn emitted_events(
         match &draft.data {
             Ok(data) => {
                 let detail = serde_json::json!({ "metadata": metadata, "data": data });
-                outgoing.push(OutgoingEvent {
+                let event = OutgoingEvent {
                     source: draft.source.to_owned(),
                     detail_type: draft.detail_type.to_owned(),
                     detail: detail.to_string(),
                     resources: Vec::new(),
                     idempotency_key: metadata.idempotency_key,
-                });
+                };
+                outgoing.push((event, detail));
             }
             Err(reason) => failures.push(PublishError::Serialize {
                 detail_type: draft.detail_type.to_owned(),

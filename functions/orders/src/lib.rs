@@ -6,9 +6,9 @@
 //! An invalid command is rejected to the caller with an error naming the field; nothing is
 //! published.
 
-use eventrail_runtime::{OutgoingEvent, PublishError, Publisher, PutEventsApi};
+use eventrail_runtime::{PublishError, Publisher, PutEventsApi};
 pub use events::OrderAccepted;
-use events::{Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
+use events::{Envelope, Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
 use serde_json::Value;
 
 /// Why an order was not placed.
@@ -45,20 +45,14 @@ pub fn decode_command(raw: &Value) -> Result<PlaceOrder, OrderError> {
     Ok(command)
 }
 
-/// The `OrderPlaced` event for `command`, with the flow's first metadata.
-pub fn order_placed(command: PlaceOrder) -> Result<OutgoingEvent, OrderError> {
-    let order_id = command.order.order_id.clone();
-    let metadata = Metadata::origin(
+/// The first metadata of the flow an order starts: correlation id and idempotency key are
+/// derived from the order id, so placing the same order again yields the same keys.
+pub fn origin_metadata(order_id: &str) -> Metadata {
+    Metadata::origin(
         OrderPlaced::VERSION,
-        format!("corr-{}", derive_key(&["order", &order_id])),
-        derive_key(&["order", &order_id, OrderPlaced::DETAIL_TYPE]),
-    );
-    Ok(OutgoingEvent::typed(
-        metadata,
-        &OrderPlaced {
-            order: command.order,
-        },
-    )?)
+        format!("corr-{}", derive_key(&["order", order_id])),
+        derive_key(&["order", order_id, OrderPlaced::DETAIL_TYPE]),
+    )
 }
 
 /// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run).
@@ -69,28 +63,28 @@ pub async fn place_order<P: PutEventsApi>(
     let command =
         decode_command(&raw).inspect_err(|e| tracing::warn!(error = %e, "command rejected"))?;
     let order_id = command.order.order_id.clone();
-    let event = order_placed(command)?;
-    let detail: Value = serde_json::from_str(&event.detail).unwrap_or(Value::Null);
-    let correlation_id = detail["metadata"]["correlation_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let idempotency_key = event.idempotency_key.clone();
+    let metadata = origin_metadata(&order_id);
+    let event = OrderPlaced {
+        order: command.order,
+    };
+    let detail = serde_json::to_value(Envelope {
+        metadata: metadata.clone(),
+        data: &event,
+    })
+    .map_err(|e| PublishError::Serialize {
+        detail_type: OrderPlaced::DETAIL_TYPE.to_owned(),
+        idempotency_key: metadata.idempotency_key.clone(),
+        reason: e.to_string(),
+    })?;
     let event_id = match publisher {
-        Some(publisher) => {
-            let mut results = publisher.publish_all(vec![event]).await;
-            let published = results
-                .pop()
-                .ok_or_else(|| OrderError::Invalid("no publish result".into()))??;
-            Some(published.event_id)
-        }
+        Some(publisher) => Some(publisher.publish(metadata.clone(), &event).await?.event_id),
         None => None,
     };
-    tracing::info!(%order_id, %correlation_id, event_id = event_id.as_deref().unwrap_or("<dry run>"), "order placed");
+    tracing::info!(%order_id, correlation_id = %metadata.correlation_id, event_id = event_id.as_deref().unwrap_or("<dry run>"), "order placed");
     Ok(OrderAccepted {
         order_id,
-        correlation_id,
-        idempotency_key,
+        correlation_id: metadata.correlation_id,
+        idempotency_key: metadata.idempotency_key,
         event_id,
         detail,
     })
