@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
+use eventrail_local::localstack::{LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
 use eventrail_observe::{
     BusEvent, FlowReport, Router, Scenario, Stack, StackOutputs, Watch, new_order_id,
@@ -89,11 +89,7 @@ fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
     }
     if keep {
         let endpoint = localstack.endpoint().to_owned();
-        if let Some(state) = localstack.detach() {
-            let path = localstack::up_state_path(root);
-            std::fs::write(&path, serde_json::to_string_pretty(&state)?).with_context(|| {
-                format!("recording the running LocalStack in {}", path.display())
-            })?;
+        if let Some(state) = localstack.keep_running(root)? {
             println!(
                 "\nLocalStack is still running at {endpoint} (pid {}), the stack deployed.",
                 state.pid

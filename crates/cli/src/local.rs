@@ -80,15 +80,8 @@ fn start_detached(root: &Path, port: Option<u16>) -> Result<localstack::UpState>
     };
     let stack = LocalStack::start(root, &python, &options)?;
     let state = stack
-        .detach()
+        .keep_running(root)?
         .context("a freshly started LocalStack has no process to detach")?;
-    let path = localstack::up_state_path(root);
-    let write = std::fs::write(&path, serde_json::to_string_pretty(&state)?)
-        .with_context(|| format!("recording the running LocalStack in {}", path.display()));
-    if let Err(error) = write {
-        localstack::stop_detached(root, &state, Duration::from_secs(10))?;
-        return Err(error);
-    }
     Ok(state)
 }
 

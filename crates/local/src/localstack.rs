@@ -333,6 +333,26 @@ impl LocalStack {
         })
     }
 
+    /// Leave LocalStack running and record it in [`up_state_path`] so that `local down`,
+    /// `status` and later commands find it. `None` when this guard did not start it. If the
+    /// record cannot be written, LocalStack is stopped rather than left untracked.
+    pub fn keep_running(self, root: &Path) -> Result<Option<UpState>> {
+        let Some(state) = self.detach() else {
+            return Ok(None);
+        };
+        let path = up_state_path(root);
+        let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Config(e.to_string()));
+        let written = text.and_then(|text| {
+            fs::write(&path, text)
+                .io_context(|| format!("recording the running LocalStack in {}", path.display()))
+        });
+        if let Err(error) = written {
+            stop_detached(root, &state, Duration::from_secs(10))?;
+            return Err(error);
+        }
+        Ok(Some(state))
+    }
+
     /// Stop LocalStack if this guard started it; an external one is left alone.
     pub fn stop(mut self) -> Result<()> {
         match self.managed.take() {

@@ -202,47 +202,61 @@ impl Installer {
     pub fn ensure_localstack(&self) -> Result<PathBuf> {
         let _lock = self.lock()?;
         let uv = self.ensure_uv_locked()?;
-        let venv = self.venv_dir("localstack");
-        let python = venv.join("bin").join("python");
-        let spec = spec_text(
-            &python_version()?,
+        let venv = self.ensure_venv_locked(
+            &uv,
+            "localstack",
             LOCALSTACK_EXCLUDE_NEWER,
             &[LOCALSTACK_REQUIREMENT],
-        );
-        if plan(
+            "Check that PyPI is reachable and that python3 is 3.11 (localstack-core 4.13.1 supports it; newer releases need 3.12).",
+        )?;
+        let python = venv.join("bin").join("python");
+        self.ensure_executor_locked(&uv, &python, &venv)?;
+        Ok(python)
+    }
+
+    /// Creates the venv `name` with `requirements` resolved as of `exclude_newer`, unless
+    /// its marker already records that spec; returns the venv's directory.
+    /// The caller holds the lock.
+    fn ensure_venv_locked(
+        &self,
+        uv: &Path,
+        name: &str,
+        exclude_newer: &str,
+        requirements: &[&str],
+        hint: &str,
+    ) -> Result<PathBuf> {
+        let venv = self.venv_dir(name);
+        let python = venv.join("bin").join("python");
+        let spec = spec_text(&python_version()?, exclude_newer, requirements);
+        let wanted = plan(
             read_marker(&venv, MARKER).as_deref(),
             &spec,
             python.exists(),
-        ) == Action::Create
-        {
+        );
+        if wanted == Action::Create {
             let started = Instant::now();
+            let listed = requirements.join(" ");
             self.progress(&format!(
-                "installing {LOCALSTACK_REQUIREMENT} (dependencies as of {LOCALSTACK_EXCLUDE_NEWER}) into {}",
+                "installing {listed} (dependencies as of {exclude_newer}) into {}",
                 venv.display()
             ));
-            self.create_venv(&uv, &venv)?;
+            self.create_venv(uv, &venv)?;
             run(
-                Command::new(&uv)
-                    .args([
-                        "pip",
-                        "install",
-                        "--exclude-newer",
-                        LOCALSTACK_EXCLUDE_NEWER,
-                    ])
+                Command::new(uv)
+                    .args(["pip", "install", "--exclude-newer", exclude_newer])
                     .arg("--python")
                     .arg(&python)
-                    .arg(LOCALSTACK_REQUIREMENT),
-                &format!("installing {LOCALSTACK_REQUIREMENT}"),
-                "Check that PyPI is reachable and that python3 is 3.11 (localstack-core 4.13.1 supports it; newer releases need 3.12).",
+                    .args(requirements),
+                &format!("installing {listed}"),
+                hint,
             )?;
             write_marker(&venv, MARKER, &spec)?;
             self.progress(&format!(
-                "LocalStack installed in {:.1} s",
+                "{name} venv installed in {:.1} s",
                 started.elapsed().as_secs_f64()
             ));
         }
-        self.ensure_executor_locked(&uv, &python, &venv)?;
-        Ok(python)
+        Ok(venv)
     }
 
     fn ensure_executor_locked(&self, uv: &Path, python: &Path, venv: &Path) -> Result<()> {
@@ -277,37 +291,13 @@ impl Installer {
     pub fn ensure_tools(&self) -> Result<PathBuf> {
         let _lock = self.lock()?;
         let uv = self.ensure_uv_locked()?;
-        let venv = self.venv_dir("tools");
-        let python = venv.join("bin").join("python");
-        let spec = spec_text(&python_version()?, TOOLS_EXCLUDE_NEWER, TOOL_REQUIREMENTS);
-        if plan(
-            read_marker(&venv, MARKER).as_deref(),
-            &spec,
-            python.exists(),
-        ) == Action::Create
-        {
-            let started = Instant::now();
-            self.progress(&format!(
-                "installing {} into {}",
-                TOOL_REQUIREMENTS.join(" "),
-                venv.display()
-            ));
-            self.create_venv(&uv, &venv)?;
-            run(
-                Command::new(&uv)
-                    .args(["pip", "install", "--exclude-newer", TOOLS_EXCLUDE_NEWER])
-                    .arg("--python")
-                    .arg(&python)
-                    .args(TOOL_REQUIREMENTS),
-                "installing cfn-lint, aws-sam-cli, cargo-lambda and ziglang",
-                "Check that PyPI is reachable.",
-            )?;
-            write_marker(&venv, MARKER, &spec)?;
-            self.progress(&format!(
-                "tools installed in {:.1} s",
-                started.elapsed().as_secs_f64()
-            ));
-        }
+        let venv = self.ensure_venv_locked(
+            &uv,
+            "tools",
+            TOOLS_EXCLUDE_NEWER,
+            TOOL_REQUIREMENTS,
+            "Check that PyPI is reachable.",
+        )?;
         Ok(venv.join("bin"))
     }
 

@@ -88,11 +88,7 @@ impl Environment {
             return Ok(());
         };
         if self.keep {
-            if let Some(state) = localstack.detach() {
-                let path = eventrail_local::localstack::up_state_path(&self.root);
-                std::fs::write(&path, serde_json::to_string_pretty(&state)?).with_context(
-                    || format!("recording the running LocalStack in {}", path.display()),
-                )?;
+            if let Some(state) = localstack.keep_running(&self.root)? {
                 eprintln!(
                     "LocalStack left running at {} (pid {}); stop it with `cargo run -p eventrail -- local down`",
                     state.endpoint, state.pid
