@@ -545,17 +545,7 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
         expected_failures += flow.expected.handler_failures.len() + flow.expected.poison.len();
     }
     // The totals, across every flow this test started.
-    let followed = watch.followed().clone();
-    let ours: Vec<_> = watch
-        .tap()
-        .events()
-        .iter()
-        .filter(|e| {
-            e.correlation_id
-                .as_ref()
-                .is_some_and(|c| followed.contains(c))
-        })
-        .collect();
+    let ours = watch.followed_events();
     assert_eq!(ours.len(), expected_events, "events on the bus");
     assert_eq!(watch.outbox().len(), expected_outbox, "outbox messages");
     assert_eq!(

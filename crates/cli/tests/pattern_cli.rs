@@ -10,6 +10,11 @@ fn eventrail(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `eventrail pattern test --pattern <pattern> --event <event>`.
+fn pattern_test(pattern: &str, event: &str) -> Output {
+    eventrail(&["pattern", "test", "--pattern", pattern, "--event", event])
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
@@ -34,28 +39,20 @@ const PATTERN: &str =
 
 #[test]
 fn test_prints_match_and_exits_0() {
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
+    let out = pattern_test(
         PATTERN,
-        "--event",
         r#"{"source": "eventrail.orders", "detail": {"total": 250}}"#,
-    ]);
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "match\n");
 }
 
 #[test]
 fn test_prints_no_match_and_exits_1() {
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
+    let out = pattern_test(
         PATTERN,
-        "--event",
         r#"{"source": "eventrail.orders", "detail": {"total": 50}}"#,
-    ]);
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "no match\n");
 }
@@ -67,28 +64,17 @@ fn test_reads_files_given_with_at() {
         "event.json",
         r#"{"source": "eventrail.orders", "detail": {"total": 101}}"#,
     );
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
+    let out = pattern_test(
         &format!("@{}", pattern.display()),
-        "--event",
         &format!("@{}", event.display()),
-    ]);
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "match\n");
 }
 
 #[test]
 fn test_exits_2_with_the_reason_on_invalid_input() {
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
-        r#"{"detail": {"total": [{"numeric": [">"]}]}}"#,
-        "--event",
-        "{}",
-    ]);
+    let out = pattern_test(r#"{"detail": {"total": [{"numeric": [">"]}]}}"#, "{}");
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).is_empty());
     assert!(
@@ -97,25 +83,11 @@ fn test_exits_2_with_the_reason_on_invalid_input() {
         stderr(&out)
     );
 
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
-        PATTERN,
-        "--event",
-        "{not json",
-    ]);
+    let out = pattern_test(PATTERN, "{not json");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--event"), "{}", stderr(&out));
 
-    let out = eventrail(&[
-        "pattern",
-        "test",
-        "--pattern",
-        "@/no/such/file.json",
-        "--event",
-        "{}",
-    ]);
+    let out = pattern_test("@/no/such/file.json", "{}");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("/no/such/file.json"),

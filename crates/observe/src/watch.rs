@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::aws::{self, Clients, RawMessage};
 use crate::error::{ObserveError, Result};
+use crate::event::ObservedEvent;
 use crate::failure::{FailureKind, FailureRecord};
 use crate::flow::Flow;
 use crate::outbox::{OutboxBody, OutboxMessage};
@@ -92,6 +93,19 @@ impl Watch {
         &self.followed
     }
 
+    /// The tapped events of the followed flows.
+    pub fn followed_events(&self) -> Vec<&ObservedEvent> {
+        self.tap
+            .events()
+            .iter()
+            .filter(|e| {
+                e.correlation_id
+                    .as_ref()
+                    .is_some_and(|c| self.followed.contains(c))
+            })
+            .collect()
+    }
+
     /// The tap.
     pub fn tap(&self) -> &Tap {
         &self.tap
@@ -105,14 +119,8 @@ impl Watch {
         };
         let followed = self.followed.clone();
         let followed_ids: HashSet<String> = self
-            .tap
-            .events()
-            .iter()
-            .filter(|e| {
-                e.correlation_id
-                    .as_ref()
-                    .is_some_and(|c| followed.contains(c))
-            })
+            .followed_events()
+            .into_iter()
             .map(|e| e.id.clone())
             .collect();
 

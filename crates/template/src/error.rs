@@ -92,3 +92,11 @@ impl TemplateError {
         }
     }
 }
+
+/// Reads `path` as text; the error names the file.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, TemplateError> {
+    std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        file: path.to_path_buf(),
+        source,
+    })
+}

@@ -39,11 +39,7 @@ impl SamConfig {
     /// Reads and parses a samconfig file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, TemplateError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
-            file: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&crate::error::read_text(path)?, path)
     }
 
     /// Parses samconfig text; `file` names it in error messages.
