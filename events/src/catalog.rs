@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, SOURCE_PREFIX, Validate, ValidationError, validate::non_empty};
+use crate::{Event, SOURCE_PREFIX, Validate, ValidationError};
+use eventrail_contract::non_empty;
 
 /// Countries the shop ships to without a fraud review.
 pub const SUPPORTED_COUNTRIES: [&str; 6] = ["US", "CA", "GB", "DE", "FR", "NL"];
@@ -369,6 +370,8 @@ pub struct CatalogEntry {
     pub file_stem: &'static str,
     /// JSON Schema of the event's `detail` (metadata + data).
     pub detail_schema: fn() -> serde_json::Value,
+    /// Decodes a `detail` as this event's envelope and validates it; the error says why not.
+    pub check_detail: fn(&serde_json::Value) -> Result<(), String>,
 }
 
 fn entry<E: Event>(file_stem: &'static str) -> CatalogEntry {
@@ -378,6 +381,19 @@ fn entry<E: Event>(file_stem: &'static str) -> CatalogEntry {
         version: E::VERSION,
         file_stem,
         detail_schema: || schemars::schema_for!(crate::Envelope<E>).to_value(),
+        check_detail: |detail| {
+            let envelope: crate::Envelope<E> =
+                serde_json::from_value(detail.clone()).map_err(|e| e.to_string())?;
+            envelope.validate().map_err(|e| e.to_string())?;
+            if envelope.metadata.schema_version != E::VERSION {
+                return Err(format!(
+                    "schema_version {} != {}",
+                    envelope.metadata.schema_version,
+                    E::VERSION
+                ));
+            }
+            Ok(())
+        },
     }
 }
 
@@ -391,6 +407,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         entry::<PaymentFailed>("payment-failed"),
         entry::<OrderShipped>("order-shipped"),
         entry::<FraudSuspected>("fraud-suspected"),
+        // `eventrail new event` adds its entries above this line.
     ]
 }
 

@@ -18,8 +18,10 @@ use clap::Args;
 use eventrail_local::localstack::{LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
 use eventrail_observe::{
-    BusEvent, FlowReport, Router, Scenario, Stack, StackOutputs, Watch, new_order_id,
+    BusEvent, FlowReport, Router, Stack, StackOutputs, Watch,
 };
+use events::scenarios::{Scenario, new_order_id};
+use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;
 
 /// Arguments of `eventrail demo`.
@@ -113,11 +115,13 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool
     let deployed = deploy::deploy(&root, &endpoint, &installed, &options)
         .await
         .context("deploying the stack to LocalStack")?;
+    let project = eventrail_contract::Project::load(&root)?;
     let outputs = StackOutputs {
         stack_name: Some(deployed.stack_name.clone()),
         endpoint: Some(endpoint.clone()),
         ..StackOutputs::from_map(deployed.outputs.clone())
-    };
+    }
+    .with_project(&project)?;
     let stack = Stack::connect(&endpoint, outputs).await;
     let routes = Router::load(root.join("infra/template.yaml")).ok();
 
@@ -138,8 +142,7 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool
             scenario.label(),
             scenario.trigger()
         );
-        let accepted = stack
-            .place_order(&scenario.command(&order_id))
+        let accepted = place_order(&stack, &scenario.command(&order_id))
             .await
             .with_context(|| format!("placing order {order_id}"))?;
         println!(
@@ -251,6 +254,15 @@ async fn follow(
     }
     let _ = std::io::stdout().flush();
     Ok(report)
+}
+
+/// Places an order: invokes the shop's `orders` function directly with the command and reads
+/// its answer.
+pub async fn place_order(stack: &Stack, command: &PlaceOrder) -> Result<OrderAccepted> {
+    let payload = serde_json::to_value(command).context("encoding the PlaceOrder command")?;
+    let answer = stack.invoke("orders", &payload).await?;
+    serde_json::from_value(answer.clone())
+        .with_context(|| format!("the orders function's answer {answer} is not an OrderAccepted"))
 }
 
 /// The poison sample with fresh ids.

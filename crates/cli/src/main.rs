@@ -5,7 +5,9 @@
 //! and a match arm.
 
 mod demo;
+mod infra;
 mod local;
+mod new;
 mod pattern;
 mod routes;
 
@@ -33,6 +35,12 @@ enum Command {
     Local(local::LocalCommand),
     /// Run the reference shop on LocalStack and show each order's flow as it happens.
     Demo(demo::DemoArgs),
+    /// Scaffold a function (handler, test, declaration, template) or a catalog event.
+    #[command(subcommand)]
+    New(new::NewCommand),
+    /// Generate the template's per-function part from the functions' declarations.
+    #[command(subcommand)]
+    Infra(infra::InfraCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +50,8 @@ fn main() -> ExitCode {
         Command::Routes(args) => routes::run(args),
         Command::Local(command) => local::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::New(command) => new::run(command),
+        Command::Infra(command) => infra::run(command),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -26,6 +26,13 @@ pub enum ObserveError {
         message: String,
     },
 
+    /// The application's settings or declarations cannot be read.
+    #[error("the application's declarations: {message}")]
+    Project {
+        /// What is wrong.
+        message: String,
+    },
+
     /// A stack output the observer needs is missing.
     #[error(
         "the stack has no output `{key}` (outputs present: {present}); redeploy infra/template.yaml or check its Outputs section"

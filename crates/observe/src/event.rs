@@ -66,12 +66,12 @@ impl ObservedEvent {
         Self::from_value(value)
     }
 
-    /// The function that emitted the event, read from its source: `eventrail.inventory` ->
-    /// `inventory`. Foreign sources are returned whole.
+    /// Who emitted the event, read from its source: the part after the last dot
+    /// (`eventrail.inventory` -> `inventory`; a source without a dot is returned whole).
     pub fn emitter(&self) -> &str {
         self.source
-            .strip_prefix(events::SOURCE_PREFIX)
-            .unwrap_or(&self.source)
+            .rsplit_once('.')
+            .map_or(self.source.as_str(), |(_, last)| last)
     }
 
     /// `detail.data`.

@@ -1,9 +1,9 @@
 //! Watch what a deployed eventrail stack does, for the demo and the end-to-end tests.
 //!
 //! - [`Stack`]: the stack's outputs (read from the file `cargo xtask test` writes, or given
-//!   by the deploy) and clients; places orders (direct invoke of `orders`), puts events,
-//!   replays the archive.
-//! - [`Tap`]: a catch-all rule (`{"source":[{"prefix":"eventrail."}]}`) on the bus whose
+//!   by the deploy) and clients; invokes functions, puts events, replays the archive. Function
+//!   names come from the application's declarations (`eventrail_contract::Project`).
+//! - [`Tap`]: a catch-all rule (`{"source":[{"prefix":"<the app's source prefix>"}]}`) on the bus whose
 //!   target is an SQS queue the tap creates, with a queue policy that lets only that rule
 //!   send; every application event can then be read back.
 //! - [`Flow`]: the events of one correlation id in causal order (causation id -> parent).
@@ -21,7 +21,6 @@ mod flow;
 mod outbox;
 mod outputs;
 pub mod render;
-mod shop;
 mod stack;
 mod tap;
 mod watch;
@@ -34,7 +33,6 @@ pub use failure::{DeliveryFailure, FailureKind, FailureRecord, HandlerFailure};
 pub use flow::{CausalStep, Flow, FlowProblem, group_by_correlation};
 pub use outbox::{OutboxBody, OutboxMessage};
 pub use outputs::{ENDPOINT_VAR, FailureLayer, FailureQueue, OUTPUTS_VAR, StackOutputs};
-pub use shop::{OrderAccepted, Scenario, new_order_id};
 pub use stack::{BusEvent, ReplayOutcome, Stack};
 pub use tap::{Tap, catch_all_pattern};
 pub use watch::{FlowReport, Progress, Watch};

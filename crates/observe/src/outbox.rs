@@ -13,8 +13,32 @@ pub struct OutboxMessage {
     pub body: OutboxBody,
 }
 
-/// The body notifications writes: the catalog's outbox message.
-pub type OutboxBody = events::OutboxMessage;
+/// What an observable outbox message carries: the kind of message and the event that caused
+/// it (any other fields of the body are kept in `raw`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct OutboxBody {
+    /// What kind of message (`order-shipped`).
+    pub kind: String,
+    /// The flow it belongs to.
+    pub correlation_id: String,
+    /// The EventBridge id of the event that caused it.
+    pub event_id: String,
+    /// The idempotency key of that event: readers deduplicate on it.
+    pub idempotency_key: String,
+    /// Recipient, when the message has one.
+    #[serde(default)]
+    pub to: String,
+    /// Subject line, when the message has one.
+    #[serde(default)]
+    pub subject: String,
+}
+
+impl OutboxBody {
+    /// Decodes a message body; the error says what is missing.
+    pub fn decode(body: &str) -> Result<Self, String> {
+        serde_json::from_str(body).map_err(|e| format!("not an outbox message: {e}"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use eventrail_contract::Project;
+use eventrail_contract::declaration::logical_id;
+
 use crate::error::{ObserveError, Result};
 
 /// Environment variable naming LocalStack's base URL.
@@ -23,6 +26,10 @@ pub struct StackOutputs {
     pub endpoint: Option<String>,
     /// Output key -> value.
     pub outputs: BTreeMap<String, String>,
+    /// The application's function names, from their declarations ([`StackOutputs::with_project`]).
+    pub functions: Vec<String>,
+    /// The prefix of the application's event sources, from its settings.
+    pub source_prefix: Option<String>,
 }
 
 /// A queue of the stack where failures land, with the function it belongs to.
@@ -62,6 +69,28 @@ impl StackOutputs {
             outputs,
             ..Self::default()
         }
+    }
+
+    /// Adds what the application declares: its function names (outputs are found by the
+    /// logical ids the template generator derives from them) and its source prefix.
+    pub fn with_project(mut self, project: &Project) -> Result<Self> {
+        let functions = project.functions().map_err(|e| ObserveError::Project {
+            message: e.to_string(),
+        })?;
+        self.functions = functions.into_iter().map(|f| f.name).collect();
+        self.source_prefix = Some(project.settings.source_prefix.clone());
+        Ok(self)
+    }
+
+    /// The application's source prefix; an error when no project was added.
+    pub fn source_prefix(&self) -> Result<&str> {
+        self.source_prefix
+            .as_deref()
+            .ok_or_else(|| ObserveError::Project {
+                message: "the stack outputs were read without the application's settings \
+                          (StackOutputs::with_project)"
+                    .to_owned(),
+            })
     }
 
     /// Reads the file named by `EVENTRAIL_STACK_OUTPUTS`.
@@ -125,6 +154,8 @@ impl StackOutputs {
             return Err("no outputs in the file".to_owned());
         }
         Ok(Self {
+            functions: Vec::new(),
+            source_prefix: None,
             stack_name: text("stack_name").or_else(|| text("StackName")),
             region: text("region"),
             endpoint: text("endpoint"),
@@ -170,50 +201,39 @@ impl StackOutputs {
 
     /// The deployed name of `function` (`payments` -> output `PaymentsFunctionName`).
     pub fn function_name(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}FunctionName", logical(function)))
+        self.get(&format!("{}FunctionName", logical_id(function)))
     }
 
     /// The failure queue URL of `function` (`<Function>FailureQueueUrl`).
     pub fn failure_queue_url(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}FailureQueueUrl", logical(function)))
+        self.get(&format!("{}FailureQueueUrl", logical_id(function)))
     }
 
     /// The rule-target dead-letter queue URL of `function` (`<Function>DeliveryDlqUrl`).
     pub fn delivery_dlq_url(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}DeliveryDlqUrl", logical(function)))
+        self.get(&format!("{}DeliveryDlqUrl", logical_id(function)))
     }
 
     /// Every failure queue and delivery dead-letter queue of the stack, by function.
     pub fn failure_queues(&self) -> Vec<FailureQueue> {
-        let mut queues: Vec<FailureQueue> = self
-            .outputs
-            .iter()
-            .filter_map(|(key, url)| {
-                let (function, layer) = if let Some(f) = key.strip_suffix("FailureQueueUrl") {
-                    (f, FailureLayer::Function)
-                } else if let Some(f) = key.strip_suffix("DeliveryDlqUrl") {
-                    (f, FailureLayer::Delivery)
-                } else {
-                    return None;
-                };
-                Some(FailureQueue {
-                    function: function.to_ascii_lowercase(),
-                    layer,
-                    url: url.clone(),
-                })
-            })
-            .collect();
+        let mut queues = Vec::new();
+        for function in &self.functions {
+            let id = logical_id(function);
+            for (layer, key) in [
+                (FailureLayer::Function, format!("{id}FailureQueueUrl")),
+                (FailureLayer::Delivery, format!("{id}DeliveryDlqUrl")),
+            ] {
+                if let Some(url) = self.outputs.get(&key) {
+                    queues.push(FailureQueue {
+                        function: function.clone(),
+                        layer,
+                        url: url.clone(),
+                    });
+                }
+            }
+        }
         queues.sort_by(|a, b| (&a.function, a.layer).cmp(&(&b.function, b.layer)));
         queues
-    }
-}
-
-/// `payments` -> `Payments` (the template's logical id prefix).
-fn logical(function: &str) -> String {
-    let mut chars = function.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-        None => String::new(),
     }
 }
 
@@ -285,6 +305,11 @@ mod tests {
             parsed.failure_queue_url("payments").unwrap(),
             "http://q/payments-failure"
         );
+        let mut parsed = parsed;
+        parsed.functions = vec!["orders".into(), "payments".into(), "gift-wrap".into()];
+        parsed
+            .outputs
+            .insert("GiftWrapFailureQueueUrl".into(), "http://q/gift-wrap".into());
         let queues = parsed.failure_queues();
         let summary: Vec<_> = queues
             .iter()
@@ -293,6 +318,7 @@ mod tests {
         assert_eq!(
             summary,
             [
+                ("gift-wrap", FailureLayer::Function),
                 ("orders", FailureLayer::Function),
                 ("payments", FailureLayer::Function),
                 ("payments", FailureLayer::Delivery),

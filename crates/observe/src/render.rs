@@ -208,11 +208,9 @@ mod tests {
                 deduplication_id: Some("k".into()),
                 group_id: Some("ord-1".into()),
                 body: OutboxBody {
-                    order_id: "ord-1".into(),
                     to: "a@example.com".into(),
                     kind: "payment-failed".into(),
                     subject: "Order ord-1: payment failed".into(),
-                    body: "b".into(),
                     correlation_id: "c-1".into(),
                     event_id: "e4dddddddd".into(),
                     idempotency_key: "k".into(),

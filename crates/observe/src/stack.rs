@@ -4,13 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use events::PlaceOrder;
 use serde_json::Value;
 
 use crate::aws::{Clients, region_or_default};
 use crate::error::{ObserveError, Result, aws};
 use crate::outputs::{ENDPOINT_VAR, StackOutputs};
-use crate::shop::OrderAccepted;
 use crate::tap::Tap;
 use crate::watch::Watch;
 
@@ -57,7 +55,15 @@ impl Stack {
             .ok_or(ObserveError::MissingEnvironment {
                 variable: ENDPOINT_VAR,
             })?;
-        let outputs = StackOutputs::from_env()?;
+        let here = std::env::current_dir().map_err(|e| ObserveError::Project {
+            message: format!("cannot read the current folder: {e}"),
+        })?;
+        let project = eventrail_contract::Project::discover(&here).map_err(|e| {
+            ObserveError::Project {
+                message: e.to_string(),
+            }
+        })?;
+        let outputs = StackOutputs::from_env()?.with_project(&project)?;
         Ok(Self::connect(endpoint.trim(), outputs).await)
     }
 
@@ -69,19 +75,6 @@ impl Stack {
             clients: Clients::connect(endpoint, &region).await,
             outputs,
         }
-    }
-
-    /// Places an order: invokes `orders` directly (request-response) with the command.
-    pub async fn place_order(&self, command: &PlaceOrder) -> Result<OrderAccepted> {
-        let payload = serde_json::to_value(command).map_err(|e| ObserveError::Decode {
-            what: "a PlaceOrder command".to_owned(),
-            message: e.to_string(),
-        })?;
-        let answer = self.invoke("orders", &payload).await?;
-        serde_json::from_value(answer.clone()).map_err(|e| ObserveError::Decode {
-            what: format!("the orders function's answer {answer}"),
-            message: e.to_string(),
-        })
     }
 
     /// Invokes `function` (display name, e.g. `orders`) and waits for its answer.
@@ -172,7 +165,12 @@ impl Stack {
 
     /// A new tap on the stack's bus.
     pub async fn tap(&self) -> Result<Tap> {
-        Tap::create(&self.clients, self.outputs.bus_name()?).await
+        Tap::create(
+            &self.clients,
+            self.outputs.bus_name()?,
+            self.outputs.source_prefix()?,
+        )
+        .await
     }
 
     /// A new watch: a tap plus the outbox and every failure queue of the stack.

@@ -9,8 +9,8 @@ use crate::event::ObservedEvent;
 use crate::flow::{Flow, group_by_correlation};
 
 /// The tap's default pattern: every event whose source starts with the app's prefix.
-pub fn catch_all_pattern() -> Value {
-    json!({"source": [{"prefix": events::SOURCE_PREFIX}]})
+pub fn catch_all_pattern(source_prefix: &str) -> Value {
+    json!({"source": [{"prefix": source_prefix}]})
 }
 
 /// A rule + queue pair reading events off the bus. Delete it with [`Tap::delete`] when done;
@@ -28,9 +28,9 @@ pub struct Tap {
 }
 
 impl Tap {
-    /// Creates a tap with the catch-all pattern on `bus_name`.
-    pub async fn create(clients: &Clients, bus_name: &str) -> Result<Self> {
-        Self::create_with_pattern(clients, bus_name, &catch_all_pattern()).await
+    /// Creates a tap on `bus_name` for every event whose source starts with `source_prefix`.
+    pub async fn create(clients: &Clients, bus_name: &str, source_prefix: &str) -> Result<Self> {
+        Self::create_with_pattern(clients, bus_name, &catch_all_pattern(source_prefix)).await
     }
 
     /// Creates a tap for events matching `pattern`.

@@ -1,5 +1,7 @@
 //! The environment a function reads. Missing variables are reported by name, with what to set.
 
+use eventrail_contract::Declaration;
+
 /// Bus the function publishes to.
 pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
 /// Queue that receives poison events (the function's on-failure queue).
@@ -36,24 +38,20 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// Reads a consumer's configuration from the process environment. `emits` says whether
-    /// it publishes events (then the bus name is required); the dead-letter queue always is.
-    pub fn from_env(emits: bool) -> Result<Self, ConfigError> {
-        Self::from_lookup(emits, true, |name| std::env::var(name).ok())
-    }
-
-    /// Reads a producer's configuration: it publishes, and answers its caller instead of
-    /// dead-lettering, so only the bus is required.
-    pub fn producer_from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(true, false, |name| std::env::var(name).ok())
+    /// Reads the configuration `declaration` calls for from the process environment: the bus
+    /// when the function emits events, the dead-letter queue when a rule subscribes it (a
+    /// directly invoked producer answers its caller instead of dead-lettering).
+    pub fn from_env(declaration: &Declaration) -> Result<Self, ConfigError> {
+        Self::from_lookup(declaration, |name| std::env::var(name).ok())
     }
 
     /// Reads from any lookup (tests pass a map).
     pub fn from_lookup(
-        emits: bool,
-        dead_letters: bool,
+        declaration: &Declaration,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        let emits = declaration.emits_events();
+        let dead_letters = declaration.is_consumer();
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -108,6 +106,17 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    use eventrail_contract::Invoke;
+
+    fn declared(emits: bool, invoke: Invoke) -> Declaration {
+        Declaration {
+            consumes: if invoke == Invoke::Rule { vec!["In".into()] } else { vec![] },
+            emits: if emits { vec!["Out".into()] } else { vec![] },
+            invoke,
+            ..Declaration::default()
+        }
+    }
+
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs
             .iter()
@@ -118,7 +127,7 @@ mod tests {
 
     #[test]
     fn missing_bus_names_the_variable() {
-        let err = RuntimeConfig::from_lookup(true, true, lookup(&[(DLQ_URL_VAR, "http://q")]))
+        let err = RuntimeConfig::from_lookup(&declared(true, Invoke::Rule), lookup(&[(DLQ_URL_VAR, "http://q")]))
             .unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
         assert!(err.to_string().contains("EVENTRAIL_BUS_NAME is not set"));
@@ -126,22 +135,22 @@ mod tests {
 
     #[test]
     fn missing_dlq_names_the_variable_even_for_non_emitters() {
-        let err = RuntimeConfig::from_lookup(false, true, lookup(&[])).unwrap_err();
+        let err = RuntimeConfig::from_lookup(&declared(false, Invoke::Rule), lookup(&[])).unwrap_err();
         assert_eq!(err.var, DLQ_URL_VAR);
     }
 
     #[test]
     fn producer_needs_only_the_bus() {
         let cfg =
-            RuntimeConfig::from_lookup(true, false, lookup(&[(BUS_NAME_VAR, "bus")])).unwrap();
+            RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[(BUS_NAME_VAR, "bus")])).unwrap();
         assert_eq!(cfg.dead_letter_queue_url, None);
-        let err = RuntimeConfig::from_lookup(true, false, lookup(&[])).unwrap_err();
+        let err = RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[])).unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
     }
 
     #[test]
     fn dry_run_needs_nothing() {
-        let cfg = RuntimeConfig::from_lookup(true, true, lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
+        let cfg = RuntimeConfig::from_lookup(&declared(true, Invoke::Rule), lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
         assert!(cfg.dry_run);
         assert_eq!(cfg.bus_name, None);
     }
@@ -149,8 +158,7 @@ mod tests {
     #[test]
     fn full_config_is_read() {
         let cfg = RuntimeConfig::from_lookup(
-            true,
-            true,
+            &declared(true, Invoke::Rule),
             lookup(&[
                 (BUS_NAME_VAR, "bus"),
                 (DLQ_URL_VAR, "http://q"),

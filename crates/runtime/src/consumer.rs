@@ -3,7 +3,7 @@
 use std::{future::Future, sync::Arc};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use events::{Envelope, Event, Metadata, Validate};
+use eventrail_contract::{EmbeddedManifest, Envelope, Event, Metadata, Validate};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -200,6 +200,22 @@ pub enum ConsumerError {
         /// One error per failed event.
         failures: Vec<PublishError>,
     },
+    /// The handler emitted an event its declaration does not list. A bug in the function:
+    /// nothing is published, and the event ends in the on-failure queue after Lambda's retries,
+    /// to be redriven once the declaration or the handler is fixed.
+    #[error(
+        "event {event_id}: the handler emitted {detail_type}, which this function does not declare \
+         (declared: {declared}); add it to `emits` in [package.metadata.eventrail] and regenerate \
+         the template with `eventrail infra generate`"
+    )]
+    Undeclared {
+        /// The incoming event.
+        event_id: String,
+        /// The detail-type emitted.
+        detail_type: String,
+        /// What the declaration lists.
+        declared: String,
+    },
     /// A poison event could not be dead-lettered, so the invocation fails rather than lose it.
     #[error(transparent)]
     DeadLetter(#[from] DeadLetterError),
@@ -210,6 +226,7 @@ impl From<ConsumerError> for lambda_runtime::Diagnostic {
         let error_type = match &error {
             ConsumerError::Handler { .. } => "eventrail.RetryableHandlerError",
             ConsumerError::Publish { .. } => "eventrail.PublishError",
+            ConsumerError::Undeclared { .. } => "eventrail.UndeclaredEvent",
             ConsumerError::DeadLetter(_) => "eventrail.DeadLetterError",
         };
         lambda_runtime::Diagnostic {
@@ -225,6 +242,8 @@ pub struct Consumer<E, H, P, D> {
     publisher: Option<Publisher<P>>,
     dead_letters: Option<D>,
     function_name: String,
+    /// Detail-types the function may emit; `None` allows any (tests without a declaration).
+    declared_emits: Option<Vec<String>>,
     _event: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -248,8 +267,16 @@ where
             publisher,
             dead_letters,
             function_name: function_name.into(),
+            declared_emits: None,
             _event: std::marker::PhantomData,
         }
+    }
+
+    /// Only the detail-types in `emits` may be published: anything else the handler emits
+    /// fails the invocation with [`ConsumerError::Undeclared`] (the declaration's `emits`).
+    pub fn with_declared_emits(mut self, emits: Vec<String>) -> Self {
+        self.declared_emits = Some(emits);
+        self
     }
 
     /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
@@ -281,6 +308,25 @@ where
                 return Err(ConsumerError::Handler { event_id, source });
             }
         };
+        if let Some(declared) = &self.declared_emits {
+            if let Some(undeclared) = emitted
+                .detail_types()
+                .into_iter()
+                .find(|t| !declared.iter().any(|d| d == t))
+            {
+                let error = ConsumerError::Undeclared {
+                    event_id: event_id.clone(),
+                    detail_type: undeclared.to_owned(),
+                    declared: if declared.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        declared.join(", ")
+                    },
+                };
+                tracing::error!(error = %error, "handler emitted an undeclared event");
+                return Err(error);
+            }
+        }
         let outgoing = emitted_events(&emitted, &event_id, &cause).map_err(|failures| {
             ConsumerError::Publish {
                 event_id: event_id.clone(),
@@ -465,16 +511,23 @@ fn emitted_events(
     }
 }
 
-/// Runs `handler` as this Lambda function: reads the configuration, builds the AWS clients
-/// once, and serves invocations until the runtime stops. `emits` says whether the handler
-/// publishes events (then `EVENTRAIL_BUS_NAME` is required).
-pub async fn run_consumer<E, H>(handler: H, emits: bool) -> Result<(), lambda_runtime::Error>
+/// Runs `handler` as this Lambda function, configured by the function's declaration
+/// (`eventrail_runtime::declaration!()`, its `[package.metadata.eventrail]`): reads the
+/// environment the declaration calls for, builds the AWS clients once, and serves invocations
+/// until the runtime stops. Events the declaration does not list in `emits` are refused.
+pub async fn run_consumer<E, H>(
+    handler: H,
+    manifest: EmbeddedManifest,
+) -> Result<(), lambda_runtime::Error>
 where
     E: Event,
     H: Handler<E> + 'static,
 {
     crate::logging::init();
-    let config = RuntimeConfig::from_env(emits)
+    let declaration = manifest
+        .declaration()
+        .inspect_err(|e| tracing::error!(error = %e, "declaration error"))?;
+    let config = RuntimeConfig::from_env(&declaration)
         .inspect_err(|e| tracing::error!(error = %e, "configuration error"))?;
     let (publisher, dead_letters) = if config.dry_run {
         tracing::info!("dry-run mode: nothing is sent to AWS");
@@ -493,12 +546,10 @@ where
             .map(|url| SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone()));
         (publisher, dead_letters)
     };
-    let consumer = Arc::new(Consumer::new(
-        handler,
-        publisher,
-        dead_letters,
-        config.function_name,
-    ));
+    let consumer = Arc::new(
+        Consumer::new(handler, publisher, dead_letters, config.function_name)
+            .with_declared_emits(declaration.emits),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let consumer = Arc::clone(&consumer);
         async move {
@@ -512,5 +563,3 @@ where
     .await
 }
 
-#[cfg(test)]
-mod tests;

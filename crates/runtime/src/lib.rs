@@ -8,12 +8,19 @@
 //!   every other failure as a retryable error, and publishes what the handler emits with
 //!   the flow's metadata (correlation, causation, idempotency key).
 //! - [`config`]: the environment a function reads, with errors that say which variable to set.
+//! - [`declaration!`]: the function's own declaration (`[package.metadata.eventrail]` in its
+//!   `Cargo.toml`), compiled in; it says what the function emits and how it is invoked.
+//! - [`testing`]: run a handler dry on the catalog's samples, with the declaration checked
+//!   against the handler's event type.
 
 pub mod config;
 mod consumer;
 mod dead_letter;
 pub mod logging;
 mod publisher;
+pub mod testing;
+
+pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{
@@ -37,3 +44,18 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub type LambdaError = lambda_runtime::Error;
 /// Re-exported so functions with their own service (the `orders` producer) use the same version.
 pub use lambda_runtime;
+
+/// The calling crate's declaration: its `Cargo.toml`, compiled in and parsed at init.
+///
+/// ```ignore
+/// eventrail_runtime::run_consumer(my_function::handle, eventrail_runtime::declaration!()).await
+/// ```
+#[macro_export]
+macro_rules! declaration {
+    () => {
+        $crate::EmbeddedManifest {
+            package: env!("CARGO_PKG_NAME"),
+            text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")),
+        }
+    };
+}

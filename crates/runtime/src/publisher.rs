@@ -2,7 +2,7 @@
 
 use std::{future::Future, time::Duration};
 
-use events::{Envelope, Event, Metadata};
+use eventrail_contract::{Envelope, Event, Metadata};
 
 /// PutEvents accepts at most this many entries per call.
 pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
@@ -445,5 +445,3 @@ fn chunk_indices(events: &[OutgoingEvent], pending: &[usize]) -> Vec<Vec<usize>>
     chunks
 }
 
-#[cfg(test)]
-mod tests;

@@ -10,15 +10,11 @@ use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
+use eventrail_contract::{FunctionDeclaration, Invoke};
+
 use crate::Template;
 use crate::model::{Function, RoleSource, Setting, Statement};
 use crate::refs::{direct_ref, references};
-
-/// Functions that are invoked directly (not through an EventBridge rule) and so need no rule.
-///
-/// `orders` is the producer: it takes a `PlaceOrder` command by direct invocation and only emits.
-/// Every other function is a consumer and must be subscribed by a rule with a pattern.
-pub const DIRECT_INVOKE_ONLY: &[&str] = &["orders"];
 
 /// EventBridge target `RetryPolicy.MaximumEventAgeInSeconds` range.
 pub const TARGET_MAX_EVENT_AGE: RangeInclusive<i64> = 60..=86_400;
@@ -56,9 +52,71 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Checks `template` with [`DIRECT_INVOKE_ONLY`] as the functions that need no rule.
-pub fn check_invariants(template: &Template) -> Vec<Violation> {
-    check_invariants_with(template, DIRECT_INVOKE_ONLY)
+/// Checks `template` against the functions' declarations: a function declared with
+/// `invoke = "direct"` needs no rule; every declared function is in the template and every
+/// function of the template is declared; a role that may `PutEvents` is limited by the
+/// `events:source` and `events:detail-type` condition keys. Then every check of
+/// [`check_invariants_with`]. IAM is enforced by AWS, not by LocalStack: these checks are static.
+pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) -> Vec<Violation> {
+    let direct: Vec<&str> = functions
+        .iter()
+        .filter(|f| f.declaration.invoke == Invoke::Direct)
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut out = check_invariants_with(template, &direct);
+    for declared in functions {
+        if template.function_by_binary(&declared.name).is_none() {
+            out.push(Violation {
+                function: Some(format!("`{}`", declared.name)),
+                resource: declared.logical_id(),
+                message: "is declared (functions/*/Cargo.toml) but not in the template; run \
+                          `eventrail infra generate`"
+                    .to_owned(),
+            });
+        }
+    }
+    for f in template.functions() {
+        let declared = f
+            .binary
+            .as_deref()
+            .is_some_and(|b| functions.iter().any(|d| d.name == b));
+        if !declared {
+            out.push(Violation {
+                function: Some(label(f)),
+                resource: f.logical_id.clone(),
+                message: "is in the template but no function crate declares it \
+                          ([package.metadata.eventrail]); create it with `eventrail new function`"
+                    .to_owned(),
+            });
+        }
+        for s in f
+            .permissions
+            .statements
+            .iter()
+            .filter(|s| s.allows_any(&["events:PutEvents"]))
+        {
+            let keys = s
+                .condition
+                .as_ref()
+                .and_then(|c| c.get("StringEquals"))
+                .and_then(Value::as_object);
+            for key in ["events:source", "events:detail-type"] {
+                if !keys.is_some_and(|k| k.contains_key(key)) {
+                    out.push(Violation {
+                        function: Some(label(f)),
+                        resource: f.logical_id.clone(),
+                        message: format!(
+                            "statement {} allows events:PutEvents without a StringEquals \
+                             condition on {key}: any role could then forge another function's \
+                             events; limit it to the function's own sources and detail-types",
+                            s.sid.as_deref().unwrap_or("(no Sid)")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Checks `template`; `direct_invoke_only` lists binary names (or logical ids) of functions
@@ -217,7 +275,7 @@ impl Checker<'_> {
                 Some(f),
                 id,
                 "no EventBridge rule with an event pattern subscribes it; add an EventBridgeRule \
-                 event on the custom bus (or list it in DIRECT_INVOKE_ONLY if it is invoked directly)"
+                 event on the custom bus (or declare invoke = \"direct\" if it is invoked directly)"
                     .to_owned(),
             );
         }

@@ -17,8 +17,10 @@
 //! # Ok::<(), eventrail_template::TemplateError>(())
 //! ```
 
+mod app;
 mod build;
 mod error;
+pub mod generate;
 pub mod invariants;
 mod model;
 mod refs;
@@ -30,7 +32,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub use app::{App, AppError, GeneratedFile};
 pub use error::TemplateError;
+pub use eventrail_contract::{FunctionDeclaration, Project};
 pub use invariants::{Violation, check_invariants};
 pub use model::{
     Alarm, Archive, DeadLetter, Destination, EventInvokeConfig, Function, Output, Parameter,

@@ -31,29 +31,15 @@ pub async fn handle(event: Incoming<AnyAppEvent>) -> Result<Emitted, HandlerErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
 
     #[tokio::test]
     async fn every_sample_is_recorded() {
-        let dir = format!("{}/../../events/samples", env!("CARGO_MANIFEST_DIR"));
-        let consumer: Consumer<AnyAppEvent, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(handle, None, None, "analytics");
+        let function = eventrail_runtime::test_function!(handle);
         let mut seen = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let raw: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let Outcome::Handled {
-                emitted, effects, ..
-            } = consumer.process(raw.clone()).await.unwrap()
-            else {
-                panic!("{} not handled", path.display())
-            };
-            assert!(emitted.is_empty());
-            assert_eq!(effects[0]["detail_type"], raw["detail-type"]);
+        for name in function.sample_names() {
+            let effects = function.effects(&name).await;
+            assert_eq!(effects[0]["detail_type"], function.sample(&name)["detail-type"]);
+            assert!(function.emitted(&name).await.is_empty());
             seen += 1;
         }
         assert!(seen >= 7);

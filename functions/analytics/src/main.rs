@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), eventrail_runtime::LambdaError> {
-    eventrail_runtime::run_consumer(analytics::handle, false).await
+    eventrail_runtime::run_consumer(analytics::handle, eventrail_runtime::declaration!()).await
 }

@@ -49,18 +49,9 @@ pub async fn handle(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
 
     async fn run(name: &str) -> Vec<eventrail_runtime::EmittedSummary> {
-        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-        let raw: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let consumer: Consumer<OrderPlaced, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(handle, None, None, "fraud");
-        match consumer.process(raw).await.unwrap() {
-            Outcome::Handled { emitted, .. } => emitted,
-            other => panic!("not handled: {other:?}"),
-        }
+        eventrail_runtime::test_function!(handle).emitted(name).await
     }
 
     #[tokio::test]

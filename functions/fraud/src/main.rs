@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), eventrail_runtime::LambdaError> {
-    eventrail_runtime::run_consumer(fraud::handle, true).await
+    eventrail_runtime::run_consumer(fraud::handle, eventrail_runtime::declaration!()).await
 }

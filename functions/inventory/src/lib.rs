@@ -50,24 +50,12 @@ pub async fn handle(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
-
-    fn sample(name: &str) -> serde_json::Value {
-        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    async fn run(name: &str) -> Outcome {
-        let consumer: Consumer<OrderPlaced, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(handle, None, None, "inventory");
-        consumer.process(sample(name)).await.unwrap()
-    }
 
     #[tokio::test]
     async fn in_stock_order_is_reserved() {
-        let Outcome::Handled { emitted, .. } = run("order-placed.json").await else {
-            panic!("not handled")
-        };
+        let emitted = eventrail_runtime::test_function!(handle)
+            .emitted("order-placed.json")
+            .await;
         assert_eq!(emitted.len(), 1);
         assert_eq!(emitted[0].detail_type, "StockReserved");
         assert_eq!(emitted[0].detail["data"]["order"]["order_id"], "ord-1001");
@@ -81,9 +69,9 @@ mod tests {
 
     #[tokio::test]
     async fn out_of_stock_order_names_the_missing_skus() {
-        let Outcome::Handled { emitted, .. } = run("order-placed-out-of-stock.json").await else {
-            panic!("not handled")
-        };
+        let emitted = eventrail_runtime::test_function!(handle)
+            .emitted("order-placed-out-of-stock.json")
+            .await;
         assert_eq!(emitted[0].detail_type, "StockUnavailable");
         assert_eq!(
             emitted[0].detail["data"]["unavailable_skus"],
@@ -93,17 +81,17 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_order_is_dead_lettered() {
-        let outcome = run("poison/order-placed-zero-quantity.json").await;
-        assert!(
-            matches!(outcome, Outcome::DeadLettered { .. }),
-            "{outcome:?}"
-        );
+        let reason = eventrail_runtime::test_function!(handle)
+            .dead_letter_reason("poison/order-placed-zero-quantity.json")
+            .await;
+        assert!(reason.contains("quantity"), "{reason}");
     }
 
     #[test]
     fn reservation_is_deterministic() {
+        let function = eventrail_runtime::test_function!(handle);
         let order = || {
-            let raw = sample("order-placed.json");
+            let raw = function.sample("order-placed.json");
             serde_json::from_value::<Order>(raw["detail"]["data"]["order"].clone()).unwrap()
         };
         assert_eq!(reserve(order()), reserve(order()));

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), eventrail_runtime::LambdaError> {
-    eventrail_runtime::run_consumer(inventory::handle, true).await
+    eventrail_runtime::run_consumer(inventory::handle, eventrail_runtime::declaration!()).await
 }

@@ -217,7 +217,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
+    use eventrail_runtime::Outcome;
 
     #[derive(Default)]
     struct FakeOutbox {
@@ -231,23 +231,17 @@ mod tests {
         }
     }
 
-    fn sample(name: &str) -> serde_json::Value {
-        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
     #[tokio::test]
     async fn each_customer_outcome_writes_one_message_keyed_by_the_event() {
         let outbox = FakeOutbox::default();
-        let consumer: Consumer<CustomerOutcome, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(Notifier::new(&outbox), None, None, "notifications");
+        let function = eventrail_runtime::test_function!(Notifier::new(&outbox));
         for (name, kind) in [
             ("stock-unavailable.json", "stock-unavailable"),
             ("payment-failed.json", "payment-failed"),
             ("order-shipped.json", "order-shipped"),
         ] {
-            let raw = sample(name);
-            let outcome = consumer.process(raw.clone()).await.unwrap();
+            let raw = function.sample(name);
+            let outcome = function.run(raw.clone()).await.unwrap();
             assert!(
                 matches!(outcome, Outcome::Handled { .. }),
                 "{name}: {outcome:?}"
@@ -268,15 +262,14 @@ mod tests {
     #[tokio::test]
     async fn other_events_are_poison() {
         let outbox = FakeOutbox::default();
-        let consumer: Consumer<CustomerOutcome, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(Notifier::new(&outbox), None, None, "notifications");
-        let outcome = consumer.process(sample("order-placed.json")).await.unwrap();
+        let function = eventrail_runtime::test_function!(Notifier::new(&outbox));
+        let outcome = function.run_sample("order-placed.json").await.unwrap();
         assert!(matches!(outcome, Outcome::DeadLettered { .. }));
         // A payload that does not match its detail-type is poison too.
-        let mut raw = sample("order-shipped.json");
+        let mut raw = function.sample("order-shipped.json");
         raw["detail-type"] = "PaymentFailed".into();
         raw["source"] = "eventrail.payments".into();
-        let outcome = consumer.process(raw).await.unwrap();
+        let outcome = function.run(raw).await.unwrap();
         let Outcome::DeadLettered { reason, .. } = outcome else {
             panic!("expected poison")
         };

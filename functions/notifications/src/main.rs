@@ -6,7 +6,10 @@ use notifications::{DryRunOutbox, Notifier, OUTBOX_URL_VAR, SqsOutbox};
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     if config::dry_run() {
-        return eventrail_runtime::run_consumer(Notifier::new(DryRunOutbox), false).await;
+        return eventrail_runtime::run_consumer(
+            Notifier::new(DryRunOutbox),
+            eventrail_runtime::declaration!(),
+        ).await;
     }
     let queue_url = config::require_var(
         OUTBOX_URL_VAR,
@@ -14,5 +17,5 @@ async fn main() -> Result<(), LambdaError> {
     )?;
     let sdk = eventrail_runtime::aws_config().await;
     let outbox = SqsOutbox::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-    eventrail_runtime::run_consumer(Notifier::new(outbox), false).await
+    eventrail_runtime::run_consumer(Notifier::new(outbox), eventrail_runtime::declaration!()).await
 }

@@ -11,9 +11,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     eventrail_runtime::logging::init();
-    // The producer answers its caller (an invalid command is an error to the caller),
-    // so it needs the bus but no dead-letter queue.
-    let config = RuntimeConfig::producer_from_env()?;
+    // The producer answers its caller (an invalid command is an error to the caller): its
+    // declaration (invoke = "direct") asks for the bus but no dead-letter queue.
+    let declaration = eventrail_runtime::declaration!().declaration()?;
+    let config = RuntimeConfig::from_env(&declaration)?;
     let publisher = match &config.bus_name {
         Some(bus) if !config.dry_run => {
             let sdk = eventrail_runtime::aws_config().await;

@@ -63,46 +63,22 @@ pub async fn handle(event: Incoming<StockReserved>) -> Result<Emitted, HandlerEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::{
-        Consumer, ConsumerError, EventBridgePutEvents, Outcome, SqsDeadLetterQueue,
-    };
-
-    fn consumer() -> Consumer<
-        StockReserved,
-        impl eventrail_runtime::Handler<StockReserved>,
-        EventBridgePutEvents,
-        SqsDeadLetterQueue,
-    > {
-        Consumer::new(handle, None, None, "payments")
-    }
-
-    fn sample(name: &str) -> serde_json::Value {
-        let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use eventrail_runtime::ConsumerError;
 
     #[tokio::test]
     async fn reserved_order_is_captured() {
-        let Outcome::Handled { emitted, .. } = consumer()
-            .process(sample("stock-reserved.json"))
-            .await
-            .unwrap()
-        else {
-            panic!("not handled")
-        };
+        let emitted = eventrail_runtime::test_function!(handle)
+            .emitted("stock-reserved.json")
+            .await;
         assert_eq!(emitted[0].detail_type, "PaymentCaptured");
         assert_eq!(emitted[0].detail["data"]["amount_cents"], 3399);
     }
 
     #[tokio::test]
     async fn declined_card_fails_the_payment() {
-        let Outcome::Handled { emitted, .. } = consumer()
-            .process(sample("stock-reserved-card-declined.json"))
-            .await
-            .unwrap()
-        else {
-            panic!("not handled")
-        };
+        let emitted = eventrail_runtime::test_function!(handle)
+            .emitted("stock-reserved-card-declined.json")
+            .await;
         assert_eq!(emitted[0].detail_type, "PaymentFailed");
         assert_eq!(
             emitted[0].detail["data"]["reason"],
@@ -112,8 +88,8 @@ mod tests {
 
     #[tokio::test]
     async fn gateway_down_is_a_retryable_error() {
-        let error = consumer()
-            .process(sample("stock-reserved-gateway-down.json"))
+        let error = eventrail_runtime::test_function!(handle)
+            .run_sample("stock-reserved-gateway-down.json")
             .await
             .unwrap_err();
         assert!(

@@ -36,28 +36,16 @@ pub async fn handle(event: Incoming<PaymentCaptured>) -> Result<Emitted, Handler
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::{Consumer, EventBridgePutEvents, Outcome, SqsDeadLetterQueue};
 
     #[tokio::test]
     async fn paid_order_ships_with_a_deterministic_tracking_number() {
-        let path = format!(
-            "{}/../../events/samples/payment-captured.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let raw: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let consumer: Consumer<PaymentCaptured, _, EventBridgePutEvents, SqsDeadLetterQueue> =
-            Consumer::new(handle, None, None, "shipping");
-        let Outcome::Handled { emitted, .. } = consumer.process(raw.clone()).await.unwrap() else {
-            panic!("not handled")
-        };
+        let function = eventrail_runtime::test_function!(handle);
+        let emitted = function.emitted("payment-captured.json").await;
         assert_eq!(emitted[0].detail_type, "OrderShipped");
         assert_eq!(emitted[0].detail["data"]["carrier"], "Parcelway");
         let tracking = emitted[0].detail["data"]["tracking_number"].clone();
         assert!(tracking.as_str().unwrap().starts_with("PW-"));
-        let Outcome::Handled { emitted: again, .. } = consumer.process(raw).await.unwrap() else {
-            panic!("not handled")
-        };
+        let again = function.emitted("payment-captured.json").await;
         assert_eq!(again[0].detail["data"]["tracking_number"], tracking);
     }
 }

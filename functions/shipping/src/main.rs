@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), eventrail_runtime::LambdaError> {
-    eventrail_runtime::run_consumer(shipping::handle, true).await
+    eventrail_runtime::run_consumer(shipping::handle, eventrail_runtime::declaration!()).await
 }

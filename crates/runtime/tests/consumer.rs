@@ -2,8 +2,9 @@ use std::sync::Mutex;
 
 use events::{OrderPlaced, StockReserved};
 
-use super::*;
-use crate::{EntryOutcome, TransportError};
+use eventrail_runtime::*;
+use serde_json::Value;
+
 
 /// Records what would go to EventBridge; fails entries whose detail-type is in `reject`.
 #[derive(Default)]

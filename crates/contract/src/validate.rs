@@ -35,7 +35,7 @@ pub trait Validate {
 }
 
 /// Fails when `value` is empty or only whitespace.
-pub(crate) fn non_empty(field: &str, value: &str) -> Result<(), ValidationError> {
+pub fn non_empty(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         Err(ValidationError::new(field, "must not be empty"))
     } else {

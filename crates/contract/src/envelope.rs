@@ -2,7 +2,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Validate, ValidationError, validate::non_empty};
+use crate::{Validate, ValidationError, non_empty};
 
 /// Metadata carried in every event's `detail`, beside the payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -2,7 +2,7 @@ use std::sync::Mutex;
 
 use events::{Metadata, OrderShipped};
 
-use super::*;
+use eventrail_runtime::*;
 
 /// Decides the outcome of one entry: (call number starting at 1, entry) -> outcome.
 type Script =

@@ -1,6 +1,7 @@
-//! The reference shop's order scenarios: a `PlaceOrder` command per documented outcome.
+//! The order scenarios of the reference shop: a `PlaceOrder` command per documented outcome
+//! (the demo and the end-to-end tests place them).
 
-use events::{Address, Order, OrderItem, PlaceOrder};
+use crate::{Address, Order, OrderItem, PlaceOrder};
 
 /// An order whose outcome is decided by its content (functions/*/src/lib.rs document how).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,12 +128,12 @@ pub fn new_order_id() -> String {
 }
 
 /// The `orders` function's answer to a `PlaceOrder` command (from the catalog).
-pub use events::OrderAccepted;
+
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use events::Validate;
+    use crate::Validate;
 
     #[test]
     fn every_command_is_valid_and_triggers_its_outcome() {
@@ -142,8 +143,8 @@ mod tests {
                 .validate()
                 .unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
             let order = &command.order;
-            let suspicious = order.total_cents > events::FRAUD_REVIEW_THRESHOLD_CENTS
-                || !events::SUPPORTED_COUNTRIES.contains(&order.shipping_address.country.as_str());
+            let suspicious = order.total_cents > crate::FRAUD_REVIEW_THRESHOLD_CENTS
+                || !crate::SUPPORTED_COUNTRIES.contains(&order.shipping_address.country.as_str());
             assert_eq!(
                 suspicious,
                 matches!(

@@ -1,0 +1,494 @@
+//! `eventrail new function|event`: scaffolds a rule-subscribed function (crate, handler, a
+//! test on a catalog sample, its declaration, the regenerated template) or a catalog event
+//! (type, sample, schema). Everything is checked before the first file is written: a bad
+//! name, an unknown event type or an existing function changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use eventrail_contract::declaration::{EVERY_EVENT, check_function_name};
+use eventrail_contract::{Declaration, FunctionDeclaration, Invoke, Project};
+use eventrail_template::App;
+use eventrail_template::generate::generate_template;
+
+use crate::infra::{project, relative};
+
+/// `eventrail new ...`.
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// Scaffold functions/<NAME>: a handler that compiles, a unit test on a catalog sample, its
+    /// declaration, and the regenerated template.
+    Function(FunctionArgs),
+    /// Add an event type to the catalog, with a sample and its schema.
+    Event(EventArgs),
+}
+
+/// Arguments of `eventrail new function`.
+#[derive(Debug, Args)]
+pub struct FunctionArgs {
+    /// Function name: lower-case words joined by dashes (`gift-wrap`).
+    name: String,
+    /// Catalog detail-types it consumes (comma-separated), or `*` for every event of the app.
+    #[arg(long, value_delimiter = ',', required = true)]
+    consumes: Vec<String>,
+    /// Catalog detail-types it emits (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    emits: Vec<String>,
+    /// The project root (default: the workspace around the current folder).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// Arguments of `eventrail new event`.
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    /// The detail-type, in PascalCase (`GiftWrapped`).
+    detail_type: String,
+    /// The event's source; it must start with the application's prefix (`eventrail.gift-wrap`).
+    #[arg(long)]
+    source: String,
+    /// The project root (default: the workspace around the current folder).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// Runs `eventrail new ...`.
+pub fn run(command: NewCommand) -> Result<ExitCode> {
+    match command {
+        NewCommand::Function(args) => new_function(args),
+        NewCommand::Event(args) => new_event(args),
+    }
+}
+
+fn new_function(args: FunctionArgs) -> Result<ExitCode> {
+    let project = project(args.root)?;
+    let app = App::load(&project.root)?;
+    let name = args.name.trim().to_owned();
+    check_function_name(&name).map_err(|m| anyhow::anyhow!("{m}; nothing was changed"))?;
+    let dir = project.functions_dir().join(&name);
+    if dir.exists() {
+        bail!(
+            "{} already exists; nothing was changed (edit its [package.metadata.eventrail] instead)",
+            relative(&project, &dir)
+        );
+    }
+    let consumes: Vec<String> = args.consumes.iter().map(|t| t.trim().to_owned()).collect();
+    let emits: Vec<String> = args.emits.iter().map(|t| t.trim().to_owned()).collect();
+    for t in consumes.iter().chain(&emits) {
+        if t != EVERY_EVENT && app.catalog.event(t).is_none() {
+            bail!(
+                "`{t}` is not an event of the catalog ({}); known: {}. Add it with `eventrail new \
+                 event {t} --source <source>`; nothing was changed",
+                project.settings.catalog,
+                app.catalog.known()
+            );
+        }
+    }
+    if emits.iter().any(|t| t == EVERY_EVENT) {
+        bail!("--emits lists the events it emits; `*` is not one; nothing was changed");
+    }
+    let declaration = Declaration {
+        description: Some(describe(&consumes, &emits)),
+        consumes,
+        emits,
+        invoke: Invoke::Rule,
+        ..Declaration::default()
+    };
+    declaration
+        .check(&name)
+        .map_err(|m| anyhow::anyhow!("{m}; nothing was changed"))?;
+    let new = FunctionDeclaration {
+        name: name.clone(),
+        dir: dir.clone(),
+        declaration,
+    };
+
+    // Generate in memory first: a collision or an unknown type fails before anything is written.
+    let mut functions = app.functions.clone();
+    functions.push(new.clone());
+    functions.sort_by(|a, b| a.name.cmp(&b.name));
+    let template_path = project.template_path();
+    let current = std::fs::read_to_string(&template_path)
+        .with_context(|| format!("cannot read {}", template_path.display()))?;
+    generate_template(
+        &current,
+        &project.settings.template,
+        &functions,
+        &app.catalog,
+        &project.settings,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
+    let files = scaffold(&project, &app, &new)?;
+
+    let write = || -> Result<()> {
+        std::fs::create_dir_all(dir.join("src"))?;
+        for (path, text) in &files {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let app = App::load(&project.root)?;
+        app.write_generated()?;
+        Ok(())
+    };
+    if let Err(error) = write() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::write(&template_path, &current);
+        return Err(error.context("scaffolding failed; the changes were rolled back"));
+    }
+    println!("created {}/", relative(&project, &dir));
+    for (path, _) in &files {
+        println!("  {}", relative(&project, path));
+    }
+    println!(
+        "updated {} and {} (`eventrail infra generate`)",
+        project.settings.template, project.settings.consumers
+    );
+    println!(
+        "next: write the handler in {}/src/lib.rs, then `cargo test -p {name}`",
+        relative(&project, &dir)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(consumes: &[String], emits: &[String]) -> String {
+    let on = if consumes.iter().any(|c| c == EVERY_EVENT) {
+        "every event of the application".to_owned()
+    } else {
+        consumes.join(", ")
+    };
+    if emits.is_empty() {
+        format!("On {on}")
+    } else {
+        format!("On {on}: emits {}", emits.join(" or "))
+    }
+}
+
+fn quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|i| serde_json::Value::String(i.clone()).to_string())
+        .collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The sample of a catalog event: `schemas/order-placed.json` -> `order-placed.json`.
+fn sample_of(app: &App, detail_type: &str) -> Option<String> {
+    let event = app.catalog.event(detail_type)?;
+    Path::new(&event.schema)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The files of a new function crate: (path, text).
+fn scaffold(project: &Project, app: &App, f: &FunctionDeclaration) -> Result<Vec<(PathBuf, String)>> {
+    let d = &f.declaration;
+    let name = &f.name;
+    let lib_name = name.replace('-', "_");
+    let catalog = &project.settings.catalog_crate;
+    let catalog_ident = catalog.replace('-', "_");
+    let every = d.consumes_everything();
+    let union = !every && d.consumes.len() > 1;
+    let extra_deps = if union {
+        "serde.workspace = true\nschemars.workspace = true\n"
+    } else {
+        ""
+    };
+    let manifest = format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition.workspace = true
+rust-version.workspace = true
+license.workspace = true
+publish.workspace = true
+
+[dependencies]
+{catalog}.workspace = true
+eventrail-runtime.workspace = true
+tokio.workspace = true
+tracing.workspace = true
+{extra_deps}
+# What this function consumes and emits: the template, its role, the routing index and the
+# runtime configuration are derived from it (`eventrail infra generate`).
+[package.metadata.eventrail]
+description = {description}
+consumes = {consumes}
+emits = {emits}
+"#,
+        description = serde_json::Value::String(d.description.clone().unwrap_or_default()),
+        consumes = quoted_list(&d.consumes),
+        emits = quoted_list(&d.emits),
+    );
+    let main = format!(
+        r#"//! Lambda entry point of `{name}`; the logic lives in lib.rs.
+
+#[tokio::main]
+async fn main() -> Result<(), eventrail_runtime::LambdaError> {{
+    eventrail_runtime::run_consumer({lib_name}::handle, eventrail_runtime::declaration!()).await
+}}
+"#
+    );
+    let (event_type, preamble) = if every {
+        (
+            "AnyEvent".to_owned(),
+            "use eventrail_runtime::contract::AnyEvent;\n".to_owned(),
+        )
+    } else if union {
+        let variants: String = d
+            .consumes
+            .iter()
+            .map(|t| format!("    /// `{t}`.\n    {t}({t}),\n"))
+            .collect();
+        let accepts: Vec<String> = d
+            .consumes
+            .iter()
+            .map(|t| format!("{t}::accepts(source, detail_type)"))
+            .collect();
+        let validate: String = d
+            .consumes
+            .iter()
+            .map(|t| format!("            Self::{t}(event) => event.validate(),\n"))
+            .collect();
+        let imports = d.consumes.join(", ");
+        (
+            "Consumed".to_owned(),
+            format!(
+                r#"use {catalog_ident}::{{{imports}}};
+use eventrail_runtime::contract::{{Event, Validate, ValidationError}};
+
+/// The events this function consumes, one variant each.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Consumed {{
+{variants}}}
+
+impl Event for Consumed {{
+    const SOURCE: &'static str = "*";
+    const DETAIL_TYPE: &'static str = "{types}";
+    const VERSION: u32 = 1;
+
+    fn accepts(source: &str, detail_type: &str) -> bool {{
+        {accepts}
+    }}
+}}
+
+impl Validate for Consumed {{
+    fn validate(&self) -> Result<(), ValidationError> {{
+        match self {{
+{validate}        }}
+    }}
+}}
+"#,
+                types = d.consumes.join("|"),
+                accepts = accepts.join("\n            || "),
+            ),
+        )
+    } else {
+        let t = &d.consumes[0];
+        (t.clone(), format!("use {catalog_ident}::{t};\n"))
+    };
+    let sample_type = if every {
+        app.catalog
+            .events
+            .first()
+            .map(|e| e.detail_type.clone())
+            .unwrap_or_default()
+    } else {
+        d.consumes[0].clone()
+    };
+    let sample = sample_of(app, &sample_type).unwrap_or_default();
+    let emits_note = if d.emits.is_empty() {
+        "It emits nothing.".to_owned()
+    } else {
+        format!(
+            "It may emit {} (its declaration lists them).",
+            d.emits.join(", ")
+        )
+    };
+    let lib = format!(
+        r#"//! `{name}`: {description}. {emits_note}
+//!
+//! Write what the function does here. Its declaration (what it consumes and emits) is in
+//! Cargo.toml, `[package.metadata.eventrail]`; the template's resources are generated from it.
+
+use eventrail_runtime::{{Emitted, HandlerError, Incoming}};
+{preamble}
+/// The function's handler. Delivery is at least once: keep it safe to run twice on the same
+/// event (derive ids from `event.metadata.idempotency_key`, never from a clock). Return
+/// `Emitted::one(event)` to publish, `HandlerError::poison(reason)` for an event that can
+/// never succeed (it goes to the failure queue at once) and `HandlerError::retryable(error)`
+/// for anything worth retrying.
+pub async fn handle(event: Incoming<{event_type}>) -> Result<Emitted, HandlerError> {{
+    tracing::info!(event_id = %event.id, detail_type = %event.detail_type, "handled");
+    Ok(Emitted::none())
+}}
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+
+    #[tokio::test]
+    async fn handles_the_catalog_sample() {{
+        let function = eventrail_runtime::test_function!(handle);
+        let emitted = function.emitted("{sample}").await;
+        assert!(emitted.is_empty(), "{{emitted:?}}");
+    }}
+}}
+"#,
+        description = d.description.clone().unwrap_or_default(),
+    );
+    let dir = &f.dir;
+    Ok(vec![
+        (dir.join("Cargo.toml"), manifest),
+        (dir.join("src/main.rs"), main),
+        (dir.join("src/lib.rs"), lib),
+    ])
+}
+
+/// The line of the catalog's `catalog()` list above which new entries go.
+const CATALOG_MARKER: &str = "// `eventrail new event` adds its entries above this line.";
+
+fn kebab(detail_type: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in detail_type.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn new_event(args: EventArgs) -> Result<ExitCode> {
+    let project = project(args.root)?;
+    let app = App::load(&project.root)?;
+    let detail_type = args.detail_type.trim().to_owned();
+    let source = args.source.trim().to_owned();
+    let valid = detail_type.starts_with(|c: char| c.is_ascii_uppercase())
+        && detail_type.chars().all(|c| c.is_ascii_alphanumeric());
+    if !valid {
+        bail!(
+            "`{detail_type}` is not a valid detail-type: use PascalCase letters and digits \
+             (`GiftWrapped`); nothing was changed"
+        );
+    }
+    if app.catalog.event(&detail_type).is_some() {
+        bail!("`{detail_type}` is already in the catalog; nothing was changed");
+    }
+    let prefix = &project.settings.source_prefix;
+    let suffix_ok = source
+        .strip_prefix(prefix.as_str())
+        .is_some_and(|rest| !rest.is_empty() && check_function_name(rest).is_ok());
+    if !suffix_ok {
+        bail!(
+            "source `{source}` must be the application's prefix `{prefix}` followed by the \
+             emitting function's name (`{prefix}gift-wrap`); nothing was changed"
+        );
+    }
+    let stem = kebab(&detail_type);
+    let catalog_source = project.root.join(&project.settings.catalog_source);
+    let original = std::fs::read_to_string(&catalog_source)
+        .with_context(|| format!("cannot read {}", catalog_source.display()))?;
+    if !original.contains(CATALOG_MARKER) {
+        bail!(
+            "{} has no line `{CATALOG_MARKER}` in its catalog() list; nothing was changed",
+            project.settings.catalog_source
+        );
+    }
+    let sample_path = project.samples_dir().join(format!("{stem}.json"));
+    if sample_path.exists() {
+        bail!("{} already exists; nothing was changed", relative(&project, &sample_path));
+    }
+    let mut text = original.replace(
+        CATALOG_MARKER,
+        &format!("entry::<{detail_type}>(\"{stem}\"),\n        {CATALOG_MARKER}"),
+    );
+    text.push_str(&format!(
+        r#"
+/// {detail_type}: describe the fact this event records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct {detail_type} {{
+    /// What the event is about.
+    pub id: String,
+}}
+catalog_event!({detail_type}, "{source}");
+
+impl Validate for {detail_type} {{
+    fn validate(&self) -> Result<(), ValidationError> {{
+        non_empty("id", &self.id)
+    }}
+}}
+"#
+    ));
+    let key = eventrail_contract::derive_key(&[&stem, "sample"]);
+    let sample = serde_json::json!({
+        "version": "0",
+        "id": format!("00000000-0000-4000-8000-{}", &key[..12]),
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "metadata": {
+                "schema_version": 1,
+                "correlation_id": format!("corr-{stem}"),
+                "causation_id": null,
+                "idempotency_key": key,
+            },
+            "data": {"id": format!("{stem}-1")}
+        }
+    });
+    let mut sample_text = serde_json::to_string_pretty(&sample)?;
+    sample_text.push('\n');
+
+    std::fs::write(&catalog_source, &text)?;
+    std::fs::write(&sample_path, &sample_text)?;
+    // The catalog crate's tests regenerate its schemas and index when EVENTRAIL_BLESS is set.
+    eprintln!(
+        "eventrail: regenerating the schemas and catalog index (cargo test -p {} with EVENTRAIL_BLESS=1)",
+        project.settings.catalog_crate
+    );
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(&project.root)
+        .env("EVENTRAIL_BLESS", "1")
+        .args(["test", "--quiet", "-p", &project.settings.catalog_crate])
+        .status();
+    let blessed = matches!(status, Ok(s) if s.success());
+    let index_has_it = App::load(&project.root)
+        .map(|a| a.catalog.event(&detail_type).is_some())
+        .unwrap_or(false);
+    if !blessed || !index_has_it {
+        std::fs::write(&catalog_source, &original)?;
+        let _ = std::fs::remove_file(&sample_path);
+        let _ = std::fs::remove_file(
+            project
+                .catalog_path()
+                .parent()
+                .unwrap_or(&project.root)
+                .join(format!("schemas/{stem}.json")),
+        );
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            .current_dir(&project.root)
+            .env("EVENTRAIL_BLESS", "1")
+            .args(["test", "--quiet", "-p", &project.settings.catalog_crate])
+            .status();
+        let _ = status;
+        bail!(
+            "the catalog crate did not accept the new event (see cargo's output above); the \
+             changes were rolled back"
+        );
+    }
+    App::load(&project.root)?.write_generated()?;
+    println!("added {detail_type} (source {source}) to {}", project.settings.catalog_source);
+    println!("  {}", relative(&project, &sample_path));
+    println!("  regenerated the schemas and {}", project.settings.catalog);
+    println!(
+        "next: give {detail_type} its fields, then `EVENTRAIL_BLESS=1 cargo test -p {}`",
+        project.settings.catalog_crate
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,439 @@
+//! What a function declares about itself, next to its code: `[package.metadata.eventrail]`
+//! in its `Cargo.toml` (as cargo-lambda reads `[package.metadata.lambda]`). The template's
+//! per-function resources, the runtime's configuration, the routing index and the tests'
+//! lists are all derived from it.
+//!
+//! ```toml
+//! [package.metadata.eventrail]
+//! description = "On OrderPlaced: reserves stock"
+//! consumes = ["OrderPlaced"]            # catalog detail-types, or ["*"] for every event of the app
+//! emits = ["StockReserved", "StockUnavailable"]
+//! # invoke = "direct"                   # invoked by callers, not by a rule (a producer)
+//! # rule = "SuspiciousOrderPlaced"      # name of the subscribing rule (default: the detail-type)
+//! # memory = 256                        # MB, default from the template's Globals
+//! # timeout = 15                        # seconds
+//! # [package.metadata.eventrail.filter] # extra pattern on `detail`, EventBridge syntax
+//! # [package.metadata.eventrail.environment] VAR = { ref = "LogicalId" } or "literal"
+//! # [[package.metadata.eventrail.permissions]] sid, actions, resources = ["LogicalId"]
+//! # [package.metadata.eventrail.queues.<name>] env = "VAR", fifo = false
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `consumes = ["*"]`: every event of the application (sources with the app's prefix).
+pub const EVERY_EVENT: &str = "*";
+
+/// How a function is invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invoke {
+    /// By an EventBridge rule on the bus (a consumer). The default.
+    #[default]
+    Rule,
+    /// Directly by callers (a producer that answers them); no rule subscribes it.
+    Direct,
+}
+
+/// A value of an environment variable the function needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// A literal.
+    Literal(String),
+    /// `!Ref LogicalId` of a resource of the template.
+    Ref {
+        /// Logical id.
+        #[serde(rename = "ref")]
+        reference: String,
+    },
+    /// `!GetAtt LogicalId.Attribute`.
+    GetAtt {
+        /// `LogicalId.Attribute`.
+        #[serde(rename = "get-att")]
+        get_att: String,
+    },
+}
+
+/// An extra permission of the function's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Permission {
+    /// Statement id (letters and digits).
+    pub sid: String,
+    /// IAM actions, e.g. `sqs:SendMessage`.
+    pub actions: Vec<String>,
+    /// Logical ids of resources of the template; each becomes `!GetAtt <id>.Arn`.
+    pub resources: Vec<String>,
+}
+
+/// A queue of the function's own: created, encrypted and alarmed with it; the role may send
+/// to it and the variable `env` holds its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct QueueDeclaration {
+    /// Environment variable that receives the queue URL.
+    pub env: String,
+    /// A FIFO queue.
+    #[serde(default)]
+    pub fifo: bool,
+}
+
+/// `[package.metadata.eventrail]`: everything the tools need to know about one function.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Declaration {
+    /// One line for the template and the docs.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Catalog detail-types the function consumes, or `["*"]` for every event of the app.
+    #[serde(default)]
+    pub consumes: Vec<String>,
+    /// An extra pattern on `detail` (content filtering), in EventBridge's pattern syntax.
+    #[serde(default)]
+    pub filter: Option<Value>,
+    /// Name of the subscribing rule; defaults to the consumed detail-type (or `Events`).
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Catalog detail-types the function emits.
+    #[serde(default)]
+    pub emits: Vec<String>,
+    /// How the function is invoked.
+    #[serde(default)]
+    pub invoke: Invoke,
+    /// Memory in MB, when not the template's default.
+    #[serde(default)]
+    pub memory: Option<u32>,
+    /// Timeout in seconds, when not the template's default.
+    #[serde(default)]
+    pub timeout: Option<u32>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub environment: BTreeMap<String, EnvValue>,
+    /// Extra permissions on resources of the template.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// Queues of the function's own, by name.
+    #[serde(default)]
+    pub queues: BTreeMap<String, QueueDeclaration>,
+}
+
+/// A declaration that cannot be read or does not make sense; names the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct DeclarationError {
+    /// The manifest (or "<embedded>").
+    pub file: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A function of the application: its name (the package, binary and Lambda suffix) and its
+/// declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDeclaration {
+    /// Package name: `gift-wrap`.
+    pub name: String,
+    /// The function's directory (`functions/gift-wrap`).
+    pub dir: PathBuf,
+    /// `[package.metadata.eventrail]`.
+    pub declaration: Declaration,
+}
+
+impl FunctionDeclaration {
+    /// The template's logical-id stem: `gift-wrap` -> `GiftWrap`.
+    pub fn logical_id(&self) -> String {
+        logical_id(&self.name)
+    }
+}
+
+/// `gift-wrap` -> `GiftWrap`: each dash-separated word capitalised. Names are checked by
+/// [`check_function_name`] first, so this is a bijection on valid names.
+pub fn logical_id(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// A function name must be lower-case words of letters and digits joined by single dashes,
+/// start with a letter and be at most 40 characters (it ends up in Lambda, log group, rule and
+/// role names, which have length limits). Returns what is wrong.
+pub fn check_function_name(name: &str) -> Result<(), String> {
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.is_empty() {
+        return Err("a function name must not be empty".to_owned());
+    }
+    if name.len() > 40 {
+        return Err(format!("`{name}` is longer than 40 characters"));
+    }
+    if !valid_chars || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!(
+            "`{name}` is not a valid function name: use lower-case letters, digits and dashes, \
+             starting with a letter (e.g. `gift-wrap`)"
+        ));
+    }
+    if name.ends_with('-') || name.contains("--") {
+        return Err(format!(
+            "`{name}` is not a valid function name: dashes separate words (no leading, trailing or double dash)"
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    package: Option<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    #[serde(default)]
+    metadata: Option<PackageMetadata>,
+}
+
+#[derive(Deserialize)]
+struct PackageMetadata {
+    #[serde(default)]
+    eventrail: Option<Declaration>,
+}
+
+impl Declaration {
+    /// Reads `[package.metadata.eventrail]` from the text of a `Cargo.toml`; `Ok(None)` when the
+    /// package declares no eventrail function. `file` names the manifest in errors.
+    pub fn from_manifest(text: &str, file: &str) -> Result<Option<(String, Self)>, DeclarationError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| DeclarationError {
+            file: file.to_owned(),
+            message: format!("[package.metadata.eventrail]: {}", e.message()),
+        })?;
+        let Some(package) = manifest.package else {
+            return Ok(None);
+        };
+        let Some(declaration) = package.metadata.and_then(|m| m.eventrail) else {
+            return Ok(None);
+        };
+        declaration
+            .check(&package.name)
+            .map_err(|message| DeclarationError {
+                file: file.to_owned(),
+                message,
+            })?;
+        Ok(Some((package.name, declaration)))
+    }
+
+    /// Reads a function's manifest file.
+    pub fn load(manifest: &Path) -> Result<Option<(String, Self)>, DeclarationError> {
+        let file = manifest.display().to_string();
+        let text = std::fs::read_to_string(manifest).map_err(|e| DeclarationError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_manifest(&text, &file)
+    }
+
+    /// Whether the function publishes events.
+    pub fn emits_events(&self) -> bool {
+        !self.emits.is_empty()
+    }
+
+    /// Whether a rule subscribes the function.
+    pub fn is_consumer(&self) -> bool {
+        self.invoke == Invoke::Rule
+    }
+
+    /// Whether it consumes every event of the application.
+    pub fn consumes_everything(&self) -> bool {
+        self.consumes.iter().any(|c| c == EVERY_EVENT)
+    }
+
+    /// Whether it consumes `detail_type` (by declaration, before any filter).
+    pub fn consumes_type(&self, detail_type: &str) -> bool {
+        self.consumes_everything() || self.consumes.iter().any(|c| c == detail_type)
+    }
+
+    /// The subscribing rule's name (SAM event id): `rule`, else the single consumed
+    /// detail-type, else `Events` (`AppEvents` for `["*"]`).
+    pub fn rule_name(&self) -> String {
+        if let Some(rule) = &self.rule {
+            return rule.clone();
+        }
+        match self.consumes.as_slice() {
+            [one] if one == EVERY_EVENT => "AppEvents".to_owned(),
+            [one] => one.clone(),
+            _ => "Events".to_owned(),
+        }
+    }
+
+    /// Checks what can be checked without the catalog; the message names the field.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        check_function_name(name)?;
+        let field = |f: &str, m: String| format!("[package.metadata.eventrail] {f}: {m}");
+        match self.invoke {
+            Invoke::Rule if self.consumes.is_empty() => {
+                return Err(field(
+                    "consumes",
+                    "a rule-subscribed function must consume at least one event type \
+                     (or set invoke = \"direct\" for a producer)"
+                        .to_owned(),
+                ));
+            }
+            Invoke::Direct if !self.consumes.is_empty() || self.filter.is_some() => {
+                return Err(field(
+                    "invoke",
+                    "a directly invoked function has no rule: remove `consumes` and `filter`"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if self.consumes_everything() && self.consumes.len() > 1 {
+            return Err(field(
+                "consumes",
+                "\"*\" already means every event; list nothing else".to_owned(),
+            ));
+        }
+        for list in [&self.consumes, &self.emits] {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(dup) = list.iter().find(|t| !seen.insert(t.as_str())) {
+                return Err(field("consumes/emits", format!("`{dup}` is listed twice")));
+            }
+        }
+        if let Some(rule) = &self.rule {
+            if rule.is_empty() || !rule.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(field("rule", format!("`{rule}` must be letters and digits")));
+            }
+        }
+        if let Some(filter) = &self.filter {
+            if !filter.is_object() {
+                return Err(field("filter", "must be a table (a pattern on `detail`)".to_owned()));
+            }
+        }
+        if self.memory.is_some_and(|m| !(128..=10_240).contains(&m)) {
+            return Err(field("memory", "Lambda allows 128 to 10240 MB".to_owned()));
+        }
+        if self.timeout.is_some_and(|t| !(1..=900).contains(&t)) {
+            return Err(field("timeout", "Lambda allows 1 to 900 seconds".to_owned()));
+        }
+        for p in &self.permissions {
+            if p.sid.is_empty() || !p.sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(field("permissions.sid", format!("`{}` must be letters and digits", p.sid)));
+            }
+            if p.actions.is_empty() || p.resources.is_empty() {
+                return Err(field(
+                    "permissions",
+                    format!("`{}` needs actions and resources", p.sid),
+                ));
+            }
+        }
+        for queue in self.queues.keys() {
+            check_function_name(queue).map_err(|m| field("queues", m))?;
+        }
+        Ok(())
+    }
+}
+
+/// A declaration compiled into a function's binary (see `eventrail_runtime::declaration!`):
+/// the package name and the text of its `Cargo.toml`, parsed at init.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedManifest {
+    /// `CARGO_PKG_NAME`.
+    pub package: &'static str,
+    /// The manifest's text.
+    pub text: &'static str,
+}
+
+impl EmbeddedManifest {
+    /// Parses the declaration; a package without one is an error that says what to add.
+    pub fn declaration(&self) -> Result<Declaration, DeclarationError> {
+        let file = format!("{} (Cargo.toml)", self.package);
+        match Declaration::from_manifest(self.text, &file)? {
+            Some((_, declaration)) => Ok(declaration),
+            None => Err(DeclarationError {
+                file,
+                message: "no [package.metadata.eventrail] declaration: add one (what the function \
+                          consumes and emits), or create the function with `eventrail new function`"
+                    .to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_logical_ids() {
+        assert_eq!(logical_id("gift-wrap"), "GiftWrap");
+        assert_eq!(logical_id("orders"), "Orders");
+        assert!(check_function_name("gift-wrap").is_ok());
+        for bad in ["", "Gift", "gift_wrap", "-a", "a-", "a--b", "1a", "gift wrap"] {
+            assert!(check_function_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_a_manifest() {
+        let text = r#"
+[package]
+name = "fraud"
+version.workspace = true
+
+[package.metadata.eventrail]
+consumes = ["OrderPlaced"]
+emits = ["FraudSuspected"]
+rule = "SuspiciousOrderPlaced"
+memory = 256
+
+[package.metadata.eventrail.filter.data.order]
+"$or" = [{ total_cents = [{ numeric = [">", 100000] }] }]
+
+[package.metadata.eventrail.environment]
+OUTBOX = { ref = "OutboxQueue" }
+PLAIN = "x"
+"#;
+        let (name, d) = Declaration::from_manifest(text, "Cargo.toml").unwrap().unwrap();
+        assert_eq!(name, "fraud");
+        assert_eq!(d.rule_name(), "SuspiciousOrderPlaced");
+        assert!(d.emits_events() && d.is_consumer());
+        assert_eq!(
+            d.filter.unwrap()["data"]["order"]["$or"][0]["total_cents"][0]["numeric"][1],
+            100000
+        );
+        assert_eq!(
+            d.environment["OUTBOX"],
+            EnvValue::Ref {
+                reference: "OutboxQueue".into()
+            }
+        );
+        assert_eq!(d.environment["PLAIN"], EnvValue::Literal("x".into()));
+    }
+
+    #[test]
+    fn bad_declarations_name_the_field() {
+        let wrap = |body: &str| format!("[package]\nname = \"f\"\n[package.metadata.eventrail]\n{body}");
+        let err = |body: &str| {
+            Declaration::from_manifest(&wrap(body), "functions/f/Cargo.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("emits = [\"X\"]").contains("consumes"));
+        assert!(err("consumes = [\"X\"]\nemit = [\"Y\"]").contains("emit"));
+        assert!(err("invoke = \"direct\"\nconsumes = [\"X\"]").contains("invoke"));
+        assert!(err("consumes = [\"X\", \"X\"]").contains("twice"));
+        assert!(err("consumes = [\"X\"]\nmemory = 64").contains("memory"));
+        let none = "[package]\nname = \"lib\"\n";
+        assert_eq!(Declaration::from_manifest(none, "x").unwrap(), None);
+    }
+}

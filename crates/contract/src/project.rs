@@ -1,0 +1,235 @@
+//! Where an application's parts are: `[workspace.metadata.eventrail]` in the workspace's
+//! `Cargo.toml` names the catalog index, the samples, the template and the functions folder,
+//! and the prefix every source of the application starts with. Tools and test helpers find
+//! everything from there; nothing is hard-coded.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::declaration::{Declaration, DeclarationError, FunctionDeclaration};
+
+/// `[workspace.metadata.eventrail]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AppSettings {
+    /// Every `source` of the application starts with it (`eventrail.`).
+    pub source_prefix: String,
+    /// The catalog crate's package name (`events`): functions depend on it.
+    pub catalog_crate: String,
+    /// The catalog crate's source file that `eventrail new event` adds event types to.
+    pub catalog_source: String,
+    /// The catalog index, generated from the catalog crate (`events/catalog.json`).
+    pub catalog: String,
+    /// Sample envelopes (`events/samples`).
+    pub samples: String,
+    /// The SAM template (`infra/template.yaml`).
+    pub template: String,
+    /// The folder holding one crate per function (`functions`).
+    pub functions: String,
+    /// The generated routing index: which functions each sample reaches (`events/consumers.json`).
+    pub consumers: String,
+}
+
+/// One event type of the catalog index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CatalogEvent {
+    /// `detail-type`.
+    pub detail_type: String,
+    /// `source`.
+    pub source: String,
+    /// Schema version.
+    pub version: u32,
+    /// Its JSON Schema, relative to the index's folder.
+    pub schema: String,
+}
+
+/// The catalog index: every event type of the application (generated from the catalog's
+/// types by its tests, so tools need not compile the catalog to read it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogIndex {
+    /// The event types.
+    pub events: Vec<CatalogEvent>,
+}
+
+impl CatalogIndex {
+    /// The event with this detail-type.
+    pub fn event(&self, detail_type: &str) -> Option<&CatalogEvent> {
+        self.events.iter().find(|e| e.detail_type == detail_type)
+    }
+
+    /// Detail-types, comma-separated, for error messages.
+    pub fn known(&self) -> String {
+        self.events
+            .iter()
+            .map(|e| e.detail_type.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A problem finding or reading the project's parts; names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// No workspace with `[workspace.metadata.eventrail]` above the start folder.
+    #[error(
+        "no eventrail workspace found from {0}: run this inside a Cargo workspace whose Cargo.toml \
+         has a [workspace.metadata.eventrail] table"
+    )]
+    NotFound(PathBuf),
+    /// A file could not be read or parsed.
+    #[error("{file}: {message}")]
+    File {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A function's declaration.
+    #[error(transparent)]
+    Declaration(#[from] DeclarationError),
+}
+
+#[derive(Deserialize)]
+struct RootManifest {
+    workspace: Option<Workspace>,
+}
+
+#[derive(Deserialize)]
+struct Workspace {
+    metadata: Option<WorkspaceMetadata>,
+}
+
+#[derive(Deserialize)]
+struct WorkspaceMetadata {
+    eventrail: Option<AppSettings>,
+}
+
+/// An eventrail application: its root folder and settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// `[workspace.metadata.eventrail]`.
+    pub settings: AppSettings,
+}
+
+fn read(path: &Path) -> Result<String, ProjectError> {
+    std::fs::read_to_string(path).map_err(|e| ProjectError::File {
+        file: path.to_owned(),
+        message: format!("cannot read: {e}"),
+    })
+}
+
+impl Project {
+    /// The project whose root is `root`.
+    pub fn load(root: impl AsRef<Path>) -> Result<Self, ProjectError> {
+        let root = root.as_ref();
+        let manifest = root.join("Cargo.toml");
+        let parsed: RootManifest =
+            toml::from_str(&read(&manifest)?).map_err(|e| ProjectError::File {
+                file: manifest.clone(),
+                message: e.message().to_owned(),
+            })?;
+        let settings = parsed
+            .workspace
+            .and_then(|w| w.metadata)
+            .and_then(|m| m.eventrail)
+            .ok_or_else(|| ProjectError::NotFound(root.to_owned()))?;
+        Ok(Self {
+            root: root.to_owned(),
+            settings,
+        })
+    }
+
+    /// The nearest project at or above `start`.
+    pub fn discover(start: impl AsRef<Path>) -> Result<Self, ProjectError> {
+        let start = start.as_ref();
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            if d.join("Cargo.toml").is_file() {
+                if let Ok(project) = Self::load(d) {
+                    return Ok(project);
+                }
+            }
+            dir = d.parent();
+        }
+        Err(ProjectError::NotFound(start.to_owned()))
+    }
+
+    /// A path of the settings, made absolute.
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// The catalog index file.
+    pub fn catalog_path(&self) -> PathBuf {
+        self.path(&self.settings.catalog)
+    }
+
+    /// The samples folder.
+    pub fn samples_dir(&self) -> PathBuf {
+        self.path(&self.settings.samples)
+    }
+
+    /// The template.
+    pub fn template_path(&self) -> PathBuf {
+        self.path(&self.settings.template)
+    }
+
+    /// The functions folder.
+    pub fn functions_dir(&self) -> PathBuf {
+        self.path(&self.settings.functions)
+    }
+
+    /// The routing index.
+    pub fn consumers_path(&self) -> PathBuf {
+        self.path(&self.settings.consumers)
+    }
+
+    /// Reads the catalog index.
+    pub fn catalog(&self) -> Result<CatalogIndex, ProjectError> {
+        let path = self.catalog_path();
+        serde_json::from_str(&read(&path)?).map_err(|e| ProjectError::File {
+            file: path,
+            message: format!("not a catalog index: {e}"),
+        })
+    }
+
+    /// Every function's declaration, sorted by name. A crate in the functions folder without
+    /// a declaration is an error that says what to add.
+    pub fn functions(&self) -> Result<Vec<FunctionDeclaration>, ProjectError> {
+        let dir = self.functions_dir();
+        let entries = std::fs::read_dir(&dir).map_err(|e| ProjectError::File {
+            file: dir.clone(),
+            message: format!("cannot list: {e}"),
+        })?;
+        let mut functions = Vec::new();
+        for entry in entries.flatten() {
+            let manifest = entry.path().join("Cargo.toml");
+            if !manifest.is_file() {
+                continue;
+            }
+            match Declaration::load(&manifest)? {
+                Some((name, declaration)) => functions.push(FunctionDeclaration {
+                    name,
+                    dir: entry.path(),
+                    declaration,
+                }),
+                None => {
+                    return Err(ProjectError::File {
+                        file: manifest,
+                        message: "no [package.metadata.eventrail] declaration: every crate in the \
+                                  functions folder is a function and declares what it consumes \
+                                  and emits"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(functions)
+    }
+}

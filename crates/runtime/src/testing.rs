@@ -1,0 +1,177 @@
+//! Testing a function's handler without AWS: run it dry on the catalog's samples, with the
+//! function's declaration checked against the handler's event type.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn reserves_stock() {
+//!     let function = eventrail_runtime::test_function!(handle);
+//!     let emitted = function.emitted("order-placed.json").await;
+//!     assert_eq!(emitted[0].detail_type, "StockReserved");
+//! }
+//! ```
+//!
+//! [`TestFunction::new`] panics (this is test code) when the declaration cannot be read, when
+//! it names an event the catalog does not have, or when the handler's event type accepts a
+//! different set of catalog events than the declaration's `consumes`: the two cannot drift
+//! apart silently.
+
+use std::path::{Path, PathBuf};
+
+use eventrail_contract::{CatalogIndex, Declaration, EmbeddedManifest, Event, Project};
+use serde_json::Value;
+
+use crate::{
+    Consumer, ConsumerError, EmittedSummary, EventBridgePutEvents, Handler, Outcome,
+    SqsDeadLetterQueue,
+};
+
+/// A handler wrapped as its function runs it, in dry-run mode: nothing is sent to AWS, the
+/// outcome (emitted events, dead letters) is returned.
+pub struct TestFunction<E, H> {
+    consumer: Consumer<E, H, EventBridgePutEvents, SqsDeadLetterQueue>,
+    samples: PathBuf,
+}
+
+/// A [`TestFunction`] for `handler`, with the calling crate's declaration.
+#[macro_export]
+macro_rules! test_function {
+    ($handler:expr) => {
+        $crate::testing::TestFunction::new(
+            $handler,
+            $crate::declaration!(),
+            ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        )
+    };
+}
+
+/// Whether the declaration and the handler's event type `E` agree on which catalog events the
+/// function consumes, and every declared event is in the catalog. The error lists each
+/// disagreement.
+pub fn check_declaration<E: Event>(
+    name: &str,
+    declaration: &Declaration,
+    catalog: &CatalogIndex,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    let listed = declaration
+        .consumes
+        .iter()
+        .chain(&declaration.emits)
+        .filter(|t| *t != eventrail_contract::declaration::EVERY_EVENT);
+    for detail_type in listed {
+        if catalog.event(detail_type).is_none() {
+            problems.push(format!(
+                "declares `{detail_type}`, which is not in the catalog (known: {})",
+                catalog.known()
+            ));
+        }
+    }
+    if declaration.is_consumer() {
+        for event in &catalog.events {
+            let declared = declaration.consumes_type(&event.detail_type);
+            let accepted = E::accepts(&event.source, &event.detail_type);
+            if declared && !accepted {
+                problems.push(format!(
+                    "declares it consumes {} but its handler's event type does not accept it",
+                    event.detail_type
+                ));
+            } else if accepted && !declared {
+                problems.push(format!(
+                    "its handler's event type accepts {} but `consumes` does not list it",
+                    event.detail_type
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "function `{name}`: the declaration ([package.metadata.eventrail]) and the handler \
+             disagree:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+impl<E, H> TestFunction<E, H>
+where
+    E: Event,
+    H: Handler<E>,
+{
+    /// Wraps `handler`; `manifest` is the function's declaration and `crate_dir` its folder
+    /// (the project, its catalog and samples are found from there). Panics on a declaration
+    /// that disagrees with the handler's event type.
+    pub fn new(handler: H, manifest: EmbeddedManifest, crate_dir: &Path) -> Self {
+        let declaration = manifest
+            .declaration()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let project = Project::discover(crate_dir).unwrap_or_else(|e| panic!("{e}"));
+        let catalog = project.catalog().unwrap_or_else(|e| panic!("{e}"));
+        if let Err(problem) = check_declaration::<E>(manifest.package, &declaration, &catalog) {
+            panic!("{problem}");
+        }
+        Self {
+            consumer: Consumer::new(handler, None, None, manifest.package)
+                .with_declared_emits(declaration.emits),
+            samples: project.samples_dir(),
+        }
+    }
+
+    /// A sample envelope, by its path under the samples folder (`order-placed.json`,
+    /// `poison/order-placed-zero-quantity.json`).
+    pub fn sample(&self, name: &str) -> Value {
+        let path = self.samples.join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("sample {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()))
+    }
+
+    /// Names of the samples (top level of the samples folder), sorted.
+    pub fn sample_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.samples)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.samples.display()))
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.ends_with(".json").then_some(name)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Runs the handler on a raw event, dry.
+    pub async fn run(&self, raw: Value) -> Result<Outcome, ConsumerError> {
+        self.consumer.process(raw).await
+    }
+
+    /// Runs the handler on a sample, dry.
+    pub async fn run_sample(&self, name: &str) -> Result<Outcome, ConsumerError> {
+        self.run(self.sample(name)).await
+    }
+
+    /// What the handler emits for a sample; panics unless the sample was handled.
+    pub async fn emitted(&self, name: &str) -> Vec<EmittedSummary> {
+        match self.run_sample(name).await {
+            Ok(Outcome::Handled { emitted, .. }) => emitted,
+            other => panic!("{name}: not handled: {other:?}"),
+        }
+    }
+
+    /// The side effects the handler reports for a sample; panics unless it was handled.
+    pub async fn effects(&self, name: &str) -> Vec<Value> {
+        match self.run_sample(name).await {
+            Ok(Outcome::Handled { effects, .. }) => effects,
+            other => panic!("{name}: not handled: {other:?}"),
+        }
+    }
+
+    /// The poison reason for a sample; panics unless it was dead-lettered.
+    pub async fn dead_letter_reason(&self, name: &str) -> String {
+        match self.run_sample(name).await {
+            Ok(Outcome::DeadLettered { reason, .. }) => reason,
+            other => panic!("{name}: not dead-lettered: {other:?}"),
+        }
+    }
+}

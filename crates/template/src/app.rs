@@ -1,0 +1,138 @@
+//! The application as the tools see it: its project settings, the functions' declarations,
+//! the catalog index and the samples, and what is generated from them (the template's
+//! per-function part and the routing index).
+
+use std::path::PathBuf;
+
+use eventrail_contract::{CatalogIndex, FunctionDeclaration, Project};
+use serde_json::Value;
+
+use crate::generate::{GenerateError, consumers_index, consumers_index_text, generate_template};
+
+/// Everything generation reads, loaded once.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Where the parts are.
+    pub project: Project,
+    /// The functions, sorted by name.
+    pub functions: Vec<FunctionDeclaration>,
+    /// The catalog index.
+    pub catalog: CatalogIndex,
+}
+
+/// A file the generator writes, with its new text and whether it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// What it should hold.
+    pub text: String,
+    /// True when the file on disk differs (or is missing).
+    pub stale: bool,
+}
+
+/// An error of reading the application or generating from it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Settings, catalog or a declaration.
+    #[error(transparent)]
+    Project(#[from] eventrail_contract::ProjectError),
+    /// Generation.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// A file.
+    #[error("{file}: {message}")]
+    File {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl App {
+    /// Loads the application rooted at `root`.
+    pub fn load(root: impl Into<PathBuf>) -> Result<Self, AppError> {
+        let project = Project::load(root.into())?;
+        let functions = project.functions()?;
+        let catalog = project.catalog()?;
+        Ok(Self {
+            project,
+            functions,
+            catalog,
+        })
+    }
+
+    /// The declaration of function `name`.
+    pub fn function(&self, name: &str) -> Option<&FunctionDeclaration> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The top-level samples (`*.json` directly in the samples folder), by file name.
+    pub fn samples(&self) -> Result<Vec<(String, Value)>, AppError> {
+        let dir = self.project.samples_dir();
+        let fail = |file: PathBuf, message: String| AppError::File { file, message };
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| fail(dir.clone(), format!("cannot list: {e}")))?;
+        let mut samples = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| fail(path.clone(), format!("cannot read: {e}")))?;
+            let value = serde_json::from_str(&text)
+                .map_err(|e| fail(path.clone(), format!("not JSON: {e}")))?;
+            samples.push((entry.file_name().to_string_lossy().into_owned(), value));
+        }
+        samples.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(samples)
+    }
+
+    /// What `eventrail infra generate` writes: the template and the routing index.
+    pub fn generated_files(&self) -> Result<Vec<GeneratedFile>, AppError> {
+        let settings = &self.project.settings;
+        let template_path = self.project.template_path();
+        let current = std::fs::read_to_string(&template_path).map_err(|e| AppError::File {
+            file: template_path.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let template = generate_template(
+            &current,
+            &settings.template,
+            &self.functions,
+            &self.catalog,
+            settings,
+        )?;
+        let index = consumers_index(&self.functions, &self.catalog, settings, &self.samples()?)?;
+        let consumers_path = self.project.consumers_path();
+        let consumers = consumers_index_text(&index);
+        let consumers_stale =
+            std::fs::read_to_string(&consumers_path).ok().as_deref() != Some(consumers.as_str());
+        Ok(vec![
+            GeneratedFile {
+                stale: template != current,
+                path: template_path,
+                text: template,
+            },
+            GeneratedFile {
+                path: consumers_path,
+                text: consumers,
+                stale: consumers_stale,
+            },
+        ])
+    }
+
+    /// Writes the generated files that changed; returns them.
+    pub fn write_generated(&self) -> Result<Vec<GeneratedFile>, AppError> {
+        let files = self.generated_files()?;
+        for file in files.iter().filter(|f| f.stale) {
+            std::fs::write(&file.path, &file.text).map_err(|e| AppError::File {
+                file: file.path.clone(),
+                message: format!("cannot write: {e}"),
+            })?;
+        }
+        Ok(files)
+    }
+}

@@ -1,0 +1,711 @@
+//! Generates the per-function part of the template from the functions' declarations
+//! (`[package.metadata.eventrail]`), between marker lines in the checked-in template, so the
+//! result stays reviewable and plain `sam build && sam deploy` keeps working.
+//!
+//! Per function: the `AWS::Serverless::Function` (its rule with pattern, retry policy and
+//! delivery dead-letter queue; its `EventInvokeConfig` with the on-failure queue), its log
+//! group, its own role (logs on its own group, `PutEvents` only when it emits and only for
+//! its own sources and detail-types, `SendMessage` on its own queues), its failure queue and
+//! delivery dead-letter queue with their policies and alarms, its own declared queues, and
+//! its outputs. The bus, its policy, the archive and shared queues stay hand-written above.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use eventrail_contract::declaration::EnvValue;
+use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, Invoke};
+use serde_json::Value;
+
+/// The line that opens the generated resources.
+pub const RESOURCES_BEGIN: &str = "  # ==== generated functions: begin (`eventrail infra generate`; edit functions/*/Cargo.toml [package.metadata.eventrail], not these lines) ====";
+/// The line that closes them.
+pub const RESOURCES_END: &str = "  # ==== generated functions: end ====";
+/// The line that opens the generated outputs.
+pub const OUTPUTS_BEGIN: &str =
+    "  # ==== generated outputs: begin (`eventrail infra generate`) ====";
+/// The line that closes them.
+pub const OUTPUTS_END: &str = "  # ==== generated outputs: end ====";
+
+/// A declaration that cannot be turned into resources; names the function and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct GenerateError {
+    /// The manifest or template at fault.
+    pub file: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn function_error(f: &FunctionDeclaration, message: String) -> GenerateError {
+    GenerateError {
+        file: f.dir.join("Cargo.toml").display().to_string(),
+        message,
+    }
+}
+
+/// JSON with object keys sorted at every level, so generated text never depends on map order.
+pub fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}: {}", Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The event pattern of a consumer's rule: the sources and detail-types of what it consumes
+/// (every source with the app's prefix for `["*"]`), plus its `filter` on `detail`.
+pub fn rule_pattern(
+    f: &FunctionDeclaration,
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+) -> Result<Value, GenerateError> {
+    let d = &f.declaration;
+    let mut pattern = serde_json::Map::new();
+    if d.consumes_everything() {
+        pattern.insert(
+            "source".to_owned(),
+            serde_json::json!([{ "prefix": settings.source_prefix }]),
+        );
+    } else {
+        let mut sources: Vec<String> = Vec::new();
+        for detail_type in &d.consumes {
+            let event = catalog.event(detail_type).ok_or_else(|| {
+                function_error(
+                    f,
+                    format!(
+                        "[package.metadata.eventrail] consumes `{detail_type}`, which is not in the \
+                         catalog ({}); known: {}. Add it with `eventrail new event`",
+                        settings.catalog,
+                        catalog.known()
+                    ),
+                )
+            })?;
+            if !sources.contains(&event.source) {
+                sources.push(event.source.clone());
+            }
+        }
+        pattern.insert("source".to_owned(), serde_json::json!(sources));
+        pattern.insert("detail-type".to_owned(), serde_json::json!(d.consumes));
+    }
+    if let Some(filter) = &d.filter {
+        pattern.insert("detail".to_owned(), filter.clone());
+    }
+    Ok(Value::Object(pattern))
+}
+
+/// Sources a function may put: the sources of the catalog events it emits.
+pub fn emitted_sources(
+    f: &FunctionDeclaration,
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+) -> Result<Vec<String>, GenerateError> {
+    let mut sources = Vec::new();
+    for detail_type in &f.declaration.emits {
+        let event = catalog.event(detail_type).ok_or_else(|| {
+            function_error(
+                f,
+                format!(
+                    "[package.metadata.eventrail] emits `{detail_type}`, which is not in the catalog \
+                     ({}); known: {}. Add it with `eventrail new event`",
+                    settings.catalog,
+                    catalog.known()
+                ),
+            )
+        })?;
+        if !sources.contains(&event.source) {
+            sources.push(event.source.clone());
+        }
+    }
+    Ok(sources)
+}
+
+fn yaml_string(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
+}
+
+fn flow_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| yaml_string(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn alarm(out: &mut String, id: &str, queue: &str, name: &str, what: &str) {
+    let _ = write!(
+        out,
+        r#"
+  {id}:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub "${{AWS::StackName}}-{name}: {what}"
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions:
+        - Name: QueueName
+          Value: !GetAtt {queue}.QueueName
+      Statistic: Maximum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+"#
+    );
+}
+
+fn env_value(value: &EnvValue) -> String {
+    match value {
+        EnvValue::Literal(text) => yaml_string(text),
+        EnvValue::Ref { reference } => format!("!Ref {reference}"),
+        EnvValue::GetAtt { get_att } => format!("!GetAtt {get_att}"),
+    }
+}
+
+/// The resources of one function, as YAML lines indented for `Resources`.
+pub fn function_resources(
+    f: &FunctionDeclaration,
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+) -> Result<String, GenerateError> {
+    let d = &f.declaration;
+    let name = f.name.as_str();
+    let id = f.logical_id();
+    let failure = format!("{id}FailureQueue");
+    let delivery = format!("{id}DeliveryDlq");
+    let role = format!("{id}Role");
+    let log_group = format!("{id}LogGroup");
+    let rule = d.rule_name();
+    let description = d.description.clone().unwrap_or_else(|| match d.invoke {
+        Invoke::Direct => format!("{name}: invoked directly"),
+        Invoke::Rule => format!("{name}: on {}", d.consumes.join(", ")),
+    });
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"
+  # ----------------------------------------------------------------- {name}
+  {id}:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+      BuildProperties:
+        Binary: {name}
+    Properties:
+      FunctionName: !Sub "${{AWS::StackName}}-{name}"
+      Description: {description}
+      CodeUri: ../{code_uri}
+      Role: !GetAtt {role}.Arn
+"#,
+        description = yaml_string(&description),
+        code_uri = format!("{}/{name}", settings.functions),
+    );
+    if let Some(memory) = d.memory {
+        let _ = writeln!(out, "      MemorySize: {memory}");
+    }
+    if let Some(timeout) = d.timeout {
+        let _ = writeln!(out, "      Timeout: {timeout}");
+    }
+    out.push_str("      Environment:\n        Variables:\n");
+    if d.emits_events() {
+        out.push_str("          EVENTRAIL_BUS_NAME: !Ref EventBus\n");
+    }
+    let _ = writeln!(out, "          EVENTRAIL_DLQ_URL: !Ref {failure}");
+    for (var, value) in &d.environment {
+        let _ = writeln!(out, "          {var}: {}", env_value(value));
+    }
+    for (queue, q) in &d.queues {
+        let _ = writeln!(
+            out,
+            "          {}: !Ref {id}{}Queue",
+            q.env,
+            eventrail_contract::declaration::logical_id(queue)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"      EventInvokeConfig:
+        MaximumRetryAttempts: !Ref InvokeMaxRetryAttempts
+        MaximumEventAgeInSeconds: !Ref InvokeMaxEventAgeSeconds
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt {failure}.Arn
+"#
+    );
+    if d.invoke == Invoke::Rule {
+        let pattern = rule_pattern(f, catalog, settings)?;
+        let _ = write!(
+            out,
+            r#"      Events:
+        {rule}:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref EventBus
+            RuleName: !Sub "${{AWS::StackName}}-{name}-{rule}"
+            Pattern: {pattern}
+            RetryPolicy:
+              MaximumEventAgeInSeconds: !Ref DeliveryMaxEventAgeSeconds
+              MaximumRetryAttempts: !Ref DeliveryMaxRetryAttempts
+            DeadLetterConfig:
+              Arn: !GetAtt {delivery}.Arn
+"#,
+            pattern = canonical_json(&pattern),
+        );
+    }
+    let _ = write!(
+        out,
+        r#"
+  {log_group}:
+    Type: AWS::Logs::LogGroup
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      LogGroupName: !Sub "/aws/lambda/${{AWS::StackName}}-{name}"
+      RetentionInDays: !Ref LogRetentionDays
+
+  {role}:
+    Type: AWS::IAM::Role
+    Properties:
+      Description: "Execution role of {name}: its own log group and queues{put}"
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: lambda.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: {name}-least-privilege
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Sid: OwnLogGroup
+                Effect: Allow
+                Action:
+                  - logs:CreateLogStream
+                  - logs:PutLogEvents
+                Resource: !GetAtt {log_group}.Arn
+"#,
+        put = if d.emits_events() {
+            ", PutEvents of its own events on the bus"
+        } else {
+            ""
+        },
+    );
+    if d.emits_events() {
+        let sources = emitted_sources(f, catalog, settings)?;
+        let _ = write!(
+            out,
+            r#"              - Sid: PutEventsOnTheBusOnly
+                Effect: Allow
+                Action: events:PutEvents
+                Resource: !GetAtt EventBus.Arn
+                Condition:
+                  StringEquals:
+                    events:source: {sources}
+                    events:detail-type: {types}
+"#,
+            sources = flow_list(&sources),
+            types = flow_list(&d.emits),
+        );
+    }
+    let _ = write!(
+        out,
+        r#"              - Sid: OwnFailureQueue
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {failure}.Arn
+"#
+    );
+    for (queue, _) in &d.queues {
+        let q = eventrail_contract::declaration::logical_id(queue);
+        let _ = write!(
+            out,
+            r#"              - Sid: Own{q}Queue
+                Effect: Allow
+                Action: sqs:SendMessage
+                Resource: !GetAtt {id}{q}Queue.Arn
+"#
+        );
+    }
+    for p in &d.permissions {
+        let _ = write!(
+            out,
+            "              - Sid: {}\n                Effect: Allow\n                Action: {}\n                Resource:\n",
+            p.sid,
+            flow_list(&p.actions)
+        );
+        for r in &p.resources {
+            let _ = writeln!(out, "                  - !GetAtt {r}.Arn");
+        }
+    }
+    queue_with_policy(
+        &mut out,
+        &failure,
+        &format!(
+            r#"          - Sid: FunctionRoleSendsFailures
+            Effect: Allow
+            Principal:
+              AWS: !GetAtt {role}.Arn
+            Action: sqs:SendMessage
+            Resource: !GetAtt {failure}.Arn
+"#
+        ),
+        "      MessageRetentionPeriod: 1209600\n",
+    );
+    alarm(
+        &mut out,
+        &format!("{failure}Alarm"),
+        &failure,
+        name,
+        "a handler failure or poison event is waiting in its failure queue",
+    );
+    if d.invoke == Invoke::Rule {
+        queue_with_policy(
+            &mut out,
+            &delivery,
+            &format!(
+                r#"          - Sid: RuleSendsUndeliverableEvents
+            Effect: Allow
+            Principal:
+              Service: events.amazonaws.com
+            Action: sqs:SendMessage
+            Resource: !GetAtt {delivery}.Arn
+            Condition:
+              ArnEquals:
+                aws:SourceArn: !Sub "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus}}/${{AWS::StackName}}-{name}-{rule}"
+"#
+            ),
+            "      MessageRetentionPeriod: 1209600\n",
+        );
+        alarm(
+            &mut out,
+            &format!("{delivery}Alarm"),
+            &delivery,
+            name,
+            "EventBridge could not deliver an event to the function",
+        );
+    }
+    for (queue, q) in &d.queues {
+        let queue_id = format!("{id}{}Queue", eventrail_contract::declaration::logical_id(queue));
+        let fifo = if q.fifo {
+            "      FifoQueue: true\n      ContentBasedDeduplication: false\n"
+        } else {
+            ""
+        };
+        queue_with_policy(
+            &mut out,
+            &queue_id,
+            &format!(
+                r#"          - Sid: FunctionRoleSends
+            Effect: Allow
+            Principal:
+              AWS: !GetAtt {role}.Arn
+            Action: sqs:SendMessage
+            Resource: !GetAtt {queue_id}.Arn
+"#
+            ),
+            &format!("{fifo}      MessageRetentionPeriod: 345600\n"),
+        );
+    }
+    Ok(out)
+}
+
+fn queue_with_policy(out: &mut String, id: &str, statement: &str, properties: &str) {
+    let _ = write!(
+        out,
+        r#"
+  {id}:
+    Type: AWS::SQS::Queue
+    Properties:
+      SqsManagedSseEnabled: true
+{properties}
+  {id}Policy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues:
+        - !Ref {id}
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+{statement}"#
+    );
+}
+
+/// The outputs of one function, indented for `Outputs`.
+pub fn function_outputs(f: &FunctionDeclaration) -> String {
+    let name = &f.name;
+    let id = f.logical_id();
+    let d = &f.declaration;
+    let mut out = format!(
+        r#"  {id}FunctionName:
+    Description: Name of the {name} function
+    Value: !Ref {id}
+  {id}FailureQueueUrl:
+    Description: On-failure destination and poison-event queue of {name} (EVENTRAIL_DLQ_URL)
+    Value: !Ref {id}FailureQueue
+"#
+    );
+    if d.invoke == Invoke::Rule {
+        let _ = write!(
+            out,
+            r#"  {id}DeliveryDlqUrl:
+    Description: Dead-letter queue of the {id}{rule} rule target (EventBridge delivery failures)
+    Value: !Ref {id}DeliveryDlq
+"#,
+            rule = d.rule_name()
+        );
+    }
+    for (queue, q) in &d.queues {
+        let qid = eventrail_contract::declaration::logical_id(queue);
+        let _ = write!(
+            out,
+            r#"  {id}{qid}QueueUrl:
+    Description: Queue {queue} of {name} ({env})
+    Value: !Ref {id}{qid}Queue
+"#,
+            env = q.env
+        );
+    }
+    out
+}
+
+fn replace_between(
+    text: &str,
+    begin: &str,
+    end: &str,
+    body: &str,
+    file: &str,
+) -> Result<String, GenerateError> {
+    let missing = |marker: &str| GenerateError {
+        file: file.to_owned(),
+        message: format!(
+            "the marker line `{}` is missing; the generated part of the template sits between \
+             the begin and end markers (see README, \"Add a function\")",
+            marker.trim()
+        ),
+    };
+    let start = text.find(begin).ok_or_else(|| missing(begin))?;
+    let after_begin = start + begin.len();
+    let stop = text[after_begin..]
+        .find(end)
+        .map(|i| after_begin + i)
+        .ok_or_else(|| missing(end))?;
+    let mut out = String::with_capacity(text.len() + body.len());
+    out.push_str(&text[..after_begin]);
+    out.push('\n');
+    out.push_str(body.trim_start_matches('\n'));
+    if !body.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&text[stop..]);
+    Ok(out)
+}
+
+/// Rewrites the generated sections of `template` (its text; `file` names it in errors) from the
+/// declarations. Everything outside the markers is left as it is.
+pub fn generate_template(
+    template: &str,
+    file: &str,
+    functions: &[FunctionDeclaration],
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+) -> Result<String, GenerateError> {
+    let outside = strip_between(template, RESOURCES_BEGIN, RESOURCES_END);
+    let mut ids = BTreeSet::new();
+    let mut resources = String::new();
+    let mut outputs = String::new();
+    for f in functions {
+        let id = f.logical_id();
+        if !ids.insert(id.clone()) {
+            return Err(function_error(
+                f,
+                format!("two functions map to the logical id {id}; rename one"),
+            ));
+        }
+        if outside.lines().any(|l| l.trim_end() == format!("  {id}:")) {
+            return Err(function_error(
+                f,
+                format!(
+                    "the logical id {id} is already a hand-written resource of {file}; rename the function"
+                ),
+            ));
+        }
+        resources.push_str(&function_resources(f, catalog, settings)?);
+        outputs.push_str(&function_outputs(f));
+    }
+    let text = replace_between(template, RESOURCES_BEGIN, RESOURCES_END, &resources, file)?;
+    let text = replace_between(&text, OUTPUTS_BEGIN, OUTPUTS_END, &outputs, file)?;
+    Ok(text)
+}
+
+fn strip_between(text: &str, begin: &str, end: &str) -> String {
+    match (text.find(begin), text.find(end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &text[..a], &text[b..]),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventrail_contract::{CatalogEvent, Declaration};
+
+    fn settings() -> AppSettings {
+        AppSettings {
+            source_prefix: "app.".into(),
+            catalog_crate: "events".into(),
+            catalog_source: "events/src/catalog.rs".into(),
+            catalog: "events/catalog.json".into(),
+            samples: "events/samples".into(),
+            template: "infra/template.yaml".into(),
+            functions: "functions".into(),
+            consumers: "events/consumers.json".into(),
+        }
+    }
+
+    fn catalog() -> CatalogIndex {
+        CatalogIndex {
+            events: vec![
+                CatalogEvent {
+                    detail_type: "Placed".into(),
+                    source: "app.orders".into(),
+                    version: 1,
+                    schema: "schemas/placed.json".into(),
+                },
+                CatalogEvent {
+                    detail_type: "Wrapped".into(),
+                    source: "app.gift-wrap".into(),
+                    version: 1,
+                    schema: "schemas/wrapped.json".into(),
+                },
+            ],
+        }
+    }
+
+    fn function(name: &str, declaration: Declaration) -> FunctionDeclaration {
+        FunctionDeclaration {
+            name: name.into(),
+            dir: format!("functions/{name}").into(),
+            declaration,
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let v = serde_json::json!({"b": 1, "a": {"d": [2, {"y": 1, "x": 0}], "c": "s"}});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a": {"c": "s", "d": [2, {"x": 0, "y": 1}]}, "b": 1}"#
+        );
+    }
+
+    #[test]
+    fn a_dashed_function_gets_its_resources_and_scoped_put_events() {
+        let f = function(
+            "gift-wrap",
+            Declaration {
+                consumes: vec!["Placed".into()],
+                emits: vec!["Wrapped".into()],
+                ..Declaration::default()
+            },
+        );
+        let text = function_resources(&f, &catalog(), &settings()).unwrap();
+        assert!(text.contains("  GiftWrap:\n"));
+        assert!(text.contains("Binary: gift-wrap"));
+        assert!(text.contains("RuleName: !Sub \"${AWS::StackName}-gift-wrap-Placed\""));
+        assert!(text.contains(r#"Pattern: {"detail-type": ["Placed"], "source": ["app.orders"]}"#));
+        assert!(text.contains(r#"events:source: ["app.gift-wrap"]"#));
+        assert!(text.contains(r#"events:detail-type: ["Wrapped"]"#));
+        assert!(text.contains("GiftWrapDeliveryDlq"));
+        let outputs = function_outputs(&f);
+        assert!(outputs.contains("GiftWrapFunctionName"));
+    }
+
+    #[test]
+    fn an_unknown_event_names_the_manifest() {
+        let f = function(
+            "audit",
+            Declaration {
+                consumes: vec!["Nope".into()],
+                ..Declaration::default()
+            },
+        );
+        let err = function_resources(&f, &catalog(), &settings()).unwrap_err();
+        assert!(err.to_string().contains("functions/audit/Cargo.toml"), "{err}");
+        assert!(err.to_string().contains("`Nope`"), "{err}");
+    }
+
+    #[test]
+    fn markers_are_required_and_collisions_refused() {
+        let f = function(
+            "event-bus",
+            Declaration {
+                consumes: vec!["*".into()],
+                ..Declaration::default()
+            },
+        );
+        let err = generate_template("Resources:\n", "t.yaml", &[], &catalog(), &settings())
+            .unwrap_err();
+        assert!(err.message.contains("marker"), "{err}");
+        let text = format!(
+            "Resources:\n  EventBus:\n    Type: X\n{RESOURCES_BEGIN}\n{RESOURCES_END}\nOutputs:\n{OUTPUTS_BEGIN}\n{OUTPUTS_END}\n"
+        );
+        let err = generate_template(&text, "t.yaml", &[f], &catalog(), &settings()).unwrap_err();
+        assert!(err.message.contains("EventBus"), "{err}");
+        let again = generate_template(&text, "t.yaml", &[], &catalog(), &settings()).unwrap();
+        assert_eq!(
+            generate_template(&again, "t.yaml", &[], &catalog(), &settings()).unwrap(),
+            again
+        );
+    }
+}
+
+/// The routing index: for each sample (file name), the functions whose declared rule matches
+/// it, computed with the pattern engine from the declarations alone. Checked in beside the
+/// samples so a change of routing shows in review; the routing tests compare it with the
+/// template's rules.
+pub fn consumers_index(
+    functions: &[FunctionDeclaration],
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+    samples: &[(String, Value)],
+) -> Result<std::collections::BTreeMap<String, BTreeSet<String>>, GenerateError> {
+    let mut machine = eventrail_pattern::RuleMachine::new();
+    for f in functions.iter().filter(|f| f.declaration.is_consumer()) {
+        let pattern = rule_pattern(f, catalog, settings)?;
+        let compiled = eventrail_pattern::Pattern::from_value(&pattern).map_err(|e| {
+            function_error(
+                f,
+                format!("[package.metadata.eventrail] filter: not a valid event pattern: {e}"),
+            )
+        })?;
+        machine.add_rule(f.name.clone(), &compiled);
+    }
+    Ok(samples
+        .iter()
+        .map(|(name, event)| {
+            let receivers = machine.matching_rules(event).into_iter().cloned().collect();
+            (name.clone(), receivers)
+        })
+        .collect())
+}
+
+/// The routing index as the checked-in file's text.
+pub fn consumers_index_text(
+    index: &std::collections::BTreeMap<String, BTreeSet<String>>,
+) -> String {
+    let mut text = serde_json::to_string_pretty(index).unwrap_or_default();
+    text.push('\n');
+    text
+}
