@@ -39,11 +39,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use eventrail_observe::{BusEvent, FailureKind, Scenario, new_order_id};
+use eventrail_observe::{BusEvent, FailureKind};
 use eventrail_tests::{
     FLOW_DEADLINE, Placed, SETTLE_MAX, SETTLE_QUIET, assert_exact, expected, expected_poison,
-    finish, place, poison_event, routes, stack, summaries,
+    finish, place, place_order, poison_event, routes, stack, summaries,
 };
+use events::scenarios::{Scenario, new_order_id};
 use serde_json::json;
 
 /// Places one order of `scenario` and checks its whole flow.
@@ -500,10 +501,7 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
             let stack = stack.clone();
             tasks.spawn(async move {
                 let order_id = new_order_id();
-                let accepted = stack
-                    .place_order(&scenario.command(&order_id))
-                    .await
-                    .unwrap_or_else(|e| panic!("placing {order_id}: {e}"));
+                let accepted = place_order(&stack, &scenario.command(&order_id)).await;
                 Placed {
                     title: format!("order {order_id} · {}", scenario.label()),
                     correlation_id: accepted.correlation_id.clone(),

@@ -4,12 +4,35 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use eventrail_template::invariants::DIRECT_INVOKE_ONLY;
-use eventrail_template::{SamConfig, Template, Violation, check_invariants};
+use eventrail_template::generate::rule_pattern;
+use eventrail_template::{App, FunctionDeclaration, SamConfig, Template, Violation};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn app() -> App {
+    App::load(root()).unwrap()
+}
+
+/// Every function's declaration (functions/*/Cargo.toml).
+fn declared() -> Vec<FunctionDeclaration> {
+    app().functions
+}
+
+/// The invariants of `t` against the functions' declarations.
+fn check_invariants(t: &Template) -> Vec<Violation> {
+    eventrail_template::check_invariants(t, &declared())
+}
+
+/// The rule-subscribed functions, by name.
+fn consumers() -> Vec<String> {
+    declared()
+        .into_iter()
+        .filter(|f| f.declaration.is_consumer())
+        .map(|f| f.name)
+        .collect()
 }
 
 fn template() -> Template {
@@ -21,6 +44,20 @@ fn edited(t: &Template, edit: impl FnOnce(&mut Value)) -> Template {
     let mut json = t.json().clone();
     edit(&mut json);
     Template::from_json(json, t.file()).unwrap()
+}
+
+/// The statements of a role's first inline policy.
+fn policy(j: &mut Value, role: &str) -> Vec<Value> {
+    j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Replaces the statements of a role's first inline policy.
+fn set(j: &mut Value, role: &str, statements: Vec<Value>) {
+    j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] =
+        Value::Array(statements);
 }
 
 fn report(violations: &[Violation]) -> String {
@@ -43,26 +80,69 @@ fn about<'a>(violations: &'a [Violation], function: &str) -> Vec<&'a Violation> 
 }
 
 #[test]
-fn real_template_meets_every_invariant() {
-    let t = template();
-    let violations = check_invariants(&t);
+fn real_template_meets_every_invariant_and_is_generated_from_the_declarations() {
+    let problems = eventrail_tests::template_problems(&root());
     assert!(
-        violations.is_empty(),
-        "infra/template.yaml breaks {} invariant(s):\n{}",
-        violations.len(),
-        report(&violations)
+        problems.is_empty(),
+        "infra/template.yaml:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn a_stale_generated_section_is_caught() {
+    let app = app();
+    let mut edited_app = app.clone();
+    let fraud = edited_app
+        .functions
+        .iter_mut()
+        .find(|f| f.declaration.filter.is_some())
+        .expect("a function with a content filter");
+    fraud.declaration.filter = None;
+    let files = edited_app.generated_files().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.stale && f.path.ends_with("infra/template.yaml")),
+        "changing a declaration must make the checked-in template stale"
+    );
+    assert!(app.generated_files().unwrap().iter().all(|f| !f.stale));
+}
+
+#[test]
+fn put_events_without_source_conditions_fails() {
+    let t = template();
+    let emitter = declared()
+        .into_iter()
+        .find(|f| f.declaration.emits_events())
+        .expect("an emitting function");
+    let role = format!("{}Role", emitter.logical_id());
+    let unconditioned = edited(&t, |j| {
+        let s = policy(j, &role)
+            .into_iter()
+            .map(|mut s| {
+                if s["Action"] == json!("events:PutEvents") {
+                    s.as_object_mut().unwrap().remove("Condition");
+                }
+                s
+            })
+            .collect();
+        set(j, &role, s);
+    });
+    let v = check_invariants(&unconditioned);
+    assert!(
+        about(&v, &emitter.name)
+            .iter()
+            .any(|v| v.message.contains("events:source") && v.message.contains("forge")),
+        "{}",
+        report(&v)
     );
 }
 
 #[test]
 fn every_function_crate_is_in_the_template_and_builds_from_its_own_dir() {
     let t = template();
-    let on_disk: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("Cargo.toml").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let on_disk: BTreeSet<String> = declared().into_iter().map(|f| f.name).collect();
     let in_template: BTreeSet<String> = t
         .functions()
         .iter()
@@ -109,73 +189,57 @@ fn every_function_crate_is_in_the_template_and_builds_from_its_own_dir() {
 }
 
 #[test]
-fn subscriptions_are_exactly_the_contract() {
+fn subscriptions_are_exactly_the_declarations() {
     let t = template();
-    let expected = [
-        (
-            "inventory",
-            json!({"source":["eventrail.orders"],"detail-type":["OrderPlaced"]}),
-        ),
-        (
-            "payments",
-            json!({"source":["eventrail.inventory"],"detail-type":["StockReserved"]}),
-        ),
-        (
-            "shipping",
-            json!({"source":["eventrail.payments"],"detail-type":["PaymentCaptured"]}),
-        ),
-        (
-            "fraud",
-            json!({"source":["eventrail.orders"],"detail-type":["OrderPlaced"],
-                "$or":[{"detail":{"data":{"order":{"total_cents":[{"numeric":[">",100000]}]}}}},
-                       {"detail":{"data":{"order":{"shipping_address":{"country":[{"anything-but":["US","CA","GB","DE","FR","NL"]}]}}}}}]}),
-        ),
-        (
-            "notifications",
-            json!({"source":[{"prefix":"eventrail."}],"detail-type":["StockUnavailable","PaymentFailed","OrderShipped"]}),
-        ),
-        ("analytics", json!({"source":[{"prefix":"eventrail."}]})),
-    ];
-    for (name, pattern) in expected {
-        let f = t.function_by_binary(name).unwrap();
-        let rules: Vec<_> = t.rules_for(&f.logical_id).collect();
-        assert_eq!(rules.len(), 1, "{name}: expected one rule");
-        assert_eq!(rules[0].pattern.as_ref(), Some(&pattern), "{name}: pattern");
+    let app = app();
+    for f in &app.functions {
+        let id = t
+            .function_by_binary(&f.name)
+            .unwrap_or_else(|| panic!("{} is not in the template", f.name))
+            .logical_id
+            .clone();
+        let rules: Vec<_> = t.rules_for(&id).collect();
+        if !f.declaration.is_consumer() {
+            assert_eq!(rules.len(), 0, "{} is invoked directly", f.name);
+            continue;
+        }
+        let pattern = rule_pattern(f, &app.catalog, &app.project.settings).unwrap();
+        assert_eq!(rules.len(), 1, "{}: expected one rule", f.name);
+        assert_eq!(
+            rules[0].pattern.as_ref(),
+            Some(&pattern),
+            "{}: pattern",
+            f.name
+        );
         assert_eq!(
             rules[0].bus_resource.as_deref(),
             Some("EventBus"),
-            "{name}: bus"
-        );
-    }
-    for name in DIRECT_INVOKE_ONLY {
-        let f = t.function_by_binary(name).unwrap();
-        assert_eq!(
-            t.rules_for(&f.logical_id).count(),
-            0,
-            "{name} is invoked directly"
+            "{}: bus",
+            f.name
         );
     }
 }
 
 #[test]
-fn environment_matches_the_contract() {
+fn environment_matches_the_declarations() {
     let t = template();
-    for f in t.functions() {
-        let name = f.display_name();
-        let emits = ["orders", "inventory", "payments", "shipping", "fraud"].contains(&name);
+    for d in declared() {
+        let f = t.function_by_binary(&d.name).unwrap();
+        let name = &d.name;
         assert_eq!(
             f.environment.get("EVENTRAIL_BUS_NAME"),
-            emits.then(|| json!({"Ref": "EventBus"})).as_ref(),
+            d.declaration
+                .emits_events()
+                .then(|| json!({"Ref": "EventBus"}))
+                .as_ref(),
             "{name}: EVENTRAIL_BUS_NAME"
         );
         assert!(f.environment.contains_key("EVENTRAIL_DLQ_URL"), "{name}");
         assert!(!f.environment.contains_key("EVENTRAIL_DRY_RUN"), "{name}");
+        for var in d.declaration.environment.keys() {
+            assert!(f.environment.contains_key(var), "{name}: {var}");
+        }
     }
-    let n = t.function_by_binary("notifications").unwrap();
-    assert_eq!(
-        n.environment.get("EVENTRAIL_OUTBOX_URL"),
-        Some(&json!({"Ref": "OutboxQueue"}))
-    );
     let outbox = t.queue("OutboxQueue").unwrap();
     assert!(outbox.fifo && outbox.encrypted());
     assert_eq!(
@@ -401,16 +465,9 @@ fn retry_policy_problems_are_caught() {
         j["Parameters"]["DeliveryMaxEventAgeSeconds"]["MaxValue"] = json!(90000);
     });
     let v = check_invariants(&loose);
-    for name in [
-        "inventory",
-        "payments",
-        "shipping",
-        "fraud",
-        "notifications",
-        "analytics",
-    ] {
+    for name in consumers() {
         assert!(
-            about(&v, name)
+            about(&v, &name)
                 .iter()
                 .any(|v| v.message.contains("DeliveryMaxEventAgeSeconds")),
             "{name} not flagged:\n{}",
@@ -469,16 +526,6 @@ fn invoke_config_problems_are_caught() {
 #[test]
 fn privilege_problems_are_caught() {
     let t = template();
-    let policy = |j: &mut Value, role: &str| -> Vec<Value> {
-        j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-            .as_array()
-            .unwrap()
-            .clone()
-    };
-    let set = |j: &mut Value, role: &str, statements: Vec<Value>| {
-        j["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] =
-            Value::Array(statements);
-    };
 
     let wildcard = edited(&t, |j| {
         let mut s = policy(j, "FraudRole");

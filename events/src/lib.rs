@@ -16,4 +16,3 @@ pub use eventrail_contract::{Envelope, Event, Metadata, Validate, ValidationErro
 
 /// Every event source of this application starts with this prefix.
 pub const SOURCE_PREFIX: &str = "eventrail.";
-

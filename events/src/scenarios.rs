@@ -129,7 +129,6 @@ pub fn new_order_id() -> String {
 
 /// The `orders` function's answer to a `PlaceOrder` command (from the catalog).
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

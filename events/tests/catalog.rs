@@ -76,7 +76,10 @@ fn decode_by_type(sample: &Value) -> Result<(), String> {
         .find(|e| e.detail_type == dt)
         .ok_or_else(|| format!("unknown detail-type {dt}"))?;
     if entry.source != source {
-        return Err(format!("{source} does not publish {dt} ({} does)", entry.source));
+        return Err(format!(
+            "{source} does not publish {dt} ({} does)",
+            entry.source
+        ));
     }
     (entry.check_detail)(sample.get("detail").ok_or("no detail")?)
 }

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use eventrail_observe::{
-    BusEvent, FailureRecord, Flow, FlowReport, OrderAccepted, Router, Scenario, Stack, Watch,
-};
+use eventrail_observe::{BusEvent, FailureRecord, Flow, FlowReport, Router, Stack, Watch};
+use eventrail_template::{App, Template, check_invariants};
+use events::scenarios::Scenario;
+use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;
 
 /// How long a flow may take to finish. Generous on purpose: the suite must not flake on a
@@ -37,6 +38,102 @@ pub async fn stack() -> Stack {
         Ok(stack) => stack,
         Err(error) => panic!("{error}"),
     }
+}
+
+/// Everything wrong with the template of the application at `root`: a broken invariant (checked
+/// against the functions' declarations), or a generated part (the template's per-function
+/// section, the routing index) that is stale.
+pub fn template_problems(root: &Path) -> Vec<String> {
+    let app = match App::load(root) {
+        Ok(app) => app,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut problems = Vec::new();
+    match app.generated_files() {
+        Ok(files) => problems.extend(files.iter().filter(|f| f.stale).map(|f| {
+            format!(
+                "{} is stale: run `cargo run -p eventrail -- infra generate`",
+                f.path.display()
+            )
+        })),
+        Err(e) => problems.push(e.to_string()),
+    }
+    match Template::load(app.project.template_path()) {
+        Ok(t) => problems.extend(
+            check_invariants(&t, &app.functions)
+                .iter()
+                .map(ToString::to_string),
+        ),
+        Err(e) => problems.push(e.to_string()),
+    }
+    problems
+}
+
+/// Everything wrong with the routing of the application at `root`: a sample that the template's
+/// rules route differently from the routing index (generated from the declarations), a sample
+/// missing from the index, or a rule that matches no sample.
+pub fn routing_problems(root: &Path) -> Vec<String> {
+    let app = match App::load(root) {
+        Ok(app) => app,
+        Err(e) => return vec![e.to_string()],
+    };
+    let template = match Template::load(app.project.template_path()) {
+        Ok(t) => t,
+        Err(e) => return vec![e.to_string()],
+    };
+    let router = match Router::from_template(&template) {
+        Ok(r) => r,
+        Err(e) => return vec![e.to_string()],
+    };
+    let samples = match app.samples() {
+        Ok(s) => s,
+        Err(e) => return vec![e.to_string()],
+    };
+    let index: BTreeMap<String, Vec<String>> =
+        std::fs::read_to_string(app.project.consumers_path())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut fired = std::collections::BTreeSet::new();
+    for (name, event) in &samples {
+        let actual = router.functions_for(event);
+        for route in router.routes(event) {
+            fired.insert(route.rule.clone());
+        }
+        match index.get(name) {
+            None => problems.push(format!(
+                "{name}: not in the routing index (reaches {actual:?}); run `eventrail infra generate`"
+            )),
+            Some(expected) if *expected != actual => problems.push(format!(
+                "{name}: the declarations route it to {expected:?}, the template's rules to {actual:?}"
+            )),
+            Some(_) => {}
+        }
+        if actual.is_empty() {
+            problems.push(format!("{name}: reaches no function"));
+        }
+    }
+    for rule in template.rules().iter().filter(|r| r.pattern.is_some()) {
+        if !fired.contains(&rule.logical_id) {
+            problems.push(format!(
+                "rule {} matches no sample in {}",
+                rule.logical_id, app.project.settings.samples
+            ));
+        }
+    }
+    problems
+}
+
+/// Places an order: invokes the shop's `orders` function directly with the command.
+pub async fn place_order(stack: &Stack, command: &PlaceOrder) -> OrderAccepted {
+    let payload = serde_json::to_value(command).expect("a PlaceOrder command encodes");
+    let answer = stack
+        .invoke("orders", &payload)
+        .await
+        .unwrap_or_else(|e| panic!("placing order {}: {e}", command.order.order_id));
+    serde_json::from_value(answer.clone())
+        .unwrap_or_else(|e| panic!("the orders function's answer {answer}: {e}"))
 }
 
 /// The template's routes (to show which functions each event reached).
@@ -186,11 +283,8 @@ pub struct Placed {
 
 /// Places an order for `scenario` with a fresh order id and follows its flow.
 pub async fn place(stack: &Stack, watch: &mut Watch, scenario: Scenario) -> Placed {
-    let order_id = eventrail_observe::new_order_id();
-    let accepted = stack
-        .place_order(&scenario.command(&order_id))
-        .await
-        .unwrap_or_else(|e| panic!("placing the {} order {order_id}: {e}", scenario.label()));
+    let order_id = events::scenarios::new_order_id();
+    let accepted = place_order(stack, &scenario.command(&order_id)).await;
     watch.follow(accepted.correlation_id.clone());
     Placed {
         title: format!("order {order_id} · {}", scenario.label()),
@@ -209,7 +303,7 @@ pub fn poison_event(sample: &str) -> (BusEvent, String) {
     let raw: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     let mut detail = raw["detail"].clone();
-    let suffix = eventrail_observe::new_order_id();
+    let suffix = events::scenarios::new_order_id();
     let correlation_id = format!("corr-poison-{suffix}");
     detail["metadata"]["correlation_id"] = correlation_id.clone().into();
     detail["metadata"]["idempotency_key"] = format!("k-poison-{suffix}").into();

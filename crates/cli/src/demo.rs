@@ -17,9 +17,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use eventrail_local::localstack::{LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
-use eventrail_observe::{
-    BusEvent, FlowReport, Router, Stack, StackOutputs, Watch,
-};
+use eventrail_observe::{BusEvent, FlowReport, Router, Stack, StackOutputs, Watch};
 use events::scenarios::{Scenario, new_order_id};
 use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;

@@ -55,7 +55,10 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
             .filter(|f| f.stale)
             .collect();
         if stale.is_empty() {
-            println!("generated files are up to date ({} functions)", app.functions.len());
+            println!(
+                "generated files are up to date ({} functions)",
+                app.functions.len()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         for file in &stale {

@@ -125,7 +125,8 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
     let write = || -> Result<()> {
         std::fs::create_dir_all(dir.join("src"))?;
         for (path, text) in &files {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let app = App::load(&project.root)?;
         app.write_generated()?;
@@ -181,7 +182,11 @@ fn sample_of(app: &App, detail_type: &str) -> Option<String> {
 }
 
 /// The files of a new function crate: (path, text).
-fn scaffold(project: &Project, app: &App, f: &FunctionDeclaration) -> Result<Vec<(PathBuf, String)>> {
+fn scaffold(
+    project: &Project,
+    app: &App,
+    f: &FunctionDeclaration,
+) -> Result<Vec<(PathBuf, String)>> {
     let d = &f.declaration;
     let name = &f.name;
     let lib_name = name.replace('-', "_");
@@ -398,7 +403,10 @@ fn new_event(args: EventArgs) -> Result<ExitCode> {
     }
     let sample_path = project.samples_dir().join(format!("{stem}.json"));
     if sample_path.exists() {
-        bail!("{} already exists; nothing was changed", relative(&project, &sample_path));
+        bail!(
+            "{} already exists; nothing was changed",
+            relative(&project, &sample_path)
+        );
     }
     let mut text = original.replace(
         CATALOG_MARKER,
@@ -483,7 +491,10 @@ impl Validate for {detail_type} {{
         );
     }
     App::load(&project.root)?.write_generated()?;
-    println!("added {detail_type} (source {source}) to {}", project.settings.catalog_source);
+    println!(
+        "added {detail_type} (source {source}) to {}",
+        project.settings.catalog_source
+    );
     println!("  {}", relative(&project, &sample_path));
     println!("  regenerated the schemas and {}", project.settings.catalog);
     println!(

@@ -212,7 +212,10 @@ struct PackageMetadata {
 impl Declaration {
     /// Reads `[package.metadata.eventrail]` from the text of a `Cargo.toml`; `Ok(None)` when the
     /// package declares no eventrail function. `file` names the manifest in errors.
-    pub fn from_manifest(text: &str, file: &str) -> Result<Option<(String, Self)>, DeclarationError> {
+    pub fn from_manifest(
+        text: &str,
+        file: &str,
+    ) -> Result<Option<(String, Self)>, DeclarationError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| DeclarationError {
             file: file.to_owned(),
             message: format!("[package.metadata.eventrail]: {}", e.message()),
@@ -311,23 +314,35 @@ impl Declaration {
         }
         if let Some(rule) = &self.rule {
             if rule.is_empty() || !rule.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(field("rule", format!("`{rule}` must be letters and digits")));
+                return Err(field(
+                    "rule",
+                    format!("`{rule}` must be letters and digits"),
+                ));
             }
         }
         if let Some(filter) = &self.filter {
             if !filter.is_object() {
-                return Err(field("filter", "must be a table (a pattern on `detail`)".to_owned()));
+                return Err(field(
+                    "filter",
+                    "must be a table (a pattern on `detail`)".to_owned(),
+                ));
             }
         }
         if self.memory.is_some_and(|m| !(128..=10_240).contains(&m)) {
             return Err(field("memory", "Lambda allows 128 to 10240 MB".to_owned()));
         }
         if self.timeout.is_some_and(|t| !(1..=900).contains(&t)) {
-            return Err(field("timeout", "Lambda allows 1 to 900 seconds".to_owned()));
+            return Err(field(
+                "timeout",
+                "Lambda allows 1 to 900 seconds".to_owned(),
+            ));
         }
         for p in &self.permissions {
             if p.sid.is_empty() || !p.sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(field("permissions.sid", format!("`{}` must be letters and digits", p.sid)));
+                return Err(field(
+                    "permissions.sid",
+                    format!("`{}` must be letters and digits", p.sid),
+                ));
             }
             if p.actions.is_empty() || p.resources.is_empty() {
                 return Err(field(
@@ -378,7 +393,16 @@ mod tests {
         assert_eq!(logical_id("gift-wrap"), "GiftWrap");
         assert_eq!(logical_id("orders"), "Orders");
         assert!(check_function_name("gift-wrap").is_ok());
-        for bad in ["", "Gift", "gift_wrap", "-a", "a-", "a--b", "1a", "gift wrap"] {
+        for bad in [
+            "",
+            "Gift",
+            "gift_wrap",
+            "-a",
+            "a-",
+            "a--b",
+            "1a",
+            "gift wrap",
+        ] {
             assert!(check_function_name(bad).is_err(), "{bad:?}");
         }
     }
@@ -403,7 +427,9 @@ memory = 256
 OUTBOX = { ref = "OutboxQueue" }
 PLAIN = "x"
 "#;
-        let (name, d) = Declaration::from_manifest(text, "Cargo.toml").unwrap().unwrap();
+        let (name, d) = Declaration::from_manifest(text, "Cargo.toml")
+            .unwrap()
+            .unwrap();
         assert_eq!(name, "fraud");
         assert_eq!(d.rule_name(), "SuspiciousOrderPlaced");
         assert!(d.emits_events() && d.is_consumer());
@@ -422,7 +448,8 @@ PLAIN = "x"
 
     #[test]
     fn bad_declarations_name_the_field() {
-        let wrap = |body: &str| format!("[package]\nname = \"f\"\n[package.metadata.eventrail]\n{body}");
+        let wrap =
+            |body: &str| format!("[package]\nname = \"f\"\n[package.metadata.eventrail]\n{body}");
         let err = |body: &str| {
             Declaration::from_manifest(&wrap(body), "functions/f/Cargo.toml")
                 .unwrap_err()

@@ -307,9 +307,10 @@ mod tests {
         );
         let mut parsed = parsed;
         parsed.functions = vec!["orders".into(), "payments".into(), "gift-wrap".into()];
-        parsed
-            .outputs
-            .insert("GiftWrapFailureQueueUrl".into(), "http://q/gift-wrap".into());
+        parsed.outputs.insert(
+            "GiftWrapFailureQueueUrl".into(),
+            "http://q/gift-wrap".into(),
+        );
         let queues = parsed.failure_queues();
         let summary: Vec<_> = queues
             .iter()

@@ -58,11 +58,10 @@ impl Stack {
         let here = std::env::current_dir().map_err(|e| ObserveError::Project {
             message: format!("cannot read the current folder: {e}"),
         })?;
-        let project = eventrail_contract::Project::discover(&here).map_err(|e| {
-            ObserveError::Project {
+        let project =
+            eventrail_contract::Project::discover(&here).map_err(|e| ObserveError::Project {
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let outputs = StackOutputs::from_env()?.with_project(&project)?;
         Ok(Self::connect(endpoint.trim(), outputs).await)
     }

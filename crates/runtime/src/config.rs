@@ -110,7 +110,11 @@ mod tests {
 
     fn declared(emits: bool, invoke: Invoke) -> Declaration {
         Declaration {
-            consumes: if invoke == Invoke::Rule { vec!["In".into()] } else { vec![] },
+            consumes: if invoke == Invoke::Rule {
+                vec!["In".into()]
+            } else {
+                vec![]
+            },
             emits: if emits { vec!["Out".into()] } else { vec![] },
             invoke,
             ..Declaration::default()
@@ -127,30 +131,42 @@ mod tests {
 
     #[test]
     fn missing_bus_names_the_variable() {
-        let err = RuntimeConfig::from_lookup(&declared(true, Invoke::Rule), lookup(&[(DLQ_URL_VAR, "http://q")]))
-            .unwrap_err();
+        let err = RuntimeConfig::from_lookup(
+            &declared(true, Invoke::Rule),
+            lookup(&[(DLQ_URL_VAR, "http://q")]),
+        )
+        .unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
         assert!(err.to_string().contains("EVENTRAIL_BUS_NAME is not set"));
     }
 
     #[test]
     fn missing_dlq_names_the_variable_even_for_non_emitters() {
-        let err = RuntimeConfig::from_lookup(&declared(false, Invoke::Rule), lookup(&[])).unwrap_err();
+        let err =
+            RuntimeConfig::from_lookup(&declared(false, Invoke::Rule), lookup(&[])).unwrap_err();
         assert_eq!(err.var, DLQ_URL_VAR);
     }
 
     #[test]
     fn producer_needs_only_the_bus() {
-        let cfg =
-            RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[(BUS_NAME_VAR, "bus")])).unwrap();
+        let cfg = RuntimeConfig::from_lookup(
+            &declared(true, Invoke::Direct),
+            lookup(&[(BUS_NAME_VAR, "bus")]),
+        )
+        .unwrap();
         assert_eq!(cfg.dead_letter_queue_url, None);
-        let err = RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[])).unwrap_err();
+        let err =
+            RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[])).unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
     }
 
     #[test]
     fn dry_run_needs_nothing() {
-        let cfg = RuntimeConfig::from_lookup(&declared(true, Invoke::Rule), lookup(&[(DRY_RUN_VAR, "1")])).unwrap();
+        let cfg = RuntimeConfig::from_lookup(
+            &declared(true, Invoke::Rule),
+            lookup(&[(DRY_RUN_VAR, "1")]),
+        )
+        .unwrap();
         assert!(cfg.dry_run);
         assert_eq!(cfg.bus_name, None);
     }

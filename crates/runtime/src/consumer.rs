@@ -562,4 +562,3 @@ where
     }))
     .await
 }
-

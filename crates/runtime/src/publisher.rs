@@ -444,4 +444,3 @@ fn chunk_indices(events: &[OutgoingEvent], pending: &[usize]) -> Vec<Vec<usize>>
     }
     chunks
 }
-

@@ -103,9 +103,7 @@ where
     /// (the project, its catalog and samples are found from there). Panics on a declaration
     /// that disagrees with the handler's event type.
     pub fn new(handler: H, manifest: EmbeddedManifest, crate_dir: &Path) -> Self {
-        let declaration = manifest
-            .declaration()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let declaration = manifest.declaration().unwrap_or_else(|e| panic!("{e}"));
         let project = Project::discover(crate_dir).unwrap_or_else(|e| panic!("{e}"));
         let catalog = project.catalog().unwrap_or_else(|e| panic!("{e}"));
         if let Err(problem) = check_declaration::<E>(manifest.package, &declaration, &catalog) {

@@ -5,7 +5,6 @@ use events::{OrderPlaced, StockReserved};
 use eventrail_runtime::*;
 use serde_json::Value;
 
-
 /// Records what would go to EventBridge; fails entries whose detail-type is in `reject`.
 #[derive(Default)]
 struct FakeBus {

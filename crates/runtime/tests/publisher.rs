@@ -2,6 +2,8 @@ use std::sync::Mutex;
 
 use events::{Metadata, OrderShipped};
 
+use std::time::Duration;
+
 use eventrail_runtime::*;
 
 /// Decides the outcome of one entry: (call number starting at 1, entry) -> outcome.

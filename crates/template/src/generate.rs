@@ -397,7 +397,10 @@ pub fn function_resources(
         );
     }
     for (queue, q) in &d.queues {
-        let queue_id = format!("{id}{}Queue", eventrail_contract::declaration::logical_id(queue));
+        let queue_id = format!(
+            "{id}{}Queue",
+            eventrail_contract::declaration::logical_id(queue)
+        );
         let fifo = if q.fifo {
             "      FifoQueue: true\n      ContentBasedDeduplication: false\n"
         } else {
@@ -642,7 +645,10 @@ mod tests {
             },
         );
         let err = function_resources(&f, &catalog(), &settings()).unwrap_err();
-        assert!(err.to_string().contains("functions/audit/Cargo.toml"), "{err}");
+        assert!(
+            err.to_string().contains("functions/audit/Cargo.toml"),
+            "{err}"
+        );
         assert!(err.to_string().contains("`Nope`"), "{err}");
     }
 
@@ -655,8 +661,8 @@ mod tests {
                 ..Declaration::default()
             },
         );
-        let err = generate_template("Resources:\n", "t.yaml", &[], &catalog(), &settings())
-            .unwrap_err();
+        let err =
+            generate_template("Resources:\n", "t.yaml", &[], &catalog(), &settings()).unwrap_err();
         assert!(err.message.contains("marker"), "{err}");
         let text = format!(
             "Resources:\n  EventBus:\n    Type: X\n{RESOURCES_BEGIN}\n{RESOURCES_END}\nOutputs:\n{OUTPUTS_BEGIN}\n{OUTPUTS_END}\n"

@@ -38,7 +38,10 @@ mod tests {
         let mut seen = 0;
         for name in function.sample_names() {
             let effects = function.effects(&name).await;
-            assert_eq!(effects[0]["detail_type"], function.sample(&name)["detail-type"]);
+            assert_eq!(
+                effects[0]["detail_type"],
+                function.sample(&name)["detail-type"]
+            );
             assert!(function.emitted(&name).await.is_empty());
             seen += 1;
         }

@@ -51,7 +51,9 @@ mod tests {
     use super::*;
 
     async fn run(name: &str) -> Vec<eventrail_runtime::EmittedSummary> {
-        eventrail_runtime::test_function!(handle).emitted(name).await
+        eventrail_runtime::test_function!(handle)
+            .emitted(name)
+            .await
     }
 
     #[tokio::test]

@@ -9,7 +9,8 @@ async fn main() -> Result<(), LambdaError> {
         return eventrail_runtime::run_consumer(
             Notifier::new(DryRunOutbox),
             eventrail_runtime::declaration!(),
-        ).await;
+        )
+        .await;
     }
     let queue_url = config::require_var(
         OUTBOX_URL_VAR,

@@ -1,0 +1,201 @@
+//! Adding a function the way a user does, in a temporary copy of the repository:
+//! `eventrail new function gift-wrap --consumes OrderPlaced` and
+//! `eventrail new function audit --consumes OrderShipped` (which emits nothing), then the
+//! new crates build and pass their scaffolded tests, the template and routing checks pass on
+//! the copy, and `eventrail routes` shows the new functions. Also: a bad name, an unknown event
+//! type and a second run change nothing.
+//!
+//! The copy shares this repository's target folder, so only the copy's own crates compile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.env("CARGO_TARGET_DIR", target_dir());
+    command
+}
+
+/// Copies the repository, leaving out build output, tools and git.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if [".git", "target", ".eventrail"].contains(&name.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Runs the `eventrail` binary of this repository against the copy.
+fn eventrail(copy: &Path, args: &[&str]) -> Output {
+    cargo()
+        .current_dir(repo())
+        .args(["run", "--quiet", "-p", "eventrail", "--"])
+        .args(args)
+        .args(["--root"])
+        .arg(copy)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Every file under `dir` with its content, for "nothing changed" checks.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn scaffolded_functions_build_route_and_pass_the_template_checks() {
+    let tmp = std::env::temp_dir().join(format!("eventrail-scaffold-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let copy = tmp.join("repo");
+    copy_tree(&repo(), &copy);
+
+    // Refusals change nothing.
+    let before = snapshot(&copy);
+    for (args, wanted) in [
+        (
+            vec!["new", "function", "Gift_Wrap", "--consumes", "OrderPlaced"],
+            "not a valid function name",
+        ),
+        (
+            vec!["new", "function", "gift-wrap", "--consumes", "OrderPlacd"],
+            "`OrderPlacd` is not an event of the catalog",
+        ),
+        (
+            vec!["new", "function", "inventory", "--consumes", "OrderPlaced"],
+            "already exists",
+        ),
+        (
+            vec!["new", "function", "event-bus", "--consumes", "OrderPlaced"],
+            "hand-written resource",
+        ),
+    ] {
+        let out = eventrail(&copy, &args);
+        assert!(
+            !out.status.success(),
+            "{args:?} should fail:\n{}",
+            text(&out)
+        );
+        assert!(text(&out).contains(wanted), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("nothing was changed"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert!(snapshot(&copy) == before, "{args:?} changed files");
+    }
+
+    let out = eventrail(
+        &copy,
+        &["new", "function", "gift-wrap", "--consumes", "OrderPlaced"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = eventrail(
+        &copy,
+        &["new", "function", "audit", "--consumes", "OrderShipped"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let again = eventrail(
+        &copy,
+        &["new", "function", "audit", "--consumes", "OrderShipped"],
+    );
+    assert!(!again.status.success() && text(&again).contains("already exists"));
+
+    let template = std::fs::read_to_string(copy.join("infra/template.yaml")).unwrap();
+    for wanted in [
+        "  GiftWrap:\n",
+        "Binary: gift-wrap",
+        "${AWS::StackName}-gift-wrap-OrderPlaced",
+        "GiftWrapDeliveryDlqUrl:",
+        "  Audit:\n",
+    ] {
+        assert!(template.contains(wanted), "template lacks {wanted:?}");
+    }
+
+    // The new crates compile and their scaffolded tests (on a catalog sample) pass.
+    let out = cargo()
+        .current_dir(&copy)
+        .args(["test", "--quiet", "-p", "gift-wrap", "-p", "audit"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo test in the copy:\n{}",
+        text(&out)
+    );
+
+    // The template invariants, its generated part and the routing hold on the copy.
+    let problems = eventrail_tests::template_problems(&copy);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let problems = eventrail_tests::routing_problems(&copy);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let consumers = std::fs::read_to_string(copy.join("events/consumers.json")).unwrap();
+    assert!(consumers.contains("gift-wrap") && consumers.contains("audit"));
+
+    let out = cargo()
+        .current_dir(repo())
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "eventrail",
+            "--",
+            "routes",
+            "--template",
+        ])
+        .arg(copy.join("infra/template.yaml"))
+        .arg(copy.join("events/samples/order-placed.json"))
+        .arg(copy.join("events/samples/order-shipped.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let routes = text(&out);
+    assert!(
+        routes.contains("gift-wrap") && routes.contains("audit"),
+        "{routes}"
+    );
+
+    let _ = std::fs::remove_dir_all(&tmp);
+}
