@@ -127,8 +127,6 @@ pub fn new_order_id() -> String {
     format!("ord-{}", &id[..16])
 }
 
-/// The `orders` function's answer to a `PlaceOrder` command (from the catalog).
-
 #[cfg(test)]
 mod tests {
     use super::*;

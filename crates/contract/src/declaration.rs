@@ -312,21 +312,21 @@ impl Declaration {
                 return Err(field("consumes/emits", format!("`{dup}` is listed twice")));
             }
         }
-        if let Some(rule) = &self.rule {
-            if rule.is_empty() || !rule.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(field(
-                    "rule",
-                    format!("`{rule}` must be letters and digits"),
-                ));
-            }
+        if let Some(rule) = &self.rule
+            && (rule.is_empty() || !rule.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(field(
+                "rule",
+                format!("`{rule}` must be letters and digits"),
+            ));
         }
-        if let Some(filter) = &self.filter {
-            if !filter.is_object() {
-                return Err(field(
-                    "filter",
-                    "must be a table (a pattern on `detail`)".to_owned(),
-                ));
-            }
+        if let Some(filter) = &self.filter
+            && !filter.is_object()
+        {
+            return Err(field(
+                "filter",
+                "must be a table (a pattern on `detail`)".to_owned(),
+            ));
         }
         if self.memory.is_some_and(|m| !(128..=10_240).contains(&m)) {
             return Err(field("memory", "Lambda allows 128 to 10240 MB".to_owned()));

@@ -149,10 +149,10 @@ impl Project {
         let start = start.as_ref();
         let mut dir = Some(start);
         while let Some(d) = dir {
-            if d.join("Cargo.toml").is_file() {
-                if let Ok(project) = Self::load(d) {
-                    return Ok(project);
-                }
+            if d.join("Cargo.toml").is_file()
+                && let Ok(project) = Self::load(d)
+            {
+                return Ok(project);
             }
             dir = d.parent();
         }

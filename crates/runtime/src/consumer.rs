@@ -308,24 +308,23 @@ where
                 return Err(ConsumerError::Handler { event_id, source });
             }
         };
-        if let Some(declared) = &self.declared_emits {
-            if let Some(undeclared) = emitted
+        if let Some(declared) = &self.declared_emits
+            && let Some(undeclared) = emitted
                 .detail_types()
                 .into_iter()
                 .find(|t| !declared.iter().any(|d| d == t))
-            {
-                let error = ConsumerError::Undeclared {
-                    event_id: event_id.clone(),
-                    detail_type: undeclared.to_owned(),
-                    declared: if declared.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        declared.join(", ")
-                    },
-                };
-                tracing::error!(error = %error, "handler emitted an undeclared event");
-                return Err(error);
-            }
+        {
+            let error = ConsumerError::Undeclared {
+                event_id: event_id.clone(),
+                detail_type: undeclared.to_owned(),
+                declared: if declared.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    declared.join(", ")
+                },
+            };
+            tracing::error!(error = %error, "handler emitted an undeclared event");
+            return Err(error);
         }
         let outgoing = emitted_events(&emitted, &event_id, &cause).map_err(|failures| {
             ConsumerError::Publish {

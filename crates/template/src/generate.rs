@@ -203,11 +203,11 @@ pub fn function_resources(
     Properties:
       FunctionName: !Sub "${{AWS::StackName}}-{name}"
       Description: {description}
-      CodeUri: ../{code_uri}
+      CodeUri: ../{functions}/{name}
       Role: !GetAtt {role}.Arn
 "#,
         description = yaml_string(&description),
-        code_uri = format!("{}/{name}", settings.functions),
+        functions = settings.functions,
     );
     if let Some(memory) = d.memory {
         let _ = writeln!(out, "      MemorySize: {memory}");
@@ -327,7 +327,7 @@ pub fn function_resources(
                 Resource: !GetAtt {failure}.Arn
 "#
     );
-    for (queue, _) in &d.queues {
+    for queue in d.queues.keys() {
         let q = eventrail_contract::declaration::logical_id(queue);
         let _ = write!(
             out,
@@ -559,6 +559,45 @@ fn strip_between(text: &str, begin: &str, end: &str) -> String {
     }
 }
 
+/// The routing index: for each sample (file name), the functions whose declared rule matches
+/// it, computed with the pattern engine from the declarations alone. Checked in beside the
+/// samples so a change of routing shows in review; the routing tests compare it with the
+/// template's rules.
+pub fn consumers_index(
+    functions: &[FunctionDeclaration],
+    catalog: &CatalogIndex,
+    settings: &AppSettings,
+    samples: &[(String, Value)],
+) -> Result<std::collections::BTreeMap<String, BTreeSet<String>>, GenerateError> {
+    let mut machine = eventrail_pattern::RuleMachine::new();
+    for f in functions.iter().filter(|f| f.declaration.is_consumer()) {
+        let pattern = rule_pattern(f, catalog, settings)?;
+        let compiled = eventrail_pattern::Pattern::from_value(&pattern).map_err(|e| {
+            function_error(
+                f,
+                format!("[package.metadata.eventrail] filter: not a valid event pattern: {e}"),
+            )
+        })?;
+        machine.add_rule(f.name.clone(), &compiled);
+    }
+    Ok(samples
+        .iter()
+        .map(|(name, event)| {
+            let receivers = machine.matching_rules(event).into_iter().cloned().collect();
+            (name.clone(), receivers)
+        })
+        .collect())
+}
+
+/// The routing index as the checked-in file's text.
+pub fn consumers_index_text(
+    index: &std::collections::BTreeMap<String, BTreeSet<String>>,
+) -> String {
+    let mut text = serde_json::to_string_pretty(index).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,43 +714,4 @@ mod tests {
             again
         );
     }
-}
-
-/// The routing index: for each sample (file name), the functions whose declared rule matches
-/// it, computed with the pattern engine from the declarations alone. Checked in beside the
-/// samples so a change of routing shows in review; the routing tests compare it with the
-/// template's rules.
-pub fn consumers_index(
-    functions: &[FunctionDeclaration],
-    catalog: &CatalogIndex,
-    settings: &AppSettings,
-    samples: &[(String, Value)],
-) -> Result<std::collections::BTreeMap<String, BTreeSet<String>>, GenerateError> {
-    let mut machine = eventrail_pattern::RuleMachine::new();
-    for f in functions.iter().filter(|f| f.declaration.is_consumer()) {
-        let pattern = rule_pattern(f, catalog, settings)?;
-        let compiled = eventrail_pattern::Pattern::from_value(&pattern).map_err(|e| {
-            function_error(
-                f,
-                format!("[package.metadata.eventrail] filter: not a valid event pattern: {e}"),
-            )
-        })?;
-        machine.add_rule(f.name.clone(), &compiled);
-    }
-    Ok(samples
-        .iter()
-        .map(|(name, event)| {
-            let receivers = machine.matching_rules(event).into_iter().cloned().collect();
-            (name.clone(), receivers)
-        })
-        .collect())
-}
-
-/// The routing index as the checked-in file's text.
-pub fn consumers_index_text(
-    index: &std::collections::BTreeMap<String, BTreeSet<String>>,
-) -> String {
-    let mut text = serde_json::to_string_pretty(index).unwrap_or_default();
-    text.push('\n');
-    text
 }
