@@ -17,46 +17,18 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"))
-}
-
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.env("CARGO_TARGET_DIR", target_dir());
+    command.env("CARGO_TARGET_DIR", eventrail_tests::target_dir());
     command
-}
-
-/// Copies the repository, leaving out build output, tools and git.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if [".git", "target", ".eventrail"].contains(&name.to_string_lossy().as_ref()) {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
 }
 
 /// Runs the `eventrail` binary of this repository against the copy.
 fn eventrail(copy: &Path, args: &[&str]) -> Output {
-    cargo()
-        .current_dir(repo())
-        .args(["run", "--quiet", "-p", "eventrail", "--"])
-        .args(args)
-        .args(["--root"])
-        .arg(copy)
-        .output()
-        .unwrap()
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    all.push("--root".as_ref());
+    all.push(copy.as_os_str());
+    eventrail_tests::eventrail(&all)
 }
 
 fn text(output: &Output) -> String {
@@ -90,7 +62,7 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
     let tmp = std::env::temp_dir().join(format!("eventrail-scaffold-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let copy = tmp.join("repo");
-    copy_tree(&repo(), &copy);
+    eventrail_tests::copy_repository(&copy);
 
     // Refusals change nothing.
     let before = snapshot(&copy);

@@ -40,6 +40,94 @@ pub async fn stack() -> Stack {
     }
 }
 
+/// Copies the repository to `to`, leaving out build output (`target`), the tools
+/// (`.eventrail`) and git: a scratch project to scaffold into.
+pub fn copy_repository(to: &Path) {
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+        let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if [".git", "target", ".eventrail"].contains(&name.to_string_lossy().as_ref()) {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                copy_tree(&path, &to.join(&name));
+            } else {
+                std::fs::copy(&path, to.join(&name))
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+        }
+    }
+    copy_tree(&repo(), to);
+}
+
+/// The target dir this repository builds into (`CARGO_TARGET_DIR`, else `target/`); scratch
+/// copies share it so only their own crates compile.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+}
+
+/// Runs this repository's `eventrail` binary (through `cargo run`, a no-op build when the
+/// workspace is built) with `args`.
+pub fn eventrail(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .current_dir(repo())
+        .args(["run", "--quiet", "-p", "eventrail", "--"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running eventrail: {e}"))
+}
+
+/// The log lines of a function's log group (CloudWatch Logs, where LocalStack's Lambda writes
+/// what a function prints) that contain `needle`, waiting up to `deadline` for the first.
+pub async fn function_log_lines(
+    endpoint: &str,
+    group: &str,
+    needle: &str,
+    deadline: Duration,
+) -> Vec<String> {
+    let region = eventrail_observe::aws::region_or_default(None);
+    let credentials = aws_sdk_cloudwatchlogs::config::Credentials::new(
+        "test",
+        "test",
+        None,
+        None,
+        "eventrail-tests",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let started = std::time::Instant::now();
+    loop {
+        let answer = logs.filter_log_events().log_group_name(group).send().await;
+        if let Ok(answer) = answer {
+            let lines: Vec<String> = answer
+                .events()
+                .iter()
+                .filter_map(|e| e.message())
+                .filter(|m| m.contains(needle))
+                .map(str::to_owned)
+                .collect();
+            if !lines.is_empty() {
+                return lines;
+            }
+        }
+        if started.elapsed() >= deadline {
+            return Vec::new();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Everything wrong with the template of the application at `root`: a broken invariant (checked
 /// against the functions' declarations), or a generated part (the template's per-function
 /// section, the routing index) that is stale.
@@ -297,16 +385,22 @@ pub async fn place(stack: &Stack, watch: &mut Watch, scenario: Scenario) -> Plac
 /// A poison `OrderPlaced` (from events/samples/poison/`sample`) with fresh ids, so its flow
 /// is this test's alone.
 pub fn poison_event(sample: &str) -> (BusEvent, String) {
-    let path = repo().join("events/samples/poison").join(sample);
+    fresh_sample(&format!("poison/{sample}"))
+}
+
+/// A sample (path under events/samples) as an event to put, with a fresh correlation id,
+/// idempotency key and order id; returns it with its correlation id.
+pub fn fresh_sample(sample: &str) -> (BusEvent, String) {
+    let path = repo().join("events/samples").join(sample);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let raw: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     let mut detail = raw["detail"].clone();
     let suffix = events::scenarios::new_order_id();
-    let correlation_id = format!("corr-poison-{suffix}");
+    let correlation_id = format!("corr-sample-{suffix}");
     detail["metadata"]["correlation_id"] = correlation_id.clone().into();
-    detail["metadata"]["idempotency_key"] = format!("k-poison-{suffix}").into();
+    detail["metadata"]["idempotency_key"] = format!("k-sample-{suffix}").into();
     if detail["data"]["order"].is_object() {
         detail["data"]["order"]["order_id"] = suffix.into();
     }

@@ -1,8 +1,11 @@
 //! Deploy `infra/template.yaml` to LocalStack.
 //!
-//! 1. `cargo lambda build --release --output-format zip` for the host architecture (the
-//!    executor plugin runs functions as host processes), only the template's functions,
-//!    in the workspace's one target dir.
+//! 1. Build the template's functions for the host (the executor plugin runs them as host
+//!    processes). [`BuildProfile::Local`], the default: `cargo build` in the dev profile, the
+//!    same compiled dependency graph as `cargo build`/`cargo test` in the workspace's one target
+//!    dir, each binary zipped as `bootstrap` (deterministic zips, so an unchanged function keeps
+//!    its code key). [`BuildProfile::Release`]: `cargo lambda build --release` (fat LTO, as AWS
+//!    runs it).
 //! 2. Upload each `bootstrap.zip` to LocalStack's S3 under a key that contains the zip's
 //!    digest, and point the function's `CodeUri` at it: a changed binary is a changed
 //!    property, so a re-deploy updates exactly the functions whose code changed.
@@ -25,6 +28,17 @@ use crate::tools::{self, Installed};
 /// CloudFormation's limit for an inline `TemplateBody`; larger templates go through S3.
 const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
+/// How the functions are built for a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildProfile {
+    /// Host binaries in cargo's dev profile: no LTO, shared with the tests' build. LocalStack
+    /// needs nothing more.
+    #[default]
+    Local,
+    /// `cargo lambda build --release`: the release profile (fat LTO), as deployed to AWS.
+    Release,
+}
+
 /// What to deploy and how.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -32,8 +46,16 @@ pub struct DeployOptions {
     pub environment: String,
     pub template: PathBuf,
     pub samconfig: PathBuf,
-    /// Run `cargo lambda build` first (otherwise reuse the zips in target/lambda/).
+    /// Build the functions first (otherwise reuse the zips of the last build).
     pub build: bool,
+    /// How to build them.
+    pub profile: BuildProfile,
+    /// Deploy under this stack name instead of the samconfig environment's.
+    pub stack_name: Option<String>,
+    /// Parameters set on top of the samconfig environment's (e.g. another `BusName`).
+    pub parameter_overrides: BTreeMap<String, String>,
+    /// Cargo's target dir for the build (default: `CARGO_TARGET_DIR`, else `<root>/target`).
+    pub target_dir: Option<PathBuf>,
     /// Give up waiting for the stack after this long.
     pub timeout: Duration,
     pub verbose: bool,
@@ -47,6 +69,10 @@ impl DeployOptions {
             template: root.join("infra").join("template.yaml"),
             samconfig: root.join("samconfig.toml"),
             build: true,
+            profile: BuildProfile::Local,
+            stack_name: None,
+            parameter_overrides: BTreeMap::new(),
+            target_dir: None,
             timeout: Duration::from_secs(600),
             verbose: true,
         }
@@ -109,6 +135,104 @@ pub fn code_key(prefix: &str, binary: &str, zip: &[u8]) -> String {
     let digest = Sha256::digest(zip);
     let short: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("{prefix}/{binary}-{short}.zip")
+}
+
+/// Where [`build_local_zips`] writes, under the target dir.
+pub const LOCAL_ZIPS_DIR: &str = "lambda-local";
+
+/// Builds `binaries` for the host in cargo's dev profile (the graph the tests share) and zips
+/// each as `bootstrap` into `target/lambda-local/<binary>/bootstrap.zip`; returns binary ->
+/// zip path. A zip newer than its binary is kept, and zips are deterministic (fixed entry
+/// time), so an unchanged function keeps the same code key and is not redeployed.
+pub fn build_local_zips(
+    root: &Path,
+    target: &Path,
+    binaries: &[String],
+    verbose: bool,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let started = Instant::now();
+    if verbose {
+        eprintln!(
+            "eventrail: building {} function(s) for LocalStack: {} (dev profile, shared with \
+             `cargo build` and the tests; a cold build takes a few minutes on 2 cores, a warm one seconds)",
+            binaries.len(),
+            binaries.join(", ")
+        );
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target)
+        .arg("build");
+    for binary in binaries {
+        command.args(["--package", binary]);
+    }
+    let shown = tools::describe(&command);
+    let status = command
+        .status()
+        .io_context(|| format!("starting `{shown}`"))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "`{shown}` failed ({status}); the compiler output above says why"
+        )));
+    }
+    let bin_dir = target.join("debug");
+    let out_dir = target.join(LOCAL_ZIPS_DIR);
+    let mut zips = BTreeMap::new();
+    let mut zipped = 0;
+    for binary in binaries {
+        let executable = bin_dir.join(binary);
+        let zip = out_dir.join(binary).join("bootstrap.zip");
+        if zip_is_stale(&executable, &zip) {
+            zip_bootstrap(&executable, &zip)?;
+            zipped += 1;
+        }
+        zips.insert(binary.clone(), zip);
+    }
+    if verbose {
+        eprintln!(
+            "eventrail: built {} function(s), zipped {zipped} changed, in {:.0} s",
+            binaries.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(zips)
+}
+
+fn zip_is_stale(executable: &Path, zip: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(executable), modified(zip)) {
+        (Some(binary), Some(zipped)) => binary > zipped,
+        _ => true,
+    }
+}
+
+/// Zips `executable` as the single entry `bootstrap` (mode 0755, fixed time) into `zip`.
+pub fn zip_bootstrap(executable: &Path, zip: &Path) -> Result<()> {
+    use std::io::Write as _;
+    let bytes = std::fs::read(executable)
+        .io_context(|| format!("reading {} (was the function built?)", executable.display()))?;
+    if let Some(dir) = zip.parent() {
+        std::fs::create_dir_all(dir).io_context(|| format!("creating {}", dir.display()))?;
+    }
+    let partial = zip.with_extension("zip.partial");
+    let file =
+        std::fs::File::create(&partial).io_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .unix_permissions(0o755)
+        .last_modified_time(zip::DateTime::default());
+    let fail = |e: zip::result::ZipError| Error::Build(format!("zipping {}: {e}", zip.display()));
+    writer.start_file("bootstrap", options).map_err(fail)?;
+    writer
+        .write_all(&bytes)
+        .io_context(|| format!("writing {}", partial.display()))?;
+    writer.finish().map_err(fail)?;
+    std::fs::rename(&partial, zip).io_context(|| format!("writing {}", zip.display()))?;
+    Ok(())
 }
 
 /// Build release zips of `binaries` for `architecture`; returns binary -> zip path.
@@ -256,9 +380,10 @@ pub async fn deploy(
     let mut template = Template::load(&options.template)?;
     let samconfig = SamConfig::load(&options.samconfig)?;
     let environment = samconfig.environment(&options.environment)?;
-    let stack_name = environment
+    let stack_name = options
         .stack_name
         .clone()
+        .or_else(|| environment.stack_name.clone())
         .unwrap_or_else(|| format!("eventrail-{}", options.environment));
     let region = environment
         .region
@@ -278,14 +403,25 @@ pub async fn deploy(
         functions.push((function.logical_id.clone(), binary));
     }
     let binaries: Vec<String> = functions.iter().map(|(_, b)| b.clone()).collect();
-    let zips = if options.build {
-        build_zips(root, installed, &binaries, architecture, options.verbose)?
-    } else {
-        let lambda_dir = target_dir(root).join("lambda");
-        binaries
-            .iter()
-            .map(|b| (b.clone(), lambda_dir.join(b).join("bootstrap.zip")))
-            .collect()
+    let target = options
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| target_dir(root));
+    let zips = match (options.build, options.profile) {
+        (true, BuildProfile::Local) => build_local_zips(root, &target, &binaries, options.verbose)?,
+        (true, BuildProfile::Release) => {
+            build_zips(root, installed, &binaries, architecture, options.verbose)?
+        }
+        (false, profile) => {
+            let lambda_dir = target.join(match profile {
+                BuildProfile::Local => LOCAL_ZIPS_DIR,
+                BuildProfile::Release => "lambda",
+            });
+            binaries
+                .iter()
+                .map(|b| (b.clone(), lambda_dir.join(b).join("bootstrap.zip")))
+                .collect()
+        }
     };
 
     let clients = Clients::new(endpoint, &region).await;
@@ -326,7 +462,9 @@ pub async fn deploy(
         .iter()
         .map(|p| p.name.clone())
         .collect();
-    let parameters = stack_parameters(&environment.parameter_overrides, &declared, architecture);
+    let mut overrides = environment.parameter_overrides.clone();
+    overrides.extend(options.parameter_overrides.clone());
+    let parameters = stack_parameters(&overrides, &declared, architecture);
     let capabilities: Vec<Capability> = if environment.capabilities.is_empty() {
         vec![Capability::CapabilityIam, Capability::CapabilityAutoExpand]
     } else {

@@ -38,7 +38,9 @@ impl Environment {
         );
 
         let started = Instant::now();
-        eprintln!("\n==> build release zips and deploy infra/template.yaml to LocalStack");
+        eprintln!(
+            "\n==> build the functions (dev profile) and deploy infra/template.yaml to LocalStack"
+        );
         let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
         let deployed = runtime
             .block_on(deploy(

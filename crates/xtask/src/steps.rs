@@ -127,7 +127,16 @@ pub fn test(options: &TestOptions) -> Result<()> {
 
     ensure_nextest(&root, &path)?;
     let mut nextest = cargo(&root, &path);
-    nextest.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    // Tests that need LocalStack or cargo-lambda are #[ignore]d so a plain `cargo test` passes
+    // offline; the test command runs them all (never skipped silently here).
+    nextest.args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--no-fail-fast",
+        "--run-ignored",
+        "all",
+    ]);
     nextest.args(&options.nextest_args);
 
     if options.offline {
