@@ -63,7 +63,12 @@ async fn scenario_produces_its_exact_chain(scenario: Scenario) {
         .map(|a| a.order_id.clone())
         .unwrap_or_default();
     for event in watch.tap().events() {
-        if event.order_id() == Some(order_id.as_str()) {
+        let data = event.data();
+        let about = data
+            .pointer("/order/order_id")
+            .or_else(|| data.get("order_id"))
+            .and_then(serde_json::Value::as_str);
+        if about == Some(order_id.as_str()) {
             assert_eq!(
                 event.correlation_id.as_deref(),
                 Some(placed.correlation_id.as_str()),

@@ -2,8 +2,9 @@
 //! `eventrail new function gift-wrap --consumes OrderPlaced` and
 //! `eventrail new function audit --consumes OrderShipped` (which emits nothing), then the
 //! new crates build and pass their scaffolded tests, the template and routing checks pass on
-//! the copy, and `eventrail routes` shows the new functions. Also: a bad name, an unknown event
-//! type and a second run change nothing.
+//! the copy, and `eventrail routes` shows the new functions. `eventrail new event GiftWrapped`
+//! adds the event gift-wrap emits. Also: a bad name, an unknown event type and a second run
+//! change nothing.
 //!
 //! The copy shares this repository's target folder, so only the copy's own crates compile.
 
@@ -121,6 +122,8 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
         "Binary: gift-wrap",
         "${AWS::StackName}-gift-wrap-OrderPlaced",
         "GiftWrapDeliveryDlqUrl:",
+        r#"events:source: ["eventrail.gift-wrap"]"#,
+        r#"events:detail-type: ["GiftWrapped"]"#,
         "  Audit:\n",
     ] {
         assert!(template.contains(wanted), "template lacks {wanted:?}");

@@ -5,11 +5,11 @@
 //!
 //! ```toml
 //! [package.metadata.eventrail]
-//! description = "On OrderPlaced: reserves stock"
-//! consumes = ["OrderPlaced"]            # catalog detail-types, or ["*"] for every event of the app
-//! emits = ["StockReserved", "StockUnavailable"]
+//! description = "On TaskCreated: reserves stock"
+//! consumes = ["TaskCreated"]            # catalog detail-types, or ["*"] for every event of the app
+//! emits = ["TaskAssigned", "TaskRejected"]
 //! # invoke = "direct"                   # invoked by callers, not by a rule (a producer)
-//! # rule = "SuspiciousOrderPlaced"      # name of the subscribing rule (default: the detail-type)
+//! # rule = "FlaggedTaskCreated"      # name of the subscribing rule (default: the detail-type)
 //! # memory = 256                        # MB, default from the template's Globals
 //! # timeout = 15                        # seconds
 //! # [package.metadata.eventrail.filter] # extra pattern on `detail`, EventBridge syntax
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn names_and_logical_ids() {
         assert_eq!(logical_id("gift-wrap"), "GiftWrap");
-        assert_eq!(logical_id("orders"), "Orders");
+        assert_eq!(logical_id("intake"), "Intake");
         assert!(check_function_name("gift-wrap").is_ok());
         for bad in [
             "",
@@ -411,13 +411,13 @@ mod tests {
     fn reads_a_manifest() {
         let text = r#"
 [package]
-name = "fraud"
+name = "auditor"
 version.workspace = true
 
 [package.metadata.eventrail]
-consumes = ["OrderPlaced"]
-emits = ["FraudSuspected"]
-rule = "SuspiciousOrderPlaced"
+consumes = ["TaskCreated"]
+emits = ["TaskFlagged"]
+rule = "FlaggedTaskCreated"
 memory = 256
 
 [package.metadata.eventrail.filter.data.order]
@@ -430,8 +430,8 @@ PLAIN = "x"
         let (name, d) = Declaration::from_manifest(text, "Cargo.toml")
             .unwrap()
             .unwrap();
-        assert_eq!(name, "fraud");
-        assert_eq!(d.rule_name(), "SuspiciousOrderPlaced");
+        assert_eq!(name, "auditor");
+        assert_eq!(d.rule_name(), "FlaggedTaskCreated");
         assert!(d.emits_events() && d.is_consumer());
         assert_eq!(
             d.filter.unwrap()["data"]["order"]["$or"][0]["total_cents"][0]["numeric"][1],

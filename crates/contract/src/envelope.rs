@@ -96,24 +96,20 @@ mod tests {
     #[test]
     fn caused_metadata_keeps_correlation_and_points_at_cause() {
         let origin = Metadata::origin(1, "corr-1".into(), "key-1".into());
-        let next = origin.caused("evt-9", 1, "StockReserved", 0);
+        let next = origin.caused("evt-9", 1, "TaskAssigned", 0);
         assert_eq!(next.correlation_id, "corr-1");
         assert_eq!(next.causation_id.as_deref(), Some("evt-9"));
         assert_ne!(next.idempotency_key, origin.idempotency_key);
         // Deterministic: the same cause yields the same key (safe under redelivery).
-        assert_eq!(next, origin.caused("evt-9", 1, "StockReserved", 0));
+        assert_eq!(next, origin.caused("evt-9", 1, "TaskAssigned", 0));
         // Different type or position yields a different key.
         assert_ne!(
             next.idempotency_key,
-            origin
-                .caused("evt-9", 1, "StockUnavailable", 0)
-                .idempotency_key
+            origin.caused("evt-9", 1, "TaskRejected", 0).idempotency_key
         );
         assert_ne!(
             next.idempotency_key,
-            origin
-                .caused("evt-9", 1, "StockReserved", 1)
-                .idempotency_key
+            origin.caused("evt-9", 1, "TaskAssigned", 1).idempotency_key
         );
     }
 

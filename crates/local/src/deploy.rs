@@ -85,7 +85,7 @@ pub struct Deployed {
     pub stack_name: String,
     pub stack_id: String,
     pub status: String,
-    /// Stack outputs by key (`EventBusName`, `InventoryFailureQueueUrl`, ...).
+    /// Stack outputs by key (`EventBusName`, `PlannerFailureQueueUrl`, ...).
     pub outputs: BTreeMap<String, String>,
     /// Function binary name -> S3 URI of the code it runs.
     pub code: BTreeMap<String, String>,
@@ -969,11 +969,11 @@ mod tests {
 
     #[test]
     fn code_key_changes_with_the_bytes() {
-        let a = code_key("stack", "inventory", b"one");
-        let b = code_key("stack", "inventory", b"two");
-        assert!(a.starts_with("stack/inventory-") && a.ends_with(".zip"));
+        let a = code_key("stack", "planner", b"one");
+        let b = code_key("stack", "planner", b"two");
+        assert!(a.starts_with("stack/planner-") && a.ends_with(".zip"));
         assert_ne!(a, b);
-        assert_eq!(a, code_key("stack", "inventory", b"one"));
+        assert_eq!(a, code_key("stack", "planner", b"one"));
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl Default for LocalStackOptions {
 /// Notes on the less obvious ones:
 /// * `OVERRIDE_IN_DOCKER=0`: LocalStack guesses "in Docker" from cgroups on container hosts,
 ///   then uses container paths (/var/lib/localstack) and pings a Docker bridge address.
-/// * `DISABLE_EVENTS=1`: without network its analytics shutdown hook blocks shutdown.
+/// * `DISABLE_EVENTS=1`: without network its metrics shutdown hook blocks shutdown.
 /// * `LAMBDA_RETRY_BASE_DELAY=1`: async Lambda retries after 1 s, 2 s instead of 60 s, 120 s
 ///   (config.LAMBDA_RETRY_BASE_DELAY_SECONDS reads this variable).
 /// * `LOCALSTACK_HOST` + `SQS_ENDPOINT_STRATEGY=path`: queue URLs point at this gateway

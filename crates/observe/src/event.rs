@@ -67,7 +67,7 @@ impl ObservedEvent {
     }
 
     /// Who emitted the event, read from its source: the part after the last dot
-    /// (`eventrail.inventory` -> `inventory`; a source without a dot is returned whole).
+    /// (`eventrail.planner` -> `planner`; a source without a dot is returned whole).
     pub fn emitter(&self) -> &str {
         self.source
             .rsplit_once('.')
@@ -77,14 +77,6 @@ impl ObservedEvent {
     /// `detail.data`.
     pub fn data(&self) -> &Value {
         self.raw.pointer("/detail/data").unwrap_or(&Value::Null)
-    }
-
-    /// The order this event is about: `data.order.order_id` or `data.order_id`.
-    pub fn order_id(&self) -> Option<&str> {
-        let data = self.data();
-        data.pointer("/order/order_id")
-            .or_else(|| data.get("order_id"))
-            .and_then(Value::as_str)
     }
 
     /// True for an event re-delivered by a replay.
@@ -101,32 +93,30 @@ mod tests {
     #[test]
     fn reads_envelope_and_metadata() {
         let event = ObservedEvent::from_value(json!({
-            "version": "0", "id": "e-2", "source": "eventrail.inventory",
-            "detail-type": "StockReserved", "time": "2026-11-20T10:15:31Z",
+            "version": "0", "id": "e-2", "source": "eventrail.planner",
+            "detail-type": "TaskAssigned", "time": "2026-11-20T10:15:31Z",
             "detail": {"metadata": {"schema_version": 1, "correlation_id": "c-1",
                         "causation_id": "e-1", "idempotency_key": "k-2"},
                        "data": {"order": {"order_id": "ord-1"}, "reservation_id": "r"}}
         }))
         .unwrap();
-        assert_eq!(event.emitter(), "inventory");
+        assert_eq!(event.emitter(), "planner");
         assert_eq!(event.correlation_id.as_deref(), Some("c-1"));
         assert_eq!(event.causation_id.as_deref(), Some("e-1"));
         assert_eq!(event.idempotency_key.as_deref(), Some("k-2"));
-        assert_eq!(event.order_id(), Some("ord-1"));
         assert!(!event.is_replayed());
     }
 
     #[test]
     fn null_causation_and_replay_name() {
         let event = ObservedEvent::from_json(
-            r#"{"id":"e","source":"eventrail.orders","detail-type":"OrderPlaced","time":"t",
+            r#"{"id":"e","source":"eventrail.intake","detail-type":"TaskCreated","time":"t",
                 "replay-name":"r1",
                 "detail":{"metadata":{"correlation_id":"c","causation_id":null},"data":{"order_id":"o"}}}"#,
         )
         .unwrap();
         assert_eq!(event.causation_id, None);
         assert_eq!(event.replay_name.as_deref(), Some("r1"));
-        assert_eq!(event.order_id(), Some("o"));
     }
 
     #[test]

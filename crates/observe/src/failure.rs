@@ -11,7 +11,7 @@ use crate::outputs::FailureLayer;
 /// One message read from a failure queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailureRecord {
-    /// The function the queue belongs to (`payments`).
+    /// The function the queue belongs to (`worker`).
     pub queue_function: String,
     /// Which failure layer the queue collects.
     pub layer: FailureLayer,
@@ -235,7 +235,7 @@ mod tests {
 
     fn record(kind: FailureKind) -> FailureRecord {
         FailureRecord {
-            queue_function: "payments".into(),
+            queue_function: "worker".into(),
             layer: FailureLayer::Function,
             message_id: "m-1".into(),
             kind,
@@ -243,7 +243,7 @@ mod tests {
     }
 
     fn stock_reserved() -> Value {
-        json!({"id": "e-2", "source": "eventrail.inventory", "detail-type": "StockReserved",
+        json!({"id": "e-2", "source": "eventrail.planner", "detail-type": "TaskAssigned",
                "detail": {"metadata": {"correlation_id": "c-1", "causation_id": "e-1",
                                        "idempotency_key": "k"}, "data": {}}})
     }
@@ -251,17 +251,17 @@ mod tests {
     #[test]
     fn decodes_a_poison_dead_letter() {
         let body = json!({
-            "kind": "poison", "function": "inventory",
-            "reason": "detail.data.order.items[0].quantity: must be at least 1",
+            "kind": "poison", "function": "planner",
+            "reason": "detail.data.task.steps[0].estimate: must be at least 1",
             "event_id": "e-9", "correlation_id": "c-9", "failed_at": "2026-11-20T10:00:00Z",
-            "event": {"id": "e-9", "detail-type": "OrderPlaced"}
+            "event": {"id": "e-9", "detail-type": "TaskCreated"}
         })
         .to_string();
         let record = record(FailureKind::decode(&body, &no_attributes()));
         assert!(record.is_poison());
         assert_eq!(record.event_id(), Some("e-9"));
         assert_eq!(record.correlation_id(), Some("c-9"));
-        assert_eq!(record.detail_type(), Some("OrderPlaced"));
+        assert_eq!(record.detail_type(), Some("TaskCreated"));
         let summary = record.summary();
         assert!(summary.contains("no retries"), "{summary}");
         assert!(
@@ -275,7 +275,7 @@ mod tests {
         let body = json!({
             "version": "1.0", "timestamp": "2026-11-20T10:00:03.000Z",
             "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
-                "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:eventrail-local-payments:$LATEST",
+                "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:eventrail-local-worker:$LATEST",
                 "approximateInvokeCount": 3},
             "requestPayload": stock_reserved(),
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},

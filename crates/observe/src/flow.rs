@@ -312,34 +312,34 @@ mod tests {
     fn causes_come_before_effects_whatever_the_arrival_order() {
         let mut flow = Flow::new("c-1");
         // Arrival order scrambled, as a tap may deliver it.
-        flow.push(event("e4", "OrderShipped", Some("e3"), "t3"));
-        flow.push(event("e2", "StockReserved", Some("e1"), "t1"));
-        flow.push(event("e5", "FraudSuspected", Some("e1"), "t1"));
-        flow.push(event("e1", "OrderPlaced", None, "t0"));
-        flow.push(event("e3", "PaymentCaptured", Some("e2"), "t2"));
+        flow.push(event("e4", "TaskDone", Some("e3"), "t3"));
+        flow.push(event("e2", "TaskAssigned", Some("e1"), "t1"));
+        flow.push(event("e5", "TaskFlagged", Some("e1"), "t1"));
+        flow.push(event("e1", "TaskCreated", None, "t0"));
+        flow.push(event("e3", "TaskStarted", Some("e2"), "t2"));
         assert_eq!(
             order(&flow),
             [
-                (0, "OrderPlaced"),
-                (1, "StockReserved"),
-                (2, "PaymentCaptured"),
-                (3, "OrderShipped"),
-                (1, "FraudSuspected"),
+                (0, "TaskCreated"),
+                (1, "TaskAssigned"),
+                (2, "TaskStarted"),
+                (3, "TaskDone"),
+                (1, "TaskFlagged"),
             ]
         );
         let steps = flow.causal_order();
         assert_eq!(steps[1].parent.map(|p| p.id.as_str()), Some("e1"));
-        assert!(!steps[1].last_sibling, "StockReserved has a later sibling");
+        assert!(!steps[1].last_sibling, "TaskAssigned has a later sibling");
         assert!(steps[4].last_sibling);
         assert!(flow.problems().is_empty());
         assert_eq!(
             flow.edges(),
             [
-                (None, "OrderPlaced".to_owned()),
-                (Some("OrderPlaced".into()), "FraudSuspected".into()),
-                (Some("OrderPlaced".into()), "StockReserved".into()),
-                (Some("PaymentCaptured".into()), "OrderShipped".into()),
-                (Some("StockReserved".into()), "PaymentCaptured".into()),
+                (None, "TaskCreated".to_owned()),
+                (Some("TaskCreated".into()), "TaskFlagged".into()),
+                (Some("TaskCreated".into()), "TaskAssigned".into()),
+                (Some("TaskStarted".into()), "TaskDone".into()),
+                (Some("TaskAssigned".into()), "TaskStarted".into()),
             ]
         );
     }
@@ -347,14 +347,14 @@ mod tests {
     #[test]
     fn siblings_are_ordered_by_time_then_arrival() {
         let mut flow = Flow::new("c-1");
-        flow.push(event("e1", "OrderPlaced", None, "t0"));
+        flow.push(event("e1", "TaskCreated", None, "t0"));
         flow.push(event("b", "Second", Some("e1"), "t5"));
         flow.push(event("a", "First", Some("e1"), "t4"));
         flow.push(event("c", "Third", Some("e1"), "t5"));
         assert_eq!(
             order(&flow),
             [
-                (0, "OrderPlaced"),
+                (0, "TaskCreated"),
                 (1, "First"),
                 (1, "Second"),
                 (1, "Third")
@@ -365,8 +365,8 @@ mod tests {
     #[test]
     fn duplicates_are_kept_once_and_reported() {
         let mut flow = Flow::new("c-1");
-        assert!(flow.push(event("e1", "OrderPlaced", None, "t0")));
-        assert!(!flow.push(event("e1", "OrderPlaced", None, "t0")));
+        assert!(flow.push(event("e1", "TaskCreated", None, "t0")));
+        assert!(!flow.push(event("e1", "TaskCreated", None, "t0")));
         assert_eq!(flow.len(), 1);
         assert_eq!(
             flow.problems(),
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn orphans_and_cycles_are_reported_and_still_listed() {
         let mut flow = Flow::new("c-1");
-        flow.push(event("e2", "StockReserved", Some("gone"), "t1"));
+        flow.push(event("e2", "TaskAssigned", Some("gone"), "t1"));
         flow.push(event("x", "A", Some("y"), "t1"));
         flow.push(event("y", "B", Some("x"), "t1"));
         let steps = flow.causal_order();
@@ -389,7 +389,7 @@ mod tests {
         let problems = flow.problems();
         assert!(problems.contains(&FlowProblem::MissingCause {
             event_id: "e2".into(),
-            detail_type: "StockReserved".into(),
+            detail_type: "TaskAssigned".into(),
             causation_id: "gone".into()
         }));
         assert!(problems.contains(&FlowProblem::Cycle {
@@ -400,15 +400,15 @@ mod tests {
 
     #[test]
     fn groups_by_correlation_and_skips_foreign_events() {
-        let mut other = event("o1", "OrderPlaced", None, "t0");
+        let mut other = event("o1", "TaskCreated", None, "t0");
         other.correlation_id = Some("c-2".into());
         let mut foreign = event("f", "Ping", None, "t0");
         foreign.correlation_id = None;
-        let events = [event("e1", "OrderPlaced", None, "t0"), other, foreign];
+        let events = [event("e1", "TaskCreated", None, "t0"), other, foreign];
         let flows = group_by_correlation(&events);
         assert_eq!(flows.keys().collect::<Vec<_>>(), ["c-1", "c-2"]);
         assert_eq!(flows["c-1"].len(), 1);
-        let filtered = flows["c-1"].filtered(|e| e.detail_type != "OrderPlaced");
+        let filtered = flows["c-1"].filtered(|e| e.detail_type != "TaskCreated");
         assert!(filtered.is_empty());
     }
 }

@@ -1,4 +1,4 @@
-//! Messages of the notifications outbox (a FIFO queue).
+//! Messages of the notifier outbox (a FIFO queue).
 
 /// One customer notification read from the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -7,7 +7,7 @@ pub struct OutboxMessage {
     pub message_id: String,
     /// `MessageDeduplicationId`: the causing event's idempotency key.
     pub deduplication_id: Option<String>,
-    /// `MessageGroupId`: the order id.
+    /// `MessageGroupId`: the flow's grouping key.
     pub group_id: Option<String>,
     /// The decoded body.
     pub body: OutboxBody,
@@ -17,7 +17,7 @@ pub struct OutboxMessage {
 /// it (any other fields of the body are kept in `raw`).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct OutboxBody {
-    /// What kind of message (`order-shipped`).
+    /// What kind of message (`task-done`).
     pub kind: String,
     /// The flow it belongs to.
     pub correlation_id: String,
@@ -45,16 +45,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_what_notifications_writes() {
+    fn decodes_what_a_function_writes() {
         let body = OutboxBody::decode(
-            r#"{"order_id":"o-1","to":"a@example.com","kind":"order-shipped",
-                "subject":"Order o-1 has shipped","body":"Parcelway is carrying your parcel",
+            r#"{"to":"a@example.com","kind":"task-done",
+                "subject":"Task t-1 is done","body":"All steps finished",
                 "correlation_id":"c-1","event_id":"e-4","idempotency_key":"k-4"}"#,
         )
         .unwrap();
-        assert_eq!(body.kind, "order-shipped");
+        assert_eq!(body.kind, "task-done");
         assert_eq!(body.idempotency_key, "k-4");
-        let error = OutboxBody::decode(r#"{"order_id":"o-1"}"#).unwrap_err();
+        let error = OutboxBody::decode(r#"{"kind":"x"}"#).unwrap_err();
         assert!(error.contains("missing field"), "{error}");
     }
 }

@@ -35,7 +35,7 @@ pub struct StackOutputs {
 /// A queue of the stack where failures land, with the function it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureQueue {
-    /// Function display name (`payments`).
+    /// Function display name (`worker`).
     pub function: String,
     /// Which layer of failure the queue collects.
     pub layer: FailureLayer,
@@ -199,7 +199,7 @@ impl StackOutputs {
         self.get("OutboxQueueUrl")
     }
 
-    /// The deployed name of `function` (`payments` -> output `PaymentsFunctionName`).
+    /// The deployed name of `function` (`worker` -> output `WorkerFunctionName`).
     pub fn function_name(&self, function: &str) -> Result<&str> {
         self.get(&format!("{}FunctionName", logical_id(function)))
     }
@@ -288,25 +288,25 @@ mod tests {
             "endpoint": "http://127.0.0.1:4566",
             "outputs": {
                 "EventBusName": "eventrail-local",
-                "PaymentsFailureQueueUrl": "http://q/payments-failure",
-                "PaymentsDeliveryDlqUrl": "http://q/payments-dlq",
-                "OrdersFailureQueueUrl": "http://q/orders-failure",
-                "PaymentsFunctionName": "eventrail-local-payments"
+                "WorkerFailureQueueUrl": "http://q/worker-failure",
+                "WorkerDeliveryDlqUrl": "http://q/worker-dlq",
+                "IntakeFailureQueueUrl": "http://q/intake-failure",
+                "WorkerFunctionName": "eventrail-local-worker"
             }
         }))
         .unwrap();
         assert_eq!(parsed.stack_name.as_deref(), Some("eventrail-local"));
         assert_eq!(parsed.bus_name().unwrap(), "eventrail-local");
         assert_eq!(
-            parsed.function_name("payments").unwrap(),
-            "eventrail-local-payments"
+            parsed.function_name("worker").unwrap(),
+            "eventrail-local-worker"
         );
         assert_eq!(
-            parsed.failure_queue_url("payments").unwrap(),
-            "http://q/payments-failure"
+            parsed.failure_queue_url("worker").unwrap(),
+            "http://q/worker-failure"
         );
         let mut parsed = parsed;
-        parsed.functions = vec!["orders".into(), "payments".into(), "gift-wrap".into()];
+        parsed.functions = vec!["intake".into(), "worker".into(), "gift-wrap".into()];
         parsed.outputs.insert(
             "GiftWrapFailureQueueUrl".into(),
             "http://q/gift-wrap".into(),
@@ -320,9 +320,9 @@ mod tests {
             summary,
             [
                 ("gift-wrap", FailureLayer::Function),
-                ("orders", FailureLayer::Function),
-                ("payments", FailureLayer::Function),
-                ("payments", FailureLayer::Delivery),
+                ("intake", FailureLayer::Function),
+                ("worker", FailureLayer::Function),
+                ("worker", FailureLayer::Delivery),
             ]
         );
     }

@@ -13,8 +13,8 @@ use eventrail_template::Router;
 ///
 /// ```text
 /// order ord-1 · happy path
-///   OrderPlaced  by orders -> analytics, inventory
-///   └─ StockReserved  by inventory -> analytics, payments
+///   TaskCreated  by intake -> metrics, planner
+///   └─ TaskAssigned  by planner -> metrics, worker
 ///      └─ ...
 ///   outbox: 1 message · failure queues: nothing
 /// ```
@@ -175,29 +175,29 @@ mod tests {
 
     fn report() -> FlowReport {
         let mut flow = Flow::new("c-1");
-        flow.push(event("e1aaaaaaaa", "eventrail.orders", "OrderPlaced", None));
+        flow.push(event("e1aaaaaaaa", "eventrail.intake", "TaskCreated", None));
         flow.push(event(
             "e2bbbbbbbb",
-            "eventrail.fraud",
-            "FraudSuspected",
+            "eventrail.auditor",
+            "TaskFlagged",
             Some("e1aaaaaaaa"),
         ));
         flow.push(event(
             "e3cccccccc",
-            "eventrail.inventory",
-            "StockReserved",
+            "eventrail.planner",
+            "TaskAssigned",
             Some("e1aaaaaaaa"),
         ));
         flow.push(event(
             "e4dddddddd",
-            "eventrail.payments",
-            "PaymentFailed",
+            "eventrail.worker",
+            "TaskBlocked",
             Some("e3cccccccc"),
         ));
         let failure_body = json!({
             "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3,
                                "functionArn": "arn", "requestId": "r"},
-            "requestPayload": {"id": "e3cccccccc", "detail-type": "StockReserved"},
+            "requestPayload": {"id": "e3cccccccc", "detail-type": "TaskAssigned"},
             "responsePayload": {"errorType": "E", "errorMessage": "gateway down"}
         });
         FlowReport {
@@ -217,7 +217,7 @@ mod tests {
                 },
             }],
             failures: vec![FailureRecord {
-                queue_function: "payments".into(),
+                queue_function: "worker".into(),
                 layer: FailureLayer::Function,
                 message_id: "f".into(),
                 kind: FailureKind::decode(&failure_body.to_string(), &BTreeMap::new()),
@@ -230,11 +230,11 @@ mod tests {
         let text = flow_report(&report(), None);
         let expected = "\
 order ord-1 · test
-  OrderPlaced  by orders -> fraud, inventory  [e1aaaaaa]
-  ├─ FraudSuspected  by fraud  [e2bbbbbb]
-  └─ StockReserved  by inventory -> payments  [e3cccccc]
-     │  FAILED handler failed 3 times (RetriesExhausted) -> payments failure queue: E: gateway down
-     └─ PaymentFailed  by payments  [e4dddddd]
+  TaskCreated  by intake -> auditor, planner  [e1aaaaaa]
+  ├─ TaskFlagged  by auditor  [e2bbbbbb]
+  └─ TaskAssigned  by planner -> worker  [e3cccccc]
+     │  FAILED handler failed 3 times (RetriesExhausted) -> worker failure queue: E: gateway down
+     └─ TaskBlocked  by worker  [e4dddddd]
            outbox: payment-failed to a@example.com: \"Order ord-1: payment failed\"
   = 4 events, 1 outbox message, 1 in failure queues
 ";
@@ -247,8 +247,8 @@ order ord-1 · test
         report.flow = Flow::new("c-1");
         report.flow.push(event(
             "e9zzzzzzzz",
-            "eventrail.shipping",
-            "OrderShipped",
+            "eventrail.closer",
+            "TaskDone",
             Some("gone"),
         ));
         let text = flow_report(&report, None);
@@ -258,11 +258,11 @@ order ord-1 · test
             "{text}"
         );
         assert!(
-            text.contains("FAILED (StockReserved e3cccccc, not seen on the tap)"),
+            text.contains("FAILED (TaskAssigned e3cccccc, not seen on the tap)"),
             "{text}"
         );
         assert!(
-            text.contains("! OrderShipped e9zzzzzzzz names cause gone"),
+            text.contains("! TaskDone e9zzzzzzzz names cause gone"),
             "{text}"
         );
         let empty = FlowReport {

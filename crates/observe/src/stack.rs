@@ -76,7 +76,7 @@ impl Stack {
         }
     }
 
-    /// Invokes `function` (display name, e.g. `orders`) and waits for its answer.
+    /// Invokes `function` (display name, e.g. `intake`) and waits for its answer.
     pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value> {
         let name = self.outputs.function_name(function)?;
         let output = self

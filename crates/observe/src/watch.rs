@@ -18,7 +18,7 @@ use eventrail_template::Router;
 /// Everything observed about one flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowReport {
-    /// A heading for people (e.g. the order id and scenario).
+    /// A heading for people (e.g. the flow's subject).
     pub title: String,
     /// The flow's events.
     pub flow: Flow,

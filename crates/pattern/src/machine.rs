@@ -28,10 +28,10 @@ const START: StateId = 0;
 /// ```
 /// use eventrail_pattern::{Pattern, RuleMachine};
 /// let mut machine = RuleMachine::new();
-/// machine.add_rule("orders", &Pattern::parse(r#"{"source": ["eventrail.orders"]}"#).unwrap());
+/// machine.add_rule("intake", &Pattern::parse(r#"{"source": ["eventrail.intake"]}"#).unwrap());
 /// machine.add_rule("all", &Pattern::parse(r#"{"source": [{"prefix": "eventrail."}]}"#).unwrap());
-/// let event = serde_json::json!({"source": "eventrail.orders"});
-/// assert_eq!(machine.matching_rules(&event), vec![&"orders", &"all"]);
+/// let event = serde_json::json!({"source": "eventrail.intake"});
+/// assert_eq!(machine.matching_rules(&event), vec![&"intake", &"all"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RuleMachine<R> {

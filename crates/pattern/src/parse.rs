@@ -18,7 +18,7 @@ pub(crate) const MAX_ALTERNATIVES: usize = 1024;
 /// The match list of one field: the field matches when any matcher does.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FieldCondition {
-    /// Dotted path of the field in the event (`detail.data.order.total_cents`).
+    /// Dotted path of the field in the event (`detail.data.task.priority`).
     pub(crate) path: String,
     /// Alternatives for the field's value.
     pub(crate) matchers: Vec<Matcher>,

@@ -83,7 +83,7 @@ impl RuntimeConfig {
     }
 }
 
-/// Reads a variable the function itself needs, e.g. notifications' outbox queue URL.
+/// Reads a variable the function itself needs, e.g. notifier' outbox queue URL.
 pub fn require_var(var: &'static str, purpose: &'static str) -> Result<String, ConfigError> {
     std::env::var(var)
         .ok()
@@ -178,12 +178,12 @@ mod tests {
             lookup(&[
                 (BUS_NAME_VAR, "bus"),
                 (DLQ_URL_VAR, "http://q"),
-                (FUNCTION_NAME_VAR, "inventory"),
+                (FUNCTION_NAME_VAR, "planner"),
             ]),
         )
         .unwrap();
         assert_eq!(cfg.bus_name.as_deref(), Some("bus"));
-        assert_eq!(cfg.function_name, "inventory");
+        assert_eq!(cfg.function_name, "planner");
         assert!(!cfg.dry_run);
     }
 }

@@ -42,7 +42,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 /// The error type a function's `main` returns.
 pub type LambdaError = lambda_runtime::Error;
-/// Re-exported so functions with their own service (the `orders` producer) use the same version.
+/// Re-exported so functions with their own service (the `intake` producer) use the same version.
 pub use lambda_runtime;
 
 /// The calling crate's declaration: its `Cargo.toml`, compiled in and parsed at init.

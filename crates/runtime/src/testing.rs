@@ -5,8 +5,8 @@
 //! #[tokio::test]
 //! async fn reserves_stock() {
 //!     let function = eventrail_runtime::test_function!(handle);
-//!     let emitted = function.emitted("order-placed.json").await;
-//!     assert_eq!(emitted[0].detail_type, "StockReserved");
+//!     let emitted = function.emitted("task-created.json").await;
+//!     assert_eq!(emitted[0].detail_type, "TaskAssigned");
 //! }
 //! ```
 //!
@@ -116,8 +116,8 @@ where
         }
     }
 
-    /// A sample envelope, by its path under the samples folder (`order-placed.json`,
-    /// `poison/order-placed-zero-quantity.json`).
+    /// A sample envelope, by its path under the samples folder (`task-created.json`,
+    /// `poison/task-created-invalid.json`).
     pub fn sample(&self, name: &str) -> Value {
         let path = self.samples.join(name);
         let text = std::fs::read_to_string(&path)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading `infra/template.yaml` or `samconfig.toml`.
 ///
 /// Every variant names the file and, where it applies, the path inside the document
-/// (`Resources.Inventory.Properties.Events.OrderPlaced`) so the message alone says where to look.
+/// (`Resources.Planner.Properties.Events.TaskCreated`) so the message alone says where to look.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The file could not be read.

@@ -621,7 +621,7 @@ mod tests {
             events: vec![
                 CatalogEvent {
                     detail_type: "Placed".into(),
-                    source: "app.orders".into(),
+                    source: "app.intake".into(),
                     version: 1,
                     schema: "schemas/placed.json".into(),
                 },
@@ -666,7 +666,7 @@ mod tests {
         assert!(text.contains("  GiftWrap:\n"));
         assert!(text.contains("Binary: gift-wrap"));
         assert!(text.contains("RuleName: !Sub \"${AWS::StackName}-gift-wrap-Placed\""));
-        assert!(text.contains(r#"Pattern: {"detail-type": ["Placed"], "source": ["app.orders"]}"#));
+        assert!(text.contains(r#"Pattern: {"detail-type": ["Placed"], "source": ["app.intake"]}"#));
         assert!(text.contains(r#"events:source: ["app.gift-wrap"]"#));
         assert!(text.contains(r#"events:detail-type: ["Wrapped"]"#));
         assert!(text.contains("GiftWrapDeliveryDlq"));

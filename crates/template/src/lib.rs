@@ -12,7 +12,7 @@
 //!              rule.target_functions().collect::<Vec<_>>(), rule.pattern);
 //! }
 //! // Deploying elsewhere: point every function at uploaded code and send the JSON.
-//! template.set_code_uri("Inventory", serde_json::json!("s3://bucket/inventory.zip"))?;
+//! template.set_code_uri("Planner", serde_json::json!("s3://bucket/planner.zip"))?;
 //! let body: String = template.to_json_string();
 //! # Ok::<(), eventrail_template::TemplateError>(())
 //! ```
@@ -109,12 +109,12 @@ impl Template {
         &self.model.functions
     }
 
-    /// A function by logical id (`Inventory`).
+    /// A function by logical id (`Planner`).
     pub fn function(&self, logical_id: &str) -> Option<&Function> {
         self.functions().iter().find(|f| f.logical_id == logical_id)
     }
 
-    /// A function by binary (crate) name (`inventory`).
+    /// A function by binary (crate) name (`planner`).
     pub fn function_by_binary(&self, binary: &str) -> Option<&Function> {
         self.functions()
             .iter()

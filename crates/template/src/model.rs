@@ -170,7 +170,7 @@ pub struct EventInvokeConfig {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Function {
-    /// Logical id (`Inventory`).
+    /// Logical id (`Planner`).
     pub logical_id: String,
     /// Resource type.
     pub resource_type: String,
