@@ -100,9 +100,70 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
         assert!(snapshot(&copy) == before, "{args:?} changed files");
     }
 
+    // A new catalog event: type, sample, schema and catalog index; then a function emitting it.
+    let before = snapshot(&copy);
+    for (args, wanted) in [
+        (
+            vec![
+                "new",
+                "event",
+                "giftWrapped",
+                "--source",
+                "eventrail.gift-wrap",
+            ],
+            "PascalCase",
+        ),
+        (
+            vec!["new", "event", "GiftWrapped", "--source", "other.gift-wrap"],
+            "must be the application's prefix",
+        ),
+        (
+            vec![
+                "new",
+                "event",
+                "OrderPlaced",
+                "--source",
+                "eventrail.orders",
+            ],
+            "already in the catalog",
+        ),
+    ] {
+        let out = eventrail(&copy, &args);
+        assert!(
+            !out.status.success(),
+            "{args:?} should fail:\n{}",
+            text(&out)
+        );
+        assert!(text(&out).contains(wanted), "{args:?}: {}", text(&out));
+        assert!(snapshot(&copy) == before, "{args:?} changed files");
+    }
     let out = eventrail(
         &copy,
-        &["new", "function", "gift-wrap", "--consumes", "OrderPlaced"],
+        &[
+            "new",
+            "event",
+            "GiftWrapped",
+            "--source",
+            "eventrail.gift-wrap",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(copy.join("events/samples/gift-wrapped.json").is_file());
+    assert!(copy.join("events/schemas/gift-wrapped.json").is_file());
+    let index = std::fs::read_to_string(copy.join("events/catalog.json")).unwrap();
+    assert!(index.contains("\"GiftWrapped\""), "{index}");
+
+    let out = eventrail(
+        &copy,
+        &[
+            "new",
+            "function",
+            "gift-wrap",
+            "--consumes",
+            "OrderPlaced",
+            "--emits",
+            "GiftWrapped",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let out = eventrail(

@@ -478,7 +478,13 @@ impl Validate for {detail_type} {{
         }
         matches!(command.status(), Ok(s) if s.success())
     };
-    let accepted = cargo_test(true) && cargo_test(false);
+    // The routing index lists every sample: regenerate it (it needs the new catalog index)
+    // before the catalog's own checks run.
+    let accepted = cargo_test(true)
+        && App::load(&project.root)
+            .and_then(|app| app.write_generated())
+            .is_ok()
+        && cargo_test(false);
     let index_has_it = App::load(&project.root)
         .map(|a| a.catalog.event(&detail_type).is_some())
         .unwrap_or(false);
@@ -493,6 +499,7 @@ impl Validate for {detail_type} {{
                 .join(format!("schemas/{stem}.json")),
         );
         let _ = cargo_test(true);
+        let _ = App::load(&project.root).and_then(|app| app.write_generated());
         bail!(
             "the catalog crate did not accept the new event (see cargo's output above); the \
              changes were rolled back"

@@ -265,7 +265,7 @@ mod tests {
         let summary = record.summary();
         assert!(summary.contains("no retries"), "{summary}");
         assert!(
-            summary.contains("quantity: must be at least 1"),
+            summary.contains("estimate: must be at least 1"),
             "{summary}"
         );
     }

@@ -336,10 +336,10 @@ mod tests {
             flow.edges(),
             [
                 (None, "TaskCreated".to_owned()),
-                (Some("TaskCreated".into()), "TaskFlagged".into()),
-                (Some("TaskCreated".into()), "TaskAssigned".into()),
-                (Some("TaskStarted".into()), "TaskDone".into()),
                 (Some("TaskAssigned".into()), "TaskStarted".into()),
+                (Some("TaskCreated".into()), "TaskAssigned".into()),
+                (Some("TaskCreated".into()), "TaskFlagged".into()),
+                (Some("TaskStarted".into()), "TaskDone".into()),
             ]
         );
     }
