@@ -632,7 +632,7 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
     let options = DeployOptions {
         stack_name: Some(stack_name.to_owned()),
         parameter_overrides: [("BusName".to_owned(), stack_name.to_owned())].into(),
-        target_dir: Some(eventrail_tests::target_dir()),
+        target_dir: Some(eventrail_tests::copies_target_dir()),
         ..DeployOptions::local(&copy)
     };
     // A local (dev-profile) build needs no tool from .eventrail.

@@ -6,21 +6,14 @@
 //! adds the event gift-wrap emits. Also: a bad name, an unknown event type and a second run
 //! change nothing.
 //!
-//! The copy shares this repository's target folder, so only the copy's own crates compile.
+//! Copies build into their own target folder (see `copies_target_dir`), shared by all copies.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the repository")
-        .to_path_buf()
-}
-
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.env("CARGO_TARGET_DIR", eventrail_tests::target_dir());
+    command.env("CARGO_TARGET_DIR", eventrail_tests::copies_target_dir());
     command
 }
 
@@ -210,22 +203,13 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
     let consumers = std::fs::read_to_string(copy.join("events/consumers.json")).unwrap();
     assert!(consumers.contains("gift-wrap") && consumers.contains("audit"));
 
-    let out = cargo()
-        .current_dir(repo())
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "eventrail",
-            "--",
-            "routes",
-            "--template",
-        ])
-        .arg(copy.join("infra/template.yaml"))
-        .arg(copy.join("events/samples/order-placed.json"))
-        .arg(copy.join("events/samples/order-shipped.json"))
-        .output()
-        .unwrap();
+    let out = eventrail_tests::eventrail(&[
+        "routes".as_ref(),
+        "--template".as_ref(),
+        copy.join("infra/template.yaml").as_os_str(),
+        copy.join("events/samples/order-placed.json").as_os_str(),
+        copy.join("events/samples/order-shipped.json").as_os_str(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let routes = text(&out);
     assert!(

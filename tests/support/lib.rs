@@ -63,21 +63,31 @@ pub fn copy_repository(to: &Path) {
     copy_tree(&repo(), to);
 }
 
-/// The target dir this repository builds into (`CARGO_TARGET_DIR`, else `target/`); scratch
-/// copies share it so only their own crates compile.
+/// The target dir this repository builds into (`CARGO_TARGET_DIR`, else `target/`).
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target"))
 }
 
+/// The target dir scratch copies of the repository build into: shared by all copies, apart
+/// from this repository's own. Cargo names a workspace crate's artifacts by its path relative
+/// to the workspace root, so a copy building into this repository's target dir would
+/// overwrite (and later be mistaken for) this repository's own crates.
+pub fn copies_target_dir() -> PathBuf {
+    target_dir().join("scratch-copies")
+}
+
 /// Runs this repository's `eventrail` binary (through `cargo run`, a no-op build when the
-/// workspace is built) with `args`.
+/// workspace is built) with `args`. What it builds in turn (`eventrail new event` runs the
+/// catalog's tests) goes to [`copies_target_dir`].
 pub fn eventrail(args: &[&std::ffi::OsStr]) -> std::process::Output {
     std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", copies_target_dir())
         .current_dir(repo())
-        .args(["run", "--quiet", "-p", "eventrail", "--"])
+        .args(["run", "--quiet", "--target-dir"])
+        .arg(target_dir())
+        .args(["-p", "eventrail", "--"])
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running eventrail: {e}"))

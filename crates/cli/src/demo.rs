@@ -28,7 +28,7 @@ pub struct DemoArgs {
     /// Leave LocalStack running at the end (`eventrail local down` stops it).
     #[arg(long)]
     keep: bool,
-    /// Reuse the zips in target/lambda/ instead of running `cargo lambda build`.
+    /// Reuse the zips of the last build (target/lambda-local/) instead of building.
     #[arg(long)]
     no_build: bool,
 }

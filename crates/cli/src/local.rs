@@ -34,9 +34,13 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Reuse the zips in target/lambda/ instead of running `cargo lambda build`.
+    /// Reuse the zips of the last build instead of building.
     #[arg(long)]
     no_build: bool,
+    /// Build with `cargo lambda build --release` (fat LTO, as for AWS) instead of the dev
+    /// profile the tests share.
+    #[arg(long)]
+    release: bool,
     /// samconfig.toml environment.
     #[arg(long, default_value = "local")]
     config_env: String,
@@ -144,6 +148,11 @@ fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
     let options = DeployOptions {
         environment: args.config_env,
         build: !args.no_build,
+        profile: if args.release {
+            eventrail_local::deploy::BuildProfile::Release
+        } else {
+            eventrail_local::deploy::BuildProfile::Local
+        },
         ..DeployOptions::local(root)
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

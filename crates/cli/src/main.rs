@@ -45,6 +45,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    eventrail_local::progress::init();
     let outcome = match cli.command {
         Command::Pattern(command) => pattern::run(command),
         Command::Routes(args) => routes::run(args),

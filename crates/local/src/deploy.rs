@@ -152,8 +152,8 @@ pub fn build_local_zips(
 ) -> Result<BTreeMap<String, PathBuf>> {
     let started = Instant::now();
     if verbose {
-        eprintln!(
-            "eventrail: building {} function(s) for LocalStack: {} (dev profile, shared with \
+        tracing::info!(
+            "building {} function(s) for LocalStack: {} (dev profile, shared with \
              `cargo build` and the tests; a cold build takes a few minutes on 2 cores, a warm one seconds)",
             binaries.len(),
             binaries.join(", ")
@@ -191,8 +191,8 @@ pub fn build_local_zips(
         zips.insert(binary.clone(), zip);
     }
     if verbose {
-        eprintln!(
-            "eventrail: built {} function(s), zipped {zipped} changed, in {:.0} s",
+        tracing::info!(
+            "built {} function(s), zipped {zipped} changed, in {:.0} s",
             binaries.len(),
             started.elapsed().as_secs_f64()
         );
@@ -245,8 +245,8 @@ pub fn build_zips(
 ) -> Result<BTreeMap<String, PathBuf>> {
     let started = Instant::now();
     if verbose {
-        eprintln!(
-            "eventrail: building release zips for {} ({architecture}); a clean release build takes several minutes",
+        tracing::info!(
+            "building release zips for {} ({architecture}); a clean release build takes several minutes",
             binaries.join(", ")
         );
     }
@@ -282,8 +282,8 @@ pub fn build_zips(
         zips.insert(binary.clone(), zip);
     }
     if verbose {
-        eprintln!(
-            "eventrail: built {} zips in {:.0} s",
+        tracing::info!(
+            "built {} zips in {:.0} s",
             zips.len(),
             started.elapsed().as_secs_f64()
         );
@@ -407,21 +407,34 @@ pub async fn deploy(
         .target_dir
         .clone()
         .unwrap_or_else(|| target_dir(root));
-    let zips = match (options.build, options.profile) {
-        (true, BuildProfile::Local) => build_local_zips(root, &target, &binaries, options.verbose)?,
-        (true, BuildProfile::Release) => {
-            build_zips(root, installed, &binaries, architecture, options.verbose)?
-        }
-        (false, profile) => {
-            let lambda_dir = target.join(match profile {
-                BuildProfile::Local => LOCAL_ZIPS_DIR,
-                BuildProfile::Release => "lambda",
-            });
-            binaries
-                .iter()
-                .map(|b| (b.clone(), lambda_dir.join(b).join("bootstrap.zip")))
-                .collect()
-        }
+    // The build (minutes when cold) and the zipping block: run them off the async runtime.
+    let zips = {
+        let (root, installed, profile, build, verbose) = (
+            root.to_path_buf(),
+            installed.clone(),
+            options.profile,
+            options.build,
+            options.verbose,
+        );
+        let binaries = binaries.clone();
+        tokio::task::spawn_blocking(move || match (build, profile) {
+            (true, BuildProfile::Local) => build_local_zips(&root, &target, &binaries, verbose),
+            (true, BuildProfile::Release) => {
+                build_zips(&root, &installed, &binaries, architecture, verbose)
+            }
+            (false, profile) => {
+                let lambda_dir = target.join(match profile {
+                    BuildProfile::Local => LOCAL_ZIPS_DIR,
+                    BuildProfile::Release => "lambda",
+                });
+                Ok(binaries
+                    .iter()
+                    .map(|b| (b.clone(), lambda_dir.join(b).join("bootstrap.zip")))
+                    .collect())
+            }
+        })
+        .await
+        .map_err(|e| Error::Build(format!("the build task stopped: {e}")))??
     };
 
     let clients = Clients::new(endpoint, &region).await;
@@ -431,7 +444,7 @@ pub async fn deploy(
     let mut code = BTreeMap::new();
     for (logical_id, binary) in &functions {
         let zip_path = &zips[binary];
-        let bytes = std::fs::read(zip_path).io_context(|| {
+        let bytes = tokio::fs::read(zip_path).await.io_context(|| {
             format!(
                 "reading {} (build it with `cargo lambda build --release --output-format zip`)",
                 zip_path.display()
@@ -448,8 +461,8 @@ pub async fn deploy(
             .map_err(|e| clients.aws_error("s3:PutObject", sdk_message(&e)))?;
         let uri = format!("s3://{bucket}/{key}");
         if options.verbose {
-            eprintln!(
-                "eventrail: uploaded {binary} ({:.1} MB) to {uri}",
+            tracing::info!(
+                "uploaded {binary} ({:.1} MB) to {uri}",
                 size as f64 / 1_048_576.0
             );
         }
@@ -508,7 +521,7 @@ pub async fn deploy(
         .await?;
     let outputs = stack.outputs().await?;
     if options.verbose {
-        eprintln!("eventrail: stack {stack_name} is {status}");
+        tracing::info!("stack {stack_name} is {status}");
     }
     ensure_archives_outside_stack(
         &clients,
@@ -581,8 +594,8 @@ async fn ensure_archives_outside_stack(
         match request.send().await {
             Ok(_) => {
                 if verbose {
-                    eprintln!(
-                        "eventrail: created archive {name} on {source_arn} ({} is skipped by the stack on this stage)",
+                    tracing::info!(
+                        "created archive {name} on {source_arn} ({} is skipped by the stack on this stage)",
                         archive.logical_id
                     );
                 }
@@ -703,8 +716,8 @@ impl StackDeployment<'_> {
         {
             // A stack whose creation failed cannot be updated: start over.
             if self.verbose {
-                eprintln!(
-                    "eventrail: stack {} is {status}; deleting it before creating it again",
+                tracing::info!(
+                    "stack {} is {status}; deleting it before creating it again",
                     self.stack_name
                 );
             }
@@ -723,7 +736,7 @@ impl StackDeployment<'_> {
         let stack_id = match existing {
             None => {
                 if self.verbose {
-                    eprintln!("eventrail: creating stack {}", self.stack_name);
+                    tracing::info!("creating stack {}", self.stack_name);
                 }
                 let mut request = cfn
                     .create_stack()
@@ -755,7 +768,7 @@ impl StackDeployment<'_> {
                     });
                 }
                 if self.verbose {
-                    eprintln!("eventrail: updating stack {} ({status})", self.stack_name);
+                    tracing::info!("updating stack {} ({status})", self.stack_name);
                 }
                 let mut request = cfn
                     .update_stack()
@@ -772,7 +785,7 @@ impl StackDeployment<'_> {
                         let message = sdk_message(&e);
                         if message.contains("No updates are to be performed") {
                             if self.verbose {
-                                eprintln!("eventrail: stack {} is up to date", self.stack_name);
+                                tracing::info!("stack {} is up to date", self.stack_name);
                             }
                             return Ok((id, status, false));
                         }
@@ -842,7 +855,7 @@ impl StackDeployment<'_> {
                     if let Some(id) = event.event_id() {
                         seen.insert(id.to_owned());
                     }
-                    eprintln!(
+                    tracing::info!(
                         "  {:>5.1}s  {:<20} {:<32} {}{}",
                         started.elapsed().as_secs_f64(),
                         event

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod error;
 pub mod localstack;
 pub mod paths;
+pub mod progress;
 pub mod tools;
 
 pub use deploy::{DeployOptions, Deployed};

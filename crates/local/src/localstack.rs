@@ -12,8 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -164,15 +163,16 @@ impl LocalStack {
     ) -> Result<Self> {
         if let Some((endpoint, variable)) = endpoint_from_env() {
             if options.verbose {
-                eprintln!("eventrail: using the LocalStack at {endpoint} (from {variable})");
+                tracing::info!("using the LocalStack at {endpoint} (from {variable})");
             }
             return Self::external(&endpoint, Duration::from_secs(10));
         }
         if let Some(state) = read_up_state(root) {
             if options.verbose {
-                eprintln!(
-                    "eventrail: using the LocalStack started by `eventrail local up` at {} (pid {})",
-                    state.endpoint, state.pid
+                tracing::info!(
+                    "using the LocalStack started by `eventrail local up` at {} (pid {})",
+                    state.endpoint,
+                    state.pid
                 );
             }
             return Self::external(&state.endpoint, Duration::from_secs(10));
@@ -225,10 +225,7 @@ impl LocalStack {
             .io_context(|| format!("opening {}", log.display()))?;
         let endpoint = format!("http://127.0.0.1:{port}");
         if options.verbose {
-            eprintln!(
-                "eventrail: starting LocalStack on {endpoint} (log: {})",
-                log.display()
-            );
+            tracing::info!("starting LocalStack on {endpoint} (log: {})", log.display());
         }
         let mut command = Command::new(python);
         command
@@ -294,8 +291,8 @@ impl LocalStack {
             std::thread::sleep(Duration::from_millis(100));
         }
         if options.verbose {
-            eprintln!(
-                "eventrail: LocalStack ready in {:.1} s",
+            tracing::info!(
+                "LocalStack ready in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
         }
@@ -367,7 +364,7 @@ impl Drop for LocalStack {
         if let Some(managed) = self.managed.take()
             && let Err(e) = managed.stop()
         {
-            eprintln!("eventrail: stopping LocalStack: {e}");
+            tracing::warn!("stopping LocalStack: {e}");
         }
     }
 }
@@ -382,8 +379,8 @@ impl Managed {
         // Reap it (it is dead by now, or SIGKILL is on its way).
         let _ = self.child.wait();
         if self.verbose {
-            eprintln!(
-                "eventrail: LocalStack stopped in {:.1} s",
+            tracing::info!(
+                "LocalStack stopped in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
         }
@@ -432,7 +429,7 @@ fn remove_run_dir(run_dir: &Path) {
     if let Err(e) = fs::remove_dir_all(run_dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
-        eprintln!("eventrail: could not remove {}: {e}", run_dir.display());
+        tracing::warn!("could not remove {}: {e}", run_dir.display());
     }
 }
 
@@ -534,83 +531,37 @@ pub fn free_port() -> Result<u16> {
     Ok(port)
 }
 
-/// GET `<endpoint>/_localstack/health` and return the parsed body.
+/// GET `<endpoint>/_localstack/health` and return the parsed body (through `ureq`, plain
+/// HTTP only: LocalStack listens on loopback).
 pub fn health(endpoint: &str) -> Result<serde_json::Value> {
-    let (addr, host) = socket_address(endpoint)?;
-    let context = || format!("GET {endpoint}/_localstack/health");
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).io_context(context)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .io_context(context)?;
-    write!(
-        stream,
-        "GET /_localstack/health HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )
-    .io_context(context)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).io_context(context)?;
-    parse_health_response(&response)
-        .map_err(|message| Error::Config(format!("{}: {message}", context())))
-}
-
-fn socket_address(endpoint: &str) -> Result<(SocketAddr, String)> {
-    let authority = endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "LocalStack endpoint {endpoint:?} must start with http:// (e.g. http://127.0.0.1:4566)"
-            ))
-        })?
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let with_port = if authority.contains(':') {
-        authority.clone()
-    } else {
-        format!("{authority}:80")
-    };
-    let addr = with_port
-        .to_socket_addrs()
-        .io_context(|| format!("resolving {authority} from endpoint {endpoint}"))?
-        .next()
-        .ok_or_else(|| Error::Config(format!("{authority} (from {endpoint}) has no address")))?;
-    Ok((addr, authority))
-}
-
-/// Split an HTTP/1.1 response into status and JSON body (chunked or not).
-fn parse_health_response(response: &[u8]) -> std::result::Result<serde_json::Value, String> {
-    let text = String::from_utf8_lossy(response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or("incomplete HTTP response")?;
-    let status = head.split_whitespace().nth(1).unwrap_or("?");
-    if status != "200" {
-        return Err(format!("HTTP status {status}"));
+    let base = endpoint.trim_end_matches('/');
+    if !base.starts_with("http://") {
+        return Err(Error::Config(format!(
+            "LocalStack endpoint {endpoint:?} must start with http:// (e.g. http://127.0.0.1:4566)"
+        )));
     }
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
-    let body = if chunked {
-        dechunk(body).ok_or("malformed chunked body")?
-    } else {
-        body.to_owned()
-    };
-    serde_json::from_str(&body).map_err(|e| format!("health body is not JSON: {e}"))
-}
-
-fn dechunk(mut body: &str) -> Option<String> {
-    let mut out = String::new();
-    loop {
-        let (size, rest) = body.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.push_str(rest.get(..size)?);
-        body = rest.get(size..)?.strip_prefix("\r\n")?;
+    let url = format!("{base}/_localstack/health");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(2)))
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let fail = |message: String| Error::Config(format!("GET {url}: {message}"));
+    let mut response = agent
+        .get(&url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| fail(e.to_string()))?;
+    let status = response.status();
+    if status != 200 {
+        return Err(fail(format!("HTTP status {status}")));
     }
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| fail(e.to_string()))?;
+    serde_json::from_str(&body).map_err(|e| fail(format!("health body is not JSON: {e}")))
 }
 
 /// True when every wanted service is "available" or "running" in a health body.
@@ -745,32 +696,43 @@ mod tests {
         assert_eq!(get("FILESYSTEM_ROOT"), Some("/r/fs"));
     }
 
+    /// Serves one HTTP response on a free loopback port, once.
+    fn serve_once(response: &'static [u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut request);
+                let _ = std::io::Write::write_all(&mut stream, response);
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
     #[test]
     fn health_responses_plain_and_chunked() {
-        let plain = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"services\":{\"sqs\":\"running\"}}";
-        let value = parse_health_response(plain).unwrap();
+        let plain = serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{\"services\":{\"sqs\":\"running\"}}");
+        let value = health(&plain).unwrap();
         assert!(services_ready(&value, &["sqs".into()]));
         assert!(!services_ready(&value, &["lambda".into()]));
 
-        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        for part in ["{\"servic", "es\":{\"sqs\":\"disabled\"}", "}"] {
-            chunked.extend(format!("{:x}\r\n{part}\r\n", part.len()).bytes());
-        }
-        chunked.extend(b"0\r\n\r\n");
-        let chunked = chunked.as_slice();
-        let value = parse_health_response(chunked).unwrap();
+        let chunked = serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n{\"servic\r\n16\r\nes\":{\"sqs\":\"disabled\"}\r\n1\r\n}\r\n0\r\n\r\n");
+        let value = health(&chunked).unwrap();
         assert_eq!(value["services"]["sqs"], "disabled");
         assert!(!services_ready(&value, &["sqs".into()]));
 
-        assert!(parse_health_response(b"HTTP/1.1 503 Unavailable\r\n\r\n{}").is_err());
+        let unavailable = serve_once(
+            b"HTTP/1.1 503 Unavailable\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        );
+        let error = health(&unavailable).unwrap_err().to_string();
+        assert!(error.contains("503"), "{error}");
     }
 
     #[test]
     fn endpoints_must_be_http() {
-        assert!(socket_address("https://example").is_err());
-        let (addr, host) = socket_address("http://127.0.0.1:4566/").unwrap();
-        assert_eq!(addr.port(), 4566);
-        assert_eq!(host, "127.0.0.1:4566");
+        let error = health("https://example").unwrap_err().to_string();
+        assert!(error.contains("http://"), "{error}");
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl Installer {
 
     fn progress(&self, line: &str) {
         if self.verbose {
-            eprintln!("eventrail: {line}");
+            tracing::info!("{line}");
         }
     }
 

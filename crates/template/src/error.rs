@@ -27,7 +27,7 @@ pub enum TemplateError {
         location: String,
         /// Underlying parser error.
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
 
     /// A YAML tag that is not a CloudFormation intrinsic function.

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Number, Value};
-use serde_yaml::Value as Yaml;
+use serde_norway::Value as Yaml;
 
 use crate::error::TemplateError;
 
@@ -37,7 +37,7 @@ const FN_TAGS: &[&str] = &[
 ///
 /// `file` is only used in error messages.
 pub fn yaml_to_json(text: &str, file: &Path) -> Result<Value, TemplateError> {
-    let yaml: Yaml = serde_yaml::from_str(text).map_err(|source| TemplateError::Yaml {
+    let yaml: Yaml = serde_norway::from_str(text).map_err(|source| TemplateError::Yaml {
         file: file.to_path_buf(),
         location: source
             .location()
@@ -129,7 +129,7 @@ fn get_att(inner: Value, file: &Path, path: &[String]) -> Result<Value, Template
     }
 }
 
-fn number(n: &serde_yaml::Number, file: &Path, path: &[String]) -> Result<Value, TemplateError> {
+fn number(n: &serde_norway::Number, file: &Path, path: &[String]) -> Result<Value, TemplateError> {
     if let Some(i) = n.as_i64() {
         return Ok(Value::Number(i.into()));
     }

@@ -28,6 +28,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    eventrail_local::progress::init();
     // Ctrl-C reaches the tools we run (same process group) and they stop; xtask itself stays
     // alive long enough to stop the LocalStack it started, which runs in its own group.
     let _ = ctrlc::set_handler(|| eprintln!("\nxtask: interrupted; cleaning up"));
