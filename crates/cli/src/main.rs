@@ -5,7 +5,9 @@
 //! and a match arm.
 
 mod demo;
+mod graph;
 mod infra;
+mod lint;
 mod local;
 mod new;
 mod pattern;
@@ -41,6 +43,11 @@ enum Command {
     /// Generate the template's per-function part from the functions' declarations.
     #[command(subcommand)]
     Infra(infra::InfraCommand),
+    /// Draw the whole flow (or the part around one event or function): Mermaid, DOT or SVG.
+    Graph(graph::GraphArgs),
+    /// Check the catalog, declarations, template and samples together (exit 1 on findings);
+    /// `--against <git-ref>` also checks schema compatibility.
+    Lint(lint::LintArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +59,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::New(command) => new::run(command),
         Command::Infra(command) => infra::run(command),
+        Command::Graph(args) => graph::run(args),
+        Command::Lint(args) => lint::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
