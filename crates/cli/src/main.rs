@@ -4,6 +4,7 @@
 //! function returning the process exit code; adding one is a module, an enum variant
 //! and a match arm.
 
+mod catalog;
 mod demo;
 mod graph;
 mod infra;
@@ -48,6 +49,8 @@ enum Command {
     /// Check the catalog, declarations, template and samples together (exit 1 on findings);
     /// `--against <git-ref>` also checks schema compatibility.
     Lint(lint::LintArgs),
+    /// Write the event catalog as Markdown: one page per event and an index.
+    Catalog(catalog::CatalogArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Infra(command) => infra::run(command),
         Command::Graph(args) => graph::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Catalog(args) => catalog::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

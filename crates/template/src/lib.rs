@@ -19,7 +19,9 @@
 
 mod app;
 mod build;
+pub mod catalog_docs;
 pub mod compat;
+pub mod docs;
 mod error;
 pub mod flow;
 pub mod generate;

@@ -330,7 +330,7 @@ impl Schema {
         Lookup::Found { domains, required }
     }
 
-    /// Every field of `detail`, depth first, in the schema's property order.
+    /// Every field of `detail`, depth first (properties in the order the JSON map keeps: sorted).
     pub fn fields(&self) -> Vec<SchemaField> {
         let mut out = Vec::new();
         self.collect(&self.root, "", 0, &mut out);
