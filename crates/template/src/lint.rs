@@ -543,11 +543,13 @@ impl Lint<'_> {
                 }
             }
             Err(e) => {
-                if !self
-                    .findings
-                    .iter()
-                    .any(|f| f.kind == FindingKind::UnknownEvent)
-                {
+                let explained = self.findings.iter().any(|f| {
+                    matches!(
+                        f.kind,
+                        FindingKind::UnknownEvent | FindingKind::InvalidPattern
+                    )
+                });
+                if !explained {
                     let template = system.app.project.settings.template.clone();
                     self.push(
                         FindingKind::GeneratedStale,

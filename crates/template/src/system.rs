@@ -215,12 +215,14 @@ impl System {
             }
         }
         for rule in self.template.rules() {
-            if let RuleOrigin::FunctionEvent { function, event } = &rule.origin
+            // A declared function's resources are all generated: its rule is the declared one
+            // (even when the template is stale, which lint reports on its own).
+            if let RuleOrigin::FunctionEvent { function, .. } = &rule.origin
                 && self
                     .app
                     .functions
                     .iter()
-                    .any(|f| f.logical_id() == *function && f.declaration.rule_name() == *event)
+                    .any(|f| f.logical_id() == *function)
             {
                 continue;
             }
