@@ -550,7 +550,7 @@ mod tests {
                 "additionalProperties": false,
                 "properties": {"data": {
                     "type": "object",
-                    "additionalProperties": !open,
+                    "additionalProperties": open,
                     "properties": properties,
                     "required": required
                 }},
