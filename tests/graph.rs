@@ -219,3 +219,107 @@ fn the_command_prints_a_flowchart() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("function `nope` is not in the system"));
 }
+
+/// A chain of 30 functions (f01 consumes the producer's event, each next one the event of the
+/// one before) plus a catch-all consumer, built from the lint fixture's clean system.
+fn thirty_functions() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventrail-graph-30-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clean = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lint/clean");
+    let copy = |from: &str, to: &str| {
+        let to = dir.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(clean.join(from), to).unwrap();
+    };
+    for file in [
+        "Cargo.toml",
+        "infra/template.yaml",
+        "events/consumers.json",
+        "events/schemas/order-placed.json",
+        "functions/checkout/Cargo.toml",
+    ] {
+        copy(file, file);
+    }
+    std::fs::create_dir_all(dir.join("events/samples")).unwrap();
+    let mut events = vec![
+        serde_json::json!({"detail-type": "OrderPlaced", "source": "mini.checkout", "version": 1, "schema": "schemas/order-placed.json"}),
+    ];
+    let manifest = |name: &str, body: String| {
+        let path = dir.join(format!("functions/{name}/Cargo.toml"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text = format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[package.metadata.eventrail]\n{body}\n"
+        );
+        std::fs::write(path, text).unwrap();
+    };
+    for i in 1..=30 {
+        let name = format!("f{i:02}");
+        let event = format!("Step{i:02}Done");
+        let consumed = if i == 1 {
+            "OrderPlaced".to_owned()
+        } else {
+            format!("Step{:02}Done", i - 1)
+        };
+        if i == 30 {
+            manifest(&name, format!("consumes = [\"{consumed}\"]"));
+            continue;
+        }
+        copy(
+            "events/schemas/invoiced.json",
+            &format!("events/schemas/step-{i:02}.json"),
+        );
+        events.push(serde_json::json!({"detail-type": event, "source": format!("mini.{name}"), "version": 1, "schema": format!("schemas/step-{i:02}.json")}));
+        manifest(
+            &name,
+            format!("consumes = [\"{consumed}\"]\nemits = [\"{event}\"]"),
+        );
+    }
+    manifest("audit", "consumes = [\"*\"]".to_owned());
+    std::fs::write(
+        dir.join("events/catalog.json"),
+        serde_json::to_string_pretty(&serde_json::json!({ "events": events })).unwrap(),
+    )
+    .unwrap();
+    eventrail_template::App::load(&dir)
+        .and_then(|app| app.write_generated())
+        .expect("the 30-function system generates");
+    dir
+}
+
+#[test]
+fn thirty_functions_stay_readable() {
+    let dir = thirty_functions();
+    let system = System::load(&dir).expect("loads");
+    let g = Graph::build(&system, &Focus::All).unwrap();
+    // One group per function, in the order the chain runs, the catch-all last.
+    let groups: Vec<&str> = g.groups.iter().map(|x| x.label.as_str()).collect();
+    let mut expected = vec!["checkout (direct invoke)".to_owned()];
+    expected.extend((1..=30).map(|i| format!("f{i:02}")));
+    expected.push("audit".to_owned());
+    assert_eq!(groups, expected);
+    // Only the command and the "every event" node stand outside the groups.
+    let loose: Vec<&str> = g
+        .nodes
+        .iter()
+        .filter(|n| n.group.is_none())
+        .map(|n| n.id.as_str())
+        .collect();
+    assert_eq!(loose, vec!["cmd_Checkout", "all_events"]);
+    // The catch-all is one edge, not 31: edges grow linearly with the functions.
+    assert_eq!(
+        g.edges
+            .iter()
+            .filter(|e| e.to == "rule_AuditAppEvents")
+            .count(),
+        1
+    );
+    assert!(g.edges.len() <= 7 * 32, "{} edges", g.edges.len());
+    let text = g.to_mermaid();
+    let positions: Vec<usize> = (1..=30)
+        .map(|i| text.find(&format!("subgraph g_f{i:02}[")).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]));
+    let lint = eventrail_template::lint::lint(&system, None).unwrap();
+    assert!(lint.is_clean(), "{:#?}", lint.findings);
+    let _ = std::fs::remove_dir_all(&dir);
+}
