@@ -310,6 +310,19 @@ fn a_breaking_schema_change_needs_a_version_bump() {
 
     let report = lint_fixture("clean", false, Some(&clean));
     assert!(report.is_clean() && report.compatibility == Some(Vec::new()));
+
+    // An event that left the catalog since the baseline.
+    let older = system_of("emitted-event-unrouted", true);
+    let report = lint_fixture("clean", false, Some(&older));
+    let k = FindingKind::BreakingChangeWithoutVersionBump;
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/catalog.json",
+        &["`Refunded`", "event-removed"],
+    );
+    let _ = std::fs::remove_dir_all(&older);
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -18,7 +18,7 @@ use crate::infra::project;
 pub struct LintArgs {
     /// Compare each event's schema with the one at this git ref (or in this older copy of
     /// the project): breaking changes without a version bump are findings.
-    #[arg(long, value_name = "GIT_REF|DIR")]
+    #[arg(long, alias = "baseline", value_name = "GIT_REF|DIR")]
     against: Option<String>,
     /// Machine-readable output (JSON on standard output).
     #[arg(long)]

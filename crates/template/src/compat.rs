@@ -646,6 +646,44 @@ mod tests {
     }
 
     #[test]
+    fn optional_and_new_values_break_old_consumers() {
+        let optional = schema(
+            json!({"order_id": {"type": "string"}, "total": {"type": "integer"}, "currency": {"type": "string", "enum": ["EUR", "USD"]}, "note": {"type": "string"}}),
+            &["order_id", "currency"],
+            false,
+        );
+        assert_eq!(
+            kinds(&compare(&base(), &optional)),
+            vec![("data.total".into(), ChangeKind::FieldMadeOptional, true)]
+        );
+        let more_values = schema(
+            json!({"order_id": {"type": "string"}, "total": {"type": "integer"}, "currency": {"type": "string", "enum": ["EUR", "USD", "GBP"]}, "note": {"type": "string"}}),
+            &["order_id", "total", "currency"],
+            false,
+        );
+        let changes = compare(&base(), &more_values);
+        assert_eq!(
+            kinds(&changes),
+            vec![("data.currency".into(), ChangeKind::EnumValuesAdded, true)]
+        );
+        assert!(changes[0].detail.contains("GBP"));
+        // Several changes at once are each reported, sorted by field.
+        let both = schema(
+            json!({"order_id": {"type": "integer"}, "currency": {"type": "string", "enum": ["EUR"]}, "note": {"type": "string"}}),
+            &["order_id", "currency"],
+            false,
+        );
+        assert_eq!(
+            kinds(&compare(&base(), &both)),
+            vec![
+                ("data.currency".into(), ChangeKind::EnumValuesRemoved, true),
+                ("data.order_id".into(), ChangeKind::TypeChanged, true),
+                ("data.total".into(), ChangeKind::RequiredFieldRemoved, true),
+            ]
+        );
+    }
+
+    #[test]
     fn additions_break_closed_objects_only() {
         let props = json!({"order_id": {"type": "string"}, "extra": {"type": "string"}});
         let closed_old = schema(
