@@ -4,8 +4,11 @@
 //! function returning the process exit code; adding one is a module, an enum variant
 //! and a match arm.
 
+mod catalog;
 mod demo;
+mod graph;
 mod infra;
+mod lint;
 mod local;
 mod new;
 mod pattern;
@@ -41,6 +44,13 @@ enum Command {
     /// Generate the template's per-function part from the functions' declarations.
     #[command(subcommand)]
     Infra(infra::InfraCommand),
+    /// Draw the whole flow (or the part around one event or function): Mermaid, DOT or SVG.
+    Graph(graph::GraphArgs),
+    /// Check the catalog, declarations, template and samples together (exit 1 on findings);
+    /// `--against <git-ref>` also checks schema compatibility.
+    Lint(lint::LintArgs),
+    /// Write the event catalog as Markdown: one page per event and an index.
+    Catalog(catalog::CatalogArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +63,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::New(command) => new::run(command),
         Command::Infra(command) => infra::run(command),
+        Command::Graph(args) => graph::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Catalog(args) => catalog::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -9,7 +9,9 @@
 //! consumes = ["TaskCreated"]            # catalog detail-types, or ["*"] for every event of the app
 //! emits = ["TaskAssigned", "TaskRejected"]
 //! # invoke = "direct"                   # invoked by callers, not by a rule (a producer)
-//! # rule = "FlaggedTaskCreated"      # name of the subscribing rule (default: the detail-type)
+//! # commands = ["CreateTask"]           # what callers send a producer (for the graph and docs)
+//! # versions = { TaskCreated = 1 }      # catalog versions the code was written for
+//! # rule = "FlaggedTaskCreated"         # name of the subscribing rule (default: the detail-type)
 //! # memory = 256                        # MB, default from the template's Globals
 //! # timeout = 15                        # seconds
 //! # [package.metadata.eventrail.filter] # extra pattern on `detail`, EventBridge syntax
@@ -104,6 +106,15 @@ pub struct Declaration {
     /// How the function is invoked.
     #[serde(default)]
     pub invoke: Invoke,
+    /// The commands callers send a directly invoked function (`CreateTask`); shown in the
+    /// graph and the catalog. Only for `invoke = "direct"`.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// The catalog version of each consumed event the function's code was written for
+    /// (`TaskCreated = 1`). Optional; `eventrail lint` reports a consumer whose declared
+    /// version is not the catalog's, and a breaking change lists the consumers it affects.
+    #[serde(default)]
+    pub versions: BTreeMap<String, u32>,
     /// Memory in MB, when not the template's default.
     #[serde(default)]
     pub memory: Option<u32>,
@@ -300,6 +311,28 @@ impl Declaration {
             }
             _ => {}
         }
+        if self.invoke == Invoke::Rule && !self.commands.is_empty() {
+            return Err(field(
+                "commands",
+                "only a directly invoked function (invoke = \"direct\") takes commands".to_owned(),
+            ));
+        }
+        if let Some(bad) = self
+            .commands
+            .iter()
+            .find(|c| c.is_empty() || !c.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(field(
+                "commands",
+                format!("`{bad}` must be letters and digits (`CreateTask`)"),
+            ));
+        }
+        if let Some(event) = self.versions.keys().find(|e| !self.consumes_type(e)) {
+            return Err(field(
+                "versions",
+                format!("`{event}` is not an event the function consumes"),
+            ));
+        }
         if self.consumes_everything() && self.consumes.len() > 1 {
             return Err(field(
                 "consumes",
@@ -460,6 +493,8 @@ PLAIN = "x"
         assert!(err("invoke = \"direct\"\nconsumes = [\"X\"]").contains("invoke"));
         assert!(err("consumes = [\"X\", \"X\"]").contains("twice"));
         assert!(err("consumes = [\"X\"]\nmemory = 64").contains("memory"));
+        assert!(err("consumes = [\"X\"]\ncommands = [\"Go\"]").contains("commands"));
+        assert!(err("consumes = [\"X\"]\nversions = { Y = 1 }").contains("versions"));
         let none = "[package]\nname = \"lib\"\n";
         assert_eq!(Declaration::from_manifest(none, "x").unwrap(), None);
     }

@@ -16,7 +16,9 @@ pub use declaration::{
     Declaration, DeclarationError, EmbeddedManifest, FunctionDeclaration, Invoke,
 };
 pub use envelope::{Envelope, Metadata, derive_key};
-pub use project::{AppSettings, CatalogEvent, CatalogIndex, Project, ProjectError};
+pub use project::{
+    AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
+};
 pub use validate::{Validate, ValidationError, non_empty};
 
 use schemars::JsonSchema;

@@ -29,6 +29,38 @@ pub struct AppSettings {
     pub functions: String,
     /// The generated routing index: which functions each sample reaches (`events/consumers.json`).
     pub consumers: String,
+    /// `eventrail lint` settings: the deliberate exceptions.
+    #[serde(default)]
+    pub lint: LintSettings,
+}
+
+/// `[workspace.metadata.eventrail.lint]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LintSettings {
+    /// Findings that are deliberate, each with its reason
+    /// (`[[workspace.metadata.eventrail.lint.allow]]`).
+    #[serde(default)]
+    pub allow: Vec<LintException>,
+}
+
+/// A deliberate exception to `eventrail lint`: the finding kind, what it is about, and why.
+///
+/// ```toml
+/// [[workspace.metadata.eventrail.lint.allow]]
+/// finding = "catalog-event-never-emitted"
+/// subject = "LegacyImported"
+/// reason = "put on the bus by the ERP, outside this repository"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LintException {
+    /// The finding's kind (`catalog-event-never-emitted`).
+    pub finding: String,
+    /// The rule, event or function the finding names (its subject).
+    pub subject: String,
+    /// Why it is deliberate; required.
+    pub reason: String,
 }
 
 /// One event type of the catalog index.

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 /// A network such as `10.0.0.0/24` or `2001:db8::/64`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Cidr {
+    /// As written, for display.
+    text: String,
     is_v6: bool,
     network: u128,
     mask: u128,
@@ -27,10 +29,16 @@ impl Cidr {
             .ok_or_else(|| format!("cidr \"{text}\": prefix length must be 0..={width}"))?;
         let mask = mask_of(bits, width);
         Ok(Self {
+            text: text.to_owned(),
             is_v6: address.is_ipv6(),
             network: to_bits(address) & mask,
             mask,
         })
+    }
+
+    /// The network as written (`10.0.0.0/24`).
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// Whether `value` is an IP address of the same family inside this network.

@@ -11,7 +11,10 @@
 //!
 //! [`Pattern`] is one rule. [`RuleMachine`] compiles many rules into one machine over
 //! sorted field paths so that matching cost follows the event's size, not the rule count.
+//! [`Pattern::alternatives`] looks inside a pattern without an event (see [`Alternative`]):
+//! what each alternative tests, whether a schema's values can satisfy it, a short form.
 
+mod analysis;
 mod cidr;
 mod error;
 mod flatten;
@@ -23,6 +26,7 @@ mod reference;
 mod value;
 mod wildcard;
 
+pub use analysis::{Alternative, Condition, Domain, FieldTest};
 pub use error::{EventError, PatternError};
 pub use machine::RuleMachine;
 pub use pattern::Pattern;

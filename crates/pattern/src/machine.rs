@@ -207,7 +207,7 @@ impl<R> RuleMachine<R> {
     pub fn add_rule(&mut self, id: R, pattern: &Pattern) {
         let rule = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
         self.rules.push(id);
-        for alternative in pattern.alternatives() {
+        for alternative in pattern.sub_rules() {
             let last = alternative
                 .iter()
                 .fold(START, |state, condition| self.transition(state, condition));

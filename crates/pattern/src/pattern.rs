@@ -66,7 +66,7 @@ impl Pattern {
         crate::reference::matches(&self.alternatives, event)
     }
 
-    pub(crate) fn alternatives(&self) -> &[SubRule] {
+    pub(crate) fn sub_rules(&self) -> &[SubRule] {
         &self.alternatives
     }
 }

@@ -46,6 +46,11 @@ impl Wildcard {
         Ok(Self { pieces })
     }
 
+    /// The wildcard as written (stars between the literal pieces; escapes not restored).
+    pub(crate) fn display(&self) -> String {
+        self.pieces.join("*")
+    }
+
     /// Whether the whole of `value` matches.
     pub(crate) fn matches(&self, value: &str) -> bool {
         let (first, rest) = match self.pieces.split_first() {

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use eventrail_contract::{CatalogIndex, FunctionDeclaration, Project};
 use serde_json::Value;
 
+use crate::Template;
+use crate::docs::{GRAPH_BEGIN, embed_graph};
+use crate::flow::{Focus, Graph};
 use crate::generate::{GenerateError, consumers_index, consumers_index_text, generate_template};
+use crate::system::System;
 
 /// Everything generation reads, loaded once.
 #[derive(Debug, Clone)]
@@ -40,6 +44,9 @@ pub enum AppError {
     /// Generation.
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// The flow graph embedded in the docs could not be computed.
+    #[error("the flow graph for the docs: {0}")]
+    Graph(String),
     /// A file.
     #[error("{file}: {message}")]
     File {
@@ -90,7 +97,8 @@ impl App {
         Ok(samples)
     }
 
-    /// What `eventrail infra generate` writes: the template and the routing index.
+    /// What `eventrail infra generate` writes: the template, the routing index, and the flow
+    /// graph embedded in the root's Markdown files that have its markers.
     pub fn generated_files(&self) -> Result<Vec<GeneratedFile>, AppError> {
         let settings = &self.project.settings;
         let template_path = self.project.template_path();
@@ -110,7 +118,8 @@ impl App {
         let consumers = consumers_index_text(&index);
         let consumers_stale =
             std::fs::read_to_string(&consumers_path).ok().as_deref() != Some(consumers.as_str());
-        Ok(vec![
+        let docs = self.docs_with_graph(&template)?;
+        let mut files = vec![
             GeneratedFile {
                 stale: template != current,
                 path: template_path,
@@ -121,7 +130,54 @@ impl App {
                 text: consumers,
                 stale: consumers_stale,
             },
-        ])
+        ];
+        files.extend(docs);
+        Ok(files)
+    }
+
+    /// The root's Markdown files with the graph markers, with the graph of the system whose
+    /// template text is `template` embedded.
+    fn docs_with_graph(&self, template: &str) -> Result<Vec<GeneratedFile>, AppError> {
+        let root = &self.project.root;
+        let entries = std::fs::read_dir(root).map_err(|e| AppError::File {
+            file: root.clone(),
+            message: format!("cannot list: {e}"),
+        })?;
+        let mut docs: Vec<(PathBuf, String)> = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if text.contains(GRAPH_BEGIN) {
+                docs.push((path, text));
+            }
+        }
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        docs.sort();
+        let parsed = Template::parse(template, self.project.template_path())
+            .map_err(|e| AppError::Graph(e.to_string()))?;
+        let system =
+            System::from_parts(self.clone(), parsed).map_err(|e| AppError::Graph(e.to_string()))?;
+        let mermaid = Graph::build(&system, &Focus::All)
+            .map_err(|e| AppError::Graph(e.to_string()))?
+            .to_mermaid();
+        Ok(docs
+            .into_iter()
+            .filter_map(|(path, current)| {
+                let text = embed_graph(&current, &mermaid)?;
+                Some(GeneratedFile {
+                    stale: text != current,
+                    path,
+                    text,
+                })
+            })
+            .collect())
     }
 
     /// Writes the generated files that changed; returns them.

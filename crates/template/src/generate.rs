@@ -613,6 +613,7 @@ mod tests {
             template: "infra/template.yaml".into(),
             functions: "functions".into(),
             consumers: "events/consumers.json".into(),
+            lint: Default::default(),
         }
     }
 

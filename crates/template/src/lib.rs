@@ -19,13 +19,21 @@
 
 mod app;
 mod build;
+pub mod catalog_docs;
+pub mod compat;
+pub mod docs;
 mod error;
+pub mod flow;
 pub mod generate;
 pub mod invariants;
+pub mod lint;
 mod model;
 mod refs;
 mod routes;
 mod samconfig;
+pub mod schema;
+mod svg;
+pub mod system;
 mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +52,8 @@ pub use model::{
 pub use refs::{direct_ref, references};
 pub use routes::{Route, Router};
 pub use samconfig::{SamConfig, SamEnvironment};
+pub use svg::SvgError;
+pub use system::{FlowRule, System, SystemError};
 pub use yaml::yaml_to_json;
 
 /// A parsed template: its long-form JSON and the typed model built from it.

@@ -107,6 +107,14 @@ pub fn test(options: &TestOptions) -> Result<()> {
     ]))?;
     step.done();
 
+    let step = Step::start(
+        "eventrail lint (catalog, declarations, template, samples; generated files not stale)",
+    );
+    run(cargo(&root, &path).args(["run", "--quiet", "-p", "eventrail", "--", "lint"])).context(
+        "`eventrail lint` has findings: fix them or declare an exception with its reason",
+    )?;
+    step.done();
+
     let step = Step::start("lint infra/template.yaml (cfn-lint, sam validate --lint)");
     lint_template(&root, &installed)?;
     step.done();

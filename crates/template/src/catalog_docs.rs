@@ -1,0 +1,213 @@
+//! The event catalog as Markdown (`eventrail catalog`): one page per event (source,
+//! detail-type, version, the schema as a field table, a sample, its producers and consumers
+//! with their rules and filters, its place in the graph) and an index. Derived from the
+//! system every time, so it is never stale.
+
+use std::path::Path;
+
+use eventrail_contract::CatalogEvent;
+use serde_json::Value;
+
+use crate::AppError;
+use crate::flow::{Focus, Graph};
+use crate::system::System;
+
+/// One generated page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// File name (`order-placed.md`, `index.md`).
+    pub file: String,
+    /// Markdown.
+    pub text: String,
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The page's file name: the schema's file stem (`order-placed.md`).
+fn page_name(event: &CatalogEvent) -> String {
+    let stem = Path::new(&event.schema)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| event.detail_type.clone());
+    format!("{stem}.md")
+}
+
+fn producers(system: &System, event: &CatalogEvent) -> Vec<String> {
+    system
+        .emitters(&event.detail_type)
+        .iter()
+        .map(|f| {
+            let d = &f.declaration;
+            let how = if d.is_consumer() {
+                format!("on {}", d.consumes.join(", "))
+            } else if d.commands.is_empty() {
+                "invoked directly".to_owned()
+            } else {
+                format!("invoked directly with {}", d.commands.join(", "))
+            };
+            format!(
+                "`{}` ({how}), declared in `{}`",
+                f.name,
+                system.relative(&f.dir.join("Cargo.toml"))
+            )
+        })
+        .collect()
+}
+
+/// (function, rule id, rule file, filter) of every rule that can match the event.
+fn consumers(system: &System, event: &CatalogEvent) -> Vec<(String, String, String, String)> {
+    let mut out = Vec::new();
+    for rule in system.rules_for(&event.detail_type) {
+        let filter = rule.filter_summary().unwrap_or_else(|| "—".to_owned());
+        let file = system.relative(&rule.file);
+        let targets = if rule.functions.is_empty() {
+            rule.targets.clone()
+        } else {
+            rule.functions.clone()
+        };
+        for f in targets {
+            out.push((f, rule.id.clone(), file.clone(), filter.clone()));
+        }
+    }
+    out
+}
+
+fn sample(system: &System, event: &CatalogEvent) -> Result<Option<(String, Value)>, AppError> {
+    let samples = system.app.samples()?;
+    let named = page_name(event).replace(".md", ".json");
+    let of_type = |s: &&(String, Value)| {
+        s.1.get("detail-type").and_then(Value::as_str) == Some(event.detail_type.as_str())
+    };
+    Ok(samples
+        .iter()
+        .find(|s| s.0 == named && of_type(s))
+        .or_else(|| samples.iter().find(of_type))
+        .cloned())
+}
+
+fn event_page(system: &System, event: &CatalogEvent) -> Result<Page, AppError> {
+    let settings = &system.app.project.settings;
+    let index_dir = Path::new(&settings.catalog)
+        .parent()
+        .map(|p| p.join(&event.schema))
+        .unwrap_or_else(|| Path::new(&event.schema).to_path_buf());
+    let mut text = format!("# {}\n\n[All events](index.md)\n\n", event.detail_type);
+    text.push_str("| | |\n|---|---|\n");
+    text.push_str(&format!("| source | `{}` |\n", event.source));
+    text.push_str(&format!("| detail-type | `{}` |\n", event.detail_type));
+    text.push_str(&format!("| version | {} |\n", event.version));
+    text.push_str(&format!("| schema | `{}` |\n\n", index_dir.display()));
+
+    text.push_str("## Producers\n\n");
+    let producers = producers(system, event);
+    if producers.is_empty() {
+        text.push_str("No function of the system emits it.\n\n");
+    }
+    for p in producers {
+        text.push_str(&format!("- {p}\n"));
+    }
+    if !text.ends_with("\n\n") {
+        text.push('\n');
+    }
+
+    text.push_str("## Consumers\n\n");
+    let consumers = consumers(system, event);
+    if consumers.is_empty() {
+        text.push_str("No rule matches it.\n\n");
+    } else {
+        text.push_str("| function | rule | filter | declared in |\n|---|---|---|---|\n");
+        for (f, rule, file, filter) in consumers {
+            text.push_str(&format!(
+                "| `{f}` | `{rule}` | {} | `{file}` |\n",
+                cell(&filter)
+            ));
+        }
+        text.push('\n');
+    }
+
+    text.push_str("## Fields of `detail`\n\n");
+    if let Some(schema) = system.schemas.get(&event.detail_type) {
+        text.push_str("| field | type | required | description |\n|---|---|---|---|\n");
+        for field in schema.fields() {
+            let mut types = field.types.join(" or ");
+            if let Some(values) = &field.values {
+                let shown: Vec<String> = values.iter().map(Value::to_string).collect();
+                types = format!("{types} (one of {})", shown.join(", "));
+            }
+            text.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                field.path,
+                cell(&types),
+                if field.required { "yes" } else { "no" },
+                cell(field.description.as_deref().unwrap_or(""))
+            ));
+        }
+        text.push('\n');
+    }
+
+    text.push_str("## Sample\n\n");
+    match sample(system, event)? {
+        Some((name, value)) => {
+            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push_str(&format!(
+                "`{}/{name}`:\n\n```json\n{pretty}\n```\n\n",
+                settings.samples
+            ));
+        }
+        None => text.push_str("No sample in the samples folder.\n\n"),
+    }
+
+    text.push_str("## Place in the flow\n\n");
+    let graph = Graph::build(system, &Focus::Event(event.detail_type.clone()))
+        .map_err(|e| AppError::Graph(e.to_string()))?;
+    text.push_str(&format!("```mermaid\n{}```\n", graph.to_mermaid()));
+    Ok(Page {
+        file: page_name(event),
+        text,
+    })
+}
+
+/// Every page: one per catalog event, then `index.md`.
+pub fn catalog_pages(system: &System) -> Result<Vec<Page>, AppError> {
+    let mut pages = Vec::new();
+    let mut index = String::from(
+        "# Event catalog\n\nGenerated by `eventrail catalog` from the catalog index, the schemas, \
+         the samples, the functions' declarations and the template.\n\n\
+         | event | source | version | producers | consumers |\n|---|---|---|---|---|\n",
+    );
+    for event in &system.app.catalog.events {
+        let page = event_page(system, event)?;
+        let producers: Vec<String> = system
+            .emitters(&event.detail_type)
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
+        let mut consumers: Vec<String> = consumers(system, event)
+            .into_iter()
+            .map(|(f, ..)| f)
+            .collect();
+        consumers.dedup();
+        index.push_str(&format!(
+            "| [{}]({}) | `{}` | {} | {} | {} |\n",
+            event.detail_type,
+            page.file,
+            event.source,
+            event.version,
+            producers.join(", "),
+            consumers.join(", ")
+        ));
+        pages.push(page);
+    }
+    let graph = Graph::build(system, &Focus::All).map_err(|e| AppError::Graph(e.to_string()))?;
+    index.push_str(&format!(
+        "\n## The whole flow\n\n```mermaid\n{}```\n",
+        graph.to_mermaid()
+    ));
+    pages.push(Page {
+        file: "index.md".to_owned(),
+        text: index,
+    });
+    Ok(pages)
+}

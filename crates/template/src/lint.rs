@@ -1,0 +1,702 @@
+//! `eventrail lint`: the catalog, the declarations, the template and the samples checked
+//! together. Each finding names the file and the rule, event or function it is about.
+//! Deliberate exceptions are declared in the workspace's `Cargo.toml`
+//! (`[[workspace.metadata.eventrail.lint.allow]]`: finding, subject, reason).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::compat::{Baseline, CompatError, EventChanges, compatibility};
+use crate::schema::Lookup;
+use crate::system::System;
+
+/// The kinds of finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An event a function declares it emits reaches no rule.
+    EmittedEventUnrouted,
+    /// A rule no catalog event can match (by its source, detail-type and schema).
+    RuleMatchesNothing,
+    /// A function consumes an event no function emits.
+    ConsumedEventNeverEmitted,
+    /// A catalog event no function emits.
+    CatalogEventNeverEmitted,
+    /// A sample that fails its event's schema (or names no catalog event).
+    SampleInvalid,
+    /// A rule's content filter tests a field the event's schema does not have.
+    FilterUnknownField,
+    /// Two rules of one function can match the same event (it would run twice).
+    OverlappingRules,
+    /// A declaration names an event the catalog does not have.
+    UnknownEvent,
+    /// A rule's pattern is not a valid EventBridge pattern.
+    InvalidPattern,
+    /// A generated file (the template's generated part, the routing index, the embedded
+    /// graph in the docs) is not what the declarations give.
+    GeneratedStale,
+    /// A consumer declares a version of an event that is not the catalog's.
+    ConsumerVersionMismatch,
+    /// A breaking schema change against the baseline, without a version bump.
+    BreakingChangeWithoutVersionBump,
+    /// A declared exception that matches no finding, or has no reason.
+    InvalidException,
+}
+
+impl FindingKind {
+    /// Every kind.
+    pub const ALL: [FindingKind; 13] = [
+        FindingKind::EmittedEventUnrouted,
+        FindingKind::RuleMatchesNothing,
+        FindingKind::ConsumedEventNeverEmitted,
+        FindingKind::CatalogEventNeverEmitted,
+        FindingKind::SampleInvalid,
+        FindingKind::FilterUnknownField,
+        FindingKind::OverlappingRules,
+        FindingKind::UnknownEvent,
+        FindingKind::InvalidPattern,
+        FindingKind::GeneratedStale,
+        FindingKind::ConsumerVersionMismatch,
+        FindingKind::BreakingChangeWithoutVersionBump,
+        FindingKind::InvalidException,
+    ];
+
+    /// The kebab-case name (what exceptions name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::EmittedEventUnrouted => "emitted-event-unrouted",
+            FindingKind::RuleMatchesNothing => "rule-matches-nothing",
+            FindingKind::ConsumedEventNeverEmitted => "consumed-event-never-emitted",
+            FindingKind::CatalogEventNeverEmitted => "catalog-event-never-emitted",
+            FindingKind::SampleInvalid => "sample-invalid",
+            FindingKind::FilterUnknownField => "filter-unknown-field",
+            FindingKind::OverlappingRules => "overlapping-rules",
+            FindingKind::UnknownEvent => "unknown-event",
+            FindingKind::InvalidPattern => "invalid-pattern",
+            FindingKind::GeneratedStale => "generated-stale",
+            FindingKind::ConsumerVersionMismatch => "consumer-version-mismatch",
+            FindingKind::BreakingChangeWithoutVersionBump => "breaking-change-without-version-bump",
+            FindingKind::InvalidException => "invalid-exception",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Its kind.
+    pub kind: FindingKind,
+    /// The file to change, relative to the project root.
+    pub file: String,
+    /// What it is about (what an exception names): the rule id, the event, the function,
+    /// the sample or the file, depending on the kind.
+    pub subject: String,
+    /// The rule concerned, if any (its logical id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The event concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The function concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} [{}]", self.file, self.message, self.kind)
+    }
+}
+
+/// A finding a declared exception covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Excepted {
+    /// The finding.
+    pub finding: Finding,
+    /// The declared reason.
+    pub reason: String,
+}
+
+/// What `eventrail lint` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The findings (exit 1 when any).
+    pub findings: Vec<Finding>,
+    /// Findings covered by declared exceptions.
+    pub excepted: Vec<Excepted>,
+    /// With a baseline: each changed event and its changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<Vec<EventChanges>>,
+}
+
+impl Report {
+    /// No findings.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The kinds found, each once.
+    pub fn kinds(&self) -> BTreeSet<FindingKind> {
+        self.findings.iter().map(|f| f.kind).collect()
+    }
+}
+
+struct Lint<'a> {
+    system: &'a System,
+    findings: Vec<Finding>,
+}
+
+impl Lint<'_> {
+    fn rel(&self, path: &Path) -> String {
+        self.system.relative(path)
+    }
+
+    fn manifest(&self, function: &str) -> String {
+        self.system
+            .app
+            .function(function)
+            .map(|f| self.rel(&f.dir.join("Cargo.toml")))
+            .unwrap_or_else(|| self.system.app.project.settings.functions.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: FindingKind,
+        file: String,
+        subject: &str,
+        rule: Option<&str>,
+        event: Option<&str>,
+        function: Option<&str>,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            kind,
+            file,
+            subject: subject.to_owned(),
+            rule: rule.map(str::to_owned),
+            event: event.map(str::to_owned),
+            function: function.map(str::to_owned),
+            message,
+        });
+    }
+
+    fn unknown_events(&mut self) {
+        let system = self.system;
+        for f in &system.app.functions {
+            let d = &f.declaration;
+            let listed = d
+                .consumes
+                .iter()
+                .filter(|_| !d.consumes_everything())
+                .map(|t| ("consumes", t))
+                .chain(d.emits.iter().map(|t| ("emits", t)));
+            for (field, t) in listed {
+                if system.event(t).is_none() {
+                    self.push(
+                        FindingKind::UnknownEvent,
+                        self.manifest(&f.name),
+                        &f.name,
+                        None,
+                        Some(t),
+                        Some(&f.name),
+                        format!(
+                            "function `{}` {field} `{t}`, which is not in the catalog ({}); known: {}",
+                            f.name,
+                            system.app.project.settings.catalog,
+                            system.app.catalog.known()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn invalid_patterns(&mut self) {
+        for (file, rule, message) in &self.system.invalid_rules {
+            self.push(
+                FindingKind::InvalidPattern,
+                self.rel(file),
+                rule,
+                Some(rule),
+                None,
+                None,
+                format!("rule `{rule}`: {message}"),
+            );
+        }
+    }
+
+    fn emitted_unrouted(&mut self) {
+        let system = self.system;
+        for f in &system.app.functions {
+            for t in &f.declaration.emits {
+                if system.event(t).is_some() && system.rules_for(t).is_empty() {
+                    self.push(
+                        FindingKind::EmittedEventUnrouted,
+                        self.manifest(&f.name),
+                        t,
+                        None,
+                        Some(t),
+                        Some(&f.name),
+                        format!(
+                            "function `{}` emits `{t}`, but no rule matches it: nobody receives it \
+                             (add a consumer, or stop emitting it)",
+                            f.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn rules_matching_nothing(&mut self) {
+        let system = self.system;
+        for rule in &system.rules {
+            if system.events_of(rule).is_empty() {
+                let targets = rule.functions.join(", ");
+                self.push(
+                    FindingKind::RuleMatchesNothing,
+                    self.rel(&rule.file),
+                    &rule.id,
+                    Some(&rule.id),
+                    None,
+                    rule.functions.first().map(String::as_str),
+                    format!(
+                        "rule `{}` (of {}) matches no event of the catalog: no event's source, \
+                         detail-type and schema can satisfy {}",
+                        rule.id,
+                        if targets.is_empty() {
+                            "no function"
+                        } else {
+                            &targets
+                        },
+                        serde_json::to_string(&rule.pattern).unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn never_emitted(&mut self) {
+        let system = self.system;
+        for f in system
+            .app
+            .functions
+            .iter()
+            .filter(|f| f.declaration.is_consumer() && !f.declaration.consumes_everything())
+        {
+            for t in &f.declaration.consumes {
+                if system.event(t).is_some() && system.emitters(t).is_empty() {
+                    self.push(
+                        FindingKind::ConsumedEventNeverEmitted,
+                        self.manifest(&f.name),
+                        t,
+                        None,
+                        Some(t),
+                        Some(&f.name),
+                        format!(
+                            "function `{}` consumes `{t}`, which no function emits: it waits for \
+                             an event that never comes",
+                            f.name
+                        ),
+                    );
+                }
+            }
+        }
+        let catalog_file = system.app.project.settings.catalog.clone();
+        for event in &system.app.catalog.events {
+            if system.emitters(&event.detail_type).is_empty() {
+                self.push(
+                    FindingKind::CatalogEventNeverEmitted,
+                    catalog_file.clone(),
+                    &event.detail_type,
+                    None,
+                    Some(&event.detail_type),
+                    None,
+                    format!(
+                        "catalog event `{}` (source {}) is emitted by no function: declare it in \
+                         the emitter's `emits`, remove it from the catalog, or declare an \
+                         exception if something outside the system puts it on the bus",
+                        event.detail_type, event.source
+                    ),
+                );
+            }
+        }
+    }
+
+    fn samples(&mut self) -> Result<(), LintError> {
+        let system = self.system;
+        let samples = system.app.samples().map_err(LintError::App)?;
+        let dir = system.app.project.samples_dir();
+        for (name, sample) in samples {
+            let file = self.rel(&dir.join(&name));
+            let detail_type = sample.get("detail-type").and_then(|v| v.as_str());
+            let source = sample.get("source").and_then(|v| v.as_str());
+            let Some(detail_type) = detail_type else {
+                self.push(
+                    FindingKind::SampleInvalid,
+                    file,
+                    &name,
+                    None,
+                    None,
+                    None,
+                    format!("sample `{name}` has no `detail-type`"),
+                );
+                continue;
+            };
+            let Some(event) = system.event(detail_type) else {
+                self.push(
+                    FindingKind::SampleInvalid,
+                    file,
+                    &name,
+                    None,
+                    Some(detail_type),
+                    None,
+                    format!(
+                        "sample `{name}`: `{detail_type}` is not in the catalog; known: {}",
+                        system.app.catalog.known()
+                    ),
+                );
+                continue;
+            };
+            if source != Some(event.source.as_str()) {
+                self.push(
+                    FindingKind::SampleInvalid,
+                    file.clone(),
+                    &name,
+                    None,
+                    Some(detail_type),
+                    None,
+                    format!(
+                        "sample `{name}`: source {} is not `{}`, the source of `{detail_type}`",
+                        source.unwrap_or("(none)"),
+                        event.source
+                    ),
+                );
+            }
+            let Some(schema) = system.schemas.get(detail_type) else {
+                continue;
+            };
+            let detail = sample.get("detail").cloned().unwrap_or_default();
+            let errors = schema.validate(&detail).map_err(LintError::Schema)?;
+            if !errors.is_empty() {
+                self.push(
+                    FindingKind::SampleInvalid,
+                    file,
+                    &name,
+                    None,
+                    Some(detail_type),
+                    None,
+                    format!(
+                        "sample `{name}` fails the schema of `{detail_type}` ({}): detail {}",
+                        self.rel(schema.file()),
+                        errors.join("; ")
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown_fields(&mut self) {
+        let system = self.system;
+        for rule in &system.rules {
+            for event in &system.app.catalog.events {
+                for unknown in system.unknown_fields(rule, event) {
+                    let Lookup::Missing {
+                        ref parent,
+                        ref name,
+                        ref known,
+                    } = unknown.lookup
+                    else {
+                        continue;
+                    };
+                    let hint = match unknown.lookup.suggestion() {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if known.is_empty() => "it has no fields there".to_owned(),
+                        None => format!("it has {}", known.join(", ")),
+                    };
+                    let at = if parent.is_empty() {
+                        "detail".to_owned()
+                    } else {
+                        format!("detail.{parent}")
+                    };
+                    self.push(
+                        FindingKind::FilterUnknownField,
+                        self.rel(&rule.file),
+                        &rule.id,
+                        Some(&rule.id),
+                        Some(&event.detail_type),
+                        rule.functions.first().map(String::as_str),
+                        format!(
+                            "rule `{}` filters on `{}`, but the schema of `{}` has no field `{name}` \
+                             in `{at}`: {hint}",
+                            rule.id, unknown.path, event.detail_type
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn overlapping(&mut self) {
+        let system = self.system;
+        for f in &system.app.functions {
+            let rules: Vec<_> = system
+                .rules
+                .iter()
+                .filter(|r| r.functions.contains(&f.name))
+                .collect();
+            for (i, a) in rules.iter().enumerate() {
+                for b in &rules[i + 1..] {
+                    let shared: Vec<&str> = system
+                        .app
+                        .catalog
+                        .events
+                        .iter()
+                        .filter(|e| system.overlap(a, b, e))
+                        .map(|e| e.detail_type.as_str())
+                        .collect();
+                    if shared.is_empty() {
+                        continue;
+                    }
+                    let file = if b.declared_by.is_none() {
+                        self.rel(&b.file)
+                    } else {
+                        self.rel(&a.file)
+                    };
+                    self.push(
+                        FindingKind::OverlappingRules,
+                        file,
+                        &f.name,
+                        Some(&b.id),
+                        shared.first().copied(),
+                        Some(&f.name),
+                        format!(
+                            "rules `{}` and `{}` of function `{}` can both match {}: such an event \
+                             invokes the function twice; narrow one rule or merge them",
+                            a.id,
+                            b.id,
+                            f.name,
+                            shared.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn versions(&mut self) {
+        let system = self.system;
+        for f in &system.app.functions {
+            for (t, declared) in &f.declaration.versions {
+                let Some(event) = system.event(t) else {
+                    continue;
+                };
+                if event.version != *declared {
+                    self.push(
+                        FindingKind::ConsumerVersionMismatch,
+                        self.manifest(&f.name),
+                        &f.name,
+                        None,
+                        Some(t),
+                        Some(&f.name),
+                        format!(
+                            "function `{}` declares it handles `{t}` v{declared}, the catalog has \
+                             v{}: review the handler, then update `versions`",
+                            f.name, event.version
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn generated(&mut self) {
+        let system = self.system;
+        match system.app.generated_files() {
+            Ok(files) => {
+                for file in files.into_iter().filter(|f| f.stale) {
+                    let rel = self.rel(&file.path);
+                    self.push(
+                        FindingKind::GeneratedStale,
+                        rel.clone(),
+                        &rel,
+                        None,
+                        None,
+                        None,
+                        format!(
+                            "{rel} is not what the declarations give: run `eventrail infra generate`"
+                        ),
+                    );
+                }
+            }
+            Err(e) => {
+                let explained = self.findings.iter().any(|f| {
+                    matches!(
+                        f.kind,
+                        FindingKind::UnknownEvent | FindingKind::InvalidPattern
+                    )
+                });
+                if !explained {
+                    let template = system.app.project.settings.template.clone();
+                    self.push(
+                        FindingKind::GeneratedStale,
+                        template.clone(),
+                        &template,
+                        None,
+                        None,
+                        None,
+                        format!("the generated files cannot be computed: {e}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn compatibility(&mut self, changes: &[EventChanges]) {
+        for event in changes.iter().filter(|e| e.breaking() && !e.bumped()) {
+            let list: Vec<String> = event
+                .changes
+                .iter()
+                .filter(|c| c.breaking)
+                .map(|c| {
+                    if c.path.is_empty() {
+                        format!("{} ({})", c.kind.as_str(), c.detail)
+                    } else {
+                        format!("{} `{}` ({})", c.kind.as_str(), c.path, c.detail)
+                    }
+                })
+                .collect();
+            let file = if event
+                .changes
+                .iter()
+                .any(|c| c.kind == crate::compat::ChangeKind::EventRemoved)
+            {
+                self.system.app.project.settings.catalog.clone()
+            } else {
+                event.schema.clone()
+            };
+            self.push(
+                FindingKind::BreakingChangeWithoutVersionBump,
+                file,
+                &event.detail_type,
+                None,
+                Some(&event.detail_type),
+                None,
+                format!(
+                    "`{}` changed in a breaking way but its version is still v{}: {}; consumers \
+                     affected: {}. Bump the event's version (and adapt its consumers) or keep the \
+                     change compatible",
+                    event.detail_type,
+                    event.new_version,
+                    list.join("; "),
+                    event.consumers_text()
+                ),
+            );
+        }
+    }
+}
+
+/// A file lint cannot read (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    /// The samples.
+    #[error(transparent)]
+    App(crate::AppError),
+    /// A schema that does not compile.
+    #[error(transparent)]
+    Schema(crate::schema::SchemaError),
+    /// The baseline.
+    #[error(transparent)]
+    Baseline(#[from] CompatError),
+}
+
+/// Lints the system; with a baseline, also compares each event's schema with it.
+pub fn lint(system: &System, baseline: Option<&Baseline>) -> Result<Report, LintError> {
+    let mut lint = Lint {
+        system,
+        findings: Vec::new(),
+    };
+    lint.unknown_events();
+    lint.invalid_patterns();
+    lint.emitted_unrouted();
+    lint.rules_matching_nothing();
+    lint.never_emitted();
+    lint.samples()?;
+    lint.unknown_fields();
+    lint.overlapping();
+    lint.versions();
+    lint.generated();
+    let compatibility = match baseline {
+        Some(baseline) => {
+            let changes = compatibility(system, baseline)?;
+            lint.compatibility(&changes);
+            Some(changes)
+        }
+        None => None,
+    };
+    let exceptions = &system.app.project.settings.lint.allow;
+    let mut used = vec![false; exceptions.len()];
+    let mut findings = Vec::new();
+    let mut excepted = Vec::new();
+    for finding in lint.findings {
+        let allowed = exceptions.iter().position(|x| {
+            x.finding == finding.kind.as_str()
+                && x.subject == finding.subject
+                && !x.reason.trim().is_empty()
+        });
+        match allowed {
+            Some(i) => {
+                used[i] = true;
+                excepted.push(Excepted {
+                    reason: exceptions[i].reason.clone(),
+                    finding,
+                });
+            }
+            None => findings.push(finding),
+        }
+    }
+    for (i, x) in exceptions.iter().enumerate() {
+        let problem = if x.reason.trim().is_empty() {
+            Some("has no reason: say why the finding is deliberate")
+        } else if !FindingKind::ALL.iter().any(|k| k.as_str() == x.finding) {
+            Some("names no finding kind")
+        } else if !used[i] {
+            Some("matches no finding: remove it")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            findings.push(Finding {
+                kind: FindingKind::InvalidException,
+                file: "Cargo.toml".to_owned(),
+                subject: format!("{}:{}", x.finding, x.subject),
+                rule: None,
+                event: None,
+                function: None,
+                message: format!(
+                    "the exception for `{}` on `{}` ([[workspace.metadata.eventrail.lint.allow]]) \
+                     {problem}",
+                    x.finding, x.subject
+                ),
+            });
+        }
+    }
+    Ok(Report {
+        findings,
+        excepted,
+        compatibility,
+    })
+}

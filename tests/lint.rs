@@ -1,0 +1,427 @@
+//! `eventrail lint` on fixtures: `tests/fixtures/lint/clean` is a small system with no
+//! finding; every other folder there holds the files that differ from it and produces the
+//! finding kind it is named after, naming the file and the rule, event or function. Also: the
+//! reference system is clean, the exit codes and `--json` of the command, schema
+//! compatibility against a folder and a git ref, and a copy of the repository whose fraud
+//! filter has a misspelt field.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use eventrail_template::System;
+use eventrail_template::compat::{Baseline, ChangeKind};
+use eventrail_template::lint::{FindingKind, Report, lint};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lint")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventrail-lint-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `clean/` with the fixture's files laid over it, in a scratch folder; the generated files
+/// are regenerated unless `regenerate` is false (a fixture that cannot be generated keeps
+/// the clean ones).
+fn system_of(fixture: &str, regenerate: bool) -> PathBuf {
+    let dir = scratch(fixture);
+    copy_tree(&fixtures().join("clean"), &dir);
+    if fixture != "clean" {
+        copy_tree(&fixtures().join(fixture), &dir);
+    }
+    if regenerate && let Ok(app) = eventrail_template::App::load(&dir) {
+        let _ = app.write_generated();
+    }
+    dir
+}
+
+fn lint_fixture(fixture: &str, regenerate: bool, against: Option<&Path>) -> Report {
+    let dir = system_of(fixture, regenerate);
+    let system = System::load(&dir).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let baseline = against.map(|a| Baseline::Dir(a.to_path_buf()));
+    let report = lint(&system, baseline.as_ref()).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    report
+}
+
+/// Checks a fixture's report: exactly these kinds, and the finding of `kind` names `file`
+/// and mentions every one of `mentions`.
+fn expect(
+    report: &Report,
+    kinds: &[FindingKind],
+    kind: FindingKind,
+    file: &str,
+    mentions: &[&str],
+) {
+    let found = report.kinds();
+    let wanted: BTreeSet<FindingKind> = kinds.iter().copied().collect();
+    assert_eq!(found, wanted, "{:#?}", report.findings);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind}: {:#?}", report.findings));
+    assert_eq!(finding.file, file, "{finding:#?}");
+    let text = finding.to_string();
+    for m in mentions {
+        assert!(text.contains(m), "{m:?} not in {text}");
+    }
+}
+
+#[test]
+fn the_clean_fixture_has_no_finding() {
+    let report = lint_fixture("clean", false, None);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+}
+
+#[test]
+fn the_reference_system_has_no_finding() {
+    let system = System::load(eventrail_tests::repo()).expect("the reference system loads");
+    let report = lint(&system, None).expect("lint runs");
+    assert!(report.is_clean(), "{:#?}", report.findings);
+}
+
+#[test]
+fn an_emitted_event_no_rule_receives() {
+    let report = lint_fixture("emitted-event-unrouted", true, None);
+    let k = FindingKind::EmittedEventUnrouted;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/billing/Cargo.toml",
+        &["`billing`", "`Refunded`"],
+    );
+}
+
+#[test]
+fn a_rule_no_event_of_the_catalog_can_match_by_its_schema() {
+    // The filter asks for amount < 0; the schema says amount >= 0: no sample needed to know.
+    let report = lint_fixture("rule-matches-nothing", true, None);
+    let k = FindingKind::RuleMatchesNothing;
+    expect(
+        &report,
+        // Invoiced then reaches no rule either.
+        &[k, FindingKind::EmittedEventUnrouted],
+        k,
+        "functions/mailer/Cargo.toml",
+        &["`MailerInvoiced`", "mailer"],
+    );
+}
+
+#[test]
+fn a_function_waiting_for_an_event_nobody_emits() {
+    let report = lint_fixture("consumed-event-never-emitted", true, None);
+    let k = FindingKind::ConsumedEventNeverEmitted;
+    expect(
+        &report,
+        // The catalog event is then emitted by nobody, too.
+        &[k, FindingKind::CatalogEventNeverEmitted],
+        k,
+        "functions/mailer/Cargo.toml",
+        &["`mailer`", "`OrderCancelled`"],
+    );
+}
+
+#[test]
+fn a_catalog_event_nobody_emits() {
+    let report = lint_fixture("catalog-event-never-emitted", true, None);
+    let k = FindingKind::CatalogEventNeverEmitted;
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/catalog.json",
+        &["`OrderCancelled`"],
+    );
+}
+
+#[test]
+fn a_sample_failing_its_schema() {
+    let report = lint_fixture("sample-invalid", true, None);
+    let k = FindingKind::SampleInvalid;
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/samples/invoiced-bad-amount.json",
+        &["`Invoiced`", "/data/amount", "events/schemas/invoiced.json"],
+    );
+}
+
+#[test]
+fn a_filter_on_a_field_the_schema_lacks() {
+    let report = lint_fixture("filter-unknown-field", true, None);
+    let k = FindingKind::FilterUnknownField;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/billing/Cargo.toml",
+        &[
+            "`BillingOrderPlaced`",
+            "detail.data.totl",
+            "`OrderPlaced`",
+            "did you mean `total`?",
+        ],
+    );
+}
+
+#[test]
+fn two_rules_of_one_function_that_overlap() {
+    let report = lint_fixture("overlapping-rules", true, None);
+    let k = FindingKind::OverlappingRules;
+    expect(
+        &report,
+        &[k],
+        k,
+        "infra/template.yaml",
+        &[
+            "`BillingOrderPlaced`",
+            "`BillingEuroOrders`",
+            "`billing`",
+            "OrderPlaced",
+        ],
+    );
+}
+
+#[test]
+fn a_declaration_naming_an_event_outside_the_catalog() {
+    let report = lint_fixture("unknown-event", true, None);
+    let k = FindingKind::UnknownEvent;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/mailer/Cargo.toml",
+        &["`mailer`", "`InvoiceVoided`"],
+    );
+}
+
+#[test]
+fn an_invalid_filter() {
+    let report = lint_fixture("invalid-pattern", true, None);
+    let k = FindingKind::InvalidPattern;
+    expect(
+        &report,
+        // Without its rule, OrderPlaced reaches nobody.
+        &[k, FindingKind::EmittedEventUnrouted],
+        k,
+        "functions/billing/Cargo.toml",
+        &["`BillingOrderPlaced`", "numeric"],
+    );
+}
+
+#[test]
+fn a_generated_file_behind_its_declarations() {
+    let report = lint_fixture("generated-stale", false, None);
+    let k = FindingKind::GeneratedStale;
+    expect(
+        &report,
+        &[k],
+        k,
+        "infra/template.yaml",
+        &["eventrail infra generate"],
+    );
+}
+
+#[test]
+fn a_consumer_declaring_another_version() {
+    let report = lint_fixture("consumer-version-mismatch", true, None);
+    let k = FindingKind::ConsumerVersionMismatch;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/mailer/Cargo.toml",
+        &["`mailer`", "`Invoiced` v2", "v1"],
+    );
+}
+
+#[test]
+fn exceptions_need_a_finding_and_cover_it_with_their_reason() {
+    let report = lint_fixture("invalid-exception", true, None);
+    let k = FindingKind::InvalidException;
+    expect(
+        &report,
+        &[k],
+        k,
+        "Cargo.toml",
+        &[
+            "rule-matches-nothing",
+            "MailerInvoiced",
+            "matches no finding",
+        ],
+    );
+
+    let report = lint_fixture("allowed-exception", true, None);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    assert_eq!(report.excepted.len(), 1, "{:#?}", report.excepted);
+    assert_eq!(
+        report.excepted[0].finding.kind,
+        FindingKind::CatalogEventNeverEmitted
+    );
+    assert!(report.excepted[0].reason.contains("back office"));
+}
+
+#[test]
+fn a_breaking_schema_change_needs_a_version_bump() {
+    let clean = fixtures().join("clean");
+    let report = lint_fixture("breaking-change-without-version-bump", true, Some(&clean));
+    let k = FindingKind::BreakingChangeWithoutVersionBump;
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/schemas/order-placed.json",
+        &[
+            "`OrderPlaced`",
+            "enum-values-removed",
+            "data.currency",
+            "USD",
+            "billing",
+        ],
+    );
+
+    let report = lint_fixture("breaking-change-with-version-bump", true, Some(&clean));
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    let changes = report.compatibility.expect("compared");
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!((changes[0].old_version, changes[0].new_version), (1, 2));
+    assert_eq!(changes[0].changes[0].kind, ChangeKind::EnumValuesRemoved);
+    assert!(changes[0].changes[0].breaking);
+    assert_eq!(changes[0].consumers, vec![("billing".to_owned(), None)]);
+
+    let report = lint_fixture("clean", false, Some(&clean));
+    assert!(report.is_clean() && report.compatibility == Some(Vec::new()));
+
+    // An event that left the catalog since the baseline.
+    let older = system_of("emitted-event-unrouted", true);
+    let report = lint_fixture("clean", false, Some(&older));
+    let k = FindingKind::BreakingChangeWithoutVersionBump;
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/catalog.json",
+        &["`Refunded`", "event-removed"],
+    );
+    let _ = std::fs::remove_dir_all(&older);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn schemas_are_compared_with_a_git_ref() {
+    let dir = system_of("clean", false);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "baseline"]);
+    copy_tree(
+        &fixtures().join("breaking-change-without-version-bump"),
+        &dir,
+    );
+    let system = System::load(&dir).unwrap();
+    let baseline = Baseline::from_arg(&dir, "HEAD");
+    let report = lint(&system, Some(&baseline)).unwrap();
+    assert_eq!(
+        report.kinds(),
+        BTreeSet::from([FindingKind::BreakingChangeWithoutVersionBump]),
+        "{:#?}",
+        report.findings
+    );
+    let error = lint(&system, Some(&Baseline::from_arg(&dir, "no-such-ref"))).unwrap_err();
+    assert!(error.to_string().contains("no-such-ref"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn lint_cli(args: &[&str], root: &Path) -> std::process::Output {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["lint".as_ref()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    all.push("--root".as_ref());
+    all.push(root.as_os_str());
+    eventrail_tests::eventrail(&all)
+}
+
+#[test]
+fn the_command_exits_0_clean_1_findings_2_unreadable() {
+    let out = lint_cli(&[], &eventrail_tests::repo());
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert!(output_text(&out).contains("lint: clean"));
+
+    let dir = system_of("filter-unknown-field", true);
+    let out = lint_cli(&["--json"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json gives JSON");
+    assert_eq!(json["findings"][0]["kind"], "filter-unknown-field");
+    assert_eq!(json["findings"][0]["rule"], "BillingOrderPlaced");
+    assert_eq!(json["findings"][0]["file"], "functions/billing/Cargo.toml");
+
+    std::fs::remove_file(dir.join("events/schemas/invoiced.json")).unwrap();
+    let out = lint_cli(&[], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("invoiced.json"),
+        "{}",
+        output_text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_misspelt_field_in_the_fraud_filter_fails_lint_naming_the_rule() {
+    let dir = scratch("fraud-typo");
+    eventrail_tests::copy_repository(&dir);
+    let manifest = dir.join("functions/fraud/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.contains("total_cents = "),
+        "the fraud filter tests total_cents"
+    );
+    std::fs::write(&manifest, text.replace("total_cents = ", "totl_cents = ")).unwrap();
+    let out = lint_cli(&[], &dir);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("functions/fraud/Cargo.toml: rule `FraudSuspiciousOrderPlaced` filters on `detail.data.order.totl_cents`"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `total_cents`?"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
