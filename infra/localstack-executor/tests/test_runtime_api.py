@@ -53,6 +53,16 @@ class SandboxTest(unittest.TestCase):
         self.assertIn("handling echo req-echo", outcome.logs)
         self.assertIn("REPORT RequestId: req-echo", outcome.logs)
 
+    def test_every_line_printed_before_the_answer_is_in_that_invocations_logs(self):
+        # The output is read asynchronously; a loaded machine must not move a handler's last
+        # lines into the next invocation, or lose them.
+        sandbox = self.sandbox()
+        sandbox.start()
+        for n in range(40):
+            outcome = invoke(sandbox, {"action": "echo", "n": n}, f"req-{n}")
+            self.assertIn(f"handling echo req-{n}", outcome.logs)
+            self.assertNotIn(f"handling echo req-{n - 1}", outcome.logs)
+
     def test_warm_process_is_reused(self):
         sandbox = self.sandbox()
         sandbox.start()

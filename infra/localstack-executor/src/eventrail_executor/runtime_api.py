@@ -13,6 +13,7 @@ Nothing in this module imports LocalStack, so it can be tested on its own.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import dataclasses
 import http.server
@@ -20,6 +21,7 @@ import json
 import logging
 import os
 import queue
+import select
 import signal
 import socketserver
 import subprocess
@@ -406,17 +408,50 @@ class FunctionProcess:
                 ),
             ) from e
         self.pid = self.proc.pid
+        # The output is read without blocking, under a lock, by the pump thread and by
+        # drain(): an invocation's outcome drains the pipe itself, so every line the handler
+        # wrote before it answered is in that invocation's logs, however loaded the machine.
+        self._read_lock = threading.Lock()
+        self._eof = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._fd = self.proc.stdout.fileno() if self.proc.stdout is not None else -1
+        if self._fd >= 0:
+            os.set_blocking(self._fd, False)
         threading.Thread(target=self._pump_output, name=f"eventrail-out-{self.pid}", daemon=True).start()
         threading.Thread(target=self._wait, name=f"eventrail-wait-{self.pid}", daemon=True).start()
+
+    def drain(self) -> None:
+        """Append everything the process has written so far to the logs, without blocking."""
+        with self._read_lock:
+            while not self._eof and self._fd >= 0:
+                try:
+                    chunk = os.read(self._fd, 65536)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._eof = True
+                    tail = self._decoder.decode(b"", final=True)
+                    if tail:
+                        self._logs.append(tail)
+                    return
+                text = self._decoder.decode(chunk)
+                if text:
+                    self._logs.append(text)
+                    LOG.debug("[bootstrap %s] %s", self.pid, text.rstrip())
 
     def _pump_output(self) -> None:
         stream = self.proc.stdout
         if stream is None:
             return
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace")
-            self._logs.append(line)
-            LOG.debug("[bootstrap %s] %s", self.pid, line.rstrip())
+        while not self._eof:
+            try:
+                ready, _, _ = select.select([self._fd], [], [], 0.5)
+            except (OSError, ValueError):
+                break
+            if ready:
+                self.drain()
         stream.close()
 
     def _wait(self) -> None:
@@ -666,9 +701,10 @@ class Sandbox:
         started: float,
         error_type: str | None,
     ) -> Outcome:
-        # Give the output pump a moment to read what the handler printed just before it
-        # answered; the pipe is read asynchronously.
-        time.sleep(0.005)
+        # Everything the handler printed before it answered is in the pipe: read it now rather
+        # than rely on the pump thread having been scheduled.
+        if self._process is not None:
+            self._process.drain()
         duration_ms = (time.monotonic() - started) * 1000
         output = self.logs.since(mark)
         if output and not output.endswith("\n"):
