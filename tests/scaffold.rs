@@ -51,6 +51,24 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
+/// `eventrail <args>` on the copy fails, says `wanted` and that nothing was changed, and no
+/// file of the copy changed.
+fn assert_refused(copy: &Path, args: &[&str], wanted: &str, before: &[(PathBuf, Vec<u8>)]) {
+    let out = eventrail(copy, args);
+    assert!(
+        !out.status.success(),
+        "{args:?} should fail:\n{}",
+        text(&out)
+    );
+    assert!(text(&out).contains(wanted), "{args:?}: {}", text(&out));
+    assert!(
+        text(&out).contains("nothing was changed"),
+        "{args:?}: {}",
+        text(&out)
+    );
+    assert!(snapshot(copy) == before, "{args:?} changed files");
+}
+
 #[test]
 fn scaffolded_functions_build_route_and_pass_the_template_checks() {
     let tmp = std::env::temp_dir().join(format!("eventrail-scaffold-{}", std::process::id()));
@@ -78,19 +96,7 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
             "hand-written resource",
         ),
     ] {
-        let out = eventrail(&copy, &args);
-        assert!(
-            !out.status.success(),
-            "{args:?} should fail:\n{}",
-            text(&out)
-        );
-        assert!(text(&out).contains(wanted), "{args:?}: {}", text(&out));
-        assert!(
-            text(&out).contains("nothing was changed"),
-            "{args:?}: {}",
-            text(&out)
-        );
-        assert!(snapshot(&copy) == before, "{args:?} changed files");
+        assert_refused(&copy, &args, wanted, &before);
     }
 
     // A new catalog event: type, sample, schema and catalog index; then a function emitting it.
@@ -121,14 +127,7 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
             "already in the catalog",
         ),
     ] {
-        let out = eventrail(&copy, &args);
-        assert!(
-            !out.status.success(),
-            "{args:?} should fail:\n{}",
-            text(&out)
-        );
-        assert!(text(&out).contains(wanted), "{args:?}: {}", text(&out));
-        assert!(snapshot(&copy) == before, "{args:?} changed files");
+        assert_refused(&copy, &args, wanted, &before);
     }
     let out = eventrail(
         &copy,
