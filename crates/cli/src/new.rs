@@ -122,21 +122,23 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
     .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
     let files = scaffold(&project, &app, &new)?;
 
-    let write = || -> Result<()> {
+    let write = || -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir.join("src"))?;
         for (path, text) in &files {
             std::fs::write(path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let app = App::load(&project.root)?;
-        app.write_generated()?;
-        Ok(())
+        Ok(app.write_infrastructure()?)
     };
-    if let Err(error) = write() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::write(&template_path, &current);
-        return Err(error.context("scaffolding failed; the changes were rolled back"));
-    }
+    let stale_docs = match write() {
+        Ok(stale_docs) => stale_docs,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::write(&template_path, &current);
+            return Err(error.context("scaffolding failed; the changes were rolled back"));
+        }
+    };
     println!("created {}/", relative(&project, &dir));
     for (path, _) in &files {
         println!("  {}", relative(&project, path));
@@ -149,7 +151,22 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
         "next: write the handler in {}/src/lib.rs, then `cargo test -p {name}`",
         relative(&project, &dir)
     );
+    stale_docs_hint(&project, &stale_docs);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scaffolding changes only code and infrastructure; the flow picture embedded in the docs is
+/// regenerated on request.
+fn stale_docs_hint(project: &Project, stale: &[PathBuf]) {
+    if stale.is_empty() {
+        return;
+    }
+    let names: Vec<String> = stale.iter().map(|p| relative(project, p)).collect();
+    println!(
+        "the flow picture in {} does not show this yet: `cargo run -p eventrail -- infra generate` \
+         redraws it (the docs test and `eventrail lint` flag it until then)",
+        names.join(" and ")
+    );
 }
 
 fn describe(consumes: &[String], emits: &[String]) -> String {
@@ -482,7 +499,7 @@ impl Validate for {detail_type} {{
     // before the catalog's own checks run.
     let accepted = cargo_test(true)
         && App::load(&project.root)
-            .and_then(|app| app.write_generated())
+            .and_then(|app| app.write_infrastructure())
             .is_ok()
         && cargo_test(false);
     let index_has_it = App::load(&project.root)
@@ -499,13 +516,13 @@ impl Validate for {detail_type} {{
                 .join(format!("schemas/{stem}.json")),
         );
         let _ = cargo_test(true);
-        let _ = App::load(&project.root).and_then(|app| app.write_generated());
+        let _ = App::load(&project.root).and_then(|app| app.write_infrastructure());
         bail!(
             "the catalog crate did not accept the new event (see cargo's output above); the \
              changes were rolled back"
         );
     }
-    App::load(&project.root)?.write_generated()?;
+    let stale_docs = App::load(&project.root)?.write_infrastructure()?;
     println!(
         "added {detail_type} (source {source}) to {}",
         project.settings.catalog_source
@@ -516,5 +533,6 @@ impl Validate for {detail_type} {{
         "next: give {detail_type} its fields, then `EVENTRAIL_BLESS=1 cargo test -p {}`",
         project.settings.catalog_crate
     );
+    stale_docs_hint(&project, &stale_docs);
     Ok(ExitCode::SUCCESS)
 }

@@ -183,12 +183,34 @@ impl App {
     /// Writes the generated files that changed; returns them.
     pub fn write_generated(&self) -> Result<Vec<GeneratedFile>, AppError> {
         let files = self.generated_files()?;
+        Self::write(&files)?;
+        Ok(files)
+    }
+
+    /// Writes only the infrastructure that changed (the template and the routing index), not
+    /// the pictures in the docs: what scaffolding a function or an event changes. Returns the
+    /// docs whose picture is now stale, for the caller to mention.
+    pub fn write_infrastructure(&self) -> Result<Vec<PathBuf>, AppError> {
+        let files = self.generated_files()?;
+        let infrastructure = [self.project.template_path(), self.project.consumers_path()];
+        let (infra, docs): (Vec<GeneratedFile>, Vec<GeneratedFile>) = files
+            .into_iter()
+            .partition(|f| infrastructure.contains(&f.path));
+        Self::write(&infra)?;
+        Ok(docs
+            .into_iter()
+            .filter(|f| f.stale)
+            .map(|f| f.path)
+            .collect())
+    }
+
+    fn write(files: &[GeneratedFile]) -> Result<(), AppError> {
         for file in files.iter().filter(|f| f.stale) {
             std::fs::write(&file.path, &file.text).map_err(|e| AppError::File {
                 file: file.path.clone(),
                 message: format!("cannot write: {e}"),
             })?;
         }
-        Ok(files)
+        Ok(())
     }
 }
