@@ -106,7 +106,15 @@ fn a_stale_generated_section_is_caught() {
             .any(|f| f.stale && f.path.ends_with("infra/template.yaml")),
         "changing a declaration must make the checked-in template stale"
     );
-    assert!(app.generated_files().unwrap().iter().all(|f| !f.stale));
+    // The infrastructure is current (the pictures in the docs are tests/graph.rs's business:
+    // `eventrail new function` leaves them to `infra generate`).
+    assert!(
+        app.generated_files()
+            .unwrap()
+            .iter()
+            .filter(|f| f.path.extension().is_none_or(|e| e != "md"))
+            .all(|f| !f.stale)
+    );
 }
 
 #[test]
