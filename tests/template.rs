@@ -112,7 +112,7 @@ fn a_stale_generated_section_is_caught() {
         app.generated_files()
             .unwrap()
             .iter()
-            .filter(|f| f.path.extension().is_none_or(|e| e != "md"))
+            .filter(|f| f.kind == eventrail_template::GeneratedKind::Infrastructure)
             .all(|f| !f.stale)
     );
 }

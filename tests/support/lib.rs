@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use eventrail_observe::{BusEvent, FailureRecord, Flow, FlowReport, Router, Stack, Watch};
-use eventrail_template::{App, Template, check_invariants};
+use eventrail_template::{App, GeneratedKind, Template, check_invariants};
 use events::scenarios::Scenario;
 use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;
@@ -152,7 +152,7 @@ pub fn template_problems(root: &Path) -> Vec<String> {
         Ok(files) => problems.extend(
             files
                 .iter()
-                .filter(|f| f.stale && f.path.extension().is_none_or(|e| e != "md"))
+                .filter(|f| f.stale && f.kind == GeneratedKind::Infrastructure)
                 .map(|f| {
                     format!(
                         "{} is stale: run `cargo run -p eventrail -- infra generate`",

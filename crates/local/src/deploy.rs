@@ -168,15 +168,7 @@ pub fn build_local_zips(
     for binary in binaries {
         command.args(["--package", binary]);
     }
-    let shown = tools::describe(&command);
-    let status = command
-        .status()
-        .io_context(|| format!("starting `{shown}`"))?;
-    if !status.success() {
-        return Err(Error::Build(format!(
-            "`{shown}` failed ({status}); the compiler output above says why"
-        )));
-    }
+    run_build(&mut command, "")?;
     let bin_dir = target.join("debug");
     let out_dir = target.join(LOCAL_ZIPS_DIR);
     let mut zips = BTreeMap::new();
@@ -198,6 +190,21 @@ pub fn build_local_zips(
         );
     }
     Ok(zips)
+}
+
+/// Runs a build command, its output going to the terminal; returns it as shown to people.
+/// `hint` follows the error when the command cannot start.
+fn run_build(command: &mut Command, hint: &str) -> Result<String> {
+    let shown = tools::describe(command);
+    let status = command
+        .status()
+        .io_context(|| format!("starting `{shown}`{hint}"))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "`{shown}` failed ({status}); the compiler output above says why"
+        )));
+    }
+    Ok(shown)
 }
 
 fn zip_is_stale(executable: &Path, zip: &Path) -> bool {
@@ -260,15 +267,7 @@ pub fn build_zips(
         command.args(["--package", binary]);
     }
     // Progress (cargo's own lines) goes straight to the terminal.
-    let shown = tools::describe(&command);
-    let status = command
-        .status()
-        .io_context(|| format!("starting `{shown}` (run `eventrail local install`?)"))?;
-    if !status.success() {
-        return Err(Error::Build(format!(
-            "`{shown}` failed ({status}); the compiler output above says why"
-        )));
-    }
+    let shown = run_build(&mut command, " (run `eventrail local install`?)")?;
     let lambda_dir = target_dir(root).join("lambda");
     let mut zips = BTreeMap::new();
     for binary in binaries {

@@ -24,9 +24,20 @@ pub struct App {
     pub catalog: CatalogIndex,
 }
 
+/// What a generated file is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratedKind {
+    /// The template's generated part or the routing index: what deploys and routing read.
+    Infrastructure,
+    /// A Markdown file with the flow picture embedded.
+    Docs,
+}
+
 /// A file the generator writes, with its new text and whether it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
+    /// What it is for.
+    pub kind: GeneratedKind,
     /// The file.
     pub path: PathBuf,
     /// What it should hold.
@@ -121,11 +132,13 @@ impl App {
         let docs = self.docs_with_graph(&template)?;
         let mut files = vec![
             GeneratedFile {
+                kind: GeneratedKind::Infrastructure,
                 stale: template != current,
                 path: template_path,
                 text: template,
             },
             GeneratedFile {
+                kind: GeneratedKind::Infrastructure,
                 path: consumers_path,
                 text: consumers,
                 stale: consumers_stale,
@@ -172,6 +185,7 @@ impl App {
             .filter_map(|(path, current)| {
                 let text = embed_graph(&current, &mermaid)?;
                 Some(GeneratedFile {
+                    kind: GeneratedKind::Docs,
                     stale: text != current,
                     path,
                     text,
@@ -191,11 +205,10 @@ impl App {
     /// the pictures in the docs: what scaffolding a function or an event changes. Returns the
     /// docs whose picture is now stale, for the caller to mention.
     pub fn write_infrastructure(&self) -> Result<Vec<PathBuf>, AppError> {
-        let files = self.generated_files()?;
-        let infrastructure = [self.project.template_path(), self.project.consumers_path()];
-        let (infra, docs): (Vec<GeneratedFile>, Vec<GeneratedFile>) = files
+        let (infra, docs): (Vec<GeneratedFile>, Vec<GeneratedFile>) = self
+            .generated_files()?
             .into_iter()
-            .partition(|f| infrastructure.contains(&f.path));
+            .partition(|f| f.kind == GeneratedKind::Infrastructure);
         Self::write(&infra)?;
         Ok(docs
             .into_iter()

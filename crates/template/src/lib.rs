@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use app::{App, AppError, GeneratedFile};
+pub use app::{App, AppError, GeneratedFile, GeneratedKind};
 pub use error::TemplateError;
 pub use eventrail_contract::{FunctionDeclaration, Project};
 pub use invariants::{Violation, check_invariants};
