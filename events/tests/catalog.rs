@@ -157,7 +157,7 @@ fn every_sample_is_a_full_envelope_that_decodes_into_its_type() {
 }
 
 #[test]
-fn every_sample_validates_against_its_checked_in_schema() {
+fn every_sample_validates_against_its_schema_file() {
     let entries = catalog();
     for path in sample_paths() {
         let sample = read_json(&path);
