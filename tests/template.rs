@@ -118,6 +118,96 @@ fn a_stale_generated_section_is_caught() {
 }
 
 #[test]
+fn a_role_allowed_more_detail_types_than_declared_fails() {
+    let t = template();
+    let emitter = declared()
+        .into_iter()
+        .find(|f| f.declaration.emits_events())
+        .expect("an emitting function");
+    let role = format!("{}Role", emitter.logical_id());
+    let widened = edited(&t, |j| {
+        let s = policy(j, &role)
+            .into_iter()
+            .map(|mut s| {
+                if s["Action"] == json!("events:PutEvents") {
+                    s["Condition"]["StringEquals"]["events:detail-type"] =
+                        json!(["PaymentCaptured", "OrderShipped", "OrderPlaced"]);
+                }
+                s
+            })
+            .collect();
+        set(j, &role, s);
+    });
+    let v = check_invariants(&widened);
+    assert!(
+        about(&v, &emitter.name)
+            .iter()
+            .any(|v| v.message.contains("detail-types") && v.message.contains("declares")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
+fn a_bus_without_the_policy_that_denies_forged_sources_fails() {
+    let t = template();
+    let open = edited(&t, |j| {
+        let resources = j["Resources"].as_object_mut().unwrap();
+        let ids: Vec<String> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == json!("AWS::Events::EventBusPolicy"))
+            .filter(|(_, r)| r["Properties"]["Statement"]["Effect"] == json!("Deny"))
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert!(
+            !ids.is_empty(),
+            "the template has a deny statement on the bus"
+        );
+        for id in ids {
+            resources.remove(&id);
+        }
+    });
+    let v = check_invariants(&open);
+    assert!(
+        v.iter()
+            .any(|v| v.resource == "EventBus" && v.message.contains("forge")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
+fn an_emitter_missing_from_the_bus_policy_exemption_fails() {
+    let t = template();
+    let emitter = declared()
+        .into_iter()
+        .find(|f| f.declaration.emits_events())
+        .expect("an emitting function");
+    let role = format!("{}Role", emitter.logical_id());
+    let shut_out = edited(&t, |j| {
+        let resources = j["Resources"].as_object_mut().unwrap();
+        for (_, r) in resources.iter_mut() {
+            if r["Type"] == json!("AWS::Events::EventBusPolicy")
+                && r["Properties"]["Statement"]["Effect"] == json!("Deny")
+            {
+                let condition = r["Properties"]["Statement"]["Condition"].to_string();
+                assert!(condition.contains(&role), "{role} is exempt: {condition}");
+                let without = condition.replace(&format!("\"{role}\""), "\"SomeoneElse\"");
+                r["Properties"]["Statement"]["Condition"] = serde_json::from_str(&without).unwrap();
+            }
+        }
+    });
+    let v = check_invariants(&shut_out);
+    assert!(
+        about(&v, &emitter.name)
+            .iter()
+            .any(|v| v.message.contains("not exempt")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
 fn put_events_without_source_conditions_fails() {
     let t = template();
     let emitter = declared()

@@ -163,6 +163,11 @@ impl FailureRecord {
 
     /// The failed event's detail-type.
     pub fn detail_type(&self) -> Option<&str> {
+        if let FailureKind::Poison(letter) = &self.kind
+            && let Some(detail_type) = &letter.detail_type
+        {
+            return Some(detail_type);
+        }
         self.event()?.get("detail-type")?.as_str()
     }
 

@@ -6,6 +6,8 @@ use eventrail_contract::Declaration;
 pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
 /// Queue that receives poison events (the function's on-failure queue).
 pub const DLQ_URL_VAR: &str = "EVENTRAIL_DLQ_URL";
+/// Bucket a dead letter's event goes to when the letter is too large for a queue message.
+pub const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
 /// `1`/`true`: return emitted events and dead letters in the response instead of sending them.
 pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
 /// Name Lambda gives the function.
@@ -33,6 +35,9 @@ pub struct RuntimeConfig {
     pub bus_name: Option<String>,
     /// `None` only in dry-run mode.
     pub dead_letter_queue_url: Option<String>,
+    /// Where dead letters too large for the queue keep their event; without it such a dead
+    /// letter fails the invocation (and Lambda's failure record keeps the event).
+    pub failed_events_bucket: Option<String>,
     /// Do not call AWS; report instead.
     pub dry_run: bool,
 }
@@ -78,6 +83,11 @@ impl RuntimeConfig {
             function_name,
             bus_name,
             dead_letter_queue_url,
+            failed_events_bucket: if dead_letters {
+                get(FAILED_EVENTS_BUCKET_VAR)
+            } else {
+                None
+            },
             dry_run,
         })
     }

@@ -281,6 +281,17 @@ where
 
     /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
     pub async fn process(&self, raw: Value) -> Result<Outcome, ConsumerError> {
+        self.process_before(raw, None).await
+    }
+
+    /// [`Consumer::process`], with publishing bounded by `deadline` (the invocation's deadline
+    /// less the time a dead letter and the answer need), so a slow bus fails the invocation
+    /// with a retryable error instead of Lambda's timeout killing it mid-publish.
+    pub async fn process_before(
+        &self,
+        raw: Value,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Outcome, ConsumerError> {
         let incoming = match decode::<E>(&raw) {
             Ok(incoming) => incoming,
             Err(reason) => return self.dead_letter(raw, reason, None).await,
@@ -291,10 +302,15 @@ where
             correlation_id = %incoming.metadata.correlation_id,
             detail_type = %incoming.detail_type,
         );
-        self.handle(raw, incoming).instrument(span).await
+        self.handle(raw, incoming, deadline).instrument(span).await
     }
 
-    async fn handle(&self, raw: Value, incoming: Incoming<E>) -> Result<Outcome, ConsumerError> {
+    async fn handle(
+        &self,
+        raw: Value,
+        incoming: Incoming<E>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Outcome, ConsumerError> {
         let event_id = incoming.id.clone();
         let cause = incoming.metadata.clone();
         tracing::info!("handling event");
@@ -326,15 +342,38 @@ where
             tracing::error!(error = %error, "handler emitted an undeclared event");
             return Err(error);
         }
-        let outgoing = emitted_events(&emitted, &event_id, &cause).map_err(|failures| {
-            ConsumerError::Publish {
+        let published = match emitted_events(&emitted, &event_id, &cause) {
+            Ok(outgoing) => self.publish(&event_id, outgoing, deadline).await,
+            Err(failures) => Err(ConsumerError::Publish {
                 event_id: event_id.clone(),
                 failures,
+            }),
+        };
+        let summaries = match published {
+            Ok(summaries) => summaries,
+            // An emitted event that can never be published (it does not serialise, is over the
+            // size limit, or EventBridge refuses it for good) makes its cause poison: retrying
+            // cannot help, so it goes to the dead-letter queue at once, with the reason.
+            Err(ConsumerError::Publish { failures, .. })
+                if failures.iter().any(PublishError::is_permanent) =>
+            {
+                let reasons: Vec<String> = failures
+                    .iter()
+                    .filter(|f| f.is_permanent())
+                    .map(ToString::to_string)
+                    .collect();
+                let reason = format!(
+                    "an emitted event can never be published: {}",
+                    reasons.join("; ")
+                );
+                return self.dead_letter(raw, reason, Some(&cause)).await;
             }
-        })?;
-        let summaries = self.publish(&event_id, outgoing).await?;
-        for effect in emitted.effects() {
-            tracing::info!(effect = %effect, "side effect");
+            Err(error) => return Err(error),
+        };
+        // Effects may hold personal data (an outbox message has the customer's email): log
+        // how many there were, never what they hold.
+        if !emitted.effects().is_empty() {
+            tracing::info!(effects = emitted.effects().len(), "side effects done");
         }
         Ok(Outcome::Handled {
             event_id,
@@ -349,6 +388,7 @@ where
         &self,
         event_id: &str,
         emitted: Vec<(OutgoingEvent, Value)>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Vec<EmittedSummary>, ConsumerError> {
         let (outgoing, details): (Vec<OutgoingEvent>, Vec<(String, Value)>) = emitted
             .into_iter()
@@ -370,7 +410,7 @@ where
         if outgoing.is_empty() {
             return Ok(Vec::new());
         }
-        let results = publisher.publish_all(outgoing).await;
+        let results = publisher.publish_all_before(outgoing, deadline).await;
         let mut summaries = Vec::new();
         let mut failures = Vec::new();
         for (result, (detail_type, detail)) in results.into_iter().zip(details) {
@@ -404,6 +444,7 @@ where
         reason: String,
         cause: Option<&Metadata>,
     ) -> Result<Outcome, ConsumerError> {
+        let reason = bounded(&reason, MAX_REASON_BYTES);
         let event_id = raw.get("id").and_then(Value::as_str).map(str::to_owned);
         let correlation_id = cause.map(|m| m.correlation_id.clone()).or_else(|| {
             raw.pointer("/detail/metadata/correlation_id")
@@ -417,8 +458,13 @@ where
             reason: reason.clone(),
             event_id: event_id.clone(),
             correlation_id,
+            detail_type: raw
+                .get("detail-type")
+                .and_then(Value::as_str)
+                .map(|t| bounded(t, 256)),
             failed_at: chrono::Utc::now().to_rfc3339(),
             event: raw,
+            event_stored_at: None,
         };
         let message_id = match &self.dead_letters {
             Some(sink) => Some(sink.send(&letter).await?),
@@ -435,9 +481,23 @@ where
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
 fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
-    let envelope = EventBridgeEvent::<Value>::deserialize(raw)
-        .map_err(|e| format!("not an EventBridge event: {e}"))?;
-    let id = envelope.id.unwrap_or_default();
+    let envelope = EventBridgeEvent::<Value>::deserialize(raw).map_err(|e| {
+        format!(
+            "not an EventBridge event: {}",
+            without_values(&e.to_string())
+        )
+    })?;
+    let id = match envelope.id {
+        Some(id) if !id.trim().is_empty() => id,
+        _ => {
+            return Err(
+                "id: the event has no id, so the events this function emits could not \
+                        name their cause (causation_id); events put through EventBridge always \
+                        have one"
+                    .to_owned(),
+            );
+        }
+    };
     let source = envelope.source;
     let detail_type = envelope.detail_type;
     if !E::accepts(&source, &detail_type) {
@@ -451,7 +511,7 @@ fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
         format!(
             "detail.{}: {} (does not decode as {})",
             e.path(),
-            e.inner(),
+            without_values(&e.inner().to_string()),
             E::DETAIL_TYPE
         )
     })?;
@@ -471,6 +531,57 @@ fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
         metadata: detail.metadata,
         data: detail.data,
     })
+}
+
+/// Longest reason a dead letter carries; the rest is cut (the event itself is kept whole).
+const MAX_REASON_BYTES: usize = 2048;
+
+/// A decoding error's message without the values it quotes: dead letters and logs name the
+/// field and what was wrong, never the data (which may be personal, or huge). serde writes
+/// values as `string "..."`, ``integer `5` ``, ``unknown variant `X` `` and the like.
+pub fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            let kind = found
+                .split([' ', '`', '"'])
+                .next()
+                .filter(|k| !k.is_empty())
+                .unwrap_or("value");
+            let kind = match kind {
+                "floating" => "floating point",
+                "unit" => "null",
+                other => other,
+            };
+            let what = prefix.trim_end_matches(": ");
+            return if expected.is_empty() {
+                format!("{what}: a {kind}")
+            } else {
+                format!("{what}: a {kind}, expected {}", bounded(expected, 200))
+            };
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
+        return format!("unknown variant, expected {}", bounded(expected, 200));
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
+        return format!("unknown field, expected {}", bounded(expected, 200));
+    }
+    bounded(message, 500)
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary, marked when cut.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &text[..end], text.len() - end)
 }
 
 /// Adds the flow's metadata to what the handler emitted: each event ready to send, with its
@@ -510,6 +621,34 @@ fn emitted_events(
     }
 }
 
+/// An S3 client for the failed-events bucket. Path-style addressing when an endpoint is set
+/// (LocalStack), as virtual-hosted bucket names need DNS the local stack does not serve.
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let mut config = aws_sdk_s3::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_some() {
+        config = config.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
+/// Time kept back from the invocation's deadline for a dead letter and the answer.
+const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The instant publishing must end by: Lambda's deadline (milliseconds since the epoch) less
+/// [`DEADLINE_RESERVE`]. `None` when the deadline is unknown.
+fn publish_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).ok()?;
+    let left = std::time::Duration::from_millis(left).saturating_sub(DEADLINE_RESERVE);
+    Some(tokio::time::Instant::now() + left)
+}
+
 /// Runs `handler` as this Lambda function, configured by the function's declaration
 /// (`eventrail_runtime::declaration!()`, its `[package.metadata.eventrail]`): reads the
 /// environment the declaration calls for, builds the AWS clients once, and serves invocations
@@ -539,10 +678,13 @@ where
                 bus.clone(),
             )
         });
-        let dead_letters = config
-            .dead_letter_queue_url
-            .as_ref()
-            .map(|url| SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone()));
+        let dead_letters = config.dead_letter_queue_url.as_ref().map(|url| {
+            let queue = SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone());
+            match &config.failed_events_bucket {
+                Some(bucket) => queue.with_event_store(s3_client(&sdk), bucket.clone()),
+                None => queue,
+            }
+        });
         (publisher, dead_letters)
     };
     let consumer = Arc::new(
@@ -553,8 +695,10 @@ where
         let consumer = Arc::clone(&consumer);
         async move {
             let request_id = event.context.request_id.clone();
-            consumer
-                .process(event.payload)
+            let deadline = publish_deadline(event.context.deadline);
+            // Boxed: the whole processing future nested in the runtime's would otherwise
+            // overflow the compiler's layout depth in the functions' binaries.
+            Box::pin(consumer.process_before(event.payload, deadline))
                 .instrument(tracing::info_span!("invocation", request_id = %request_id))
                 .await
         }

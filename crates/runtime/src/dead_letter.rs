@@ -17,10 +17,55 @@ pub struct DeadLetter {
     pub event_id: Option<String>,
     /// The flow's correlation id, when it could be read.
     pub correlation_id: Option<String>,
+    /// The event's `detail-type`, when it could be read (also when the event is stored apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_type: Option<String>,
     /// When the function gave up (RFC 3339).
     pub failed_at: String,
-    /// The original event, exactly as delivered.
+    /// The original event, exactly as delivered; `null` when the letter would not fit in a
+    /// queue message, and [`DeadLetter::event_stored_at`] says where the event is instead.
     pub event: serde_json::Value,
+    /// Where the original event was stored whole (a claim check), when it was too large to
+    /// travel in the letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_stored_at: Option<StoredEvent>,
+}
+
+/// A claim check: the object that holds a dead letter's original event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// The S3 bucket.
+    pub bucket: String,
+    /// The object key: `<function>/<event id>.json`.
+    pub key: String,
+    /// Size of the stored JSON, in bytes.
+    pub bytes: usize,
+}
+
+/// Largest dead letter sent whole to the queue. A larger one keeps its event in the failed-events
+/// bucket and carries the pointer. Chosen below SQS's classic 256 KiB limit, so the letter fits
+/// a queue whatever its configured maximum.
+pub const INLINE_DEAD_LETTER_BYTES: usize = 250 * 1024;
+
+/// The object key a function's stored event gets: one per function and event id.
+pub fn stored_event_key(function: &str, event_id: Option<&str>, failed_at: &str) -> String {
+    let function = function.rsplit('/').next().unwrap_or(function);
+    match event_id {
+        Some(id) if !id.is_empty() => format!("{function}/{}.json", key_safe(id)),
+        _ => format!("{function}/no-id-{}.json", key_safe(failed_at)),
+    }
+}
+
+fn key_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Sending a dead letter failed; the invocation must then fail so nothing is lost.
@@ -42,11 +87,12 @@ pub trait DeadLetterSink: Send + Sync {
     ) -> impl Future<Output = Result<String, DeadLetterError>> + Send;
 }
 
-/// [`DeadLetterSink`] over an SQS queue.
+/// [`DeadLetterSink`] over an SQS queue, with an S3 bucket for events too large for a message.
 #[derive(Debug, Clone)]
 pub struct SqsDeadLetterQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
+    store: Option<(aws_sdk_s3::Client, String)>,
 }
 
 impl SqsDeadLetterQueue {
@@ -55,7 +101,62 @@ impl SqsDeadLetterQueue {
         Self {
             client,
             queue_url: queue_url.into(),
+            store: None,
         }
+    }
+
+    /// Events of letters over [`INLINE_DEAD_LETTER_BYTES`] are stored in `bucket`.
+    pub fn with_event_store(
+        mut self,
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+    ) -> Self {
+        self.store = Some((client, bucket.into()));
+        self
+    }
+
+    /// Moves the letter's event to the bucket; the letter then carries the pointer.
+    async fn store_event(
+        &self,
+        letter: &DeadLetter,
+        fail: impl Fn(String) -> DeadLetterError,
+    ) -> Result<DeadLetter, DeadLetterError> {
+        let Some((s3, bucket)) = &self.store else {
+            return Err(fail(format!(
+                "the dead letter is over {INLINE_DEAD_LETTER_BYTES} bytes and no bucket is \
+                 configured for large failed events ({}); the invocation fails so Lambda's \
+                 failure record keeps the event",
+                crate::config::FAILED_EVENTS_BUCKET_VAR
+            )));
+        };
+        let body = serde_json::to_vec(&letter.event).map_err(|e| fail(e.to_string()))?;
+        let key = stored_event_key(
+            &letter.function,
+            letter.event_id.as_deref(),
+            &letter.failed_at,
+        );
+        let bytes = body.len();
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "storing the event in s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let mut pointer = letter.clone();
+        pointer.event = serde_json::Value::Null;
+        pointer.event_stored_at = Some(StoredEvent {
+            bucket: bucket.clone(),
+            key,
+            bytes,
+        });
+        Ok(pointer)
     }
 }
 
@@ -70,7 +171,15 @@ impl DeadLetterSink for SqsDeadLetterQueue {
             event_id: event_id.clone(),
             message,
         };
-        let body = serde_json::to_string(letter).map_err(|e| fail(e.to_string()))?;
+        let mut body = serde_json::to_string(letter).map_err(|e| fail(e.to_string()))?;
+        if body.len() > INLINE_DEAD_LETTER_BYTES {
+            let pointer = Box::pin(self.store_event(letter, &fail)).await?;
+            tracing::info!(
+                bytes = body.len(),
+                "dead letter too large for a queue message; its event was stored in the failed-events bucket"
+            );
+            body = serde_json::to_string(&pointer).map_err(|e| fail(e.to_string()))?;
+        }
         let attribute = |value: &str| {
             MessageAttributeValue::builder()
                 .data_type("String")

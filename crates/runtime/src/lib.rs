@@ -25,9 +25,12 @@ pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{
     Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
-    run_consumer,
+    run_consumer, without_values,
 };
-pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterSink, SqsDeadLetterQueue};
+pub use dead_letter::{
+    DeadLetter, DeadLetterError, DeadLetterSink, INLINE_DEAD_LETTER_BYTES, SqsDeadLetterQueue,
+    StoredEvent, stored_event_key,
+};
 pub use publisher::{
     EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST, MAX_ENTRY_BYTES,
     MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,
@@ -37,7 +40,17 @@ pub use publisher::{
 /// Loads the AWS configuration once, at init: region, credentials and endpoint
 /// (`AWS_ENDPOINT_URL` points every client at LocalStack) from the standard environment.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    // Every call is bounded, so no SDK call can outlive the invocation: a function's timeout
+    // is 10 s by default, and publishing is also bounded by the invocation's deadline.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(4))
+        .operation_timeout(std::time::Duration::from_secs(8))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// The error type a function's `main` returns.

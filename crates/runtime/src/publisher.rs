@@ -10,6 +10,8 @@ pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
 pub const MAX_ENTRY_BYTES: usize = 1024 * 1024;
 /// Largest total of entry sizes sent in one PutEvents call.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// The least time worth starting a PutEvents call with before a deadline.
+const MIN_CALL_TIME: Duration = Duration::from_millis(250);
 /// EventBridge counts 14 bytes for an entry's `Time`, whether it is set or not.
 const TIME_FIELD_BYTES: usize = 14;
 
@@ -120,7 +122,8 @@ pub enum PublishError {
         /// Attempts made.
         attempts: u32,
     },
-    /// The PutEvents call itself failed, every attempt.
+    /// The PutEvents call itself failed, every attempt (or once, when the error is permanent),
+    /// or the invocation's deadline left no time for another attempt.
     #[error(
         "event {name} was not published: PutEvents failed after {attempts} attempt(s): {message}"
     )]
@@ -131,6 +134,8 @@ pub enum PublishError {
         message: String,
         /// Attempts made.
         attempts: u32,
+        /// True when retrying cannot help (access denied, a request EventBridge calls invalid).
+        permanent: bool,
     },
     /// No bus is configured (dry run).
     #[error("event {name} was not published: no event bus configured")]
@@ -138,6 +143,20 @@ pub enum PublishError {
         /// Event name.
         name: String,
     },
+}
+
+impl PublishError {
+    /// True when publishing this event again can never succeed: it does not serialise, it is
+    /// over the size limit, EventBridge rejected it with a permanent code, or the call was
+    /// refused for good (access denied, validation). Such an event makes its cause poison.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Serialize { .. } | Self::TooLarge { .. } => true,
+            Self::Rejected { code, .. } => is_permanent(code),
+            Self::Transport { permanent, .. } => *permanent,
+            Self::NoBus { .. } => false,
+        }
+    }
 }
 
 /// The result EventBridge gives for one entry of a PutEvents call.
@@ -153,8 +172,31 @@ pub struct EntryOutcome {
 
 /// The whole PutEvents call failed (network, throttling of the call, credentials).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
+#[error("{message}")]
+pub struct TransportError {
+    /// What went wrong.
+    pub message: String,
+    /// True when a retry cannot help (see [`is_permanent`]'s codes).
+    pub permanent: bool,
+}
+
+impl TransportError {
+    /// A failure worth retrying (network, throttling, a timeout).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure no retry can fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
 
 /// The PutEvents operation, so tests can fake EventBridge.
 pub trait PutEventsApi: Send + Sync {
@@ -196,7 +238,12 @@ impl PutEventsApi for EventBridgePutEvents {
             .send()
             .await
             .map_err(|e| {
-                TransportError(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string())
+                use aws_sdk_eventbridge::error::ProvideErrorMetadata;
+                let permanent = e.code().is_some_and(is_permanent);
+                TransportError {
+                    message: aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string(),
+                    permanent,
+                }
             })?;
         let outcomes: Vec<EntryOutcome> = output
             .entries()
@@ -208,7 +255,7 @@ impl PutEventsApi for EventBridgePutEvents {
             })
             .collect();
         if outcomes.len() != entries.len() {
-            return Err(TransportError(format!(
+            return Err(TransportError::retryable(format!(
                 "PutEvents answered {} results for {} entries",
                 outcomes.len(),
                 entries.len()
@@ -264,6 +311,10 @@ fn is_permanent(code: &str) -> bool {
             | "NotAuthorizedForDetailTypeException"
             | "AccessDeniedException"
             | "ResourceNotFoundException"
+            | "InvalidAccountIdException"
+            | "RedactionFailure"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
     )
 }
 
@@ -309,6 +360,7 @@ impl<C: PutEventsApi> Publisher<C> {
                 name: E::DETAIL_TYPE.to_owned(),
                 message: "no result".to_owned(),
                 attempts: 0,
+                permanent: false,
             })
         })
     }
@@ -319,6 +371,17 @@ impl<C: PutEventsApi> Publisher<C> {
     pub async fn publish_all(
         &self,
         events: Vec<OutgoingEvent>,
+    ) -> Vec<Result<PublishedEvent, PublishError>> {
+        self.publish_all_before(events, None).await
+    }
+
+    /// [`Publisher::publish_all`], bounded by `deadline`: no attempt starts, and no call runs,
+    /// past it. Events still pending then fail with a retryable [`PublishError::Transport`], so
+    /// the invocation returns its error before Lambda's timeout cuts it off mid-publish.
+    pub async fn publish_all_before(
+        &self,
+        events: Vec<OutgoingEvent>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Vec<Result<PublishedEvent, PublishError>> {
         let mut results: Vec<Option<Result<PublishedEvent, PublishError>>> =
             vec![None; events.len()];
@@ -339,14 +402,41 @@ impl<C: PutEventsApi> Publisher<C> {
         let mut attempt = 1;
         while !pending.is_empty() {
             if attempt > 1 {
-                tokio::time::sleep(self.retry.backoff(attempt)).await;
+                let backoff = self.retry.backoff(attempt);
+                let out_of_time = deadline
+                    .is_some_and(|d| tokio::time::Instant::now() + backoff + MIN_CALL_TIME >= d);
+                if out_of_time {
+                    for &i in &pending {
+                        results[i] = Some(Err(PublishError::Transport {
+                            name: events[i].name(),
+                            message: "the invocation's deadline left no time for another attempt"
+                                .to_owned(),
+                            attempts: attempt - 1,
+                            permanent: false,
+                        }));
+                    }
+                    break;
+                }
+                tokio::time::sleep(backoff).await;
             }
             let last_attempt = attempt >= self.retry.max_attempts;
             let mut retry_next = Vec::new();
             for chunk in chunk_indices(&events, &pending) {
                 let entries: Vec<OutgoingEvent> =
                     chunk.iter().map(|&i| events[i].clone()).collect();
-                match self.client.put_events(&self.bus_name, &entries).await {
+                let call = self.client.put_events(&self.bus_name, &entries);
+                let answer = match deadline {
+                    Some(deadline) => tokio::time::timeout_at(deadline, call)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(TransportError::retryable(
+                                "PutEvents did not answer before the invocation's deadline (it may \
+                                 have accepted the events; the retry repeats their idempotency keys)",
+                            ))
+                        }),
+                    None => call.await,
+                };
+                match answer {
                     Ok(outcomes) => {
                         for (&i, outcome) in chunk.iter().zip(outcomes) {
                             match classify(&events[i], outcome, attempt) {
@@ -359,14 +449,15 @@ impl<C: PutEventsApi> Publisher<C> {
                             }
                         }
                     }
-                    Err(TransportError(message)) => {
-                        tracing::warn!(attempt, %message, entries = chunk.len(), "PutEvents call failed");
+                    Err(TransportError { message, permanent }) => {
+                        tracing::warn!(attempt, %message, permanent, entries = chunk.len(), "PutEvents call failed");
                         for &i in &chunk {
-                            if last_attempt {
+                            if last_attempt || permanent {
                                 results[i] = Some(Err(PublishError::Transport {
                                     name: events[i].name(),
                                     message: message.clone(),
                                     attempts: attempt,
+                                    permanent,
                                 }));
                             } else {
                                 retry_next.push(i);
@@ -388,6 +479,7 @@ impl<C: PutEventsApi> Publisher<C> {
                         name: event.name(),
                         message: "no result recorded".to_owned(),
                         attempts: attempt - 1,
+                        permanent: false,
                     })
                 })
             })

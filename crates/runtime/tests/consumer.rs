@@ -10,6 +10,8 @@ use serde_json::Value;
 struct FakeBus {
     sent: Mutex<Vec<OutgoingEvent>>,
     reject: Vec<&'static str>,
+    /// The error code for rejected entries (`MalformedDetail` when empty).
+    code: &'static str,
 }
 
 impl PutEventsApi for &FakeBus {
@@ -26,7 +28,11 @@ impl PutEventsApi for &FakeBus {
                 if self.reject.contains(&e.detail_type.as_str()) {
                     EntryOutcome {
                         event_id: None,
-                        error_code: Some("MalformedDetail".into()),
+                        error_code: Some(if self.code.is_empty() {
+                            "MalformedDetail".into()
+                        } else {
+                            self.code.into()
+                        }),
                         error_message: Some("nope".into()),
                     }
                 } else {
@@ -242,9 +248,105 @@ async fn retryable_handler_error_is_returned_and_nothing_is_dead_lettered() {
 }
 
 #[tokio::test]
+async fn an_emitted_event_that_can_never_be_published_makes_its_cause_poison() {
+    let bus = FakeBus {
+        reject: vec!["StockReserved"],
+        code: "MalformedDetail",
+        ..Default::default()
+    };
+    let dlq = FakeDeadLetters::default();
+    let outcome = consumer(&bus, &dlq)
+        .process(sample("order-placed.json"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
+    let letters = dlq.letters.lock().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0].reason.contains("can never be published")
+            && letters[0].reason.contains("MalformedDetail"),
+        "{}",
+        letters[0].reason
+    );
+}
+
+#[tokio::test]
+async fn an_event_without_an_id_is_poison_at_the_first_hop() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    for id in [Value::Null, Value::String(String::new())] {
+        let mut raw = sample("order-placed.json");
+        raw["id"] = id;
+        let outcome = consumer(&bus, &dlq).process(raw).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::DeadLettered { .. }),
+            "{outcome:?}"
+        );
+    }
+    let letters = dlq.letters.lock().unwrap();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters.iter().all(|l| l.reason.starts_with("id: ")),
+        "{letters:?}"
+    );
+    assert!(
+        bus.sent.lock().unwrap().is_empty(),
+        "nothing emitted without a cause id"
+    );
+}
+
+#[tokio::test]
+async fn poison_reasons_name_the_field_but_never_quote_its_value() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let secret = "alice.secret@example.com";
+    let mut wrong_type = sample("order-placed.json");
+    wrong_type["detail"]["data"]["order"]["total_cents"] = Value::String(secret.into());
+    let mut wrong_variant = sample("order-placed.json");
+    wrong_variant["detail"]["data"]["order"]["items"] = Value::String(secret.into());
+    for raw in [wrong_type, wrong_variant] {
+        consumer(&bus, &dlq).process(raw).await.unwrap();
+    }
+    let letters = dlq.letters.lock().unwrap();
+    assert_eq!(letters.len(), 2);
+    for letter in letters.iter() {
+        assert!(!letter.reason.contains(secret), "{}", letter.reason);
+        assert!(
+            letter.reason.starts_with("detail.data.order."),
+            "{}",
+            letter.reason
+        );
+    }
+    assert!(
+        letters[0].reason.contains("total_cents"),
+        "{}",
+        letters[0].reason
+    );
+}
+
+#[test]
+fn serde_messages_lose_their_values() {
+    assert_eq!(
+        without_values("invalid type: string \"x@y.z\", expected u64"),
+        "invalid type: a string, expected u64"
+    );
+    assert_eq!(
+        without_values("invalid value: integer `-5`, expected u32"),
+        "invalid value: a integer, expected u32"
+    );
+    assert_eq!(
+        without_values("unknown variant `Mallory`, expected `A` or `B`"),
+        "unknown variant, expected `A` or `B`"
+    );
+    assert_eq!(without_values("missing field `sku`"), "missing field `sku`");
+}
+
+#[tokio::test]
 async fn publish_failure_fails_the_invocation() {
     let bus = FakeBus {
         reject: vec!["StockReserved"],
+        code: "ThrottlingException",
         ..Default::default()
     };
     let dlq = FakeDeadLetters::default();

@@ -243,7 +243,7 @@ async fn permanent_entry_errors_are_not_retried() {
 async fn transport_failures_are_retried_then_reported() {
     let fake = FakeEventBridge::new(|call, e| {
         if call < 3 {
-            Err(TransportError("connection reset".into()))
+            Err(TransportError::retryable("connection reset"))
         } else {
             Ok(accepted(&e.idempotency_key))
         }
@@ -252,12 +252,89 @@ async fn transport_failures_are_retried_then_reported() {
     let results = publisher.publish_all(vec![event("k", 1)]).await;
     assert_eq!(results[0].as_ref().unwrap().attempts, 3);
 
-    let down = FakeEventBridge::new(|_, _| Err(TransportError("connection refused".into())));
+    let down = FakeEventBridge::new(|_, _| Err(TransportError::retryable("connection refused")));
     let publisher = Publisher::new(&down, "bus").with_retry(no_wait());
     let results = publisher.publish_all(vec![event("k", 1)]).await;
     assert!(matches!(
         &results[0],
         Err(PublishError::Transport { attempts: 4, .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_permanent_call_error_is_not_retried() {
+    let denied =
+        FakeEventBridge::new(|_, _| Err(TransportError::permanent("AccessDeniedException: no")));
+    let publisher = Publisher::new(&denied, "bus").with_retry(no_wait());
+    let results = publisher.publish_all(vec![event("k", 1)]).await;
+    assert_eq!(denied.calls().len(), 1, "one call, no retries");
+    let error = results[0].as_ref().unwrap_err();
+    assert!(error.is_permanent(), "{error}");
+}
+
+#[tokio::test]
+async fn permanent_entry_codes_include_account_and_redaction_failures() {
+    for code in ["InvalidAccountIdException", "RedactionFailure"] {
+        let fake = FakeEventBridge::new(move |_, _| Ok(failed(code)));
+        let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+        let results = publisher.publish_all(vec![event("k", 1)]).await;
+        assert_eq!(fake.calls().len(), 1, "{code} is not retried");
+        assert!(results[0].as_ref().unwrap_err().is_permanent(), "{code}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn publishing_stops_at_the_deadline_instead_of_outliving_the_invocation() {
+    // Every call is throttled; with 5 attempts and up to 2 s of backoff each, an unbounded
+    // publish would run for seconds. The deadline cuts it short, with a retryable error.
+    let throttled = FakeEventBridge::new(|_, _| Ok(failed("ThrottlingException")));
+    let publisher = Publisher::new(&throttled, "bus").with_retry(RetryPolicy {
+        max_attempts: 50,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(400),
+    });
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(2);
+    let results = publisher
+        .publish_all_before(vec![event("k", 1)], Some(deadline))
+        .await;
+    assert!(
+        tokio::time::Instant::now() <= deadline,
+        "ended by the deadline"
+    );
+    let error = results[0].as_ref().unwrap_err();
+    assert!(!error.is_permanent(), "{error}");
+    assert!(
+        throttled.calls().len() < 50,
+        "stopped before the attempts ran out"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_hangs_past_the_deadline_is_abandoned() {
+    struct Hanging;
+    impl PutEventsApi for Hanging {
+        async fn put_events(
+            &self,
+            _bus: &str,
+            _entries: &[OutgoingEvent],
+        ) -> Result<Vec<EntryOutcome>, TransportError> {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(Vec::new())
+        }
+    }
+    let publisher = Publisher::new(Hanging, "bus").with_retry(no_wait());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let results = publisher
+        .publish_all_before(vec![event("k", 1)], Some(deadline))
+        .await;
+    assert!(tokio::time::Instant::now() <= deadline + Duration::from_millis(1));
+    assert!(matches!(
+        &results[0],
+        Err(PublishError::Transport {
+            permanent: false,
+            ..
+        })
     ));
 }
 

@@ -163,6 +163,53 @@ fn alarm(out: &mut String, id: &str, queue: &str, name: &str, what: &str) {
     );
 }
 
+/// An alarm on a platform metric that counts lost or refused work: any datapoint above 0 fires.
+fn loss_alarm(out: &mut String, id: &str, name: &str, metric: &Metric, what: &str) {
+    let _ = write!(
+        out,
+        r#"
+  {id}:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: !Sub "${{AWS::StackName}}-{name}: {what}"
+      Namespace: {namespace}
+      MetricName: {metric_name}
+      Dimensions:
+        - Name: {dimension}
+          Value: {value}
+      Statistic: {statistic}
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: {threshold}
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+"#,
+        namespace = metric.namespace,
+        metric_name = metric.name,
+        dimension = metric.dimension,
+        value = metric.value,
+        statistic = metric.statistic,
+        threshold = metric.threshold,
+    );
+}
+
+/// A CloudWatch metric an alarm watches.
+struct Metric<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    dimension: &'a str,
+    value: String,
+    statistic: &'a str,
+    threshold: u64,
+}
+
+/// Largest SQS message, set explicitly on every queue (1 MiB; a dead letter over
+/// [`INLINE_DEAD_LETTER_BYTES`] keeps its event in the failed-events bucket instead).
+pub const MAX_MESSAGE_BYTES: u64 = 1_048_576;
+/// Failure and delivery queues keep messages 14 days, the SQS maximum.
+const FAILURE_RETENTION_SECONDS: u64 = 1_209_600;
+
 fn env_value(value: &EnvValue) -> String {
     match value {
         EnvValue::Literal(text) => yaml_string(text),
@@ -220,6 +267,12 @@ pub fn function_resources(
         out.push_str("          EVENTRAIL_BUS_NAME: !Ref EventBus\n");
     }
     let _ = writeln!(out, "          EVENTRAIL_DLQ_URL: !Ref {failure}");
+    if d.is_consumer() {
+        let _ = writeln!(
+            out,
+            "          EVENTRAIL_FAILED_EVENTS_BUCKET: !Ref {FAILED_EVENTS_BUCKET}"
+        );
+    }
     for (var, value) in &d.environment {
         let _ = writeln!(out, "          {var}: {}", env_value(value));
     }
@@ -327,6 +380,16 @@ pub fn function_resources(
                 Resource: !GetAtt {failure}.Arn
 "#
     );
+    if d.is_consumer() {
+        let _ = write!(
+            out,
+            r#"              - Sid: OwnFailedEventsPrefix
+                Effect: Allow
+                Action: s3:PutObject
+                Resource: !Sub "${{{FAILED_EVENTS_BUCKET}.Arn}}/{name}/*"
+"#
+        );
+    }
     for queue in d.queues.keys() {
         let q = eventrail_contract::declaration::logical_id(queue);
         let _ = write!(
@@ -361,7 +424,7 @@ pub fn function_resources(
             Resource: !GetAtt {failure}.Arn
 "#
         ),
-        "      MessageRetentionPeriod: 1209600\n",
+        &failure_queue_properties(),
     );
     alarm(
         &mut out,
@@ -370,6 +433,7 @@ pub fn function_resources(
         name,
         "a handler failure or poison event is waiting in its failure queue",
     );
+    platform_loss_alarms(&mut out, f);
     if d.invoke == Invoke::Rule {
         queue_with_policy(
             &mut out,
@@ -386,7 +450,7 @@ pub fn function_resources(
                 aws:SourceArn: !Sub "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus}}/${{AWS::StackName}}-{name}-{rule}"
 "#
             ),
-            "      MessageRetentionPeriod: 1209600\n",
+            &failure_queue_properties(),
         );
         alarm(
             &mut out,
@@ -394,6 +458,20 @@ pub fn function_resources(
             &delivery,
             name,
             "EventBridge could not deliver an event to the function",
+        );
+        loss_alarm(
+            &mut out,
+            &format!("{id}RuleDlqFailuresAlarm"),
+            name,
+            &Metric {
+                namespace: "AWS/Events",
+                name: "InvocationsFailedToBeSentToDlq",
+                dimension: "RuleName",
+                value: format!("!Sub \"${{AWS::StackName}}-{name}-{rule}\""),
+                statistic: "Sum",
+                threshold: 0,
+            },
+            "EventBridge could neither deliver an event nor put it in the delivery DLQ: it is lost",
         );
     }
     for (queue, q) in &d.queues {
@@ -418,10 +496,78 @@ pub fn function_resources(
             Resource: !GetAtt {queue_id}.Arn
 "#
             ),
-            &format!("{fifo}      MessageRetentionPeriod: 345600\n"),
+            &format!(
+                "{fifo}      MessageRetentionPeriod: 345600\n      MaximumMessageSize: {MAX_MESSAGE_BYTES}\n"
+            ),
         );
     }
     Ok(out)
+}
+
+fn failure_queue_properties() -> String {
+    format!(
+        "      MessageRetentionPeriod: {FAILURE_RETENTION_SECONDS}\n      MaximumMessageSize: {MAX_MESSAGE_BYTES}\n"
+    )
+}
+
+/// Alarms on the platform's own loss counters for one function: Lambda could not write a
+/// failure record (`DestinationDeliveryFailures`), dropped an asynchronous event
+/// (`AsyncEventsDropped`), the function failed or was throttled, and the oldest failure record
+/// nears the queue's retention (then it would expire unread).
+fn platform_loss_alarms(out: &mut String, f: &FunctionDeclaration) {
+    let id = f.logical_id();
+    let name = f.name.as_str();
+    let function = || format!("!Ref {id}");
+    let lambda = |metric: &'static str, statistic: &'static str| Metric {
+        namespace: "AWS/Lambda",
+        name: metric,
+        dimension: "FunctionName",
+        value: function(),
+        statistic,
+        threshold: 0,
+    };
+    loss_alarm(
+        out,
+        &format!("{id}DestinationDeliveryFailuresAlarm"),
+        name,
+        &lambda("DestinationDeliveryFailures", "Sum"),
+        "Lambda could not write a failure record to the failure queue: the event is lost",
+    );
+    loss_alarm(
+        out,
+        &format!("{id}AsyncEventsDroppedAlarm"),
+        name,
+        &lambda("AsyncEventsDropped", "Sum"),
+        "Lambda dropped an asynchronous event without running the function",
+    );
+    loss_alarm(
+        out,
+        &format!("{id}ErrorsAlarm"),
+        name,
+        &lambda("Errors", "Sum"),
+        "the function failed (Lambda retries, then writes a failure record)",
+    );
+    loss_alarm(
+        out,
+        &format!("{id}ThrottlesAlarm"),
+        name,
+        &lambda("Throttles", "Sum"),
+        "the function was throttled",
+    );
+    loss_alarm(
+        out,
+        &format!("{id}FailureQueueAgeAlarm"),
+        name,
+        &Metric {
+            namespace: "AWS/SQS",
+            name: "ApproximateAgeOfOldestMessage",
+            dimension: "QueueName",
+            value: format!("!GetAtt {id}FailureQueue.QueueName"),
+            statistic: "Maximum",
+            threshold: FAILURE_RETENTION_SECONDS / 4 * 3,
+        },
+        "the oldest failure record is past three quarters of the queue's retention: redrive it before it expires",
+    );
 }
 
 fn queue_with_policy(out: &mut String, id: &str, statement: &str, properties: &str) {
@@ -547,9 +693,105 @@ pub fn generate_template(
         resources.push_str(&function_resources(f, catalog, settings)?);
         outputs.push_str(&function_outputs(f));
     }
+    resources.push_str(&app_sources_bus_policy(functions, settings, &outside));
+    if functions.iter().any(|f| f.declaration.is_consumer()) {
+        resources.push_str(&failed_events_bucket());
+        let _ = write!(
+            outputs,
+            "  {FAILED_EVENTS_BUCKET}Name:\n    Description: Bucket of failed events too large for a queue message (dead letters point at them)\n    Value: !Ref {FAILED_EVENTS_BUCKET}\n"
+        );
+    }
     let text = replace_between(template, RESOURCES_BEGIN, RESOURCES_END, &resources, file)?;
     let text = replace_between(&text, OUTPUTS_BEGIN, OUTPUTS_END, &outputs, file)?;
     Ok(text)
+}
+
+/// Logical id of the generated bucket that keeps failed events too large for a queue message.
+pub const FAILED_EVENTS_BUCKET: &str = "FailedEventsBucket";
+
+/// The bucket a dead letter's event goes to when the letter would not fit in a queue message
+/// (a claim check: the letter keeps the bucket and key). Kept when the stack is deleted: it
+/// holds failed events. Objects expire with the failure queues' retention.
+fn failed_events_bucket() -> String {
+    let days = FAILURE_RETENTION_SECONDS / 86_400;
+    format!(
+        r#"
+  # ----------------------------------------------------------------- failed events too large for a queue
+  {FAILED_EVENTS_BUCKET}:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: AES256
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      LifecycleConfiguration:
+        Rules:
+          - Id: ExpireWithTheFailureQueues
+            Status: Enabled
+            ExpirationInDays: {days}
+"#
+    )
+}
+
+/// Logical id of the generated bus policy statement that keeps the app's sources to its roles.
+pub const APP_SOURCES_POLICY: &str = "EventBusAppSourcesPolicy";
+/// Template parameter listing principals (operators, CI) also allowed to put the app's sources.
+pub const TRUSTED_PUBLISHERS_PARAMETER: &str = "TrustedPublisherArns";
+
+/// The bus policy statement that denies `PutEvents` of the app's sources (`source-prefix*`) to
+/// every principal but the roles of the functions that emit and the principals listed in the
+/// `TrustedPublisherArns` parameter (operators redriving, CI). A role's own policy then limits
+/// each function to its own sources and detail-types. Written after the hand-written
+/// `EventBusPolicy`, when there is one, because a bus takes one permission change at a time.
+fn app_sources_bus_policy(
+    functions: &[FunctionDeclaration],
+    settings: &AppSettings,
+    outside: &str,
+) -> String {
+    let mut principals: Vec<String> = functions
+        .iter()
+        .filter(|f| f.declaration.emits_events())
+        .map(|f| format!("!GetAtt {}Role.Arn", f.logical_id()))
+        .collect();
+    principals.push(format!(
+        "!Join [\",\", !Ref {TRUSTED_PUBLISHERS_PARAMETER}]"
+    ));
+    let depends_on = if outside.lines().any(|l| l.trim_end() == "  EventBusPolicy:") {
+        "    DependsOn: EventBusPolicy\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+  # ----------------------------------------------------------------- the bus: no forged events
+  # Only the roles of functions that emit (and the trusted publishers) may put the app's sources.
+  {APP_SOURCES_POLICY}:
+    Type: AWS::Events::EventBusPolicy
+{depends_on}    Properties:
+      EventBusName: !Ref EventBus
+      StatementId: OnlyTheAppsRolesPutItsSources
+      Statement:
+        Sid: OnlyTheAppsRolesPutItsSources
+        Effect: Deny
+        Principal: "*"
+        Action: events:PutEvents
+        Resource: !GetAtt EventBus.Arn
+        Condition:
+          StringLike:
+            events:source: [{source}]
+          ArnNotLike:
+            aws:PrincipalArn: !Split [",", !Join [",", [{principals}]]]
+"#,
+        source = yaml_string(&format!("{}*", settings.source_prefix)),
+        principals = principals.join(", "),
+    )
 }
 
 fn strip_between(text: &str, begin: &str, end: &str) -> String {

@@ -75,6 +75,7 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
             });
         }
     }
+    out.extend(check_app_sources_policy(template, functions));
     for f in template.functions() {
         let declared = f
             .binary
@@ -100,6 +101,40 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
                 .as_ref()
                 .and_then(|c| c.get("StringEquals"))
                 .and_then(Value::as_object);
+            let declaration = f
+                .binary
+                .as_deref()
+                .and_then(|b| functions.iter().find(|d| d.name == b));
+            if let (Some(declaration), Some(allowed)) =
+                (declaration, keys.and_then(|k| k.get("events:detail-type")))
+            {
+                let mut allowed: Vec<&str> = match allowed {
+                    Value::String(one) => vec![one.as_str()],
+                    Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                allowed.sort_unstable();
+                let mut emits: Vec<&str> = declaration
+                    .declaration
+                    .emits
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                emits.sort_unstable();
+                if allowed != emits {
+                    out.push(Violation {
+                        function: Some(label(f)),
+                        resource: f.logical_id.clone(),
+                        message: format!(
+                            "statement {} lets the role put the detail-types [{}], but the \
+                             function declares it emits [{}]; run `eventrail infra generate`",
+                            s.sid.as_deref().unwrap_or("(no Sid)"),
+                            allowed.join(", "),
+                            emits.join(", ")
+                        ),
+                    });
+                }
+            }
             for key in ["events:source", "events:detail-type"] {
                 if !keys.is_some_and(|k| k.contains_key(key)) {
                     out.push(Violation {
@@ -115,6 +150,83 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
                 }
             }
         }
+    }
+    out
+}
+
+/// The bus must deny `PutEvents` of the app's sources to every principal but the roles of the
+/// functions that emit (and the trusted publishers): otherwise any role or user of the account
+/// could forge, say, a payment and have the order shipped. LocalStack does not enforce IAM or
+/// bus policies, so this check is static.
+fn check_app_sources_policy(
+    template: &Template,
+    functions: &[FunctionDeclaration],
+) -> Vec<Violation> {
+    let bus_policies: Vec<(&String, &Value)> = template
+        .json()
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            r.get("Type").and_then(Value::as_str) == Some("AWS::Events::EventBusPolicy")
+        })
+        .collect();
+    let denies_app_sources = |resource: &Value| {
+        let Some(statement) = resource.pointer("/Properties/Statement") else {
+            return false;
+        };
+        let puts = match statement.get("Action") {
+            Some(Value::String(a)) => a.eq_ignore_ascii_case("events:PutEvents"),
+            Some(Value::Array(list)) => list.iter().any(|a| {
+                a.as_str()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("events:PutEvents"))
+            }),
+            _ => false,
+        };
+        statement.get("Effect").and_then(Value::as_str) == Some("Deny")
+            && puts
+            && statement
+                .pointer("/Condition/StringLike/events:source")
+                .is_some()
+    };
+    let Some((id, policy)) = bus_policies
+        .into_iter()
+        .find(|(_, r)| denies_app_sources(r))
+    else {
+        return vec![Violation {
+            function: None,
+            resource: "EventBus".to_owned(),
+            message: "no bus policy denies events:PutEvents of the app's sources (a StringLike \
+                      condition on events:source) to principals other than the functions' roles: \
+                      anyone in the account could forge the app's events; run `eventrail infra \
+                      generate`, which writes it"
+                .to_owned(),
+        }];
+    };
+    let exempt = policy
+        .pointer("/Properties/Statement/Condition")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let names_role =
+        |f: &FunctionDeclaration| exempt.contains(&format!("\"{}Role\"", f.logical_id()));
+    let mut out = Vec::new();
+    for f in functions {
+        let named = names_role(f);
+        let message = if f.declaration.emits_events() && !named {
+            "emits events but its role is not exempt from the bus policy that keeps the app's \
+             sources to its roles: its events would be refused; run `eventrail infra generate`"
+        } else if !f.declaration.emits_events() && named {
+            "emits nothing but its role is exempt from the bus policy that keeps the app's \
+             sources to its roles; run `eventrail infra generate`"
+        } else {
+            continue;
+        };
+        out.push(Violation {
+            function: Some(format!("`{}`", f.name)),
+            resource: id.clone(),
+            message: message.to_owned(),
+        });
     }
     out
 }
