@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Event, SOURCE_PREFIX, Validate, ValidationError};
-use eventrail_contract::non_empty;
+use eventrail_contract::{message_id_safe, non_empty};
 
 /// Countries the shop ships to without a fraud review.
 pub const SUPPORTED_COUNTRIES: [&str; 6] = ["US", "CA", "GB", "DE", "FR", "NL"];
@@ -91,7 +91,8 @@ impl Validate for Address {
 
 impl Validate for Order {
     fn validate(&self) -> Result<(), ValidationError> {
-        non_empty("order_id", &self.order_id)?;
+        // The order id becomes the outbox's FIFO message group id.
+        message_id_safe("order_id", &self.order_id)?;
         non_empty("customer_id", &self.customer_id)?;
         if !self.customer_email.contains('@') {
             return Err(ValidationError::new(

@@ -2,7 +2,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Validate, ValidationError, non_empty};
+use crate::{Validate, ValidationError, message_id_safe, non_empty};
 
 /// Metadata carried in every event's `detail`, beside the payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -51,7 +51,7 @@ impl Metadata {
 impl Validate for Metadata {
     fn validate(&self) -> Result<(), ValidationError> {
         non_empty("metadata.correlation_id", &self.correlation_id)?;
-        non_empty("metadata.idempotency_key", &self.idempotency_key)?;
+        message_id_safe("metadata.idempotency_key", &self.idempotency_key)?;
         if let Some(cause) = &self.causation_id {
             non_empty("metadata.causation_id", cause)?;
         }

@@ -19,7 +19,7 @@ pub use envelope::{Envelope, Metadata, derive_key};
 pub use project::{
     AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
 };
-pub use validate::{Validate, ValidationError, non_empty};
+pub use validate::{MAX_MESSAGE_ID_CHARS, Validate, ValidationError, message_id_safe, non_empty};
 
 use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};

@@ -34,6 +34,32 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ValidationError>;
 }
 
+/// Longest SQS FIFO `MessageGroupId` / `MessageDeduplicationId`.
+pub const MAX_MESSAGE_ID_CHARS: usize = 128;
+
+/// Fails unless `value` can be an SQS FIFO `MessageGroupId` or `MessageDeduplicationId`: 1 to
+/// 128 characters, letters, digits and ASCII punctuation only. Ids that end up as such (order
+/// ids, idempotency keys) are checked where they enter, not where SQS would refuse them.
+pub fn message_id_safe(field: &str, value: &str) -> Result<(), ValidationError> {
+    non_empty(field, value)?;
+    if value.chars().count() > MAX_MESSAGE_ID_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {MAX_MESSAGE_ID_CHARS} characters"),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+    {
+        return Err(ValidationError::new(
+            field,
+            "may hold only letters, digits and ASCII punctuation (no spaces)",
+        ));
+    }
+    Ok(())
+}
+
 /// Fails when `value` is empty or only whitespace.
 pub fn non_empty(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {

@@ -35,13 +35,33 @@ impl From<OrderError> for eventrail_runtime::lambda_runtime::Diagnostic {
     }
 }
 
+/// The largest order, as the `detail` of its `OrderPlaced`, that fits at every hop: each later
+/// event carries the whole order plus a few hundred bytes (reservation, payment, tracking,
+/// metadata), every one must fit in an EventBridge entry (256 KB on the classic limit, which
+/// LocalStack still enforces) and a poison dead letter must carry it whole (the runtime's
+/// inline limit is 250 KiB). 200 KiB leaves room for all of that; a bigger order would fail
+/// hops later, so it is refused here, at the source.
+pub const MAX_ORDER_DETAIL_BYTES: usize = 200 * 1024;
+
 /// Decodes and validates a raw `PlaceOrder` command.
 pub fn decode_command(raw: &Value) -> Result<PlaceOrder, OrderError> {
-    let command: PlaceOrder = serde_path_to_error::deserialize(raw)
-        .map_err(|e| OrderError::Invalid(format!("{}: {}", e.path(), e.inner())))?;
+    let command: PlaceOrder = serde_path_to_error::deserialize(raw).map_err(|e| {
+        OrderError::Invalid(format!(
+            "{}: {}",
+            e.path(),
+            eventrail_runtime::without_values(&e.inner().to_string())
+        ))
+    })?;
     command
         .validate()
         .map_err(|e| OrderError::Invalid(e.to_string()))?;
+    let size = serde_json::to_string(&command.order).map_or(usize::MAX, |text| text.len());
+    if size > MAX_ORDER_DETAIL_BYTES {
+        return Err(OrderError::Invalid(format!(
+            "order: the order is {size} bytes as JSON; at most {MAX_ORDER_DETAIL_BYTES} fit in \
+             every event of its flow (fewer items, or shorter fields)"
+        )));
+    }
     Ok(command)
 }
 
@@ -101,6 +121,34 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_order_too_big_for_its_flow_is_refused_at_the_source() {
+        let mut raw = command("place-order.json");
+        let item = raw["order"]["items"][0].clone();
+        let count = MAX_ORDER_DETAIL_BYTES / item.to_string().len() + 10;
+        let items: Vec<Value> = (0..count).map(|_| item.clone()).collect();
+        let unit = item["unit_price_cents"].as_u64().unwrap();
+        let quantity = item["quantity"].as_u64().unwrap();
+        raw["order"]["total_cents"] = Value::from(unit * quantity * count as u64);
+        raw["order"]["items"] = Value::Array(items);
+        let error = decode_command(&raw).unwrap_err().to_string();
+        assert!(
+            error.contains("order: the order is")
+                && error.contains(&MAX_ORDER_DETAIL_BYTES.to_string()),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_order_id_that_cannot_be_a_fifo_group_id_is_refused() {
+        for bad in ["has space", &"x".repeat(129), "naïve"] {
+            let mut raw = command("place-order.json");
+            raw["order"]["order_id"] = Value::from(bad);
+            let error = decode_command(&raw).unwrap_err().to_string();
+            assert!(error.contains("order.order_id"), "{bad}: {error}");
+        }
     }
 
     #[tokio::test]
