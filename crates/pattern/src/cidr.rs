@@ -67,7 +67,12 @@ impl Cidr {
     /// Whether `value` is an IP address of the same family inside this network.
     pub(crate) fn contains(&self, value: &str) -> bool {
         match ip_address(value) {
-            Some(ip) => ip.is_ipv6() == self.is_v6 && to_bits(ip) & self.mask == self.network,
+            Some(ip) if ip.is_ipv6() == self.is_v6 => to_bits(ip) & self.mask == self.network,
+            // EventBridge (event-ruler) compares addresses as hex digit strings, an IPv4
+            // network against the first 8 digits: an IPv6 address falls in an IPv4 network
+            // when its top 32 bits do (every IPv6 address is in 0.0.0.0/0).
+            Some(IpAddr::V6(v6)) => (u128::from(v6) >> 96) & self.mask == self.network,
+            Some(IpAddr::V4(_)) => false,
             None => false,
         }
     }
@@ -124,12 +129,18 @@ fn mask_of(bits: u32, width: u32) -> u128 {
 mod tests {
     use super::*;
 
+    fn v6_of(text: &str) -> Cidr {
+        Cidr::parse(text).unwrap()
+    }
+
     #[test]
     fn ipv4_and_ipv6_membership() {
         let v4 = Cidr::parse("10.0.0.0/24").unwrap();
         assert!(v4.contains("10.0.0.255"));
         assert!(!v4.contains("10.0.1.0"));
         assert!(!v4.contains("::1"));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("::1"));
+        assert!(!v6_of("2001:db8::/32").contains("10.0.0.1"));
         let v6 = Cidr::parse("2001:db8:1234:1a00::/64").unwrap();
         assert!(v6.contains("2001:db8:1234:1a00::7"));
         assert!(!v6.contains("2001:db8:1234:1a01::7"));

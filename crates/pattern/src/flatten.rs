@@ -188,6 +188,8 @@ struct Walker<'i, 'a> {
     out: FlatEvent<'a>,
     /// How many keys deep the walker is.
     depth: usize,
+    /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`).
+    inexact: Vec<u64>,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
@@ -198,9 +200,12 @@ impl<'i, 'a> Walker<'i, 'a> {
             arrays: Vec::new(),
             out: FlatEvent::default(),
             depth: 0,
+            inexact: Vec::new(),
         }
     }
 
+    /// Descends into `key`. An event names a leaf by all its keys joined with dots, empty
+    /// keys included (`{"": {"a": 1}}` is `.a`), as EventBridge (event-ruler) does.
     fn push_key(&mut self, key: &str) -> usize {
         let saved = self.path.len();
         if self.depth > 0 {
@@ -216,24 +221,12 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.depth -= 1;
     }
 
-    /// The path a scalar here is known by. EventBridge (event-ruler) names a leaf by its
-    /// parent's path, a dot and its key, but leaves out the dot when the parent's path is
-    /// empty: a leaf `a` directly under a top-level `""` key is `a`, not `.a` (objects there
-    /// keep `.a`: `{"": {"a": {"b": 1}}}` has the leaf `.a.b`).
-    fn leaf_path(&self) -> &str {
-        if self.depth == 2 && self.path.starts_with('.') {
-            &self.path[1..]
-        } else {
-            &self.path
-        }
-    }
-
     fn relevant(&self) -> bool {
-        self.index.is_relevant(&self.path) || self.index.id_of(self.leaf_path()).is_some()
+        self.index.is_relevant(&self.path)
     }
 
     fn wants_leaf(&self) -> Option<PathId> {
-        self.index.id_of(self.leaf_path())
+        self.index.id_of(&self.path)
     }
 
     fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
@@ -331,6 +324,9 @@ pub(crate) fn flatten_bytes<'a>(
     bytes: &'a [u8],
 ) -> Result<FlatEvent<'a>, EventError> {
     let mut walker = Walker::new(index);
+    walker.inexact = std::str::from_utf8(bytes)
+        .map(crate::numbers::inexact_numbers)
+        .unwrap_or_default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.deserialize_map(Node {
         walker: &mut walker,
@@ -358,6 +354,17 @@ impl Node<'_, '_, '_> {
             self.walker.leaf(path, make());
         }
     }
+
+    /// A number leaf. EventBridge compares event numbers as doubles only when the text is
+    /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
+    fn number(self, value: f64) {
+        let value = if self.walker.inexact.contains(&value.to_bits()) {
+            crate::numbers::inexact_marker(value)
+        } else {
+            value
+        };
+        self.scalar_owned(|| LeafValue::Num(value));
+    }
 }
 
 impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
@@ -373,17 +380,17 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v as f64));
+        self.number(v as f64);
         Ok(())
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v as f64));
+        self.number(v as f64);
         Ok(())
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v));
+        self.number(v);
         Ok(())
     }
 

@@ -8,9 +8,17 @@
 
 /// The bits of the doubles that some number token of `text` (JSON) stands for without
 /// being exactly equal to them. Strings are skipped; malformed text gives what it can.
+/// A parsed pattern holds doubles only, so a double written both ways (`1` and
+/// `1.0000000000000000001`) counts as inexact wherever it appears.
 pub(crate) fn inexact_numbers(text: &str) -> Vec<u64> {
+    number_spellings(text).0
+}
+
+/// The bits of the doubles `text` writes inexactly, and of those it writes exactly.
+pub(crate) fn number_spellings(text: &str) -> (Vec<u64>, Vec<u64>) {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
+    let mut exact = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
@@ -31,15 +39,27 @@ pub(crate) fn inexact_numbers(text: &str) -> Vec<u64> {
                 let token = &text[start..at];
                 if let Ok(value) = token.parse::<f64>()
                     && value.is_finite()
-                    && !is_exact(token, value)
                 {
-                    found.push(value.to_bits());
+                    if is_exact(token, value) {
+                        exact.push(value.to_bits());
+                    } else {
+                        found.push(value.to_bits());
+                    }
                 }
             }
             _ => at += 1,
         }
     }
-    found
+    (found, exact)
+}
+
+/// The stand-in for a number written inexactly, in a pattern's exact values or in an
+/// event: EventBridge compares such a number by its text only, so it equals no exact
+/// number, lies in no range and is no `anything-but` number. The stand-in is a NaN (no
+/// comparison holds) whose payload keeps the double, so that two inexact spellings of
+/// one double (in practice: the same text) are equal by [`crate::value::number_key`].
+pub(crate) fn inexact_marker(value: f64) -> f64 {
+    f64::from_bits(0x7FF8_0000_0000_0000 | (value.to_bits() >> 13))
 }
 
 /// Whether the decimal `token` equals the shortest decimal of `value` (the double it
@@ -84,8 +104,9 @@ mod tests {
 
     #[test]
     fn exact_and_inexact_numbers() {
-        let text = r#"{"a": [0.1, 1e2, 100.0, -0, 1.7976931348623157e308, "0.10000000000000001"],
-            "b": [0.10000000000000001, 9007199254740993, 18446744073709551615, 1.0000000000000000001]}"#;
+        let text = r#"{"a": [1e2, 100.0, -0, 1.7976931348623157e308, "0.10000000000000001"],
+            "b": [0.10000000000000001, 9007199254740993, 18446744073709551615, 1.0000000000000000001],
+            "c": [5e-324, 4.9e-324]}"#;
         let found = inexact_numbers(text);
         assert_eq!(
             found,
@@ -93,8 +114,17 @@ mod tests {
                 0.1f64.to_bits(),
                 9007199254740992f64.to_bits(),
                 18446744073709551615f64.to_bits(),
-                1.0f64.to_bits()
+                1.0f64.to_bits(),
+                f64::from_bits(1).to_bits(),
             ]
+        );
+        assert_eq!(
+            inexact_numbers("[5e-324]"),
+            vec![f64::from_bits(1).to_bits()]
+        );
+        assert_eq!(
+            inexact_numbers("[0.1, 0.10000000000000001]"),
+            vec![0.1f64.to_bits()]
         );
     }
 }

@@ -30,25 +30,35 @@ pub(crate) type SubRule = Vec<FieldCondition>;
 /// Where the parser is: the event path and the path shown in errors.
 #[derive(Clone)]
 struct Place {
+    /// The path of the object steps so far, every step after the first behind a dot
+    /// (event-ruler's `Path.name()`: `{"": {"a": {...}}}` is `.a` inside).
     field: String,
+    /// The path a match list here tests: `field` of the parent, a dot and the key, but
+    /// without the dot when the parent's path is empty (event-ruler's
+    /// `Path.extendedName()`): `{"": {"a": [...]}}` tests `a`, `{"": {"a": {"b": [...]}}}`
+    /// tests `.a.b`. Events name their leaves the same way (`flatten.rs`).
+    leaf: String,
     shown: String,
     at_root: bool,
     /// Bits of the doubles that the pattern's text wrote inexactly (see `numbers.rs`).
     inexact: std::rc::Rc<[u64]>,
+    /// Bits of the doubles that the pattern's text (also) wrote exactly.
+    exact: std::rc::Rc<[u64]>,
 }
 
 impl Place {
     fn root() -> Self {
         Self {
             field: String::new(),
+            leaf: String::new(),
             shown: String::new(),
             at_root: true,
             inexact: std::rc::Rc::from(Vec::new()),
+            exact: std::rc::Rc::from(Vec::new()),
         }
     }
 
-    /// The field one key down. Below the top level the keys are always joined with a
-    /// dot, so `{"": {"a": ...}}` names `.a` (as in EventBridge), not `a`.
+    /// The place one key down.
     fn child(&self, key: &str) -> Self {
         Self {
             field: if self.at_root {
@@ -56,18 +66,26 @@ impl Place {
             } else {
                 format!("{}.{key}", self.field)
             },
+            leaf: if self.field.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", self.field)
+            },
             shown: join(&self.shown, key),
             at_root: false,
             inexact: self.inexact.clone(),
+            exact: self.exact.clone(),
         }
     }
 
     fn or_branch(&self, index: usize) -> Self {
         Self {
             field: self.field.clone(),
+            leaf: self.leaf.clone(),
             shown: join(&self.shown, &format!("$or[{index}]")),
             at_root: self.at_root,
             inexact: self.inexact.clone(),
+            exact: self.exact.clone(),
         }
     }
 
@@ -86,16 +104,17 @@ fn join(parent: &str, key: &str) -> String {
 
 /// Validates a pattern and expands it into sorted sub-rules.
 pub(crate) fn parse_pattern(pattern: &Value) -> Result<Vec<SubRule>, PatternError> {
-    parse_pattern_with(pattern, Vec::new())
+    parse_pattern_with(pattern, (Vec::new(), Vec::new()))
 }
 
 /// [`parse_pattern`], knowing which doubles the pattern's text wrote inexactly.
 pub(crate) fn parse_pattern_with(
     pattern: &Value,
-    inexact: Vec<u64>,
+    (inexact, exact): (Vec<u64>, Vec<u64>),
 ) -> Result<Vec<SubRule>, PatternError> {
     let root = Place {
         inexact: std::rc::Rc::from(inexact),
+        exact: std::rc::Rc::from(exact),
         ..Place::root()
     };
     let Value::Object(object) = pattern else {
@@ -131,7 +150,7 @@ fn parse_field(value: &Value, place: &Place) -> Result<Vec<SubRule>, PatternErro
     match value {
         Value::Object(object) => parse_object(object, place),
         Value::Array(list) => Ok(vec![vec![FieldCondition {
-            path: place.field.clone(),
+            path: place.leaf.clone(),
             matchers: parse_match_list(list, place)?,
         }]]),
         other => Err(place.error(format!(
@@ -226,7 +245,19 @@ fn parse_match_value(item: &Value, place: &Place) -> Result<Matcher, PatternErro
 fn literal(value: &Value, place: &Place) -> Result<Literal, PatternError> {
     Ok(match value {
         Value::String(s) => Literal::Str(s.clone()),
-        Value::Number(n) => Literal::Num(number(n, place)?),
+        Value::Number(n) => {
+            let value = number(n, place)?;
+            // Written only inexactly: compared by its text (a double written both ways is
+            // taken as the exact one, as a parsed value cannot tell the two apart).
+            let bits = value.to_bits();
+            Literal::Num(
+                if place.inexact.contains(&bits) && !place.exact.contains(&bits) {
+                    crate::numbers::inexact_marker(value)
+                } else {
+                    value
+                },
+            )
+        }
         Value::Bool(b) => Literal::Bool(*b),
         Value::Null => Literal::Null,
         other => {

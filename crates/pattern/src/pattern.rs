@@ -30,7 +30,7 @@ impl Pattern {
         let value: Value = serde_json::from_str(text).map_err(PatternError::Json)?;
         Self::compile(parse_pattern_with(
             &value,
-            crate::numbers::inexact_numbers(text),
+            crate::numbers::number_spellings(text),
         )?)
     }
 

@@ -47,14 +47,8 @@ fn collect<'a>(
     next_array: &mut u32,
     out: &mut Vec<Leaf<'a>>,
 ) {
-    // A leaf directly under a top-level empty key is named without the leading dot.
-    let leaf_path = if depth == 2 && path.starts_with('.') {
-        &path[1..]
-    } else {
-        path
-    };
     let leaf = |value| Leaf {
-        path: leaf_path.to_owned(),
+        path: path.to_owned(),
         value,
         arrays: arrays.clone(),
     };
