@@ -41,7 +41,11 @@ git --git-dir="$git_dir" cat-file -e "$RULER_COMMIT^{commit}" || {
 
 rm -rf "$out/src" "$out/classes"
 mkdir -p "$out/src" "$out/classes"
-git --git-dir="$git_dir" archive "$RULER_COMMIT" src/main | tar -x -C "$out/src"
+# File by file (not `git archive`): a partial clone may lack blobs outside src/main.
+git --git-dir="$git_dir" ls-tree -r --name-only "$RULER_COMMIT" src/main | while read -r file; do
+    mkdir -p "$out/src/$(dirname "$file")"
+    git --git-dir="$git_dir" show "$RULER_COMMIT:$file" > "$out/src/$file"
+done
 classpath="$java_dir/jackson-core.jar:$java_dir/jackson-databind.jar:$java_dir/jackson-annotations.jar:$java_dir/jsr305.jar"
 find "$out/src/src/main" "$here/src" -name '*.java' > "$out/sources.txt"
 javac -nowarn -encoding UTF-8 --release 17 -cp "$classpath" -d "$out/classes" @"$out/sources.txt"
