@@ -287,6 +287,25 @@ impl Gen {
         }
     }
 
+    /// A number that is exactly a double, most of the time (numeric bounds and
+    /// `anything-but` numbers that are not are refused, and should not crowd out the rest).
+    fn comparable_number(&mut self) -> String {
+        if self.rng.chance(85) {
+            let whole = self.rng.below(2000) as i64 - 1000;
+            match self.rng.below(4) {
+                0 => whole.to_string(),
+                1 => format!("{whole}.5"),
+                2 => format!("{whole}.25"),
+                _ => self
+                    .rng
+                    .pick(&["0", "-0", "1e2", "0.1", "2.5", "100.0", "5000000000"])
+                    .to_owned(),
+            }
+        } else {
+            self.number()
+        }
+    }
+
     fn key(&mut self) -> String {
         self.rng.pick(KEYS).to_owned()
     }
@@ -389,10 +408,17 @@ impl Gen {
     fn numeric(&mut self) -> J {
         let ops = ["<", "<=", ">", ">=", "="];
         if self.rng.chance(50) {
-            J::Arr(vec![s(self.rng.pick(&ops)), J::Num(self.number())])
+            J::Arr(vec![
+                s(self.rng.pick(&ops)),
+                J::Num(self.comparable_number()),
+            ])
         } else {
-            let low = self.number();
-            let high = self.number();
+            let mut low = self.comparable_number();
+            let mut high = self.comparable_number();
+            let value = |t: &str| t.parse::<f64>().unwrap_or(0.0);
+            if self.rng.chance(85) && value(&low) > value(&high) {
+                std::mem::swap(&mut low, &mut high);
+            }
             J::Arr(vec![
                 s(self.rng.pick(&[">", ">="])),
                 J::Num(low),

@@ -135,7 +135,9 @@ fn parse_object(object: &Map<String, Value>, place: &Place) -> Result<Vec<SubRul
         return Err(place.error("an empty object matches nothing; name at least one field"));
     }
     let mut alternatives: Vec<SubRule> = vec![Vec::new()];
-    for (key, value) in object {
+    // The fields first, then `$or`, whose branches override them.
+    let fields = object.iter().filter(|(key, _)| *key != "$or");
+    for (key, value) in fields.chain(object.get_key_value("$or")) {
         let branch = if key == "$or" {
             parse_or(value, place)?
         } else {
@@ -193,7 +195,14 @@ fn cross(
     let mut out = Vec::with_capacity(left.len() * right.len());
     for l in &left {
         for r in right {
-            let mut combined = l.clone();
+            // A field named again replaces the earlier list, as EventBridge (event-ruler's
+            // rule overriding) does: a field of an `$or` branch overrides the same field
+            // outside the `$or`, and `{"a.b": ...}` beside `{"a": {"b": ...}}` keeps one.
+            let mut combined: SubRule = l
+                .iter()
+                .filter(|c| r.iter().all(|o| o.path != c.path))
+                .cloned()
+                .collect();
             combined.extend(r.iter().cloned());
             out.push(combined);
         }
