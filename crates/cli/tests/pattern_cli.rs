@@ -168,3 +168,69 @@ fn routes_names_a_missing_template() {
         stderr(&out)
     );
 }
+
+/// `eventrail pattern conformance` on a corpus: (exit code, passed, failed).
+fn conformance_counts(args: &[&str]) -> (Option<i32>, usize, usize) {
+    let out = eventrail(args);
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap_or_default();
+    let mut words = last.split_whitespace();
+    let passed = words.next().and_then(|n| n.parse().ok()).unwrap();
+    let failed = words.nth(1).and_then(|n| n.parse().ok()).unwrap();
+    (out.status.code(), passed, failed)
+}
+
+/// The corpus labelled by aws/event-ruler (crates/pattern/oracle) passes in full, apart
+/// from the exceptions listed with their reasons in one file.
+#[test]
+fn ruler_corpus_passes_apart_from_listed_exceptions() {
+    let dir = repo().join("crates/pattern/tests/conformance");
+    let corpus = dir.join("ruler-patterns.jsonl");
+    let exceptions = dir.join("ruler-exceptions.json");
+    let (code, passed, failed) = conformance_counts(&[
+        "pattern",
+        "conformance",
+        corpus.to_str().unwrap(),
+        "--exceptions",
+        exceptions.to_str().unwrap(),
+    ]);
+    assert_eq!((code, failed), (Some(0), 0));
+    assert!(passed >= 3000, "the recorded corpus has {passed} cases");
+}
+
+/// A corpus generated independently (another seed) and labelled by event-ruler agrees
+/// with the engine on at least 99.5% of its cases, with no exceptions listed.
+#[test]
+fn held_out_ruler_corpus_agrees_on_at_least_99_5_percent() {
+    let corpus = repo().join("crates/pattern/tests/conformance/ruler-heldout.jsonl");
+    let (_, passed, failed) =
+        conformance_counts(&["pattern", "conformance", corpus.to_str().unwrap()]);
+    let total = passed + failed;
+    assert!(total >= 3000, "the held-out corpus has {total} cases");
+    assert!(
+        passed * 1000 >= total * 995,
+        "{passed} of {total} cases agree, below 99.5%"
+    );
+}
+
+/// A listed exception needs a known case and a reason.
+#[test]
+fn conformance_refuses_an_exception_without_a_case() {
+    let corpus = temp_file(
+        "exc-corpus.jsonl",
+        r#"{"name": "one", "expect": "match", "pattern": {"a": ["x"]}, "event": {"a": "x"}}"#,
+    );
+    let exceptions = temp_file(
+        "exc.json",
+        r#"{"exceptions": [{"case": "gone", "expect": "no_match", "reason": "stale"}]}"#,
+    );
+    let out = eventrail(&[
+        "pattern",
+        "conformance",
+        corpus.to_str().unwrap(),
+        "--exceptions",
+        exceptions.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("FAIL exception for gone: no such case in the corpus"));
+}

@@ -18,17 +18,40 @@ impl Cidr {
         let (address, bits) = text
             .split_once('/')
             .ok_or_else(|| format!("cidr \"{text}\" needs the form address/prefix-length"))?;
-        let address: IpAddr = address.parse().map_err(|_| {
-            format!("cidr \"{text}\": \"{address}\" is not an IPv4 or IPv6 address")
+        let address = ip_address(address).ok_or_else(|| {
+            format!(
+                "cidr \"{text}\": \"{address}\" is not an IPv4 address (a.b.c.d) or an IPv6 address in hex and colons"
+            )
         })?;
         let width = if address.is_ipv6() { 128 } else { 32 };
+        // EventBridge (like event-ruler) refuses a full-length mask (/32, /128): a single
+        // address is matched with an exact string instead.
         let bits: u32 = bits
             .parse()
             .ok()
-            .filter(|b| *b <= width)
-            .ok_or_else(|| format!("cidr \"{text}\": prefix length must be 0..={width}"))?;
+            .filter(|b| *b < width)
+            .ok_or_else(|| {
+                format!(
+                    "cidr \"{text}\": prefix length must be 0..={}; match one address with an exact value",
+                    width - 1
+                )
+            })?;
         let mask = mask_of(bits, width);
         Ok(Self {
+            text: text.to_owned(),
+            is_v6: address.is_ipv6(),
+            network: to_bits(address) & mask,
+            mask,
+        })
+    }
+
+    /// The one address an exact string value names, when it reads as an IP address:
+    /// EventBridge compares such values as addresses (`FE80::` equals `fe80::`).
+    pub(crate) fn single_address(text: &str) -> Option<Self> {
+        let address = ip_address(text)?;
+        let width = if address.is_ipv6() { 128 } else { 32 };
+        let mask = mask_of(width, width);
+        Some(Self {
             text: text.to_owned(),
             is_v6: address.is_ipv6(),
             network: to_bits(address) & mask,
@@ -43,11 +66,43 @@ impl Cidr {
 
     /// Whether `value` is an IP address of the same family inside this network.
     pub(crate) fn contains(&self, value: &str) -> bool {
-        match value.parse::<IpAddr>() {
-            Ok(ip) => ip.is_ipv6() == self.is_v6 && to_bits(ip) & self.mask == self.network,
-            Err(_) => false,
+        match ip_address(value) {
+            Some(ip) if ip.is_ipv6() == self.is_v6 => to_bits(ip) & self.mask == self.network,
+            // EventBridge (event-ruler) compares addresses as hex digit strings, an IPv4
+            // network against the first 8 digits: an IPv6 address falls in an IPv4 network
+            // when its top 32 bits do (every IPv6 address is in 0.0.0.0/0).
+            Some(IpAddr::V6(v6)) => (u128::from(v6) >> 96) & self.mask == self.network,
+            Some(IpAddr::V4(_)) => false,
+            None => false,
         }
     }
+}
+
+/// An IP address as EventBridge (event-ruler, through Java's `InetAddress`) reads one:
+/// IPv4 as four dot-separated decimal numbers up to 255, leading zeros allowed
+/// (`010.000.000.001` is `10.0.0.1`); IPv6 in hex digits and colons only (no embedded
+/// IPv4 part), any case; an IPv4-mapped IPv6 address (`::ffff:a00:1`) is its IPv4 address.
+fn ip_address(text: &str) -> Option<IpAddr> {
+    if text.contains(':') {
+        if !text.chars().all(|c| c == ':' || c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let v6: std::net::Ipv6Addr = text.parse().ok()?;
+        return Some(match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        });
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 10 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *octet = u8::try_from(part.parse::<u32>().ok()?).ok()?;
+    }
+    parts.next().is_none().then(|| IpAddr::V4(octets.into()))
 }
 
 fn to_bits(ip: IpAddr) -> u128 {
@@ -74,17 +129,29 @@ fn mask_of(bits: u32, width: u32) -> u128 {
 mod tests {
     use super::*;
 
+    fn v6_of(text: &str) -> Cidr {
+        Cidr::parse(text).unwrap()
+    }
+
     #[test]
     fn ipv4_and_ipv6_membership() {
         let v4 = Cidr::parse("10.0.0.0/24").unwrap();
         assert!(v4.contains("10.0.0.255"));
         assert!(!v4.contains("10.0.1.0"));
         assert!(!v4.contains("::1"));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("::1"));
+        assert!(!v6_of("2001:db8::/32").contains("10.0.0.1"));
         let v6 = Cidr::parse("2001:db8:1234:1a00::/64").unwrap();
         assert!(v6.contains("2001:db8:1234:1a00::7"));
         assert!(!v6.contains("2001:db8:1234:1a01::7"));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("1.2.3.4"));
-        assert!(Cidr::parse("1.2.3.4/32").unwrap().contains("1.2.3.4"));
+        assert!(Cidr::parse("1.2.3.4/31").unwrap().contains("1.2.3.5"));
+        assert!(Cidr::parse("1.2.3.4/32").is_err());
+        assert!(Cidr::parse("2001:db8::1/128").is_err());
+        assert!(Cidr::parse("::ffff:10.0.0.0/120").is_err());
+        assert!(v4.contains("010.000.000.001"));
+        assert!(Cidr::single_address("FE80::").unwrap().contains("fe80::"));
+        assert!(Cidr::single_address("10.0.0.256").is_none());
     }
 
     #[test]

@@ -29,6 +29,19 @@ type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 pub(crate) struct PathIndex {
     full: Map<Box<str>, PathId>,
     prefixes: Set<Box<str>>,
+    /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
+    empty_step: bool,
+}
+
+/// Whether a pattern path names an empty key in a way EventBridge looks for in events.
+///
+/// EventBridge (event-ruler) descends into an event key only when some pattern path
+/// holds that key as a step, and it splits pattern paths at `.` dropping trailing empty
+/// steps (Java's `String.split`): `a.` (`{"a": {"": ...}}`) has the one step `a`, so an
+/// empty key below `a` is never looked into, while `""`, `.a` and `a..b` do name it.
+pub(crate) fn names_empty_step(path: &str) -> bool {
+    let steps = path.trim_end_matches('.');
+    path.is_empty() || (!steps.is_empty() && steps.split('.').any(str::is_empty))
 }
 
 impl PathIndex {
@@ -39,6 +52,7 @@ impl PathIndex {
         }
         let id = PathId::try_from(self.full.len()).unwrap_or(PathId::MAX);
         self.full.insert(path.into(), id);
+        self.empty_step |= names_empty_step(path);
         for (at, _) in path.match_indices('.') {
             self.prefixes.insert(path[..at].into());
         }
@@ -172,6 +186,10 @@ struct Walker<'i, 'a> {
     path: String,
     arrays: Vec<Membership>,
     out: FlatEvent<'a>,
+    /// How many keys deep the walker is.
+    depth: usize,
+    /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`).
+    inexact: Vec<u64>,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
@@ -181,20 +199,26 @@ impl<'i, 'a> Walker<'i, 'a> {
             path: String::new(),
             arrays: Vec::new(),
             out: FlatEvent::default(),
+            depth: 0,
+            inexact: Vec::new(),
         }
     }
 
+    /// Descends into `key`. An event names a leaf by all its keys joined with dots, empty
+    /// keys included (`{"": {"a": 1}}` is `.a`), as EventBridge (event-ruler) does.
     fn push_key(&mut self, key: &str) -> usize {
         let saved = self.path.len();
-        if !self.path.is_empty() {
+        if self.depth > 0 {
             self.path.push('.');
         }
         self.path.push_str(key);
+        self.depth += 1;
         saved
     }
 
     fn pop_key(&mut self, saved: usize) {
         self.path.truncate(saved);
+        self.depth -= 1;
     }
 
     fn relevant(&self) -> bool {
@@ -250,6 +274,9 @@ impl<'i, 'a> Walker<'i, 'a> {
         match value {
             Value::Object(object) => {
                 for (key, child) in object {
+                    if key.is_empty() && !self.index.empty_step {
+                        continue;
+                    }
                     let saved = self.push_key(key);
                     if self.relevant() {
                         self.walk_value(child);
@@ -297,6 +324,9 @@ pub(crate) fn flatten_bytes<'a>(
     bytes: &'a [u8],
 ) -> Result<FlatEvent<'a>, EventError> {
     let mut walker = Walker::new(index);
+    walker.inexact = std::str::from_utf8(bytes)
+        .map(crate::numbers::inexact_numbers)
+        .unwrap_or_default();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.deserialize_map(Node {
         walker: &mut walker,
@@ -324,6 +354,17 @@ impl Node<'_, '_, '_> {
             self.walker.leaf(path, make());
         }
     }
+
+    /// A number leaf. EventBridge compares event numbers as doubles only when the text is
+    /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
+    fn number(self, value: f64) {
+        let value = if self.walker.inexact.contains(&value.to_bits()) {
+            crate::numbers::inexact_marker(value)
+        } else {
+            value
+        };
+        self.scalar_owned(|| LeafValue::Num(value));
+    }
 }
 
 impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
@@ -339,17 +380,17 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v as f64));
+        self.number(v as f64);
         Ok(())
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v as f64));
+        self.number(v as f64);
         Ok(())
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.scalar_owned(|| LeafValue::Num(v));
+        self.number(v);
         Ok(())
     }
 
@@ -371,10 +412,10 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(saved) = map.next_key_seed(Key {
+        while let Some((saved, empty)) = map.next_key_seed(Key {
             walker: &mut *self.walker,
         })? {
-            if self.walker.relevant() {
+            if self.walker.relevant() && (!empty || self.walker.index.empty_step) {
                 map.next_value_seed(Node {
                     walker: &mut *self.walker,
                 })?;
@@ -408,28 +449,28 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
 }
 
 /// Deserializes an object key straight onto the walker's path; yields the length to
-/// truncate back to.
+/// truncate back to and whether the key was empty.
 struct Key<'w, 'i, 'a> {
     walker: &'w mut Walker<'i, 'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_, '_, '_> {
-    type Value = usize;
+    type Value = (usize, bool);
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(usize, bool), D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for Key<'_, '_, '_> {
-    type Value = usize;
+    type Value = (usize, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<usize, E> {
-        Ok(self.walker.push_key(v))
+    fn visit_str<E>(self, v: &str) -> Result<(usize, bool), E> {
+        Ok((self.walker.push_key(v), v.is_empty()))
     }
 }
 

@@ -20,6 +20,7 @@ mod error;
 mod flatten;
 mod machine;
 mod matcher;
+mod numbers;
 mod parse;
 mod pattern;
 mod reference;

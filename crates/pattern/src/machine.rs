@@ -61,13 +61,10 @@ struct Transitions {
     nulls: Vec<StateId>,
     prefixes: AffixTable,
     suffixes: AffixTable,
-    /// Lower-cased tables, consulted with the lower-cased leaf.
-    equals_ignore_case: Map<Box<str>, Vec<StateId>>,
-    prefixes_ignore_case: AffixTable,
-    suffixes_ignore_case: AffixTable,
     /// `exists: true`: any leaf at the path.
     any: Vec<StateId>,
-    /// Operators checked one by one (numeric, cidr, wildcard, anything-but).
+    /// Operators checked one by one (numeric, cidr, wildcard, anything-but, the
+    /// ignore-case forms: their character-by-character forms have no single hash key).
     scanned: Vec<(Matcher, StateId)>,
 }
 
@@ -104,10 +101,6 @@ impl AffixTable {
             }
         }
     }
-
-    fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
-    }
 }
 
 impl Transitions {
@@ -125,23 +118,9 @@ impl Transitions {
             Matcher::Exact(Literal::Null) => self.nulls.push(next),
             Matcher::Prefix(p) => self.prefixes.insert(p, next),
             Matcher::Suffix(s) => self.suffixes.insert(s, next),
-            Matcher::EqualsIgnoreCase(s) => {
-                self.equals_ignore_case
-                    .entry(s.as_str().into())
-                    .or_default()
-                    .push(next);
-            }
-            Matcher::PrefixIgnoreCase(p) => self.prefixes_ignore_case.insert(p, next),
-            Matcher::SuffixIgnoreCase(s) => self.suffixes_ignore_case.insert(s, next),
             Matcher::Exists(_) => self.any.push(next),
             other => self.scanned.push((other.clone(), next)),
         }
-    }
-
-    fn has_ignore_case(&self) -> bool {
-        !self.equals_ignore_case.is_empty()
-            || !self.prefixes_ignore_case.is_empty()
-            || !self.suffixes_ignore_case.is_empty()
     }
 
     /// Appends every next state the leaf's value selects (possibly repeated) to `out`.
@@ -170,16 +149,6 @@ impl Transitions {
         }
         self.prefixes.for_each_prefix_of(s, |next| out.push(next));
         self.suffixes.for_each_suffix_of(s, |next| out.push(next));
-        if self.has_ignore_case() {
-            let lower = s.to_lowercase();
-            if let Some(states) = self.equals_ignore_case.get(lower.as_str()) {
-                out.extend_from_slice(states);
-            }
-            self.prefixes_ignore_case
-                .for_each_prefix_of(&lower, |next| out.push(next));
-            self.suffixes_ignore_case
-                .for_each_suffix_of(&lower, |next| out.push(next));
-        }
     }
 }
 

@@ -11,13 +11,13 @@ pub(crate) enum Matcher {
     Exact(Literal),
     /// `{"prefix": "..."}`.
     Prefix(String),
-    /// `{"prefix": {"equals-ignore-case": "..."}}`, stored lower-cased.
+    /// `{"prefix": {"equals-ignore-case": "..."}}` (see [`IgnoreCase`]).
     PrefixIgnoreCase(String),
     /// `{"suffix": "..."}`.
     Suffix(String),
-    /// `{"suffix": {"equals-ignore-case": "..."}}`, stored lower-cased.
+    /// `{"suffix": {"equals-ignore-case": "..."}}` (see [`IgnoreCase`]).
     SuffixIgnoreCase(String),
-    /// `{"equals-ignore-case": "..."}`, stored lower-cased.
+    /// `{"equals-ignore-case": "..."}` (see [`IgnoreCase`]).
     EqualsIgnoreCase(String),
     /// `{"wildcard": "..."}`.
     Wildcard(Wildcard),
@@ -41,7 +41,7 @@ pub(crate) enum AnythingBut {
     Prefixes(Vec<String>),
     /// Any value not ending with one of these.
     Suffixes(Vec<String>),
-    /// Any value not equal, ignoring case, to one of these (stored lower-cased).
+    /// Any value not equal, ignoring case, to one of these (see [`IgnoreCase`]).
     IgnoreCase(Vec<String>),
     /// Any value not matching one of these wildcards.
     Wildcards(Vec<Wildcard>),
@@ -82,11 +82,13 @@ impl Matcher {
             Matcher::Suffix(p) => leaf.as_str().is_some_and(|s| s.ends_with(p.as_str())),
             Matcher::PrefixIgnoreCase(p) => leaf
                 .as_str()
-                .is_some_and(|s| s.to_lowercase().starts_with(p.as_str())),
+                .is_some_and(|s| IgnoreCase::Prefix.matches(p, s)),
             Matcher::SuffixIgnoreCase(p) => leaf
                 .as_str()
-                .is_some_and(|s| s.to_lowercase().ends_with(p.as_str())),
-            Matcher::EqualsIgnoreCase(p) => leaf.as_str().is_some_and(|s| s.to_lowercase() == *p),
+                .is_some_and(|s| IgnoreCase::Suffix.matches(p, s)),
+            Matcher::EqualsIgnoreCase(p) => leaf
+                .as_str()
+                .is_some_and(|s| IgnoreCase::Equals.matches(p, s)),
             Matcher::Wildcard(w) => leaf.as_str().is_some_and(|s| w.matches(s)),
             Matcher::AnythingBut(not) => !not.excludes(leaf),
             Matcher::Numeric(range) => matches!(leaf, LeafValue::Num(n) if range.contains(*n)),
@@ -109,10 +111,85 @@ impl AnythingBut {
                 .is_some_and(|s| ps.iter().any(|p| s.ends_with(p.as_str()))),
             AnythingBut::IgnoreCase(ps) => leaf
                 .as_str()
-                .is_some_and(|s| ps.contains(&s.to_lowercase())),
+                .is_some_and(|s| ps.iter().any(|p| IgnoreCase::Equals.matches(p, s))),
             AnythingBut::Wildcards(ws) => leaf
                 .as_str()
                 .is_some_and(|s| ws.iter().any(|w| w.matches(s))),
         }
+    }
+}
+
+/// How `equals-ignore-case` compares, as EventBridge (event-ruler) does: each character
+/// of the pattern stands for its lower-case or its upper-case form, with Unicode's full
+/// mappings (`ß` is `ß` or `SS`, `ﬀ` is `ﬀ` or `FF`, `µ` is `µ` or `Μ`); the event's text
+/// must spell one of those forms character run by character run. A title-case letter
+/// (`ǅ`) is thus only its lower (`ǆ`) or upper (`Ǆ`) form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IgnoreCase {
+    /// The whole value.
+    Equals,
+    /// The start of the value.
+    Prefix,
+    /// The end of the value.
+    Suffix,
+}
+
+impl IgnoreCase {
+    /// Whether `value` (or its start or end) spells `pattern` ignoring case.
+    pub(crate) fn matches(self, pattern: &str, value: &str) -> bool {
+        let forms: Vec<[String; 2]> = pattern
+            .chars()
+            .map(|c| [c.to_lowercase().collect(), c.to_uppercase().collect()])
+            .collect();
+        match self {
+            IgnoreCase::Equals => spell_forward(&forms, value, true),
+            IgnoreCase::Prefix => spell_forward(&forms, value, false),
+            IgnoreCase::Suffix => spell_backward(&forms, value),
+        }
+    }
+}
+
+fn spell_forward(forms: &[[String; 2]], value: &str, whole: bool) -> bool {
+    let Some((first, rest)) = forms.split_first() else {
+        return !whole || value.is_empty();
+    };
+    first.iter().enumerate().any(|(i, form)| {
+        (i == 0 || *form != first[0])
+            && value
+                .strip_prefix(form.as_str())
+                .is_some_and(|tail| spell_forward(rest, tail, whole))
+    })
+}
+
+fn spell_backward(forms: &[[String; 2]], value: &str) -> bool {
+    let Some((last, rest)) = forms.split_last() else {
+        return true;
+    };
+    last.iter().enumerate().any(|(i, form)| {
+        (i == 0 || *form != last[0])
+            && value
+                .strip_suffix(form.as_str())
+                .is_some_and(|head| spell_backward(rest, head))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IgnoreCase;
+
+    #[test]
+    fn ignore_case_uses_each_characters_lower_and_upper_forms() {
+        let equals = |p, v| IgnoreCase::Equals.matches(p, v);
+        assert!(equals("EventB", "eventb"));
+        assert!(equals("ß", "SS"));
+        assert!(equals("ß", "ß"));
+        assert!(!equals("SS", "ß"));
+        assert!(equals("µ", "Μ"));
+        assert!(equals("ﬀ", "FF"));
+        assert!(!equals("ǅ", "ǅ"));
+        assert!(equals("😀", "😀"));
+        assert!(IgnoreCase::Prefix.matches("ab", "ABc"));
+        assert!(IgnoreCase::Suffix.matches("ß", "xSS"));
+        assert!(!IgnoreCase::Suffix.matches("ß", "xS"));
     }
 }

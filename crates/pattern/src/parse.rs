@@ -30,29 +30,62 @@ pub(crate) type SubRule = Vec<FieldCondition>;
 /// Where the parser is: the event path and the path shown in errors.
 #[derive(Clone)]
 struct Place {
+    /// The path of the object steps so far, every step after the first behind a dot
+    /// (event-ruler's `Path.name()`: `{"": {"a": {...}}}` is `.a` inside).
     field: String,
+    /// The path a match list here tests: `field` of the parent, a dot and the key, but
+    /// without the dot when the parent's path is empty (event-ruler's
+    /// `Path.extendedName()`): `{"": {"a": [...]}}` tests `a`, `{"": {"a": {"b": [...]}}}`
+    /// tests `.a.b`. Events name their leaves the same way (`flatten.rs`).
+    leaf: String,
     shown: String,
+    at_root: bool,
+    /// Bits of the doubles that the pattern's text wrote inexactly (see `numbers.rs`).
+    inexact: std::rc::Rc<[u64]>,
+    /// Bits of the doubles that the pattern's text (also) wrote exactly.
+    exact: std::rc::Rc<[u64]>,
 }
 
 impl Place {
     fn root() -> Self {
         Self {
             field: String::new(),
+            leaf: String::new(),
             shown: String::new(),
+            at_root: true,
+            inexact: std::rc::Rc::from(Vec::new()),
+            exact: std::rc::Rc::from(Vec::new()),
         }
     }
 
+    /// The place one key down.
     fn child(&self, key: &str) -> Self {
         Self {
-            field: join(&self.field, key),
+            field: if self.at_root {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", self.field)
+            },
+            leaf: if self.field.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", self.field)
+            },
             shown: join(&self.shown, key),
+            at_root: false,
+            inexact: self.inexact.clone(),
+            exact: self.exact.clone(),
         }
     }
 
     fn or_branch(&self, index: usize) -> Self {
         Self {
             field: self.field.clone(),
+            leaf: self.leaf.clone(),
             shown: join(&self.shown, &format!("$or[{index}]")),
+            at_root: self.at_root,
+            inexact: self.inexact.clone(),
+            exact: self.exact.clone(),
         }
     }
 
@@ -71,7 +104,19 @@ fn join(parent: &str, key: &str) -> String {
 
 /// Validates a pattern and expands it into sorted sub-rules.
 pub(crate) fn parse_pattern(pattern: &Value) -> Result<Vec<SubRule>, PatternError> {
-    let root = Place::root();
+    parse_pattern_with(pattern, (Vec::new(), Vec::new()))
+}
+
+/// [`parse_pattern`], knowing which doubles the pattern's text wrote inexactly.
+pub(crate) fn parse_pattern_with(
+    pattern: &Value,
+    (inexact, exact): (Vec<u64>, Vec<u64>),
+) -> Result<Vec<SubRule>, PatternError> {
+    let root = Place {
+        inexact: std::rc::Rc::from(inexact),
+        exact: std::rc::Rc::from(exact),
+        ..Place::root()
+    };
     let Value::Object(object) = pattern else {
         return Err(root.error(format!(
             "a pattern must be a JSON object, found {}",
@@ -90,7 +135,9 @@ fn parse_object(object: &Map<String, Value>, place: &Place) -> Result<Vec<SubRul
         return Err(place.error("an empty object matches nothing; name at least one field"));
     }
     let mut alternatives: Vec<SubRule> = vec![Vec::new()];
-    for (key, value) in object {
+    // The fields first, then `$or`, whose branches override them.
+    let fields = object.iter().filter(|(key, _)| *key != "$or");
+    for (key, value) in fields.chain(object.get_key_value("$or")) {
         let branch = if key == "$or" {
             parse_or(value, place)?
         } else {
@@ -105,7 +152,7 @@ fn parse_field(value: &Value, place: &Place) -> Result<Vec<SubRule>, PatternErro
     match value {
         Value::Object(object) => parse_object(object, place),
         Value::Array(list) => Ok(vec![vec![FieldCondition {
-            path: place.field.clone(),
+            path: place.leaf.clone(),
             matchers: parse_match_list(list, place)?,
         }]]),
         other => Err(place.error(format!(
@@ -148,7 +195,14 @@ fn cross(
     let mut out = Vec::with_capacity(left.len() * right.len());
     for l in &left {
         for r in right {
-            let mut combined = l.clone();
+            // A field named again replaces the earlier list, as EventBridge (event-ruler's
+            // rule overriding) does: a field of an `$or` branch overrides the same field
+            // outside the `$or`, and `{"a.b": ...}` beside `{"a": {"b": ...}}` keeps one.
+            let mut combined: SubRule = l
+                .iter()
+                .filter(|c| r.iter().all(|o| o.path != c.path))
+                .cloned()
+                .collect();
             combined.extend(r.iter().cloned());
             out.push(combined);
         }
@@ -188,6 +242,11 @@ fn parse_match_value(item: &Value, place: &Place) -> Result<Matcher, PatternErro
         Value::Array(_) => Err(place.error(
             "match values must be a string, number, true, false, null or an operator object, not an array",
         )),
+        Value::String(s) => Ok(match Cidr::single_address(s) {
+            // EventBridge compares an exact value that reads as an IP address as an address.
+            Some(address) => Matcher::Cidr(address),
+            None => Matcher::Exact(Literal::Str(s.clone())),
+        }),
         scalar => Ok(Matcher::Exact(literal(scalar, place)?)),
     }
 }
@@ -195,7 +254,19 @@ fn parse_match_value(item: &Value, place: &Place) -> Result<Matcher, PatternErro
 fn literal(value: &Value, place: &Place) -> Result<Literal, PatternError> {
     Ok(match value {
         Value::String(s) => Literal::Str(s.clone()),
-        Value::Number(n) => Literal::Num(number(n, place)?),
+        Value::Number(n) => {
+            let value = number(n, place)?;
+            // Written only inexactly: compared by its text (a double written both ways is
+            // taken as the exact one, as a parsed value cannot tell the two apart).
+            let bits = value.to_bits();
+            Literal::Num(
+                if place.inexact.contains(&bits) && !place.exact.contains(&bits) {
+                    crate::numbers::inexact_marker(value)
+                } else {
+                    value
+                },
+            )
+        }
         Value::Bool(b) => Literal::Bool(*b),
         Value::Null => Literal::Null,
         other => {
@@ -211,6 +282,17 @@ fn number(n: &serde_json::Number, place: &Place) -> Result<f64, PatternError> {
     n.as_f64()
         .filter(|f| f.is_finite())
         .ok_or_else(|| place.error(format!("number {n} is out of range")))
+}
+
+/// A number EventBridge compares: exactly a double.
+fn comparable_number(n: &serde_json::Number, place: &Place) -> Result<f64, PatternError> {
+    let value = number(n, place)?;
+    if place.inexact.contains(&value.to_bits()) {
+        return Err(place.error(format!(
+            "number {n} is not exactly representable as a double; write it with at most 17 significant digits"
+        )));
+    }
+    Ok(value)
 }
 
 fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matcher, PatternError> {
@@ -230,7 +312,7 @@ fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matc
             Matcher::SuffixIgnoreCase,
         ),
         "equals-ignore-case" => match operand {
-            Value::String(s) => Ok(Matcher::EqualsIgnoreCase(s.to_lowercase())),
+            Value::String(s) => Ok(Matcher::EqualsIgnoreCase(s.clone())),
             _ => Err(place.error("equals-ignore-case expects a string")),
         },
         "wildcard" => match operand {
@@ -245,13 +327,17 @@ fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matc
                 .map_err(|e| place.error(e)),
             _ => Err(place.error("cidr expects a string such as \"10.0.0.0/24\"")),
         },
+        "exactly" => match operand {
+            Value::String(s) => Ok(Matcher::Exact(Literal::Str(s.clone()))),
+            _ => Err(place.error("exactly expects a string")),
+        },
         "exists" => match operand {
             Value::Bool(b) => Ok(Matcher::Exists(*b)),
             _ => Err(place.error("exists expects true or false")),
         },
         unknown => Err(place.error(format!(
             "unknown operator \"{unknown}\"; operators are lower-case: prefix, suffix, \
-             equals-ignore-case, wildcard, anything-but, numeric, cidr, exists"
+             equals-ignore-case, wildcard, anything-but, numeric, cidr, exists, exactly"
         ))),
     }
 }
@@ -266,7 +352,7 @@ fn parse_affix(
     match operand {
         Value::String(s) => Ok(exact(s.clone())),
         Value::Object(object) => match (object.len(), object.get("equals-ignore-case")) {
-            (1, Some(Value::String(s))) => Ok(ignore_case(s.to_lowercase())),
+            (1, Some(Value::String(s))) => Ok(ignore_case(s.clone())),
             _ => Err(place.error(format!(
                 "{name} expects a string or {{\"equals-ignore-case\": \"...\"}}"
             ))),
@@ -286,12 +372,22 @@ fn parse_anything_but(operand: &Value, place: &Place) -> Result<AnythingBut, Pat
         Value::String(_) | Value::Number(_) => Ok(AnythingBut::Values(vec![anything_but_value(
             operand, place,
         )?])),
-        Value::Array(items) if !items.is_empty() => Ok(AnythingBut::Values(
-            items
+        Value::Array(items) if !items.is_empty() => {
+            let values = items
                 .iter()
                 .map(|item| anything_but_value(item, place))
-                .collect::<Result<_, _>>()?,
-        )),
+                .collect::<Result<Vec<_>, _>>()?;
+            let strings = values
+                .iter()
+                .filter(|v| matches!(v, Literal::Str(_)))
+                .count();
+            if strings != 0 && strings != values.len() {
+                return Err(place.error(
+                    "an anything-but list must hold only strings or only numbers, not both",
+                ));
+            }
+            Ok(AnythingBut::Values(values))
+        }
         Value::Object(object) if object.len() == 1 => {
             let Some((operator, inner)) = object.iter().next() else {
                 return Err(place.error("anything-but expects one operator"));
@@ -308,7 +404,7 @@ fn parse_anything_but(operand: &Value, place: &Place) -> Result<AnythingBut, Pat
 fn anything_but_value(item: &Value, place: &Place) -> Result<Literal, PatternError> {
     match item {
         Value::String(s) => Ok(Literal::Str(s.clone())),
-        Value::Number(n) => Ok(Literal::Num(number(n, place)?)),
+        Value::Number(n) => Ok(Literal::Num(comparable_number(n, place)?)),
         other => Err(place.error(format!(
             "anything-but values must be strings or numbers, found {}",
             type_name(other)
@@ -335,7 +431,7 @@ fn parse_anything_but_operator(
             })
         }
         "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(
-            strings()?.iter().map(|s| s.to_lowercase()).collect(),
+            strings()?,
         )),
         "wildcard" => Ok(AnythingBut::Wildcards(
             strings()?
@@ -378,7 +474,7 @@ fn parse_numeric(operand: &Value, place: &Place) -> Result<NumericRange, Pattern
         let operator = terms.get(index).and_then(Value::as_str);
         let value = terms.get(index + 1).and_then(Value::as_number);
         match (operator, value) {
-            (Some(op), Some(n)) => Ok((op, number(n, place)?)),
+            (Some(op), Some(n)) => Ok((op, comparable_number(n, place)?)),
             _ => Err(place.error(SHAPE)),
         }
     };
@@ -397,7 +493,19 @@ fn parse_numeric(operand: &Value, place: &Place) -> Result<NumericRange, Pattern
         other => return Err(place.error(format!("numeric: unknown operator \"{other}\""))),
     }
     match terms.len() {
-        2 => Ok(range),
+        2 => {
+            // event-ruler cannot build a one-sided range that starts at the largest double
+            // or ends at the lowest one (its rule compiler fails on them).
+            if first_op != "="
+                && (range.lower.is_some_and(|(n, _)| n == f64::MAX)
+                    || range.upper.is_some_and(|(n, _)| n == -f64::MAX))
+            {
+                return Err(place.error(
+                    "numeric: nothing lies beyond the largest double; compare with \"=\" instead",
+                ));
+            }
+            Ok(range)
+        }
         4 => {
             let (second_op, second) = pair(2)?;
             if range.upper.is_some() || !matches!(second_op, "<" | "<=") {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::{EventError, PatternError};
 use crate::machine::RuleMachine;
-use crate::parse::{SubRule, parse_pattern};
+use crate::parse::{SubRule, parse_pattern, parse_pattern_with};
 
 /// A validated, compiled EventBridge event pattern.
 ///
@@ -28,13 +28,23 @@ impl Pattern {
     /// Parses and validates pattern JSON text.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
         let value: Value = serde_json::from_str(text).map_err(PatternError::Json)?;
-        Self::from_value(&value)
+        Self::compile(parse_pattern_with(
+            &value,
+            crate::numbers::number_spellings(text),
+        )?)
     }
 
     /// Validates and compiles a pattern given as a JSON value.
+    ///
+    /// A value holds numbers as doubles only; [`Pattern::parse`] also refuses numbers that
+    /// the text wrote more precisely than a double holds, as EventBridge does.
     pub fn from_value(pattern: &Value) -> Result<Self, PatternError> {
+        Self::compile(parse_pattern(pattern)?)
+    }
+
+    fn compile(alternatives: Vec<SubRule>) -> Result<Self, PatternError> {
         let mut compiled = Self {
-            alternatives: parse_pattern(pattern)?,
+            alternatives,
             machine: RuleMachine::new(),
         };
         let mut machine = RuleMachine::new();

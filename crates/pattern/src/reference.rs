@@ -22,13 +22,27 @@ pub(crate) fn matches(alternatives: &[SubRule], event: &Value) -> bool {
     }
     let mut leaves = Vec::new();
     let mut next_array = 0;
-    collect(event, "", &mut Vec::new(), &mut next_array, &mut leaves);
+    let empty_step = alternatives
+        .iter()
+        .flatten()
+        .any(|condition| crate::flatten::names_empty_step(&condition.path));
+    collect(
+        event,
+        "",
+        0,
+        empty_step,
+        &mut Vec::new(),
+        &mut next_array,
+        &mut leaves,
+    );
     alternatives.iter().any(|rule| search(rule, &leaves, &[]))
 }
 
 fn collect<'a>(
     value: &'a Value,
     path: &str,
+    depth: usize,
+    empty_step: bool,
     arrays: &mut Vec<Membership>,
     next_array: &mut u32,
     out: &mut Vec<Leaf<'a>>,
@@ -41,12 +55,23 @@ fn collect<'a>(
     match value {
         Value::Object(map) => {
             for (key, child) in map {
-                let child_path = if path.is_empty() {
+                if key.is_empty() && !empty_step {
+                    continue;
+                }
+                let child_path = if depth == 0 {
                     key.clone()
                 } else {
                     format!("{path}.{key}")
                 };
-                collect(child, &child_path, arrays, next_array, out);
+                collect(
+                    child,
+                    &child_path,
+                    depth + 1,
+                    empty_step,
+                    arrays,
+                    next_array,
+                    out,
+                );
             }
         }
         Value::Array(items) => {
@@ -54,7 +79,7 @@ fn collect<'a>(
             let id = *next_array;
             for (i, item) in items.iter().enumerate() {
                 arrays.push((id, i as u32));
-                collect(item, path, arrays, next_array, out);
+                collect(item, path, depth, empty_step, arrays, next_array, out);
                 arrays.pop();
             }
         }

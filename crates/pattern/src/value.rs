@@ -43,7 +43,7 @@ impl Literal {
     pub(crate) fn equals(&self, leaf: &LeafValue<'_>) -> bool {
         match (self, leaf) {
             (Literal::Str(a), LeafValue::Str(b)) => a == b,
-            (Literal::Num(a), LeafValue::Num(b)) => a == b,
+            (Literal::Num(a), LeafValue::Num(b)) => number_key(*a) == number_key(*b),
             (Literal::Bool(a), LeafValue::Bool(b)) => a == b,
             (Literal::Null, LeafValue::Null) => true,
             _ => false,

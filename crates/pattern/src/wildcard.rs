@@ -1,8 +1,10 @@
 //! The `wildcard` operator: `*` stands for any run of characters, including none.
 
 /// Most `*` characters one wildcard value may hold. EventBridge rejects patterns whose
-/// wildcards are "too complex"; its exact measure is not published, so this engine uses
-/// the star count (the corpus recorded against AWS rejects six stars and accepts two).
+/// wildcards are "too complex"; its measure is event-ruler's `MachineComplexityEvaluator`
+/// with an unpublished maximum (between 7 and 10 by the AWS-recorded corpus, see
+/// `oracle/README.md`). This engine uses the star count, which agrees with every recorded
+/// verdict (six stars refused, two accepted).
 pub(crate) const MAX_WILDCARD_STARS: usize = 5;
 
 /// A parsed wildcard: literal pieces separated by `*`.

@@ -208,3 +208,30 @@ fn invalid_patterns_are_rejected_with_their_path() {
             .starts_with("pattern is not valid JSON")
     );
 }
+
+/// A field named both outside an `$or` and inside one of its branches: the branch's list
+/// replaces the outer one in that alternative (EventBridge's rule overriding, as in
+/// event-ruler), instead of both having to hold.
+#[test]
+fn an_or_branch_overrides_the_same_field_outside_it() {
+    let pattern =
+        Pattern::parse(r#"{"k": ["outer"], "$or": [{"k": ["inner"]}, {"other": ["x"]}]}"#).unwrap();
+    let event = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    assert!(pattern.matches(&event(r#"{"k": "inner"}"#)));
+    assert!(pattern.matches(&event(r#"{"k": "outer", "other": "x"}"#)));
+    assert!(!pattern.matches(&event(r#"{"k": "outer"}"#)));
+}
+
+/// Empty keys are named as event-ruler names them: an event's empty key below the top is
+/// seen only when a pattern path has an empty step that is not the last.
+#[test]
+fn empty_keys_follow_event_ruler() {
+    let event = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    let nested_last = Pattern::parse(r#"{"a": {"": ["x"]}}"#).unwrap();
+    assert!(!nested_last.matches(&event(r#"{"a": {"": "x"}}"#)));
+    assert!(nested_last.matches(&event(r#"{"a.": "x"}"#)));
+    let top = Pattern::parse(r#"{"": ["x"]}"#).unwrap();
+    assert!(top.matches(&event(r#"{"": "x"}"#)));
+    let inner = Pattern::parse(r#"{"b": {"": {"c": ["x"]}}}"#).unwrap();
+    assert!(inner.matches(&event(r#"{"b": {"": {"c": "x"}}}"#)));
+}

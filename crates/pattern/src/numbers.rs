@@ -1,0 +1,130 @@
+//! Numbers that are not exactly a double.
+//!
+//! EventBridge compares numbers as IEEE-754 doubles and refuses a `numeric` bound or an
+//! `anything-but` number whose decimal text is not exactly the double it reads as (the
+//! shortest decimal of that double): `0.10000000000000001`, `9007199254740993`,
+//! `18446744073709551615`, `1.0000000000000000001`. A parsed `serde_json::Value` holds
+//! only the double, so the check reads the pattern's text.
+
+/// The bits of the doubles that some number token of `text` (JSON) stands for without
+/// being exactly equal to them. Strings are skipped; malformed text gives what it can.
+/// A parsed pattern holds doubles only, so a double written both ways (`1` and
+/// `1.0000000000000000001`) counts as inexact wherever it appears.
+pub(crate) fn inexact_numbers(text: &str) -> Vec<u64> {
+    number_spellings(text).0
+}
+
+/// The bits of the doubles `text` writes inexactly, and of those it writes exactly.
+pub(crate) fn number_spellings(text: &str) -> (Vec<u64>, Vec<u64>) {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut exact = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                while at < bytes.len()
+                    && matches!(bytes[at], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    at += 1;
+                }
+                let token = &text[start..at];
+                if let Ok(value) = token.parse::<f64>()
+                    && value.is_finite()
+                {
+                    if is_exact(token, value) {
+                        exact.push(value.to_bits());
+                    } else {
+                        found.push(value.to_bits());
+                    }
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    (found, exact)
+}
+
+/// The stand-in for a number written inexactly, in a pattern's exact values or in an
+/// event: EventBridge compares such a number by its text only, so it equals no exact
+/// number, lies in no range and is no `anything-but` number. The stand-in is a NaN (no
+/// comparison holds) whose payload keeps the double, so that two inexact spellings of
+/// one double (in practice: the same text) are equal by [`crate::value::number_key`].
+pub(crate) fn inexact_marker(value: f64) -> f64 {
+    f64::from_bits(0x7FF8_0000_0000_0000 | (value.to_bits() >> 13))
+}
+
+/// Whether the decimal `token` equals the shortest decimal of `value` (the double it
+/// rounds to).
+fn is_exact(token: &str, value: f64) -> bool {
+    // Java (event-ruler's language) writes the smallest double as 4.9E-324, not 5E-324,
+    // and compares the text with that.
+    let shortest = if value.abs() == f64::from_bits(1) {
+        format!("{}4.9e-324", if value < 0.0 { "-" } else { "" })
+    } else {
+        format!("{value:e}")
+    };
+    normalize(token) == normalize(&shortest)
+}
+
+/// `(negative, significant digits, exponent)` with value `0.digits × 10^exponent`; zero
+/// is `(false, "", 0)`.
+fn normalize(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = format!("{whole}{fraction}");
+    let mut exponent = exponent.checked_add(i64::try_from(whole.len()).ok()?)?;
+    let trimmed = digits.trim_start_matches('0');
+    exponent -= i64::try_from(digits.len() - trimmed.len()).ok()?;
+    let significant = trimmed.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, significant.to_owned(), exponent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_and_inexact_numbers() {
+        let text = r#"{"a": [1e2, 100.0, -0, 1.7976931348623157e308, "0.10000000000000001"],
+            "b": [0.10000000000000001, 9007199254740993, 18446744073709551615, 1.0000000000000000001],
+            "c": [5e-324, 4.9e-324]}"#;
+        let found = inexact_numbers(text);
+        assert_eq!(
+            found,
+            vec![
+                0.1f64.to_bits(),
+                9007199254740992f64.to_bits(),
+                18446744073709551615f64.to_bits(),
+                1.0f64.to_bits(),
+                f64::from_bits(1).to_bits(),
+            ]
+        );
+        assert_eq!(
+            inexact_numbers("[5e-324]"),
+            vec![f64::from_bits(1).to_bits()]
+        );
+        assert_eq!(
+            inexact_numbers("[0.1, 0.10000000000000001]"),
+            vec![0.1f64.to_bits()]
+        );
+    }
+}
