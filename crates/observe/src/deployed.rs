@@ -26,13 +26,34 @@ impl Connection {
     /// The SDK configuration: the standard chain with this connection's overrides. Against
     /// an endpoint of our own (LocalStack) without any configured credentials, LocalStack's
     /// `test` credentials are used, so a developer's real profile is never needed there.
+    /// The region is `region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`, else the profile's,
+    /// else `fallback_region` (the instance metadata service is never asked).
     pub async fn sdk_config(&self, fallback_region: Option<&str>) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(region) = &self.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
+        let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+        let region = match self.region.clone().or(from_env) {
+            Some(region) => Some(region),
+            None => {
+                let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
+                if let Some(profile) = &self.profile {
+                    provider = provider.profile_name(profile);
+                }
+                use aws_config::meta::region::ProvideRegion as _;
+                provider
+                    .build()
+                    .region()
+                    .await
+                    .map(|r| r.as_ref().to_owned())
+                    .or_else(|| fallback_region.map(str::to_owned))
+            }
+        };
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region));
         }
         if let Some(endpoint) = &self.endpoint {
             loader = loader.endpoint_url(endpoint.trim_end_matches('/'));
@@ -50,14 +71,7 @@ impl Connection {
                 ));
             }
         }
-        let config = loader.load().await;
-        match (config.region(), fallback_region) {
-            (None, Some(region)) => config
-                .into_builder()
-                .region(aws_config::Region::new(region.to_owned()))
-                .build(),
-            _ => config,
-        }
+        loader.load().await
     }
 }
 

@@ -151,10 +151,40 @@ pub fn lease_is_stale(
     }
     let proc_available = std::path::Path::new("/proc/self").exists();
     match (host_tag, pid_tag.and_then(|p| p.parse::<u32>().ok())) {
-        (Some(h), Some(pid)) if proc_available && h == host() => {
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
+        (Some(h), Some(pid)) if proc_available && h == host() => !tail_process_runs(pid),
         _ => false,
+    }
+}
+
+/// Whether `pid` is a running (not zombie) process of a program named like this one, as
+/// /proc tells (a pid reused by another program does not count).
+fn tail_process_runs(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) state ...`: the state follows the last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("");
+    if matches!(state, "Z" | "X" | "x") {
+        return false;
+    }
+    let program = |path: String| {
+        std::fs::read(path).ok().and_then(|cmd| {
+            let first = cmd.split(|b| *b == 0).next()?.to_vec();
+            let text = String::from_utf8(first).ok()?;
+            std::path::Path::new(&text)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+    };
+    match (
+        program(format!("/proc/{pid}/cmdline")),
+        program("/proc/self/cmdline".to_owned()),
+    ) {
+        (Some(theirs), Some(mine)) => theirs == mine,
+        _ => true,
     }
 }
 
