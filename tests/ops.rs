@@ -434,7 +434,6 @@ async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
     // The gateway comes back (for this order only: other tests' outages go on).
     gateway_recovered_for(&stack, Some(&order_id)).await;
     let (ok, stdout, stderr) = run(&stack, &["dlq", "redrive", "payments", "--id", &event_id]);
-    gateway_recovered_for(&stack, None).await;
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("1 redriven, 0 left, 0 failed"), "{stdout}");
 
@@ -451,6 +450,7 @@ async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    gateway_recovered_for(&stack, None).await;
     let report = watch.report(&correlation_id, format!("order {order_id}"));
     let text = report.render(None);
     assert_eq!(report.outbox.len(), 1, "{text}");
