@@ -239,6 +239,22 @@ fn start_tail(stack: &Stack, args: &[&str]) -> RunningTail {
     }
 }
 
+/// Waits for `child` to exit; kills it and fails when it does not within the deadline.
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > FLOW_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {} s", FLOW_DEADLINE.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -275,7 +291,7 @@ async fn tail_shows_a_flow_and_removes_its_rule_and_queue_on_ctrl_c_and_after_a_
 
     // Ctrl-C: the tail removes its rule and queue and exits cleanly.
     signal(&tail.child, "-INT");
-    let status = tail.child.wait().unwrap();
+    let status = wait_exit(&mut tail.child, "tail after Ctrl-C");
     let messages: Vec<String> = tail.stderr.try_iter().collect();
     assert!(status.success(), "{status}: {messages:#?}");
     assert!(
@@ -289,12 +305,12 @@ async fn tail_shows_a_flow_and_removes_its_rule_and_queue_on_ctrl_c_and_after_a_
     // A killed tail cannot clean up; the next run removes what it left.
     let mut killed = start_tail(&stack, &["--correlation", &correlation_id]);
     signal(&killed.child, "-KILL");
-    let _ = killed.child.wait();
+    wait_exit(&mut killed.child, "a killed tail");
     assert_eq!(tail_parts_exist(&stack, &killed.name).await, (true, true));
     let mut next = start_tail(&stack, &["--correlation", &correlation_id]);
     assert_eq!(tail_parts_exist(&stack, &killed.name).await, (false, false));
     signal(&next.child, "-TERM");
-    assert!(next.child.wait().unwrap().success());
+    assert!(wait_exit(&mut next.child, "tail after SIGTERM").success());
     assert_eq!(tail_parts_exist(&stack, &next.name).await, (false, false));
 }
 

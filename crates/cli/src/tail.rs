@@ -59,7 +59,44 @@ pub fn run(args: TailArgs) -> Result<ExitCode> {
     runtime.block_on(tail(args, pattern))
 }
 
+/// Ctrl-C and SIGTERM, listened to from the start: a signal that arrives while the tail is
+/// being set up or is printing is kept until the loop looks, and never kills the process
+/// before it cleaned up.
+struct Stop {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves when a stop signal arrived (now or earlier).
+    async fn requested(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 async fn tail(args: TailArgs, pattern: Value) -> Result<ExitCode> {
+    let mut stop = Stop::listen()?;
     let (stack, project) = args.stack.connect().await?;
     let router = Router::load(project.template_path()).ok();
     let bus = stack.outputs.bus_name()?.to_owned();
@@ -80,7 +117,15 @@ async fn tail(args: TailArgs, pattern: Value) -> Result<ExitCode> {
 
     let mut seen: Vec<ObservedEvent> = Vec::new();
     let mut depth: HashMap<String, usize> = HashMap::new();
-    let outcome = watch(&mut tail, &args, router.as_ref(), &mut seen, &mut depth).await;
+    let outcome = watch(
+        &mut tail,
+        &mut stop,
+        &args,
+        router.as_ref(),
+        &mut seen,
+        &mut depth,
+    )
+    .await;
 
     let stopped = tail.stop().await;
     match &stopped {
@@ -110,22 +155,15 @@ async fn tail(args: TailArgs, pattern: Value) -> Result<ExitCode> {
 /// Polls until Ctrl-C or SIGTERM, printing events as they arrive.
 async fn watch(
     tail: &mut Tail,
+    stop: &mut Stop,
     args: &TailArgs,
     router: Option<&Router>,
     seen: &mut Vec<ObservedEvent>,
     depth: &mut HashMap<String, usize>,
 ) -> Result<()> {
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
     loop {
-        #[cfg(unix)]
-        let terminated = terminate.recv();
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<Option<()>>();
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = terminated => return Ok(()),
+            () = stop.requested() => return Ok(()),
             polled = tail.tap().poll(2) => {
                 polled.context("reading the tail queue")?;
             }

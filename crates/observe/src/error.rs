@@ -142,6 +142,7 @@ where
     move |error| {
         let message = error_chain(&error);
         if message.contains("no credentials")
+            || message.contains("loading credentials")
             || message.contains("NoCredentials")
             || message.contains("credentials provider")
         {

@@ -317,7 +317,7 @@ pub async fn redrive<C: RedriveClient>(
         // Messages to make visible again when this queue is done: left, failed, skipped.
         let mut hold: Vec<String> = Vec::new();
         let mut result = Ok(());
-        'queue: while report.entries.len() < limit {
+        while report.entries.len() < limit {
             let batch = match client.receive(&queue.url, REDRIVE_VISIBILITY_SECONDS).await {
                 Ok(batch) if batch.is_empty() => break,
                 Ok(batch) => batch,
@@ -326,13 +326,16 @@ pub async fn redrive<C: RedriveClient>(
                     break;
                 }
             };
+            let mut found_the_one = false;
             for message in batch {
                 let decoded = DeadLetterMessage::decode(queue, &message).record;
                 let wanted = request
                     .id
                     .as_deref()
                     .is_none_or(|id| id == message.message_id || decoded.event_id() == Some(id));
-                if !wanted || report.entries.len() >= limit {
+                // Everything not handled is made visible again at the end, the rest of a
+                // batch after the one record asked for included.
+                if !wanted || found_the_one || report.entries.len() >= limit {
                     hold.push(message.receipt_handle);
                     continue;
                 }
@@ -347,10 +350,10 @@ pub async fn redrive<C: RedriveClient>(
                     layer: queue.layer,
                     outcome,
                 });
-                let found_the_one = request.id.is_some();
-                if found_the_one {
-                    break 'queue;
-                }
+                found_the_one = request.id.is_some();
+            }
+            if found_the_one {
+                break;
             }
         }
         let released = client.release(&queue.url, &hold).await;
@@ -459,6 +462,17 @@ mod tests {
                 .messages
                 .iter()
                 .filter(|m| !m.4)
+                .map(|m| m.1.clone())
+                .collect()
+        }
+
+        /// Messages still hidden (received, neither deleted nor released).
+        fn hidden(&self) -> Vec<String> {
+            let state = self.state.lock().unwrap();
+            state
+                .messages
+                .iter()
+                .filter(|m| !m.3 && !m.4)
                 .map(|m| m.1.clone())
                 .collect()
         }
@@ -748,5 +762,17 @@ mod tests {
         assert_eq!(report.entries.len(), 1);
         assert_eq!(report.entries[0].message_id, "m3");
         assert_eq!(fake.queued(), ["m1", "m2"]);
+        assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
+
+        // The one asked for comes first in its batch: the rest is released too.
+        let fake = Fake::with(&messages);
+        let first = RedriveRequest {
+            id: Some("m1".into()),
+            ..request(false)
+        };
+        let report = redrive(&fake, &first, check).await.unwrap();
+        assert_eq!(report.entries.len(), 1);
+        assert_eq!(fake.queued(), ["m2", "m3"]);
+        assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
     }
 }
