@@ -9,23 +9,6 @@ use eventrail_observe::FailureKind;
 use eventrail_tests::{Expected, Placed, finish, fresh_sample, stack};
 use serde_json::{Value, json};
 
-/// Builds an S3 client for the stack's endpoint (path-style, as LocalStack serves buckets).
-async fn s3(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".to_owned());
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".to_owned());
-    let credentials = aws_sdk_s3::config::Credentials::new(key, secret, None, None, "tests");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(region.to_owned()))
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::config::Builder::from(&config)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(s3)
-}
-
 #[tokio::test]
 #[ignore = "needs LocalStack: cargo xtask test"]
 async fn a_900_kb_poison_event_is_kept_whole_through_its_dead_letter() {
@@ -96,17 +79,12 @@ async fn a_900_kb_poison_event_is_kept_whole_through_its_dead_letter() {
         stored.key
     );
 
-    let s3 = s3(&stack.clients.endpoint, &stack.clients.region).await;
-    let object = s3
-        .get_object()
-        .bucket(&stored.bucket)
-        .key(&stored.key)
-        .send()
+    // Read back the way `eventrail dlq show` and `redrive` do.
+    let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
+    let kept = eventrail_observe::stored::read_stored_event(&s3, &stored.bucket, &stored.key)
         .await
         .unwrap();
-    let bytes = object.body.collect().await.unwrap().into_bytes();
-    let kept: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(kept, raw, "the stored event is the event, whole");
-    assert_eq!(stored.bytes, bytes.len());
+    assert_eq!(stored.bytes, serde_json::to_vec(&kept).unwrap().len());
     watch.close().await.unwrap();
 }

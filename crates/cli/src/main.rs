@@ -6,13 +6,18 @@
 
 mod catalog;
 mod demo;
+mod dlq;
 mod graph;
 mod infra;
 mod lint;
 mod local;
 mod new;
+mod ops;
 mod pattern;
+mod put;
+mod replay;
 mod routes;
+mod tail;
 
 use std::process::ExitCode;
 
@@ -51,6 +56,15 @@ enum Command {
     Lint(lint::LintArgs),
     /// Write the event catalog as Markdown: one page per event and an index.
     Catalog(catalog::CatalogArgs),
+    /// Put events on the deployed stack's bus, checked against the catalog first (or send a
+    /// command sample to the function that declares it).
+    Put(put::PutArgs),
+    /// Watch the deployed stack's bus live, through a temporary rule and queue.
+    Tail(tail::TailArgs),
+    /// The deployed stack's failure queues: list, show, redrive.
+    Dlq(dlq::DlqArgs),
+    /// Replay a window of the deployed stack's archive onto its bus.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +80,10 @@ fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Catalog(args) => catalog::run(args),
+        Command::Put(args) => put::run(args),
+        Command::Tail(args) => tail::run(args),
+        Command::Dlq(args) => dlq::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

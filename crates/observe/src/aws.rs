@@ -22,6 +22,8 @@ pub struct Clients {
     pub endpoint: String,
     /// The region.
     pub region: String,
+    /// The SDK configuration the clients were built from (to build more clients alike).
+    pub sdk_config: aws_config::SdkConfig,
 }
 
 impl Clients {
@@ -39,12 +41,23 @@ impl Clients {
             .credentials_provider(credentials)
             .load()
             .await;
+        Self::from_sdk_config(config)
+    }
+
+    /// Clients built from an SDK configuration (the standard chain: profile, region,
+    /// `AWS_ENDPOINT_URL`, credentials), as the operating commands use it on AWS and
+    /// LocalStack alike.
+    pub fn from_sdk_config(config: aws_config::SdkConfig) -> Self {
         Self {
             events: aws_sdk_eventbridge::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
-            endpoint: endpoint.to_owned(),
-            region: region.to_owned(),
+            endpoint: config.endpoint_url().unwrap_or_default().to_owned(),
+            region: config
+                .region()
+                .map(|r| r.as_ref().to_owned())
+                .unwrap_or_default(),
+            sdk_config: config,
         }
     }
 }
@@ -74,6 +87,10 @@ pub struct RawMessage {
     pub deduplication_id: Option<String>,
     /// `MessageGroupId` (FIFO queues).
     pub group_id: Option<String>,
+    /// `SentTimestamp`: when the message was sent, in milliseconds since the epoch.
+    pub sent_at_ms: Option<u64>,
+    /// `ApproximateReceiveCount`: how many times it was received (this time included).
+    pub receive_count: Option<u32>,
 }
 
 /// Receives up to 10 messages, hiding them for `visibility_seconds`.
@@ -118,6 +135,10 @@ pub async fn receive(
                     .unwrap_or_default(),
                 deduplication_id: system_value(MessageSystemAttributeName::MessageDeduplicationId),
                 group_id: system_value(MessageSystemAttributeName::MessageGroupId),
+                sent_at_ms: system_value(MessageSystemAttributeName::SentTimestamp)
+                    .and_then(|v| v.parse().ok()),
+                receive_count: system_value(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .and_then(|v| v.parse().ok()),
             }
         })
         .collect())

@@ -26,6 +26,20 @@ pub enum ObserveError {
         message: String,
     },
 
+    /// A dead letter points at a stored event that cannot be read.
+    #[error(
+        "the failed event stored at s3://{bucket}/{key} cannot be read: {message}; check the \
+         bucket (stack output FailedEventsBucketName) and your s3:GetObject permission"
+    )]
+    StoredEvent {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+
     /// The application's settings or declarations cannot be read.
     #[error("the application's declarations: {message}")]
     Project {
@@ -75,6 +89,46 @@ pub enum ObserveError {
         message: String,
     },
 
+    /// CloudFormation does not know the stack.
+    #[error(
+        "stack `{stack}` not found in region {region}{at}: deploy it first (`sam deploy`, or \
+         `eventrail local deploy` for LocalStack), or name another with --stack / --env / --region"
+    )]
+    StackNotFound {
+        /// The stack name.
+        stack: String,
+        /// The region asked.
+        region: String,
+        /// ` at <endpoint>` when an endpoint was set, else empty.
+        at: String,
+    },
+
+    /// The SDK found no credentials.
+    #[error(
+        "no AWS credentials for {operation}: {message}. Configure them (`aws configure`, \
+         AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); for LocalStack set \
+         EVENTRAIL_ENDPOINT (any credentials are accepted then)"
+    )]
+    NoCredentials {
+        /// The call that needed them.
+        operation: &'static str,
+        /// The SDK's message.
+        message: String,
+    },
+
+    /// A function name the application does not declare.
+    #[error("no function `{name}` in this application (functions: {known})")]
+    UnknownFunction {
+        /// The name given.
+        name: String,
+        /// The declared functions, comma-separated.
+        known: String,
+    },
+
+    /// An input the caller gave is not usable.
+    #[error("{0}")]
+    Invalid(String),
+
     /// A wait did not reach its goal before the deadline.
     #[error("timed out after {seconds} s waiting for {waiting_for}; observed so far:\n{observed}")]
     Timeout {
@@ -99,10 +153,20 @@ where
     E: std::error::Error + 'static,
 {
     let target = target.into();
-    move |error| ObserveError::Aws {
-        operation,
-        target,
-        message: error_chain(&error),
+    move |error| {
+        let message = error_chain(&error);
+        if message.contains("no credentials")
+            || message.contains("loading credentials")
+            || message.contains("NoCredentials")
+            || message.contains("credentials provider")
+        {
+            return ObserveError::NoCredentials { operation, message };
+        }
+        ObserveError::Aws {
+            operation,
+            target,
+            message,
+        }
     }
 }
 

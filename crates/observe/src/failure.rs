@@ -73,6 +73,8 @@ pub struct DeliveryFailure {
     pub rule_arn: Option<String>,
     /// `TARGET_ARN` attribute.
     pub target_arn: Option<String>,
+    /// `RETRY_ATTEMPTS` attribute: how many times EventBridge retried.
+    pub retry_attempts: Option<u32>,
 }
 
 impl FailureKind {
@@ -119,6 +121,7 @@ impl FailureKind {
                 error_message: attribute("ERROR_MESSAGE"),
                 rule_arn: attribute("RULE_ARN"),
                 target_arn: attribute("TARGET_ARN"),
+                retry_attempts: attribute("RETRY_ATTEMPTS").and_then(|v| v.parse().ok()),
             });
         }
         unrecognised(
@@ -129,13 +132,81 @@ impl FailureKind {
 }
 
 impl FailureRecord {
-    /// The event that failed, as delivered (`None` for an unrecognised message).
-    pub fn event(&self) -> Option<&Value> {
+    /// The original event of a failure record, exactly as it was delivered: the one place
+    /// that knows where each kind of record keeps it (a poison dead letter's `event`, a Lambda
+    /// on-failure record's `requestPayload`, a delivery dead letter's body). Everything that
+    /// needs the event (show, redrive, watch) goes through here, so a record that one day
+    /// carries a pointer to the event instead of the event is resolved in this one function.
+    /// The error says why there is no event (an unrecognised message).
+    pub fn original_event(&self) -> Result<&Value, String> {
         match &self.kind {
-            FailureKind::Poison(letter) => Some(&letter.event),
-            FailureKind::HandlerFailure(failure) => Some(&failure.event),
-            FailureKind::DeliveryFailure(failure) => Some(&failure.event),
+            FailureKind::Poison(letter) => Ok(&letter.event),
+            FailureKind::HandlerFailure(failure) => Ok(&failure.event),
+            FailureKind::DeliveryFailure(failure) => Ok(&failure.event),
+            FailureKind::Unrecognised { reason, .. } => Err(format!(
+                "message {} of {} {} holds no event: {reason}",
+                self.message_id,
+                self.queue_function,
+                self.layer.describe()
+            )),
+        }
+    }
+
+    /// The event that failed, as delivered (`None` for an unrecognised message); see
+    /// [`FailureRecord::original_event`].
+    pub fn event(&self) -> Option<&Value> {
+        self.original_event().ok()
+    }
+
+    /// `poison`, `handler-failure`, `delivery-failure` or `unrecognised`.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            FailureKind::Poison(_) => "poison",
+            FailureKind::HandlerFailure(_) => "handler-failure",
+            FailureKind::DeliveryFailure(_) => "delivery-failure",
+            FailureKind::Unrecognised { .. } => "unrecognised",
+        }
+    }
+
+    /// How many times delivery or handling was attempted, when the record says.
+    pub fn attempts(&self) -> Option<u64> {
+        match &self.kind {
+            // Dead-lettered on the first attempt, never retried.
+            FailureKind::Poison(_) => Some(1),
+            FailureKind::HandlerFailure(failure) => Some(failure.approximate_invoke_count),
+            FailureKind::DeliveryFailure(failure) => {
+                failure.retry_attempts.map(|r| u64::from(r) + 1)
+            }
             FailureKind::Unrecognised { .. } => None,
+        }
+    }
+
+    /// The error type, when the record has one (`eventrail.RetryableHandlerError`,
+    /// an EventBridge error code).
+    pub fn error_type(&self) -> Option<&str> {
+        match &self.kind {
+            FailureKind::Poison(_) => Some("poison"),
+            FailureKind::HandlerFailure(failure) => failure.error_type.as_deref(),
+            FailureKind::DeliveryFailure(failure) => failure.error_code.as_deref(),
+            FailureKind::Unrecognised { .. } => None,
+        }
+    }
+
+    /// Why it failed, in the record's words.
+    pub fn reason(&self) -> String {
+        match &self.kind {
+            FailureKind::Poison(letter) => letter.reason.clone(),
+            FailureKind::HandlerFailure(failure) => failure
+                .error_message
+                .clone()
+                .or_else(|| failure.error_type.clone())
+                .unwrap_or_else(|| failure.condition.clone()),
+            FailureKind::DeliveryFailure(failure) => failure
+                .error_message
+                .clone()
+                .or_else(|| failure.error_code.clone())
+                .unwrap_or_else(|| "no error message".to_owned()),
+            FailureKind::Unrecognised { reason, .. } => reason.clone(),
         }
     }
 

@@ -12,20 +12,39 @@
 //! - [`Watch`]: follows flows across the tap, the outbox and every failure queue; the
 //!   shared queues are read without stealing other readers' messages.
 //! - [`render`]: the text people read (the demo prints it, failing tests show it).
+//!
+//! For operating a deployed system (the `eventrail` commands `put`, `tail`, `dlq`, `replay`):
+//! - [`Stack::deployed`]: the stack found through the standard SDK configuration
+//!   ([`Connection`]) and its CloudFormation outputs.
+//! - [`CatalogCheck`]: an event checked against the current catalog's schemas.
+//! - [`Tail`]: a temporary tap with a lease; stale ones of killed runs are removed.
+//! - [`dlq`]: failure queues at a glance and their records peeked without taking them;
+//!   [`FailureRecord::original_event`] is the one place the original event is read.
+//! - [`redrive`]: the redrive engine (delete only after the redelivery was accepted), over
+//!   the [`RedriveClient`] trait.
 
 pub mod aws;
+mod catalog;
+mod deployed;
+pub mod dlq;
 mod error;
 mod event;
 mod failure;
 mod flow;
 mod outbox;
 mod outputs;
+pub mod redrive;
 pub mod render;
 mod stack;
+pub mod stored;
+mod tail;
 mod tap;
 mod watch;
 
 pub use aws::Clients;
+pub use catalog::CatalogCheck;
+pub use deployed::{Connection, stack_outputs};
+pub use dlq::{DeadLetterMessage, QueueSummary};
 pub use error::{ObserveError, Result};
 pub use event::ObservedEvent;
 pub use eventrail_template::Router;
@@ -33,6 +52,8 @@ pub use failure::{DeliveryFailure, FailureKind, FailureRecord, HandlerFailure};
 pub use flow::{CausalStep, Flow, FlowProblem, group_by_correlation};
 pub use outbox::{OutboxBody, OutboxMessage};
 pub use outputs::{ENDPOINT_VAR, FailureLayer, FailureQueue, OUTPUTS_VAR, StackOutputs};
-pub use stack::{BusEvent, ReplayOutcome, Stack};
+pub use redrive::{RedriveClient, RedriveOutcome, RedriveReport, RedriveRequest};
+pub use stack::{BusEvent, ReplayOutcome, ReplayStatus, Stack};
+pub use tail::{TAIL_PREFIX, Tail, clean_stale_tails, tail_pattern};
 pub use tap::{Tap, catch_all_pattern};
 pub use watch::{FlowReport, Progress, Watch};

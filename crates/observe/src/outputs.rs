@@ -199,6 +199,18 @@ impl StackOutputs {
         self.get("OutboxQueueUrl")
     }
 
+    /// `function` when the application declares it, else an error listing the functions.
+    pub fn declared_function<'a>(&self, function: &'a str) -> Result<&'a str> {
+        if self.functions.iter().any(|f| f == function) {
+            Ok(function)
+        } else {
+            Err(ObserveError::UnknownFunction {
+                name: function.to_owned(),
+                known: self.functions.join(", "),
+            })
+        }
+    }
+
     /// The deployed name of `function` (`worker` -> output `WorkerFunctionName`).
     pub fn function_name(&self, function: &str) -> Result<&str> {
         self.get(&format!("{}FunctionName", logical_id(function)))

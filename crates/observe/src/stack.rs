@@ -162,6 +162,63 @@ impl Stack {
         }
     }
 
+    /// Puts envelopes (`source`, `detail-type`, `detail`, `resources`) on the stack's bus in
+    /// one PutEvents call (at most 10); per entry, the new event id or the entry's error code
+    /// and message.
+    pub async fn put_envelopes(&self, events: &[Value]) -> Result<Vec<Result<String, String>>> {
+        let bus = self.outputs.bus_name()?;
+        let mut entries = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let text = |name: &str| event.get(name).and_then(Value::as_str);
+            let (Some(source), Some(detail_type), Some(detail)) =
+                (text("source"), text("detail-type"), event.get("detail"))
+            else {
+                return Err(ObserveError::Invalid(format!(
+                    "entry {index} needs string fields `source` and `detail-type` and a `detail`"
+                )));
+            };
+            let resources = event
+                .get("resources")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|r| !r.is_empty());
+            entries.push(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source(source)
+                    .detail_type(detail_type)
+                    .detail(detail.to_string())
+                    .set_resources(resources)
+                    .build(),
+            );
+        }
+        let output = self
+            .clients
+            .events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(aws("events:PutEvents", bus))?;
+        Ok(output
+            .entries()
+            .iter()
+            .map(|entry| match (entry.event_id(), entry.error_code()) {
+                (Some(id), None) => Ok(id.to_owned()),
+                (_, code) => Err(format!(
+                    "{} {}",
+                    code.unwrap_or("no error code"),
+                    entry.error_message().unwrap_or("")
+                )),
+            })
+            .collect())
+    }
+
     /// A new tap on the stack's bus.
     pub async fn tap(&self) -> Result<Tap> {
         Tap::create(
@@ -219,6 +276,30 @@ impl Stack {
         filter_arns: &[String],
         deadline: Duration,
     ) -> Result<ReplayOutcome> {
+        self.start_replay(name, start, end, filter_arns).await?;
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.replay_status(name).await?;
+            if status.is_finished() || started.elapsed() >= deadline {
+                return Ok(ReplayOutcome {
+                    name: name.to_owned(),
+                    state: status.state,
+                    reason: status.reason,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Starts a replay of the archive's events of `[start, end]` to the bus (optionally only
+    /// to the rules in `filter_arns`).
+    pub async fn start_replay(
+        &self,
+        name: &str,
+        start: SystemTime,
+        end: SystemTime,
+        filter_arns: &[String],
+    ) -> Result<()> {
         let archive = self.outputs.archive_arn()?;
         let destination = aws_sdk_eventbridge::types::ReplayDestination::builder()
             .arn(self.outputs.bus_arn()?)
@@ -243,29 +324,99 @@ impl Stack {
             .send()
             .await
             .map_err(aws("events:StartReplay", format!("{name} of {archive}")))?;
-        let started = std::time::Instant::now();
-        loop {
-            let output = self
-                .clients
-                .events
-                .describe_replay()
-                .replay_name(name)
-                .send()
-                .await
-                .map_err(aws("events:DescribeReplay", name))?;
-            let state = output
+        Ok(())
+    }
+
+    /// Where a replay is.
+    pub async fn replay_status(&self, name: &str) -> Result<ReplayStatus> {
+        let output = self
+            .clients
+            .events
+            .describe_replay()
+            .replay_name(name)
+            .send()
+            .await
+            .map_err(aws("events:DescribeReplay", name))?;
+        Ok(ReplayStatus {
+            name: name.to_owned(),
+            state: output
                 .state()
                 .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            let finished = matches!(state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED");
-            if finished || started.elapsed() >= deadline {
-                return Ok(ReplayOutcome {
-                    name: name.to_owned(),
-                    state,
-                    reason: output.state_reason().map(str::to_owned),
-                });
+                .unwrap_or_default(),
+            reason: output.state_reason().map(str::to_owned),
+            last_replayed: output.event_last_replayed_time().map(|t| t.to_string()),
+        })
+    }
+
+    /// The ARNs of the bus rules whose target is `function` (a replay's `FilterArns`).
+    pub async fn rule_arns_of(&self, function: &str) -> Result<Vec<String>> {
+        let name = self.outputs.function_name(function)?;
+        let bus = self.outputs.bus_name()?;
+        let arn = self
+            .clients
+            .lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(aws("lambda:GetFunction", name))?
+            .configuration()
+            .and_then(|c| c.function_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| ObserveError::Decode {
+                what: format!("lambda:GetFunction of {name}"),
+                message: "no FunctionArn".to_owned(),
+            })?;
+        let rules = self
+            .clients
+            .events
+            .list_rule_names_by_target()
+            .target_arn(&arn)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .map_err(aws("events:ListRuleNamesByTarget", &arn))?;
+        let mut arns = Vec::new();
+        for rule in rules.rule_names() {
+            let described = self
+                .clients
+                .events
+                .describe_rule()
+                .name(rule)
+                .event_bus_name(bus)
+                .send()
+                .await
+                .map_err(aws("events:DescribeRule", rule))?;
+            if let Some(rule_arn) = described.arn() {
+                arns.push(rule_arn.to_owned());
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        if arns.is_empty() {
+            return Err(ObserveError::Invalid(format!(
+                "no rule on bus {bus} targets function {function} ({name}); a replay to it \
+                 would deliver nothing (is it invoked directly rather than by a rule?)"
+            )));
+        }
+        Ok(arns)
+    }
+}
+
+/// A replay's state, as DescribeReplay answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayStatus {
+    /// Replay name.
+    pub name: String,
+    /// `STARTING`, `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLING`, `CANCELLED`.
+    pub state: String,
+    /// Why, when the service says.
+    pub reason: Option<String>,
+    /// The time of the last event replayed so far.
+    pub last_replayed: Option<String>,
+}
+
+impl ReplayStatus {
+    /// True once the replay ended, well or not.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state.as_str(), "COMPLETED" | "FAILED" | "CANCELLED")
     }
 }

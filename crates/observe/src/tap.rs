@@ -41,6 +41,19 @@ impl Tap {
     ) -> Result<Self> {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("eventrail-tap-{}", &suffix[..12]);
+        Self::create_named(clients, bus_name, pattern, &name, &[]).await
+    }
+
+    /// Creates a tap named `name` (rule and queue) for events matching `pattern`, its queue
+    /// tagged with `queue_tags`.
+    pub async fn create_named(
+        clients: &Clients,
+        bus_name: &str,
+        pattern: &Value,
+        name: &str,
+        queue_tags: &[(String, String)],
+    ) -> Result<Self> {
+        let name = name.to_owned();
         let queue_url = clients
             .sqs
             .create_queue()
@@ -49,6 +62,7 @@ impl Tap {
                 aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod,
                 "3600",
             )
+            .set_tags((!queue_tags.is_empty()).then(|| queue_tags.iter().cloned().collect()))
             .send()
             .await
             .map_err(aws_error("sqs:CreateQueue", &name))?
@@ -130,6 +144,16 @@ impl Tap {
         &self.rule_arn
     }
 
+    /// The tap's name (its rule's and its queue's).
+    pub fn name(&self) -> &str {
+        &self.rule_name
+    }
+
+    /// The bus the tap's rule is on.
+    pub fn bus_name(&self) -> &str {
+        &self.bus_name
+    }
+
     /// The tap queue's URL.
     pub fn queue_url(&self) -> &str {
         &self.queue_url
@@ -158,6 +182,11 @@ impl Tap {
             }
             aws::delete(&self.clients.sqs, &self.queue_url, &receipts).await?;
         }
+    }
+
+    /// Takes the events read so far out of the tap (for a live view that prints them once).
+    pub fn take_events(&mut self) -> Vec<ObservedEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Every event read so far, in arrival order (duplicated deliveries included).
@@ -197,7 +226,7 @@ impl Drop for Tap {
         }
         // The caller's runtime may be unwinding: use a thread with its own runtime and
         // clients. Best effort; a tap left behind only costs a rule and a queue.
-        let (endpoint, region) = (self.clients.endpoint.clone(), self.clients.region.clone());
+        let config = self.clients.sdk_config.clone();
         let (bus, rule, queue) = (
             self.bus_name.clone(),
             self.rule_name.clone(),
@@ -211,7 +240,7 @@ impl Drop for Tap {
                 return;
             };
             runtime.block_on(async {
-                let clients = Clients::connect(&endpoint, &region).await;
+                let clients = Clients::from_sdk_config(config);
                 let _ = tokio::time::timeout(
                     std::time::Duration::from_secs(10),
                     delete_parts(&clients, &bus, &rule, &queue),
@@ -223,7 +252,8 @@ impl Drop for Tap {
     }
 }
 
-async fn delete_parts(
+/// Removes a tap's parts: the rule's target, the rule, the queue (each may already be gone).
+pub(crate) async fn delete_parts(
     clients: &Clients,
     bus: &str,
     rule_name: &str,

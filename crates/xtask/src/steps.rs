@@ -148,7 +148,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
     nextest.args(&options.nextest_args);
 
     if options.offline {
-        nextest.args(["-E", "not binary(e2e)"]);
+        nextest.args(["-E", "not binary(e2e) and not binary(ops) and not binary(reliability)"]);
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
         run(&mut nextest)?;
         step.done();

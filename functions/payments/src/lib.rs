@@ -5,7 +5,10 @@
 //! - `tok_decline`: declined -> `PaymentFailed`;
 //! - `tok_gateway_down`: the gateway is unreachable -> a retryable error (Lambda retries,
 //!   then the event lands in this function's on-failure queue). This is the documented
-//!   trigger for exercising the failure path;
+//!   trigger for exercising the failure path. The outage ends, for the orders listed in
+//!   `PAYMENT_GATEWAY_RECOVERED` (comma-separated order ids, read at each call), so a test or
+//!   a demo can bring the gateway back for its own order and redrive it without changing
+//!   the outcome of anyone else's;
 //! - any other token: captured.
 
 use eventrail_runtime::{Emitted, HandlerError, Incoming};
@@ -27,9 +30,25 @@ pub enum GatewayAnswer {
     Unavailable(String),
 }
 
+/// Environment variable listing the order ids for which the gateway outage is over.
+pub const RECOVERED_VAR: &str = "PAYMENT_GATEWAY_RECOVERED";
+
+/// Whether the outage is over for `order_id` (see [`RECOVERED_VAR`]).
+fn recovered(order_id: &str) -> bool {
+    listed(std::env::var(RECOVERED_VAR).ok().as_deref(), order_id)
+}
+
+/// Whether `order_id` is in a comma-separated `list`.
+fn listed(list: Option<&str>, order_id: &str) -> bool {
+    list.is_some_and(|list| list.split(',').any(|id| id.trim() == order_id))
+}
+
 /// Asks the simulated gateway to capture `amount_cents` for `order_id` with `token`.
 pub fn charge(order_id: &str, token: &str, amount_cents: u64) -> GatewayAnswer {
     match token {
+        GATEWAY_DOWN_TOKEN if recovered(order_id) => {
+            GatewayAnswer::Captured(format!("pay-{}", derive_key(&["payment", order_id])))
+        }
         DECLINED_TOKEN => GatewayAnswer::Declined("card declined by issuer".to_owned()),
         GATEWAY_DOWN_TOKEN => GatewayAnswer::Unavailable(format!(
             "payment gateway unavailable while charging {amount_cents} cents for order {order_id}"
@@ -84,6 +103,14 @@ mod tests {
             emitted[0].detail["data"]["reason"],
             "card declined by issuer"
         );
+    }
+
+    #[test]
+    fn the_outage_ends_only_for_the_listed_orders() {
+        assert!(listed(Some("ord-1, ord-2"), "ord-2"));
+        assert!(!listed(Some("ord-1,ord-2"), "ord-3"));
+        assert!(!listed(None, "ord-1"));
+        assert!(!listed(Some(""), "ord-1"));
     }
 
     #[tokio::test]

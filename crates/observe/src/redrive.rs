@@ -1,0 +1,781 @@
+//! Redrive: send the original events of a function's failure queues through again.
+//!
+//! Records of the function's failure queue (handler failures after Lambda's retries, poison
+//! events) go back to the function as an asynchronous invoke; records of the rule target's
+//! delivery dead-letter queue go back to the bus. The safety rules:
+//!
+//! - a message is deleted only after its redelivery was accepted (the invoke or PutEvents
+//!   answered without error), so a crash at any point loses nothing: at worst a message
+//!   whose redelivery was accepted is sent again by the next redrive (handlers are
+//!   idempotent per idempotency key);
+//! - poison records are checked against the current catalog first; those that still fail are
+//!   left in the queue and reported with the reason;
+//! - messages stay hidden while the redrive runs (so each is seen once) and everything left
+//!   is made visible again at the end.
+//!
+//! The engine talks to AWS through [`RedriveClient`], so its order of operations is tested
+//! with a fake.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde_json::Value;
+
+use crate::aws::{self, Clients, RawMessage};
+use crate::dlq::DeadLetterMessage;
+use crate::error::{ObserveError, Result, aws as aws_error};
+use crate::failure::FailureKind;
+use crate::outputs::{FailureLayer, FailureQueue};
+
+/// How long a received message stays hidden while the redrive runs.
+pub const REDRIVE_VISIBILITY_SECONDS: i32 = 300;
+
+/// What the redrive engine needs from AWS.
+pub trait RedriveClient {
+    /// Receives up to 10 messages of `queue_url`, hiding them for `visibility_seconds`.
+    fn receive(
+        &self,
+        queue_url: &str,
+        visibility_seconds: i32,
+    ) -> impl Future<Output = Result<Vec<RawMessage>>> + Send;
+    /// Invokes `function_name` asynchronously with `event`; Ok once Lambda accepted it.
+    fn invoke_async(
+        &self,
+        function_name: &str,
+        event: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Puts `event` (its source, detail-type and detail) on `bus_name`; Ok with the new
+    /// event id once EventBridge accepted the entry.
+    fn put_event(
+        &self,
+        bus_name: &str,
+        event: &Value,
+    ) -> impl Future<Output = Result<String>> + Send;
+    /// Deletes one message.
+    fn delete(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Makes messages visible again.
+    fn release(
+        &self,
+        queue_url: &str,
+        receipt_handles: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl RedriveClient for Clients {
+    async fn receive(&self, queue_url: &str, visibility_seconds: i32) -> Result<Vec<RawMessage>> {
+        let mut messages = aws::receive(&self.sqs, queue_url, 0, visibility_seconds).await?;
+        let s3 = crate::stored::s3_client(&self.sdk_config);
+        crate::stored::inline_stored_events(&s3, &mut messages).await?;
+        Ok(messages)
+    }
+
+    async fn invoke_async(&self, function_name: &str, event: &Value) -> Result<()> {
+        self.lambda
+            .invoke()
+            .function_name(function_name)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(event.to_string()))
+            .send()
+            .await
+            .map_err(aws_error("lambda:Invoke (async)", function_name))?;
+        Ok(())
+    }
+
+    async fn put_event(&self, bus_name: &str, event: &Value) -> Result<String> {
+        put_envelope(&self.events, bus_name, event).await
+    }
+
+    async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {
+        self.sqs
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(aws_error("sqs:DeleteMessage", queue_url))?;
+        Ok(())
+    }
+
+    async fn release(&self, queue_url: &str, receipt_handles: &[String]) -> Result<()> {
+        aws::release(&self.sqs, queue_url, receipt_handles).await
+    }
+}
+
+/// Puts an envelope's `source`, `detail-type`, `detail` (and `resources`) on `bus_name`;
+/// returns the new event id, or an error with the entry's error code.
+pub async fn put_envelope(
+    events: &aws_sdk_eventbridge::Client,
+    bus_name: &str,
+    event: &Value,
+) -> Result<String> {
+    let text = |name: &str| event.get(name).and_then(Value::as_str);
+    let (Some(source), Some(detail_type), Some(detail)) =
+        (text("source"), text("detail-type"), event.get("detail"))
+    else {
+        return Err(ObserveError::Invalid(
+            "the event needs string fields `source` and `detail-type` and a `detail`".to_owned(),
+        ));
+    };
+    let resources = event
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| !r.is_empty());
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus_name)
+        .source(source)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .set_resources(resources)
+        .build();
+    let output = events
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .map_err(aws_error("events:PutEvents", bus_name))?;
+    let first = output.entries().first();
+    match first.and_then(|e| e.event_id()) {
+        Some(id) if output.failed_entry_count() == 0 => Ok(id.to_owned()),
+        _ => Err(ObserveError::Aws {
+            operation: "events:PutEvents",
+            target: bus_name.to_owned(),
+            message: format!(
+                "the entry failed: {} {}",
+                first
+                    .and_then(|e| e.error_code())
+                    .unwrap_or("no error code"),
+                first.and_then(|e| e.error_message()).unwrap_or("")
+            ),
+        }),
+    }
+}
+
+/// What to redrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveRequest {
+    /// The function's display name (`payments`).
+    pub function: String,
+    /// Its deployed name (the asynchronous invoke's target).
+    pub function_name: String,
+    /// The bus (delivery dead letters go back there).
+    pub bus_name: String,
+    /// The function's failure queue and delivery dead-letter queue.
+    pub queues: Vec<FailureQueue>,
+    /// At most this many records are handled (redriven, left or failed).
+    pub max: Option<usize>,
+    /// Only the record with this SQS message id or event id.
+    pub id: Option<String>,
+    /// Decide and report, but send and delete nothing.
+    pub dry_run: bool,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedriveOutcome {
+    /// Redelivered (to `to`) and deleted from its queue.
+    Redriven {
+        /// `function <name>` or `bus <name>`.
+        to: String,
+    },
+    /// Would be redelivered to `to` (dry run); nothing was sent or deleted.
+    WouldRedrive {
+        /// Where.
+        to: String,
+    },
+    /// Left in the queue on purpose (still poison, or not a record eventrail understands).
+    Left {
+        /// Why.
+        reason: String,
+    },
+    /// The redelivery or the delete failed; the message is still in the queue.
+    Failed {
+        /// The error.
+        reason: String,
+    },
+}
+
+/// One record handled by a redrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveEntry {
+    /// SQS message id.
+    pub message_id: String,
+    /// The original event's id, when known.
+    pub event_id: Option<String>,
+    /// `poison`, `handler-failure`, ...
+    pub kind: &'static str,
+    /// The queue's layer.
+    pub layer: FailureLayer,
+    /// The outcome.
+    pub outcome: RedriveOutcome,
+}
+
+/// The report at the end of a redrive.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RedriveReport {
+    /// Every record handled, in order.
+    pub entries: Vec<RedriveEntry>,
+}
+
+impl RedriveReport {
+    /// Records redriven (or, in a dry run, that would be).
+    pub fn redriven(&self) -> usize {
+        self.count(|o| {
+            matches!(
+                o,
+                RedriveOutcome::Redriven { .. } | RedriveOutcome::WouldRedrive { .. }
+            )
+        })
+    }
+
+    /// Records left in place on purpose.
+    pub fn left(&self) -> usize {
+        self.count(|o| matches!(o, RedriveOutcome::Left { .. }))
+    }
+
+    /// Records whose redelivery or delete failed.
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, RedriveOutcome::Failed { .. }))
+    }
+
+    fn count(&self, pick: impl Fn(&RedriveOutcome) -> bool) -> usize {
+        self.entries.iter().filter(|e| pick(&e.outcome)).count()
+    }
+
+    /// The report for people: each record, then the totals with the reasons grouped.
+    pub fn render(&self, dry_run: bool) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            let event = entry.event_id.as_deref().unwrap_or("?");
+            let what = match &entry.outcome {
+                RedriveOutcome::Redriven { to } => format!("redriven to {to}, deleted"),
+                RedriveOutcome::WouldRedrive { to } => format!("would be redriven to {to}"),
+                RedriveOutcome::Left { reason } => format!("left in place: {reason}"),
+                RedriveOutcome::Failed { reason } => format!("FAILED, still queued: {reason}"),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {} (event {event}, {}): {what}",
+                entry.message_id,
+                entry.kind,
+                entry.layer.describe()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} {}, {} left, {} failed",
+            if dry_run { "dry run" } else { "redrive" },
+            self.redriven(),
+            if dry_run {
+                "would be redriven"
+            } else {
+                "redriven"
+            },
+            self.left(),
+            self.failed()
+        );
+        let mut reasons: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for entry in &self.entries {
+            match &entry.outcome {
+                RedriveOutcome::Left { reason } => {
+                    *reasons.entry(("left", reason)).or_default() += 1
+                }
+                RedriveOutcome::Failed { reason } => {
+                    *reasons.entry(("failed", reason)).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        for ((what, reason), count) in reasons {
+            let _ = writeln!(out, "  {what} ×{count}: {reason}");
+        }
+        out
+    }
+}
+
+/// Runs a redrive. `check` is the catalog check poison records must pass before they are
+/// sent again (see [`crate::CatalogCheck::check`]). Errors reading a queue stop the redrive
+/// (after releasing what it holds); errors sending or deleting one record are reported and
+/// the redrive goes on.
+pub async fn redrive<C: RedriveClient>(
+    client: &C,
+    request: &RedriveRequest,
+    check: impl Fn(&Value) -> Result<(), String>,
+) -> Result<RedriveReport> {
+    let mut report = RedriveReport::default();
+    let limit = request.max.unwrap_or(usize::MAX);
+    for queue in &request.queues {
+        // Messages to make visible again when this queue is done: left, failed, skipped.
+        let mut hold: Vec<String> = Vec::new();
+        let mut result = Ok(());
+        while report.entries.len() < limit {
+            let batch = match client.receive(&queue.url, REDRIVE_VISIBILITY_SECONDS).await {
+                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) => batch,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            };
+            let mut found_the_one = false;
+            for message in batch {
+                let decoded = DeadLetterMessage::decode(queue, &message).record;
+                let wanted = request
+                    .id
+                    .as_deref()
+                    .is_none_or(|id| id == message.message_id || decoded.event_id() == Some(id));
+                // Everything not handled is made visible again at the end, the rest of a
+                // batch after the one record asked for included.
+                if !wanted || found_the_one || report.entries.len() >= limit {
+                    hold.push(message.receipt_handle);
+                    continue;
+                }
+                let outcome = handle(client, request, queue, &message, &decoded, &check).await;
+                if !matches!(outcome, RedriveOutcome::Redriven { .. }) {
+                    hold.push(message.receipt_handle.clone());
+                }
+                report.entries.push(RedriveEntry {
+                    message_id: message.message_id.clone(),
+                    event_id: decoded.event_id().map(str::to_owned),
+                    kind: decoded.kind_name(),
+                    layer: queue.layer,
+                    outcome,
+                });
+                found_the_one = request.id.is_some();
+            }
+            if found_the_one {
+                break;
+            }
+        }
+        let released = client.release(&queue.url, &hold).await;
+        result?;
+        released?;
+        if request.id.is_some() && !report.entries.is_empty() {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Decides and, unless a dry run, redelivers one record, then deletes it.
+async fn handle<C: RedriveClient>(
+    client: &C,
+    request: &RedriveRequest,
+    queue: &FailureQueue,
+    message: &RawMessage,
+    record: &crate::FailureRecord,
+    check: &impl Fn(&Value) -> Result<(), String>,
+) -> RedriveOutcome {
+    let event = match record.original_event() {
+        Ok(event) => event,
+        Err(reason) => return RedriveOutcome::Left { reason },
+    };
+    if let FailureKind::Poison(_) = record.kind
+        && let Err(reason) = check(event)
+    {
+        return RedriveOutcome::Left {
+            reason: format!("still fails the current catalog: {reason}"),
+        };
+    }
+    let to = match queue.layer {
+        FailureLayer::Function => format!("function {}", request.function_name),
+        FailureLayer::Delivery => format!("bus {}", request.bus_name),
+    };
+    if request.dry_run {
+        return RedriveOutcome::WouldRedrive { to };
+    }
+    let accepted = match queue.layer {
+        FailureLayer::Function => client.invoke_async(&request.function_name, event).await,
+        FailureLayer::Delivery => client.put_event(&request.bus_name, event).await.map(|_| ()),
+    };
+    if let Err(error) = accepted {
+        return RedriveOutcome::Failed {
+            reason: format!("not accepted by {to}: {error}"),
+        };
+    }
+    match client.delete(&queue.url, &message.receipt_handle).await {
+        Ok(()) => RedriveOutcome::Redriven { to },
+        Err(error) => RedriveOutcome::Failed {
+            reason: format!(
+                "redelivered to {to}, but not deleted ({error}); it stays queued and a later \
+                 redrive sends it again (handlers are idempotent)"
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A fake SQS + Lambda + EventBridge: queues of messages with visibility, and a log of
+    /// every call in order.
+    #[derive(Default)]
+    struct Fake {
+        state: Mutex<State>,
+        /// Invokes of this event id never answer (the process "crashes" there).
+        hang_on: Option<String>,
+        /// Invokes of this event id are refused.
+        refuse: Option<String>,
+        /// Told when the hanging invoke starts.
+        hung: Arc<Notify>,
+    }
+
+    #[derive(Default)]
+    struct State {
+        /// (queue url, message id, body, visible, deleted)
+        messages: Vec<(String, String, String, bool, bool)>,
+        log: Vec<String>,
+    }
+
+    impl Fake {
+        fn with(messages: &[(&str, &str, Value)]) -> Self {
+            let fake = Self::default();
+            fake.state.lock().unwrap().messages = messages
+                .iter()
+                .map(|(q, id, body)| (q.to_string(), id.to_string(), body.to_string(), true, false))
+                .collect();
+            fake
+        }
+
+        fn log(&self) -> Vec<String> {
+            self.state.lock().unwrap().log.clone()
+        }
+
+        fn queued(&self) -> Vec<String> {
+            let state = self.state.lock().unwrap();
+            state
+                .messages
+                .iter()
+                .filter(|m| !m.4)
+                .map(|m| m.1.clone())
+                .collect()
+        }
+
+        /// Messages still hidden (received, neither deleted nor released).
+        fn hidden(&self) -> Vec<String> {
+            let state = self.state.lock().unwrap();
+            state
+                .messages
+                .iter()
+                .filter(|m| !m.3 && !m.4)
+                .map(|m| m.1.clone())
+                .collect()
+        }
+
+        /// The visibility timeout of every hidden message expires.
+        fn expire_visibility(&self) {
+            for message in &mut self.state.lock().unwrap().messages {
+                message.3 = true;
+            }
+        }
+    }
+
+    fn event_id(event: &Value) -> String {
+        event["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    impl RedriveClient for Fake {
+        async fn receive(&self, queue_url: &str, _visibility: i32) -> Result<Vec<RawMessage>> {
+            let mut state = self.state.lock().unwrap();
+            let mut batch = Vec::new();
+            for message in state.messages.iter_mut() {
+                if message.0 == queue_url && message.3 && !message.4 && batch.len() < 10 {
+                    message.3 = false;
+                    batch.push(RawMessage {
+                        message_id: message.1.clone(),
+                        receipt_handle: format!("rh-{}", message.1),
+                        body: message.2.clone(),
+                        attributes: Default::default(),
+                        deduplication_id: None,
+                        group_id: None,
+                        sent_at_ms: None,
+                        receive_count: None,
+                    });
+                }
+            }
+            state
+                .log
+                .push(format!("receive {} -> {}", queue_url, batch.len()));
+            Ok(batch)
+        }
+
+        async fn invoke_async(&self, function_name: &str, event: &Value) -> Result<()> {
+            let id = event_id(event);
+            self.state
+                .lock()
+                .unwrap()
+                .log
+                .push(format!("invoke {function_name} {id}"));
+            if self.hang_on.as_deref() == Some(id.as_str()) {
+                self.hung.notify_one();
+                std::future::pending::<()>().await;
+            }
+            if self.refuse.as_deref() == Some(id.as_str()) {
+                return Err(ObserveError::Aws {
+                    operation: "lambda:Invoke (async)",
+                    target: function_name.to_owned(),
+                    message: "TooManyRequestsException".to_owned(),
+                });
+            }
+            Ok(())
+        }
+
+        async fn put_event(&self, bus_name: &str, event: &Value) -> Result<String> {
+            self.state
+                .lock()
+                .unwrap()
+                .log
+                .push(format!("put {bus_name} {}", event_id(event)));
+            Ok("new-id".to_owned())
+        }
+
+        async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<()> {
+            let mut state = self.state.lock().unwrap();
+            let id = receipt_handle.trim_start_matches("rh-").to_owned();
+            state.log.push(format!("delete {id}"));
+            for message in state.messages.iter_mut() {
+                if message.1 == id {
+                    message.4 = true;
+                }
+            }
+            Ok(())
+        }
+
+        async fn release(&self, _queue_url: &str, receipt_handles: &[String]) -> Result<()> {
+            let mut state = self.state.lock().unwrap();
+            for receipt in receipt_handles {
+                let id = receipt.trim_start_matches("rh-").to_owned();
+                state.log.push(format!("release {id}"));
+                for message in state.messages.iter_mut() {
+                    if message.1 == id {
+                        message.3 = true;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    const FAILURES: &str = "q-failure";
+    const DELIVERY: &str = "q-delivery";
+
+    fn envelope(id: &str, data: Value) -> Value {
+        json!({"id": id, "source": "app.upstream", "detail-type": "Thing",
+               "detail": {"metadata": {"correlation_id": "c"}, "data": data}})
+    }
+
+    fn handler_failure(id: &str) -> Value {
+        json!({
+            "requestContext": {"requestId": "r", "condition": "RetriesExhausted",
+                               "functionArn": "arn:f", "approximateInvokeCount": 3},
+            "requestPayload": envelope(id, json!({"ok": true})),
+            "responsePayload": {"errorType": "Retryable", "errorMessage": "gateway down"}
+        })
+    }
+
+    fn poison(id: &str, data: Value) -> Value {
+        json!({"kind": "poison", "function": "worker", "reason": "bad", "event_id": id,
+               "correlation_id": "c", "failed_at": "2026-11-20T10:00:00Z",
+               "event": envelope(id, data)})
+    }
+
+    fn request(dry_run: bool) -> RedriveRequest {
+        RedriveRequest {
+            function: "worker".into(),
+            function_name: "stack-worker".into(),
+            bus_name: "bus".into(),
+            queues: vec![
+                FailureQueue {
+                    function: "worker".into(),
+                    layer: FailureLayer::Function,
+                    url: FAILURES.into(),
+                },
+                FailureQueue {
+                    function: "worker".into(),
+                    layer: FailureLayer::Delivery,
+                    url: DELIVERY.into(),
+                },
+            ],
+            max: None,
+            id: None,
+            dry_run,
+        }
+    }
+
+    /// The catalog says: `data.ok` must be true.
+    fn check(event: &Value) -> Result<(), String> {
+        if event.pointer("/detail/data/ok") == Some(&json!(true)) {
+            Ok(())
+        } else {
+            Err("detail.data.ok must be true".to_owned())
+        }
+    }
+
+    fn position(log: &[String], line: &str) -> usize {
+        log.iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("`{line}` not in {log:#?}"))
+    }
+
+    #[tokio::test]
+    async fn each_message_is_deleted_only_after_its_redelivery_was_accepted() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", handler_failure("e1")),
+            (FAILURES, "m2", handler_failure("e2")),
+            (DELIVERY, "m3", envelope("e3", json!({"ok": true}))),
+        ]);
+        let fake = Fake {
+            refuse: Some("e2".into()),
+            ..fake
+        };
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        let log = fake.log();
+        assert!(position(&log, "invoke stack-worker e1") < position(&log, "delete m1"));
+        assert!(position(&log, "put bus e3") < position(&log, "delete m3"));
+        // Refused: never deleted, made visible again.
+        assert!(!log.contains(&"delete m2".to_owned()), "{log:#?}");
+        assert!(log.contains(&"release m2".to_owned()), "{log:#?}");
+        assert_eq!(fake.queued(), ["m2"]);
+        assert_eq!(
+            (report.redriven(), report.left(), report.failed()),
+            (2, 0, 1)
+        );
+        let text = report.render(false);
+        assert!(text.contains("TooManyRequestsException"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_crash_in_the_middle_loses_nothing_and_the_next_run_finishes() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", handler_failure("e1")),
+            (FAILURES, "m2", handler_failure("e2")),
+            (FAILURES, "m3", handler_failure("e3")),
+        ]);
+        let fake = Fake {
+            hang_on: Some("e2".into()),
+            ..fake
+        };
+        // The process dies while the second redelivery is in flight: the redrive future
+        // is dropped there, as a killed process would stop.
+        let hung = fake.hung.clone();
+        let first = request(false);
+        tokio::select! {
+            _ = redrive(&fake, &first, check) => panic!("the redrive should hang on e2"),
+            () = hung.notified() => {}
+        }
+        assert_eq!(fake.queued(), ["m2", "m3"], "{:#?}", fake.log());
+
+        // Later, the messages' visibility timeout expires and a new run redrives the rest.
+        fake.expire_visibility();
+        let healthy = Fake {
+            state: Mutex::new(std::mem::take(&mut *fake.state.lock().unwrap())),
+            ..Fake::default()
+        };
+        let report = redrive(&healthy, &request(false), check).await.unwrap();
+        assert_eq!(report.redriven(), 2);
+        assert!(healthy.queued().is_empty());
+        let log = healthy.log();
+        assert_eq!(
+            log.iter().filter(|l| l.starts_with("invoke")).count(),
+            // e1 once before the crash, e2 once before and once after, e3 once.
+            4,
+            "{log:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn poison_that_still_fails_the_catalog_is_left_in_place() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", poison("e1", json!({"ok": false}))),
+            (FAILURES, "m2", poison("e2", json!({"ok": true}))),
+            (FAILURES, "m3", json!({"what": "is this"})),
+        ]);
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        assert_eq!(fake.queued(), ["m1", "m3"]);
+        assert_eq!(
+            (report.redriven(), report.left(), report.failed()),
+            (1, 2, 0)
+        );
+        let text = report.render(false);
+        assert!(
+            text.contains("still fails the current catalog: detail.data.ok must be true"),
+            "{text}"
+        );
+        assert!(fake.log().contains(&"invoke stack-worker e2".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_sends_and_deletes_nothing() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", handler_failure("e1")),
+            (DELIVERY, "m2", envelope("e2", json!({"ok": true}))),
+        ]);
+        let report = redrive(&fake, &request(true), check).await.unwrap();
+        assert_eq!(report.redriven(), 2);
+        let log = fake.log();
+        assert!(
+            log.iter()
+                .all(|l| l.starts_with("receive") || l.starts_with("release")),
+            "{log:#?}"
+        );
+        assert_eq!(fake.queued(), ["m1", "m2"]);
+        assert!(report.render(true).contains("2 would be redriven"));
+    }
+
+    #[tokio::test]
+    async fn max_and_id_limit_what_is_redriven() {
+        let messages = [
+            (FAILURES, "m1", handler_failure("e1")),
+            (FAILURES, "m2", handler_failure("e2")),
+            (FAILURES, "m3", handler_failure("e3")),
+        ];
+        let fake = Fake::with(&messages);
+        let one = RedriveRequest {
+            max: Some(1),
+            ..request(false)
+        };
+        let report = redrive(&fake, &one, check).await.unwrap();
+        assert_eq!(report.entries.len(), 1);
+        assert_eq!(fake.queued(), ["m2", "m3"]);
+
+        let fake = Fake::with(&messages);
+        let by_event = RedriveRequest {
+            id: Some("e3".into()),
+            ..request(false)
+        };
+        let report = redrive(&fake, &by_event, check).await.unwrap();
+        assert_eq!(report.entries.len(), 1);
+        assert_eq!(report.entries[0].message_id, "m3");
+        assert_eq!(fake.queued(), ["m1", "m2"]);
+        assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
+
+        // The one asked for comes first in its batch: the rest is released too.
+        let fake = Fake::with(&messages);
+        let first = RedriveRequest {
+            id: Some("m1".into()),
+            ..request(false)
+        };
+        let report = redrive(&fake, &first, check).await.unwrap();
+        assert_eq!(report.entries.len(), 1);
+        assert_eq!(fake.queued(), ["m2", "m3"]);
+        assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
+    }
+}

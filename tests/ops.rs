@@ -1,0 +1,567 @@
+//! End-to-end tests of the operating commands (`eventrail put`, `tail`, `dlq`, `replay`): the
+//! real `eventrail` binary against the stack `cargo xtask test` deployed on LocalStack,
+//! found the way users find it (samconfig's `local` environment, `EVENTRAIL_ENDPOINT`,
+//! CloudFormation's outputs).
+//!
+//! Isolation from the other end-to-end tests running in parallel: every event here carries a
+//! fresh correlation id, `tail` filters on it, `dlq` commands pick records by correlation or
+//! event id, and the failure queues are shared (the records these tests leave are claimed by
+//! correlation at the end). LocalStack ignores rule-target DLQs, so delivery dead letters are
+//! only covered by the unit tests of the redrive engine; it ignores a replay's FilterArns,
+//! so the replay test replays a private minute of the past (as `e2e.rs` does).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use eventrail_observe::{BusEvent, Stack};
+use eventrail_tests::{
+    FLOW_DEADLINE, SETTLE_MAX, SETTLE_QUIET, fresh_sample, place_order, repo, stack,
+};
+use events::scenarios::{Scenario, new_order_id};
+use serde_json::{Value, json};
+
+/// The `eventrail` binary, built once by `cargo run` (a no-op when it is up to date).
+fn binary() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let output = eventrail_tests::eventrail(&["--version".as_ref()]);
+        assert!(
+            output.status.success(),
+            "building eventrail: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    eventrail_tests::target_dir().join("debug/eventrail")
+}
+
+/// `eventrail <args> --stack <the deployed stack>`, in the repository.
+fn command(stack: &Stack, args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command.current_dir(repo()).args(args);
+    if let Some(name) = &stack.outputs.stack_name {
+        command.args(["--stack", name]);
+    }
+    command
+}
+
+/// Runs `eventrail <args>`; returns (success, stdout, stderr).
+fn run(stack: &Stack, args: &[&str]) -> (bool, String, String) {
+    let output = command(stack, args)
+        .output()
+        .unwrap_or_else(|e| panic!("running eventrail {args:?}: {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `dlq show <function> --json` records, until one satisfies `pick` (or the deadline).
+fn wait_for_record(stack: &Stack, function: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (ok, stdout, stderr) =
+            run(stack, &["dlq", "show", function, "--json", "--max", "1000"]);
+        assert!(ok, "dlq show {function}: {stderr}");
+        let records: Vec<Value> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if let Some(record) = records.into_iter().find(|r| pick(r)) {
+            return record;
+        }
+        assert!(
+            started.elapsed() < FLOW_DEADLINE,
+            "no matching record in {function}'s queues after {} s:\n{stdout}",
+            FLOW_DEADLINE.as_secs()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn correlation_is(id: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |record| record["correlation_id"] == id
+}
+
+/// Takes the records of `correlation_id` out of the shared failure queues.
+async fn claim_failures(stack: &Stack, correlation_id: &str, expected: usize) {
+    let mut watch = stack.watch().await.unwrap();
+    watch.follow(correlation_id.to_owned());
+    watch
+        .wait_until(
+            "this test's records in the failure queues",
+            FLOW_DEADLINE,
+            |w| w.failures_for(correlation_id).len() >= expected,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.close().await.unwrap();
+}
+
+/// Writes `value` to a fresh file under the target dir; returns its path.
+fn scratch_file(name: &str, value: &Value) -> PathBuf {
+    let dir = eventrail_tests::target_dir().join("ops-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", new_order_id()));
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path
+}
+
+/// A sample as a full envelope with a fresh correlation id.
+fn fresh_envelope(sample: &str) -> (Value, String) {
+    let (event, correlation_id) = fresh_sample(sample);
+    (
+        json!({"source": event.source, "detail-type": event.detail_type, "detail": event.detail}),
+        correlation_id,
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn put_refuses_a_bad_event_before_sending_and_sends_a_good_one() {
+    let stack = stack().await;
+    let (bad, correlation_id) = fresh_envelope("poison/order-placed-undecodable.json");
+    let (mut good, _) = fresh_envelope("order-placed.json");
+    good["detail"]["metadata"]["correlation_id"] = correlation_id.clone().into();
+    let pattern = json!({"detail": {"metadata": {"correlation_id": [correlation_id]}}});
+    let mut tap = eventrail_observe::Tap::create_with_pattern(
+        &stack.clients,
+        stack.outputs.bus_name().unwrap(),
+        &pattern,
+    )
+    .await
+    .unwrap();
+
+    let bad_file = scratch_file("bad.json", &bad);
+    let (ok, stdout, stderr) = run(&stack, &["put", bad_file.to_str().unwrap()]);
+    assert!(!ok, "a bad event must be refused:\n{stdout}{stderr}");
+    assert!(stderr.contains("refused, nothing was sent"), "{stderr}");
+    assert!(stderr.contains("/data/order"), "names the field: {stderr}");
+
+    let good_file = scratch_file("good.json", &good);
+    let (ok, stdout, stderr) = run(&stack, &["put", good_file.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("OrderPlaced accepted, event id"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reaches analytics, inventory"), "{stdout}");
+
+    // The good event arrives; the bad one never does.
+    let started = Instant::now();
+    while !tap.events().iter().any(|e| e.detail_type == "OrderShipped") {
+        assert!(started.elapsed() < FLOW_DEADLINE, "{:#?}", tap.events());
+        tap.poll(2).await.unwrap();
+    }
+    let placed: Vec<_> = tap
+        .events()
+        .iter()
+        .filter(|e| e.detail_type == "OrderPlaced")
+        .collect();
+    assert_eq!(placed.len(), 1, "{placed:#?}");
+    assert!(placed[0].raw["detail"]["data"]["order"].is_object());
+    tap.delete().await.unwrap();
+}
+
+/// Whether the tail's rule and queue still exist.
+async fn tail_parts_exist(stack: &Stack, name: &str) -> (bool, bool) {
+    let rules = stack
+        .clients
+        .events
+        .list_rules()
+        .event_bus_name(stack.outputs.bus_name().unwrap())
+        .name_prefix(name)
+        .send()
+        .await
+        .unwrap();
+    let queue = stack
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await;
+    (!rules.rules().is_empty(), queue.is_ok())
+}
+
+/// A running `eventrail tail`, its stdout lines and its temporary tap's name.
+struct RunningTail {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    name: String,
+}
+
+fn start_tail(stack: &Stack, args: &[&str]) -> RunningTail {
+    let mut child = command(stack, &[&["tail"], args].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out_tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let (err_tx, stderr) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    // Wait until it listens; its first lines name the rule and queue.
+    let mut seen = Vec::new();
+    let name = loop {
+        let line = stderr
+            .recv_timeout(FLOW_DEADLINE)
+            .unwrap_or_else(|_| panic!("tail did not start: {seen:#?}"));
+        if let Some(rest) = line.strip_prefix("tail: rule and queue ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+        seen.push(line);
+    };
+    assert!(name.starts_with("eventrail-tail-"), "{name}");
+    RunningTail {
+        child,
+        lines,
+        stderr,
+        name,
+    }
+}
+
+/// Waits for `child` to exit; kills it and fails when it does not within the deadline.
+fn wait_exit(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > FLOW_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {} s", FLOW_DEADLINE.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn tail_shows_a_flow_and_removes_its_rule_and_queue_on_ctrl_c_and_after_a_kill() {
+    let stack = stack().await;
+    let (event, correlation_id) = fresh_sample("order-placed.json");
+    let mut tail = start_tail(&stack, &["--json", "--correlation", &correlation_id]);
+    assert_eq!(tail_parts_exist(&stack, &tail.name).await, (true, true));
+
+    stack.put_event(&event).await.unwrap();
+    let mut types = Vec::new();
+    while !types.iter().any(|t| t == "OrderShipped") {
+        let line = tail
+            .lines
+            .recv_timeout(FLOW_DEADLINE)
+            .unwrap_or_else(|_| panic!("the flow did not show; seen {types:?}"));
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(
+            event["detail"]["metadata"]["correlation_id"], correlation_id,
+            "{line}"
+        );
+        types.push(event["detail-type"].as_str().unwrap_or_default().to_owned());
+    }
+    for expected in ["OrderPlaced", "StockReserved", "PaymentCaptured"] {
+        assert!(types.iter().any(|t| t == expected), "{types:?}");
+    }
+
+    // Ctrl-C: the tail removes its rule and queue and exits cleanly.
+    signal(&tail.child, "-INT");
+    let status = wait_exit(&mut tail.child, "tail after Ctrl-C");
+    let messages: Vec<String> = tail.stderr.try_iter().collect();
+    assert!(status.success(), "{status}: {messages:#?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == &format!("tail: removed rule and queue {}", tail.name)),
+        "{messages:#?}"
+    );
+    assert_eq!(tail_parts_exist(&stack, &tail.name).await, (false, false));
+
+    // A killed tail cannot clean up; the next run removes what it left.
+    let mut killed = start_tail(&stack, &["--correlation", &correlation_id]);
+    signal(&killed.child, "-KILL");
+    wait_exit(&mut killed.child, "a killed tail");
+    assert_eq!(tail_parts_exist(&stack, &killed.name).await, (true, true));
+    let mut next = start_tail(&stack, &["--correlation", &correlation_id]);
+    assert_eq!(tail_parts_exist(&stack, &killed.name).await, (false, false));
+    signal(&next.child, "-TERM");
+    assert!(wait_exit(&mut next.child, "tail after SIGTERM").success());
+    assert_eq!(tail_parts_exist(&stack, &next.name).await, (false, false));
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn dlq_show_explains_a_poison_event_and_redrive_leaves_it_while_it_still_fails() {
+    let stack = stack().await;
+    // Zero quantity: passes the schema, fails the handler's validation (poison at once).
+    let (zero, zero_correlation) = eventrail_tests::poison_event("order-placed-zero-quantity.json");
+    // Not an order at all: fails the catalog too.
+    let (bad, bad_correlation) = eventrail_tests::poison_event("order-placed-undecodable.json");
+    stack.put_event(&zero).await.unwrap();
+    let bad_id = stack.put_event(&bad).await.unwrap();
+
+    let record = wait_for_record(&stack, "inventory", correlation_is(&zero_correlation));
+    assert_eq!(record["kind"], "poison", "{record}");
+    assert_eq!(record["queue"], "failure queue", "{record}");
+    assert_eq!(record["attempts"], 1, "{record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quantity"),
+        "{record}"
+    );
+    assert_eq!(
+        record["event"]["detail"], zero.detail,
+        "the original event: {record}"
+    );
+
+    let record = wait_for_record(&stack, "inventory", correlation_is(&bad_correlation));
+    assert_eq!(record["kind"], "poison", "{record}");
+    assert_eq!(record["event_id"], bad_id.as_str(), "{record}");
+
+    // Human output names the kind and reason too.
+    let (ok, stdout, _) = run(&stack, &["dlq", "show", "inventory", "--max", "1000"]);
+    assert!(ok);
+    assert!(stdout.contains(&bad_id), "{stdout}");
+
+    let (ok, stdout, stderr) = run(&stack, &["dlq", "redrive", "inventory", "--id", &bad_id]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("0 redriven, 1 left, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("still fails the current catalog"),
+        "{stdout}"
+    );
+    // Still there.
+    wait_for_record(&stack, "inventory", correlation_is(&bad_correlation));
+
+    claim_failures(&stack, &zero_correlation, 1).await;
+    claim_failures(&stack, &bad_correlation, 1).await;
+}
+
+/// Sets `PAYMENT_GATEWAY_RECOVERED` on the payments function (keeping its other variables)
+/// and waits until the update is done.
+async fn gateway_recovered_for(stack: &Stack, order_ids: Option<&str>) {
+    let name = stack.outputs.function_name("payments").unwrap();
+    let lambda = &stack.clients.lambda;
+    let current = lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap();
+    let mut variables = current
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    match order_ids {
+        Some(ids) => variables.insert("PAYMENT_GATEWAY_RECOVERED".into(), ids.into()),
+        None => variables.remove("PAYMENT_GATEWAY_RECOVERED"),
+    };
+    lambda
+        .update_function_configuration()
+        .function_name(name)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let state = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap();
+        let done = state
+            .last_update_status()
+            .is_none_or(|s| s.as_str() == "Successful");
+        if done {
+            break;
+        }
+        assert!(started.elapsed() < FLOW_DEADLINE, "{state:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let order_id = new_order_id();
+    let accepted = place_order(&stack, &Scenario::GatewayDown.command(&order_id)).await;
+    let correlation_id = accepted.correlation_id.clone();
+
+    // After Lambda's retries, payments' failure queue holds the original StockReserved.
+    let record = wait_for_record(&stack, "payments", correlation_is(&correlation_id));
+    let retries = stack.invoke_retry_attempts("payments").await.unwrap();
+    assert_eq!(record["kind"], "handler-failure", "{record}");
+    assert_eq!(record["attempts"], u64::from(retries) + 1, "{record}");
+    assert_eq!(record["event"]["detail-type"], "StockReserved", "{record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gateway unavailable"),
+        "{record}"
+    );
+    let event_id = record["event_id"].as_str().unwrap().to_owned();
+
+    // A dry run changes nothing.
+    let (ok, stdout, stderr) = run(
+        &stack,
+        &["dlq", "redrive", "payments", "--id", &event_id, "--dry-run"],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("1 would be redriven"), "{stdout}");
+    wait_for_record(&stack, "payments", correlation_is(&correlation_id));
+
+    // The gateway comes back (for this order only: other tests' outages go on).
+    gateway_recovered_for(&stack, Some(&order_id)).await;
+    let (ok, stdout, stderr) = run(&stack, &["dlq", "redrive", "payments", "--id", &event_id]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("1 redriven, 0 left, 0 failed"), "{stdout}");
+
+    watch.follow(correlation_id.clone());
+    watch
+        .wait_until(
+            "the order to ship and reach the outbox",
+            FLOW_DEADLINE,
+            |w| {
+                !w.flow(&correlation_id).of_type("OrderShipped").is_empty()
+                    && !w.outbox_for(&correlation_id).is_empty()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    gateway_recovered_for(&stack, None).await;
+    let report = watch.report(&correlation_id, format!("order {order_id}"));
+    let text = report.render(None);
+    assert_eq!(report.outbox.len(), 1, "{text}");
+    assert_eq!(report.outbox[0].body.kind, "order-shipped", "{text}");
+    assert!(report.failures.is_empty(), "the record was deleted: {text}");
+    watch.close().await.unwrap();
+}
+
+/// A minute between about 2 and 20 hours ago no other test publishes in.
+fn private_past_minute() -> SystemTime {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let bytes = uuid::Uuid::new_v4();
+    let offset = 120 + u64::from(bytes.as_bytes()[0]) * 4 + u64::from(bytes.as_bytes()[1] % 4);
+    UNIX_EPOCH + Duration::from_secs((now / 60 - offset) * 60)
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    chrono::DateTime::from_timestamp(i64::try_from(seconds).unwrap_or(0), 0)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn replay_of_a_window_redelivers_its_events() {
+    let stack = stack().await;
+    let minute = private_past_minute();
+    let (mut event, correlation_id) = fresh_sample("order-placed.json");
+    event.time = Some(minute + Duration::from_secs(20));
+    let mut watch = stack.watch().await.unwrap();
+    watch.follow(correlation_id.clone());
+    let original_id = stack.put_event(&BusEvent { ..event }).await.unwrap();
+    watch
+        .wait_until("the original flow", FLOW_DEADLINE, |w| {
+            !w.outbox_for(&correlation_id).is_empty()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let (from, to) = (rfc3339(minute), rfc3339(minute + Duration::from_secs(59)));
+    let (ok, stdout, stderr) = run(
+        &stack,
+        &[
+            "replay",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--function",
+            "inventory",
+            "--wait",
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+    watch
+        .wait_until(
+            "the replayed OrderPlaced and its StockReserved",
+            FLOW_DEADLINE,
+            |w| {
+                let flow = w.flow(&correlation_id);
+                flow.events().iter().any(|e| {
+                    e.replay_name.is_some()
+                        && flow
+                            .children_of(&e.id)
+                            .iter()
+                            .any(|c| c.detail_type == "StockReserved")
+                })
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let flow = watch.flow(&correlation_id);
+    let replayed: Vec<_> = flow
+        .events()
+        .iter()
+        .filter(|e| e.replay_name.is_some())
+        .collect();
+    assert_eq!(replayed.len(), 1, "{flow:#?}");
+    assert_eq!(
+        replayed[0].raw["detail"],
+        flow.get(&original_id).unwrap().raw["detail"]
+    );
+    assert_eq!(
+        watch.outbox_for(&correlation_id).len(),
+        1,
+        "deduplicated outbox"
+    );
+    watch.close().await.unwrap();
+}
