@@ -142,7 +142,7 @@ impl PutEventsApi for Bus {
     ) -> Result<Vec<EntryOutcome>, TransportError> {
         let w = &self.0;
         let call = w.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if w.fault == Fault::TimeoutMidPublish && call % 3 == 0 {
+        if w.fault == Fault::TimeoutMidPublish && call.is_multiple_of(3) {
             w.strike();
             // Longer than any invocation: the publisher must give up at its deadline.
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -150,9 +150,9 @@ impl PutEventsApi for Bus {
         let mut outcomes = Vec::new();
         for entry in entries {
             let n = w.entries.fetch_add(1, Ordering::Relaxed) + 1;
-            if w.fault == Fault::EntryThrottling && n % 3 == 0 {
+            if w.fault == Fault::EntryThrottling && n.is_multiple_of(3) {
                 w.strike();
-                let code = if n % 2 == 0 {
+                let code = if n.is_multiple_of(2) {
                     "ThrottlingException"
                 } else {
                     "InternalFailure"
@@ -173,7 +173,7 @@ impl PutEventsApi for Bus {
                 ..Default::default()
             });
         }
-        if w.fault == Fault::TimeoutAfterAccept && call % 3 == 0 {
+        if w.fault == Fault::TimeoutAfterAccept && call.is_multiple_of(3) {
             w.strike();
             return Err(TransportError::retryable(
                 "injected: the call timed out after EventBridge accepted its entries",
@@ -336,7 +336,7 @@ async fn drain(world: &Arc<World>, functions: &BTreeMap<String, Function>) {
         let mut handled = false;
         for attempt in 1..=3 {
             let n = world.invocations.fetch_add(1, Ordering::Relaxed) + 1;
-            let crash = world.fault == Fault::HandlerPanic && attempt == 1 && n % 4 == 0;
+            let crash = world.fault == Fault::HandlerPanic && attempt == 1 && n.is_multiple_of(4);
             if crash {
                 world.strike();
             }
