@@ -760,9 +760,15 @@ fn app_sources_bus_policy(
         .filter(|f| f.declaration.emits_events())
         .map(|f| format!("!GetAtt {}Role.Arn", f.logical_id()))
         .collect();
-    principals.push(format!(
-        "!Join [\",\", !Ref {TRUSTED_PUBLISHERS_PARAMETER}]"
-    ));
+    // The operators' principals, when the template has the parameter that lists them.
+    if outside
+        .lines()
+        .any(|l| l.trim_end() == format!("  {TRUSTED_PUBLISHERS_PARAMETER}:"))
+    {
+        principals.push(format!(
+            "!Join [\",\", !Ref {TRUSTED_PUBLISHERS_PARAMETER}]"
+        ));
+    }
     let depends_on = if outside.lines().any(|l| l.trim_end() == "  EventBusPolicy:") {
         "    DependsOn: EventBusPolicy\n"
     } else {
