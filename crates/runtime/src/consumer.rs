@@ -1,6 +1,6 @@
 //! The consumer runner: typed handlers over `lambda_runtime` and EventBridge envelopes.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use eventrail_contract::{EmbeddedManifest, Envelope, Event, Metadata, Validate};
@@ -27,6 +27,10 @@ pub struct Incoming<E> {
     pub metadata: Metadata,
     /// The typed payload.
     pub data: E,
+    /// When Lambda stops this invocation (`None` outside Lambda, e.g. in tests). The
+    /// idempotency utility lets an in-progress record expire then, so a crashed attempt does
+    /// not block its retries.
+    pub deadline: Option<SystemTime>,
 }
 
 /// A failure of the handler.
@@ -281,7 +285,17 @@ where
 
     /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
     pub async fn process(&self, raw: Value) -> Result<Outcome, ConsumerError> {
-        let incoming = match decode::<E>(&raw) {
+        self.process_until(raw, None).await
+    }
+
+    /// [`Consumer::process`] for an invocation that Lambda stops at `deadline`
+    /// (handed to the handler as [`Incoming::deadline`]).
+    pub async fn process_until(
+        &self,
+        raw: Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Outcome, ConsumerError> {
+        let incoming = match decode::<E>(&raw, deadline) {
             Ok(incoming) => incoming,
             Err(reason) => return self.dead_letter(raw, reason, None).await,
         };
@@ -434,7 +448,7 @@ where
 }
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
-fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
+fn decode<E: Event>(raw: &Value, deadline: Option<SystemTime>) -> Result<Incoming<E>, String> {
     let envelope = EventBridgeEvent::<Value>::deserialize(raw)
         .map_err(|e| format!("not an EventBridge event: {e}"))?;
     let id = envelope.id.unwrap_or_default();
@@ -470,6 +484,7 @@ fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
         detail_type,
         metadata: detail.metadata,
         data: detail.data,
+        deadline,
     })
 }
 
@@ -553,8 +568,9 @@ where
         let consumer = Arc::clone(&consumer);
         async move {
             let request_id = event.context.request_id.clone();
+            let deadline = event.context.deadline();
             consumer
-                .process(event.payload)
+                .process_until(event.payload, Some(deadline))
                 .instrument(tracing::info_span!("invocation", request_id = %request_id))
                 .await
         }
