@@ -502,6 +502,85 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
     watch.close().await.unwrap();
 }
 
+/// Effects once per idempotency key, beyond SQS's 5-minute deduplication window: an
+/// `OrderShipped` that was already notified is delivered to notifications again, under new
+/// event ids. The outbox's deduplication id is derived from the key *and* the event id, so
+/// SQS does not drop these sends, exactly as it would not drop a duplicate arriving after its
+/// window; only notifications' idempotency record (its DynamoDB table, on LocalStack served
+/// by moto) stops a second message. Once by direct invocation (the answer says the effect was
+/// replayed), once through the bus (a new EventBridge id, as a replay or redrive would give);
+/// the outbox holds one message, the first one.
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn a_redelivery_after_the_fifo_window_notifies_once() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    let placed = place(&stack, &mut watch, Scenario::HappyPath).await;
+    let reports = finish(&mut watch, std::slice::from_ref(&placed)).await;
+    assert_exact(&placed, &reports[0]);
+    assert_eq!(reports[0].outbox.len(), 1, "the first delivery notifies");
+    let first_message = reports[0].outbox[0].clone();
+    let shipped = reports[0].flow.of_type("OrderShipped")[0].clone();
+
+    // 1. Invoked directly with the same event under a new id: handled, nothing sent, and the
+    // answer carries the stored result of the first send.
+    let mut again = shipped.raw.clone();
+    again["id"] = json!(format!("redelivered-{}", uuid::Uuid::new_v4()));
+    let answer = stack.invoke("notifications", &again).await.unwrap();
+    assert_eq!(answer["outcome"], "handled", "{answer:#}");
+    assert_eq!(answer["effects"][0]["replayed"], true, "{answer:#}");
+    assert_eq!(
+        answer["effects"][0]["message_id"],
+        json!(first_message.message_id),
+        "the stored result is the first send's: {answer:#}"
+    );
+
+    // 2. Put on the bus again: EventBridge gives it a new id and the rule delivers it.
+    let redelivered_id = stack
+        .put_event(&BusEvent {
+            source: shipped.source.clone(),
+            detail_type: shipped.detail_type.clone(),
+            detail: shipped.raw["detail"].clone(),
+            time: None,
+        })
+        .await
+        .unwrap();
+    let stack_name = stack.outputs.stack_name.clone().unwrap_or_default();
+    let endpoint = std::env::var("EVENTRAIL_ENDPOINT").unwrap_or_default();
+    let logs = eventrail_tests::function_log_lines(
+        &endpoint,
+        &format!("/aws/lambda/{stack_name}-notifications"),
+        &redelivered_id,
+        FLOW_DEADLINE,
+    )
+    .await;
+    assert!(
+        logs.iter().any(|line| line.contains("side effect")),
+        "notifications logged no handling of the redelivered {redelivered_id}: {logs:#?}"
+    );
+    assert!(
+        logs.iter()
+            .filter(|line| line.contains("side effect"))
+            .all(|line| line.contains("replayed") && !line.contains("\\\"replayed\\\":false")),
+        "the redelivery must be replayed, not sent: {logs:#?}"
+    );
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let report = watch.report(&placed.correlation_id, placed.title.clone());
+    let text = report.render(routes().as_ref());
+    assert_eq!(report.flow.of_type("OrderShipped").len(), 2, "{text}");
+    assert_eq!(report.outbox.len(), 1, "one notification:\n{text}");
+    assert_eq!(
+        report.outbox[0].message_id, first_message.message_id,
+        "{text}"
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{}",
+        summaries(&report.failures)
+    );
+    watch.close().await.unwrap();
+}
+
 /// Nothing is lost: many orders of every scenario at once, plus poison events; every
 /// resulting event, outbox message and failure is accounted for, and nothing else appears.
 #[tokio::test]

@@ -226,7 +226,11 @@ impl DeadLetterSink for FailureQueue {
 struct Outbox(Arc<World>);
 
 impl notifications::Outbox for Outbox {
-    async fn send(&self, message: &OutboxMessage) -> Result<Option<String>, String> {
+    async fn send(
+        &self,
+        message: &OutboxMessage,
+        _deduplication_id: &str,
+    ) -> Result<Option<String>, String> {
         let mut outbox = self.0.outbox.lock().unwrap();
         outbox.push(message.clone());
         Ok(Some(format!("out-{}", outbox.len())))
@@ -263,13 +267,13 @@ where
     Arc::new(move |event: Value, crash: bool| {
         let consumer = Arc::clone(&consumer);
         Box::pin(async move {
-            // A 10 s function timeout, less what the runtime keeps for a dead letter.
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(8_500);
+            // A 10 s function timeout.
+            let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
             let task = tokio::spawn(async move {
                 if crash {
                     panic!("injected: the handler panicked");
                 }
-                Box::pin(consumer.process_before(event, Some(deadline)))
+                Box::pin(consumer.process_until(event, Some(deadline)))
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
@@ -318,7 +322,12 @@ fn functions(world: &Arc<World>) -> BTreeMap<String, Function> {
             world,
             "notifications",
             emits("notifications"),
-            notifications::Notifier::new(Outbox(Arc::clone(world))),
+            notifications::Notifier::new(
+                Outbox(Arc::clone(world)),
+                eventrail_runtime::idempotency::Idempotency::new(
+                    eventrail_runtime::idempotency::MemoryStore::new(),
+                ),
+            ),
         ),
     );
     all

@@ -498,10 +498,15 @@ pub fn assert_exact(placed: &Placed, report: &FlowReport) {
                 message.message_id, message.body.event_id
             )
         });
+        let key = cause.idempotency_key.as_deref().unwrap_or_default();
         assert_eq!(
-            message.deduplication_id.as_ref(),
-            cause.idempotency_key.as_ref(),
-            "the outbox deduplicates on the causing event's idempotency key:\n{text}"
+            message.deduplication_id.as_deref(),
+            Some(notifications::deduplication_id(key, &cause.id).as_str()),
+            "the outbox deduplicates on the causing event's idempotency key and id:\n{text}"
+        );
+        assert_eq!(
+            message.body.idempotency_key, key,
+            "the message carries its cause's idempotency key:\n{text}"
         );
     }
     for record in &report.failures {

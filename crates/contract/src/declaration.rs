@@ -18,6 +18,7 @@
 //! # [package.metadata.eventrail.environment] VAR = { ref = "LogicalId" } or "literal"
 //! # [[package.metadata.eventrail.permissions]] sid, actions, resources = ["LogicalId"]
 //! # [package.metadata.eventrail.queues.<name>] env = "VAR", fifo = false
+//! # [package.metadata.eventrail.idempotency] ttl-hours = 168   # a DynamoDB table of its own
 //! ```
 
 use std::collections::BTreeMap;
@@ -84,6 +85,31 @@ pub struct QueueDeclaration {
     pub fifo: bool,
 }
 
+/// `[package.metadata.eventrail.idempotency]`: the function runs side effects once per
+/// idempotency key (`eventrail_runtime::idempotency`), with its records in a DynamoDB table of
+/// its own: created with a TTL on `expiration`, readable and writable by its role only, named
+/// by `EVENTRAIL_IDEMPOTENCY_TABLE`; the time-to-live is `EVENTRAIL_IDEMPOTENCY_TTL_SECONDS`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IdempotencyDeclaration {
+    /// How long a completed key stays done, in hours: a duplicate later than this runs the
+    /// effect again. Default [`IdempotencyDeclaration::DEFAULT_TTL_HOURS`].
+    #[serde(default)]
+    pub ttl_hours: Option<u32>,
+}
+
+impl IdempotencyDeclaration {
+    /// 7 days: longer than the event archive's replays and redrives usually take.
+    pub const DEFAULT_TTL_HOURS: u32 = 168;
+    /// The longest time-to-live accepted: 10 years, far past any archive.
+    pub const MAX_TTL_HOURS: u32 = 87_600;
+
+    /// The time-to-live in seconds.
+    pub fn ttl_seconds(&self) -> u64 {
+        u64::from(self.ttl_hours.unwrap_or(Self::DEFAULT_TTL_HOURS)) * 3600
+    }
+}
+
 /// `[package.metadata.eventrail]`: everything the tools need to know about one function.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -130,6 +156,9 @@ pub struct Declaration {
     /// Queues of the function's own, by name.
     #[serde(default)]
     pub queues: BTreeMap<String, QueueDeclaration>,
+    /// An idempotency table of the function's own.
+    #[serde(default)]
+    pub idempotency: Option<IdempotencyDeclaration>,
 }
 
 /// A declaration that cannot be read or does not make sense; names the file and the field.
@@ -387,6 +416,17 @@ impl Declaration {
         for queue in self.queues.keys() {
             check_function_name(queue).map_err(|m| field("queues", m))?;
         }
+        if let Some(hours) = self.idempotency.as_ref().and_then(|i| i.ttl_hours)
+            && !(1..=IdempotencyDeclaration::MAX_TTL_HOURS).contains(&hours)
+        {
+            return Err(field(
+                "idempotency.ttl-hours",
+                format!(
+                    "{hours} is outside 1..={} hours",
+                    IdempotencyDeclaration::MAX_TTL_HOURS
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -477,6 +517,17 @@ PLAIN = "x"
             }
         );
         assert_eq!(d.environment["PLAIN"], EnvValue::Literal("x".into()));
+        assert_eq!(d.idempotency, None);
+        let with_table =
+            format!("{text}\n[package.metadata.eventrail.idempotency]\nttl-hours = 2\n");
+        let (_, d) = Declaration::from_manifest(&with_table, "Cargo.toml")
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.idempotency.map(|i| i.ttl_seconds()), Some(7200));
+        assert_eq!(
+            IdempotencyDeclaration::default().ttl_seconds(),
+            7 * 24 * 3600
+        );
     }
 
     #[test]
@@ -495,6 +546,14 @@ PLAIN = "x"
         assert!(err("consumes = [\"X\"]\nmemory = 64").contains("memory"));
         assert!(err("consumes = [\"X\"]\ncommands = [\"Go\"]").contains("commands"));
         assert!(err("consumes = [\"X\"]\nversions = { Y = 1 }").contains("versions"));
+        assert!(
+            err("consumes = [\"X\"]\n[package.metadata.eventrail.idempotency]\nttl-hours = 0")
+                .contains("idempotency.ttl-hours")
+        );
+        assert!(
+            err("consumes = [\"X\"]\n[package.metadata.eventrail.idempotency]\nttl = 1")
+                .contains("ttl")
+        );
         let none = "[package]\nname = \"lib\"\n";
         assert_eq!(Declaration::from_manifest(none, "x").unwrap(), None);
     }

@@ -34,7 +34,12 @@ pub const DEFAULT_SERVICES: &[&str] = &[
     "logs",
     "s3",
     "cloudwatch",
+    "dynamodb",
 ];
+/// The DynamoDB provider LocalStack runs: the executor package's moto-backed one
+/// (`infra/localstack-executor/src/eventrail_executor/dynamodb.py`), because LocalStack's own
+/// needs the DynamoDB Local jar, which is not open source and cannot be downloaded here.
+pub const DYNAMODB_PROVIDER: &str = "eventrail";
 /// Name of the executor plugin (entry point in `localstack.lambda.runtime_executor`).
 pub const EXECUTOR_PLUGIN: &str = "eventrail";
 /// Environment variables naming an already running LocalStack, in order of precedence.
@@ -85,6 +90,7 @@ impl Default for LocalStackOptions {
 /// * `LOCALSTACK_HOST` + `SQS_ENDPOINT_STRATEGY=path`: queue URLs point at this gateway
 ///   (`http://127.0.0.1:PORT/queue/...`) instead of a DNS name that needs the internet.
 /// * `DNS_ADDRESS=0`: no DNS server (it would try port 53).
+/// * `PROVIDER_OVERRIDE_DYNAMODB`: DynamoDB served by moto ([`DYNAMODB_PROVIDER`]).
 pub fn localstack_env(port: u16, services: &[String], run_dir: &Path) -> Vec<(String, String)> {
     let pairs = [
         ("GATEWAY_LISTEN", format!("127.0.0.1:{port}")),
@@ -92,6 +98,7 @@ pub fn localstack_env(port: u16, services: &[String], run_dir: &Path) -> Vec<(St
         ("SQS_ENDPOINT_STRATEGY", "path".to_owned()),
         ("SERVICES", services.join(",")),
         ("LAMBDA_RUNTIME_EXECUTOR", EXECUTOR_PLUGIN.to_owned()),
+        ("PROVIDER_OVERRIDE_DYNAMODB", DYNAMODB_PROVIDER.to_owned()),
         ("LAMBDA_RETRY_BASE_DELAY", "1".to_owned()),
         ("DISABLE_EVENTS", "1".to_owned()),
         ("OVERRIDE_IN_DOCKER", "0".to_owned()),
@@ -690,6 +697,7 @@ mod tests {
         assert_eq!(get("GATEWAY_LISTEN"), Some("127.0.0.1:4599"));
         assert_eq!(get("SERVICES"), Some("lambda,sqs"));
         assert_eq!(get("LAMBDA_RUNTIME_EXECUTOR"), Some("eventrail"));
+        assert_eq!(get("PROVIDER_OVERRIDE_DYNAMODB"), Some("eventrail"));
         assert_eq!(get("LAMBDA_RETRY_BASE_DELAY"), Some("1"));
         assert_eq!(get("DISABLE_EVENTS"), Some("1"));
         assert_eq!(get("OVERRIDE_IN_DOCKER"), Some("0"));

@@ -5,7 +5,8 @@
 pub struct OutboxMessage {
     /// SQS message id.
     pub message_id: String,
-    /// `MessageDeduplicationId`: the causing event's idempotency key.
+    /// `MessageDeduplicationId` (the reference app derives it from the causing event's
+    /// idempotency key and id).
     pub deduplication_id: Option<String>,
     /// `MessageGroupId`: the flow's grouping key.
     pub group_id: Option<String>,

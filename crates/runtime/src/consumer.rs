@@ -1,6 +1,6 @@
 //! The consumer runner: typed handlers over `lambda_runtime` and EventBridge envelopes.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use eventrail_contract::{EmbeddedManifest, Envelope, Event, Metadata, Validate};
@@ -27,6 +27,10 @@ pub struct Incoming<E> {
     pub metadata: Metadata,
     /// The typed payload.
     pub data: E,
+    /// When Lambda stops this invocation (`None` outside Lambda, e.g. in tests). The
+    /// idempotency utility lets an in-progress record expire then, so a crashed attempt does
+    /// not block its retries.
+    pub deadline: Option<SystemTime>,
 }
 
 /// A failure of the handler.
@@ -281,18 +285,20 @@ where
 
     /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
     pub async fn process(&self, raw: Value) -> Result<Outcome, ConsumerError> {
-        self.process_before(raw, None).await
+        self.process_until(raw, None).await
     }
 
-    /// [`Consumer::process`], with publishing bounded by `deadline` (the invocation's deadline
-    /// less the time a dead letter and the answer need), so a slow bus fails the invocation
-    /// with a retryable error instead of Lambda's timeout killing it mid-publish.
-    pub async fn process_before(
+    /// [`Consumer::process`] for an invocation that Lambda stops at `deadline` (handed to the
+    /// handler as [`Incoming::deadline`]). Publishing is bounded by it, less the time a dead
+    /// letter and the answer need, so a slow bus fails the invocation with a retryable error
+    /// instead of Lambda's timeout killing it mid-publish.
+    pub async fn process_until(
         &self,
         raw: Value,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<SystemTime>,
     ) -> Result<Outcome, ConsumerError> {
-        let incoming = match decode::<E>(&raw) {
+        let publish_by = deadline.map(publish_deadline);
+        let incoming = match decode::<E>(&raw, deadline) {
             Ok(incoming) => incoming,
             Err(reason) => return self.dead_letter(raw, reason, None).await,
         };
@@ -302,7 +308,9 @@ where
             correlation_id = %incoming.metadata.correlation_id,
             detail_type = %incoming.detail_type,
         );
-        self.handle(raw, incoming, deadline).instrument(span).await
+        self.handle(raw, incoming, publish_by)
+            .instrument(span)
+            .await
     }
 
     async fn handle(
@@ -480,7 +488,7 @@ where
 }
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
-fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
+fn decode<E: Event>(raw: &Value, deadline: Option<SystemTime>) -> Result<Incoming<E>, String> {
     let envelope = EventBridgeEvent::<Value>::deserialize(raw).map_err(|e| {
         format!(
             "not an EventBridge event: {}",
@@ -530,6 +538,7 @@ fn decode<E: Event>(raw: &Value) -> Result<Incoming<E>, String> {
         detail_type,
         metadata: detail.metadata,
         data: detail.data,
+        deadline,
     })
 }
 
@@ -634,19 +643,14 @@ fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 /// Time kept back from the invocation's deadline for a dead letter and the answer.
 const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// The instant publishing must end by: Lambda's deadline (milliseconds since the epoch) less
-/// [`DEADLINE_RESERVE`]. `None` when the deadline is unknown.
-fn publish_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis();
-    let left = u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).ok()?;
-    let left = std::time::Duration::from_millis(left).saturating_sub(DEADLINE_RESERVE);
-    Some(tokio::time::Instant::now() + left)
+/// The instant publishing must end by: the invocation's deadline less [`DEADLINE_RESERVE`]
+/// (an instant already past when the deadline is).
+fn publish_deadline(deadline: SystemTime) -> tokio::time::Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_RESERVE);
+    tokio::time::Instant::now() + left
 }
 
 /// Runs `handler` as this Lambda function, configured by the function's declaration
@@ -695,10 +699,10 @@ where
         let consumer = Arc::clone(&consumer);
         async move {
             let request_id = event.context.request_id.clone();
-            let deadline = publish_deadline(event.context.deadline);
+            let deadline = event.context.deadline();
             // Boxed: the whole processing future nested in the runtime's would otherwise
             // overflow the compiler's layout depth in the functions' binaries.
-            Box::pin(consumer.process_before(event.payload, deadline))
+            Box::pin(consumer.process_until(event.payload, Some(deadline)))
                 .instrument(tracing::info_span!("invocation", request_id = %request_id))
                 .await
         }

@@ -10,12 +10,15 @@
 //! - [`config`]: the environment a function reads, with errors that say which variable to set.
 //! - [`declaration!`]: the function's own declaration (`[package.metadata.eventrail]` in its
 //!   `Cargo.toml`), compiled in; it says what the function emits and how it is invoked.
+//! - [`idempotency`]: run a side effect once per idempotency key (Powertools' semantics),
+//!   with records in DynamoDB (cargo feature `dynamodb`) or in memory for unit tests.
 //! - [`testing`]: run a handler dry on the catalog's samples, with the declaration checked
 //!   against the handler's event type.
 
 pub mod config;
 mod consumer;
 mod dead_letter;
+pub mod idempotency;
 pub mod logging;
 mod publisher;
 pub mod testing;

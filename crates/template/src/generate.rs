@@ -6,8 +6,8 @@
 //! delivery dead-letter queue; its `EventInvokeConfig` with the on-failure queue), its log
 //! group, its own role (logs on its own group, `PutEvents` only when it emits and only for
 //! its own sources and detail-types, `SendMessage` on its own queues), its failure queue and
-//! delivery dead-letter queue with their policies and alarms, its own declared queues, and
-//! its outputs. The bus, its policy, the archive and shared queues stay hand-written above.
+//! delivery dead-letter queue with their policies and alarms, its own declared queues, its
+//! idempotency table (DynamoDB, TTL on `expiration`) when it declares one, and its outputs. The bus, its policy, the archive and shared queues stay hand-written above.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -284,6 +284,13 @@ pub fn function_resources(
             eventrail_contract::declaration::logical_id(queue)
         );
     }
+    if let Some(idempotency) = &d.idempotency {
+        let _ = write!(
+            out,
+            "          {IDEMPOTENCY_TABLE_VAR}: !Ref {id}IdempotencyTable\n          {IDEMPOTENCY_TTL_VAR}: \"{}\"\n",
+            idempotency.ttl_seconds()
+        );
+    }
     let _ = write!(
         out,
         r#"      EventInvokeConfig:
@@ -401,6 +408,17 @@ pub fn function_resources(
 "#
         );
     }
+    if d.idempotency.is_some() {
+        let _ = write!(
+            out,
+            r#"              - Sid: OwnIdempotencyTable
+                Effect: Allow
+                Action: [{actions}]
+                Resource: !GetAtt {id}IdempotencyTable.Arn
+"#,
+            actions = IDEMPOTENCY_ACTIONS.join(", ")
+        );
+    }
     for p in &d.permissions {
         let _ = write!(
             out,
@@ -501,6 +519,28 @@ pub fn function_resources(
             ),
         );
     }
+    if d.idempotency.is_some() {
+        let _ = write!(
+            out,
+            r#"
+  {id}IdempotencyTable:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: id
+          AttributeType: S
+      KeySchema:
+        - AttributeName: id
+          KeyType: HASH
+      TimeToLiveSpecification:
+        AttributeName: expiration
+        Enabled: true
+"#
+        );
+    }
     Ok(out)
 }
 
@@ -570,6 +610,18 @@ fn platform_loss_alarms(out: &mut String, f: &FunctionDeclaration) {
     );
 }
 
+/// The variable naming a function's idempotency table (`eventrail_runtime::idempotency`).
+pub const IDEMPOTENCY_TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
+/// The variable holding its records' time-to-live in seconds.
+pub const IDEMPOTENCY_TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
+/// What the idempotency store does, and all its role may do on the table.
+pub const IDEMPOTENCY_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+
 fn queue_with_policy(out: &mut String, id: &str, statement: &str, properties: &str) {
     let _ = write!(
         out,
@@ -624,6 +676,15 @@ pub fn function_outputs(f: &FunctionDeclaration) -> String {
     Value: !Ref {id}{qid}Queue
 "#,
             env = q.env
+        );
+    }
+    if d.idempotency.is_some() {
+        let _ = write!(
+            out,
+            r#"  {id}IdempotencyTableName:
+    Description: Idempotency records of {name} ({IDEMPOTENCY_TABLE_VAR})
+    Value: !Ref {id}IdempotencyTable
+"#
         );
     }
     out
@@ -921,6 +982,39 @@ mod tests {
         assert!(text.contains("GiftWrapDeliveryDlq"));
         let outputs = function_outputs(&f);
         assert!(outputs.contains("GiftWrapFunctionName"));
+    }
+
+    #[test]
+    fn an_idempotency_table_comes_with_ttl_access_and_variables() {
+        let f = function(
+            "gift-wrap",
+            Declaration {
+                consumes: vec!["Placed".into()],
+                idempotency: Some(eventrail_contract::declaration::IdempotencyDeclaration {
+                    ttl_hours: Some(2),
+                }),
+                ..Declaration::default()
+            },
+        );
+        let text = function_resources(&f, &catalog(), &settings()).unwrap();
+        assert!(text.contains("  GiftWrapIdempotencyTable:\n    Type: AWS::DynamoDB::Table"));
+        assert!(text.contains("BillingMode: PAY_PER_REQUEST"));
+        assert!(text.contains("TimeToLiveSpecification:\n        AttributeName: expiration"));
+        assert!(text.contains("EVENTRAIL_IDEMPOTENCY_TABLE: !Ref GiftWrapIdempotencyTable"));
+        assert!(text.contains("EVENTRAIL_IDEMPOTENCY_TTL_SECONDS: \"7200\""));
+        assert!(text.contains(
+            "Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n                Resource: !GetAtt GiftWrapIdempotencyTable.Arn"
+        ));
+        assert!(function_outputs(&f).contains("GiftWrapIdempotencyTableName"));
+        let plain = function(
+            "gift-wrap",
+            Declaration {
+                consumes: vec!["Placed".into()],
+                ..Declaration::default()
+            },
+        );
+        let text = function_resources(&plain, &catalog(), &settings()).unwrap();
+        assert!(!text.contains("dynamodb") && !text.contains("Idempotency"));
     }
 
     #[test]

@@ -621,6 +621,16 @@ impl Checker<'_> {
             }
             if s.actions
                 .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("dynamodb:") || a == "*")
+            {
+                for r in &s.resources {
+                    if !direct_ref(r).is_some_and(|t| self.is_type(t, "AWS::DynamoDB::Table")) {
+                        self.push(Some(f), id, format!("{what} allows dynamodb actions on {r}, not on a table of this template"));
+                    }
+                }
+            }
+            if s.actions
+                .iter()
                 .any(|a| a.to_ascii_lowercase().starts_with("sqs:") || a == "*")
             {
                 for r in &s.resources {

@@ -1,13 +1,17 @@
 //! Lambda entry point of `notifications`; the logic lives in lib.rs.
 
+use eventrail_runtime::idempotency::dynamodb::DynamoDbStore;
+use eventrail_runtime::idempotency::{self, Idempotency, MemoryStore};
 use eventrail_runtime::{LambdaError, config};
 use notifications::{DryRunOutbox, Notifier, OUTBOX_URL_VAR, SqsOutbox};
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
+    let ttl = idempotency::ttl_from_env()?;
     if config::dry_run() {
+        let idempotency = Idempotency::new(MemoryStore::new()).with_ttl(ttl);
         return eventrail_runtime::run_consumer(
-            Notifier::new(DryRunOutbox),
+            Notifier::new(DryRunOutbox, idempotency),
             eventrail_runtime::declaration!(),
         )
         .await;
@@ -18,5 +22,10 @@ async fn main() -> Result<(), LambdaError> {
     )?;
     let sdk = eventrail_runtime::aws_config().await;
     let outbox = SqsOutbox::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-    eventrail_runtime::run_consumer(Notifier::new(outbox), eventrail_runtime::declaration!()).await
+    let idempotency = Idempotency::new(DynamoDbStore::from_env(&sdk)?).with_ttl(ttl);
+    eventrail_runtime::run_consumer(
+        Notifier::new(outbox, idempotency),
+        eventrail_runtime::declaration!(),
+    )
+    .await
 }

@@ -80,8 +80,9 @@ class LocalStackExecutorTest(unittest.TestCase):
         env = dict(os.environ)
         env.update(
             GATEWAY_LISTEN=f"127.0.0.1:{port}",
-            SERVICES="lambda,sqs,sts,iam,logs,events,s3",
+            SERVICES="lambda,sqs,sts,iam,logs,events,s3,dynamodb",
             LAMBDA_RUNTIME_EXECUTOR="eventrail",
+            PROVIDER_OVERRIDE_DYNAMODB="eventrail",
             LAMBDA_RETRY_BASE_DELAY="1",
             DISABLE_EVENTS="1",
             OVERRIDE_IN_DOCKER="0",
@@ -117,6 +118,7 @@ class LocalStackExecutorTest(unittest.TestCase):
         cls.awslambda = session.client("lambda", endpoint_url=cls.endpoint, config=config)
         cls.sqs = session.client("sqs", endpoint_url=cls.endpoint)
         cls.events = session.client("events", endpoint_url=cls.endpoint)
+        cls.dynamodb = session.client("dynamodb", endpoint_url=cls.endpoint)
 
     @classmethod
     def tearDownClass(cls):
@@ -163,6 +165,35 @@ class LocalStackExecutorTest(unittest.TestCase):
         self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
 
     # --- tests -------------------------------------------------------------------------
+
+    def test_dynamodb_is_served_by_moto_with_atomic_conditional_writes(self):
+        table = "eventrail-conditional"
+        self.dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        self.addCleanup(self.dynamodb.delete_table, TableName=table)
+
+        def claim(caller):
+            try:
+                self.dynamodb.put_item(
+                    TableName=table,
+                    Item={"id": {"S": "key"}, "owner": {"N": str(caller)}},
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+                return True
+            except self.dynamodb.exceptions.ConditionalCheckFailedException:
+                return False
+
+        for _ in range(5):
+            self.dynamodb.delete_item(TableName=table, Key={"id": {"S": "key"}})
+            with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+                won = [c for c, ok in zip(range(32), pool.map(claim, range(32))) if ok]
+            self.assertEqual(len(won), 1, f"conditional writes won by {won}")
+            item = self.dynamodb.get_item(TableName=table, Key={"id": {"S": "key"}})["Item"]
+            self.assertEqual(item["owner"]["N"], str(won[0]))
 
     def test_direct_invoke_runs_bootstrap_with_localstack_env(self):
         self.create("echo")

@@ -1,0 +1,491 @@
+//! Effects once per idempotency key: the semantics of Powertools for AWS Lambda's idempotency
+//! utility, for eventrail functions.
+//!
+//! Delivery is at least once, so a function may see the same event again: a retry, a replay
+//! from the archive, a redrive, a duplicate delivery. Wrap the side effect (or the whole
+//! handler's work) in [`Idempotency::once`] with the event's idempotency key and payload:
+//!
+//! - the first attempt writes an `INPROGRESS` record, conditionally, so of concurrent callers
+//!   with one key exactly one runs the effect; the record stops blocking at the invocation's
+//!   deadline ([`crate::Incoming::deadline`]), so a crashed attempt does not block its retries;
+//! - when the effect succeeds the record becomes `COMPLETED` with the effect's result, and
+//!   lives for the configured time-to-live ([`Idempotency::with_ttl`]);
+//! - a duplicate gets the stored result ([`Done::Replayed`]) without running the effect;
+//! - a duplicate that arrives while the first attempt runs gets
+//!   [`IdempotencyError::InProgress`], a retryable error;
+//! - a duplicate whose payload differs from the first one's (by hash) gets
+//!   [`IdempotencyError::PayloadMismatch`]: the same key must carry the same data;
+//! - a failed effect deletes the record, so a retry runs the effect again.
+//!
+//! Records live in an [`IdempotencyStore`]: [`MemoryStore`] for unit tests, and
+//! `dynamodb::DynamoDbStore` (cargo feature `dynamodb`) with conditional writes, on AWS and on
+//! the local stack.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::HandlerError;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+mod memory;
+
+pub use memory::MemoryStore;
+
+/// Environment variable holding the name of the function's idempotency table.
+pub const TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
+/// Environment variable holding the records' time-to-live in seconds.
+pub const TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
+/// How long a completed record keeps a key "done" unless configured otherwise: 7 days.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long an in-progress record blocks duplicates when the attempt has no deadline
+/// (outside Lambda): Lambda's longest timeout is 15 minutes, tests use far less.
+pub const DEFAULT_IN_PROGRESS: Duration = Duration::from_secs(60);
+
+/// The state of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// An attempt is running the effect.
+    InProgress,
+    /// The effect ran; the record holds its result.
+    Completed,
+}
+
+impl Status {
+    /// The stored spelling (Powertools'): `INPROGRESS`, `COMPLETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "INPROGRESS",
+            Self::Completed => "COMPLETED",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "INPROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// What the store keeps per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The idempotency key.
+    pub key: String,
+    /// In progress or completed.
+    pub status: Status,
+    /// Unix seconds after which the record no longer counts (DynamoDB's TTL attribute; TTL
+    /// deletes expired items late, so readers compare it with the clock themselves).
+    pub expires_at: i64,
+    /// Unix milliseconds after which an in-progress record no longer blocks: the attempt's
+    /// deadline.
+    pub in_progress_until: Option<i64>,
+    /// SHA-256 (hex) of the payload the key was first seen with.
+    pub payload_hash: String,
+    /// The effect's result as JSON text, once completed.
+    pub result: Option<String>,
+}
+
+impl Record {
+    /// Whether the record still holds its key at `now_ms` (unix milliseconds): not expired,
+    /// and completed or still within its attempt's deadline. A record that is not live may
+    /// be overwritten by a new attempt.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        if self.expires_at < now_ms.div_euclid(1000) {
+            return false;
+        }
+        match self.status {
+            Status::Completed => true,
+            Status::InProgress => self.in_progress_until.is_none_or(|until| until >= now_ms),
+        }
+    }
+}
+
+/// The outcome of trying to start an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The in-progress record was written: this attempt runs the effect.
+    Claimed,
+    /// A live record holds the key.
+    Held(Record),
+}
+
+/// A failure of the store itself (network, throttling, permissions, an unreadable record).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("idempotency store {store}: {operation} for key {key} failed: {message}")]
+pub struct StoreError {
+    /// The store (e.g. the DynamoDB table's name).
+    pub store: String,
+    /// What was being done (`PutItem`, `GetItem`, ...).
+    pub operation: &'static str,
+    /// The idempotency key.
+    pub key: String,
+    /// What went wrong and what to check.
+    pub message: String,
+}
+
+/// Where records live. Implementations must make [`IdempotencyStore::put_in_progress`] atomic:
+/// of concurrent calls for one key, at most one returns [`Claim::Claimed`].
+pub trait IdempotencyStore: Send + Sync {
+    /// Writes `record` (in progress) unless a record that is live at `now_ms` holds its key;
+    /// that record is returned instead.
+    fn put_in_progress(
+        &self,
+        record: &Record,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Marks `key` completed with `result` (JSON text), expiring at `expires_at` (unix seconds).
+    fn complete(
+        &self,
+        key: &str,
+        result: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the record of `key` (its attempt failed), so that a retry can run.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<S: IdempotencyStore> IdempotencyStore for Arc<S> {
+    fn put_in_progress(
+        &self,
+        record: &Record,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).put_in_progress(record, now_ms)
+    }
+
+    fn complete(
+        &self,
+        key: &str,
+        result: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete(key, result, expires_at)
+    }
+
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key)
+    }
+}
+
+/// What [`Idempotency::once`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done<T> {
+    /// The effect ran now; its result.
+    Ran(T),
+    /// The effect had already run for this key; its stored result.
+    Replayed(T),
+}
+
+impl<T> Done<T> {
+    /// The result, whether it was just produced or stored.
+    pub fn into_value(self) -> T {
+        match self {
+            Self::Ran(value) | Self::Replayed(value) => value,
+        }
+    }
+
+    /// True when the effect did not run now.
+    pub fn replayed(&self) -> bool {
+        matches!(self, Self::Replayed(_))
+    }
+}
+
+/// Why [`Idempotency::once`] did not return a result.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError<E> {
+    /// Another attempt holds the key and has not finished; retry after its deadline.
+    #[error(
+        "idempotency key {key}: another attempt is running the effect (it holds the key until \
+         {until}); retry later"
+    )]
+    InProgress {
+        /// The key.
+        key: String,
+        /// When the other attempt's hold ends, for the message.
+        until: String,
+    },
+    /// The key was first seen with other data.
+    #[error(
+        "idempotency key {key}: the payload differs from the one this key was first seen with \
+         (payload hash {found}, stored {stored}); an idempotency key must always carry the same \
+         data, so fix how the producer derives it"
+    )]
+    PayloadMismatch {
+        /// The key.
+        key: String,
+        /// Hash of the first payload.
+        stored: String,
+        /// Hash of this payload.
+        found: String,
+    },
+    /// The payload cannot be serialised to be hashed.
+    #[error("idempotency key {key}: the payload does not serialise to JSON: {reason}")]
+    Payload {
+        /// The key.
+        key: String,
+        /// serde's message.
+        reason: String,
+    },
+    /// The stored result does not decode as the effect's result type (the code changed).
+    #[error(
+        "idempotency key {key}: the stored result does not decode ({reason}); the effect's result \
+         type changed since it ran: delete the record to run the effect again, or wait for its \
+         time-to-live"
+    )]
+    StoredResult {
+        /// The key.
+        key: String,
+        /// serde's message.
+        reason: String,
+    },
+    /// The store failed; worth retrying.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The effect failed (its record was deleted, so a retry runs it again).
+    #[error("{0}")]
+    Effect(E),
+}
+
+impl<E: Into<HandlerError> + fmt::Display> From<IdempotencyError<E>> for HandlerError {
+    /// In progress and store failures are retryable; a payload mismatch or an unreadable
+    /// record can never succeed, so they are poison (the event goes to the failure queue with
+    /// the reason); the effect's own error keeps its kind.
+    fn from(error: IdempotencyError<E>) -> Self {
+        match error {
+            IdempotencyError::Effect(inner) => inner.into(),
+            retry @ (IdempotencyError::InProgress { .. } | IdempotencyError::Store(_)) => {
+                HandlerError::Retryable(retry.to_string())
+            }
+            poison @ (IdempotencyError::PayloadMismatch { .. }
+            | IdempotencyError::Payload { .. }
+            | IdempotencyError::StoredResult { .. }) => HandlerError::Poison(poison.to_string()),
+        }
+    }
+}
+
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Runs effects once per idempotency key, recording them in a store.
+#[derive(Clone)]
+pub struct Idempotency<S> {
+    store: S,
+    ttl: Duration,
+    in_progress: Duration,
+    clock: Clock,
+}
+
+impl<S> fmt::Debug for Idempotency<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("ttl", &self.ttl)
+            .field("in_progress", &self.in_progress)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix milliseconds of `time` (0 before the epoch).
+pub fn unix_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or_default()
+}
+
+/// SHA-256 (hex) of `payload`'s JSON: what detects a key arriving with other data.
+pub fn payload_hash(payload: &impl Serialize) -> Result<String, serde_json::Error> {
+    let bytes = serde_json::to_vec(payload)?;
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn describe_millis(ms: Option<i64>) -> String {
+    match ms.and_then(chrono::DateTime::from_timestamp_millis) {
+        Some(time) => time.to_rfc3339(),
+        None => "its time-to-live ends".to_owned(),
+    }
+}
+
+/// Reads the records' time-to-live from [`TTL_VAR`] (seconds), or [`DEFAULT_TTL`] when unset.
+pub fn ttl_from_env() -> Result<Duration, TtlError> {
+    match std::env::var(TTL_VAR) {
+        Ok(value) if !value.trim().is_empty() => parse_ttl(&value),
+        _ => Ok(DEFAULT_TTL),
+    }
+}
+
+/// Parses a time-to-live in seconds (a positive integer).
+pub fn parse_ttl(value: &str) -> Result<Duration, TtlError> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(TtlError {
+            value: value.to_owned(),
+        }),
+    }
+}
+
+/// [`TTL_VAR`] holds something other than a positive number of seconds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "environment variable {TTL_VAR} is `{value}`, not a positive number of seconds; set it to \
+     one (the template sets it from the declaration's `idempotency.ttl-hours`) or unset it for \
+     the default of 7 days"
+)]
+pub struct TtlError {
+    /// What the variable held.
+    pub value: String,
+}
+
+impl<S: IdempotencyStore> Idempotency<S> {
+    /// Records in `store`, for [`DEFAULT_TTL`], on the system clock.
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            ttl: DEFAULT_TTL,
+            in_progress: DEFAULT_IN_PROGRESS,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+
+    /// How long a completed key stays done: a duplicate later than this runs the effect again.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long an attempt without a deadline holds its key (default [`DEFAULT_IN_PROGRESS`]).
+    pub fn with_in_progress_timeout(mut self, timeout: Duration) -> Self {
+        self.in_progress = timeout;
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The configured time-to-live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Runs `effect` unless it already ran for `key`, and records its result.
+    ///
+    /// `payload` is what the key stands for (usually the event's data): a key seen again with
+    /// another payload is an error. `deadline` is when this attempt will be stopped (the
+    /// invocation's, [`crate::Incoming::deadline`]); until then duplicates are told the effect
+    /// is in progress, after it a new attempt may take over.
+    pub async fn once<T, E, F, Fut>(
+        &self,
+        key: &str,
+        payload: &impl Serialize,
+        deadline: Option<SystemTime>,
+        effect: F,
+    ) -> Result<Done<T>, IdempotencyError<E>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let hash = payload_hash(payload).map_err(|e| IdempotencyError::Payload {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let now = (self.clock)();
+        let now_ms = unix_millis(now);
+        let until = deadline.unwrap_or(now + self.in_progress);
+        let record = Record {
+            key: key.to_owned(),
+            status: Status::InProgress,
+            expires_at: self.expires_at(now),
+            in_progress_until: Some(unix_millis(until)),
+            payload_hash: hash.clone(),
+            result: None,
+        };
+        match self.store.put_in_progress(&record, now_ms).await? {
+            Claim::Claimed => {}
+            Claim::Held(held) => return replay(held, &hash),
+        }
+        match effect().await {
+            Ok(value) => {
+                let text = match serde_json::to_string(&value) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        // The effect happened: keep the in-progress record (it expires at the
+                        // deadline) rather than delete it and invite a second run.
+                        tracing::error!(key, error = %e, "the effect's result does not serialise; its record stays in progress until the deadline");
+                        return Ok(Done::Ran(value));
+                    }
+                };
+                let expires_at = self.expires_at((self.clock)());
+                if let Err(e) = self.store.complete(key, &text, expires_at).await {
+                    // Same reasoning: the effect happened, so report success; a duplicate
+                    // after the deadline would run it again (README, "Delivery guarantee").
+                    tracing::error!(key, error = %e, "could not record the completed effect; a duplicate after this attempt's deadline will run it again");
+                }
+                Ok(Done::Ran(value))
+            }
+            Err(error) => {
+                if let Err(e) = self.store.delete(key).await {
+                    tracing::warn!(key, error = %e, "could not delete the failed attempt's record; retries wait for its deadline");
+                }
+                Err(IdempotencyError::Effect(error))
+            }
+        }
+    }
+
+    fn expires_at(&self, now: SystemTime) -> i64 {
+        unix_millis(now + self.ttl).div_euclid(1000)
+    }
+}
+
+fn replay<T: DeserializeOwned, E>(
+    held: Record,
+    hash: &str,
+) -> Result<Done<T>, IdempotencyError<E>> {
+    if held.payload_hash != hash {
+        return Err(IdempotencyError::PayloadMismatch {
+            key: held.key,
+            stored: held.payload_hash,
+            found: hash.to_owned(),
+        });
+    }
+    match held.status {
+        Status::InProgress => Err(IdempotencyError::InProgress {
+            until: describe_millis(held.in_progress_until),
+            key: held.key,
+        }),
+        Status::Completed => {
+            let text = held.result.as_deref().unwrap_or("null");
+            serde_json::from_str(text).map(Done::Replayed).map_err(|e| {
+                IdempotencyError::StoredResult {
+                    key: held.key,
+                    reason: e.to_string(),
+                }
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
