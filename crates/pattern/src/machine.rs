@@ -384,17 +384,11 @@ impl<R> RuleMachine<R> {
     }
 }
 
-/// Whether two sorted lists share an element.
+/// Whether two sorted lists share an element: each item of the shorter is looked up in
+/// the longer, so a state with thousands of paths ahead costs little per small array.
 fn intersects(a: &[PathId], b: &[PathId]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-        match x.cmp(y) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return true,
-        }
-    }
-    false
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.iter().any(|path| long.binary_search(path).is_ok())
 }
 
 /// Combines the array positions already chosen with a leaf's; `None` when the leaf sits

@@ -39,9 +39,9 @@ pub(crate) enum AnythingBut {
     /// one lookup per leaf, not 100,000 comparisons).
     Values(LiteralSet),
     /// Any value not starting with one of these.
-    Prefixes(Vec<String>),
+    Prefixes(AffixSet),
     /// Any value not ending with one of these.
-    Suffixes(Vec<String>),
+    Suffixes(AffixSet),
     /// Any value not equal, ignoring case, to one of these (see [`IgnoreCase`]).
     IgnoreCase(Vec<String>),
     /// Any value not matching one of these wildcards.
@@ -109,6 +109,65 @@ impl std::ops::Deref for LiteralSet {
     }
 }
 
+/// The texts of an `anything-but` prefix or suffix list, in pattern order, hashed and
+/// grouped by length: a value is checked with one lookup per distinct length.
+#[derive(Clone)]
+pub(crate) struct AffixSet {
+    list: Vec<String>,
+    set: std::collections::HashSet<String, foldhash::fast::FixedState>,
+    lengths: Vec<usize>,
+}
+
+impl AffixSet {
+    pub(crate) fn new(list: Vec<String>) -> Self {
+        let set: std::collections::HashSet<String, foldhash::fast::FixedState> =
+            list.iter().cloned().collect();
+        let mut lengths: Vec<usize> = list.iter().map(String::len).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Self { list, set, lengths }
+    }
+
+    fn has_prefix_of(&self, value: &str) -> bool {
+        self.lengths
+            .iter()
+            .take_while(|&&len| len <= value.len())
+            .any(|&len| value.get(..len).is_some_and(|head| self.set.contains(head)))
+    }
+
+    fn has_suffix_of(&self, value: &str) -> bool {
+        self.lengths
+            .iter()
+            .take_while(|&&len| len <= value.len())
+            .any(|&len| {
+                value
+                    .get(value.len() - len..)
+                    .is_some_and(|tail| self.set.contains(tail))
+            })
+    }
+}
+
+/// The list only: the machine shares states by the debug form of their conditions.
+impl std::fmt::Debug for AffixSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.list.fmt(f)
+    }
+}
+
+impl PartialEq for AffixSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl std::ops::Deref for AffixSet {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.list
+    }
+}
+
 /// A numeric interval; `=` is a closed interval of one point.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NumericRange {
@@ -165,12 +224,8 @@ impl AnythingBut {
     fn excludes(&self, leaf: &LeafValue<'_>) -> bool {
         match self {
             AnythingBut::Values(values) => values.contains(leaf),
-            AnythingBut::Prefixes(ps) => leaf
-                .as_str()
-                .is_some_and(|s| ps.iter().any(|p| s.starts_with(p.as_str()))),
-            AnythingBut::Suffixes(ps) => leaf
-                .as_str()
-                .is_some_and(|s| ps.iter().any(|p| s.ends_with(p.as_str()))),
+            AnythingBut::Prefixes(ps) => leaf.as_str().is_some_and(|s| ps.has_prefix_of(s)),
+            AnythingBut::Suffixes(ps) => leaf.as_str().is_some_and(|s| ps.has_suffix_of(s)),
             AnythingBut::IgnoreCase(ps) => leaf
                 .as_str()
                 .is_some_and(|s| ps.iter().any(|p| IgnoreCase::Equals.matches(p, s))),

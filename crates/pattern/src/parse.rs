@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::cidr::Cidr;
 use crate::error::PatternError;
-use crate::matcher::{AnythingBut, LiteralSet, Matcher, NumericRange};
+use crate::matcher::{AffixSet, AnythingBut, LiteralSet, Matcher, NumericRange};
 use crate::value::Literal;
 use crate::wildcard::Wildcard;
 
@@ -445,9 +445,9 @@ fn parse_anything_but_operator(
                 return Err(place.error(format!("anything-but/{operator} must not be empty")));
             }
             Ok(if operator == "prefix" {
-                AnythingBut::Prefixes(values)
+                AnythingBut::Prefixes(AffixSet::new(values))
             } else {
-                AnythingBut::Suffixes(values)
+                AnythingBut::Suffixes(AffixSet::new(values))
             })
         }
         "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(

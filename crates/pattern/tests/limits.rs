@@ -225,6 +225,25 @@ fn anything_but_with_100k_values() {
 }
 
 #[test]
+fn anything_but_with_100k_prefixes_and_suffixes() {
+    let texts: Vec<String> = (0..100_000).map(|i| format!("p{i}-")).collect();
+    let p = Pattern::from_value(&json!({"k": [{"anything-but": {"prefix": texts}}]})).unwrap();
+    assert!(!p.matches(&json!({"k": "p99999-x"})));
+    assert!(p.matches(&json!({"k": "p100000-x"})));
+    let leaves: Vec<String> = (0..10_000).map(|i| format!("p{i}-tail")).collect();
+    assert!(!p.matches(&json!({ "k": leaves })));
+    let texts: Vec<String> = (0..100_000).map(|i| format!("-s{i}")).collect();
+    let p = Pattern::from_value(&json!({"k": [{"anything-but": {"suffix": texts}}]})).unwrap();
+    assert!(!p.matches(&json!({"k": "x-s99999"})));
+    assert!(p.matches(&json!({"k": "x-s100000"})));
+    // A multi-byte value: lengths that cut a character are skipped, not a panic.
+    let p =
+        Pattern::from_value(&json!({"k": [{"anything-but": {"prefix": ["é", "ab"]}}]})).unwrap();
+    assert!(p.matches(&json!({"k": "aé"})));
+    assert!(!p.matches(&json!({"k": "éa"})));
+}
+
+#[test]
 fn or_expansion_is_capped() {
     // Eleven `$or`s of two branches, ANDed: 2^11 = 2048 alternatives.
     let mut pattern = serde_json::Map::new();
