@@ -86,6 +86,8 @@ pub(crate) struct FlatLeaf<'a> {
 struct ArraySpan {
     whole: (u32, u32),
     elements: Vec<(u32, u32)>,
+    /// Paths of the leaves inside the array, sorted, without repeats.
+    paths: Vec<PathId>,
 }
 
 /// The relevant leaves of one event, sorted by path id (then document order).
@@ -95,7 +97,14 @@ pub(crate) struct FlatEvent<'a> {
     memberships: Vec<Membership>,
     /// Indexed by array id - 1.
     arrays: Vec<ArraySpan>,
+    /// Whether a parsed event nested deeper than [`MAX_EVENT_DEPTH`] (its deeper parts
+    /// were not read).
+    pub(crate) too_deep: bool,
 }
+
+/// Deepest nesting of objects and arrays read in a parsed event. Raw bytes stop earlier:
+/// the JSON reader refuses more than 128 levels.
+pub(crate) const MAX_EVENT_DEPTH: usize = 128;
 
 impl<'a> FlatEvent<'a> {
     /// Leaves at `path` (all elements when the path holds an array).
@@ -136,6 +145,13 @@ impl<'a> FlatEvent<'a> {
                 leaves[from..to.max(from)].iter()
             })
             .collect()
+    }
+
+    /// Paths of the leaves inside array `array` (any element), sorted.
+    pub(crate) fn array_paths(&self, array: u32) -> &[PathId] {
+        self.arrays
+            .get(array.wrapping_sub(1) as usize)
+            .map_or(&[], |span| span.paths.as_slice())
     }
 
     /// Whether the event has at least one leaf at `path`.
@@ -190,6 +206,8 @@ struct Walker<'i, 'a> {
     depth: usize,
     /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`).
     inexact: Vec<u64>,
+    /// Objects and arrays open above the current value (parsed events only).
+    nesting: usize,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
@@ -201,6 +219,7 @@ impl<'i, 'a> Walker<'i, 'a> {
             out: FlatEvent::default(),
             depth: 0,
             inexact: Vec::new(),
+            nesting: 0,
         }
     }
 
@@ -233,6 +252,13 @@ impl<'i, 'a> Walker<'i, 'a> {
         let start = u32::try_from(self.out.memberships.len()).unwrap_or(u32::MAX);
         let len = u32::try_from(self.arrays.len()).unwrap_or(u32::MAX);
         self.out.memberships.extend_from_slice(&self.arrays);
+        for &(array, _) in &self.arrays {
+            if let Some(span) = self.out.arrays.get_mut(array as usize - 1)
+                && span.paths.last() != Some(&path)
+            {
+                span.paths.push(path);
+            }
+        }
         let seq = self.seq();
         self.out.leaves.push(FlatLeaf {
             path,
@@ -252,6 +278,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.out.arrays.push(ArraySpan {
             whole: (start, start),
             elements: Vec::new(),
+            paths: Vec::new(),
         });
         u32::try_from(self.out.arrays.len()).unwrap_or(u32::MAX)
     }
@@ -267,10 +294,28 @@ impl<'i, 'a> Walker<'i, 'a> {
 
     fn finish(mut self) -> FlatEvent<'a> {
         self.out.leaves.sort_by_key(|l| l.path);
+        for span in &mut self.out.arrays {
+            span.paths.sort_unstable();
+            span.paths.dedup();
+        }
         self.out
     }
 
     fn walk_value(&mut self, value: &'a Value) {
+        if matches!(value, Value::Object(_) | Value::Array(_)) {
+            if self.nesting >= MAX_EVENT_DEPTH {
+                self.out.too_deep = true;
+                return;
+            }
+            self.nesting += 1;
+            self.walk_container(value);
+            self.nesting -= 1;
+        } else {
+            self.walk_container(value);
+        }
+    }
+
+    fn walk_container(&mut self, value: &'a Value) {
         match value {
             Value::Object(object) => {
                 for (key, child) in object {
@@ -327,6 +372,8 @@ pub(crate) fn flatten_bytes<'a>(
     walker.inexact = std::str::from_utf8(bytes)
         .map(crate::numbers::inexact_numbers)
         .unwrap_or_default();
+    // Sorted for binary search: an array of 100,000 such numbers stays linear.
+    walker.inexact.sort_unstable();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.deserialize_map(Node {
         walker: &mut walker,
@@ -358,7 +405,7 @@ impl Node<'_, '_, '_> {
     /// A number leaf. EventBridge compares event numbers as doubles only when the text is
     /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
     fn number(self, value: f64) {
-        let value = if self.walker.inexact.contains(&value.to_bits()) {
+        let value = if self.walker.inexact.binary_search(&value.to_bits()).is_ok() {
             crate::numbers::inexact_marker(value)
         } else {
             value

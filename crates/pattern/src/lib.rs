@@ -13,6 +13,26 @@
 //! sorted field paths so that matching cost follows the event's size, not the rule count.
 //! [`Pattern::alternatives`] looks inside a pattern without an event (see [`Alternative`]):
 //! what each alternative tests, whether a schema's values can satisfy it, a short form.
+//!
+//! # Limits
+//!
+//! Work and memory stay bounded on adversarial patterns and events; a limit is an error
+//! that names it, never a panic:
+//!
+//! - a pattern's `$or` expands to at most 1,024 alternatives, a wildcard has at most 5
+//!   `*`, and objects and `$or` branches nest at most 100 levels ([`PatternError`]);
+//! - an event is read at most 128 levels deep ([`EventError::Json`] for bytes, the JSON
+//!   reader's limit; [`EventError::TooDeep`] for a parsed value);
+//! - fields of one rule in different arrays of the event cost the sum of the arrays'
+//!   sizes, not their product: the machine forgets an array's chosen element once no
+//!   condition ahead can look inside that array. The cases it cannot forget (one rule's
+//!   fields interleaved across several arrays at the same path, made with dotted or
+//!   repeated keys) are bounded by a step limit per event ([`DEFAULT_STEP_LIMIT`],
+//!   [`RuleMachine::set_step_limit`], [`EventError::TooComplex`]);
+//! - `anything-but` value lists are hashed (one lookup per leaf, whatever their length).
+//!
+//! The infallible [`Pattern::matches`] and [`RuleMachine::matching_rules`] treat an event
+//! past a limit as matching nothing; the `try_` and `_json` forms return the error.
 
 mod analysis;
 mod cidr;
@@ -29,5 +49,5 @@ mod wildcard;
 
 pub use analysis::{Alternative, Condition, Domain, FieldTest};
 pub use error::{EventError, PatternError};
-pub use machine::RuleMachine;
+pub use machine::{DEFAULT_STEP_LIMIT, RuleMachine};
 pub use pattern::Pattern;

@@ -11,7 +11,9 @@
 use serde_json::Value;
 
 use crate::error::EventError;
-use crate::flatten::{FlatEvent, Membership, PathId, PathIndex, flatten_bytes, flatten_value};
+use crate::flatten::{
+    FlatEvent, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes, flatten_value,
+};
 use crate::matcher::Matcher;
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
@@ -40,7 +42,15 @@ pub struct RuleMachine<R> {
     paths: PathIndex,
     /// (state, path, canonical match list) -> next state: shares identical conditions.
     shared: Map<(StateId, PathId, String), StateId>,
+    /// Most steps one match may take (see [`RuleMachine::set_step_limit`]).
+    step_limit: u64,
 }
+
+/// Default of [`RuleMachine::set_step_limit`]: steps (a state reached, or a leaf tried
+/// from it) one event's matching may take before it stops with
+/// [`EventError::TooComplex`]. A 256 KB event holds at most about 130,000 leaves, so
+/// ordinary matching stays far below it.
+pub const DEFAULT_STEP_LIMIT: u64 = 1_000_000;
 
 #[derive(Debug, Clone, Default)]
 struct State {
@@ -50,6 +60,10 @@ struct State {
     fields: Map<PathId, Transitions>,
     /// `exists: false` transitions: taken when the event has no leaf at the path.
     absent: Vec<(PathId, StateId)>,
+    /// Paths of every condition still ahead of this state (on any rule through it),
+    /// sorted: an array none of whose leaves sit at these paths cannot constrain the
+    /// rest of the match, so the element chosen in it is forgotten.
+    ahead: Vec<PathId>,
 }
 
 /// All value transitions out of one state on one path.
@@ -169,7 +183,14 @@ impl<R> RuleMachine<R> {
             states: vec![State::default()],
             paths: PathIndex::default(),
             shared: Map::default(),
+            step_limit: DEFAULT_STEP_LIMIT,
         }
+    }
+
+    /// Sets the most steps one event's matching may take (default [`DEFAULT_STEP_LIMIT`]);
+    /// past it, the `try_` and `_json` methods return [`EventError::TooComplex`].
+    pub fn set_step_limit(&mut self, limit: u64) {
+        self.step_limit = limit;
     }
 
     /// Adds a rule: `id` is returned for every event the pattern matches.
@@ -177,9 +198,24 @@ impl<R> RuleMachine<R> {
         let rule = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
         self.rules.push(id);
         for alternative in pattern.sub_rules() {
-            let last = alternative
+            let mut visited = vec![START];
+            for condition in alternative {
+                let from = visited.last().copied().unwrap_or(START);
+                visited.push(self.transition(from, condition));
+            }
+            let paths: Vec<PathId> = alternative
                 .iter()
-                .fold(START, |state, condition| self.transition(state, condition));
+                .map(|condition| self.paths.intern(&condition.path))
+                .collect();
+            for (at, state) in visited.iter().enumerate() {
+                let ahead = &mut self.states[*state as usize].ahead;
+                for path in &paths[at..] {
+                    if let Err(slot) = ahead.binary_search(path) {
+                        ahead.insert(slot, *path);
+                    }
+                }
+            }
+            let last = visited.last().copied().unwrap_or(START);
             let accepts = &mut self.states[last as usize].accepts;
             if !accepts.contains(&rule) {
                 accepts.push(rule);
@@ -203,16 +239,30 @@ impl<R> RuleMachine<R> {
     }
 
     /// The rules matching a parsed event, in the order they were added. An event that
-    /// is not a JSON object matches nothing.
+    /// is not a JSON object matches nothing, and so does one past a limit (nested more
+    /// than 128 levels, or more steps than the step limit): use
+    /// [`RuleMachine::try_matching_rules`] to tell those apart.
     pub fn matching_rules(&self, event: &Value) -> Vec<&R> {
-        self.run(&flatten_value(&self.paths, event))
+        self.try_matching_rules(event).unwrap_or_default()
+    }
+
+    /// The rules matching a parsed event, in the order they were added, or the limit
+    /// the event went past ([`EventError::TooDeep`], [`EventError::TooComplex`]).
+    pub fn try_matching_rules(&self, event: &Value) -> Result<Vec<&R>, EventError> {
+        let flat = flatten_value(&self.paths, event);
+        if flat.too_deep {
+            return Err(EventError::TooDeep {
+                limit: MAX_EVENT_DEPTH,
+            });
+        }
+        self.run(&flat)
     }
 
     /// The rules matching an event given as raw JSON, in the order they were added.
     ///
     /// The bytes are parsed once, straight into the leaves rules look at.
     pub fn matching_rules_json(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
-        Ok(self.run(&flatten_bytes(&self.paths, event)?))
+        self.run(&flatten_bytes(&self.paths, event)?)
     }
 
     fn transition(&mut self, from: StateId, condition: &FieldCondition) -> StateId {
@@ -235,16 +285,40 @@ impl<R> RuleMachine<R> {
         next
     }
 
-    fn run(&self, event: &FlatEvent<'_>) -> Vec<&R> {
+    /// Walks the machine over the event's leaves. A task is a state and the array
+    /// elements the match so far is bound to; only arrays that still hold leaves at
+    /// paths ahead of the state are kept, so fields of one rule in different arrays
+    /// cost the sum of the arrays' sizes, not their product. What remains (one rule's
+    /// fields interleaved across several arrays at the same path) is bounded by the
+    /// step limit.
+    fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
         let mut matched: Vec<u32> = Vec::new();
         let mut seen: Set<Task> = Set::default();
         let mut pending: Vec<Task> = vec![(START, Vec::new())];
+        let mut relevant: Map<(StateId, u32), bool> = Map::default();
+        let mut steps: u64 = 0;
+        let too_complex = EventError::TooComplex {
+            limit: self.step_limit,
+        };
         while let Some((state_id, constraints)) = pending.pop() {
             let Some(state) = self.states.get(state_id as usize) else {
                 continue;
             };
+            steps += 1;
+            if steps > self.step_limit {
+                return Err(too_complex);
+            }
             matched.extend_from_slice(&state.accepts);
-            let mut step = |next: StateId, constraints: Vec<Membership>| {
+            let mut step = |next: StateId, mut constraints: Vec<Membership>| {
+                constraints.retain(|&(array, _)| {
+                    *relevant.entry((next, array)).or_insert_with(|| {
+                        let ahead = self
+                            .states
+                            .get(next as usize)
+                            .map_or(&[][..], |s| s.ahead.as_slice());
+                        intersects(ahead, event.array_paths(array))
+                    })
+                });
                 let task = (next, constraints);
                 if !seen.contains(&task) {
                     seen.insert(task.clone());
@@ -258,6 +332,7 @@ impl<R> RuleMachine<R> {
             }
             self.for_each_field(state, event, |path, transitions| {
                 for leaf in event.compatible_leaves(path, &constraints) {
+                    steps += 1;
                     let Some(merged) = merge(&constraints, event.membership(leaf)) else {
                         continue;
                     };
@@ -270,13 +345,16 @@ impl<R> RuleMachine<R> {
                     }
                 }
             });
+            if steps > self.step_limit {
+                return Err(too_complex);
+            }
         }
         matched.sort_unstable();
         matched.dedup();
-        matched
+        Ok(matched
             .into_iter()
             .filter_map(|rule| self.rules.get(rule as usize))
-            .collect()
+            .collect())
     }
 
     /// Calls `visit` for each path that has both a transition out of `state` and leaves
@@ -304,6 +382,13 @@ impl<R> RuleMachine<R> {
             }
         }
     }
+}
+
+/// Whether two sorted lists share an element: each item of the shorter is looked up in
+/// the longer, so a state with thousands of paths ahead costs little per small array.
+fn intersects(a: &[PathId], b: &[PathId]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.iter().any(|path| long.binary_search(path).is_ok())
 }
 
 /// Combines the array positions already chosen with a leaf's; `None` when the leaf sits

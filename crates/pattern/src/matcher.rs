@@ -1,7 +1,7 @@
 //! One condition on one leaf value: the operators of the pattern language.
 
 use crate::cidr::Cidr;
-use crate::value::{LeafValue, Literal};
+use crate::value::{LeafValue, Literal, number_key};
 use crate::wildcard::Wildcard;
 
 /// One entry of a field's match list; the list matches when any entry does.
@@ -35,16 +35,137 @@ pub(crate) enum Matcher {
 /// listed alternatives hold for it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AnythingBut {
-    /// Any value except these strings and numbers.
-    Values(Vec<Literal>),
+    /// Any value except these strings and numbers (hashed: a 100,000-value list costs
+    /// one lookup per leaf, not 100,000 comparisons).
+    Values(LiteralSet),
     /// Any value not starting with one of these.
-    Prefixes(Vec<String>),
+    Prefixes(AffixSet),
     /// Any value not ending with one of these.
-    Suffixes(Vec<String>),
+    Suffixes(AffixSet),
     /// Any value not equal, ignoring case, to one of these (see [`IgnoreCase`]).
     IgnoreCase(Vec<String>),
     /// Any value not matching one of these wildcards.
     Wildcards(Vec<Wildcard>),
+}
+
+/// The values of an `anything-but` list, in pattern order, with hash lookups beside them.
+#[derive(Clone)]
+pub(crate) struct LiteralSet {
+    list: Vec<Literal>,
+    strings: std::collections::HashSet<String, foldhash::fast::FixedState>,
+    numbers: std::collections::HashSet<u64, foldhash::fast::FixedState>,
+}
+
+impl LiteralSet {
+    pub(crate) fn new(list: Vec<Literal>) -> Self {
+        let mut strings = std::collections::HashSet::default();
+        let mut numbers = std::collections::HashSet::default();
+        for literal in &list {
+            match literal {
+                Literal::Str(s) => {
+                    strings.insert(s.clone());
+                }
+                Literal::Num(n) => {
+                    numbers.insert(number_key(*n));
+                }
+                Literal::Bool(_) | Literal::Null => {}
+            }
+        }
+        Self {
+            list,
+            strings,
+            numbers,
+        }
+    }
+
+    /// Whether the leaf equals one of the values.
+    fn contains(&self, leaf: &LeafValue<'_>) -> bool {
+        match leaf {
+            LeafValue::Str(s) => self.strings.contains(s.as_ref()),
+            LeafValue::Num(n) => self.numbers.contains(&number_key(*n)),
+            other => self.list.iter().any(|v| v.equals(other)),
+        }
+    }
+}
+
+/// The list only: the machine shares states by the debug form of their conditions.
+impl std::fmt::Debug for LiteralSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.list.fmt(f)
+    }
+}
+
+impl PartialEq for LiteralSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl std::ops::Deref for LiteralSet {
+    type Target = [Literal];
+
+    fn deref(&self) -> &[Literal] {
+        &self.list
+    }
+}
+
+/// The texts of an `anything-but` prefix or suffix list, in pattern order, hashed and
+/// grouped by length: a value is checked with one lookup per distinct length.
+#[derive(Clone)]
+pub(crate) struct AffixSet {
+    list: Vec<String>,
+    set: std::collections::HashSet<String, foldhash::fast::FixedState>,
+    lengths: Vec<usize>,
+}
+
+impl AffixSet {
+    pub(crate) fn new(list: Vec<String>) -> Self {
+        let set: std::collections::HashSet<String, foldhash::fast::FixedState> =
+            list.iter().cloned().collect();
+        let mut lengths: Vec<usize> = list.iter().map(String::len).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Self { list, set, lengths }
+    }
+
+    fn has_prefix_of(&self, value: &str) -> bool {
+        self.lengths
+            .iter()
+            .take_while(|&&len| len <= value.len())
+            .any(|&len| value.get(..len).is_some_and(|head| self.set.contains(head)))
+    }
+
+    fn has_suffix_of(&self, value: &str) -> bool {
+        self.lengths
+            .iter()
+            .take_while(|&&len| len <= value.len())
+            .any(|&len| {
+                value
+                    .get(value.len() - len..)
+                    .is_some_and(|tail| self.set.contains(tail))
+            })
+    }
+}
+
+/// The list only: the machine shares states by the debug form of their conditions.
+impl std::fmt::Debug for AffixSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.list.fmt(f)
+    }
+}
+
+impl PartialEq for AffixSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl std::ops::Deref for AffixSet {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.list
+    }
 }
 
 /// A numeric interval; `=` is a closed interval of one point.
@@ -102,13 +223,9 @@ impl AnythingBut {
     /// Whether the leaf is one of the excluded values.
     fn excludes(&self, leaf: &LeafValue<'_>) -> bool {
         match self {
-            AnythingBut::Values(values) => values.iter().any(|v| v.equals(leaf)),
-            AnythingBut::Prefixes(ps) => leaf
-                .as_str()
-                .is_some_and(|s| ps.iter().any(|p| s.starts_with(p.as_str()))),
-            AnythingBut::Suffixes(ps) => leaf
-                .as_str()
-                .is_some_and(|s| ps.iter().any(|p| s.ends_with(p.as_str()))),
+            AnythingBut::Values(values) => values.contains(leaf),
+            AnythingBut::Prefixes(ps) => leaf.as_str().is_some_and(|s| ps.has_prefix_of(s)),
+            AnythingBut::Suffixes(ps) => leaf.as_str().is_some_and(|s| ps.has_suffix_of(s)),
             AnythingBut::IgnoreCase(ps) => leaf
                 .as_str()
                 .is_some_and(|s| ps.iter().any(|p| IgnoreCase::Equals.matches(p, s))),
@@ -149,28 +266,52 @@ impl IgnoreCase {
     }
 }
 
+/// Whether `value` spells the forms from its start: all of it when `whole`. Tracks the
+/// set of byte offsets reachable after each pattern character, so a pattern of 100,000
+/// characters costs no recursion and at most (characters x offsets) steps.
 fn spell_forward(forms: &[[String; 2]], value: &str, whole: bool) -> bool {
-    let Some((first, rest)) = forms.split_first() else {
-        return !whole || value.is_empty();
-    };
-    first.iter().enumerate().any(|(i, form)| {
-        (i == 0 || *form != first[0])
-            && value
-                .strip_prefix(form.as_str())
-                .is_some_and(|tail| spell_forward(rest, tail, whole))
-    })
+    let mut reached = vec![0usize];
+    for form_pair in forms {
+        let mut next = Vec::new();
+        for &at in &reached {
+            let rest = value.get(at..).unwrap_or_default();
+            for form in form_pair {
+                if rest.starts_with(form.as_str()) {
+                    next.push(at + form.len());
+                }
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        if next.is_empty() {
+            return false;
+        }
+        reached = next;
+    }
+    !whole || reached.contains(&value.len())
 }
 
+/// Whether `value` ends with a spelling of the forms (walking back from its end).
 fn spell_backward(forms: &[[String; 2]], value: &str) -> bool {
-    let Some((last, rest)) = forms.split_last() else {
-        return true;
-    };
-    last.iter().enumerate().any(|(i, form)| {
-        (i == 0 || *form != last[0])
-            && value
-                .strip_suffix(form.as_str())
-                .is_some_and(|head| spell_backward(rest, head))
-    })
+    let mut reached = vec![value.len()];
+    for form_pair in forms.iter().rev() {
+        let mut next = Vec::new();
+        for &end in &reached {
+            let head = value.get(..end).unwrap_or_default();
+            for form in form_pair {
+                if head.ends_with(form.as_str()) {
+                    next.push(end - form.len());
+                }
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        if next.is_empty() {
+            return false;
+        }
+        reached = next;
+    }
+    true
 }
 
 #[cfg(test)]

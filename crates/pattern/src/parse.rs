@@ -8,12 +8,17 @@ use serde_json::{Map, Value};
 
 use crate::cidr::Cidr;
 use crate::error::PatternError;
-use crate::matcher::{AnythingBut, Matcher, NumericRange};
+use crate::matcher::{AffixSet, AnythingBut, LiteralSet, Matcher, NumericRange};
 use crate::value::Literal;
 use crate::wildcard::Wildcard;
 
 /// Most alternatives one pattern may expand to through `$or`.
 pub(crate) const MAX_ALTERNATIVES: usize = 1024;
+
+/// Deepest nesting of objects and `$or` branches a pattern may have. `Pattern::parse`
+/// stops earlier (the JSON reader refuses more than 128 levels); this bounds the
+/// recursion for patterns built as values.
+pub(crate) const MAX_PATTERN_DEPTH: usize = 100;
 
 /// The match list of one field: the field matches when any matcher does.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +45,8 @@ struct Place {
     leaf: String,
     shown: String,
     at_root: bool,
+    /// Objects and `$or` branches above this place.
+    depth: usize,
     /// Bits of the doubles that the pattern's text wrote inexactly (see `numbers.rs`).
     inexact: std::rc::Rc<[u64]>,
     /// Bits of the doubles that the pattern's text (also) wrote exactly.
@@ -53,6 +60,7 @@ impl Place {
             leaf: String::new(),
             shown: String::new(),
             at_root: true,
+            depth: 0,
             inexact: std::rc::Rc::from(Vec::new()),
             exact: std::rc::Rc::from(Vec::new()),
         }
@@ -73,6 +81,7 @@ impl Place {
             },
             shown: join(&self.shown, key),
             at_root: false,
+            depth: self.depth + 1,
             inexact: self.inexact.clone(),
             exact: self.exact.clone(),
         }
@@ -84,6 +93,7 @@ impl Place {
             leaf: self.leaf.clone(),
             shown: join(&self.shown, &format!("$or[{index}]")),
             at_root: self.at_root,
+            depth: self.depth + 1,
             inexact: self.inexact.clone(),
             exact: self.exact.clone(),
         }
@@ -110,8 +120,11 @@ pub(crate) fn parse_pattern(pattern: &Value) -> Result<Vec<SubRule>, PatternErro
 /// [`parse_pattern`], knowing which doubles the pattern's text wrote inexactly.
 pub(crate) fn parse_pattern_with(
     pattern: &Value,
-    (inexact, exact): (Vec<u64>, Vec<u64>),
+    (mut inexact, mut exact): (Vec<u64>, Vec<u64>),
 ) -> Result<Vec<SubRule>, PatternError> {
+    // Sorted for binary search: a pattern with 100,000 numbers looks each one up in log time.
+    inexact.sort_unstable();
+    exact.sort_unstable();
     let root = Place {
         inexact: std::rc::Rc::from(inexact),
         exact: std::rc::Rc::from(exact),
@@ -133,6 +146,11 @@ pub(crate) fn parse_pattern_with(
 fn parse_object(object: &Map<String, Value>, place: &Place) -> Result<Vec<SubRule>, PatternError> {
     if object.is_empty() {
         return Err(place.error("an empty object matches nothing; name at least one field"));
+    }
+    if place.depth > MAX_PATTERN_DEPTH {
+        return Err(place.error(format!(
+            "rule is too complex: objects and $or branches nest more than {MAX_PATTERN_DEPTH} levels deep; flatten the pattern (dotted keys name nested fields)"
+        )));
     }
     let mut alternatives: Vec<SubRule> = vec![Vec::new()];
     // The fields first, then `$or`, whose branches override them.
@@ -213,7 +231,7 @@ fn cross(
 fn check_alternative_count(count: usize, place: &Place) -> Result<(), PatternError> {
     if count > MAX_ALTERNATIVES {
         return Err(place.error(format!(
-            "rule is too complex: $or expands to more than {MAX_ALTERNATIVES} alternatives"
+            "rule is too complex: $or expands to more than {MAX_ALTERNATIVES} alternatives (each $or multiplies the alternatives of the others); split it into several rules"
         )));
     }
     Ok(())
@@ -260,7 +278,9 @@ fn literal(value: &Value, place: &Place) -> Result<Literal, PatternError> {
             // taken as the exact one, as a parsed value cannot tell the two apart).
             let bits = value.to_bits();
             Literal::Num(
-                if place.inexact.contains(&bits) && !place.exact.contains(&bits) {
+                if place.inexact.binary_search(&bits).is_ok()
+                    && place.exact.binary_search(&bits).is_err()
+                {
                     crate::numbers::inexact_marker(value)
                 } else {
                     value
@@ -287,7 +307,7 @@ fn number(n: &serde_json::Number, place: &Place) -> Result<f64, PatternError> {
 /// A number EventBridge compares: exactly a double.
 fn comparable_number(n: &serde_json::Number, place: &Place) -> Result<f64, PatternError> {
     let value = number(n, place)?;
-    if place.inexact.contains(&value.to_bits()) {
+    if place.inexact.binary_search(&value.to_bits()).is_ok() {
         return Err(place.error(format!(
             "number {n} is not exactly representable as a double; write it with at most 17 significant digits"
         )));
@@ -369,9 +389,9 @@ fn wildcard(text: &str, place: &Place) -> Result<Wildcard, PatternError> {
 
 fn parse_anything_but(operand: &Value, place: &Place) -> Result<AnythingBut, PatternError> {
     match operand {
-        Value::String(_) | Value::Number(_) => Ok(AnythingBut::Values(vec![anything_but_value(
-            operand, place,
-        )?])),
+        Value::String(_) | Value::Number(_) => Ok(AnythingBut::Values(LiteralSet::new(vec![
+            anything_but_value(operand, place)?,
+        ]))),
         Value::Array(items) if !items.is_empty() => {
             let values = items
                 .iter()
@@ -386,7 +406,7 @@ fn parse_anything_but(operand: &Value, place: &Place) -> Result<AnythingBut, Pat
                     "an anything-but list must hold only strings or only numbers, not both",
                 ));
             }
-            Ok(AnythingBut::Values(values))
+            Ok(AnythingBut::Values(LiteralSet::new(values)))
         }
         Value::Object(object) if object.len() == 1 => {
             let Some((operator, inner)) = object.iter().next() else {
@@ -425,9 +445,9 @@ fn parse_anything_but_operator(
                 return Err(place.error(format!("anything-but/{operator} must not be empty")));
             }
             Ok(if operator == "prefix" {
-                AnythingBut::Prefixes(values)
+                AnythingBut::Prefixes(AffixSet::new(values))
             } else {
-                AnythingBut::Suffixes(values)
+                AnythingBut::Suffixes(AffixSet::new(values))
             })
         }
         "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(

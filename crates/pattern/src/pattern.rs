@@ -54,9 +54,16 @@ impl Pattern {
     }
 
     /// Whether the pattern matches a parsed event (an event that is not a JSON object
-    /// matches nothing).
+    /// matches nothing, and so does one past a limit of the engine: see
+    /// [`Pattern::try_matches`]).
     pub fn matches(&self, event: &Value) -> bool {
         !self.machine.matching_rules(event).is_empty()
+    }
+
+    /// Whether the pattern matches a parsed event, or the limit the event went past
+    /// ([`EventError::TooDeep`], [`EventError::TooComplex`]).
+    pub fn try_matches(&self, event: &Value) -> Result<bool, EventError> {
+        Ok(!self.machine.try_matching_rules(event)?.is_empty())
     }
 
     /// Whether the pattern matches an event given as raw JSON bytes.
