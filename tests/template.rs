@@ -149,6 +149,25 @@ fn a_role_allowed_more_detail_types_than_declared_fails() {
 }
 
 #[test]
+fn a_queue_without_an_explicit_maximum_message_size_fails() {
+    let t = template();
+    let unsized_queue = edited(&t, |j| {
+        j["Resources"]["OutboxQueue"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("MaximumMessageSize")
+            .expect("the outbox sets its maximum message size");
+    });
+    let v = check_invariants(&unsized_queue);
+    assert!(
+        v.iter()
+            .any(|v| v.resource == "OutboxQueue" && v.message.contains("MaximumMessageSize")),
+        "{}",
+        report(&v)
+    );
+}
+
+#[test]
 fn a_bus_without_the_policy_that_denies_forged_sources_fails() {
     let t = template();
     let open = edited(&t, |j| {

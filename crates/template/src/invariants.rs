@@ -717,6 +717,22 @@ impl Checker<'_> {
                     ),
                 ));
             }
+            let sized = self
+                .t
+                .resource(&q.logical_id)
+                .and_then(|r| r.pointer("/Properties/MaximumMessageSize"))
+                .is_some();
+            if !sized {
+                found.push((
+                    owner_of(&self.owners, &q.logical_id),
+                    q.logical_id.clone(),
+                    format!(
+                        "queue {} does not set MaximumMessageSize; set it explicitly (1048576), so \
+                         what fits in a message is stated, not a service default",
+                        q.logical_id
+                    ),
+                ));
+            }
         }
         let policies = self.t.queue_policies();
         for (queue, DeadLetterUse { owner, uses, rules }) in &self.owners {
