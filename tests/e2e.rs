@@ -555,13 +555,13 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
     )
     .await;
     assert!(
-        logs.iter().any(|line| line.contains("side effect")),
+        logs.iter().any(|line| line.contains("outbox send")),
         "notifications logged no handling of the redelivered {redelivered_id}: {logs:#?}"
     );
     assert!(
         logs.iter()
-            .filter(|line| line.contains("side effect"))
-            .all(|line| line.contains("replayed") && !line.contains("\\\"replayed\\\":false")),
+            .filter(|line| line.contains("outbox send"))
+            .all(|line| line.contains("\"replayed\":true")),
         "the redelivery must be replayed, not sent: {logs:#?}"
     );
     watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();

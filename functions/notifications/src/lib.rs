@@ -258,6 +258,12 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
             .await?;
         let replayed = done.replayed();
         let sent = done.into_value();
+        // Ids and the outcome only: the message itself holds the customer's email.
+        tracing::info!(
+            replayed,
+            message_id = sent.message_id.as_deref().unwrap_or(""),
+            "outbox send"
+        );
         Ok(Emitted::none().with_effect(json!({
             "outbox": sent.message,
             "message_id": sent.message_id,
