@@ -139,31 +139,20 @@ fn flow_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
+/// An alarm on a queue: any visible message fires it.
 fn alarm(out: &mut String, id: &str, queue: &str, name: &str, what: &str) {
-    let _ = write!(
-        out,
-        r#"
-  {id}:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: !Sub "${{AWS::StackName}}-{name}: {what}"
-      Namespace: AWS/SQS
-      MetricName: ApproximateNumberOfMessagesVisible
-      Dimensions:
-        - Name: QueueName
-          Value: !GetAtt {queue}.QueueName
-      Statistic: Maximum
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 0
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
-"#
-    );
+    let metric = Metric {
+        namespace: "AWS/SQS",
+        name: "ApproximateNumberOfMessagesVisible",
+        dimension: "QueueName",
+        value: format!("!GetAtt {queue}.QueueName"),
+        statistic: "Maximum",
+        threshold: 0,
+    };
+    loss_alarm(out, id, name, &metric, what);
 }
 
-/// An alarm on a platform metric that counts lost or refused work: any datapoint above 0 fires.
+/// An alarm on a metric: any datapoint above the threshold fires it.
 fn loss_alarm(out: &mut String, id: &str, name: &str, metric: &Metric, what: &str) {
     let _ = write!(
         out,
