@@ -134,23 +134,27 @@ pub fn test(options: &TestOptions) -> Result<()> {
     step.done();
 
     ensure_nextest(&root, &path)?;
-    let mut nextest = cargo(&root, &path);
     // Tests that need LocalStack or cargo-lambda are #[ignore]d so a plain `cargo test` passes
     // offline; the test command runs them all (never skipped silently here).
-    nextest.args([
-        "nextest",
-        "run",
-        "--workspace",
-        "--no-fail-fast",
-        "--run-ignored",
-        "all",
-    ]);
+    let nextest_all = || {
+        let mut command = cargo(&root, &path);
+        command.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "--run-ignored",
+            "all",
+        ]);
+        command
+    };
+    let mut nextest = nextest_all();
     nextest.args(&options.nextest_args);
 
     if options.offline {
         nextest.args([
             "-E",
-            "not binary(e2e) and not binary(ops) and not binary(reliability)",
+            "not binary(e2e) and not binary(ops) and not binary(reliability) and not binary(idempotency_store)",
         ]);
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
         run(&mut nextest)?;
@@ -169,17 +173,8 @@ pub fn test(options: &TestOptions) -> Result<()> {
         }
         let mut result = run(&mut nextest);
         if alone {
-            let mut isolated = cargo(&root, &path);
-            isolated.args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--no-fail-fast",
-                "--run-ignored",
-                "all",
-                "-E",
-                RUNS_ALONE,
-            ]);
+            let mut isolated = nextest_all();
+            isolated.args(["-E", RUNS_ALONE]);
             env.apply(&mut isolated);
             let isolated = run(&mut isolated);
             result = result.and(isolated);
