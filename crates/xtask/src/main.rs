@@ -4,6 +4,7 @@
 
 mod e2e;
 mod steps;
+mod unify;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,9 @@ enum Command {
     /// Build one Lambda zip per function (arm64 by default, as deployed to AWS) and print
     /// their sizes.
     Zips(steps::ZipOptions),
+    /// Regenerate crates/workspace-hack from the dependency graph, so the CLI, the functions
+    /// and the tests share one compiled graph (`--check`: fail if it is stale).
+    Unify(unify::UnifyOptions),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Test(options) => steps::test(&options),
         Command::Zips(options) => steps::zips(&options),
+        Command::Unify(options) => steps::unify(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

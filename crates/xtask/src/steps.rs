@@ -96,6 +96,10 @@ pub fn test(options: &TestOptions) -> Result<()> {
         .context("formatting differs: run `cargo fmt --all`")?;
     step.done();
 
+    let step = Step::start("cargo xtask unify --check (one compiled graph for every local build)");
+    unify(&crate::unify::UnifyOptions { check: true })?;
+    step.done();
+
     let step = Step::start("cargo clippy --workspace --all-targets -- -D warnings");
     run(cargo(&root, &path).args([
         "clippy",
@@ -264,6 +268,13 @@ pub fn zips(options: &ZipOptions) -> Result<()> {
         println!("{function:<16} {:>10} bytes  {}", meta.len(), zip.display());
     }
     Ok(())
+}
+
+/// `cargo xtask unify`.
+pub fn unify(options: &crate::unify::UnifyOptions) -> Result<()> {
+    let root = repo_root()?;
+    let functions = function_crates(&root)?;
+    crate::unify::unify(&root, &functions, options)
 }
 
 /// The crates under `functions/`, sorted.
