@@ -6,7 +6,8 @@
 //! the new functions. `eventrail new event GiftWrapped` adds the event gift-wrap emits. Also: a
 //! bad name, an unknown event type and a second run change nothing.
 //!
-//! Copies build into their own target folder (see `copies_target_dir`), shared by all copies.
+//! Copies put their binaries in their own target folder (see `copies_target_dir`) and reuse
+//! this repository's compiled dependencies (see `copy_repository`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -61,6 +61,64 @@ pub fn copy_repository(to: &Path) {
         }
     }
     copy_tree(&repo(), to);
+    share_compiled_dependencies(to);
+}
+
+/// Lets a copy reuse this repository's compiled dependencies instead of building the AWS SDK
+/// again (minutes on a 2-core machine). The copy keeps its own target dir (its binaries), but
+/// puts intermediate artifacts in this repository's Cargo build dir, where the registry
+/// crates are already compiled with the same features (`cargo xtask unify`). Cargo names a
+/// workspace crate's artifacts by its name, version and path relative to the workspace root,
+/// so the copy's members get a distinct pre-release version: their artifacts never overwrite
+/// (or pass for) this repository's own.
+fn share_compiled_dependencies(copy: &Path) {
+    let config = copy.join(".cargo/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+    assert!(
+        !text.contains("[build]"),
+        "{}: the copy's build dir would be set twice",
+        config.display()
+    );
+    let build_dir = target_dir().to_string_lossy().replace('\\', "/");
+    text.push_str(&format!("\n[build]\nbuild-dir = \"{build_dir}\"\n"));
+    std::fs::create_dir_all(copy.join(".cargo")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+    let metadata =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(copy)
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("cargo metadata: {e}"));
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&metadata.stdout).unwrap_or_else(|e| panic!("{e}"));
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let (Some(manifest), Some(version)) = (
+            package["manifest_path"].as_str(),
+            package["version"].as_str(),
+        ) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        let from = format!("\nversion = \"{version}\"\n");
+        assert!(
+            text.contains(&from),
+            "{manifest}: no `version = \"{version}\"` line"
+        );
+        let to = format!("\nversion = \"{version}-copy\"\n");
+        std::fs::write(manifest, text.replacen(&from, &to, 1))
+            .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+    }
 }
 
 /// The target dir this repository builds into (`CARGO_TARGET_DIR`, else `target/`).
@@ -70,10 +128,9 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo().join("target"))
 }
 
-/// The target dir scratch copies of the repository build into: shared by all copies, apart
-/// from this repository's own. Cargo names a workspace crate's artifacts by its path relative
-/// to the workspace root, so a copy building into this repository's target dir would
-/// overwrite (and later be mistaken for) this repository's own crates.
+/// The target dir scratch copies of the repository put their binaries in: shared by all
+/// copies, apart from this repository's own. Their intermediate artifacts go to this
+/// repository's build dir (see `share_compiled_dependencies`).
 pub fn copies_target_dir() -> PathBuf {
     target_dir().join("scratch-copies")
 }

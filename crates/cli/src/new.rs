@@ -190,6 +190,20 @@ fn quoted_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
+/// Whether the workspace manifest declares a `workspace-hack` dependency for its members.
+fn declares_workspace_hack(root: &Path) -> bool {
+    std::fs::read_to_string(root.join("Cargo.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|manifest| {
+            manifest
+                .get("workspace")
+                .and_then(|w| w.get("dependencies"))
+                .and_then(|d| d.get("workspace-hack"))
+                .is_some()
+        })
+}
+
 /// The sample of a catalog event: `schemas/order-placed.json` -> `order-placed.json`.
 fn sample_of(app: &App, detail_type: &str) -> Option<String> {
     let event = app.catalog.event(detail_type)?;
@@ -216,6 +230,13 @@ fn scaffold(
     } else {
         ""
     };
+    // A workspace that unifies its builds' features (`cargo xtask unify`) gets the new crate
+    // in on it, so building the new function reuses the compiled dependency graph.
+    let unify = if declares_workspace_hack(&project.root) {
+        "workspace-hack.workspace = true\n"
+    } else {
+        ""
+    };
     let manifest = format!(
         r#"[package]
 name = "{name}"
@@ -226,7 +247,7 @@ license.workspace = true
 publish.workspace = true
 
 [dependencies]
-{catalog}.workspace = true
+{unify}{catalog}.workspace = true
 eventrail-runtime.workspace = true
 tokio.workspace = true
 tracing.workspace = true

@@ -100,15 +100,12 @@ pub fn test(options: &TestOptions) -> Result<()> {
     unify(&crate::unify::UnifyOptions { check: true })?;
     step.done();
 
-    let step = Step::start("cargo clippy --workspace --all-targets -- -D warnings");
-    run(cargo(&root, &path).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    // One compiled graph (see `cargo xtask unify`): the CLI, the functions LocalStack runs and
+    // the tests all reuse what this step compiles.
+    let step = Step::start(
+        "cargo build --workspace --bins (the CLI, the functions, the tools: one dependency graph)",
+    );
+    run(cargo(&root, &path).args(["build", "--workspace", "--bins"]))?;
     step.done();
 
     let step = Step::start(
@@ -138,6 +135,13 @@ pub fn test(options: &TestOptions) -> Result<()> {
     step.done();
 
     ensure_nextest(&root, &path)?;
+    let step = Step::start("cargo nextest run --no-run (build the tests on the same graph)");
+    run(cargo(&root, &path).args(["nextest", "run", "--workspace", "--no-run"]))?;
+    step.done();
+    // Clippy compiles every dependency again in check mode, whatever the target dir. It runs
+    // in its own target dir while the tests run (they mostly wait on LocalStack), and its
+    // verdict counts like a failing test.
+    let clippy = Clippy::start(&root, &path)?;
     // Tests that need LocalStack or cargo-lambda are #[ignore]d so a plain `cargo test` passes
     // offline; the test command runs them all (never skipped silently here).
     let nextest_all = || {
@@ -161,8 +165,9 @@ pub fn test(options: &TestOptions) -> Result<()> {
             "not binary(e2e) and not binary(ops) and not binary(reliability) and not binary(idempotency_store)",
         ]);
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
-        run(&mut nextest)?;
+        let result = run(&mut nextest);
         step.done();
+        clippy.finish().and(result)?;
     } else {
         let env = crate::e2e::Environment::up(&root, &installed, options.keep)?;
         let step =
@@ -185,13 +190,91 @@ pub fn test(options: &TestOptions) -> Result<()> {
         }
         step.done();
         env.down()?;
-        result?;
+        clippy.finish().and(result)?;
     }
     eprintln!(
         "\nall checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `cargo clippy --workspace --all-targets -- -D warnings`, running in the background into
+/// `<target>/clippy` (its own lock, so it never blocks the builds the tests start).
+struct Clippy {
+    /// `None` once waited for.
+    child: Option<std::process::Child>,
+    log: PathBuf,
+    started: Instant,
+}
+
+impl Clippy {
+    fn start(root: &Path, path: &OsString) -> Result<Self> {
+        let target = eventrail_local::deploy::target_dir(root);
+        let log = target.join("clippy.log");
+        std::fs::create_dir_all(&target)
+            .with_context(|| format!("creating {}", target.display()))?;
+        let file =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let errors = file.try_clone().context("opening the clippy log twice")?;
+        eprintln!(
+            "\n==> cargo clippy --workspace --all-targets -- -D warnings (in the background, \
+             into {}; output in {})",
+            target.join("clippy").display(),
+            log.display()
+        );
+        let child = cargo(root, path)
+            .env("CARGO_TARGET_DIR", target.join("clippy"))
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .stdout(file)
+            .stderr(errors)
+            .spawn()
+            .context("starting cargo clippy")?;
+        Ok(Self {
+            child: Some(child),
+            log,
+            started: Instant::now(),
+        })
+    }
+
+    /// Waits for clippy; on failure prints its output and says what to fix.
+    fn finish(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = child.wait().context("waiting for cargo clippy")?;
+        if status.success() {
+            eprintln!(
+                "<== cargo clippy: no warnings ({:.1}s, alongside the tests)",
+                self.started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
+        eprintln!("{output}");
+        bail!(
+            "cargo clippy --workspace --all-targets -- -D warnings failed ({status}); its \
+             findings are above (and in {})",
+            self.log.display()
+        )
+    }
+}
+
+impl Drop for Clippy {
+    /// A step failed before the tests ran: stop clippy rather than leave it running.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the others.
