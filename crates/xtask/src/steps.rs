@@ -116,32 +116,59 @@ pub fn test(options: &TestOptions) -> Result<()> {
     )?;
     step.done();
 
-    let step = Step::start("lint infra/template.yaml (cfn-lint, sam validate --lint)");
-    lint_template(&root, &installed)?;
-    step.done();
-
-    let step = Step::start("LocalStack executor plugin tests");
-    run(Command::new(&installed.localstack_python)
-        .current_dir(&root)
-        .env("PATH", &path)
-        .args(["-m", "unittest", "discover"])
-        .args([
-            "-s",
-            "infra/localstack-executor/tests",
-            "-t",
-            "infra/localstack-executor/tests",
-        ]))
-    .context("the executor plugin's tests failed")?;
-    step.done();
+    // Python checks, mostly waiting on their own LocalStack or on imports: alongside the
+    // test build.
+    let logs = eventrail_local::deploy::target_dir(&root).join("xtask-logs");
+    let mut checks = vec![
+        Background::start(
+            "lint infra/template.yaml (cfn-lint, then sam validate --lint)",
+            "fix the template (or the generator) where the linters point",
+            &mut lint_template(&root, &installed),
+            logs.join("template-lint.log"),
+        )?,
+        Background::start(
+            "LocalStack executor plugin tests",
+            "the executor plugin (infra/localstack-executor) is broken; run its tests with the \
+             LocalStack venv's python to see more",
+            Command::new(&installed.localstack_python)
+                .current_dir(&root)
+                .env("PATH", &path)
+                .args(["-m", "unittest", "discover"])
+                .args([
+                    "-s",
+                    "infra/localstack-executor/tests",
+                    "-t",
+                    "infra/localstack-executor/tests",
+                ]),
+            logs.join("executor-plugin-tests.log"),
+        )?,
+    ];
 
     ensure_nextest(&root, &path)?;
     let step = Step::start("cargo nextest run --no-run (build the tests on the same graph)");
     run(cargo(&root, &path).args(["nextest", "run", "--workspace", "--no-run"]))?;
     step.done();
     // Clippy compiles every dependency again in check mode, whatever the target dir. It runs
-    // in its own target dir while the tests run (they mostly wait on LocalStack), and its
-    // verdict counts like a failing test.
-    let clippy = Clippy::start(&root, &path)?;
+    // in its own target dir (its own lock: it never blocks the builds tests start) while the
+    // tests run, which mostly wait on LocalStack.
+    checks.push(Background::start(
+        "cargo clippy --workspace --all-targets -- -D warnings",
+        "fix the warnings clippy reports",
+        cargo(&root, &path)
+            .env(
+                "CARGO_TARGET_DIR",
+                eventrail_local::deploy::target_dir(&root).join("clippy"),
+            )
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        logs.join("clippy.log"),
+    )?);
     // Tests that need LocalStack or cargo-lambda are #[ignore]d so a plain `cargo test` passes
     // offline; the test command runs them all (never skipped silently here).
     let nextest_all = || {
@@ -167,7 +194,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
         let result = run(&mut nextest);
         step.done();
-        clippy.finish().and(result)?;
+        finish_all(checks).and(result)?;
     } else {
         let env = crate::e2e::Environment::up(&root, &installed, options.keep)?;
         let step =
@@ -190,7 +217,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
         }
         step.done();
         env.down()?;
-        clippy.finish().and(result)?;
+        finish_all(checks).and(result)?;
     }
     eprintln!(
         "\nall checks passed in {:.0}s",
@@ -199,82 +226,97 @@ pub fn test(options: &TestOptions) -> Result<()> {
     Ok(())
 }
 
-/// `cargo clippy --workspace --all-targets -- -D warnings`, running in the background into
-/// `<target>/clippy` (its own lock, so it never blocks the builds the tests start).
-struct Clippy {
+/// A check that runs as a child process while other steps go on (the tests mostly wait on
+/// LocalStack, and a build leaves a core idle at times), its output kept in a log file and
+/// shown only if it fails. A failure counts like a failing test.
+struct Background {
+    name: &'static str,
+    hint: &'static str,
     /// `None` once waited for.
     child: Option<std::process::Child>,
     log: PathBuf,
     started: Instant,
 }
 
-impl Clippy {
-    fn start(root: &Path, path: &OsString) -> Result<Self> {
-        let target = eventrail_local::deploy::target_dir(root);
-        let log = target.join("clippy.log");
-        std::fs::create_dir_all(&target)
-            .with_context(|| format!("creating {}", target.display()))?;
+impl Background {
+    /// Starts `command`; `hint` says what to do when it fails.
+    fn start(
+        name: &'static str,
+        hint: &'static str,
+        command: &mut Command,
+        log: PathBuf,
+    ) -> Result<Self> {
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let file =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let errors = file.try_clone().context("opening the clippy log twice")?;
+        let errors = file.try_clone().context("opening a log file twice")?;
         eprintln!(
-            "\n==> cargo clippy --workspace --all-targets -- -D warnings (in the background, \
-             into {}; output in {})",
-            target.join("clippy").display(),
+            "\n==> {name} (in the background; output in {})",
             log.display()
         );
-        let child = cargo(root, path)
-            .env("CARGO_TARGET_DIR", target.join("clippy"))
-            .args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ])
+        let child = command
             .stdout(file)
             .stderr(errors)
             .spawn()
-            .context("starting cargo clippy")?;
+            .with_context(|| format!("starting {name}"))?;
         Ok(Self {
+            name,
+            hint,
             child: Some(child),
             log,
             started: Instant::now(),
         })
     }
 
-    /// Waits for clippy; on failure prints its output and says what to fix.
+    /// Waits for the check; on failure prints its output and says what to do.
     fn finish(mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        let status = child.wait().context("waiting for cargo clippy")?;
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for {}", self.name))?;
         if status.success() {
             eprintln!(
-                "<== cargo clippy: no warnings ({:.1}s, alongside the tests)",
+                "<== {} passed ({:.1}s, alongside other steps)",
+                self.name,
                 self.started.elapsed().as_secs_f64()
             );
             return Ok(());
         }
         let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-        eprintln!("{output}");
+        eprintln!("\n--- {} ---\n{output}", self.name);
         bail!(
-            "cargo clippy --workspace --all-targets -- -D warnings failed ({status}); its \
-             findings are above (and in {})",
+            "{} failed ({status}): {} (output above and in {})",
+            self.name,
+            self.hint,
             self.log.display()
         )
     }
 }
 
-impl Drop for Clippy {
-    /// A step failed before the tests ran: stop clippy rather than leave it running.
+impl Drop for Background {
+    /// A step failed before this check was waited for: stop it rather than leave it running.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// Waits for every check in `checks`, then fails with the first failure, if any.
+fn finish_all(checks: Vec<Background>) -> Result<()> {
+    let mut first_error = None;
+    for check in checks {
+        if let Err(error) = check.finish() {
+            eprintln!("xtask: {error:#}");
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the others.
@@ -299,24 +341,21 @@ fn ensure_nextest(root: &Path, path: &OsString) -> Result<()> {
     Ok(())
 }
 
-fn lint_template(root: &Path, installed: &Installed) -> Result<()> {
-    let template = root.join("infra/template.yaml");
-    run(Command::new(installed.tools_bin.join("cfn-lint"))
-        .current_dir(root)
-        .arg(&template))
-    .context("cfn-lint found problems in infra/template.yaml")?;
-    run(Command::new(installed.tools_bin.join("sam"))
+/// cfn-lint, then `sam validate --lint`, on the template: one command (through `sh -c`, so
+/// the pair can run in the background as one check).
+fn lint_template(root: &Path, installed: &Installed) -> Command {
+    let mut command = Command::new("sh");
+    command
         .current_dir(root)
         .env("SAM_CLI_TELEMETRY", "0")
         .args([
-            "validate",
-            "--lint",
-            "--region",
-            "us-east-1",
-            "--template-file",
+            "-c",
+            "\"$0\" infra/template.yaml && \"$1\" validate --lint --region us-east-1 \
+             --template-file infra/template.yaml",
         ])
-        .arg(&template))
-    .context("`sam validate --lint` found problems in infra/template.yaml")
+        .arg(installed.tools_bin.join("cfn-lint"))
+        .arg(installed.tools_bin.join("sam"));
+    command
 }
 
 /// `cargo xtask zips`.

@@ -11,8 +11,10 @@
 //! This module derives that crate from `cargo tree` (one declaration: the dependency graph
 //! itself): every registry crate the functions or the tools reach through normal and build
 //! edges, with the feature set the whole workspace resolves to (dev-dependencies included).
-//! Crates only the tools reach sit behind the hack's `tools` feature, so a function built on
-//! its own (`sam build`, release zips) gains no dependency. `--check` fails when the file is
+//! Crates only the tools reach go to a second crate, `workspace-hack-tools`, that only the CLI
+//! and xtask depend on, so a function built on its own gains no dependency. (A `tools`
+//! feature would not do: the hack's own features would then differ between builds, and every
+//! function would compile twice.) `--check` fails when the file is
 //! stale; the test command runs it.
 
 use std::{
@@ -27,6 +29,10 @@ use anyhow::{Context, Result, bail};
 pub const HACK_DIR: &str = "crates/workspace-hack";
 /// Its package name (also the name `--prune` hides from `cargo tree`).
 pub const HACK_NAME: &str = "workspace-hack";
+/// The second generated crate, for what only the tools (the CLI, xtask) reach.
+pub const TOOLS_HACK_DIR: &str = "crates/workspace-hack-tools";
+/// Its package name.
+pub const TOOLS_HACK_NAME: &str = "workspace-hack-tools";
 
 /// Options of `cargo xtask unify`.
 #[derive(Debug, clap::Args)]
@@ -49,6 +55,8 @@ pub struct Unit {
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub features: BTreeMap<Unit, BTreeSet<String>>,
+    /// The workspace's own crates, which the hack cannot cover (it would depend on them).
+    pub members: BTreeMap<Unit, BTreeSet<String>>,
 }
 
 /// Parses `cargo tree -f '{p} {f}'` output (default indent prefix). Workspace members (shown
@@ -105,7 +113,7 @@ pub fn parse_tree(output: &str) -> Resolved {
         }
         let host = parent_host || under_build_header || proc_macro;
         parents.push((depth, host));
-        if member || name == HACK_NAME {
+        if name == HACK_NAME || name == TOOLS_HACK_NAME {
             continue;
         }
         let unit = Unit {
@@ -113,7 +121,12 @@ pub fn parse_tree(output: &str) -> Resolved {
             version: version.to_owned(),
             host,
         };
-        resolved.features.entry(unit).or_default().extend(features);
+        let map = if member {
+            &mut resolved.members
+        } else {
+            &mut resolved.features
+        };
+        map.entry(unit).or_default().extend(features);
     }
     resolved
 }
@@ -135,13 +148,13 @@ fn split_prefix(line: &str) -> Option<(usize, &str)> {
     }
 }
 
-fn cargo_tree(root: &Path, selection: &[String], edges: &str) -> Result<Resolved> {
+/// `cargo tree` of `selection`, with the generated crates it reaches (`prune`) left out.
+fn cargo_tree(root: &Path, selection: &[String], edges: &str, prune: &[&str]) -> Result<Resolved> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(root)
-        .args([
-            "tree", "--locked", "-e", edges, "-f", "{p} {f}", "--prune", HACK_NAME,
-        ])
+        .args(["tree", "--locked", "-e", edges, "-f", "{p} {f}"])
+        .args(prune.iter().flat_map(|p| ["--prune", p]))
         .args(selection)
         .output()
         .context("running `cargo tree`")?;
@@ -155,43 +168,59 @@ fn cargo_tree(root: &Path, selection: &[String], edges: &str) -> Result<Resolved
     Ok(parse_tree(&String::from_utf8_lossy(&output.stdout)))
 }
 
-/// Renders the hack's manifest: `functions` units unconditionally, the other `tools` units
-/// behind the `tools` feature, each with the workspace-wide feature set from `all`.
-pub fn render_manifest(functions: &Resolved, tools: &Resolved, all: &Resolved) -> String {
-    #[derive(Default)]
-    struct Section {
-        lines: Vec<String>,
-        optional: Vec<String>,
-    }
-    let mut normal = Section::default();
-    let mut build = Section::default();
-    let chosen: BTreeSet<(&Unit, bool)> = functions
-        .features
-        .keys()
-        .map(|u| (u, false))
-        .chain(
-            tools
+/// One generated crate: its name, what it is for, and its dependencies.
+struct Hack<'a> {
+    name: &'static str,
+    description: &'static str,
+    units: Vec<&'a Unit>,
+}
+
+/// Renders the two manifests: `workspace-hack` with every unit the functions reach (all
+/// local roots depend on it) and `workspace-hack-tools` with the units only the CLI and xtask
+/// reach (only they depend on it, so a function built alone gains nothing). Neither has
+/// features: a hack whose features differ between builds would itself split the graph.
+/// Each unit gets the feature set the whole workspace resolves (`all`).
+pub fn render_manifests(functions: &Resolved, tools: &Resolved, all: &Resolved) -> [String; 2] {
+    let hacks = [
+        Hack {
+            name: HACK_NAME,
+            description: "Feature unification for the workspace's local builds (generated).",
+            units: functions.features.keys().collect(),
+        },
+        Hack {
+            name: TOOLS_HACK_NAME,
+            description: "Feature unification for the crates only the tools use (generated).",
+            units: tools
                 .features
                 .keys()
                 .filter(|u| !functions.features.contains_key(*u))
-                .map(|u| (u, true)),
-        )
-        .collect();
+                .collect(),
+        },
+    ];
+    hacks.map(|hack| {
+        render_hack(&hack, |unit| {
+            all.features
+                .get(unit)
+                .or_else(|| functions.features.get(unit))
+                .or_else(|| tools.features.get(unit))
+        })
+    })
+}
+
+fn render_hack<'a>(
+    hack: &Hack<'_>,
+    features_of: impl Fn(&Unit) -> Option<&'a BTreeSet<String>>,
+) -> String {
     let mut versions: BTreeMap<(&str, bool), usize> = BTreeMap::new();
-    for (unit, _) in &chosen {
+    for unit in &hack.units {
         *versions.entry((unit.name.as_str(), unit.host)).or_default() += 1;
     }
-    for (unit, optional) in chosen {
-        let empty = BTreeSet::new();
-        let features = all
-            .features
-            .get(unit)
-            .or_else(|| functions.features.get(unit))
-            .or_else(|| tools.features.get(unit))
-            .unwrap_or(&empty);
-        if features.is_empty() {
+    let mut normal = Vec::new();
+    let mut build = Vec::new();
+    for unit in &hack.units {
+        let Some(features) = features_of(unit).filter(|f| !f.is_empty()) else {
             continue;
-        }
+        };
         let key = if versions[&(unit.name.as_str(), unit.host)] > 1 {
             format!("{}-v{}", unit.name, unit.version.replace(['.', '+'], "_"))
         } else {
@@ -204,57 +233,53 @@ pub fn render_manifest(functions: &Resolved, tools: &Resolved, all: &Resolved) -
         };
         let list: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
         let line = format!(
-            "{key} = {{ {package}version = \"{}\", default-features = false, features = [{}]{} }}",
+            "{key} = {{ {package}version = \"{}\", default-features = false, features = [{}] }}",
             unit.version,
             list.join(", "),
-            if optional { ", optional = true" } else { "" }
         );
-        let section = if unit.host { &mut build } else { &mut normal };
-        section.lines.push(line);
-        if optional {
-            section.optional.push(format!("\"dep:{key}\""));
+        if unit.host {
+            build.push(line);
+        } else {
+            normal.push(line);
         }
     }
-    let mut tools_feature: Vec<String> = normal.optional;
-    tools_feature.extend(build.optional);
-    tools_feature.sort();
-    tools_feature.dedup();
     format!(
         "# GENERATED by `cargo xtask unify` from the dependency graph; do not edit by hand.\n\
          # Every local build (the CLI, the functions LocalStack runs, the tests) asks for the\n\
          # same features of these crates, so they compile once. See crates/xtask/src/unify.rs.\n\
          [package]\n\
-         name = \"{HACK_NAME}\"\n\
+         name = \"{name}\"\n\
          version = \"0.1.0\"\n\
-         description = \"Feature unification for the workspace's local builds (generated).\"\n\
+         description = \"{description}\"\n\
          edition.workspace = true\n\
          rust-version.workspace = true\n\
          license.workspace = true\n\
          publish.workspace = true\n\
          build = \"build.rs\"\n\
          \n\
-         [features]\n\
-         # Crates only the CLI and xtask reach: a function built alone does not pull them in.\n\
-         tools = [{}]\n\
-         \n\
+         # x86_64 Linux only: the local stage. The arm64 builds for AWS (`sam build`, `cargo xtask\n\
+         # zips`) are separate builds and get nothing from here.\n\
          [target.'cfg(all(target_os = \"linux\", target_arch = \"x86_64\"))'.dependencies]\n\
          {}\n\
          \n\
          [target.'cfg(all(target_os = \"linux\", target_arch = \"x86_64\"))'.build-dependencies]\n\
          {}\n",
-        tools_feature.join(", "),
-        normal.lines.join("\n"),
-        build.lines.join("\n"),
+        normal.join("\n"),
+        build.join("\n"),
+        name = hack.name,
+        description = hack.description,
     )
 }
 
 /// Crates whose features in a partial build (`part`) differ from the whole workspace's: each
 /// would be compiled twice. Empty when the hack does its job.
 pub fn disagreements(part: &Resolved, all: &Resolved) -> Vec<String> {
-    part.features
-        .iter()
-        .filter_map(|(unit, features)| {
-            let whole = all.features.get(unit)?;
+    let registry = part.features.iter().map(|(u, f)| (u, f, &all.features));
+    let members = part.members.iter().map(|(u, f)| (u, f, &all.members));
+    registry
+        .chain(members)
+        .filter_map(|(unit, features, whole)| {
+            let whole = whole.get(unit)?;
             (whole != features).then(|| {
                 let missing: Vec<&str> = whole.difference(features).map(String::as_str).collect();
                 format!(
@@ -273,55 +298,87 @@ pub fn disagreements(part: &Resolved, all: &Resolved) -> Vec<String> {
         .collect()
 }
 
-/// `cargo xtask unify [--check]`.
-pub fn unify(root: &Path, functions: &[String], options: &UnifyOptions) -> Result<()> {
+/// What the graph asks for now: the two manifests, and the crates still split between builds.
+fn derive(root: &Path, functions: &[String]) -> Result<([String; 2], Vec<String>)> {
     let select = |packages: &[&str]| -> Vec<String> {
         packages
             .iter()
             .flat_map(|p| ["--package".to_owned(), (*p).to_owned()])
             .collect()
     };
+    let both = [HACK_NAME, TOOLS_HACK_NAME];
+    let workspace = ["--workspace".to_owned()];
     let function_names: Vec<&str> = functions.iter().map(String::as_str).collect();
-    let function_units = cargo_tree(root, &select(&function_names), "normal,build")?;
-    let tool_units = cargo_tree(root, &select(&["eventrail", "xtask"]), "normal,build")?;
-    let all = cargo_tree(root, &["--workspace".to_owned()], "normal,build,dev")?;
-    let manifest = render_manifest(&function_units, &tool_units, &all);
-    let mut split: Vec<String> = disagreements(&function_units, &all);
-    split.extend(disagreements(&tool_units, &all));
-    let path = root.join(HACK_DIR).join("Cargo.toml");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if options.check {
-        if current != manifest {
+    let function_units = cargo_tree(root, &select(&function_names), "normal,build", &[HACK_NAME])?;
+    let tool_units = cargo_tree(
+        root,
+        &select(&["eventrail", "xtask"]),
+        "normal,build",
+        &both,
+    )?;
+    let all = cargo_tree(root, &workspace, "normal,build,dev", &both)?;
+    let built = cargo_tree(root, &workspace, "normal,build", &both)?;
+    let manifests = render_manifests(&function_units, &tool_units, &all);
+    // Registry crates against the test build; workspace crates against `cargo build
+    // --workspace` (the test build compiles them again for their dev-dependencies anyway).
+    let mut split = Vec::new();
+    for part in [function_units, tool_units] {
+        let members = Resolved {
+            features: BTreeMap::new(),
+            members: part.members,
+        };
+        let registry = Resolved {
+            features: part.features,
+            members: BTreeMap::new(),
+        };
+        split.extend(disagreements(&registry, &all));
+        split.extend(disagreements(&members, &built));
+    }
+    Ok((manifests, split))
+}
+
+/// `cargo xtask unify [--check]`.
+pub fn unify(root: &Path, functions: &[String], options: &UnifyOptions) -> Result<()> {
+    let paths = [HACK_DIR, TOOLS_HACK_DIR].map(|dir| root.join(dir).join("Cargo.toml"));
+    // Asking for a feature can reach new crates, so writing repeats until the graph is stable.
+    for _ in 0..5 {
+        let (manifests, split) = derive(root, functions)?;
+        let stale: Vec<_> = paths
+            .iter()
+            .zip(&manifests)
+            .filter(|(path, manifest)| {
+                std::fs::read_to_string(path).ok().as_ref() != Some(*manifest)
+            })
+            .collect();
+        if let (true, Some((path, _))) = (options.check, stale.first()) {
             bail!(
                 "{} is stale: the dependency graph changed. Run `cargo xtask unify` and commit \
                  the result.",
                 path.display()
             );
         }
-        if !split.is_empty() {
-            bail!(
-                "these crates would compile more than once (their features differ between the \
-                 CLI, the functions and the tests):\n  {}\nRun `cargo xtask unify` and commit \
-                 the result.",
-                split.join("\n  ")
+        if stale.is_empty() {
+            if !split.is_empty() {
+                bail!(
+                    "these crates would compile more than once (their features differ between \
+                     the CLI, the functions and the tests):\n  {}\nFor a workspace crate, enable \
+                     the missing features where the CLI or the functions depend on it.",
+                    split.join("\n  ")
+                );
+            }
+            eprintln!(
+                "{HACK_DIR} and {TOOLS_HACK_DIR} are up to date; every local build resolves the \
+                 same features"
             );
+            return Ok(());
         }
-        eprintln!(
-            "{} is up to date; every local build resolves the same features",
-            path.display()
-        );
-        return Ok(());
+        for (path, manifest) in stale {
+            std::fs::write(path, manifest)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
     }
-    if current == manifest {
-        eprintln!("{} is up to date", path.display());
-    } else {
-        std::fs::write(&path, manifest).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!(
-            "wrote {}; run `cargo xtask unify --check` to confirm the builds agree",
-            path.display()
-        );
-    }
-    Ok(())
+    bail!("the generated manifests did not settle after 5 rounds; run `cargo xtask unify` again")
 }
 
 #[cfg(test)]
@@ -385,30 +442,44 @@ app v0.1.0 (/repo/app)
     fn workspace_members_are_not_listed() {
         let resolved = parse_tree(TREE);
         assert!(!resolved.features.keys().any(|u| u.name == "app"));
+        assert!(resolved.members.keys().any(|u| u.name == "app"));
+        let [manifest, _] = render_manifests(&resolved, &Resolved::default(), &Resolved::default());
+        assert!(!manifest.contains("\napp ="));
+        assert!(manifest.contains("\nsyn = "), "{manifest}");
     }
 
     #[test]
-    fn tools_only_crates_are_optional_and_features_come_from_the_whole_workspace() {
+    fn a_workspace_crate_with_fewer_features_in_one_build_is_reported() {
+        let cli = parse_tree("cli v0.1.0 (/r/cli) \n└── runtime v0.1.0 (/r/runtime) \n");
+        let all = parse_tree("cli v0.1.0 (/r/cli) \n└── runtime v0.1.0 (/r/runtime) dynamodb\n");
+        let found = disagreements(&cli, &all);
+        assert_eq!(found, ["runtime v0.1.0 lacks [dynamodb]"]);
+        assert!(disagreements(&all, &all).is_empty());
+    }
+
+    #[test]
+    fn tools_only_crates_go_to_the_tools_hack_and_features_come_from_the_whole_workspace() {
         let functions = parse_tree("f v0.1.0 (/r/f) \n└── tokio v1.0.0 rt\n");
         let tools = parse_tree("t v0.1.0 (/r/t) \n├── tokio v1.0.0 rt,net\n└── clap v4.0.0 std\n");
         let all = parse_tree(
             "w v0.1.0 (/r/w) \n├── tokio v1.0.0 net,rt,test-util\n└── clap v4.0.0 derive,std\n",
         );
-        let manifest = render_manifest(&functions, &tools, &all);
-        assert!(manifest.contains(
-            "tokio = { version = \"1.0.0\", default-features = false, features = [\"net\", \"rt\", \"test-util\"] }"
-        ));
-        assert!(manifest.contains(
-            "clap = { version = \"4.0.0\", default-features = false, features = [\"derive\", \"std\"], optional = true }"
-        ));
-        assert!(manifest.contains("tools = [\"dep:clap\"]"));
+        let [hack, tools_hack] = render_manifests(&functions, &tools, &all);
+        let tokio = "tokio = { version = \"1.0.0\", default-features = false, features = [\"net\", \"rt\", \"test-util\"] }";
+        let clap = "clap = { version = \"4.0.0\", default-features = false, features = [\"derive\", \"std\"] }";
+        assert!(hack.contains(tokio), "{hack}");
+        assert!(!hack.contains("clap"), "{hack}");
+        assert!(tools_hack.contains(clap), "{tools_hack}");
+        assert!(!tools_hack.contains("tokio"), "{tools_hack}");
+        assert!(!hack.contains("[features]") && !tools_hack.contains("[features]"));
     }
 
     #[test]
     fn two_versions_of_a_crate_get_distinct_keys() {
         let functions =
             parse_tree("f v0.1.0 (/r/f) \n├── hashbrown v0.15.5 std\n└── hashbrown v0.17.2 std\n");
-        let manifest = render_manifest(&functions, &Resolved::default(), &Resolved::default());
+        let [manifest, _] =
+            render_manifests(&functions, &Resolved::default(), &Resolved::default());
         assert!(manifest.contains("hashbrown-v0_15_5 = { package = \"hashbrown\""));
         assert!(manifest.contains("hashbrown-v0_17_2 = { package = \"hashbrown\""));
     }
