@@ -5,7 +5,13 @@
 //! the same run (localstack_engine.py); a comparison table is printed and written to
 //! `<target>/pattern-bench/table.md`.
 //!
-//! Run: `cargo bench -p eventrail-pattern --bench matching`.
+//! Two more sections run in the same process: one rule-count row per operator kind
+//! (1, 100, 1,000 and 10,000 rules of that kind on one field, the same matches per event
+//! at every count), and the citylots workload, each timed for eventrail and for the
+//! `quamina` crate (the Rust port of quamina) side by side.
+//!
+//! Run: `cargo bench -p eventrail-pattern --bench matching`. `EVENTRAIL_BENCH=operators`,
+//! `citylots` or `localstack` (comma-separated) runs only those sections.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +21,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use eventrail_pattern::{Pattern, RuleMachine};
 use serde_json::{Value, json};
+
+#[path = "matching/peers.rs"]
+mod peers;
 
 const RULE_COUNTS: [usize; 3] = [1, 100, 10_000];
 
@@ -323,10 +332,25 @@ fn table(rows: &[Row], localstack: Option<&Value>) -> String {
 }
 
 fn main() {
-    let mut criterion = Criterion::default().configure_from_args();
-    let classes = event_classes();
+    let sections = std::env::var("EVENTRAIL_BENCH").unwrap_or_default();
+    let wants = |name: &str| sections.is_empty() || sections.split(',').any(|s| s == name);
     let dir = output_dir();
     std::fs::create_dir_all(&dir).expect("create the benchmark output dir");
+    if wants("operators") {
+        let table = peers::operator_table();
+        println!("\n{table}");
+        std::fs::write(dir.join("operators.md"), &table).expect("write operators.md");
+    }
+    if wants("citylots") {
+        let table = peers::citylots_table();
+        println!("\n{table}");
+        std::fs::write(dir.join("citylots.md"), &table).expect("write citylots.md");
+    }
+    if !wants("localstack") {
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    let classes = event_classes();
     let cases = write_cases(&dir, &classes);
     let rows = bench(&mut criterion, &classes);
     criterion.final_summary();

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::error::EventError;
 use crate::flatten::{
-    FlatEvent, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes, flatten_value,
+    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes,
+    flatten_value,
 };
 use crate::index::{
     AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
@@ -307,8 +308,9 @@ impl<R> RuleMachine<R> {
     /// step limit.
     fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
         let mut matched: Vec<u32> = Vec::new();
-        let mut seen: Set<Task> = Set::default();
+        let mut seen = Seen::default();
         let mut pending: Vec<Task> = vec![(START, Vec::new())];
+        let mut nexts: Vec<StateId> = Vec::new();
         let mut relevant: Map<(StateId, u32), bool> = Map::default();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
@@ -334,8 +336,7 @@ impl<R> RuleMachine<R> {
                     })
                 });
                 let task = (next, constraints);
-                if !seen.contains(&task) {
-                    seen.insert(task.clone());
+                if seen.insert(&task) {
                     pending.push(task);
                 }
             };
@@ -345,18 +346,28 @@ impl<R> RuleMachine<R> {
                 }
             }
             self.for_each_field(state, event, |path, transitions| {
-                for leaf in event.compatible_leaves(path, &constraints) {
+                let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
                     let Some(merged) = merge(&constraints, event.membership(leaf)) else {
-                        continue;
+                        return;
                     };
-                    let mut nexts = Vec::new();
+                    nexts.clear();
                     transitions.collect_matches(&leaf.value, &mut nexts);
-                    nexts.sort_unstable();
-                    nexts.dedup();
-                    for next in nexts {
+                    if nexts.len() > 1 {
+                        nexts.sort_unstable();
+                        nexts.dedup();
+                    }
+                    for &next in &nexts {
                         step(next, merged.clone());
                     }
+                };
+                if constraints.is_empty() {
+                    event.leaves_at(path).iter().for_each(&mut visit);
+                } else {
+                    event
+                        .compatible_leaves(path, &constraints)
+                        .into_iter()
+                        .for_each(&mut visit);
                 }
             });
             if steps > self.step_limit {
@@ -395,6 +406,34 @@ impl<R> RuleMachine<R> {
                 }
             }
         }
+    }
+}
+
+/// The tasks already queued: a short list searched in turn, a hash set past 32 of them
+/// (most events reach a handful of states, and a set costs an allocation and hashing).
+#[derive(Default)]
+struct Seen {
+    few: Vec<Task>,
+    many: Option<Set<Task>>,
+}
+
+impl Seen {
+    /// Records `task`; `false` when it was already there.
+    fn insert(&mut self, task: &Task) -> bool {
+        if let Some(many) = &mut self.many {
+            if many.contains(task) {
+                return false;
+            }
+            return many.insert(task.clone());
+        }
+        if self.few.contains(task) {
+            return false;
+        }
+        self.few.push(task.clone());
+        if self.few.len() > 32 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 

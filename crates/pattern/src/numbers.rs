@@ -65,6 +65,17 @@ pub(crate) fn inexact_marker(value: f64) -> f64 {
 /// Whether the decimal `token` equals the shortest decimal of `value` (the double it
 /// rounds to).
 fn is_exact(token: &str, value: f64) -> bool {
+    // Most tokens are decided by their count of significant digits alone: two decimals of
+    // at most 15 digits never round to the same normal double, so such a token is the
+    // shortest decimal of its double; a shortest decimal has at most 17 digits.
+    let mantissa = token.split(['e', 'E']).next().unwrap_or(token);
+    let significant = significant_digits(mantissa);
+    if significant <= 15 && (value == 0.0 || value.is_normal()) {
+        return true;
+    }
+    if significant >= 18 {
+        return false;
+    }
     // Java (event-ruler's language) writes the smallest double as 4.9E-324, not 5E-324,
     // and compares the text with that.
     let shortest = if value.abs() == f64::from_bits(1) {
@@ -73,6 +84,19 @@ fn is_exact(token: &str, value: f64) -> bool {
         format!("{value:e}")
     };
     normalize(token) == normalize(&shortest)
+}
+
+/// Digits of a decimal mantissa without its leading and trailing zeros.
+fn significant_digits(mantissa: &str) -> usize {
+    let (mut count, mut trailing_zeros) = (0usize, 0usize);
+    for digit in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if count == 0 && digit == b'0' {
+            continue;
+        }
+        count += 1;
+        trailing_zeros = if digit == b'0' { trailing_zeros + 1 } else { 0 };
+    }
+    count - trailing_zeros
 }
 
 /// `(negative, significant digits, exponent)` with value `0.digits × 10^exponent`; zero
@@ -126,5 +150,23 @@ mod tests {
             inexact_numbers("[0.1, 0.10000000000000001]"),
             vec![0.1f64.to_bits()]
         );
+        // Decided by the digit count (15 or fewer: exact; 18 or more: inexact) and by
+        // the full comparison in between; the answers agree with the full comparison.
+        for token in [
+            "-122.422003528252475",
+            "37.807807921694092",
+            "0.1000000000000000000",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234567",
+            "123456789012345678",
+            "1e-310",
+            "2.2250738585072014e-308",
+            "0.000",
+        ] {
+            let value: f64 = token.parse().unwrap();
+            let full = normalize(token) == normalize(&format!("{value:e}"));
+            assert_eq!(is_exact(token, value), full, "{token}");
+        }
     }
 }
