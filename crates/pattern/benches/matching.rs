@@ -263,11 +263,15 @@ fn direct_ns_per_event(mut match_all: impl FnMut() -> usize, events: usize) -> f
     started.elapsed().as_nanos() as f64 / (passes as f64 * events.max(1) as f64)
 }
 
+/// `EVENTRAIL_LOCALSTACK_PYTHON` when set (e.g. another checkout's venv), else this
+/// checkout's LocalStack venv, else `/tmp/ls-bench-venv`.
 fn localstack_python() -> Option<PathBuf> {
     let main =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.eventrail/venv/localstack/bin/python");
-    [main, PathBuf::from("/tmp/ls-bench-venv/bin/python")]
+    std::env::var_os("EVENTRAIL_LOCALSTACK_PYTHON")
+        .map(PathBuf::from)
         .into_iter()
+        .chain([main, PathBuf::from("/tmp/ls-bench-venv/bin/python")])
         .find(|p| p.exists())
 }
 

@@ -22,6 +22,7 @@ pub(crate) type PathId = u32;
 pub(crate) type Membership = (u32, u32);
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 /// The field paths rules name, and every dotted prefix of them.
 #[derive(Debug, Default, Clone)]
@@ -35,6 +36,13 @@ pub(crate) struct PathIndex {
     /// Bit `n` (of lengths below 128) or bit 127 (longer): some entry of `steps` has
     /// that many bytes. Most event keys are refused by it without hashing their path.
     lengths: u128,
+    /// Whether some rule compares numbers by range: then every number leaf must be read
+    /// exactly (see `numbers.rs`).
+    number_ranges: bool,
+    /// Keys (`number_key`) of the numbers rules compare by equality (exact values,
+    /// `anything-but` lists). A number leaf equal to none of them, nor to one as written
+    /// inexactly, matches the same rules whether its text is exact or not.
+    number_keys: Set<u64>,
 }
 
 /// Whether a pattern path names an empty key in a way EventBridge looks for in events.
@@ -68,6 +76,27 @@ impl PathIndex {
             self.lengths |= length_bit(at);
         }
         id
+    }
+
+    /// Notes a rule comparing numbers by range.
+    pub(crate) fn watch_number_ranges(&mut self) {
+        self.number_ranges = true;
+    }
+
+    /// Notes a rule comparing numbers with `n` by equality.
+    pub(crate) fn watch_number(&mut self, n: f64) {
+        self.number_keys.insert(crate::value::number_key(n));
+    }
+
+    /// Whether it matters to some rule that the event writes `value` exactly.
+    fn needs_exactness(&self, value: f64) -> bool {
+        use crate::value::number_key;
+        self.number_ranges
+            || (!self.number_keys.is_empty()
+                && (self.number_keys.contains(&number_key(value))
+                    || self
+                        .number_keys
+                        .contains(&number_key(crate::numbers::inexact_marker(value)))))
     }
 
     /// Whether anything at or below `path` can matter to some rule, and the id of `path`
@@ -428,6 +457,10 @@ impl Node<'_, '_, '_> {
     /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
     fn number(self, value: f64) {
         if self.walker.wants_leaf().is_none() {
+            return;
+        }
+        if !self.walker.index.needs_exactness(value) {
+            self.scalar_owned(|| LeafValue::Num(value));
             return;
         }
         let bytes = self.walker.bytes;

@@ -18,7 +18,7 @@ use crate::flatten::{
 use crate::index::{
     AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
 };
-use crate::matcher::{IgnoreCase, Matcher};
+use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
 use crate::value::{LeafValue, Literal, number_key};
@@ -289,6 +289,20 @@ impl<R> RuleMachine<R> {
         let next = StateId::try_from(self.states.len()).unwrap_or(StateId::MAX);
         self.states.push(State::default());
         self.shared.insert(key, next);
+        for matcher in &condition.matchers {
+            match matcher {
+                Matcher::Exact(Literal::Num(n)) => self.paths.watch_number(*n),
+                Matcher::Numeric(_) => self.paths.watch_number_ranges(),
+                Matcher::AnythingBut(AnythingBut::Values(values)) => {
+                    for value in values.iter() {
+                        if let Literal::Num(n) = value {
+                            self.paths.watch_number(*n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         let state = &mut self.states[from as usize];
         for matcher in &condition.matchers {
             if *matcher == Matcher::Exists(false) {
@@ -348,11 +362,14 @@ impl<R> RuleMachine<R> {
             self.for_each_field(state, event, |path, transitions| {
                 let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
+                    nexts.clear();
+                    transitions.collect_matches(&leaf.value, &mut nexts);
+                    if nexts.is_empty() {
+                        return;
+                    }
                     let Some(merged) = merge(&constraints, event.membership(leaf)) else {
                         return;
                     };
-                    nexts.clear();
-                    transitions.collect_matches(&leaf.value, &mut nexts);
                     if nexts.len() > 1 {
                         nexts.sort_unstable();
                         nexts.dedup();

@@ -97,6 +97,8 @@ struct Timing {
     compile_ms: f64,
     ns_per_event: f64,
     matches_per_event: f64,
+    /// eventrail only: from an already parsed `serde_json::Value` (matching alone).
+    value_ns_per_event: Option<f64>,
 }
 
 fn time_eventrail(rules: &[Value], bodies: &[Vec<u8>]) -> Timing {
@@ -117,10 +119,18 @@ fn time_eventrail(rules: &[Value], bodies: &[Vec<u8>]) -> Timing {
     // The first match builds the lazily built indexes: part of compiling.
     let matched = count(&machine);
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
+    let values: Vec<Value> = bodies
+        .iter()
+        .filter_map(|b| serde_json::from_slice(b).ok())
+        .collect();
     Timing {
         compile_ms,
         ns_per_event: direct_ns_per_event(|| count(&machine), bodies.len()),
         matches_per_event: matched as f64 / bodies.len() as f64,
+        value_ns_per_event: Some(direct_ns_per_event(
+            || values.iter().map(|v| machine.matching_rules(v).len()).sum(),
+            values.len(),
+        )),
     }
 }
 
@@ -150,6 +160,7 @@ fn time_quamina_unguarded(rules: &[Value], bodies: &[Vec<u8>]) -> Option<Timing>
         compile_ms,
         ns_per_event: direct_ns_per_event(|| count(&q), bodies.len()),
         matches_per_event: matched as f64 / bodies.len() as f64,
+        value_ns_per_event: None,
     })
 }
 
@@ -157,7 +168,7 @@ fn time_quamina_unguarded(rules: &[Value], bodies: &[Vec<u8>]) -> Option<Timing>
 /// quamina (from JSON bytes, parsing included), and the 10,000 / 1 ratio.
 pub fn operator_table() -> String {
     let mut text = String::from(
-        "| operator | rules | matches/event (eventrail / quamina) | eventrail ns/event | quamina ns/event | quamina / eventrail | eventrail compile | quamina compile |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| operator | rules | matches/event (eventrail / quamina) | eventrail, JSON bytes | quamina, JSON bytes | quamina / eventrail | eventrail, parsed Value | eventrail compile | quamina compile |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut ratios = String::from(
         "\n| operator | eventrail 10,000 / 1 rules | quamina 10,000 / 1 rules |\n|---|---:|---:|\n",
@@ -192,7 +203,7 @@ pub fn operator_table() -> String {
             }
             let _ = writeln!(
                 text,
-                "| {kind} | {n} | {:.2} / {} | {} | {} | {} | {:.1} ms | {} |",
+                "| {kind} | {n} | {:.2} / {} | {} | {} | {} | {} | {:.1} ms | {} |",
                 ours.matches_per_event,
                 theirs
                     .as_ref()
@@ -205,6 +216,7 @@ pub fn operator_table() -> String {
                     "{:.1}x",
                     t.ns_per_event / ours.ns_per_event
                 )),
+                ours.value_ns_per_event.map_or("n/a".into(), format_ns),
                 ours.compile_ms,
                 theirs
                     .as_ref()
@@ -318,7 +330,6 @@ pub fn citylots_table() -> String {
         .map(|p| serde_json::from_str(p).expect("citylots patterns are JSON"))
         .collect();
     // eventrail reads the pattern text itself (it keeps 37.807807921694092 as written).
-    let started = Instant::now();
     let mut machine = RuleMachine::new();
     for (i, p) in CITYLOTS_PATTERNS.iter().enumerate() {
         machine.add_rule(i, &Pattern::parse(p).expect("citylots patterns are valid"));
@@ -330,7 +341,6 @@ pub fn citylots_table() -> String {
             .sum()
     };
     let ours_matches = count(&machine);
-    let _ = started;
     let ours = direct_ns_per_event(|| count(&machine), lines.len());
     let theirs = time_quamina(&rules, &lines);
     let mut text = String::from(
