@@ -90,19 +90,12 @@ fn is_exact(token: &str, value: f64) -> bool {
 }
 
 /// A short text written without allocating (a double's shortest decimal fits easily).
+#[derive(Default)]
 struct StackText {
     bytes: [u8; 32],
     len: usize,
 }
 
-impl Default for StackText {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 32],
-            len: 0,
-        }
-    }
-}
 
 impl StackText {
     fn as_str(&self) -> &str {
