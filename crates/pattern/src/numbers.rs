@@ -96,7 +96,6 @@ struct StackText {
     len: usize,
 }
 
-
 impl StackText {
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()

@@ -134,19 +134,26 @@ fn time_eventrail(rules: &[Value], bodies: &[Vec<u8>]) -> Timing {
     }
 }
 
-/// `None` when quamina refuses one of the rules (an operator it does not support) or
-/// panics on them (0.7.0 does past 255 `anything-but` rules on one field).
-fn time_quamina(rules: &[Value], bodies: &[Vec<u8>]) -> Option<Timing> {
-    std::panic::catch_unwind(|| time_quamina_unguarded(rules, bodies))
-        .ok()
-        .flatten()
+/// Why quamina has no figure: it refused a rule (an operator it does not support), or
+/// it panicked (0.7.0 does when one automaton state has more than 255 transitions).
+fn time_quamina(rules: &[Value], bodies: &[Vec<u8>]) -> Result<Timing, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| time_quamina_unguarded(rules, bodies));
+    std::panic::set_hook(hook);
+    outcome.unwrap_or_else(|_| Err("panicked".into()))
 }
 
-fn time_quamina_unguarded(rules: &[Value], bodies: &[Vec<u8>]) -> Option<Timing> {
+fn time_quamina_unguarded(rules: &[Value], bodies: &[Vec<u8>]) -> Result<Timing, String> {
     let started = Instant::now();
     let mut q: quamina::Quamina<usize> = quamina::Quamina::new();
     for (i, rule) in rules.iter().enumerate() {
-        q.add_pattern(i, &rule.to_string()).ok()?;
+        q.add_pattern(i, &rule.to_string()).map_err(|e| {
+            format!("refused: {e:?}")
+                .chars()
+                .take(60)
+                .collect::<String>()
+        })?;
     }
     let count = |q: &quamina::Quamina<usize>| -> usize {
         bodies
@@ -156,7 +163,7 @@ fn time_quamina_unguarded(rules: &[Value], bodies: &[Vec<u8>]) -> Option<Timing>
     };
     let matched = count(&q);
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;
-    Some(Timing {
+    Ok(Timing {
         compile_ms,
         ns_per_event: direct_ns_per_event(|| count(&q), bodies.len()),
         matches_per_event: matched as f64 / bodies.len() as f64,
@@ -182,12 +189,14 @@ pub fn operator_table() -> String {
                 .map(|t| serde_json::to_vec(&operator_event(kind, t)).expect("event serialises"))
                 .collect();
             let ours = time_eventrail(&rules, &bodies);
-            let theirs = time_quamina(&rules, &bodies);
+            let outcome = time_quamina(&rules, &bodies);
+            let why = outcome.as_ref().err().cloned().unwrap_or_default();
+            let theirs = outcome.ok();
             println!(
                 "{kind:>20} {n:>6} rules: eventrail {:>9} ({:.2} matches), quamina {}",
                 format_ns(ours.ns_per_event),
                 ours.matches_per_event,
-                theirs.as_ref().map_or("n/a".into(), |t| format!(
+                theirs.as_ref().map_or(why.clone(), |t| format!(
                     "{} ({:.2} matches)",
                     format_ns(t.ns_per_event),
                     t.matches_per_event
@@ -195,12 +204,10 @@ pub fn operator_table() -> String {
             );
             firsts.0.get_or_insert(ours.ns_per_event);
             lasts.0 = Some(ours.ns_per_event);
-            if let Some(t) = &theirs {
-                if n == 1 {
-                    firsts.1 = Some(t.ns_per_event);
-                }
-                lasts.1 = Some(t.ns_per_event);
+            if n == 1 {
+                firsts.1 = theirs.as_ref().map(|t| t.ns_per_event);
             }
+            lasts.1 = theirs.as_ref().map(|t| t.ns_per_event);
             let _ = writeln!(
                 text,
                 "| {kind} | {n} | {:.2} / {} | {} | {} | {} | {} | {:.1} ms | {} |",
@@ -211,7 +218,7 @@ pub fn operator_table() -> String {
                 format_ns(ours.ns_per_event),
                 theirs
                     .as_ref()
-                    .map_or("not supported".into(), |t| format_ns(t.ns_per_event)),
+                    .map_or(why.clone(), |t| format_ns(t.ns_per_event)),
                 theirs.as_ref().map_or("n/a".into(), |t| format!(
                     "{:.1}x",
                     t.ns_per_event / ours.ns_per_event
@@ -354,7 +361,7 @@ pub fn citylots_table() -> String {
         format_ns(ours),
         1e9 / ours
     );
-    if let Some(t) = theirs {
+    if let Ok(t) = theirs {
         let _ = writeln!(
             text,
             "| citylots (generated) | {} | {} | quamina | {:.0} | {} | {:.0} |",
