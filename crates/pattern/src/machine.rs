@@ -4,9 +4,11 @@
 //! Inserting an alternative walks from the start state, one transition per field
 //! condition; identical conditions from the same state share the next state, so rules
 //! with common fields share a trie. A transition is keyed by field path and indexed by
-//! value (hash maps for exact and case-folded values, prefix/suffix tables by length),
-//! so matching an event visits only the transitions its own leaves select: the cost
-//! follows the event, not the number of rules.
+//! value, one index per operator kind (hash maps for exact, case-folded and cidr values,
+//! prefix/suffix tables by length, an interval tree for numeric ranges, excluded values
+//! for anything-but, literal heads and tails for wildcards: see `index.rs`), so matching
+//! an event visits only the transitions its own leaves select: the cost follows the
+//! event and its matches, not the number of rules.
 
 use serde_json::Value;
 
