@@ -11,7 +11,8 @@
 //! `quamina` crate (the Rust port of quamina) side by side.
 //!
 //! Run: `cargo bench -p eventrail-pattern --bench matching`. `EVENTRAIL_BENCH=operators`,
-//! `citylots` or `localstack` (comma-separated) runs only those sections.
+//! `citylots` or `localstack` (comma-separated) runs only those sections, and
+//! `EVENTRAIL_BENCH_RULES=1` (comma-separated) only those rule counts of section 1.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,21 @@ use serde_json::{Value, json};
 mod peers;
 
 const RULE_COUNTS: [usize; 3] = [1, 100, 10_000];
+
+/// The rule counts of section 1 to run: `EVENTRAIL_BENCH_RULES` (comma-separated, e.g.
+/// `1`), else all of [`RULE_COUNTS`].
+fn rule_counts() -> Vec<usize> {
+    let chosen: Vec<usize> = std::env::var("EVENTRAIL_BENCH_RULES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    if chosen.is_empty() {
+        RULE_COUNTS.to_vec()
+    } else {
+        chosen
+    }
+}
 
 /// The reference app's subscriptions (see the contract); the 1-rule case uses the first.
 fn app_rules() -> Vec<Value> {
@@ -158,7 +174,7 @@ fn output_dir() -> PathBuf {
 }
 
 fn write_cases(dir: &Path, classes: &[(&str, Vec<Value>)]) -> PathBuf {
-    let rule_sets: serde_json::Map<String, Value> = RULE_COUNTS
+    let rule_sets: serde_json::Map<String, Value> = rule_counts()
         .iter()
         .map(|&n| (n.to_string(), Value::Array(rules(n))))
         .collect();
@@ -189,7 +205,7 @@ struct Row {
 
 fn bench(c: &mut Criterion, classes: &[(&'static str, Vec<Value>)]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for &count in &RULE_COUNTS {
+    for count in rule_counts() {
         let started = Instant::now();
         let machine = machine(&rules(count));
         println!(
