@@ -5,7 +5,14 @@
 //! the same run (localstack_engine.py); a comparison table is printed and written to
 //! `<target>/pattern-bench/table.md`.
 //!
-//! Run: `cargo bench -p eventrail-pattern --bench matching`.
+//! Two more sections run in the same process: one rule-count row per operator kind
+//! (1, 100, 1,000 and 10,000 rules of that kind on one field, the same matches per event
+//! at every count), and the citylots workload, each timed for eventrail and for the
+//! `quamina` crate (the Rust port of quamina) side by side.
+//!
+//! Run: `cargo bench -p eventrail-pattern --bench matching`. `EVENTRAIL_BENCH=operators`,
+//! `citylots` or `localstack` (comma-separated) runs only those sections, and
+//! `EVENTRAIL_BENCH_RULES=1` (comma-separated) only those rule counts of section 1.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +23,25 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use eventrail_pattern::{Pattern, RuleMachine};
 use serde_json::{Value, json};
 
+#[path = "matching/peers.rs"]
+mod peers;
+
 const RULE_COUNTS: [usize; 3] = [1, 100, 10_000];
+
+/// The rule counts of section 1 to run: `EVENTRAIL_BENCH_RULES` (comma-separated, e.g.
+/// `1`), else all of [`RULE_COUNTS`].
+fn rule_counts() -> Vec<usize> {
+    let chosen: Vec<usize> = std::env::var("EVENTRAIL_BENCH_RULES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    if chosen.is_empty() {
+        RULE_COUNTS.to_vec()
+    } else {
+        chosen
+    }
+}
 
 /// The reference app's subscriptions (see the contract); the 1-rule case uses the first.
 fn app_rules() -> Vec<Value> {
@@ -149,7 +174,7 @@ fn output_dir() -> PathBuf {
 }
 
 fn write_cases(dir: &Path, classes: &[(&str, Vec<Value>)]) -> PathBuf {
-    let rule_sets: serde_json::Map<String, Value> = RULE_COUNTS
+    let rule_sets: serde_json::Map<String, Value> = rule_counts()
         .iter()
         .map(|&n| (n.to_string(), Value::Array(rules(n))))
         .collect();
@@ -180,7 +205,7 @@ struct Row {
 
 fn bench(c: &mut Criterion, classes: &[(&'static str, Vec<Value>)]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for &count in &RULE_COUNTS {
+    for count in rule_counts() {
         let started = Instant::now();
         let machine = machine(&rules(count));
         println!(
@@ -254,11 +279,15 @@ fn direct_ns_per_event(mut match_all: impl FnMut() -> usize, events: usize) -> f
     started.elapsed().as_nanos() as f64 / (passes as f64 * events.max(1) as f64)
 }
 
+/// `EVENTRAIL_LOCALSTACK_PYTHON` when set (e.g. another checkout's venv), else this
+/// checkout's LocalStack venv, else `/tmp/ls-bench-venv`.
 fn localstack_python() -> Option<PathBuf> {
     let main =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.eventrail/venv/localstack/bin/python");
-    [main, PathBuf::from("/tmp/ls-bench-venv/bin/python")]
+    std::env::var_os("EVENTRAIL_LOCALSTACK_PYTHON")
+        .map(PathBuf::from)
         .into_iter()
+        .chain([main, PathBuf::from("/tmp/ls-bench-venv/bin/python")])
         .find(|p| p.exists())
 }
 
@@ -323,10 +352,25 @@ fn table(rows: &[Row], localstack: Option<&Value>) -> String {
 }
 
 fn main() {
-    let mut criterion = Criterion::default().configure_from_args();
-    let classes = event_classes();
+    let sections = std::env::var("EVENTRAIL_BENCH").unwrap_or_default();
+    let wants = |name: &str| sections.is_empty() || sections.split(',').any(|s| s == name);
     let dir = output_dir();
     std::fs::create_dir_all(&dir).expect("create the benchmark output dir");
+    if wants("operators") {
+        let table = peers::operator_table();
+        println!("\n{table}");
+        std::fs::write(dir.join("operators.md"), &table).expect("write operators.md");
+    }
+    if wants("citylots") {
+        let table = peers::citylots_table();
+        println!("\n{table}");
+        std::fs::write(dir.join("citylots.md"), &table).expect("write citylots.md");
+    }
+    if !wants("localstack") {
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    let classes = event_classes();
     let cases = write_cases(&dir, &classes);
     let rows = bench(&mut criterion, &classes);
     criterion.final_summary();

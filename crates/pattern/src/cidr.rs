@@ -64,6 +64,11 @@ impl Cidr {
         &self.text
     }
 
+    /// `(is IPv6, prefix length, network bits)`: the key the machine's cidr index hashes.
+    pub(crate) fn key(&self) -> (bool, u32, u128) {
+        (self.is_v6, self.mask.count_ones(), self.network)
+    }
+
     /// Whether `value` is an IP address of the same family inside this network.
     pub(crate) fn contains(&self, value: &str) -> bool {
         match ip_address(value) {
@@ -103,6 +108,16 @@ fn ip_address(text: &str) -> Option<IpAddr> {
         *octet = u8::try_from(part.parse::<u32>().ok()?).ok()?;
     }
     parts.next().is_none().then(|| IpAddr::V4(octets.into()))
+}
+
+/// An IP address as `(is IPv6, bits)`, read as [`Cidr::contains`] reads one.
+pub(crate) fn address_bits(text: &str) -> Option<(bool, u128)> {
+    ip_address(text).map(|ip| (ip.is_ipv6(), to_bits(ip)))
+}
+
+/// The mask of a prefix length in a 32- (IPv4) or 128-bit (IPv6) address.
+pub(crate) fn prefix_mask(bits: u32, is_v6: bool) -> u128 {
+    mask_of(bits, if is_v6 { 128 } else { 32 })
 }
 
 fn to_bits(ip: IpAddr) -> u128 {

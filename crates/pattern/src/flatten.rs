@@ -28,9 +28,21 @@ type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PathIndex {
     full: Map<Box<str>, PathId>,
-    prefixes: Set<Box<str>>,
+    /// Every path named by a rule or leading to one, with its id when a rule names it:
+    /// one lookup per event key tells both whether to descend and which leaf it is.
+    steps: Map<Box<str>, Option<PathId>>,
     /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
     empty_step: bool,
+    /// Bit `n` (of lengths below 128) or bit 127 (longer): some entry of `steps` has
+    /// that many bytes. Most event keys are refused by it without hashing their path.
+    lengths: u128,
+    /// Whether some rule compares numbers by range: then every number leaf must be read
+    /// exactly (see `numbers.rs`).
+    number_ranges: bool,
+    /// Keys (`number_key`) of the numbers rules compare by equality (exact values,
+    /// `anything-but` lists). A number leaf equal to none of them, nor to one as written
+    /// inexactly, matches the same rules whether its text is exact or not.
+    number_keys: Set<u64>,
 }
 
 /// Whether a pattern path names an empty key in a way EventBridge looks for in events.
@@ -44,6 +56,10 @@ pub(crate) fn names_empty_step(path: &str) -> bool {
     path.is_empty() || (!steps.is_empty() && steps.split('.').any(str::is_empty))
 }
 
+fn length_bit(len: usize) -> u128 {
+    1u128 << len.min(127)
+}
+
 impl PathIndex {
     /// The id of `path`, registering it (and its dotted prefixes) if new.
     pub(crate) fn intern(&mut self, path: &str) -> PathId {
@@ -52,20 +68,47 @@ impl PathIndex {
         }
         let id = PathId::try_from(self.full.len()).unwrap_or(PathId::MAX);
         self.full.insert(path.into(), id);
+        self.steps.insert(path.into(), Some(id));
+        self.lengths |= length_bit(path.len());
         self.empty_step |= names_empty_step(path);
         for (at, _) in path.match_indices('.') {
-            self.prefixes.insert(path[..at].into());
+            self.steps.entry(path[..at].into()).or_insert(None);
+            self.lengths |= length_bit(at);
         }
         id
     }
 
-    fn id_of(&self, path: &str) -> Option<PathId> {
-        self.full.get(path).copied()
+    /// Notes a rule comparing numbers by range.
+    pub(crate) fn watch_number_ranges(&mut self) {
+        self.number_ranges = true;
     }
 
-    /// Whether anything at or below `path` can matter to some rule.
-    fn is_relevant(&self, path: &str) -> bool {
-        path.is_empty() || self.full.contains_key(path) || self.prefixes.contains(path)
+    /// Notes a rule comparing numbers with `n` by equality.
+    pub(crate) fn watch_number(&mut self, n: f64) {
+        self.number_keys.insert(crate::value::number_key(n));
+    }
+
+    /// Whether it matters to some rule that the event writes `value` exactly.
+    fn needs_exactness(&self, value: f64) -> bool {
+        use crate::value::number_key;
+        self.number_ranges
+            || (!self.number_keys.is_empty()
+                && (self.number_keys.contains(&number_key(value))
+                    || self
+                        .number_keys
+                        .contains(&number_key(crate::numbers::inexact_marker(value)))))
+    }
+
+    /// Whether anything at or below `path` can matter to some rule, and the id of `path`
+    /// when a rule names it.
+    fn lookup(&self, path: &str) -> (bool, Option<PathId>) {
+        if self.lengths & length_bit(path.len()) == 0 {
+            return (path.is_empty(), None);
+        }
+        match self.steps.get(path) {
+            Some(id) => (true, *id),
+            None => (path.is_empty(), None),
+        }
     }
 }
 
@@ -204,22 +247,29 @@ struct Walker<'i, 'a> {
     out: FlatEvent<'a>,
     /// How many keys deep the walker is.
     depth: usize,
-    /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`).
-    inexact: Vec<u64>,
+    /// The raw event (bytes only), read again for the numbers it writes inexactly.
+    bytes: &'a [u8],
+    /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`),
+    /// sorted; found on the first number leaf a rule looks at.
+    inexact: Option<Vec<u64>>,
     /// Objects and arrays open above the current value (parsed events only).
     nesting: usize,
+    /// The id of the current path, as the last [`Walker::relevant`] found it.
+    current: Option<PathId>,
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
     fn new(index: &'i PathIndex) -> Self {
         Self {
             index,
-            path: String::new(),
+            path: String::with_capacity(64),
             arrays: Vec::new(),
             out: FlatEvent::default(),
             depth: 0,
-            inexact: Vec::new(),
+            bytes: &[],
+            inexact: None,
             nesting: 0,
+            current: None,
         }
     }
 
@@ -240,12 +290,15 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.depth -= 1;
     }
 
-    fn relevant(&self) -> bool {
-        self.index.is_relevant(&self.path)
+    /// Whether the current path can matter to a rule; remembers its id for a leaf.
+    fn relevant(&mut self) -> bool {
+        let (relevant, id) = self.index.lookup(&self.path);
+        self.current = id;
+        relevant
     }
 
     fn wants_leaf(&self) -> Option<PathId> {
-        self.index.id_of(&self.path)
+        self.current
     }
 
     fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
@@ -318,6 +371,7 @@ impl<'i, 'a> Walker<'i, 'a> {
     fn walk_container(&mut self, value: &'a Value) {
         match value {
             Value::Object(object) => {
+                let parent = self.current;
                 for (key, child) in object {
                     if key.is_empty() && !self.index.empty_step {
                         continue;
@@ -328,6 +382,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                     }
                     self.pop_key(saved);
                 }
+                self.current = parent;
             }
             Value::Array(items) => {
                 let id = self.new_array();
@@ -369,11 +424,7 @@ pub(crate) fn flatten_bytes<'a>(
     bytes: &'a [u8],
 ) -> Result<FlatEvent<'a>, EventError> {
     let mut walker = Walker::new(index);
-    walker.inexact = std::str::from_utf8(bytes)
-        .map(crate::numbers::inexact_numbers)
-        .unwrap_or_default();
-    // Sorted for binary search: an array of 100,000 such numbers stays linear.
-    walker.inexact.sort_unstable();
+    walker.bytes = bytes;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.deserialize_map(Node {
         walker: &mut walker,
@@ -405,7 +456,23 @@ impl Node<'_, '_, '_> {
     /// A number leaf. EventBridge compares event numbers as doubles only when the text is
     /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
     fn number(self, value: f64) {
-        let value = if self.walker.inexact.binary_search(&value.to_bits()).is_ok() {
+        if self.walker.wants_leaf().is_none() {
+            return;
+        }
+        if !self.walker.index.needs_exactness(value) {
+            self.scalar_owned(|| LeafValue::Num(value));
+            return;
+        }
+        let bytes = self.walker.bytes;
+        let inexact = self.walker.inexact.get_or_insert_with(|| {
+            let mut found = std::str::from_utf8(bytes)
+                .map(crate::numbers::inexact_numbers)
+                .unwrap_or_default();
+            // Sorted for binary search: an array of 100,000 such numbers stays linear.
+            found.sort_unstable();
+            found
+        });
+        let value = if inexact.binary_search(&value.to_bits()).is_ok() {
             crate::numbers::inexact_marker(value)
         } else {
             value
@@ -459,6 +526,7 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let parent = self.walker.current;
         while let Some((saved, empty)) = map.next_key_seed(Key {
             walker: &mut *self.walker,
         })? {
@@ -471,6 +539,7 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
             }
             self.walker.pop_key(saved);
         }
+        self.walker.current = parent;
         Ok(())
     }
 

@@ -38,6 +38,7 @@ mod analysis;
 mod cidr;
 mod error;
 mod flatten;
+mod index;
 mod machine;
 mod matcher;
 mod numbers;

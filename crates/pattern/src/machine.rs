@@ -4,24 +4,29 @@
 //! Inserting an alternative walks from the start state, one transition per field
 //! condition; identical conditions from the same state share the next state, so rules
 //! with common fields share a trie. A transition is keyed by field path and indexed by
-//! value (hash maps for exact and case-folded values, prefix/suffix tables by length),
-//! so matching an event visits only the transitions its own leaves select: the cost
-//! follows the event, not the number of rules.
+//! value, one index per operator kind (hash maps for exact, case-folded and cidr values,
+//! prefix/suffix tables by length, an interval tree for numeric ranges, excluded values
+//! for anything-but, literal heads and tails for wildcards: see `index.rs`), so matching
+//! an event visits only the transitions its own leaves select: the cost follows the
+//! event and its matches, not the number of rules.
 
 use serde_json::Value;
 
 use crate::error::EventError;
 use crate::flatten::{
-    FlatEvent, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes, flatten_value,
+    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes,
+    flatten_value,
 };
-use crate::matcher::Matcher;
+use crate::index::{
+    AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
+};
+use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
 use crate::value::{LeafValue, Literal, number_key};
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
-type StateId = u32;
 
 const START: StateId = 0;
 
@@ -66,74 +71,81 @@ struct State {
     ahead: Vec<PathId>,
 }
 
-/// All value transitions out of one state on one path.
+/// All value transitions out of one state on one path, indexed by operator kind (see
+/// `index.rs`), so a leaf's value selects its next states without trying each condition.
 #[derive(Debug, Clone, Default)]
 struct Transitions {
     strings: Map<Box<str>, Vec<StateId>>,
     numbers: Map<u64, Vec<StateId>>,
     booleans: [Vec<StateId>; 2],
     nulls: Vec<StateId>,
-    prefixes: AffixTable,
-    suffixes: AffixTable,
+    prefixes: AffixTable<StateId>,
+    suffixes: AffixTable<StateId>,
+    ignore_case: IgnoreCaseIndex,
+    numeric: NumericIndex,
+    anything_but: AnythingButIndex,
+    wildcards: WildcardIndex,
+    cidrs: CidrIndex,
     /// `exists: true`: any leaf at the path.
     any: Vec<StateId>,
-    /// Operators checked one by one (numeric, cidr, wildcard, anything-but, the
-    /// ignore-case forms: their character-by-character forms have no single hash key).
+    /// Conditions checked one by one: `anything-but` ignore-case and wildcard lists, and
+    /// ignore-case texts with a character whose case forms fold apart (see `index.rs`).
     scanned: Vec<(Matcher, StateId)>,
-}
-
-/// Prefixes (or suffixes) grouped so a value is checked with one lookup per distinct length.
-#[derive(Debug, Clone, Default)]
-struct AffixTable {
-    by_text: Map<Box<str>, Vec<StateId>>,
-    lengths: Vec<usize>,
-}
-
-impl AffixTable {
-    fn insert(&mut self, text: &str, next: StateId) {
-        self.by_text.entry(text.into()).or_default().push(next);
-        if let Err(at) = self.lengths.binary_search(&text.len()) {
-            self.lengths.insert(at, text.len());
-        }
-    }
-
-    fn for_each_prefix_of(&self, value: &str, mut found: impl FnMut(StateId)) {
-        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
-            if let Some(states) = value.get(..len).and_then(|head| self.by_text.get(head)) {
-                states.iter().copied().for_each(&mut found);
-            }
-        }
-    }
-
-    fn for_each_suffix_of(&self, value: &str, mut found: impl FnMut(StateId)) {
-        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
-            if let Some(states) = value
-                .get(value.len() - len..)
-                .and_then(|tail| self.by_text.get(tail))
-            {
-                states.iter().copied().for_each(&mut found);
-            }
-        }
-    }
 }
 
 impl Transitions {
     fn insert(&mut self, matcher: &Matcher, next: StateId) {
-        match matcher {
-            Matcher::Exact(Literal::Str(s)) => self
-                .strings
-                .entry(s.as_str().into())
-                .or_default()
-                .push(next),
-            Matcher::Exact(Literal::Num(n)) => {
-                self.numbers.entry(number_key(*n)).or_default().push(next)
+        let indexed = match matcher {
+            Matcher::Exact(Literal::Str(s)) => {
+                self.strings
+                    .entry(s.as_str().into())
+                    .or_default()
+                    .push(next);
+                true
             }
-            Matcher::Exact(Literal::Bool(b)) => self.booleans[usize::from(*b)].push(next),
-            Matcher::Exact(Literal::Null) => self.nulls.push(next),
-            Matcher::Prefix(p) => self.prefixes.insert(p, next),
-            Matcher::Suffix(s) => self.suffixes.insert(s, next),
-            Matcher::Exists(_) => self.any.push(next),
-            other => self.scanned.push((other.clone(), next)),
+            Matcher::Exact(Literal::Num(n)) => {
+                self.numbers.entry(number_key(*n)).or_default().push(next);
+                true
+            }
+            Matcher::Exact(Literal::Bool(b)) => {
+                self.booleans[usize::from(*b)].push(next);
+                true
+            }
+            Matcher::Exact(Literal::Null) => {
+                self.nulls.push(next);
+                true
+            }
+            Matcher::Prefix(p) => {
+                self.prefixes.insert(p, next);
+                true
+            }
+            Matcher::Suffix(s) => {
+                self.suffixes.insert(s, next);
+                true
+            }
+            Matcher::EqualsIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Equals, p, next),
+            Matcher::PrefixIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Prefix, p, next),
+            Matcher::SuffixIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Suffix, p, next),
+            Matcher::Numeric(range) => {
+                self.numeric.insert(range, next);
+                true
+            }
+            Matcher::AnythingBut(not) => self.anything_but.insert(not, next),
+            Matcher::Wildcard(w) => {
+                self.wildcards.insert(w, next);
+                true
+            }
+            Matcher::Cidr(c) => {
+                self.cidrs.insert(c, next);
+                true
+            }
+            Matcher::Exists(_) => {
+                self.any.push(next);
+                true
+            }
+        };
+        if !indexed {
+            self.scanned.push((matcher.clone(), next));
         }
     }
 
@@ -145,10 +157,12 @@ impl Transitions {
                 if let Some(states) = self.numbers.get(&number_key(*n)) {
                     out.extend_from_slice(states);
                 }
+                self.numeric.collect(*n, out);
             }
             LeafValue::Bool(b) => out.extend_from_slice(&self.booleans[usize::from(*b)]),
             LeafValue::Null => out.extend_from_slice(&self.nulls),
         }
+        self.anything_but.collect(value, out);
         out.extend_from_slice(&self.any);
         for (matcher, next) in &self.scanned {
             if matcher.matches(value) {
@@ -161,8 +175,11 @@ impl Transitions {
         if let Some(states) = self.strings.get(s) {
             out.extend_from_slice(states);
         }
-        self.prefixes.for_each_prefix_of(s, |next| out.push(next));
-        self.suffixes.for_each_suffix_of(s, |next| out.push(next));
+        self.prefixes.for_each_prefix_of(s, |&next| out.push(next));
+        self.suffixes.for_each_suffix_of(s, |&next| out.push(next));
+        self.ignore_case.collect(s, out);
+        self.wildcards.collect(s, out);
+        self.cidrs.collect(s, out);
     }
 }
 
@@ -274,6 +291,20 @@ impl<R> RuleMachine<R> {
         let next = StateId::try_from(self.states.len()).unwrap_or(StateId::MAX);
         self.states.push(State::default());
         self.shared.insert(key, next);
+        for matcher in &condition.matchers {
+            match matcher {
+                Matcher::Exact(Literal::Num(n)) => self.paths.watch_number(*n),
+                Matcher::Numeric(_) => self.paths.watch_number_ranges(),
+                Matcher::AnythingBut(AnythingBut::Values(values)) => {
+                    for value in values.iter() {
+                        if let Literal::Num(n) = value {
+                            self.paths.watch_number(*n);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         let state = &mut self.states[from as usize];
         for matcher in &condition.matchers {
             if *matcher == Matcher::Exists(false) {
@@ -293,8 +324,9 @@ impl<R> RuleMachine<R> {
     /// step limit.
     fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
         let mut matched: Vec<u32> = Vec::new();
-        let mut seen: Set<Task> = Set::default();
+        let mut seen = Seen::default();
         let mut pending: Vec<Task> = vec![(START, Vec::new())];
+        let mut nexts: Vec<StateId> = Vec::new();
         let mut relevant: Map<(StateId, u32), bool> = Map::default();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
@@ -320,8 +352,7 @@ impl<R> RuleMachine<R> {
                     })
                 });
                 let task = (next, constraints);
-                if !seen.contains(&task) {
-                    seen.insert(task.clone());
+                if seen.insert(&task) {
                     pending.push(task);
                 }
             };
@@ -331,18 +362,31 @@ impl<R> RuleMachine<R> {
                 }
             }
             self.for_each_field(state, event, |path, transitions| {
-                for leaf in event.compatible_leaves(path, &constraints) {
+                let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
-                    let Some(merged) = merge(&constraints, event.membership(leaf)) else {
-                        continue;
-                    };
-                    let mut nexts = Vec::new();
+                    nexts.clear();
                     transitions.collect_matches(&leaf.value, &mut nexts);
-                    nexts.sort_unstable();
-                    nexts.dedup();
-                    for next in nexts {
+                    if nexts.is_empty() {
+                        return;
+                    }
+                    let Some(merged) = merge(&constraints, event.membership(leaf)) else {
+                        return;
+                    };
+                    if nexts.len() > 1 {
+                        nexts.sort_unstable();
+                        nexts.dedup();
+                    }
+                    for &next in &nexts {
                         step(next, merged.clone());
                     }
+                };
+                if constraints.is_empty() {
+                    event.leaves_at(path).iter().for_each(&mut visit);
+                } else {
+                    event
+                        .compatible_leaves(path, &constraints)
+                        .into_iter()
+                        .for_each(&mut visit);
                 }
             });
             if steps > self.step_limit {
@@ -381,6 +425,34 @@ impl<R> RuleMachine<R> {
                 }
             }
         }
+    }
+}
+
+/// The tasks already queued: a short list searched in turn, a hash set past 32 of them
+/// (most events reach a handful of states, and a set costs an allocation and hashing).
+#[derive(Default)]
+struct Seen {
+    few: Vec<Task>,
+    many: Option<Set<Task>>,
+}
+
+impl Seen {
+    /// Records `task`; `false` when it was already there.
+    fn insert(&mut self, task: &Task) -> bool {
+        if let Some(many) = &mut self.many {
+            if many.contains(task) {
+                return false;
+            }
+            return many.insert(task.clone());
+        }
+        if self.few.contains(task) {
+            return false;
+        }
+        self.few.push(task.clone());
+        if self.few.len() > 32 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 

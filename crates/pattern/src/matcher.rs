@@ -178,7 +178,7 @@ pub(crate) struct NumericRange {
 }
 
 impl NumericRange {
-    fn contains(&self, n: f64) -> bool {
+    pub(crate) fn contains(&self, n: f64) -> bool {
         let above = match self.lower {
             Some((low, true)) => n >= low,
             Some((low, false)) => n > low,

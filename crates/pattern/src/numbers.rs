@@ -6,6 +6,8 @@
 //! `18446744073709551615`, `1.0000000000000000001`. A parsed `serde_json::Value` holds
 //! only the double, so the check reads the pattern's text.
 
+use std::fmt::Write as _;
+
 /// The bits of the doubles that some number token of `text` (JSON) stands for without
 /// being exactly equal to them. Strings are skipped; malformed text gives what it can.
 /// A parsed pattern holds doubles only, so a double written both ways (`1` and
@@ -65,19 +67,73 @@ pub(crate) fn inexact_marker(value: f64) -> f64 {
 /// Whether the decimal `token` equals the shortest decimal of `value` (the double it
 /// rounds to).
 fn is_exact(token: &str, value: f64) -> bool {
+    // Most tokens are decided by their count of significant digits alone: two decimals of
+    // at most 15 digits never round to the same normal double, so such a token is the
+    // shortest decimal of its double; a shortest decimal has at most 17 digits.
+    let mantissa = token.split(['e', 'E']).next().unwrap_or(token);
+    let significant = significant_digits(mantissa);
+    if significant <= 15 && (value == 0.0 || value.is_normal()) {
+        return true;
+    }
+    if significant >= 18 {
+        return false;
+    }
     // Java (event-ruler's language) writes the smallest double as 4.9E-324, not 5E-324,
     // and compares the text with that.
-    let shortest = if value.abs() == f64::from_bits(1) {
-        format!("{}4.9e-324", if value < 0.0 { "-" } else { "" })
+    let mut shortest = StackText::default();
+    let written = if value.abs() == f64::from_bits(1) {
+        write!(shortest, "{}4.9e-324", if value < 0.0 { "-" } else { "" })
     } else {
-        format!("{value:e}")
+        write!(shortest, "{value:e}")
     };
-    normalize(token) == normalize(&shortest)
+    written.is_ok() && normalize(token) == normalize(shortest.as_str())
+}
+
+/// A short text written without allocating (a double's shortest decimal fits easily).
+#[derive(Default)]
+struct StackText {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Most significant digits [`normalize`] keeps; a longer decimal is never a shortest one.
+const MAX_DIGITS: usize = 24;
+
+/// Digits of a decimal mantissa without its leading and trailing zeros.
+fn significant_digits(mantissa: &str) -> usize {
+    let (mut count, mut trailing_zeros) = (0usize, 0usize);
+    for digit in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if count == 0 && digit == b'0' {
+            continue;
+        }
+        count += 1;
+        trailing_zeros = if digit == b'0' { trailing_zeros + 1 } else { 0 };
+    }
+    count - trailing_zeros
 }
 
 /// `(negative, significant digits, exponent)` with value `0.digits × 10^exponent`; zero
 /// is `(false, "", 0)`.
-fn normalize(text: &str) -> Option<(bool, String, i64)> {
+/// (`None` past [`MAX_DIGITS`] significant digits; the digits are ASCII, zero-padded.)
+fn normalize(text: &str) -> Option<(bool, [u8; MAX_DIGITS], i64)> {
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -86,16 +142,32 @@ fn normalize(text: &str) -> Option<(bool, String, i64)> {
         Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
         None => (unsigned, 0),
     };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits: String = format!("{whole}{fraction}");
+    let whole = mantissa
+        .split_once('.')
+        .map_or(mantissa, |(whole, _)| whole);
     let mut exponent = exponent.checked_add(i64::try_from(whole.len()).ok()?)?;
-    let trimmed = digits.trim_start_matches('0');
-    exponent -= i64::try_from(digits.len() - trimmed.len()).ok()?;
-    let significant = trimmed.trim_end_matches('0');
-    if significant.is_empty() {
-        return Some((false, String::new(), 0));
+    let mut digits = [0u8; MAX_DIGITS];
+    let (mut len, mut kept) = (0usize, 0usize);
+    for digit in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if len == 0 && digit == b'0' {
+            exponent -= 1;
+            continue;
+        }
+        match digits.get_mut(len) {
+            Some(slot) => *slot = digit,
+            None if digit == b'0' => {}
+            None => return None,
+        }
+        len += 1;
+        if digit != b'0' {
+            kept = len;
+        }
     }
-    Some((negative, significant.to_owned(), exponent))
+    if kept == 0 {
+        return Some((false, [0; MAX_DIGITS], 0));
+    }
+    digits[kept..].fill(0);
+    Some((negative, digits, exponent))
 }
 
 #[cfg(test)]
@@ -126,5 +198,25 @@ mod tests {
             inexact_numbers("[0.1, 0.10000000000000001]"),
             vec![0.1f64.to_bits()]
         );
+        // Decided by the digit count (15 or fewer: exact; 18 or more: inexact) and by
+        // the full comparison in between; the answers agree with the full comparison.
+        for token in [
+            "-122.422003528252475",
+            "37.807807921694092",
+            "0.1000000000000000000",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234567",
+            "123456789012345678",
+            "1e-310",
+            "2.2250738585072014e-308",
+            "0.000",
+            "1234567890123456.000000000000000000000",
+            "0.00000000000000000012345678901234567",
+        ] {
+            let value: f64 = token.parse().unwrap();
+            let full = normalize(token) == normalize(&format!("{value:e}"));
+            assert_eq!(is_exact(token, value), full, "{token}");
+        }
     }
 }

@@ -53,6 +53,16 @@ impl Wildcard {
         self.pieces.join("*")
     }
 
+    /// The literal text before the first `*` (the whole text without a star).
+    pub(crate) fn head(&self) -> &str {
+        self.pieces.first().map_or("", String::as_str)
+    }
+
+    /// The literal text after the last `*`, or `None` without a star.
+    pub(crate) fn tail(&self) -> Option<&str> {
+        (self.pieces.len() > 1).then(|| self.pieces.last().map_or("", String::as_str))
+    }
+
     /// Whether the whole of `value` matches.
     pub(crate) fn matches(&self, value: &str) -> bool {
         let (first, rest) = match self.pieces.split_first() {

@@ -138,3 +138,145 @@ proptest! {
         }
     }
 }
+
+/// One condition of a single operator kind, with values close enough together that
+/// rules overlap, exclude each other and share bounds.
+fn one_kind_condition(kind: usize) -> BoxedStrategy<Value> {
+    let number = prop::sample::select(&[-2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, 3.0][..]);
+    let text =
+        prop::sample::select(&["a", "ab", "b", "ba", "", "A", "Ab", "ß", "SS", "ǅ", "10.0"][..]);
+    match kind {
+        0 => (
+            prop::sample::select(&["=", ">", ">=", "<", "<="][..]),
+            number.clone(),
+            prop::option::of((prop::sample::select(&["<", "<="][..]), number)),
+        )
+            .prop_map(|(op, a, upper)| match upper {
+                Some((op2, b)) if matches!(op, ">" | ">=") && b > a => {
+                    json!({"numeric": [op, a, op2, b]})
+                }
+                _ => json!({"numeric": [op, a]}),
+            })
+            .boxed(),
+        1 => prop_oneof![
+            prop::collection::vec(text.clone(), 1..4).prop_map(|v| json!({"anything-but": v})),
+            prop::collection::vec(number, 1..3).prop_map(|v| json!({"anything-but": v})),
+            prop::collection::vec(text.clone(), 1..3)
+                .prop_map(|v| json!({"anything-but": {"prefix": v[0]}})),
+            text.clone()
+                .prop_map(|t| json!({"anything-but": {"suffix": t}})),
+            text.clone()
+                .prop_map(|t| json!({"anything-but": {"equals-ignore-case": t}})),
+        ]
+        .boxed(),
+        2 => prop::sample::select(
+            &[
+                "a*", "*b", "a*b", "*", "*a*", "ab", "", "a*a", "b*a*", "\\**",
+            ][..],
+        )
+        .prop_map(|w| json!({"wildcard": w}))
+        .boxed(),
+        3 => prop::sample::select(
+            &[
+                "10.0.0.0/8",
+                "10.0.0.0/24",
+                "10.0.1.0/24",
+                "0.0.0.0/0",
+                "2001:db8::/32",
+                "2001:db8::/64",
+                "32.1.0.0/16",
+                "10.0.0.1",
+                "2001:DB8::1",
+            ][..],
+        )
+        .prop_map(|c| {
+            if c.contains('/') {
+                json!({"cidr": c})
+            } else {
+                json!(c)
+            }
+        })
+        .boxed(),
+        _ => (0..3usize, text)
+            .prop_map(|(form, t)| match form {
+                0 => json!({"equals-ignore-case": t}),
+                1 => json!({"prefix": {"equals-ignore-case": t}}),
+                _ => json!({"suffix": {"equals-ignore-case": t}}),
+            })
+            .boxed(),
+    }
+}
+
+/// A value of field `f` for [`one_kind_condition`]: a scalar or an array of them.
+fn one_kind_value() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        prop::sample::select(
+            &[
+                "a",
+                "ab",
+                "aab",
+                "b",
+                "ba",
+                "",
+                "A",
+                "AB",
+                "aB",
+                "SS",
+                "ss",
+                "ß",
+                "ǆ",
+                "Ǆ",
+                "10.0.0.1",
+                "10.0.1.7",
+                "10.9.9.9",
+                "2001:db8::1",
+                "2001:db8:0:1::1",
+                "2001:0db8::1",
+                "*",
+                "*b"
+            ][..]
+        )
+        .prop_map(Value::from),
+        prop::sample::select(&[-3.0, -2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0][..])
+            .prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+    ];
+    prop_oneof![
+        3 => scalar.clone(),
+        1 => prop::collection::vec(scalar, 0..3).prop_map(Value::Array),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Many rules of one operator kind on one field (the case the value indexes serve):
+    /// the shared machine finds exactly the rules each pattern's direct evaluator finds.
+    #[test]
+    fn many_rules_of_one_operator_agree_with_each_pattern(
+        (kind, conditions) in (0..5usize).prop_flat_map(|kind| {
+            (Just(kind), prop::collection::vec(
+                prop::collection::vec(one_kind_condition(kind), 1..3), 1..40))
+        }),
+        values in prop::collection::vec(one_kind_value(), 1..8),
+    ) {
+        let _ = kind;
+        let patterns: Vec<Pattern> = conditions
+            .iter()
+            .filter_map(|list| Pattern::from_value(&json!({"f": list})).ok())
+            .collect();
+        let mut machine = RuleMachine::new();
+        for (i, p) in patterns.iter().enumerate() {
+            machine.add_rule(i, p);
+        }
+        for value in &values {
+            let event = json!({"f": value, "g": 1});
+            let expected: Vec<usize> = (0..patterns.len())
+                .filter(|&i| patterns[i].matches_reference(&event))
+                .collect();
+            let actual: Vec<usize> = machine.matching_rules(&event).into_iter().copied().collect();
+            prop_assert_eq!(actual, expected, "event {}", event);
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! Value indexes of one state's transitions on one field, one per operator kind, so a
+//! leaf's value selects its next states without trying every condition in turn:
+//!
+//! - prefixes and suffixes: hashed, one lookup per distinct length ([`AffixTable`]);
+//! - `equals-ignore-case` and its prefix/suffix forms: hashed by case-folded text, each
+//!   candidate then checked exactly ([`IgnoreCaseIndex`]);
+//! - `numeric` ranges: an interval tree, `O(log n + matches)` per number ([`NumericIndex`]);
+//! - `anything-but` value, prefix and suffix lists: the excluded values are indexed and
+//!   subtracted from all the field's `anything-but` transitions; a value excluded by more
+//!   than half of them keeps its (short) list of the others, so the cost follows the
+//!   matches, not the number of rules ([`AnythingButIndex`]);
+//! - `wildcard`: by the literal text before the first `*` (else after the last), each
+//!   candidate then checked ([`WildcardIndex`]);
+//! - `cidr`: one hash table per (family, prefix length) ([`CidrIndex`]).
+//!
+//! Indexes that need every entry to build (the interval tree, the anything-but value
+//! sets) are built on the first match after a change, once.
+
+use std::sync::OnceLock;
+
+use crate::cidr::{Cidr, address_bits, prefix_mask};
+use crate::matcher::{AnythingBut, IgnoreCase, NumericRange};
+use crate::value::{LeafValue, Literal, number_key};
+use crate::wildcard::Wildcard;
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Index of a machine state.
+pub(crate) type StateId = u32;
+
+/// Texts (prefixes or suffixes) grouped so a value is checked with one lookup per
+/// distinct length.
+#[derive(Debug, Clone)]
+pub(crate) struct AffixTable<T> {
+    by_text: Map<Box<str>, Vec<T>>,
+    lengths: Vec<usize>,
+}
+
+impl<T> Default for AffixTable<T> {
+    fn default() -> Self {
+        Self {
+            by_text: Map::default(),
+            lengths: Vec::new(),
+        }
+    }
+}
+
+impl<T> AffixTable<T> {
+    pub(crate) fn insert(&mut self, text: &str, item: T) {
+        self.by_text.entry(text.into()).or_default().push(item);
+        if let Err(at) = self.lengths.binary_search(&text.len()) {
+            self.lengths.insert(at, text.len());
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lengths.is_empty()
+    }
+
+    /// Calls `found` for each item whose text starts `value`.
+    pub(crate) fn for_each_prefix_of(&self, value: &str, mut found: impl FnMut(&T)) {
+        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
+            if let Some(items) = value.get(..len).and_then(|head| self.by_text.get(head)) {
+                items.iter().for_each(&mut found);
+            }
+        }
+    }
+
+    /// Calls `found` for each item whose text ends `value`.
+    pub(crate) fn for_each_suffix_of(&self, value: &str, mut found: impl FnMut(&T)) {
+        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
+            if let Some(items) = value
+                .get(value.len() - len..)
+                .and_then(|tail| self.by_text.get(tail))
+            {
+                items.iter().for_each(&mut found);
+            }
+        }
+    }
+}
+
+/// `equals-ignore-case` and its `prefix`/`suffix` forms, hashed by case-folded text.
+///
+/// A value spelling a pattern ignoring case (see [`IgnoreCase`]) is a run of each pattern
+/// character's lower or upper form; folding maps each character on its own, so the
+/// value's fold equals (starts, ends with) the pattern's fold whenever every pattern
+/// character's two forms fold like the character itself. Patterns with a character for
+/// which that does not hold are refused by [`IgnoreCaseIndex::insert`] (the caller checks
+/// them one by one); every candidate is then checked exactly.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IgnoreCaseIndex {
+    equals: Map<Box<str>, Vec<(Box<str>, StateId)>>,
+    prefixes: AffixTable<(Box<str>, StateId)>,
+    suffixes: AffixTable<(Box<str>, StateId)>,
+}
+
+impl IgnoreCaseIndex {
+    /// Indexes `pattern`; `false` when its fold cannot serve as a key (see above).
+    pub(crate) fn insert(&mut self, form: IgnoreCase, pattern: &str, next: StateId) -> bool {
+        let Some(key) = pattern_fold(pattern) else {
+            return false;
+        };
+        let item = (Box::from(pattern), next);
+        match form {
+            IgnoreCase::Equals => self.equals.entry(key.into()).or_default().push(item),
+            IgnoreCase::Prefix => self.prefixes.insert(&key, item),
+            IgnoreCase::Suffix => self.suffixes.insert(&key, item),
+        }
+        true
+    }
+
+    pub(crate) fn collect(&self, value: &str, out: &mut Vec<StateId>) {
+        if self.equals.is_empty() && self.prefixes.is_empty() && self.suffixes.is_empty() {
+            return;
+        }
+        let folded = fold(value);
+        if let Some(items) = self.equals.get(folded.as_str()) {
+            for (pattern, next) in items {
+                if IgnoreCase::Equals.matches(pattern, value) {
+                    out.push(*next);
+                }
+            }
+        }
+        self.prefixes
+            .for_each_prefix_of(&folded, |(pattern, next)| {
+                if IgnoreCase::Prefix.matches(pattern, value) {
+                    out.push(*next);
+                }
+            });
+        self.suffixes
+            .for_each_suffix_of(&folded, |(pattern, next)| {
+                if IgnoreCase::Suffix.matches(pattern, value) {
+                    out.push(*next);
+                }
+            });
+    }
+}
+
+/// Each character's upper-case form, lower-cased, character by character.
+fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The fold of a pattern, when each of its characters' lower and upper forms fold like
+/// the character (true of every cased letter tried; checked, not assumed).
+fn pattern_fold(pattern: &str) -> Option<String> {
+    let mut buffer = [0u8; 4];
+    for c in pattern.chars() {
+        let own = fold(c.encode_utf8(&mut buffer));
+        let lower: String = c.to_lowercase().collect();
+        let upper: String = c.to_uppercase().collect();
+        if fold(&lower) != own || fold(&upper) != own {
+            return None;
+        }
+    }
+    Some(fold(pattern))
+}
+
+/// `numeric` ranges: a centred interval tree over the ranges that hold some double.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NumericIndex {
+    /// Range (zero bounds written as `+0.0`), a double inside it, next state.
+    ranges: Vec<(NumericRange, f64, StateId)>,
+    tree: OnceLock<IntervalTree>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct IntervalTree {
+    nodes: Vec<IntervalNode>,
+    root: Option<u32>,
+}
+
+/// The ranges holding `center`, sorted so that the ones admitting a number below (above)
+/// the centre come first in `by_lower` (`by_upper`); the ranges wholly below and above.
+#[derive(Debug, Clone)]
+struct IntervalNode {
+    center: f64,
+    by_lower: Vec<u32>,
+    by_upper: Vec<u32>,
+    below: Option<u32>,
+    above: Option<u32>,
+}
+
+impl NumericIndex {
+    pub(crate) fn insert(&mut self, range: &NumericRange, next: StateId) {
+        let positive_zero =
+            |(bound, inclusive): (f64, bool)| (if bound == 0.0 { 0.0 } else { bound }, inclusive);
+        let range = NumericRange {
+            lower: range.lower.map(positive_zero),
+            upper: range.upper.map(positive_zero),
+        };
+        // A range holding no double matches no event.
+        if let Some(witness) = witness(&range) {
+            self.ranges.push((range, witness, next));
+            self.tree = OnceLock::new();
+        }
+    }
+
+    pub(crate) fn collect(&self, n: f64, out: &mut Vec<StateId>) {
+        if self.ranges.is_empty() || n.is_nan() {
+            return;
+        }
+        let tree = self.tree.get_or_init(|| IntervalTree::build(&self.ranges));
+        let next_of = |i: u32| self.ranges[i as usize].2;
+        let mut at = tree.root;
+        while let Some(node) = at.and_then(|i| tree.nodes.get(i as usize)) {
+            if n < node.center {
+                for &i in &node.by_lower {
+                    if !lower_admits(self.ranges[i as usize].0.lower, n) {
+                        break;
+                    }
+                    out.push(next_of(i));
+                }
+                at = node.below;
+            } else if n > node.center {
+                for &i in &node.by_upper {
+                    if !upper_admits(self.ranges[i as usize].0.upper, n) {
+                        break;
+                    }
+                    out.push(next_of(i));
+                }
+                at = node.above;
+            } else {
+                out.extend(node.by_lower.iter().map(|&i| next_of(i)));
+                break;
+            }
+        }
+    }
+}
+
+fn lower_admits(lower: Option<(f64, bool)>, n: f64) -> bool {
+    match lower {
+        Some((bound, true)) => n >= bound,
+        Some((bound, false)) => n > bound,
+        None => true,
+    }
+}
+
+fn upper_admits(upper: Option<(f64, bool)>, n: f64) -> bool {
+    match upper {
+        Some((bound, true)) => n <= bound,
+        Some((bound, false)) => n < bound,
+        None => true,
+    }
+}
+
+/// A double inside the range, if any: its smallest one (or its largest when unbounded
+/// below).
+fn witness(range: &NumericRange) -> Option<f64> {
+    let candidate = match (range.lower, range.upper) {
+        (Some((low, true)), _) => low,
+        (Some((low, false)), _) => low.next_up(),
+        (None, Some((high, true))) => high,
+        (None, Some((high, false))) => high.next_down(),
+        (None, None) => 0.0,
+    };
+    range.contains(candidate).then_some(candidate)
+}
+
+impl IntervalTree {
+    fn build(ranges: &[(NumericRange, f64, StateId)]) -> Self {
+        let mut tree = Self::default();
+        let all = (0..u32::try_from(ranges.len()).unwrap_or(u32::MAX)).collect();
+        tree.root = tree.add(ranges, all);
+        tree
+    }
+
+    /// Adds the subtree of `subset`. The centre is the median of the ranges' witnesses,
+    /// so the node holds at least that range and each side at most half of the rest.
+    fn add(
+        &mut self,
+        ranges: &[(NumericRange, f64, StateId)],
+        mut subset: Vec<u32>,
+    ) -> Option<u32> {
+        if subset.is_empty() {
+            return None;
+        }
+        let middle = subset.len() / 2;
+        let witness_of = |i: &u32| ranges[*i as usize].1;
+        subset.select_nth_unstable_by(middle, |a, b| witness_of(a).total_cmp(&witness_of(b)));
+        let center = witness_of(&subset[middle]);
+        let (mut here, mut below, mut above) = (Vec::new(), Vec::new(), Vec::new());
+        for i in subset {
+            let range = &ranges[i as usize].0;
+            if range.contains(center) {
+                here.push(i);
+            } else if lower_admits(range.lower, center) {
+                below.push(i);
+            } else {
+                above.push(i);
+            }
+        }
+        // Lowest lower bound first (none first; inclusive before exclusive at a tie): the
+        // ranges admitting a number are then a prefix. Likewise highest upper bound first.
+        let lower_key = |i: &u32| {
+            ranges[*i as usize]
+                .0
+                .lower
+                .map(|(b, inclusive)| (b, !inclusive))
+        };
+        let upper_key = |i: &u32| ranges[*i as usize].0.upper;
+        let mut by_lower = here.clone();
+        by_lower.sort_by(|a, b| match (lower_key(a), lower_key(b)) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)),
+        });
+        let mut by_upper = here;
+        by_upper.sort_by(|a, b| match (upper_key(a), upper_key(b)) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => y.0.total_cmp(&x.0).then(y.1.cmp(&x.1)),
+        });
+        let at = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        self.nodes.push(IntervalNode {
+            center,
+            by_lower,
+            by_upper,
+            below: None,
+            above: None,
+        });
+        let below = self.add(ranges, below);
+        let above = self.add(ranges, above);
+        if let Some(node) = self.nodes.get_mut(at as usize) {
+            node.below = below;
+            node.above = above;
+        }
+        Some(at)
+    }
+}
+
+/// `anything-but` value, prefix and suffix lists. A leaf selects every such transition
+/// except those whose list excludes it: the excluded ones are found by hash lookups.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnythingButIndex {
+    /// Value lists: the string and number keys of each, and its next state.
+    values: Vec<(Vec<ValueKey>, StateId)>,
+    by_value: OnceLock<ValueSlots>,
+    /// Prefix lists: next states, and each prefix with the position of its list.
+    prefix_nexts: Vec<StateId>,
+    prefixes: AffixTable<u32>,
+    /// Suffix lists, likewise.
+    suffix_nexts: Vec<StateId>,
+    suffixes: AffixTable<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Str(Box<str>),
+    Num(u64),
+}
+
+/// Built from the value lists: every next state, and per excluded value either the
+/// positions of the lists excluding it (at most half) or the next states of the others.
+#[derive(Debug, Clone, Default)]
+struct ValueSlots {
+    all: Vec<StateId>,
+    strings: Map<Box<str>, Slot>,
+    numbers: Map<u64, Slot>,
+}
+
+#[derive(Debug, Clone)]
+enum Slot {
+    /// Sorted positions (in `all`) of the lists excluding the value.
+    Excluded(Vec<u32>),
+    /// Next states of the lists not excluding it (when most lists do).
+    Selected(Vec<StateId>),
+}
+
+impl AnythingButIndex {
+    /// Indexes the list; `false` for the forms it does not index (ignore-case, wildcard).
+    pub(crate) fn insert(&mut self, not: &AnythingBut, next: StateId) -> bool {
+        match not {
+            AnythingBut::Values(values) => {
+                let keys = values
+                    .iter()
+                    .filter_map(|literal| match literal {
+                        Literal::Str(s) => Some(ValueKey::Str(s.as_str().into())),
+                        Literal::Num(n) => Some(ValueKey::Num(number_key(*n))),
+                        Literal::Bool(_) | Literal::Null => None,
+                    })
+                    .collect();
+                self.values.push((keys, next));
+                self.by_value = OnceLock::new();
+            }
+            AnythingBut::Prefixes(texts) => {
+                let at = u32::try_from(self.prefix_nexts.len()).unwrap_or(u32::MAX);
+                self.prefix_nexts.push(next);
+                texts.iter().for_each(|t| self.prefixes.insert(t, at));
+            }
+            AnythingBut::Suffixes(texts) => {
+                let at = u32::try_from(self.suffix_nexts.len()).unwrap_or(u32::MAX);
+                self.suffix_nexts.push(next);
+                texts.iter().for_each(|t| self.suffixes.insert(t, at));
+            }
+            AnythingBut::IgnoreCase(_) | AnythingBut::Wildcards(_) => return false,
+        }
+        true
+    }
+
+    pub(crate) fn collect(&self, leaf: &LeafValue<'_>, out: &mut Vec<StateId>) {
+        if !self.values.is_empty() {
+            self.collect_values(leaf, out);
+        }
+        for (nexts, table, prefix) in [
+            (&self.prefix_nexts, &self.prefixes, true),
+            (&self.suffix_nexts, &self.suffixes, false),
+        ] {
+            if nexts.is_empty() {
+                continue;
+            }
+            let Some(s) = leaf.as_str() else {
+                out.extend_from_slice(nexts);
+                continue;
+            };
+            let mut excluded = Vec::new();
+            if prefix {
+                table.for_each_prefix_of(s, |&at| excluded.push(at));
+            } else {
+                table.for_each_suffix_of(s, |&at| excluded.push(at));
+            }
+            excluded.sort_unstable();
+            excluded.dedup();
+            extend_except(nexts, &excluded, out);
+        }
+    }
+
+    fn collect_values(&self, leaf: &LeafValue<'_>, out: &mut Vec<StateId>) {
+        let slots = self
+            .by_value
+            .get_or_init(|| ValueSlots::build(&self.values));
+        let slot = match leaf {
+            LeafValue::Str(s) => slots.strings.get(s.as_ref()),
+            LeafValue::Num(n) => slots.numbers.get(&number_key(*n)),
+            LeafValue::Bool(_) | LeafValue::Null => None,
+        };
+        match slot {
+            None => out.extend_from_slice(&slots.all),
+            Some(Slot::Selected(nexts)) => out.extend_from_slice(nexts),
+            Some(Slot::Excluded(positions)) => extend_except(&slots.all, positions, out),
+        }
+    }
+}
+
+/// Appends `all` but the entries at the sorted `positions`.
+fn extend_except(all: &[StateId], positions: &[u32], out: &mut Vec<StateId>) {
+    let mut skip = positions.iter().peekable();
+    for (at, next) in all.iter().enumerate() {
+        if skip.peek().is_some_and(|&&p| p as usize == at) {
+            skip.next();
+        } else {
+            out.push(*next);
+        }
+    }
+}
+
+impl ValueSlots {
+    fn build(lists: &[(Vec<ValueKey>, StateId)]) -> Self {
+        let mut excluded: Map<&ValueKey, Vec<u32>> = Map::default();
+        for (at, (keys, _)) in lists.iter().enumerate() {
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            for key in keys {
+                let positions = excluded.entry(key).or_default();
+                if positions.last() != Some(&at) {
+                    positions.push(at);
+                }
+            }
+        }
+        let all: Vec<StateId> = lists.iter().map(|(_, next)| *next).collect();
+        let mut slots = Self {
+            all,
+            ..Self::default()
+        };
+        for (key, positions) in excluded {
+            let slot = if positions.len() * 2 > slots.all.len() {
+                let mut selected = Vec::new();
+                extend_except(&slots.all, &positions, &mut selected);
+                Slot::Selected(selected)
+            } else {
+                Slot::Excluded(positions)
+            };
+            match key {
+                ValueKey::Str(s) => slots.strings.insert(s.clone(), slot),
+                ValueKey::Num(n) => slots.numbers.insert(*n, slot),
+            };
+        }
+        slots
+    }
+}
+
+/// `wildcard` values, by the literal text before their first `*` (a wildcard without a
+/// star: its whole text), else by the text after their last `*`; the few with neither
+/// (`*`, `*x*`) are tried one by one. Every candidate is checked in full.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WildcardIndex {
+    by_head: AffixTable<(Wildcard, StateId)>,
+    by_tail: AffixTable<(Wildcard, StateId)>,
+    unanchored: Vec<(Wildcard, StateId)>,
+}
+
+impl WildcardIndex {
+    pub(crate) fn insert(&mut self, wildcard: &Wildcard, next: StateId) {
+        let item = (wildcard.clone(), next);
+        match wildcard.tail() {
+            Some(tail) if wildcard.head().is_empty() && tail.is_empty() => {
+                self.unanchored.push(item);
+            }
+            Some(tail) if wildcard.head().is_empty() => self.by_tail.insert(tail, item),
+            _ => self.by_head.insert(wildcard.head(), item),
+        }
+    }
+
+    pub(crate) fn collect(&self, value: &str, out: &mut Vec<StateId>) {
+        let mut check = |(wildcard, next): &(Wildcard, StateId)| {
+            if wildcard.matches(value) {
+                out.push(*next);
+            }
+        };
+        self.by_head.for_each_prefix_of(value, &mut check);
+        self.by_tail.for_each_suffix_of(value, &mut check);
+        self.unanchored.iter().for_each(check);
+    }
+}
+
+/// `cidr` networks (and exact values that read as IP addresses): one hash table of
+/// network addresses per family and prefix length.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CidrIndex {
+    tables: Vec<CidrTable>,
+}
+
+#[derive(Debug, Clone)]
+struct CidrTable {
+    is_v6: bool,
+    bits: u32,
+    mask: u128,
+    networks: Map<u128, Vec<StateId>>,
+}
+
+impl CidrIndex {
+    pub(crate) fn insert(&mut self, cidr: &Cidr, next: StateId) {
+        let (is_v6, bits, network) = cidr.key();
+        let at = match self
+            .tables
+            .iter()
+            .position(|t| t.is_v6 == is_v6 && t.bits == bits)
+        {
+            Some(at) => at,
+            None => {
+                self.tables.push(CidrTable {
+                    is_v6,
+                    bits,
+                    mask: prefix_mask(bits, is_v6),
+                    networks: Map::default(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        self.tables[at]
+            .networks
+            .entry(network)
+            .or_default()
+            .push(next);
+    }
+
+    /// Next states of the networks holding `value`, read as [`Cidr::contains`] reads it.
+    pub(crate) fn collect(&self, value: &str, out: &mut Vec<StateId>) {
+        if self.tables.is_empty() {
+            return;
+        }
+        let Some((is_v6, address)) = address_bits(value) else {
+            return;
+        };
+        for table in &self.tables {
+            let probe = match (table.is_v6, is_v6) {
+                (true, true) | (false, false) => address,
+                // An IPv6 address falls in an IPv4 network when its top 32 bits do.
+                (false, true) => address >> 96,
+                (true, false) => continue,
+            };
+            if let Some(nexts) = table.networks.get(&(probe & table.mask)) {
+                out.extend_from_slice(nexts);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(lower: Option<(f64, bool)>, upper: Option<(f64, bool)>) -> NumericRange {
+        NumericRange { lower, upper }
+    }
+
+    #[test]
+    fn interval_tree_agrees_with_each_range() {
+        let mut ranges = Vec::new();
+        for i in 0..40 {
+            let x = f64::from(i) - 20.0;
+            ranges.push(range(Some((x, i % 2 == 0)), None));
+            ranges.push(range(None, Some((x, i % 3 == 0))));
+            ranges.push(range(Some((x, i % 2 == 0)), Some((x + 3.0, i % 5 == 0))));
+            ranges.push(range(Some((x, true)), Some((x, true))));
+        }
+        ranges.push(range(Some((-0.0, false)), Some((1.0, false))));
+        ranges.push(range(Some((1.0, false)), Some((1.0f64.next_up(), false))));
+        let mut index = NumericIndex::default();
+        for (i, r) in ranges.iter().enumerate() {
+            index.insert(r, i as StateId);
+        }
+        let mut probes: Vec<f64> = (-50..50).map(|i| f64::from(i) * 0.5).collect();
+        probes.extend([-0.0, 0.0, f64::MAX, -f64::MAX, 1.0f64.next_up(), f64::NAN]);
+        for n in probes {
+            let mut found = Vec::new();
+            index.collect(n, &mut found);
+            found.sort_unstable();
+            let expected: Vec<StateId> = (0..ranges.len())
+                .filter(|&i| ranges[i].contains(n))
+                .map(|i| i as StateId)
+                .collect();
+            assert_eq!(found, expected, "at {n}");
+        }
+    }
+
+    #[test]
+    fn folded_keys_refuse_characters_whose_forms_fold_apart() {
+        assert_eq!(pattern_fold("EventB").as_deref(), Some("eventb"));
+        assert_eq!(pattern_fold("ß"), Some(fold("SS")));
+        let mut index = IgnoreCaseIndex::default();
+        assert!(index.insert(IgnoreCase::Equals, "ß", 1));
+        assert!(index.insert(IgnoreCase::Equals, "SS", 2));
+        let mut out = Vec::new();
+        index.collect("SS", &mut out);
+        assert_eq!(out, vec![1, 2]);
+        out.clear();
+        index.collect("ss", &mut out);
+        assert_eq!(out, vec![2]);
+        out.clear();
+        index.collect("ß", &mut out);
+        assert_eq!(out, vec![1]);
+    }
+
+    #[test]
+    fn anything_but_values_subtract_the_excluding_lists() {
+        let mut index = AnythingButIndex::default();
+        let list = |values: &[&str]| {
+            AnythingBut::Values(crate::matcher::LiteralSet::new(
+                values.iter().map(|v| Literal::Str((*v).into())).collect(),
+            ))
+        };
+        for i in 0..10u32 {
+            assert!(index.insert(&list(&["common", &format!("own{i}")]), i));
+        }
+        assert!(index.insert(&list(&["own3"]), 10));
+        let collect = |value: &str| {
+            let mut out = Vec::new();
+            index.collect(&LeafValue::Str(value.into()), &mut out);
+            out
+        };
+        assert_eq!(collect("common"), vec![10]);
+        assert_eq!(collect("own3"), vec![0, 1, 2, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(collect("other"), (0..=10).collect::<Vec<_>>());
+        let mut out = Vec::new();
+        index.collect(&LeafValue::Num(1.0), &mut out);
+        assert_eq!(out.len(), 11);
+    }
+}
