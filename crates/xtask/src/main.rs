@@ -2,6 +2,7 @@
 //! the checks need (pinned, into `.eventrail/`), then runs every check and test, LocalStack
 //! included, and stops what it started.
 
+mod coldstart;
 mod e2e;
 mod steps;
 
@@ -24,6 +25,9 @@ enum Command {
     /// Build one Lambda zip per function (arm64 by default, as deployed to AWS) and print
     /// their sizes.
     Zips(steps::ZipOptions),
+    /// Measure each function's cold start (init, first invocation, peak RSS) against a bare
+    /// lambda_runtime hello world, release builds, fake Runtime API and AWS endpoint.
+    Coldstart(coldstart::ColdstartOptions),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Test(options) => steps::test(&options),
         Command::Zips(options) => steps::zips(&options),
+        Command::Coldstart(options) => {
+            steps::repo_root().and_then(|root| coldstart::coldstart(&root, &options))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
