@@ -15,6 +15,7 @@
 //! - [`testing`]: run a handler dry on the catalog's samples, with the declaration checked
 //!   against the handler's event type.
 
+mod aws;
 pub mod config;
 mod consumer;
 mod dead_letter;
@@ -25,6 +26,7 @@ pub mod testing;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
+pub use aws::{LambdaEnvironment, TrustStoreChoice, aws_config};
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{
     Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
@@ -39,22 +41,6 @@ pub use publisher::{
     MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,
     RetryPolicy, TransportError,
 };
-
-/// Loads the AWS configuration once, at init: region, credentials and endpoint
-/// (`AWS_ENDPOINT_URL` points every client at LocalStack) from the standard environment.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    // Every call is bounded, so no SDK call can outlive the invocation: a function's timeout
-    // is 10 s by default, and publishing is also bounded by the invocation's deadline.
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .operation_attempt_timeout(std::time::Duration::from_secs(4))
-        .operation_timeout(std::time::Duration::from_secs(8))
-        .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await
-}
 
 /// The error type a function's `main` returns.
 pub type LambdaError = lambda_runtime::Error;

@@ -2,6 +2,7 @@
 //! the checks need (pinned, into `.eventrail/`), then runs every check and test, LocalStack
 //! included, and stops what it started.
 
+mod coldstart;
 mod e2e;
 mod steps;
 mod unify;
@@ -28,6 +29,9 @@ enum Command {
     /// Regenerate crates/workspace-hack from the dependency graph, so the CLI, the functions
     /// and the tests share one compiled graph (`--check`: fail if it is stale).
     Unify(unify::UnifyOptions),
+    /// Measure each function's cold start (init, first invocation, peak RSS) against a bare
+    /// lambda_runtime hello world, release builds, fake Runtime API and AWS endpoint.
+    Coldstart(coldstart::ColdstartOptions),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,9 @@ fn main() -> ExitCode {
         Command::Test(options) => steps::test(&options),
         Command::Zips(options) => steps::zips(&options),
         Command::Unify(options) => steps::unify(&options),
+        Command::Coldstart(options) => {
+            steps::repo_root().and_then(|root| coldstart::coldstart(&root, &options))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

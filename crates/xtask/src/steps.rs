@@ -57,7 +57,7 @@ impl Step {
     }
 }
 
-fn repo_root() -> Result<PathBuf> {
+pub fn repo_root() -> Result<PathBuf> {
     eventrail_local::paths::repo_root().context("finding the repository root")
 }
 

@@ -1,0 +1,285 @@
+//! The AWS SDK configuration every function loads once, at init, and the HTTPS client all
+//! its SDK clients share.
+
+use crate::config;
+
+/// Loads the AWS configuration once, at init: region, credentials and endpoint
+/// (`AWS_ENDPOINT_URL` points every client at LocalStack) from the standard environment.
+///
+/// Every SDK client built from it shares one HTTPS client, whose trust store is the one
+/// [`TrustStoreChoice`] picks: by default the Amazon Trust Services roots compiled in, instead
+/// of the system store (a bundle and a folder of ~150 files read at init, then parsed again
+/// for each SDK client).
+///
+/// Inside Lambda ([`LambdaEnvironment`]) the region and the credentials come from the
+/// variables Lambda sets, and no profile file is looked for (a sandbox has none): the SDK's
+/// default chains would otherwise probe `~/.aws/config` and build every credential provider
+/// (web identity, ECS, IMDS, SSO) before reaching the environment's keys.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    // Every call is bounded, so no SDK call can outlive the invocation: a function's timeout
+    // is 10 s by default, and publishing is also bounded by the invocation's deadline.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(4))
+        .operation_timeout(std::time::Duration::from_secs(8))
+        .build();
+    let lookup = |name: &str| std::env::var(name).ok();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .http_client(https_client(&TrustStoreChoice::from_lookup(lookup)));
+    if let Some(lambda) = LambdaEnvironment::from_lookup(|name| std::env::var(name).ok()) {
+        loader = lambda.configure(loader);
+    }
+    loader.load().await
+}
+
+/// The roots every AWS endpoint's certificate chains to (Amazon Root CA 1-4 and Starfield
+/// Services Root G2), compiled in: `certs/amazon-trust-services.pem`.
+const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// Where the HTTPS client's trusted roots come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustStoreChoice {
+    /// The Amazon Trust Services roots alone: AWS's own endpoints, or an endpoint over plain
+    /// HTTP (LocalStack), need no other.
+    AmazonTrustServices,
+    /// `SSL_CERT_FILE` names a bundle: trust it alone, as OpenSSL would.
+    Bundle(std::path::PathBuf),
+    /// `AWS_ENDPOINT_URL` is an `https://` endpoint of someone else (a LocalStack with TLS, a
+    /// proxy): the Amazon roots plus the system's bundle, found once.
+    AmazonAndSystem,
+}
+
+impl TrustStoreChoice {
+    /// Picks the trust store from `SSL_CERT_FILE` and `AWS_ENDPOINT_URL`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(file) = set("SSL_CERT_FILE") {
+            return Self::Bundle(file.trim().into());
+        }
+        match set("AWS_ENDPOINT_URL") {
+            Some(url) if url.trim().to_ascii_lowercase().starts_with("https://") => {
+                Self::AmazonAndSystem
+            }
+            _ => Self::AmazonTrustServices,
+        }
+    }
+
+    /// The trusted roots, as PEM text (a bundle that cannot be read is left out, with a
+    /// warning: connections it would have secured then fail and say so).
+    fn pem(&self) -> Vec<u8> {
+        let read = |path: &std::path::Path| match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                tracing::warn!(file = %path.display(), %error, "cannot read the trusted roots bundle");
+                None
+            }
+        };
+        match self {
+            Self::AmazonTrustServices => AMAZON_TRUST_SERVICES.as_bytes().to_vec(),
+            Self::Bundle(path) => read(path).unwrap_or_default(),
+            Self::AmazonAndSystem => {
+                let mut pem = AMAZON_TRUST_SERVICES.as_bytes().to_vec();
+                // Where Amazon Linux, Debian/Ubuntu and Alpine keep the system bundle.
+                let system = [
+                    "/etc/pki/tls/certs/ca-bundle.crt",
+                    "/etc/ssl/certs/ca-certificates.crt",
+                    "/etc/ssl/cert.pem",
+                ]
+                .iter()
+                .map(std::path::Path::new)
+                .find(|path| path.is_file());
+                if let Some(bundle) = system.and_then(read) {
+                    pem.push(b'\n');
+                    pem.extend(bundle);
+                }
+                pem
+            }
+        }
+    }
+}
+
+/// The HTTPS client (rustls with aws-lc, as the SDK's default) trusting `choice`'s roots.
+fn https_client(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust_store = tls::TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(choice.pem());
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
+/// What Lambda's environment gives a function: when it is complete, the configuration is
+/// built from it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaEnvironment {
+    /// `AWS_REGION`.
+    pub region: String,
+}
+
+impl LambdaEnvironment {
+    /// `Some` inside Lambda (`AWS_LAMBDA_FUNCTION_NAME`) with `AWS_REGION` and the execution
+    /// role's keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`) set, and no profile asked
+    /// for (`AWS_PROFILE`, `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` unset): then
+    /// nothing but the environment can configure the SDK.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let inside_lambda = set(config::FUNCTION_NAME_VAR).is_some()
+            && set("AWS_ACCESS_KEY_ID").is_some()
+            && set("AWS_SECRET_ACCESS_KEY").is_some();
+        let profile_asked = [
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ]
+        .iter()
+        .any(|name| set(name).is_some());
+        if !inside_lambda || profile_asked {
+            return None;
+        }
+        Some(Self {
+            region: set("AWS_REGION")?.trim().to_owned(),
+        })
+    }
+
+    /// The loader with the region and the environment's credentials set, and an empty
+    /// profile in place of the profile files.
+    pub fn configure(self, loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+        use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+        let no_profile_files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, "")
+            .build();
+        loader
+            .region(aws_config::Region::new(self.region))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .profile_files(no_profile_files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_LAMBDA_FUNCTION_NAME", "inventory"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ];
+
+    #[test]
+    fn inside_lambda_the_environment_configures_the_sdk() {
+        assert_eq!(
+            LambdaEnvironment::from_lookup(lookup(LAMBDA)),
+            Some(LambdaEnvironment {
+                region: "eu-west-1".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn anything_missing_or_a_profile_keeps_the_default_chains() {
+        for missing in LAMBDA.iter().map(|(name, _)| *name) {
+            let partial: Vec<(&str, &str)> = LAMBDA
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != missing)
+                .collect();
+            assert_eq!(
+                LambdaEnvironment::from_lookup(lookup(&partial)),
+                None,
+                "without {missing}"
+            );
+        }
+        let mut with_profile = LAMBDA.to_vec();
+        with_profile.push(("AWS_PROFILE", "dev"));
+        assert_eq!(LambdaEnvironment::from_lookup(lookup(&with_profile)), None);
+    }
+
+    #[test]
+    fn the_trust_store_follows_the_endpoint_and_ssl_cert_file() {
+        assert_eq!(
+            TrustStoreChoice::from_lookup(lookup(&[])),
+            TrustStoreChoice::AmazonTrustServices
+        );
+        assert_eq!(
+            TrustStoreChoice::from_lookup(lookup(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")])),
+            TrustStoreChoice::AmazonTrustServices
+        );
+        assert_eq!(
+            TrustStoreChoice::from_lookup(lookup(&[(
+                "AWS_ENDPOINT_URL",
+                "HTTPS://localhost.localstack.cloud:4566"
+            )])),
+            TrustStoreChoice::AmazonAndSystem
+        );
+        assert_eq!(
+            TrustStoreChoice::from_lookup(lookup(&[
+                ("SSL_CERT_FILE", "/opt/roots.pem"),
+                ("AWS_ENDPOINT_URL", "https://x"),
+            ])),
+            TrustStoreChoice::Bundle("/opt/roots.pem".into())
+        );
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_roots() {
+        let pem = TrustStoreChoice::AmazonTrustServices.pem();
+        let text = String::from_utf8(pem).unwrap();
+        assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert_eq!(text.matches("-----END CERTIFICATE-----").count(), 5);
+    }
+
+    /// Building an SDK client parses the trust store (the SDK panics on a PEM it cannot read),
+    /// so this checks the compiled-in file, for each choice.
+    #[tokio::test]
+    async fn sdk_clients_build_with_every_trust_store() {
+        let bundle =
+            std::env::temp_dir().join(format!("eventrail-roots-{}.pem", std::process::id()));
+        std::fs::write(&bundle, AMAZON_TRUST_SERVICES).unwrap();
+        for choice in [
+            TrustStoreChoice::AmazonTrustServices,
+            TrustStoreChoice::AmazonAndSystem,
+            TrustStoreChoice::Bundle(bundle.clone()),
+        ] {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .http_client(https_client(&choice))
+                .load()
+                .await;
+            let _ = aws_sdk_sqs::Client::new(&config);
+        }
+        let _ = std::fs::remove_file(&bundle);
+    }
+
+    #[tokio::test]
+    async fn the_config_takes_the_region_and_keys_from_the_environment() {
+        let loader = LambdaEnvironment {
+            region: "eu-west-1".to_owned(),
+        }
+        .configure(aws_config::defaults(aws_config::BehaviorVersion::latest()));
+        let config = loader.load().await;
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.credentials_provider().is_some());
+    }
+}
