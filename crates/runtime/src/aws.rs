@@ -168,17 +168,8 @@ impl LambdaEnvironment {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use crate::config::test_lookup as lookup;
 
     const LAMBDA: &[(&str, &str)] = &[
         ("AWS_LAMBDA_FUNCTION_NAME", "inventory"),

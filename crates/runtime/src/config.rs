@@ -111,10 +111,20 @@ pub fn dry_run() -> bool {
     std::env::var(DRY_RUN_VAR).is_ok_and(|v| switched_on(v.trim()))
 }
 
+/// An environment for tests: `pairs` as the only variables set.
+#[cfg(test)]
+pub(crate) fn test_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_lookup as lookup;
     use super::*;
-    use std::collections::HashMap;
 
     use eventrail_contract::Invoke;
 
@@ -129,14 +139,6 @@ mod tests {
             invoke,
             ..Declaration::default()
         }
-    }
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
     }
 
     #[test]
