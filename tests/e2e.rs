@@ -707,11 +707,44 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The copy builds only what it adds: gift-wrap. The seven functions it shares with this
+    // repository, unchanged, run as the zips the test command built for its own stack.
+    let copies_target = eventrail_tests::copies_target_dir();
+    eventrail_local::deploy::build_local_zips(&copy, &copies_target, &["gift-wrap".into()], true)
+        .unwrap_or_else(|e| panic!("building gift-wrap in the copy: {e}"));
+    let template = eventrail_template::Template::load(copy.join("infra/template.yaml"))
+        .expect("the copy's template");
+    for binary in template
+        .functions()
+        .iter()
+        .filter_map(|f| f.binary.as_deref())
+    {
+        if binary == "gift-wrap" {
+            continue;
+        }
+        let zip = |target: &std::path::Path| {
+            target
+                .join(eventrail_local::deploy::LOCAL_ZIPS_DIR)
+                .join(binary)
+                .join("bootstrap.zip")
+        };
+        let (built, to) = (zip(&eventrail_tests::target_dir()), zip(&copies_target));
+        std::fs::create_dir_all(to.parent().expect("a zip's folder"))
+            .unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+        std::fs::copy(&built, &to).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the stack's deploy by `cargo xtask test` builds it)",
+                built.display()
+            )
+        });
+    }
+
     let stack_name = "eventrail-scaffold";
     let options = DeployOptions {
         stack_name: Some(stack_name.to_owned()),
         parameter_overrides: [("BusName".to_owned(), stack_name.to_owned())].into(),
-        target_dir: Some(eventrail_tests::copies_target_dir()),
+        target_dir: Some(copies_target),
+        build: false,
         ..DeployOptions::local(&copy)
     };
     // A local (dev-profile) build needs no tool from .eventrail.

@@ -23,23 +23,9 @@ use eventrail_tests::{
 use events::scenarios::{Scenario, new_order_id};
 use serde_json::{Value, json};
 
-/// The `eventrail` binary, built once by `cargo run` (a no-op when it is up to date).
-fn binary() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let output = eventrail_tests::eventrail(&["--version".as_ref()]);
-        assert!(
-            output.status.success(),
-            "building eventrail: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-    eventrail_tests::target_dir().join("debug/eventrail")
-}
-
 /// `eventrail <args> --stack <the deployed stack>`, in the repository.
 fn command(stack: &Stack, args: &[&str]) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(eventrail_tests::eventrail_binary());
     command.current_dir(repo()).args(args);
     if let Some(name) = &stack.outputs.stack_name {
         command.args(["--stack", name]);

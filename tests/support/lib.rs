@@ -135,16 +135,39 @@ pub fn copies_target_dir() -> PathBuf {
     target_dir().join("scratch-copies")
 }
 
-/// Runs this repository's `eventrail` binary (through `cargo run`, a no-op build when the
-/// workspace is built) with `args`. What it builds in turn (`eventrail new event` runs the
-/// catalog's tests) goes to [`copies_target_dir`].
+/// This repository's `eventrail` binary. `cargo xtask test` names the one it built
+/// (`EVENTRAIL_CLI`), so tests never wait on cargo's lock while a scratch copy builds;
+/// otherwise it is built once per test process by `cargo run` (a no-op when it is up to date).
+pub fn eventrail_binary() -> PathBuf {
+    if let Some(built) = std::env::var_os("EVENTRAIL_CLI") {
+        return PathBuf::from(built);
+    }
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let output =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(repo())
+                .args(["build", "--quiet", "--target-dir"])
+                .arg(target_dir())
+                .args(["-p", "eventrail", "--bin", "eventrail"])
+                .output()
+                .unwrap_or_else(|e| panic!("running cargo build -p eventrail: {e}"));
+        assert!(
+            output.status.success(),
+            "building eventrail: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    target_dir().join("debug/eventrail")
+}
+
+/// Runs this repository's `eventrail` binary ([`eventrail_binary`]) with `args`. What it
+/// builds in turn (`eventrail new event` runs the catalog's tests) goes to
+/// [`copies_target_dir`].
 pub fn eventrail(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    std::process::Command::new(eventrail_binary())
         .env("CARGO_TARGET_DIR", copies_target_dir())
         .current_dir(repo())
-        .args(["run", "--quiet", "--target-dir"])
-        .arg(target_dir())
-        .args(["-p", "eventrail", "--"])
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running eventrail: {e}"))

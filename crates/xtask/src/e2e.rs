@@ -20,8 +20,8 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// Starts LocalStack, builds the release zips and deploys `infra/template.yaml`.
-    pub fn up(root: &Path, installed: &Installed, keep: bool) -> Result<Self> {
+    /// Starts LocalStack (or connects to the one `EVENTRAIL_ENDPOINT` names).
+    pub fn start(root: &Path, installed: &Installed, keep: bool) -> Result<Self> {
         let started = Instant::now();
         eprintln!("\n==> start LocalStack (host mode, executor plugin)");
         let python = installed.localstack_python.clone();
@@ -36,18 +36,30 @@ impl Environment {
             "<== LocalStack at {endpoint} ({:.1}s)",
             started.elapsed().as_secs_f64()
         );
+        Ok(Self {
+            localstack: Some(localstack),
+            endpoint,
+            outputs_file: root.join("target/eventrail/stack-outputs.json"),
+            root: root.to_path_buf(),
+            keep,
+        })
+    }
 
+    /// Deploys `infra/template.yaml` and writes its outputs where the tests read them. With
+    /// `build` false, the zips of the last `build_local_zips` are uploaded as they are.
+    pub fn deploy(&self, installed: &Installed, build: bool) -> Result<()> {
         let started = Instant::now();
-        eprintln!(
-            "\n==> build the functions (dev profile) and deploy infra/template.yaml to LocalStack"
-        );
+        eprintln!("\n==> deploy infra/template.yaml to LocalStack");
         let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
         let deployed = runtime
             .block_on(deploy(
-                root,
-                &endpoint,
+                &self.root,
+                &self.endpoint,
                 installed,
-                &DeployOptions::local(root),
+                &DeployOptions {
+                    build,
+                    ..DeployOptions::local(&self.root)
+                },
             ))
             .context("deploying the stack to LocalStack")?;
         eprintln!(
@@ -56,25 +68,17 @@ impl Environment {
             deployed.status,
             started.elapsed().as_secs_f64()
         );
-
-        let outputs_file = root.join("target/eventrail/stack-outputs.json");
-        if let Some(dir) = outputs_file.parent() {
+        if let Some(dir) = self.outputs_file.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let document = serde_json::json!({
             "stack_name": deployed.stack_name,
-            "endpoint": endpoint,
+            "endpoint": self.endpoint,
             "outputs": deployed.outputs,
         });
-        std::fs::write(&outputs_file, serde_json::to_vec_pretty(&document)?)
-            .with_context(|| format!("writing {}", outputs_file.display()))?;
-        Ok(Self {
-            localstack: Some(localstack),
-            endpoint,
-            outputs_file,
-            root: root.to_path_buf(),
-            keep,
-        })
+        std::fs::write(&self.outputs_file, serde_json::to_vec_pretty(&document)?)
+            .with_context(|| format!("writing {}", self.outputs_file.display()))?;
+        Ok(())
     }
 
     /// Points a test command at this environment.

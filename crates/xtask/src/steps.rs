@@ -35,15 +35,15 @@ pub struct ZipOptions {
 
 /// Prints a step's banner and, when it ends, how long it took.
 struct Step {
-    name: &'static str,
+    name: String,
     started: Instant,
 }
 
 impl Step {
-    fn start(name: &'static str) -> Self {
+    fn start(name: &str) -> Self {
         eprintln!("\n==> {name}");
         Self {
-            name,
+            name: name.to_owned(),
             started: Instant::now(),
         }
     }
@@ -100,12 +100,25 @@ pub fn test(options: &TestOptions) -> Result<()> {
     unify(&crate::unify::UnifyOptions { check: true })?;
     step.done();
 
+    // Clippy lints the workspace's crates while they compile (clippy-driver as the workspace
+    // wrapper, as the `cargo xtask` alias builds xtask itself) instead of compiling every
+    // dependency a second time in check mode. Every command below inherits it: the deploy's
+    // build and the tests' scratch copies too.
+    let linted = clippy_driver_runs(&root, &path);
+    if linted {
+        // SAFETY: no other thread reads or writes the environment: the only other thread,
+        // Ctrl-C's handler, only prints.
+        unsafe { std::env::set_var("RUSTC_WORKSPACE_WRAPPER", CLIPPY_DRIVER) };
+    }
+    let by_clippy = if linted { ", linted by clippy" } else { "" };
+
     // One compiled graph (see `cargo xtask unify`): the CLI, the functions LocalStack runs and
     // the tests all reuse what this step compiles.
-    let step = Step::start(
-        "cargo build --workspace --bins (the CLI, the functions, the tools: one dependency graph)",
-    );
-    run(cargo(&root, &path).args(["build", "--workspace", "--bins"]))?;
+    let step = Step::start(&format!(
+        "cargo build --workspace --bins{by_clippy} (the CLI, the functions, the tools: one \
+         dependency graph)"
+    ));
+    build_denying_warnings(cargo(&root, &path).args(["build", "--workspace", "--bins"]))?;
     step.done();
 
     let step = Step::start(
@@ -118,7 +131,8 @@ pub fn test(options: &TestOptions) -> Result<()> {
 
     // Python checks, mostly waiting on their own LocalStack or on imports: alongside the
     // test build.
-    let logs = eventrail_local::deploy::target_dir(&root).join("xtask-logs");
+    let target = eventrail_local::deploy::target_dir(&root);
+    let logs = target.join("xtask-logs");
     let mut checks = vec![
         Background::start(
             "lint infra/template.yaml (cfn-lint, then sam validate --lint)",
@@ -143,88 +157,250 @@ pub fn test(options: &TestOptions) -> Result<()> {
             logs.join("executor-plugin-tests.log"),
         )?,
     ];
-
+    if !linted {
+        // No clippy-driver on this toolchain: `cargo clippy` says how to install it. It
+        // compiles every dependency again in check mode, in its own target dir (its own lock:
+        // it never blocks the builds tests start), while the tests run.
+        checks.push(Background::start(
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            "fix the warnings clippy reports (or install clippy: `rustup component add clippy`)",
+            cargo(&root, &path)
+                .env("CARGO_TARGET_DIR", target.join("clippy"))
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+            logs.join("clippy.log"),
+        )?);
+    }
     ensure_nextest(&root, &path)?;
-    let step = Step::start("cargo nextest run --no-run (build the tests on the same graph)");
-    run(cargo(&root, &path).args(["nextest", "run", "--workspace", "--no-run"]))?;
-    step.done();
-    // Clippy compiles every dependency again in check mode, whatever the target dir. It runs
-    // in its own target dir (its own lock: it never blocks the builds tests start) while the
-    // tests run, which mostly wait on LocalStack.
-    checks.push(Background::start(
-        "cargo clippy --workspace --all-targets -- -D warnings",
-        "fix the warnings clippy reports",
-        cargo(&root, &path)
-            .env(
-                "CARGO_TARGET_DIR",
-                eventrail_local::deploy::target_dir(&root).join("clippy"),
-            )
-            .args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        logs.join("clippy.log"),
-    )?);
-    // Tests that need LocalStack or cargo-lambda are #[ignore]d so a plain `cargo test` passes
-    // offline; the test command runs them all (never skipped silently here).
-    let nextest_all = || {
-        let mut command = cargo(&root, &path);
-        command.args([
-            "nextest",
-            "run",
-            "--workspace",
-            "--no-fail-fast",
-            "--run-ignored",
-            "all",
-        ]);
-        command
+    let tests = Tests {
+        root: &root,
+        path: &path,
+        target: &target,
+        by_clippy,
     };
-    let mut nextest = nextest_all();
-    nextest.args(&options.nextest_args);
 
-    if options.offline {
-        nextest.args([
+    let result = if options.offline {
+        tests.build_all()?;
+        let mut nextest = tests.nextest_building();
+        nextest.args(&options.nextest_args).args([
             "-E",
             "not binary(e2e) and not binary(ops) and not binary(reliability) and not binary(idempotency_store)",
         ]);
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
         let result = run(&mut nextest);
         step.done();
-        finish_all(checks).and(result)?;
-    } else {
-        let env = crate::e2e::Environment::up(&root, &installed, options.keep)?;
+        result
+    } else if !options.nextest_args.is_empty() {
+        tests.build_all()?;
+        let env = crate::e2e::Environment::start(&root, &installed, options.keep)?;
+        env.deploy(&installed, true)?;
         let step =
             Step::start("cargo nextest run --workspace (unit, offline and end-to-end tests)");
+        let mut nextest = tests.nextest_building();
+        nextest.args(&options.nextest_args);
         env.apply(&mut nextest);
-        // A test that changes a deployed function's configuration restarts that function's
-        // environments on LocalStack, killing invocations other tests have in flight: such
-        // tests run alone, after the others (only when no filter was given).
-        let alone = options.nextest_args.is_empty();
-        if alone {
-            nextest.args(["-E", &format!("not ({RUNS_ALONE})")]);
-        }
-        let mut result = run(&mut nextest);
-        if alone {
-            let mut isolated = nextest_all();
-            isolated.args(["-E", RUNS_ALONE]);
-            env.apply(&mut isolated);
-            let isolated = run(&mut isolated);
-            result = result.and(isolated);
-        }
+        let result = run(&mut nextest);
         step.done();
         env.down()?;
-        finish_all(checks).and(result)?;
-    }
+        result
+    } else {
+        let env = crate::e2e::Environment::start(&root, &installed, options.keep)?;
+        let result = tests.in_two_lanes(&env, &installed);
+        env.down()?;
+        result
+    };
+    finish_all(checks).and(result)?;
     eprintln!(
         "\nall checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
+
+/// Building and running the tests, once the workspace's binaries are built.
+struct Tests<'a> {
+    root: &'a Path,
+    path: &'a OsString,
+    target: &'a Path,
+    /// ", linted by clippy" when clippy-driver compiles the workspace's crates.
+    by_clippy: &'static str,
+}
+
+impl Tests<'_> {
+    /// Every target clippy's `--all-targets` covers: unit and integration tests, benches (in
+    /// test mode) and examples.
+    fn build_all(&self) -> Result<()> {
+        let step = Step::start(&format!(
+            "cargo test --workspace --all-targets --no-run{} (the tests, benches and examples, \
+             on the same graph)",
+            self.by_clippy
+        ));
+        build_denying_warnings(cargo(self.root, self.path).args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
+        ]))?;
+        step.done();
+        Ok(())
+    }
+
+    /// `cargo nextest run` of every test, ignored ones included (tests that need LocalStack or
+    /// cargo-lambda are #[ignore]d so a plain `cargo test` passes offline; the test command
+    /// runs them all, never skipping them silently), building what it runs first.
+    fn nextest_building(&self) -> Command {
+        let mut command = cargo(self.root, self.path);
+        command
+            .args(["nextest", "run", "--workspace"])
+            .args(NEXTEST_RUN_ALL)
+            .env("EVENTRAIL_CLI", self.cli());
+        command
+    }
+
+    /// `cargo nextest run` of the test binaries `list` wrote down: it runs no cargo build, so
+    /// it never waits on cargo's lock while another lane's test builds a scratch copy.
+    fn nextest_listed(&self, list: &Listed) -> Command {
+        let mut command = cargo(self.root, self.path);
+        command
+            .args(["nextest", "run", "--binaries-metadata"])
+            .arg(&list.binaries)
+            .arg("--cargo-metadata")
+            .arg(&list.cargo_metadata)
+            .args(NEXTEST_RUN_ALL)
+            .env("EVENTRAIL_CLI", self.cli());
+        command
+    }
+
+    /// The `eventrail` binary the build step left (the tests run it instead of `cargo run`).
+    fn cli(&self) -> PathBuf {
+        self.target.join("debug").join("eventrail")
+    }
+
+    /// Writes down the test binaries `cargo test <selection>` builds, for [`nextest_listed`].
+    fn list(&self, name: &str, selection: &[&str]) -> Result<Listed> {
+        let dir = self.target.join("xtask-nextest");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let listed = Listed {
+            binaries: dir.join(format!("{name}-binaries.json")),
+            cargo_metadata: dir.join("cargo-metadata.json"),
+        };
+        let write = |command: &mut Command, to: &Path| -> Result<()> {
+            let shown = format!("{command:?}");
+            let output = command
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .with_context(|| format!("could not start {shown}"))?;
+            if !output.status.success() {
+                bail!("{shown} failed ({})", output.status);
+            }
+            std::fs::write(to, &output.stdout).with_context(|| format!("writing {}", to.display()))
+        };
+        write(
+            cargo(self.root, self.path).args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--all-features",
+                "--no-deps",
+            ]),
+            &listed.cargo_metadata,
+        )?;
+        write(
+            cargo(self.root, self.path)
+                .args(["nextest", "list", "--list-type", "binaries-only"])
+                .args(["--message-format", "json"])
+                .args(selection),
+            &listed.binaries,
+        )?;
+        Ok(listed)
+    }
+
+    /// The deploy and the end-to-end tests on the deployed stack ([stack] lane) overlap the
+    /// build of the other tests, then those ([other] lane) run beside them. The stack's tests
+    /// run two at a time, as they were written for; a test that reconfigures a deployed
+    /// function runs after the others on the stack.
+    fn in_two_lanes(&self, env: &crate::e2e::Environment, installed: &Installed) -> Result<()> {
+        // Before anything else takes cargo's lock: the deploy uploads these zips while the
+        // tests build.
+        let step = Step::start("zip the functions for LocalStack (dev profile, built above)");
+        let template = eventrail_template::Template::load(self.root.join("infra/template.yaml"))
+            .context("reading infra/template.yaml")?;
+        let binaries: Vec<String> = template
+            .functions()
+            .iter()
+            .filter_map(|f| f.binary.clone())
+            .collect();
+        eventrail_local::deploy::build_local_zips(self.root, self.target, &binaries, true)
+            .context("building the functions for LocalStack")?;
+        step.done();
+
+        std::thread::scope(|scope| {
+            let deploying = scope.spawn(|| env.deploy(installed, false));
+            let step = Step::start(&format!(
+                "cargo test --no-run of the end-to-end tests on the deployed stack{} (while \
+                 the stack deploys)",
+                self.by_clippy
+            ));
+            let stack_tests = ["-p", "eventrail-tests"]
+                .into_iter()
+                .chain(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]));
+            let selection: Vec<&str> = stack_tests.collect();
+            let built = build_denying_warnings(
+                cargo(self.root, self.path)
+                    .args(["test", "--no-run"])
+                    .args(&selection),
+            )
+            .and_then(|()| self.list("stack", &selection));
+            step.done();
+            let deployed = deploying
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the deploy thread panicked")));
+            let stack_list = built?;
+            deployed?;
+
+            let stack_lane = scope.spawn(move || -> Result<()> {
+                let mut first = self.nextest_listed(&stack_list);
+                first.args([
+                    "-E",
+                    &format!("({ON_THE_DEPLOYED_STACK}) and not ({RUNS_ALONE})"),
+                ]);
+                env.apply(&mut first);
+                let result = Lane::start("stack", &mut first)?.finish();
+                let mut alone = self.nextest_listed(&stack_list);
+                alone.args(["-E", RUNS_ALONE]);
+                env.apply(&mut alone);
+                result.and(Lane::start("stack", &mut alone)?.finish())
+            });
+
+            let other = self.build_all().and_then(|()| {
+                let list = self.list("all", &["--workspace"])?;
+                let mut other = self.nextest_listed(&list);
+                other.args(["-E", &format!("not ({ON_THE_DEPLOYED_STACK})")]);
+                env.apply(&mut other);
+                Lane::start("other", &mut other)?.finish()
+            });
+            let stack = stack_lane
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the stack lane's thread panicked")));
+            stack.and(other)
+        })
+    }
+}
+
+/// Written down by [`Tests::list`].
+struct Listed {
+    binaries: PathBuf,
+    cargo_metadata: PathBuf,
+}
+
+/// `cargo nextest run` arguments: every test, ignored ones included, all failures reported.
+const NEXTEST_RUN_ALL: [&str; 3] = ["--no-fail-fast", "--run-ignored", "all"];
 
 /// A check that runs as a child process while other steps go on (the tests mostly wait on
 /// LocalStack, and a build leaves a core idle at times), its output kept in a log file and
@@ -319,9 +495,192 @@ fn finish_all(checks: Vec<Background>) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// End-to-end tests that reconfigure a deployed function (see `test`), run after the others.
+/// The workspace wrapper the `cargo xtask` alias (.cargo/config.toml) compiles xtask with; the
+/// same string here, or cargo would see another wrapper and compile the workspace again.
+const CLIPPY_DRIVER: &str = "clippy-driver";
+
+/// Whether `clippy-driver` (rustup's proxy, when the toolchain has clippy) runs.
+fn clippy_driver_runs(root: &Path, path: &OsString) -> bool {
+    Command::new(CLIPPY_DRIVER)
+        .current_dir(root)
+        .env("PATH", path)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a cargo build with its diagnostics as JSON, shows each one as cargo would, and fails
+/// on a warning as `-D warnings` would (dependencies' lints are capped by cargo, so every
+/// warning is the workspace's own). Cached warnings of fresh crates are replayed, so a rerun
+/// fails too until they are fixed.
+fn build_denying_warnings(command: &mut Command) -> Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let format = if std::io::stderr().is_terminal() {
+        "--message-format=json-diagnostic-rendered-ansi"
+    } else {
+        "--message-format=json"
+    };
+    command.arg(format).stdout(std::process::Stdio::piped());
+    let shown = format!("{command:?}");
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("could not start {shown}"))?;
+    let mut warnings = 0usize;
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.with_context(|| format!("reading the output of {shown}"))?;
+            let Some(diagnostic) = compiler_diagnostic(&line) else {
+                continue;
+            };
+            eprint!("{}", diagnostic.rendered);
+            warnings += usize::from(diagnostic.counts_as_warning());
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status}); its errors are above");
+    }
+    if warnings > 0 {
+        bail!(
+            "{warnings} warning(s) from the compiler or clippy, above: fix them (the test command \
+             denies warnings, as `cargo clippy --all-targets -- -D warnings` does)"
+        );
+    }
+    Ok(())
+}
+
+/// One diagnostic of a `compiler-message` line of cargo's JSON output.
+#[derive(Debug, PartialEq)]
+struct Diagnostic {
+    level: String,
+    message: String,
+    rendered: String,
+}
+
+impl Diagnostic {
+    /// A warning, not rustc's closing "N warnings emitted" count.
+    fn counts_as_warning(&self) -> bool {
+        self.level == "warning"
+            && !(self.message.ends_with(" warnings emitted")
+                || self.message.ends_with(" warning emitted"))
+    }
+}
+
+/// The diagnostic on a line of cargo's JSON messages, if the line is one.
+fn compiler_diagnostic(line: &str) -> Option<Diagnostic> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    if value.get("reason")?.as_str()? != "compiler-message" {
+        return None;
+    }
+    let message = value.get("message")?;
+    let text = |field: &str| {
+        message
+            .get(field)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(Diagnostic {
+        level: text("level"),
+        message: text("message"),
+        rendered: text("rendered"),
+    })
+}
+
+/// The test binaries (of the `eventrail-tests` package) whose tests use the stack `cargo
+/// xtask test` deploys: its bus, functions and queues. A new end-to-end test lands in one of
+/// them by default; one that deploys a stack of its own, or needs LocalStack only, belongs to
+/// the other lane (see [`Tests::in_two_lanes`]).
+const STACK_TEST_BINARIES: [&str; 3] = ["e2e", "ops", "reliability"];
+
+/// [`STACK_TEST_BINARIES`] as a nextest filter, less the one test among them that deploys a
+/// stack of its own.
+const ON_THE_DEPLOYED_STACK: &str = "(binary(e2e) and not \
+     test(a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)) or binary(ops) \
+     or binary(reliability)";
+
+/// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
+/// tests on the deployed stack.
 const RUNS_ALONE: &str =
     "binary(ops) and test(redrive_after_the_gateway_is_back_ships_the_order_once)";
+
+/// A `cargo nextest run` in a lane of its own: its output lines are prefixed with the lane's
+/// name, as two lanes run at once.
+struct Lane {
+    name: &'static str,
+    /// `None` once waited for.
+    child: Option<std::process::Child>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Lane {
+    fn start(name: &'static str, command: &mut Command) -> Result<Self> {
+        use std::io::BufRead;
+        let shown = format!("{command:?}");
+        eprintln!("[{name}] {shown}");
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {shown}"))?;
+        let mut readers = Vec::new();
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+        for stream in [stdout, stderr].into_iter().flatten() {
+            readers.push(std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("[{name}] {line}");
+                }
+            }));
+        }
+        Ok(Self {
+            name,
+            child: Some(child),
+            readers,
+        })
+    }
+
+    /// Waits for the lane; fails naming it when any of its tests failed.
+    fn finish(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for the {} lane", self.name))?;
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        if !status.success() {
+            bail!(
+                "the [{}] lane's cargo nextest run failed ({status}): see its lines above",
+                self.name
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lane {
+    /// A step failed before this lane was waited for: stop it rather than leave it running.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 /// cargo-nextest ships with this machine kind's toolchain; install it when a machine lacks it.
 fn ensure_nextest(root: &Path, path: &OsString) -> Result<()> {
@@ -410,4 +769,34 @@ fn function_crates(root: &Path) -> Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clippy_warning_counts_and_the_closing_tally_does_not() {
+        let lint = r#"{"reason":"compiler-message","package_id":"path+file:///r/cl#0.1.0","message":{"level":"warning","message":"useless use of `vec!`","code":{"code":"clippy::useless_vec"},"spans":[],"rendered":"warning: useless use of `vec!`\n"}}"#;
+        let tally = r#"{"reason":"compiler-message","message":{"level":"warning","message":"2 warnings emitted","spans":[],"rendered":"warning: 2 warnings emitted\n"}}"#;
+        let artifact = r#"{"reason":"compiler-artifact","package_id":"x","filenames":[]}"#;
+        let found = compiler_diagnostic(lint).expect("a diagnostic");
+        assert!(found.counts_as_warning());
+        assert_eq!(found.rendered, "warning: useless use of `vec!`\n");
+        assert!(
+            !compiler_diagnostic(tally)
+                .expect("a diagnostic")
+                .counts_as_warning()
+        );
+        assert_eq!(compiler_diagnostic(artifact), None);
+        assert_eq!(compiler_diagnostic("   Compiling cl v0.1.0"), None);
+    }
+
+    #[test]
+    fn an_error_is_shown_but_is_not_a_warning() {
+        let error = r#"{"reason":"compiler-message","message":{"level":"error","message":"mismatched types","rendered":"error[E0308]: mismatched types\n"}}"#;
+        let found = compiler_diagnostic(error).expect("a diagnostic");
+        assert_eq!(found.level, "error");
+        assert!(!found.counts_as_warning());
+    }
 }

@@ -232,9 +232,11 @@ fn render_hack<'a>(
             format!("package = \"{}\", ", unit.name)
         };
         let list: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+        // A requirement cannot carry build metadata (`0.9.12+spec-1.1.0`): cargo ignores it
+        // and warns on every build.
+        let requirement = unit.version.split('+').next().unwrap_or(&unit.version);
         let line = format!(
-            "{key} = {{ {package}version = \"{}\", default-features = false, features = [{}] }}",
-            unit.version,
+            "{key} = {{ {package}version = \"{requirement}\", default-features = false, features = [{}] }}",
             list.join(", "),
         );
         if unit.host {
@@ -482,5 +484,16 @@ app v0.1.0 (/repo/app)
             render_manifests(&functions, &Resolved::default(), &Resolved::default());
         assert!(manifest.contains("hashbrown-v0_15_5 = { package = \"hashbrown\""));
         assert!(manifest.contains("hashbrown-v0_17_2 = { package = \"hashbrown\""));
+    }
+
+    #[test]
+    fn build_metadata_stays_out_of_the_requirement() {
+        let functions = parse_tree("f v0.1.0 (/r/f) \n└── toml v0.9.12+spec-1.1.0 std\n");
+        let [manifest, _] =
+            render_manifests(&functions, &Resolved::default(), &Resolved::default());
+        assert!(
+            manifest.contains("toml = { version = \"0.9.12\", default-features = false"),
+            "{manifest}"
+        );
     }
 }
