@@ -108,21 +108,16 @@ impl RedriveClient for Clients {
     }
 }
 
-/// Puts an envelope's `source`, `detail-type`, `detail` (and `resources`) on `bus_name`;
-/// returns the new event id, or an error with the entry's error code.
-pub async fn put_envelope(
-    events: &aws_sdk_eventbridge::Client,
+/// The PutEvents entry that puts an envelope's `source`, `detail-type`, `detail` (and
+/// `resources`, when any) on `bus_name`; `None` when one of the first three is missing or
+/// `source`/`detail-type` is not a string.
+pub(crate) fn envelope_entry(
     bus_name: &str,
     event: &Value,
-) -> Result<String> {
+) -> Option<aws_sdk_eventbridge::types::PutEventsRequestEntry> {
     let text = |name: &str| event.get(name).and_then(Value::as_str);
-    let (Some(source), Some(detail_type), Some(detail)) =
-        (text("source"), text("detail-type"), event.get("detail"))
-    else {
-        return Err(ObserveError::Invalid(
-            "the event needs string fields `source` and `detail-type` and a `detail`".to_owned(),
-        ));
-    };
+    let (source, detail_type, detail) =
+        (text("source")?, text("detail-type")?, event.get("detail")?);
     let resources = event
         .get("resources")
         .and_then(Value::as_array)
@@ -133,13 +128,29 @@ pub async fn put_envelope(
                 .collect::<Vec<_>>()
         })
         .filter(|r| !r.is_empty());
-    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name(bus_name)
-        .source(source)
-        .detail_type(detail_type)
-        .detail(detail.to_string())
-        .set_resources(resources)
-        .build();
+    Some(
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus_name)
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .set_resources(resources)
+            .build(),
+    )
+}
+
+/// Puts an envelope's `source`, `detail-type`, `detail` (and `resources`) on `bus_name`;
+/// returns the new event id, or an error with the entry's error code.
+pub async fn put_envelope(
+    events: &aws_sdk_eventbridge::Client,
+    bus_name: &str,
+    event: &Value,
+) -> Result<String> {
+    let entry = envelope_entry(bus_name, event).ok_or_else(|| {
+        ObserveError::Invalid(
+            "the event needs string fields `source` and `detail-type` and a `detail`".to_owned(),
+        )
+    })?;
     let output = events
         .put_events()
         .entries(entry)
@@ -424,6 +435,38 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
+
+    #[test]
+    fn an_envelope_becomes_an_entry_on_the_bus_and_a_partial_one_does_not() {
+        let event = json!({
+            "source": "shop.orders",
+            "detail-type": "OrderPlaced",
+            "detail": {"orderId": "o-1"},
+            "resources": ["arn:a", 7],
+        });
+        let entry = envelope_entry("bus", &event).expect("an entry");
+        assert_eq!(entry.event_bus_name(), Some("bus"));
+        assert_eq!(entry.source(), Some("shop.orders"));
+        assert_eq!(entry.detail_type(), Some("OrderPlaced"));
+        assert_eq!(entry.detail(), Some(r#"{"orderId":"o-1"}"#));
+        assert_eq!(entry.resources(), ["arn:a"]);
+        let no_resources =
+            json!({"source": "s", "detail-type": "T", "detail": {}, "resources": []});
+        assert!(
+            envelope_entry("bus", &no_resources)
+                .expect("an entry")
+                .resources
+                .is_none()
+        );
+        for partial in [
+            json!({"detail-type": "T", "detail": {}}),
+            json!({"source": "s", "detail": {}}),
+            json!({"source": "s", "detail-type": "T"}),
+            json!({"source": 1, "detail-type": "T", "detail": {}}),
+        ] {
+            assert!(envelope_entry("bus", &partial).is_none(), "{partial}");
+        }
+    }
 
     /// A fake SQS + Lambda + EventBridge: queues of messages with visibility, and a log of
     /// every call in order.

@@ -169,33 +169,11 @@ impl Stack {
         let bus = self.outputs.bus_name()?;
         let mut entries = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            let text = |name: &str| event.get(name).and_then(Value::as_str);
-            let (Some(source), Some(detail_type), Some(detail)) =
-                (text("source"), text("detail-type"), event.get("detail"))
-            else {
-                return Err(ObserveError::Invalid(format!(
+            entries.push(crate::redrive::envelope_entry(bus, event).ok_or_else(|| {
+                ObserveError::Invalid(format!(
                     "entry {index} needs string fields `source` and `detail-type` and a `detail`"
-                )));
-            };
-            let resources = event
-                .get("resources")
-                .and_then(Value::as_array)
-                .map(|r| {
-                    r.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect::<Vec<_>>()
-                })
-                .filter(|r| !r.is_empty());
-            entries.push(
-                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .event_bus_name(bus)
-                    .source(source)
-                    .detail_type(detail_type)
-                    .detail(detail.to_string())
-                    .set_resources(resources)
-                    .build(),
-            );
+                ))
+            })?);
         }
         let output = self
             .clients
