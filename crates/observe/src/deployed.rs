@@ -88,36 +88,29 @@ pub async fn stack_outputs(config: &aws_config::SdkConfig, stack: &str) -> Resul
         .stack_name(stack)
         .send()
         .await;
+    let not_found = || ObserveError::StackNotFound {
+        stack: stack.to_owned(),
+        region: region.clone(),
+        at: config
+            .endpoint_url()
+            .map(|e| format!(" at {e}"))
+            .unwrap_or_default(),
+    };
     let output = match answer {
         Ok(output) => output,
         Err(error) => {
-            let not_found = error
+            let missing = error
                 .as_service_error()
                 .and_then(|e| e.meta().message())
                 .is_some_and(|m| m.contains("does not exist"));
-            if not_found {
-                return Err(ObserveError::StackNotFound {
-                    stack: stack.to_owned(),
-                    region,
-                    at: config
-                        .endpoint_url()
-                        .map(|e| format!(" at {e}"))
-                        .unwrap_or_default(),
-                });
-            }
-            return Err(aws("cloudformation:DescribeStacks", stack)(error));
+            return Err(if missing {
+                not_found()
+            } else {
+                aws("cloudformation:DescribeStacks", stack)(error)
+            });
         }
     };
-    let Some(described) = output.stacks().first() else {
-        return Err(ObserveError::StackNotFound {
-            stack: stack.to_owned(),
-            region,
-            at: config
-                .endpoint_url()
-                .map(|e| format!(" at {e}"))
-                .unwrap_or_default(),
-        });
-    };
+    let described = output.stacks().first().ok_or_else(not_found)?;
     let outputs: BTreeMap<String, String> = described
         .outputs()
         .iter()

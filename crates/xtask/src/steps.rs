@@ -84,12 +84,34 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let started = Instant::now();
     let root = repo_root()?;
 
-    let step = Step::start("install pinned tools into .eventrail/ (first run only)");
-    let installed = Installer::new(&root).ensure_all().context(
-        "installing the pinned tools (LocalStack, cfn-lint, aws-sam-cli, cargo-lambda, zig)",
-    )?;
-    let path = installed.path_env();
-    step.done();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+
+    // Clippy lints the workspace's crates while they compile (clippy-driver as the workspace
+    // wrapper, as the `cargo xtask` alias builds xtask itself) instead of compiling every
+    // dependency a second time in check mode. Every command below inherits it: the deploy's
+    // build and the tests' scratch copies too.
+    let linted = clippy_driver_runs(&root, &path);
+    if linted {
+        // SAFETY: no other thread reads or writes the environment yet: the only other
+        // thread, Ctrl-C's handler, only prints (the install thread starts below).
+        unsafe { std::env::set_var("RUSTC_WORKSPACE_WRAPPER", CLIPPY_DRIVER) };
+    }
+    // The installs (downloads, mostly) run beside the formatting check and the build, which
+    // need none of them. (LocalStack starts from this thread once they are done: it is told
+    // to stop when the thread that started it ends.)
+    let installing = {
+        let root = root.clone();
+        std::thread::spawn(move || -> Result<Installed> {
+            let step = Step::start(
+                "install pinned tools into .eventrail/ (first run only; beside the build)",
+            );
+            let installed = Installer::new(&root).ensure_all().context(
+                "installing the pinned tools (LocalStack, cfn-lint, aws-sam-cli, cargo-lambda, zig)",
+            )?;
+            step.done();
+            Ok(installed)
+        })
+    };
 
     let step = Step::start("cargo fmt --check");
     run(cargo(&root, &path).args(["fmt", "--all", "--check"]))
@@ -100,16 +122,6 @@ pub fn test(options: &TestOptions) -> Result<()> {
     unify(&crate::unify::UnifyOptions { check: true })?;
     step.done();
 
-    // Clippy lints the workspace's crates while they compile (clippy-driver as the workspace
-    // wrapper, as the `cargo xtask` alias builds xtask itself) instead of compiling every
-    // dependency a second time in check mode. Every command below inherits it: the deploy's
-    // build and the tests' scratch copies too.
-    let linted = clippy_driver_runs(&root, &path);
-    if linted {
-        // SAFETY: no other thread reads or writes the environment: the only other thread,
-        // Ctrl-C's handler, only prints.
-        unsafe { std::env::set_var("RUSTC_WORKSPACE_WRAPPER", CLIPPY_DRIVER) };
-    }
     let by_clippy = if linted { ", linted by clippy" } else { "" };
 
     // One compiled graph (see `cargo xtask unify`): the CLI, the functions LocalStack runs and
@@ -120,6 +132,11 @@ pub fn test(options: &TestOptions) -> Result<()> {
     ));
     build_denying_warnings(cargo(&root, &path).args(["build", "--workspace", "--bins"]))?;
     step.done();
+
+    let installed = installing
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the install thread panicked")))?;
+    let path = installed.path_env();
 
     let step = Step::start(
         "eventrail lint (catalog, declarations, template, samples; generated files not stale)",
@@ -366,7 +383,12 @@ impl Tests<'_> {
 
             let stack_lane = scope.spawn(move || -> Result<()> {
                 let mut first = self.nextest_listed(&stack_list);
+                // Two at a time whatever the machine: the load the stack's tests were written
+                // for (more at once on LocalStack has retried invocations and duplicated an
+                // event, see BENCHMARKS.md section 4).
                 first.args([
+                    "--test-threads",
+                    "2",
                     "-E",
                     &format!("({ON_THE_DEPLOYED_STACK}) and not ({RUNS_ALONE})"),
                 ]);
