@@ -45,6 +45,7 @@ mod numbers;
 mod parse;
 mod pattern;
 mod reference;
+mod scan;
 mod value;
 mod wildcard;
 

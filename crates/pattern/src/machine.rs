@@ -14,8 +14,7 @@ use serde_json::Value;
 
 use crate::error::EventError;
 use crate::flatten::{
-    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes,
-    flatten_value,
+    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_value,
 };
 use crate::index::{
     AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
@@ -23,6 +22,7 @@ use crate::index::{
 use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
+use crate::scan::flatten_bytes;
 use crate::value::{LeafValue, Literal, number_key};
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
@@ -277,9 +277,30 @@ impl<R> RuleMachine<R> {
 
     /// The rules matching an event given as raw JSON, in the order they were added.
     ///
-    /// The bytes are parsed once, straight into the leaves rules look at.
+    /// The bytes are read once, straight into the leaves rules look at: fields no rule
+    /// names are skipped by scanning their bytes, without building them (they are still
+    /// checked, so an invalid event is an error wherever the problem sits).
     pub fn matching_rules_json(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
         self.run(&flatten_bytes(&self.paths, event)?)
+    }
+
+    /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of
+    /// the byte reader, see `scan.rs`).
+    #[cfg(test)]
+    pub(crate) fn matching_rules_json_serde(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
+        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+    }
+
+    /// [`RuleMachine::matching_rules_json`] through the byte reader alone: `None` where
+    /// it would hand the event to serde_json.
+    #[cfg(test)]
+    pub(crate) fn matching_rules_scan(&self, event: &[u8]) -> Option<Result<Vec<&R>, EventError>> {
+        crate::scan::scan(&self.paths, event).map(|flat| self.run(&flat))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn path_index(&self) -> &PathIndex {
+        &self.paths
     }
 
     fn transition(&mut self, from: StateId, condition: &FieldCondition) -> StateId {
