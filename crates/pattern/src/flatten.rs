@@ -43,25 +43,9 @@ pub(crate) struct PathIndex {
     /// `anything-but` lists). A number leaf equal to none of them, nor to one as written
     /// inexactly, matches the same rules whether its text is exact or not.
     number_keys: Set<u64>,
-    /// The same paths as `steps`, as a trie of their dot-separated steps (see
-    /// [`PathIndex::child`]): the byte reader (`scan.rs`) follows an event key with one
-    /// lookup per step, without building the dotted path.
-    trie: Vec<TrieNode>,
+    /// The same paths as a trie of their steps, for the byte reader (`scan.rs`).
+    pub(crate) trie: crate::trie::PathTrie,
 }
-
-/// One node of [`PathIndex`]'s trie: a path some rule names or leads through.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct TrieNode {
-    /// The id of the node's path when a rule names it.
-    pub(crate) id: Option<PathId>,
-    children: Map<Box<str>, u32>,
-}
-
-/// The trie's root: above every key of the event.
-pub(crate) const ROOT: u32 = 0;
-/// A node with no children and no id: the event's top-level empty key when no rule path
-/// starts with it (the dotted-path lookup looks into that key, finding nothing below).
-pub(crate) const DEAD: u32 = 1;
 
 /// Whether a pattern path names an empty key in a way EventBridge looks for in events.
 ///
@@ -89,19 +73,7 @@ impl PathIndex {
         self.steps.insert(path.into(), Some(id));
         self.lengths |= length_bit(path.len());
         self.empty_step |= names_empty_step(path);
-        if self.trie.is_empty() {
-            self.trie = vec![TrieNode::default(), TrieNode::default()];
-        }
-        let mut node = ROOT;
-        for step in path.split('.') {
-            let next = u32::try_from(self.trie.len()).unwrap_or(u32::MAX);
-            let children = &mut self.trie[node as usize].children;
-            node = *children.entry(step.into()).or_insert(next);
-            if node == next {
-                self.trie.push(TrieNode::default());
-            }
-        }
-        self.trie[node as usize].id = Some(id);
+        self.trie.insert(path, id);
         for (at, _) in path.match_indices('.') {
             self.steps.entry(path[..at].into()).or_insert(None);
             self.lengths |= length_bit(at);
@@ -133,30 +105,6 @@ impl PathIndex {
     /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
     pub(crate) fn empty_step(&self) -> bool {
         self.empty_step
-    }
-
-    /// The trie node of an event key below `node`, or `None` when nothing at or below it
-    /// matters to a rule: the dotted path `node` + `.` + `key` (a key holding dots takes
-    /// one step per dot, as the dotted lookup does). Agrees with [`PathIndex::lookup`].
-    pub(crate) fn child(&self, node: u32, key: &str) -> Option<u32> {
-        let mut at = node;
-        for step in key.split('.') {
-            match self
-                .trie
-                .get(at as usize)
-                .and_then(|n| n.children.get(step))
-            {
-                Some(&next) => at = next,
-                None if node == ROOT && key.is_empty() => return Some(DEAD),
-                None => return None,
-            }
-        }
-        Some(at)
-    }
-
-    /// The node's trie entry (its path id).
-    pub(crate) fn node(&self, node: u32) -> Option<&TrieNode> {
-        self.trie.get(node as usize)
     }
 
     /// Whether anything at or below `path` can matter to some rule, and the id of `path`
@@ -355,7 +303,7 @@ impl<'i, 'a> Walker<'i, 'a> {
     pub(crate) fn new(index: &'i PathIndex) -> Self {
         Self {
             index,
-            path: String::with_capacity(64),
+            path: String::new(),
             arrays: Vec::new(),
             out: FlatEvent::default(),
             depth: 0,

@@ -46,6 +46,7 @@ mod parse;
 mod pattern;
 mod reference;
 mod scan;
+mod trie;
 mod value;
 mod wildcard;
 

@@ -17,7 +17,8 @@
 use std::borrow::Cow;
 
 use crate::error::EventError;
-use crate::flatten::{FlatEvent, PathIndex, ROOT, Walker, flatten_bytes_serde};
+use crate::flatten::{FlatEvent, PathIndex, Walker, flatten_bytes_serde};
+use crate::trie::ROOT;
 use crate::value::LeafValue;
 
 /// Most objects and arrays open at once along the paths rules name, the top-level object
@@ -73,6 +74,13 @@ struct Token {
     escaped: bool,
 }
 
+impl Token {
+    /// The text of a string without escapes (already checked to be UTF-8).
+    fn text<'a>(&self, bytes: &'a [u8]) -> Step<&'a str> {
+        std::str::from_utf8(&bytes[self.start..self.end]).map_err(|_| GiveUp)
+    }
+}
+
 struct Reader<'i, 'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -84,6 +92,19 @@ struct Reader<'i, 'a> {
     stack: Vec<u8>,
     /// An escaped key, decoded.
     key: String,
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `word` is zero.
+fn has_zero(word: u64) -> u64 {
+    word.wrapping_sub(LOW) & !word & HIGH
+}
+
+/// Non-zero when some byte of `word` is below `n` (`n` at most 128).
+fn has_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(LOW * u64::from(n)) & !word & HIGH
 }
 
 /// Bytes a string scan stops at: `"`, `\`, control characters and non-ASCII bytes.
@@ -167,8 +188,7 @@ impl<'a> Reader<'_, 'a> {
             return Ok(None);
         }
         if !token.escaped {
-            let key = std::str::from_utf8(raw).map_err(|_| GiveUp)?;
-            return Ok(self.index.child(node, key));
+            return Ok(self.index.trie.child(node, raw));
         }
         let mut key = std::mem::take(&mut self.key);
         key.clear();
@@ -176,7 +196,7 @@ impl<'a> Reader<'_, 'a> {
         let child = if key.is_empty() && !self.index.empty_step() {
             None
         } else {
-            self.index.child(node, &key)
+            self.index.trie.child(node, key.as_bytes())
         };
         self.key = key;
         Ok(child)
@@ -184,7 +204,7 @@ impl<'a> Reader<'_, 'a> {
 
     /// A value at trie node `node` (whitespace before it already read).
     fn value(&mut self, node: u32) -> Step {
-        let id = self.index.node(node).and_then(|n| n.id);
+        let id = self.index.trie.id(node);
         match self.peek() {
             Some(b'{') => {
                 self.pos += 1;
@@ -204,7 +224,7 @@ impl<'a> Reader<'_, 'a> {
                         decode(raw, &mut text)?;
                         Cow::Owned(text)
                     } else {
-                        Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| GiveUp)?)
+                        Cow::Borrowed(token.text(self.bytes)?)
                     };
                     self.walker.leaf(path, LeafValue::Str(text));
                 }
@@ -358,6 +378,24 @@ impl<'a> Reader<'_, 'a> {
         let mut escaped = false;
         let mut ascii = true;
         loop {
+            // Eight bytes at a time while none is a quote, a backslash or a control
+            // character (non-ASCII bytes are noted, their UTF-8 checked at the end).
+            while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let word = u64::from_le_bytes(word);
+                if word & HIGH != 0 {
+                    ascii = false;
+                }
+                if has_zero(word ^ (LOW * u64::from(b'"')))
+                    | has_zero(word ^ (LOW * u64::from(b'\\')))
+                    | has_below(word, 0x20)
+                    != 0
+                {
+                    break;
+                }
+                self.pos += 8;
+            }
             while let Some(&b) = self.bytes.get(self.pos) {
                 if STOP[b as usize] {
                     break;

@@ -422,6 +422,34 @@ proptest! {
     }
 
     #[test]
+    fn dotted_keys_agree_with_nested_ones(
+        steps in prop::collection::vec(prop::sample::select(&["a", "b", ""][..]), 1..24),
+        cuts in prop::collection::vec(any::<bool>(), 24),
+        other in prop::collection::vec(prop::sample::select(&["a", "b", ""][..]), 1..24),
+    ) {
+        // The event spells the rule's path with its steps grouped into keys at `cuts`.
+        let mut keys: Vec<String> = vec![steps[0].to_owned()];
+        for (i, step) in steps.iter().enumerate().skip(1) {
+            if cuts[i] {
+                keys.push((*step).to_owned());
+            } else if let Some(last) = keys.last_mut() {
+                last.push('.');
+                last.push_str(step);
+            }
+        }
+        let event = keys.iter().rev().fold(json!("hit"), |inner, key| json!({ key: inner }));
+        let text = event.to_string();
+        let mut machine = RuleMachine::new();
+        for (n, path) in [steps.join("."), other.join(".")].iter().enumerate() {
+            if let Ok(p) = Pattern::from_value(&json!({ path: ["hit"] })) {
+                machine.add_rule(n, &p);
+            }
+        }
+        check(&machine, text.as_bytes())?;
+        prop_assert!(scan(machine.path_index(), text.as_bytes()).is_some());
+    }
+
+    #[test]
     fn nesting_limits_agree(depth in 100usize..140, named in any::<bool>(), arrays in any::<bool>()) {
         let (open, close) = if arrays { ("[", "]") } else { (r#"{"a":"#, "}") };
         let text = format!(r#"{{"a": {}1{}}}"#, open.repeat(depth), close.repeat(depth));
