@@ -344,10 +344,25 @@ impl<R> RuleMachine<R> {
     /// fields interleaved across several arrays at the same path) is bounded by the
     /// step limit.
     fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
-        let mut matched: Vec<u32> = Vec::new();
-        let mut seen = Seen::default();
-        let mut pending: Vec<Task> = vec![(START, Vec::new())];
-        let mut nexts: Vec<StateId> = Vec::new();
+        let mut scratch = SCRATCH.with(std::cell::Cell::take);
+        let result = self.run_with(event, &mut scratch);
+        scratch.recycle();
+        SCRATCH.with(|cell| cell.set(scratch));
+        result
+    }
+
+    fn run_with(&self, event: &FlatEvent<'_>, scratch: &mut Scratch) -> Result<Vec<&R>, EventError> {
+        let Scratch {
+            matched,
+            seen_list,
+            pending,
+            nexts,
+        } = scratch;
+        let mut seen = Seen {
+            few: std::mem::take(seen_list),
+            many: None,
+        };
+        pending.push((START, Vec::new()));
         let mut relevant: Map<(StateId, u32), bool> = Map::default();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
@@ -386,7 +401,7 @@ impl<R> RuleMachine<R> {
                 let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
                     nexts.clear();
-                    transitions.collect_matches(&leaf.value, &mut nexts);
+                    transitions.collect_matches(&leaf.value, nexts);
                     if nexts.is_empty() {
                         return;
                     }
@@ -397,7 +412,7 @@ impl<R> RuleMachine<R> {
                         nexts.sort_unstable();
                         nexts.dedup();
                     }
-                    for &next in &nexts {
+                    for &next in nexts.iter() {
                         step(next, merged.clone());
                     }
                 };
@@ -414,11 +429,12 @@ impl<R> RuleMachine<R> {
                 return Err(too_complex);
             }
         }
+        *seen_list = seen.few;
         matched.sort_unstable();
         matched.dedup();
         Ok(matched
-            .into_iter()
-            .filter_map(|rule| self.rules.get(rule as usize))
+            .iter()
+            .filter_map(|&rule| self.rules.get(rule as usize))
             .collect())
     }
 
@@ -447,6 +463,38 @@ impl<R> RuleMachine<R> {
             }
         }
     }
+}
+
+/// Buffers of [`RuleMachine::run`], kept per thread between events so that matching a
+/// small event allocates little more than its result.
+#[derive(Default)]
+struct Scratch {
+    matched: Vec<u32>,
+    seen_list: Vec<Task>,
+    pending: Vec<Task>,
+    nexts: Vec<StateId>,
+}
+
+impl Scratch {
+    /// Empties the buffers for the next event, dropping those a large event grew.
+    fn recycle(&mut self) {
+        const KEEP: usize = 1024;
+        for list in [&mut self.seen_list, &mut self.pending] {
+            list.clear();
+            if list.capacity() > KEEP {
+                *list = Vec::new();
+            }
+        }
+        self.matched.clear();
+        self.nexts.clear();
+        if self.matched.capacity() > KEEP || self.nexts.capacity() > KEEP {
+            *self = Self::default();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
 /// The tasks already queued: a short list searched in turn, a hash set past 32 of them

@@ -48,7 +48,7 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
         index,
         walker,
         nesting: 0,
-        stack: Vec::new(),
+        stack: Stack::default(),
         key: String::new(),
     };
     reader.whitespace();
@@ -88,8 +88,8 @@ struct Reader<'i, 'a> {
     walker: Walker<'i, 'a>,
     /// Objects and arrays open along rule paths (the top-level object included).
     nesting: usize,
-    /// Containers open while skipping a value (`{` or `[`).
-    stack: Vec<u8>,
+    /// Containers open while skipping a value.
+    stack: Stack,
     /// An escaped key, decoded.
     key: String,
 }
@@ -105,6 +105,47 @@ fn has_zero(word: u64) -> u64 {
 /// Non-zero when some byte of `word` is below `n` (`n` at most 128).
 fn has_below(word: u64, n: u8) -> u64 {
     word.wrapping_sub(LOW * u64::from(n)) & !word & HIGH
+}
+
+/// The objects (`true`) and arrays open while skipping a value: the first 128 as bits,
+/// deeper ones in a list (skipped values have no nesting limit).
+#[derive(Default)]
+struct Stack {
+    bits: u128,
+    len: usize,
+    deeper: Vec<bool>,
+}
+
+impl Stack {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.deeper.clear();
+    }
+
+    fn push(&mut self, object: bool) {
+        if self.len < 128 {
+            let bit = 1u128 << self.len;
+            self.bits = if object { self.bits | bit } else { self.bits & !bit };
+        } else {
+            self.deeper.push(object);
+        }
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<bool> {
+        match self.len {
+            0 => None,
+            len if len <= 128 => Some(self.bits & (1u128 << (len - 1)) != 0),
+            _ => self.deeper.last().copied(),
+        }
+    }
+
+    fn pop(&mut self) {
+        if self.len > 128 {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
 }
 
 /// Bytes a string scan stops at: `"`, `\`, control characters and non-ASCII bytes.
@@ -124,9 +165,11 @@ impl<'a> Reader<'_, 'a> {
     }
 
     fn whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.pos += 1;
+        let mut pos = self.pos;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(pos) {
+            pos += 1;
         }
+        self.pos = pos;
     }
 
     fn expect(&mut self, byte: u8) -> Step {
@@ -308,7 +351,7 @@ impl<'a> Reader<'_, 'a> {
                     if self.peek() == Some(b'}') {
                         self.pos += 1;
                     } else {
-                        self.stack.push(b'{');
+                        self.stack.push(true);
                         self.skip_key()?;
                         continue;
                     }
@@ -319,7 +362,7 @@ impl<'a> Reader<'_, 'a> {
                     if self.peek() == Some(b']') {
                         self.pos += 1;
                     } else {
-                        self.stack.push(b'[');
+                        self.stack.push(false);
                         continue;
                     }
                 }
@@ -338,9 +381,10 @@ impl<'a> Reader<'_, 'a> {
             }
             // After a value: close containers, or go on to the next element or member.
             loop {
-                let Some(&open) = self.stack.last() else {
+                let Some(object) = self.stack.last() else {
                     return Ok(());
                 };
+                let open = if object { b'{' } else { b'[' };
                 self.whitespace();
                 match (open, self.peek()) {
                     (_, Some(b',')) => {
@@ -374,55 +418,58 @@ impl<'a> Reader<'_, 'a> {
     /// A string whose opening quote was just read, up to and past its closing quote:
     /// control characters, escapes, surrogate pairs and UTF-8 checked.
     fn string(&mut self) -> Step<Token> {
+        let bytes = self.bytes;
         let start = self.pos;
+        let mut pos = start;
         let mut escaped = false;
         let mut ascii = true;
         loop {
-            // Eight bytes at a time while none is a quote, a backslash or a control
+            // Eight bytes at a time up to the first quote, backslash or control
             // character (non-ASCII bytes are noted, their UTF-8 checked at the end).
-            while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            while let Some(chunk) = bytes.get(pos..pos + 8) {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(chunk);
                 let word = u64::from_le_bytes(word);
                 if word & HIGH != 0 {
                     ascii = false;
                 }
-                if has_zero(word ^ (LOW * u64::from(b'"')))
+                let stops = has_zero(word ^ (LOW * u64::from(b'"')))
                     | has_zero(word ^ (LOW * u64::from(b'\\')))
-                    | has_below(word, 0x20)
-                    != 0
-                {
+                    | has_below(word, 0x20);
+                if stops != 0 {
+                    // The lowest flagged byte is exact (a borrow only flags bytes above).
+                    pos += (stops.trailing_zeros() / 8) as usize;
                     break;
                 }
-                self.pos += 8;
+                pos += 8;
             }
-            while let Some(&b) = self.bytes.get(self.pos) {
+            while let Some(&b) = bytes.get(pos) {
                 if STOP[b as usize] {
                     break;
                 }
-                self.pos += 1;
+                pos += 1;
             }
-            match self.peek() {
+            match bytes.get(pos) {
                 Some(b'"') => {
-                    let end = self.pos;
-                    self.pos += 1;
+                    self.pos = pos + 1;
                     if !ascii {
-                        std::str::from_utf8(&self.bytes[start..end]).map_err(|_| GiveUp)?;
+                        std::str::from_utf8(&bytes[start..pos]).map_err(|_| GiveUp)?;
                     }
                     return Ok(Token {
                         start,
-                        end,
+                        end: pos,
                         escaped,
                     });
                 }
                 Some(b'\\') => {
                     escaped = true;
-                    self.pos += 1;
+                    self.pos = pos + 1;
                     self.escape()?;
+                    pos = self.pos;
                 }
-                Some(b) if b >= 0x80 => {
+                Some(&b) if b >= 0x80 => {
                     ascii = false;
-                    self.pos += 1;
+                    pos += 1;
                 }
                 _ => return Err(GiveUp),
             }
