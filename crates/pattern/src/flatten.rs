@@ -293,6 +293,10 @@ pub(crate) struct Walker<'i, 'a> {
     /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`),
     /// sorted; found on the first number leaf a rule looks at.
     inexact: Option<Vec<u64>>,
+    /// Byte reader only: number leaves whose exactness some rule could tell, by their
+    /// position in `out.leaves`, settled once the whole text is read (see
+    /// [`Walker::settle_exactness`]).
+    pub(crate) deferred: Option<Vec<usize>>,
     /// Objects and arrays open above the current value (parsed events only).
     nesting: usize,
     /// The id of the current path, as the last [`Walker::relevant`] found it.
@@ -309,6 +313,7 @@ impl<'i, 'a> Walker<'i, 'a> {
             depth: 0,
             bytes: &[],
             inexact: None,
+            deferred: None,
             nesting: 0,
             current: None,
         }
@@ -369,6 +374,11 @@ impl<'i, 'a> Walker<'i, 'a> {
             self.leaf(path, LeafValue::Num(value));
             return;
         }
+        if let Some(deferred) = &mut self.deferred {
+            deferred.push(self.out.leaves.len());
+            self.leaf(path, LeafValue::Num(value));
+            return;
+        }
         let bytes = self.bytes;
         let inexact = self.inexact.get_or_insert_with(|| {
             let mut found = std::str::from_utf8(bytes)
@@ -384,6 +394,31 @@ impl<'i, 'a> Walker<'i, 'a> {
             value
         };
         self.leaf(path, LeafValue::Num(value));
+    }
+
+    /// Byte reader only: marks the deferred number leaves whose double the text also
+    /// writes inexactly, as [`Walker::number_leaf`] does at once. `suspicious` tells
+    /// whether some number token of the text could be inexact (see `scan.rs`): when none
+    /// is, no double is written inexactly and the text is not read again.
+    pub(crate) fn settle_exactness(&mut self, suspicious: bool) {
+        let Some(deferred) = self.deferred.take() else {
+            return;
+        };
+        if !suspicious || deferred.is_empty() {
+            return;
+        }
+        let mut inexact = std::str::from_utf8(self.bytes)
+            .map(crate::numbers::inexact_numbers)
+            .unwrap_or_default();
+        inexact.sort_unstable();
+        for at in deferred {
+            if let Some(leaf) = self.out.leaves.get_mut(at)
+                && let LeafValue::Num(value) = leaf.value
+                && inexact.binary_search(&value.to_bits()).is_ok()
+            {
+                leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
+            }
+        }
     }
 
     pub(crate) fn seq(&self) -> u32 {

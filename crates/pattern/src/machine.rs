@@ -351,7 +351,11 @@ impl<R> RuleMachine<R> {
         result
     }
 
-    fn run_with(&self, event: &FlatEvent<'_>, scratch: &mut Scratch) -> Result<Vec<&R>, EventError> {
+    fn run_with(
+        &self,
+        event: &FlatEvent<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<&R>, EventError> {
         let Scratch {
             matched,
             seen_list,

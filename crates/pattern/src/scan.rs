@@ -42,6 +42,7 @@ pub(crate) fn flatten_bytes<'a>(
 pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'a>> {
     let mut walker = Walker::new(index);
     walker.bytes = bytes;
+    walker.deferred = Some(Vec::new());
     let mut reader = Reader {
         bytes,
         pos: 0,
@@ -50,6 +51,7 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
         nesting: 0,
         stack: Stack::default(),
         key: String::new(),
+        suspicious: false,
     };
     reader.whitespace();
     reader.expect(b'{').ok()?;
@@ -58,6 +60,7 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
     if reader.pos != bytes.len() {
         return None;
     }
+    reader.walker.settle_exactness(reader.suspicious);
     Some(reader.walker.finish())
 }
 
@@ -92,6 +95,10 @@ struct Reader<'i, 'a> {
     stack: Stack,
     /// An escaped key, decoded.
     key: String,
+    /// Some number token could be written inexactly: it has an exponent or more than 15
+    /// characters. A token of at most 15 characters without an exponent has at most 15
+    /// significant digits and is a normal double or zero, so it is exact (`numbers.rs`).
+    suspicious: bool,
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
@@ -125,7 +132,11 @@ impl Stack {
     fn push(&mut self, object: bool) {
         if self.len < 128 {
             let bit = 1u128 << self.len;
-            self.bits = if object { self.bits | bit } else { self.bits & !bit };
+            self.bits = if object {
+                self.bits | bit
+            } else {
+                self.bits & !bit
+            };
         } else {
             self.deeper.push(object);
         }
@@ -543,6 +554,10 @@ impl<'a> Reader<'_, 'a> {
                 return Err(GiveUp);
             }
             self.digits();
+            self.suspicious = true;
+        }
+        if self.pos - start > 15 {
+            self.suspicious = true;
         }
         Ok((start, self.pos))
     }
