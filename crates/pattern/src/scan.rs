@@ -450,6 +450,14 @@ impl<'a> Reader<'_, 'a> {
                 if stops != 0 {
                     // The lowest flagged byte is exact (a borrow only flags bytes above).
                     pos += (stops.trailing_zeros() / 8) as usize;
+                    if bytes.get(pos) == Some(&b'"') && ascii {
+                        self.pos = pos + 1;
+                        return Ok(Token {
+                            start,
+                            end: pos,
+                            escaped,
+                        });
+                    }
                     break;
                 }
                 pos += 8;

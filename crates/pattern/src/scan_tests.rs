@@ -376,7 +376,7 @@ proptest! {
         doc in event_doc(),
         seed in any::<u64>(),
         picks in prop::collection::vec((any::<u16>(), any::<u8>(), any::<bool>()), 0..4),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, prop::sample::select(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..6, prop::sample::select(
             &[b',', b'}', b']', b'{', b'[', b'"', b'\\', b':', 0x01, 0x1f, 0x7f, 0xc3, 0xa9, 0xff, 0xed, b'0', b'-', b'e', b'.', b'u', b'd', b' '][..]
         )), 1..3),
     ) {
@@ -389,9 +389,19 @@ proptest! {
             let at = at.index(bytes.len() + 1);
             match kind {
                 0 => bytes.insert(at, byte),
+                // Next to structure: before a closing bracket, after an opening one or a
+                // colon (trailing commas, missing values).
+                3 | 4 => {
+                    let wanted: &[u8] = if kind == 3 { b"}]" } else { b"{[:," };
+                    if let Some(n) = bytes[at.min(bytes.len())..].iter().position(|b| wanted.contains(b)) {
+                        let at = at + n + usize::from(kind == 4);
+                        bytes.insert(at, byte);
+                    }
+                }
                 1 if at < bytes.len() => { bytes.remove(at); }
                 2 if at < bytes.len() => bytes[at] = byte,
-                _ => bytes.truncate(at),
+                5 => bytes.truncate(at),
+                _ => {}
             }
         }
         check(&machine, &bytes)?;
@@ -499,5 +509,65 @@ fn errors_are_serde_json_s() {
             .map_err(|e| e.to_string());
         assert!(new.is_err(), "{bad:?}");
         assert_eq!(new, old);
+    }
+}
+
+#[test]
+fn malformed_values_are_refused_where_read_and_where_skipped() {
+    let mut machine = RuleMachine::new();
+    if let Ok(p) = Pattern::from_value(&json!({"named": [{"exists": true}]})) {
+        machine.add_rule(0, &p);
+    }
+    let values = [
+        r#"{"a":1,}"#,
+        "[1,]",
+        "{,}",
+        "[,1]",
+        r#"{"a"}"#,
+        r#"{"a":}"#,
+        r#"{"a" 1}"#,
+        "[1 2]",
+        r#"{"a":1]"#,
+        "[1}",
+        "01",
+        "-01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "1e+",
+        "+1",
+        "tru",
+        "nul",
+        "NaN",
+        "Infinity",
+        "'s'",
+        "\"\u{1}\"",
+        r#""\q""#,
+        r#""\u12""#,
+        r#""\ud800""#,
+        r#""\udc00""#,
+        r#""abc"#,
+        "1e400",
+    ];
+    for value in values {
+        for text in [
+            format!(r#"{{"named": {value}}}"#),
+            format!(r#"{{"skipped": [{{"deep": {value}}}], "named": 1}}"#),
+        ] {
+            let bytes = text.as_bytes();
+            let reference = flatten_bytes_serde(machine.path_index(), bytes);
+            // serde_json checks neither the range of a number nor the surrogates of a
+            // string it skips; the reader refuses them anyway and leaves them to it.
+            let lenient = text.starts_with(r#"{"skipped"#)
+                && ["1e400", r#""\ud800""#, r#""\udc00""#].contains(&value);
+            assert_eq!(reference.is_err(), !lenient, "serde_json on {text}");
+            assert!(scan(machine.path_index(), bytes).is_none(), "{text}");
+            assert_eq!(
+                machine.matching_rules_json(bytes).is_err(),
+                !lenient,
+                "{text}"
+            );
+        }
     }
 }

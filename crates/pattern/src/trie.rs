@@ -50,7 +50,7 @@ impl TrieNode {
             None => self
                 .few
                 .iter()
-                .find(|(k, _)| k.as_ref() == key)
+                .find(|(k, _)| k.first() == key.first() && k.as_ref() == key)
                 .map(|&(_, n)| n),
         }
     }
