@@ -571,3 +571,97 @@ fn malformed_values_are_refused_where_read_and_where_skipped() {
         }
     }
 }
+
+/// The raw text of the top-level `"event"` member of a corpus line (its spelling kept:
+/// repeated keys, number forms, escapes).
+fn raw_event(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let (mut depth, mut at, mut in_string, mut key_start) = (0usize, 0usize, false, None);
+    while at < bytes.len() {
+        let b = bytes[at];
+        if in_string {
+            match b {
+                b'\\' => at += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => {
+                    in_string = true;
+                    if depth == 1 {
+                        key_start = Some(at);
+                    }
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b':' if depth == 1 && key_start.map(|s| &line[s..at]) == Some("\"event\"") => {
+                    let start = at + 1;
+                    let (mut inner, mut quoted, mut end) = (0usize, false, start);
+                    while end < bytes.len() {
+                        let c = bytes[end];
+                        if quoted {
+                            match c {
+                                b'\\' => end += 1,
+                                b'"' => quoted = false,
+                                _ => {}
+                            }
+                        } else {
+                            match c {
+                                b'"' => quoted = true,
+                                b'{' | b'[' => inner += 1,
+                                b'}' | b']' if inner == 0 => return line.get(start..end),
+                                b'}' | b']' => inner -= 1,
+                                b',' if inner == 0 => return line.get(start..end),
+                                _ => {}
+                            }
+                        }
+                        end += 1;
+                    }
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Every case of the conformance corpora (event-ruler's labelled ones and EventBridge's)
+/// gets the same answer from the reader as from serde_json, on the event's own text: so
+/// `eventrail pattern conformance`, which matches those texts, scores as before.
+#[test]
+fn conformance_corpora_read_alike() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance");
+    let mut compared = 0;
+    for file in [
+        "ruler-patterns.jsonl",
+        "ruler-heldout.jsonl",
+        "eventbridge-patterns.jsonl",
+    ] {
+        let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap_or_default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(case) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let (Some(pattern), Some(event)) = (case.get("pattern"), raw_event(line)) else {
+                continue;
+            };
+            let Ok(pattern) = Pattern::from_value(pattern) else {
+                continue;
+            };
+            let mut machine = RuleMachine::new();
+            machine.add_rule(0, &pattern);
+            let new = machine
+                .matching_rules_json(event.as_bytes())
+                .map_err(|e| e.to_string());
+            let old = machine
+                .matching_rules_json_serde(event.as_bytes())
+                .map_err(|e| e.to_string());
+            assert_eq!(new, old, "{file}: {line}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 6000, "{compared} cases compared");
+}
