@@ -663,5 +663,5 @@ fn conformance_corpora_read_alike() {
             compared += 1;
         }
     }
-    assert!(compared > 6000, "{compared} cases compared");
+    assert!(compared > 4000, "{compared} cases compared");
 }
