@@ -321,7 +321,7 @@ fn format_ns(ns: f64) -> String {
 
 fn table(rows: &[Row], localstack: Option<&Value>) -> String {
     let mut text = String::from(
-        "| rules | events | bytes/event | matches/event | eventrail, JSON bytes | events/s | eventrail, parsed Value | events/s | LocalStack matches_event (dict) | LocalStack precompiled (dict) | LocalStack matches/event | ratio LocalStack / eventrail (both parsed) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| rules | events | bytes/event | matches/event | eventrail, JSON bytes | events/s | eventrail, parsed Value | events/s | LocalStack matches_event (dict) | LocalStack precompiled (dict) | LocalStack matches/event | ratio LocalStack / eventrail (both parsed) | ratio LocalStack (dict) / eventrail (JSON bytes) |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in rows {
         let ls = localstack.and_then(|l| l.get(format!("{}/{}", row.rules, row.class)));
@@ -330,7 +330,7 @@ fn table(rows: &[Row], localstack: Option<&Value>) -> String {
         let pre = ls_ns("precompiled_ns");
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {:.2} | {} | {:.0} | {} | {:.0} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {} |",
             row.rules,
             row.class,
             row.bytes_per_event,
@@ -346,6 +346,7 @@ fn table(rows: &[Row], localstack: Option<&Value>) -> String {
                 "{:.0}x",
                 f / row.value_ns_per_event
             )),
+            full.map_or("n/a".into(), |f| format!("{:.0}x", f / row.ns_per_event)),
         );
     }
     text

@@ -43,6 +43,8 @@ pub(crate) struct PathIndex {
     /// `anything-but` lists). A number leaf equal to none of them, nor to one as written
     /// inexactly, matches the same rules whether its text is exact or not.
     number_keys: Set<u64>,
+    /// The same paths as a trie of their steps, for the byte reader (`scan.rs`).
+    pub(crate) trie: crate::trie::PathTrie,
 }
 
 /// Whether a pattern path names an empty key in a way EventBridge looks for in events.
@@ -71,6 +73,7 @@ impl PathIndex {
         self.steps.insert(path.into(), Some(id));
         self.lengths |= length_bit(path.len());
         self.empty_step |= names_empty_step(path);
+        self.trie.insert(path, id);
         for (at, _) in path.match_indices('.') {
             self.steps.entry(path[..at].into()).or_insert(None);
             self.lengths |= length_bit(at);
@@ -97,6 +100,11 @@ impl PathIndex {
                     || self
                         .number_keys
                         .contains(&number_key(crate::numbers::inexact_marker(value)))))
+    }
+
+    /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
+    pub(crate) fn empty_step(&self) -> bool {
+        self.empty_step
     }
 
     /// Whether anything at or below `path` can matter to some rule, and the id of `path`
@@ -223,6 +231,39 @@ impl<'a> FlatEvent<'a> {
     }
 }
 
+#[cfg(test)]
+impl FlatEvent<'_> {
+    /// Everything the matcher reads, as text (numbers by their bits): two flattenings
+    /// of one event are interchangeable when their dumps are equal (test helper).
+    pub(crate) fn dump(&self) -> String {
+        let mut out = String::new();
+        for leaf in &self.leaves {
+            let value = match &leaf.value {
+                LeafValue::Str(s) => format!("{s:?}"),
+                LeafValue::Num(n) => format!("num {:#x}", n.to_bits()),
+                other => format!("{other:?}"),
+            };
+            out.push_str(&format!(
+                "leaf {} {} seq {} in {:?}\n",
+                leaf.path,
+                value,
+                leaf.seq,
+                self.membership(leaf)
+            ));
+        }
+        for (i, span) in self.arrays.iter().enumerate() {
+            out.push_str(&format!(
+                "array {} {:?} {:?} {:?}\n",
+                i + 1,
+                span.whole,
+                span.elements,
+                span.paths
+            ));
+        }
+        out
+    }
+}
+
 /// The complement of a union of `[start, end)` ranges within `[0, u32::MAX)`.
 fn allowed_ranges(mut forbidden: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
     forbidden.retain(|(start, end)| start < end);
@@ -240,18 +281,22 @@ fn allowed_ranges(mut forbidden: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
 }
 
 /// Mutable state of one flattening pass.
-struct Walker<'i, 'a> {
+pub(crate) struct Walker<'i, 'a> {
     index: &'i PathIndex,
     path: String,
-    arrays: Vec<Membership>,
+    pub(crate) arrays: Vec<Membership>,
     out: FlatEvent<'a>,
     /// How many keys deep the walker is.
     depth: usize,
     /// The raw event (bytes only), read again for the numbers it writes inexactly.
-    bytes: &'a [u8],
+    pub(crate) bytes: &'a [u8],
     /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`),
     /// sorted; found on the first number leaf a rule looks at.
     inexact: Option<Vec<u64>>,
+    /// Byte reader only: number leaves whose exactness some rule could tell, by their
+    /// position in `out.leaves`, settled once the whole text is read (see
+    /// [`Walker::settle_exactness`]).
+    pub(crate) deferred: Option<Vec<usize>>,
     /// Objects and arrays open above the current value (parsed events only).
     nesting: usize,
     /// The id of the current path, as the last [`Walker::relevant`] found it.
@@ -259,15 +304,16 @@ struct Walker<'i, 'a> {
 }
 
 impl<'i, 'a> Walker<'i, 'a> {
-    fn new(index: &'i PathIndex) -> Self {
+    pub(crate) fn new(index: &'i PathIndex) -> Self {
         Self {
             index,
-            path: String::with_capacity(64),
+            path: String::new(),
             arrays: Vec::new(),
             out: FlatEvent::default(),
             depth: 0,
             bytes: &[],
             inexact: None,
+            deferred: None,
             nesting: 0,
             current: None,
         }
@@ -301,7 +347,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.current
     }
 
-    fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
+    pub(crate) fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
         let start = u32::try_from(self.out.memberships.len()).unwrap_or(u32::MAX);
         let len = u32::try_from(self.arrays.len()).unwrap_or(u32::MAX);
         self.out.memberships.extend_from_slice(&self.arrays);
@@ -321,12 +367,66 @@ impl<'i, 'a> Walker<'i, 'a> {
         });
     }
 
-    fn seq(&self) -> u32 {
+    /// A number leaf. EventBridge compares event numbers as doubles only when the text is
+    /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
+    pub(crate) fn number_leaf(&mut self, path: PathId, value: f64) {
+        if !self.index.needs_exactness(value) {
+            self.leaf(path, LeafValue::Num(value));
+            return;
+        }
+        if let Some(deferred) = &mut self.deferred {
+            deferred.push(self.out.leaves.len());
+            self.leaf(path, LeafValue::Num(value));
+            return;
+        }
+        let bytes = self.bytes;
+        let inexact = self.inexact.get_or_insert_with(|| {
+            let mut found = std::str::from_utf8(bytes)
+                .map(crate::numbers::inexact_numbers)
+                .unwrap_or_default();
+            // Sorted for binary search: an array of 100,000 such numbers stays linear.
+            found.sort_unstable();
+            found
+        });
+        let value = if inexact.binary_search(&value.to_bits()).is_ok() {
+            crate::numbers::inexact_marker(value)
+        } else {
+            value
+        };
+        self.leaf(path, LeafValue::Num(value));
+    }
+
+    /// Byte reader only: marks the deferred number leaves whose double the text also
+    /// writes inexactly, as [`Walker::number_leaf`] does at once. `suspicious` tells
+    /// whether some number token of the text could be inexact (see `scan.rs`): when none
+    /// is, no double is written inexactly and the text is not read again.
+    pub(crate) fn settle_exactness(&mut self, suspicious: bool) {
+        let Some(deferred) = self.deferred.take() else {
+            return;
+        };
+        if !suspicious || deferred.is_empty() {
+            return;
+        }
+        let mut inexact = std::str::from_utf8(self.bytes)
+            .map(crate::numbers::inexact_numbers)
+            .unwrap_or_default();
+        inexact.sort_unstable();
+        for at in deferred {
+            if let Some(leaf) = self.out.leaves.get_mut(at)
+                && let LeafValue::Num(value) = leaf.value
+                && inexact.binary_search(&value.to_bits()).is_ok()
+            {
+                leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
+            }
+        }
+    }
+
+    pub(crate) fn seq(&self) -> u32 {
         u32::try_from(self.out.leaves.len()).unwrap_or(u32::MAX)
     }
 
     /// Opens an array; its id is its position in `out.arrays` plus one.
-    fn new_array(&mut self) -> u32 {
+    pub(crate) fn new_array(&mut self) -> u32 {
         let start = self.seq();
         self.out.arrays.push(ArraySpan {
             whole: (start, start),
@@ -337,7 +437,7 @@ impl<'i, 'a> Walker<'i, 'a> {
     }
 
     /// Records where element `index` of array `id` ended (it began where the previous ended).
-    fn end_element(&mut self, id: u32, element_start: u32) {
+    pub(crate) fn end_element(&mut self, id: u32, element_start: u32) {
         let end = self.seq();
         if let Some(span) = self.out.arrays.get_mut(id as usize - 1) {
             span.elements.push((element_start, end));
@@ -345,7 +445,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         }
     }
 
-    fn finish(mut self) -> FlatEvent<'a> {
+    pub(crate) fn finish(mut self) -> FlatEvent<'a> {
         self.out.leaves.sort_by_key(|l| l.path);
         for span in &mut self.out.arrays {
             span.paths.sort_unstable();
@@ -418,8 +518,10 @@ pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEven
     walker.finish()
 }
 
-/// Parses and flattens raw JSON bytes in one pass, without building a value tree.
-pub(crate) fn flatten_bytes<'a>(
+/// Parses and flattens raw JSON bytes in one pass with serde_json, without building a
+/// value tree: the reference for the byte reader of `scan.rs`, and its fallback for the
+/// events it does not accept (so that an invalid event's error is serde_json's).
+pub(crate) fn flatten_bytes_serde<'a>(
     index: &PathIndex,
     bytes: &'a [u8],
 ) -> Result<FlatEvent<'a>, EventError> {
@@ -453,31 +555,10 @@ impl Node<'_, '_, '_> {
         }
     }
 
-    /// A number leaf. EventBridge compares event numbers as doubles only when the text is
-    /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
     fn number(self, value: f64) {
-        if self.walker.wants_leaf().is_none() {
-            return;
+        if let Some(path) = self.walker.wants_leaf() {
+            self.walker.number_leaf(path, value);
         }
-        if !self.walker.index.needs_exactness(value) {
-            self.scalar_owned(|| LeafValue::Num(value));
-            return;
-        }
-        let bytes = self.walker.bytes;
-        let inexact = self.walker.inexact.get_or_insert_with(|| {
-            let mut found = std::str::from_utf8(bytes)
-                .map(crate::numbers::inexact_numbers)
-                .unwrap_or_default();
-            // Sorted for binary search: an array of 100,000 such numbers stays linear.
-            found.sort_unstable();
-            found
-        });
-        let value = if inexact.binary_search(&value.to_bits()).is_ok() {
-            crate::numbers::inexact_marker(value)
-        } else {
-            value
-        };
-        self.scalar_owned(|| LeafValue::Num(value));
     }
 }
 
@@ -613,7 +694,7 @@ mod tests {
         });
         let text = serde_json::to_vec(&event).unwrap();
         let from_value = flatten_value(&index, &event);
-        let from_bytes = flatten_bytes(&index, &text).unwrap();
+        let from_bytes = flatten_bytes_serde(&index, &text).unwrap();
         assert_eq!(from_value.leaf_count(), 4);
         assert_eq!(from_bytes.leaf_count(), 4);
         let values = |e: &FlatEvent<'_>| -> Vec<(PathId, LeafValue<'static>, Vec<Membership>)> {
@@ -634,8 +715,8 @@ mod tests {
     #[test]
     fn non_object_bytes_are_rejected() {
         let index = index(&["a"]);
-        assert!(flatten_bytes(&index, b"[1]").is_err());
-        assert!(flatten_bytes(&index, b"{\"a\": 1} x").is_err());
-        assert!(flatten_bytes(&index, b"{\"a\": ").is_err());
+        assert!(flatten_bytes_serde(&index, b"[1]").is_err());
+        assert!(flatten_bytes_serde(&index, b"{\"a\": 1} x").is_err());
+        assert!(flatten_bytes_serde(&index, b"{\"a\": ").is_err());
     }
 }

@@ -45,6 +45,8 @@ mod numbers;
 mod parse;
 mod pattern;
 mod reference;
+mod scan;
+mod trie;
 mod value;
 mod wildcard;
 

@@ -14,8 +14,7 @@ use serde_json::Value;
 
 use crate::error::EventError;
 use crate::flatten::{
-    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_bytes,
-    flatten_value,
+    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_value,
 };
 use crate::index::{
     AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
@@ -23,6 +22,7 @@ use crate::index::{
 use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
+use crate::scan::flatten_bytes;
 use crate::value::{LeafValue, Literal, number_key};
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
@@ -277,9 +277,30 @@ impl<R> RuleMachine<R> {
 
     /// The rules matching an event given as raw JSON, in the order they were added.
     ///
-    /// The bytes are parsed once, straight into the leaves rules look at.
+    /// The bytes are read once, straight into the leaves rules look at: fields no rule
+    /// names are skipped by scanning their bytes, without building them (they are still
+    /// checked, so an invalid event is an error wherever the problem sits).
     pub fn matching_rules_json(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
         self.run(&flatten_bytes(&self.paths, event)?)
+    }
+
+    /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of
+    /// the byte reader, see `scan.rs`).
+    #[cfg(test)]
+    pub(crate) fn matching_rules_json_serde(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
+        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+    }
+
+    /// [`RuleMachine::matching_rules_json`] through the byte reader alone: `None` where
+    /// it would hand the event to serde_json.
+    #[cfg(test)]
+    pub(crate) fn matching_rules_scan(&self, event: &[u8]) -> Option<Result<Vec<&R>, EventError>> {
+        crate::scan::scan(&self.paths, event).map(|flat| self.run(&flat))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn path_index(&self) -> &PathIndex {
+        &self.paths
     }
 
     fn transition(&mut self, from: StateId, condition: &FieldCondition) -> StateId {
@@ -323,10 +344,29 @@ impl<R> RuleMachine<R> {
     /// fields interleaved across several arrays at the same path) is bounded by the
     /// step limit.
     fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
-        let mut matched: Vec<u32> = Vec::new();
-        let mut seen = Seen::default();
-        let mut pending: Vec<Task> = vec![(START, Vec::new())];
-        let mut nexts: Vec<StateId> = Vec::new();
+        let mut scratch = SCRATCH.with(std::cell::Cell::take);
+        let result = self.run_with(event, &mut scratch);
+        scratch.recycle();
+        SCRATCH.with(|cell| cell.set(scratch));
+        result
+    }
+
+    fn run_with(
+        &self,
+        event: &FlatEvent<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<&R>, EventError> {
+        let Scratch {
+            matched,
+            seen_list,
+            pending,
+            nexts,
+        } = scratch;
+        let mut seen = Seen {
+            few: std::mem::take(seen_list),
+            many: None,
+        };
+        pending.push((START, Vec::new()));
         let mut relevant: Map<(StateId, u32), bool> = Map::default();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
@@ -365,7 +405,7 @@ impl<R> RuleMachine<R> {
                 let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
                     nexts.clear();
-                    transitions.collect_matches(&leaf.value, &mut nexts);
+                    transitions.collect_matches(&leaf.value, nexts);
                     if nexts.is_empty() {
                         return;
                     }
@@ -376,7 +416,7 @@ impl<R> RuleMachine<R> {
                         nexts.sort_unstable();
                         nexts.dedup();
                     }
-                    for &next in &nexts {
+                    for &next in nexts.iter() {
                         step(next, merged.clone());
                     }
                 };
@@ -393,11 +433,12 @@ impl<R> RuleMachine<R> {
                 return Err(too_complex);
             }
         }
+        *seen_list = seen.few;
         matched.sort_unstable();
         matched.dedup();
         Ok(matched
-            .into_iter()
-            .filter_map(|rule| self.rules.get(rule as usize))
+            .iter()
+            .filter_map(|&rule| self.rules.get(rule as usize))
             .collect())
     }
 
@@ -426,6 +467,38 @@ impl<R> RuleMachine<R> {
             }
         }
     }
+}
+
+/// Buffers of [`RuleMachine::run`], kept per thread between events so that matching a
+/// small event allocates little more than its result.
+#[derive(Default)]
+struct Scratch {
+    matched: Vec<u32>,
+    seen_list: Vec<Task>,
+    pending: Vec<Task>,
+    nexts: Vec<StateId>,
+}
+
+impl Scratch {
+    /// Empties the buffers for the next event, dropping those a large event grew.
+    fn recycle(&mut self) {
+        const KEEP: usize = 1024;
+        for list in [&mut self.seen_list, &mut self.pending] {
+            list.clear();
+            if list.capacity() > KEEP {
+                *list = Vec::new();
+            }
+        }
+        self.matched.clear();
+        self.nexts.clear();
+        if self.matched.capacity() > KEEP || self.nexts.capacity() > KEEP {
+            *self = Self::default();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
 /// The tasks already queued: a short list searched in turn, a hash set past 32 of them

@@ -254,6 +254,25 @@ pub(crate) enum IgnoreCase {
 impl IgnoreCase {
     /// Whether `value` (or its start or end) spells `pattern` ignoring case.
     pub(crate) fn matches(self, pattern: &str, value: &str) -> bool {
+        if pattern.is_ascii() {
+            // Each ASCII character's forms are itself in either case, one byte each, so
+            // the value must hold those bytes (a non-ASCII byte equals none of them).
+            let (p, v) = (pattern.as_bytes(), value.as_bytes());
+            return match self {
+                IgnoreCase::Equals => v.eq_ignore_ascii_case(p),
+                IgnoreCase::Prefix => v.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)),
+                IgnoreCase::Suffix => v
+                    .len()
+                    .checked_sub(p.len())
+                    .and_then(|at| v.get(at..))
+                    .is_some_and(|t| t.eq_ignore_ascii_case(p)),
+            };
+        }
+        self.matches_by_forms(pattern, value)
+    }
+
+    /// [`IgnoreCase::matches`] character by character, through each one's case forms.
+    fn matches_by_forms(self, pattern: &str, value: &str) -> bool {
         let forms: Vec<[String; 2]> = pattern
             .chars()
             .map(|c| [c.to_lowercase().collect(), c.to_uppercase().collect()])
@@ -332,5 +351,21 @@ mod tests {
         assert!(IgnoreCase::Prefix.matches("ab", "ABc"));
         assert!(IgnoreCase::Suffix.matches("ß", "xSS"));
         assert!(!IgnoreCase::Suffix.matches("ß", "xS"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_patterns_match_as_by_their_case_forms(
+            pattern in "[a-zA-Z0-9 .*-]{0,4}",
+            value in "[a-zA-Z0-9 .*\u{e9}\u{212a}\u{17f}-]{0,6}",
+        ) {
+            for mode in [IgnoreCase::Equals, IgnoreCase::Prefix, IgnoreCase::Suffix] {
+                proptest::prop_assert_eq!(
+                    mode.matches(&pattern, &value),
+                    mode.matches_by_forms(&pattern, &value),
+                    "{:?} {:?} {:?}", mode, pattern, value
+                );
+            }
+        }
     }
 }

@@ -1,0 +1,666 @@
+//! The byte reader: an event's JSON read once, straight into the leaves rules look at.
+//!
+//! It walks the bytes with the [`PathIndex`] trie in hand: an object key that no rule
+//! path goes through is skipped by scanning its value's bytes (strings, numbers, nested
+//! objects and arrays), without decoding or building anything; a key on a path is
+//! followed with one lookup per dotted step. Strings without escapes become borrowed
+//! slices of the input, numbers are parsed only at the paths rules name.
+//!
+//! It accepts a subset of what serde_json accepts, and on that subset it gives the same
+//! leaves as [`flatten_bytes_serde`] (the reference, proved by a differential proptest):
+//! every byte is checked (grammar, control characters, escapes, UTF-8, paired surrogates,
+//! numbers that overflow a double, the nesting limit), and whatever it refuses, valid or
+//! not, is read again by serde_json, so an invalid event is reported with serde_json's
+//! error and an odd valid one (invalid UTF-8 in a skipped string, which serde_json lets
+//! through) matches as before.
+
+use std::borrow::Cow;
+
+use crate::error::EventError;
+use crate::flatten::{FlatEvent, PathIndex, Walker, flatten_bytes_serde};
+use crate::trie::ROOT;
+use crate::value::LeafValue;
+
+/// Most objects and arrays open at once along the paths rules name, the top-level object
+/// included: serde_json's recursion limit (it refuses the 128th), which the reference
+/// applies to the values it descends into, not to the ones it skips.
+const MAX_NESTING: usize = 127;
+
+/// Flattens raw JSON bytes: the byte reader, or serde_json where the reader gives up.
+pub(crate) fn flatten_bytes<'a>(
+    index: &PathIndex,
+    bytes: &'a [u8],
+) -> Result<FlatEvent<'a>, EventError> {
+    match scan(index, bytes) {
+        Some(event) => Ok(event),
+        None => flatten_bytes_serde(index, bytes),
+    }
+}
+
+/// The byte reader alone: `None` when it does not accept the event (invalid JSON, or
+/// valid JSON it leaves to serde_json).
+pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'a>> {
+    let mut walker = Walker::new(index);
+    walker.bytes = bytes;
+    walker.deferred = Some(Vec::new());
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        index,
+        walker,
+        nesting: 0,
+        stack: Stack::default(),
+        key: String::new(),
+        suspicious: false,
+    };
+    reader.whitespace();
+    reader.expect(b'{').ok()?;
+    reader.object(ROOT).ok()?;
+    reader.whitespace();
+    if reader.pos != bytes.len() {
+        return None;
+    }
+    reader.walker.settle_exactness(reader.suspicious);
+    Some(reader.walker.finish())
+}
+
+/// The reader gives up on this event (serde_json reads it instead).
+struct GiveUp;
+
+type Step<T = ()> = Result<T, GiveUp>;
+
+/// A string token: its raw bytes between the quotes, and whether it has escapes.
+#[derive(Clone, Copy)]
+struct Token {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+impl Token {
+    /// The text of a string without escapes (already checked to be UTF-8).
+    fn text<'a>(&self, bytes: &'a [u8]) -> Step<&'a str> {
+        std::str::from_utf8(&bytes[self.start..self.end]).map_err(|_| GiveUp)
+    }
+}
+
+struct Reader<'i, 'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    index: &'i PathIndex,
+    walker: Walker<'i, 'a>,
+    /// Objects and arrays open along rule paths (the top-level object included).
+    nesting: usize,
+    /// Containers open while skipping a value.
+    stack: Stack,
+    /// An escaped key, decoded.
+    key: String,
+    /// Some number token could be written inexactly: it has an exponent or more than 15
+    /// characters. A token of at most 15 characters without an exponent has at most 15
+    /// significant digits and is a normal double or zero, so it is exact (`numbers.rs`).
+    suspicious: bool,
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `word` is zero.
+fn has_zero(word: u64) -> u64 {
+    word.wrapping_sub(LOW) & !word & HIGH
+}
+
+/// Non-zero when some byte of `word` is below `n` (`n` at most 128).
+fn has_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(LOW * u64::from(n)) & !word & HIGH
+}
+
+/// The objects (`true`) and arrays open while skipping a value: the first 128 as bits,
+/// deeper ones in a list (skipped values have no nesting limit).
+#[derive(Default)]
+struct Stack {
+    bits: u128,
+    len: usize,
+    deeper: Vec<bool>,
+}
+
+impl Stack {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.deeper.clear();
+    }
+
+    fn push(&mut self, object: bool) {
+        if self.len < 128 {
+            let bit = 1u128 << self.len;
+            self.bits = if object {
+                self.bits | bit
+            } else {
+                self.bits & !bit
+            };
+        } else {
+            self.deeper.push(object);
+        }
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<bool> {
+        match self.len {
+            0 => None,
+            len if len <= 128 => Some(self.bits & (1u128 << (len - 1)) != 0),
+            _ => self.deeper.last().copied(),
+        }
+    }
+
+    fn pop(&mut self) {
+        if self.len > 128 {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+}
+
+/// Bytes a string scan stops at: `"`, `\`, control characters and non-ASCII bytes.
+const STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b >= 0x80 || b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
+impl<'a> Reader<'_, 'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn whitespace(&mut self) {
+        let mut pos = self.pos;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(pos) {
+            pos += 1;
+        }
+        self.pos = pos;
+    }
+
+    fn expect(&mut self, byte: u8) -> Step {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(GiveUp)
+        }
+    }
+
+    fn open(&mut self) -> Step {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(GiveUp);
+        }
+        Ok(())
+    }
+
+    /// An object whose `{` was just read, at trie node `node`.
+    fn object(&mut self, node: u32) -> Step {
+        self.open()?;
+        self.whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.nesting -= 1;
+            return Ok(());
+        }
+        loop {
+            self.expect(b'"')?;
+            let token = self.string()?;
+            self.whitespace();
+            self.expect(b':')?;
+            self.whitespace();
+            match self.key_child(node, token)? {
+                Some(child) => self.value(child)?,
+                None => self.skip()?,
+            }
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.whitespace();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.nesting -= 1;
+                    return Ok(());
+                }
+                _ => return Err(GiveUp),
+            }
+        }
+    }
+
+    /// The trie node of a key of an object at `node`, if any rule looks below it.
+    fn key_child(&mut self, node: u32, token: Token) -> Step<Option<u32>> {
+        let raw = &self.bytes[token.start..token.end];
+        if raw.is_empty() && !self.index.empty_step() {
+            return Ok(None);
+        }
+        if !token.escaped {
+            return Ok(self.index.trie.child(node, raw));
+        }
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        decode(raw, &mut key)?;
+        let child = if key.is_empty() && !self.index.empty_step() {
+            None
+        } else {
+            self.index.trie.child(node, key.as_bytes())
+        };
+        self.key = key;
+        Ok(child)
+    }
+
+    /// A value at trie node `node` (whitespace before it already read).
+    fn value(&mut self, node: u32) -> Step {
+        let id = self.index.trie.id(node);
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                self.object(node)
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.array(node)
+            }
+            Some(b'"') => {
+                self.pos += 1;
+                let token = self.string()?;
+                if let Some(path) = id {
+                    let raw = &self.bytes[token.start..token.end];
+                    let text = if token.escaped {
+                        let mut text = String::with_capacity(raw.len());
+                        decode(raw, &mut text)?;
+                        Cow::Owned(text)
+                    } else {
+                        Cow::Borrowed(token.text(self.bytes)?)
+                    };
+                    self.walker.leaf(path, LeafValue::Str(text));
+                }
+                Ok(())
+            }
+            Some(b't') => self.literal(b"true", id, LeafValue::Bool(true)),
+            Some(b'f') => self.literal(b"false", id, LeafValue::Bool(false)),
+            Some(b'n') => self.literal(b"null", id, LeafValue::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let (start, end) = self.number()?;
+                let token = &self.bytes[start..end];
+                if let Some(path) = id {
+                    let value = number_value(token)?;
+                    self.walker.number_leaf(path, value);
+                } else {
+                    check_range(token)?;
+                }
+                Ok(())
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], id: Option<u32>, leaf: LeafValue<'a>) -> Step {
+        if !self.bytes[self.pos..].starts_with(word) {
+            return Err(GiveUp);
+        }
+        self.pos += word.len();
+        if let Some(path) = id {
+            self.walker.leaf(path, leaf);
+        }
+        Ok(())
+    }
+
+    /// An array whose `[` was just read, at trie node `node`: each element sits at the
+    /// same node, its leaves marked with the element's position.
+    fn array(&mut self, node: u32) -> Step {
+        self.open()?;
+        let id = self.walker.new_array();
+        self.whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.nesting -= 1;
+            return Ok(());
+        }
+        let mut index = 0u32;
+        loop {
+            let element_start = self.walker.seq();
+            self.walker.arrays.push((id, index));
+            let read = self.value(node);
+            self.walker.arrays.pop();
+            read?;
+            self.walker.end_element(id, element_start);
+            index = index.saturating_add(1);
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.whitespace();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    self.nesting -= 1;
+                    return Ok(());
+                }
+                _ => return Err(GiveUp),
+            }
+        }
+    }
+
+    /// Skips one value no rule looks into, checking it as strictly as a read one, with
+    /// no limit on its nesting (serde_json has none for skipped values either).
+    fn skip(&mut self) -> Step {
+        self.stack.clear();
+        loop {
+            // A value.
+            match self.peek() {
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.whitespace();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                    } else {
+                        self.stack.push(true);
+                        self.skip_key()?;
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.whitespace();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                    } else {
+                        self.stack.push(false);
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    self.string()?;
+                }
+                Some(b't') => self.literal(b"true", None, LeafValue::Null)?,
+                Some(b'f') => self.literal(b"false", None, LeafValue::Null)?,
+                Some(b'n') => self.literal(b"null", None, LeafValue::Null)?,
+                Some(b'-' | b'0'..=b'9') => {
+                    let (start, end) = self.number()?;
+                    check_range(&self.bytes[start..end])?;
+                }
+                _ => return Err(GiveUp),
+            }
+            // After a value: close containers, or go on to the next element or member.
+            loop {
+                let Some(object) = self.stack.last() else {
+                    return Ok(());
+                };
+                let open = if object { b'{' } else { b'[' };
+                self.whitespace();
+                match (open, self.peek()) {
+                    (_, Some(b',')) => {
+                        self.pos += 1;
+                        self.whitespace();
+                        if open == b'{' {
+                            self.skip_key()?;
+                        }
+                        break;
+                    }
+                    (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                        self.pos += 1;
+                        self.stack.pop();
+                    }
+                    _ => return Err(GiveUp),
+                }
+            }
+        }
+    }
+
+    /// A skipped object's key and colon, up to its value.
+    fn skip_key(&mut self) -> Step {
+        self.expect(b'"')?;
+        self.string()?;
+        self.whitespace();
+        self.expect(b':')?;
+        self.whitespace();
+        Ok(())
+    }
+
+    /// A string whose opening quote was just read, up to and past its closing quote:
+    /// control characters, escapes, surrogate pairs and UTF-8 checked.
+    fn string(&mut self) -> Step<Token> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let mut pos = start;
+        let mut escaped = false;
+        let mut ascii = true;
+        loop {
+            // Eight bytes at a time up to the first quote, backslash or control
+            // character (non-ASCII bytes are noted, their UTF-8 checked at the end).
+            while let Some(chunk) = bytes.get(pos..pos + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let word = u64::from_le_bytes(word);
+                if word & HIGH != 0 {
+                    ascii = false;
+                }
+                let stops = has_zero(word ^ (LOW * u64::from(b'"')))
+                    | has_zero(word ^ (LOW * u64::from(b'\\')))
+                    | has_below(word, 0x20);
+                if stops != 0 {
+                    // The lowest flagged byte is exact (a borrow only flags bytes above).
+                    pos += (stops.trailing_zeros() / 8) as usize;
+                    if bytes.get(pos) == Some(&b'"') && ascii {
+                        self.pos = pos + 1;
+                        return Ok(Token {
+                            start,
+                            end: pos,
+                            escaped,
+                        });
+                    }
+                    break;
+                }
+                pos += 8;
+            }
+            while let Some(&b) = bytes.get(pos) {
+                if STOP[b as usize] {
+                    break;
+                }
+                pos += 1;
+            }
+            match bytes.get(pos) {
+                Some(b'"') => {
+                    self.pos = pos + 1;
+                    if !ascii {
+                        std::str::from_utf8(&bytes[start..pos]).map_err(|_| GiveUp)?;
+                    }
+                    return Ok(Token {
+                        start,
+                        end: pos,
+                        escaped,
+                    });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos = pos + 1;
+                    self.escape()?;
+                    pos = self.pos;
+                }
+                Some(&b) if b >= 0x80 => {
+                    ascii = false;
+                    pos += 1;
+                }
+                _ => return Err(GiveUp),
+            }
+        }
+    }
+
+    /// An escape whose `\` was just read. A `\u` surrogate must be a leading one followed
+    /// by a `\u` trailing one (serde_json refuses a lone surrogate in a string it reads).
+    fn escape(&mut self) -> Step {
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                self.pos += 1;
+                let unit = self.hex4()?;
+                if (0xDC00..=0xDFFF).contains(&unit) {
+                    return Err(GiveUp);
+                }
+                if (0xD800..=0xDBFF).contains(&unit) {
+                    if !self.bytes[self.pos..].starts_with(b"\\u") {
+                        return Err(GiveUp);
+                    }
+                    self.pos += 2;
+                    if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
+                        return Err(GiveUp);
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn hex4(&mut self) -> Step<u16> {
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(GiveUp)?;
+        self.pos += 4;
+        hex4(digits)
+    }
+
+    /// A number token, checked against JSON's grammar; its byte range.
+    fn number(&mut self) -> Step<(usize, usize)> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(GiveUp);
+                }
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(GiveUp),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(GiveUp);
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(GiveUp);
+            }
+            self.digits();
+            self.suspicious = true;
+        }
+        if self.pos - start > 15 {
+            self.suspicious = true;
+        }
+        Ok((start, self.pos))
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+}
+
+/// The double a number token reads as (the nearest one, as serde_json's
+/// `float_roundtrip` reads it); gives up on one past the largest double, which
+/// serde_json refuses ("number out of range").
+fn number_value(token: &[u8]) -> Step<f64> {
+    let text = std::str::from_utf8(token).map_err(|_| GiveUp)?;
+    let value: f64 = text.parse().map_err(|_| GiveUp)?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(GiveUp)
+    }
+}
+
+/// Gives up on a number token past the largest double, read only when it could be: with
+/// an exponent, or with more than 300 characters (a number without an exponent below
+/// 10^308 is finite).
+fn check_range(token: &[u8]) -> Step {
+    if token.len() > 300 || token.iter().any(|&b| b == b'e' || b == b'E') {
+        number_value(token)?;
+    }
+    Ok(())
+}
+
+fn hex4(digits: &[u8]) -> Step<u16> {
+    let mut unit = 0u16;
+    for &d in digits {
+        let nibble = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return Err(GiveUp),
+        };
+        unit = unit << 4 | u16::from(nibble);
+    }
+    Ok(unit)
+}
+
+/// Decodes the raw bytes of a string (already checked by [`Reader::string`]) into `out`.
+fn decode(raw: &[u8], out: &mut String) -> Step {
+    let mut at = 0;
+    while at < raw.len() {
+        let run = raw[at..]
+            .iter()
+            .position(|&b| b == b'\\')
+            .map_or(raw.len(), |n| at + n);
+        out.push_str(std::str::from_utf8(&raw[at..run]).map_err(|_| GiveUp)?);
+        at = run;
+        if at >= raw.len() {
+            break;
+        }
+        let escape = raw.get(at + 1).copied().ok_or(GiveUp)?;
+        at += 2;
+        let c = match escape {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = hex4(raw.get(at..at + 4).ok_or(GiveUp)?)?;
+                at += 4;
+                if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = hex4(raw.get(at + 2..at + 6).ok_or(GiveUp)?)?;
+                    at += 6;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return Err(GiveUp);
+                    }
+                    let code =
+                        0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                    char::from_u32(code).ok_or(GiveUp)?
+                } else {
+                    char::from_u32(u32::from(unit)).ok_or(GiveUp)?
+                }
+            }
+            _ => return Err(GiveUp),
+        };
+        out.push(c);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;

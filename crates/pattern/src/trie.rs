@@ -1,0 +1,139 @@
+//! The field paths rules name, as a trie of their dot-separated steps, for the byte
+//! reader (`scan.rs`): an event key is followed with one lookup, without building the
+//! dotted path, and most keys no rule names are refused by their length alone.
+
+use crate::flatten::PathId;
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// The trie's root: above every key of the event.
+pub(crate) const ROOT: u32 = 0;
+/// A node with no children and no id: the event's top-level empty key when no rule path
+/// starts with it (the dotted-path lookup looks into that key, finding nothing below).
+pub(crate) const DEAD: u32 = 1;
+
+/// Paths of more steps than this get no shortcut entries (see [`PathTrie::insert`]):
+/// their dotted event keys are followed step by step.
+const MAX_SHORTCUT_STEPS: usize = 16;
+
+/// Children kept in a list, searched in turn; more go to a hash map.
+const FEW_CHILDREN: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathTrie {
+    nodes: Vec<TrieNode>,
+    /// Some path has more than [`MAX_SHORTCUT_STEPS`] steps.
+    long_paths: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrieNode {
+    /// The id of the node's path when a rule names it.
+    pub(crate) id: Option<PathId>,
+    /// Bit `n` (of lengths below 64) or bit 63 (longer): some child key has that length.
+    lengths: u64,
+    few: Vec<(Box<[u8]>, u32)>,
+    many: Option<Map<Box<[u8]>, u32>>,
+}
+
+fn length_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
+}
+
+impl TrieNode {
+    fn get(&self, key: &[u8]) -> Option<u32> {
+        if self.lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
+        match &self.many {
+            Some(many) => many.get(key).copied(),
+            None => self
+                .few
+                .iter()
+                .find(|(k, _)| k.first() == key.first() && k.as_ref() == key)
+                .map(|&(_, n)| n),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], node: u32) {
+        if self.get(key).is_some() {
+            return;
+        }
+        self.lengths |= length_bit(key.len());
+        match &mut self.many {
+            Some(many) => {
+                many.insert(key.into(), node);
+            }
+            None => {
+                self.few.push((key.into(), node));
+                if self.few.len() > FEW_CHILDREN {
+                    self.many = Some(self.few.drain(..).collect());
+                }
+            }
+        }
+    }
+}
+
+impl PathTrie {
+    /// Adds a path (its steps are split at `.`) with its id.
+    ///
+    /// Each node gets an entry per step below it, and also, for paths of at most
+    /// [`MAX_SHORTCUT_STEPS`] steps, one per run of steps joined with dots (`b.c` from
+    /// `a` for `a.b.c`): an event key holding dots (`{"a": {"b.c": 1}}`) names the same
+    /// field as the nested keys, and is then followed with one lookup.
+    pub(crate) fn insert(&mut self, path: &str, id: PathId) {
+        if self.nodes.is_empty() {
+            self.nodes = vec![TrieNode::default(), TrieNode::default()];
+        }
+        let steps: Vec<&str> = path.split('.').collect();
+        let mut chain = vec![ROOT];
+        for step in &steps {
+            let from = chain.last().copied().unwrap_or(ROOT);
+            let node = match self.nodes[from as usize].get(step.as_bytes()) {
+                Some(node) => node,
+                None => {
+                    let node = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+                    self.nodes.push(TrieNode::default());
+                    self.nodes[from as usize].put(step.as_bytes(), node);
+                    node
+                }
+            };
+            chain.push(node);
+        }
+        if let Some(&last) = chain.last() {
+            self.nodes[last as usize].id = Some(id);
+        }
+        if steps.len() > MAX_SHORTCUT_STEPS {
+            self.long_paths = true;
+            return;
+        }
+        for from in 0..steps.len() {
+            for to in from + 2..=steps.len() {
+                let key = steps[from..to].join(".");
+                self.nodes[chain[from] as usize].put(key.as_bytes(), chain[to]);
+            }
+        }
+    }
+
+    /// The node of an event key below `node`, or `None` when nothing at or below it
+    /// matters to a rule: the node of the dotted path `node` + `.` + `key`.
+    pub(crate) fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
+        let found = self.nodes.get(node as usize)?.get(key).or_else(|| {
+            if self.long_paths && key.contains(&b'.') {
+                key.split(|&b| b == b'.')
+                    .try_fold(node, |at, step| self.nodes.get(at as usize)?.get(step))
+            } else {
+                None
+            }
+        });
+        match found {
+            None if node == ROOT && key.is_empty() => Some(DEAD),
+            found => found,
+        }
+    }
+
+    /// The id of the node's path, when a rule names it.
+    pub(crate) fn id(&self, node: u32) -> Option<PathId> {
+        self.nodes.get(node as usize).and_then(|n| n.id)
+    }
+}
