@@ -101,6 +101,68 @@ impl TrustStoreChoice {
 
 /// The HTTPS client (rustls with aws-lc, as the SDK's default) trusting `choice`'s roots.
 fn https_client(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHttpClient {
+    aws_sdk_sqs::config::SharedHttpClient::new(ProbedOnce {
+        inner: sdk_https_client(choice),
+        // The compiled-in roots cannot fail to load (a unit test builds a client with them);
+        // a bundle from the file system is checked once, when the first SDK client is built.
+        probed: std::sync::atomic::AtomicBool::new(
+            *choice == TrustStoreChoice::AmazonTrustServices,
+        ),
+    })
+}
+
+/// The SDK's HTTPS client, with one change: building an SDK client no longer builds a TLS
+/// connector to throw away. The SDK's client does that in `validate_base_client_config`, for
+/// every SDK client, so that a system trust store is read at init; each build parses the roots
+/// and sets up a rustls configuration (about a third of a function's init instructions before
+/// this change, `BENCHMARKS.md` section 7). The connector a request uses is built on the first
+/// request either way, once per connector settings, and then cached by the shared client: the
+/// first invocation does the same work as before, later ones none.
+#[derive(Debug)]
+struct ProbedOnce {
+    inner: aws_sdk_sqs::config::SharedHttpClient,
+    /// Whether the probe already ran (or is not needed).
+    probed: std::sync::atomic::AtomicBool,
+}
+
+impl aws_sdk_sqs::config::HttpClient for ProbedOnce {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.inner.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if self.probed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner
+            .validate_base_client_config(runtime_components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+/// The SDK's own HTTPS client trusting `choice`'s roots.
+fn sdk_https_client(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let trust_store = tls::TrustStore::empty()
         .with_native_roots(false)
@@ -241,10 +303,22 @@ mod tests {
         assert_eq!(text.matches("-----END CERTIFICATE-----").count(), 5);
     }
 
-    /// Building an SDK client parses the trust store (the SDK panics on a PEM it cannot read),
-    /// so this checks the compiled-in file, for each choice.
+    fn probe(client: &dyn aws_sdk_sqs::config::HttpClient) {
+        let components =
+            aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder::new(
+                "test",
+            );
+        let cfg = aws_smithy_types::config_bag::ConfigBag::base();
+        client
+            .validate_base_client_config(&components, &cfg)
+            .unwrap();
+    }
+
+    /// Building a TLS connector parses the trust store (the SDK panics on a PEM it cannot
+    /// read), so this checks the compiled-in file and the other choices, through the SDK's own
+    /// probe; and SDK clients build on the wrapped client, for each choice.
     #[tokio::test]
-    async fn sdk_clients_build_with_every_trust_store() {
+    async fn every_trust_store_builds_a_connector_and_sdk_clients() {
         let bundle =
             std::env::temp_dir().join(format!("eventrail-roots-{}.pem", std::process::id()));
         std::fs::write(&bundle, AMAZON_TRUST_SERVICES).unwrap();
@@ -253,14 +327,60 @@ mod tests {
             TrustStoreChoice::AmazonAndSystem,
             TrustStoreChoice::Bundle(bundle.clone()),
         ] {
+            probe(&sdk_https_client(&choice));
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
                 .http_client(https_client(&choice))
                 .load()
                 .await;
             let _ = aws_sdk_sqs::Client::new(&config);
+            let _ = aws_sdk_eventbridge::Client::new(&config);
         }
         let _ = std::fs::remove_file(&bundle);
+    }
+
+    /// Counts the SDK's probes (`validate_base_client_config`).
+    #[derive(Debug, Default)]
+    struct CountingClient(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl aws_sdk_sqs::config::HttpClient for CountingClient {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            unreachable!("no request is sent")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &aws_smithy_types::config_bag::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_bundle_is_probed_once_and_the_compiled_in_roots_never() {
+        for (probed, expected) in [(false, 1), (true, 0)] {
+            let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let client = ProbedOnce {
+                inner: aws_sdk_sqs::config::SharedHttpClient::new(CountingClient(
+                    std::sync::Arc::clone(&count),
+                )),
+                probed: std::sync::atomic::AtomicBool::new(probed),
+            };
+            for _ in 0..3 {
+                probe(&client);
+            }
+            assert_eq!(
+                count.load(std::sync::atomic::Ordering::SeqCst),
+                expected,
+                "probed already: {probed}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -10,8 +10,8 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::{
-    DeadLetter, DeadLetterError, DeadLetterSink, EventBridgePutEvents, OutgoingEvent, PublishError,
-    Publisher, PutEventsApi, RuntimeConfig, SqsDeadLetterQueue,
+    DeadLetter, DeadLetterError, DeadLetterSink, EventBridgePutEvents, LazyClient, OutgoingEvent,
+    PublishError, Publisher, PutEventsApi, RuntimeConfig, SqsDeadLetterQueue,
 };
 
 /// A decoded, validated event handed to a handler.
@@ -683,9 +683,22 @@ where
             )
         });
         let dead_letters = config.dead_letter_queue_url.as_ref().map(|url| {
-            let queue = SqsDeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), url.clone());
+            // The dead-letter clients are built on the first poison event (the S3 one on the
+            // first letter too large for a message), once, not at init: a rare path should
+            // not cost every cold start. The publisher's client is needed on most events and
+            // is built here.
+            let sqs = LazyClient::new(crate::dead_letter::SQS_CLIENT, {
+                let sdk = sdk.clone();
+                move || aws_sdk_sqs::Client::new(&sdk)
+            });
+            let queue = SqsDeadLetterQueue::with_lazy_client(sqs, url.clone());
             match &config.failed_events_bucket {
-                Some(bucket) => queue.with_event_store(s3_client(&sdk), bucket.clone()),
+                Some(bucket) => {
+                    let sdk = sdk.clone();
+                    let s3 =
+                        LazyClient::new(crate::dead_letter::S3_CLIENT, move || s3_client(&sdk));
+                    queue.with_lazy_event_store(s3, bucket.clone())
+                }
                 None => queue,
             }
         });

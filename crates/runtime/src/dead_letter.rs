@@ -4,6 +4,8 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::LazyClient;
+
 /// The message sent to the dead-letter queue for a poison event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -68,6 +70,11 @@ fn key_safe(text: &str) -> String {
         .collect()
 }
 
+/// What the dead-letter queue's client is called in errors.
+pub(crate) const SQS_CLIENT: &str = "the SQS client for the dead-letter queue";
+/// What the failed-events bucket's client is called in errors.
+pub(crate) const S3_CLIENT: &str = "the S3 client for the failed-events bucket";
+
 /// Sending a dead letter failed; the invocation must then fail so nothing is lost.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not send event {event_id} to the dead-letter queue: {message}")]
@@ -90,14 +97,24 @@ pub trait DeadLetterSink: Send + Sync {
 /// [`DeadLetterSink`] over an SQS queue, with an S3 bucket for events too large for a message.
 #[derive(Debug, Clone)]
 pub struct SqsDeadLetterQueue {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
-    store: Option<(aws_sdk_s3::Client, String)>,
+    store: Option<(LazyClient<aws_sdk_s3::Client>, String)>,
 }
 
 impl SqsDeadLetterQueue {
     /// A sink sending to `queue_url`.
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self::with_lazy_client(LazyClient::ready(SQS_CLIENT, client), queue_url)
+    }
+
+    /// A sink sending to `queue_url` with an SQS client built on the first dead letter (what
+    /// `run_consumer` does: a poison event is the rare path, so the cold start does not pay
+    /// for the client). A client that cannot be built fails that letter with the reason.
+    pub fn with_lazy_client(
+        client: LazyClient<aws_sdk_sqs::Client>,
+        queue_url: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             queue_url: queue_url.into(),
@@ -106,9 +123,17 @@ impl SqsDeadLetterQueue {
     }
 
     /// Events of letters over [`INLINE_DEAD_LETTER_BYTES`] are stored in `bucket`.
-    pub fn with_event_store(
+    pub fn with_event_store(self, client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        self.with_lazy_event_store(LazyClient::ready(S3_CLIENT, client), bucket)
+    }
+
+    /// As [`SqsDeadLetterQueue::with_event_store`], with an S3 client built on the first
+    /// letter that needs it (what `run_consumer` does: most functions never store an event,
+    /// so their cold start does not pay for the client). A client that cannot be built fails
+    /// that letter with the reason, as a failed upload does.
+    pub fn with_lazy_event_store(
         mut self,
-        client: aws_sdk_s3::Client,
+        client: LazyClient<aws_sdk_s3::Client>,
         bucket: impl Into<String>,
     ) -> Self {
         self.store = Some((client, bucket.into()));
@@ -136,6 +161,12 @@ impl SqsDeadLetterQueue {
             &letter.failed_at,
         );
         let bytes = body.len();
+        let s3 = s3.get().map_err(|e| {
+            fail(format!(
+                "storing the event in s3://{bucket}/{key}: {e}; the invocation fails so \
+                 Lambda's failure record keeps the event"
+            ))
+        })?;
         s3.put_object()
             .bucket(bucket)
             .key(&key)
@@ -187,8 +218,12 @@ impl DeadLetterSink for SqsDeadLetterQueue {
                 .build()
                 .map_err(|e| fail(e.to_string()))
         };
-        let output = self
-            .client
+        let client = self.client.get().map_err(|e| {
+            fail(format!(
+                "{e}; the invocation fails so Lambda's failure record keeps the event"
+            ))
+        })?;
+        let output = client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
@@ -198,5 +233,80 @@ impl DeadLetterSink for SqsDeadLetterQueue {
             .await
             .map_err(|e| fail(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
         Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqs_client() -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
+    fn large_letter() -> DeadLetter {
+        DeadLetter {
+            kind: "poison".to_owned(),
+            function: "inventory".to_owned(),
+            reason: "detail.data: missing field `sku`".to_owned(),
+            event_id: Some("e-1".to_owned()),
+            correlation_id: None,
+            detail_type: Some("OrderPlaced".to_owned()),
+            failed_at: "2026-11-27T19:00:00Z".to_owned(),
+            event: serde_json::json!({ "padding": "x".repeat(INLINE_DEAD_LETTER_BYTES) }),
+            event_stored_at: None,
+        }
+    }
+
+    /// The S3 client is built on the first letter that needs it; when it cannot be built, that
+    /// letter fails with the reason (and the invocation with it), nothing is sent half-way.
+    #[tokio::test]
+    async fn an_s3_client_that_cannot_be_built_fails_the_letter_with_the_reason() {
+        let s3 = LazyClient::new(S3_CLIENT, || -> aws_sdk_s3::Client {
+            panic!("invalid client configuration: no region")
+        });
+        let queue = SqsDeadLetterQueue::new(sqs_client(), "http://127.0.0.1:1/000000000000/dlq")
+            .with_lazy_event_store(s3.clone(), "failed-events");
+        let error = queue.send(&large_letter()).await.unwrap_err();
+        assert_eq!(error.event_id, "e-1");
+        assert!(
+            error
+                .message
+                .contains("s3://failed-events/inventory/e-1.json")
+                && error
+                    .message
+                    .contains("building the S3 client for the failed-events bucket failed")
+                && error
+                    .message
+                    .contains("invalid client configuration: no region"),
+            "{}",
+            error.message
+        );
+        assert!(!s3.is_built());
+    }
+
+    #[tokio::test]
+    async fn an_sqs_client_that_cannot_be_built_fails_the_letter_with_the_reason() {
+        let sqs = LazyClient::new(SQS_CLIENT, || -> aws_sdk_sqs::Client {
+            panic!("invalid client configuration: no sleep implementation")
+        });
+        let queue = SqsDeadLetterQueue::with_lazy_client(sqs.clone(), "http://127.0.0.1:1/q");
+        let mut letter = large_letter();
+        letter.event = serde_json::json!({ "small": true });
+        let error = queue.send(&letter).await.unwrap_err();
+        assert_eq!(error.event_id, "e-1");
+        assert!(
+            error
+                .message
+                .contains("building the SQS client for the dead-letter queue failed")
+                && error.message.contains("no sleep implementation"),
+            "{}",
+            error.message
+        );
+        assert!(!sqs.is_built());
     }
 }

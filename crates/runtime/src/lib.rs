@@ -20,6 +20,7 @@ pub mod config;
 mod consumer;
 mod dead_letter;
 pub mod idempotency;
+mod lazy;
 pub mod logging;
 mod publisher;
 pub mod testing;
@@ -36,6 +37,7 @@ pub use dead_letter::{
     DeadLetter, DeadLetterError, DeadLetterSink, INLINE_DEAD_LETTER_BYTES, SqsDeadLetterQueue,
     StoredEvent, stored_event_key,
 };
+pub use lazy::{LazyClient, LazyClientError};
 pub use publisher::{
     EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST, MAX_ENTRY_BYTES,
     MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,
