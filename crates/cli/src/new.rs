@@ -392,17 +392,6 @@ mod tests {{
 /// The line of the catalog's `catalog()` list above which new entries go.
 const CATALOG_MARKER: &str = "// `eventrail new event` adds its entries above this line.";
 
-fn kebab(detail_type: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in detail_type.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 fn new_event(args: EventArgs) -> Result<ExitCode> {
     let project = project(args.root)?;
     let app = App::load(&project.root)?;
@@ -429,7 +418,7 @@ fn new_event(args: EventArgs) -> Result<ExitCode> {
              emitting function's name (`{prefix}gift-wrap`); nothing was changed"
         );
     }
-    let stem = kebab(&detail_type);
+    let stem = eventrail_contract::kebab_case(&detail_type);
     let catalog_source = project.root.join(&project.settings.catalog_source);
     let original = std::fs::read_to_string(&catalog_source)
         .with_context(|| format!("cannot read {}", catalog_source.display()))?;

@@ -195,9 +195,10 @@ fn check_command(project: &Project, name: &str, body: &Value) -> Result<Vec<Stri
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let path = folder
-        .join("schemas")
-        .join(format!("{}-command.json", kebab(name)));
+    let path = folder.join("schemas").join(format!(
+        "{}-command.json",
+        eventrail_contract::kebab_case(name)
+    ));
     if !path.is_file() {
         return Ok(Vec::new());
     }
@@ -208,17 +209,6 @@ fn check_command(project: &Project, name: &str, body: &Value) -> Result<Vec<Stri
         .into_iter()
         .map(|e| format!("{name} fails {} {e}", path.display()))
         .collect())
-}
-
-fn kebab(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
 }
 
 async fn put_events(stack: &Stack, project: &Project, events: &[Value]) -> Result<ExitCode> {

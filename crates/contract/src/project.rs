@@ -265,3 +265,26 @@ impl Project {
         Ok(functions)
     }
 }
+
+/// The file stem of a catalog name: `OrderPlaced` -> `order-placed`, `PlaceOrder` ->
+/// `place-order` (samples, schemas and command files are named so).
+pub fn kebab_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod kebab_case_tests {
+    #[test]
+    fn catalog_names_map_to_kebab_case_file_stems() {
+        assert_eq!(super::kebab_case("PlaceOrder"), "place-order");
+        assert_eq!(super::kebab_case("OrderPlaced"), "order-placed");
+        assert_eq!(super::kebab_case("Ship"), "ship");
+    }
+}

@@ -299,26 +299,29 @@ impl Tests<'_> {
         self.target.join("debug").join("eventrail")
     }
 
-    /// Writes down the test binaries `cargo test <selection>` builds, for [`nextest_listed`].
-    fn list(&self, name: &str, selection: &[&str]) -> Result<Listed> {
-        let dir = self.target.join("xtask-nextest");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let listed = Listed {
-            binaries: dir.join(format!("{name}-binaries.json")),
-            cargo_metadata: dir.join("cargo-metadata.json"),
-        };
-        let write = |command: &mut Command, to: &Path| -> Result<()> {
-            let shown = format!("{command:?}");
-            let output = command
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .with_context(|| format!("could not start {shown}"))?;
-            if !output.status.success() {
-                bail!("{shown} failed ({})", output.status);
-            }
-            std::fs::write(to, &output.stdout).with_context(|| format!("writing {}", to.display()))
-        };
-        write(
+    /// Writes the output of `command` to `to`; fails naming the command.
+    fn write_output(command: &mut Command, to: &Path) -> Result<()> {
+        let shown = format!("{command:?}");
+        let output = command
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("could not start {shown}"))?;
+        if !output.status.success() {
+            bail!("{shown} failed ({})", output.status);
+        }
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(to, &output.stdout).with_context(|| format!("writing {}", to.display()))
+    }
+
+    /// Writes down the workspace's cargo metadata once, for every [`Tests::list`].
+    fn write_cargo_metadata(&self) -> Result<PathBuf> {
+        let to = self
+            .target
+            .join("xtask-nextest")
+            .join("cargo-metadata.json");
+        Self::write_output(
             cargo(self.root, self.path).args([
                 "metadata",
                 "--format-version",
@@ -326,9 +329,21 @@ impl Tests<'_> {
                 "--all-features",
                 "--no-deps",
             ]),
-            &listed.cargo_metadata,
+            &to,
         )?;
-        write(
+        Ok(to)
+    }
+
+    /// Writes down the test binaries `cargo test <selection>` builds, for [`nextest_listed`].
+    fn list(&self, name: &str, selection: &[&str], cargo_metadata: &Path) -> Result<Listed> {
+        let listed = Listed {
+            binaries: self
+                .target
+                .join("xtask-nextest")
+                .join(format!("{name}-binaries.json")),
+            cargo_metadata: cargo_metadata.to_path_buf(),
+        };
+        Self::write_output(
             cargo(self.root, self.path)
                 .args(["nextest", "list", "--list-type", "binaries-only"])
                 .args(["--message-format", "json"])
@@ -373,12 +388,16 @@ impl Tests<'_> {
                     .args(["test", "--no-run"])
                     .args(&selection),
             )
-            .and_then(|()| self.list("stack", &selection));
+            .and_then(|()| self.write_cargo_metadata())
+            .and_then(|metadata| {
+                self.list("stack", &selection, &metadata)
+                    .map(|l| (l, metadata))
+            });
             step.done();
             let deployed = deploying
                 .join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the deploy thread panicked")));
-            let stack_list = built?;
+            let (stack_list, cargo_metadata) = built?;
             deployed?;
 
             let stack_lane = scope.spawn(move || -> Result<()> {
@@ -401,7 +420,7 @@ impl Tests<'_> {
             });
 
             let other = self.build_all().and_then(|()| {
-                let list = self.list("all", &["--workspace"])?;
+                let list = self.list("all", &["--workspace"], &cargo_metadata)?;
                 let mut other = self.nextest_listed(&list);
                 other.args(["-E", &format!("not ({ON_THE_DEPLOYED_STACK})")]);
                 env.apply(&mut other);

@@ -297,7 +297,7 @@ fn first_event(
         })?;
         let path = samples
             .join("commands")
-            .join(format!("{}.json", kebab(command)));
+            .join(format!("{}.json", eventrail_contract::kebab_case(command)));
         if !path.is_file() {
             bail!(
                 "no sample {} for {}'s command {command}",
@@ -321,18 +321,6 @@ fn first_event(
                 project.consumers_path().display()
             )
         })
-}
-
-/// `PlaceOrder` -> `place-order`.
-fn kebab(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// A template variable's value in the fake account: strings as written, a queue's `Ref` its
@@ -367,12 +355,6 @@ fn resolve(value: &Value, template: &Template) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_map_to_kebab_case_files() {
-        assert_eq!(kebab("PlaceOrder"), "place-order");
-        assert_eq!(kebab("Ship"), "ship");
-    }
 
     #[test]
     fn template_values_resolve_to_the_fake_account() {
