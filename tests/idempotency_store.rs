@@ -23,6 +23,7 @@ async fn client() -> aws_sdk_dynamodb::Client {
     let credentials =
         aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "eventrail-tests");
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(eventrail_runtime::http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(
             eventrail_observe::aws::region_or_default(None),

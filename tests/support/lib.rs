@@ -190,6 +190,7 @@ pub async fn function_log_lines(
         "eventrail-tests",
     );
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(eventrail_runtime::http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region))
         .credentials_provider(credentials)

@@ -315,6 +315,8 @@ impl Clients {
     /// SDK configuration for LocalStack: its endpoint, the region, test credentials.
     pub async fn new(endpoint: &str, region: &str) -> Self {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // LocalStack answers plain HTTP: no TLS stack is set up.
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new(region.to_owned()))
             .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(

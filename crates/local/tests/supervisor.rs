@@ -49,6 +49,7 @@ fn starts_runs_a_function_and_stops_without_leftovers() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let bootstrap_pid = runtime.block_on(async {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())

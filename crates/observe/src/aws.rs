@@ -36,6 +36,7 @@ impl Clients {
         let credentials =
             aws_sdk_sqs::config::Credentials::new(key, secret, None, None, "eventrail-observe");
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(eventrail_runtime::http_client())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new(region.to_owned()))
             .credentials_provider(credentials)

@@ -29,7 +29,8 @@ impl Connection {
     /// The region is `region`, else `AWS_REGION`/`AWS_DEFAULT_REGION`, else the profile's,
     /// else `fallback_region` (the instance metadata service is never asked).
     pub async fn sdk_config(&self, fallback_region: Option<&str>) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(eventrail_runtime::http_client());
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }

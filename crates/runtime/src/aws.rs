@@ -26,7 +26,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     let lookup = |name: &str| std::env::var(name).ok();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .http_client(https_client(&TrustStoreChoice::from_lookup(lookup)));
+        .http_client(http_client_with(&TrustStoreChoice::from_lookup(lookup)));
     if let Some(lambda) = LambdaEnvironment::from_lookup(|name| std::env::var(name).ok()) {
         loader = lambda.configure(loader);
     }
@@ -99,8 +99,25 @@ impl TrustStoreChoice {
     }
 }
 
-/// The HTTPS client (rustls with aws-lc, as the SDK's default) trusting `choice`'s roots.
-fn https_client(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHttpClient {
+/// The HTTP client every SDK configuration of the project is built with (the SDK crates are
+/// compiled without a default client): HTTPS through rustls with ring, trusting the roots
+/// [`TrustStoreChoice::from_lookup`] picks from the environment, and plain HTTP for an
+/// `http://` endpoint (LocalStack). Build it once per process, with the configuration.
+///
+/// ```
+/// let config = aws_config::SdkConfig::builder()
+///     .http_client(eventrail_runtime::http_client())
+///     .build();
+/// assert!(config.http_client().is_some());
+/// ```
+pub fn http_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    http_client_with(&TrustStoreChoice::from_lookup(|name| {
+        std::env::var(name).ok()
+    }))
+}
+
+/// The HTTPS client (rustls with ring) trusting `choice`'s roots.
+fn http_client_with(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHttpClient {
     aws_sdk_sqs::config::SharedHttpClient::new(ProbedOnce {
         inner: sdk_https_client(choice),
         // The compiled-in roots cannot fail to load (a unit test builds a client with them);
@@ -173,7 +190,7 @@ fn sdk_https_client(choice: &TrustStoreChoice) -> aws_sdk_sqs::config::SharedHtt
         .unwrap_or_default();
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
+            tls::rustls_provider::CryptoMode::Ring,
         ))
         .tls_context(context)
         .build_https()
@@ -330,7 +347,7 @@ mod tests {
             probe(&sdk_https_client(&choice));
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
-                .http_client(https_client(&choice))
+                .http_client(http_client_with(&choice))
                 .load()
                 .await;
             let _ = aws_sdk_sqs::Client::new(&config);

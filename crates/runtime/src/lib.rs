@@ -27,7 +27,7 @@ pub mod testing;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
-pub use aws::{LambdaEnvironment, TrustStoreChoice, aws_config};
+pub use aws::{LambdaEnvironment, TrustStoreChoice, aws_config, http_client};
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{
     Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
