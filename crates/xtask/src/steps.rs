@@ -123,19 +123,51 @@ pub fn test(options: &TestOptions) -> Result<()> {
     step.done();
 
     let by_clippy = if linted { ", linted by clippy" } else { "" };
+    // The whole run (not offline, no nextest arguments): the end-to-end tests on the deployed
+    // stack, in two lanes (see `Tests::in_two_lanes`).
+    let whole = !options.offline && options.nextest_args.is_empty();
 
     // One compiled graph (see `cargo xtask unify`): the CLI, the functions LocalStack runs and
-    // the tests all reuse what this step compiles.
+    // the tests all reuse what this step compiles. The whole run builds the end-to-end tests
+    // on the stack in the same cargo invocation (one build, one tail where a core idles),
+    // while this thread waits for the installs and starts LocalStack.
+    let mut build = cargo(&root, &path);
+    build.args(["build", "--workspace", "--bins"]);
+    let mut building_what = "the CLI, the functions, the tools: one dependency graph";
+    let mut stack_tests = String::new();
+    if whole {
+        build.args(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]));
+        stack_tests = STACK_TEST_BINARIES.map(|b| format!(" --test {b}")).concat();
+        building_what = "the CLI, the functions, the tools and the end-to-end tests on the \
+                         stack: one dependency graph; LocalStack starts alongside";
+    }
     let step = Step::start(&format!(
-        "cargo build --workspace --bins{by_clippy} (the CLI, the functions, the tools: one \
-         dependency graph)"
+        "cargo build --workspace --bins{stack_tests}{by_clippy} ({building_what})"
     ));
-    build_denying_warnings(cargo(&root, &path).args(["build", "--workspace", "--bins"]))?;
+    let (built, installed, environment) = std::thread::scope(|scope| {
+        let building = scope.spawn(|| build_denying_warnings(&mut build));
+        let installed = installing
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the install thread panicked")));
+        // Started from this thread, which lives as long as the run: LocalStack is told to
+        // stop when the thread that started it ends.
+        let environment = match &installed {
+            Ok(installed) if whole => Some(crate::e2e::Environment::start(
+                &root,
+                installed,
+                options.keep,
+            )),
+            _ => None,
+        };
+        let built = building
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the build thread panicked")));
+        (built, installed, environment)
+    });
+    built?;
     step.done();
-
-    let installed = installing
-        .join()
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("the install thread panicked")))?;
+    let installed = installed?;
+    let environment = environment.transpose()?;
     let path = installed.path_env();
 
     let step = Step::start(
@@ -227,7 +259,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
         env.down()?;
         result
     } else {
-        let env = crate::e2e::Environment::start(&root, &installed, options.keep)?;
+        let env = environment.context("LocalStack was not started for the whole run")?;
         let result = tests.in_two_lanes(&env, &installed);
         env.down()?;
         result
@@ -353,13 +385,11 @@ impl Tests<'_> {
         Ok(listed)
     }
 
-    /// The deploy and the end-to-end tests on the deployed stack ([stack] lane) overlap the
-    /// build of the other tests, then those ([other] lane) run beside them. The stack's tests
-    /// run two at a time, as they were written for; a test that reconfigures a deployed
-    /// function runs after the others on the stack.
+    /// The deploy and the end-to-end tests on the deployed stack ([stack] lane, built with the
+    /// binaries) overlap the build of the other tests, then those ([other] lane) run beside
+    /// them. The stack's tests run two at a time, as they were written for; a test that
+    /// reconfigures a deployed function runs after the others on the stack.
     fn in_two_lanes(&self, env: &crate::e2e::Environment, installed: &Installed) -> Result<()> {
-        // Before anything else takes cargo's lock: the deploy uploads these zips while the
-        // tests build.
         let step = Step::start("zip the functions for LocalStack (dev profile, built above)");
         let template = eventrail_template::Template::load(self.root.join("infra/template.yaml"))
             .context("reading infra/template.yaml")?;
@@ -372,35 +402,16 @@ impl Tests<'_> {
             .context("building the functions for LocalStack")?;
         step.done();
 
-        std::thread::scope(|scope| {
-            let deploying = scope.spawn(|| env.deploy(installed, false));
-            let step = Step::start(&format!(
-                "cargo test --no-run of the end-to-end tests on the deployed stack{} (while \
-                 the stack deploys)",
-                self.by_clippy
-            ));
-            let stack_tests = ["-p", "eventrail-tests"]
-                .into_iter()
-                .chain(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]));
-            let selection: Vec<&str> = stack_tests.collect();
-            let built = build_denying_warnings(
-                cargo(self.root, self.path)
-                    .args(["test", "--no-run"])
-                    .args(&selection),
-            )
-            .and_then(|()| self.write_cargo_metadata())
-            .and_then(|metadata| {
-                self.list("stack", &selection, &metadata)
-                    .map(|l| (l, metadata))
-            });
-            step.done();
-            let deployed = deploying
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the deploy thread panicked")));
-            let (stack_list, cargo_metadata) = built?;
-            deployed?;
+        // Before the next build takes cargo's lock: the stack's test binaries, built above.
+        let cargo_metadata = self.write_cargo_metadata()?;
+        let selection: Vec<&str> = std::iter::once("--workspace")
+            .chain(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]))
+            .collect();
+        let stack_list = self.list("stack", &selection, &cargo_metadata)?;
 
+        std::thread::scope(|scope| {
             let stack_lane = scope.spawn(move || -> Result<()> {
+                env.deploy(installed, false)?;
                 let mut first = self.nextest_listed(&stack_list);
                 // Two at a time whatever the machine: the load the stack's tests were written
                 // for (more at once on LocalStack has retried invocations and duplicated an
