@@ -43,6 +43,11 @@ const QUIET_WITHOUT_OUTCOME: Duration = Duration::from_secs(20);
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let root = paths::repo_root()?;
+    // The functions build (the dev profile: the CLI's graph, so seconds to a minute) while
+    // the tools install and LocalStack starts; the deploy then uploads their zips.
+    let building = (!args.no_build)
+        .then(|| build_functions(&root))
+        .transpose()?;
     step("1/4 install the pinned tools (first run only: LocalStack, cargo-lambda, zig, ...)");
     let installer = Installer::new(&root);
     let installed = installer
@@ -57,14 +62,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let localstack =
         LocalStack::connect_or_start(&root, || installer.ensure_localstack(), &options)?;
     let endpoint = localstack.endpoint().to_owned();
+    if let Some(building) = building {
+        building
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the build thread panicked")))?;
+    }
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let body = runtime.spawn(demo(
-        root.clone(),
-        endpoint.clone(),
-        installed,
-        !args.no_build,
-    ));
+    let body = runtime.spawn(demo(root.clone(), endpoint.clone(), installed));
     let outcome = runtime.block_on(async {
         tokio::select! {
             joined = body => joined.context("the demo stopped unexpectedly")?,
@@ -104,10 +109,37 @@ fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
     Ok(())
 }
 
-async fn demo(root: PathBuf, endpoint: String, installed: Installed, build: bool) -> Result<()> {
-    step("3/4 build the functions and deploy infra/template.yaml to LocalStack");
+/// Starts building the functions the template deploys, for LocalStack, on a thread of its
+/// own (`--no-build`: the zips of the last build are deployed instead).
+fn build_functions(root: &Path) -> Result<std::thread::JoinHandle<Result<()>>> {
+    let options = DeployOptions::local(root);
+    let template = eventrail_template::Template::load(&options.template)
+        .with_context(|| format!("reading {}", options.template.display()))?;
+    let binaries: Vec<String> = deploy::function_binaries(&template, &options.template)?
+        .into_iter()
+        .map(|(_, binary)| binary)
+        .collect();
+    let target = options
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| deploy::target_dir(root));
+    step(&format!(
+        "0/4 build the {} functions for LocalStack (beside steps 1 and 2)",
+        binaries.len()
+    ));
+    let root = root.to_path_buf();
+    Ok(std::thread::spawn(move || {
+        deploy::build_local_zips(&root, &target, &binaries, true)
+            .map(|_| ())
+            .context("building the functions for LocalStack")
+    }))
+}
+
+async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<()> {
+    step("3/4 deploy infra/template.yaml to LocalStack");
+    // Built beside the install and LocalStack's start (see `run`), or `--no-build`.
     let options = DeployOptions {
-        build,
+        build: false,
         ..DeployOptions::local(&root)
     };
     let deployed = deploy::deploy(&root, &endpoint, &installed, &options)

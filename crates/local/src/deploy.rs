@@ -371,6 +371,23 @@ where
     text
 }
 
+/// Each function of `template` (read from `path`) with the crate whose binary it runs, as
+/// (logical id, crate); a function that names no crate is an error naming both.
+pub fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, String)>> {
+    template
+        .functions()
+        .iter()
+        .map(|function| match &function.binary {
+            Some(binary) => Ok((function.logical_id.clone(), binary.clone())),
+            None => Err(Error::Config(format!(
+                "{}: function {} has no Metadata.BuildProperties.Binary and no CodeUri naming its crate",
+                path.display(),
+                function.logical_id
+            ))),
+        })
+        .collect()
+}
+
 /// Build, upload and deploy; see the module docs.
 pub async fn deploy(
     root: &Path,
@@ -392,17 +409,7 @@ pub async fn deploy(
         .unwrap_or_else(|| "us-east-1".to_owned());
     let architecture = host_architecture();
 
-    let mut functions = Vec::new();
-    for function in template.functions() {
-        let binary = function.binary.clone().ok_or_else(|| {
-            Error::Config(format!(
-                "{}: function {} has no Metadata.BuildProperties.Binary and no CodeUri naming its crate",
-                options.template.display(),
-                function.logical_id
-            ))
-        })?;
-        functions.push((function.logical_id.clone(), binary));
-    }
+    let functions = function_binaries(&template, &options.template)?;
     let binaries: Vec<String> = functions.iter().map(|(_, b)| b.clone()).collect();
     let target = options
         .target_dir

@@ -391,13 +391,14 @@ impl Tests<'_> {
     /// reconfigures a deployed function runs after the others on the stack.
     fn in_two_lanes(&self, env: &crate::e2e::Environment, installed: &Installed) -> Result<()> {
         let step = Step::start("zip the functions for LocalStack (dev profile, built above)");
-        let template = eventrail_template::Template::load(self.root.join("infra/template.yaml"))
+        let template_path = self.root.join("infra/template.yaml");
+        let template = eventrail_template::Template::load(&template_path)
             .context("reading infra/template.yaml")?;
-        let binaries: Vec<String> = template
-            .functions()
-            .iter()
-            .filter_map(|f| f.binary.clone())
-            .collect();
+        let binaries: Vec<String> =
+            eventrail_local::deploy::function_binaries(&template, &template_path)?
+                .into_iter()
+                .map(|(_, binary)| binary)
+                .collect();
         eventrail_local::deploy::build_local_zips(self.root, self.target, &binaries, true)
             .context("building the functions for LocalStack")?;
         step.done();
