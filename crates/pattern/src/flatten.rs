@@ -142,6 +142,9 @@ struct ArraySpan {
 }
 
 /// The relevant leaves of one event, sorted by path id (then document order).
+///
+/// Its lists come from the thread's [`Buffers`] and go back there when it is dropped, so
+/// that flattening a small event allocates nothing once the thread has matched one.
 #[derive(Debug, Default)]
 pub(crate) struct FlatEvent<'a> {
     leaves: Vec<FlatLeaf<'a>>,
@@ -151,6 +154,94 @@ pub(crate) struct FlatEvent<'a> {
     /// Whether a parsed event nested deeper than [`MAX_EVENT_DEPTH`] (its deeper parts
     /// were not read).
     pub(crate) too_deep: bool,
+    /// Buffers kept for the next event: array spans to reuse, the walker's array stack
+    /// and its deferred number leaves.
+    spare: Option<Box<Buffers>>,
+}
+
+/// Lists one flattening uses, kept per thread between events (see [`FlatEvent`]).
+#[derive(Debug, Default)]
+struct Buffers {
+    leaves: Vec<FlatLeaf<'static>>,
+    memberships: Vec<Membership>,
+    arrays: Vec<ArraySpan>,
+    /// Emptied spans, their lists ready for another array.
+    spans: Vec<ArraySpan>,
+    stack: Vec<Membership>,
+    deferred: Vec<usize>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Option<Box<Buffers>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Lists longer than this are dropped rather than kept for the next event.
+const KEEP: usize = 1024;
+
+/// An emptied list of leaves, for leaves borrowing from another input (same layout: the
+/// allocation is reused).
+fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
+    leaves.clear();
+    leaves
+        .into_iter()
+        .map(|leaf| FlatLeaf {
+            path: leaf.path,
+            value: LeafValue::Null,
+            seq: leaf.seq,
+            arrays: leaf.arrays,
+        })
+        .collect()
+}
+
+/// Empties `list`, or drops it when it grew past [`KEEP`].
+fn empty<T>(list: &mut Vec<T>) {
+    list.clear();
+    if list.capacity() > KEEP {
+        *list = Vec::new();
+    }
+}
+
+impl FlatEvent<'_> {
+    /// An empty event on the thread's kept buffers.
+    fn from_buffers() -> Self {
+        let mut buffers = BUFFERS.with(std::cell::Cell::take).unwrap_or_default();
+        Self {
+            leaves: relabel(std::mem::take(&mut buffers.leaves)),
+            memberships: std::mem::take(&mut buffers.memberships),
+            arrays: std::mem::take(&mut buffers.arrays),
+            too_deep: false,
+            spare: Some(buffers),
+        }
+    }
+
+    fn spare(&mut self) -> &mut Buffers {
+        self.spare.get_or_insert_with(Box::default)
+    }
+}
+
+impl Drop for FlatEvent<'_> {
+    fn drop(&mut self) {
+        let Some(mut buffers) = self.spare.take() else {
+            return;
+        };
+        if self.leaves.capacity() <= KEEP {
+            buffers.leaves = relabel(std::mem::take(&mut self.leaves));
+        }
+        empty(&mut self.memberships);
+        std::mem::swap(&mut buffers.memberships, &mut self.memberships);
+        if self.arrays.len() + buffers.spans.len() <= KEEP {
+            for mut span in self.arrays.drain(..) {
+                empty(&mut span.elements);
+                empty(&mut span.paths);
+                buffers.spans.push(span);
+            }
+        }
+        empty(&mut self.arrays);
+        std::mem::swap(&mut buffers.arrays, &mut self.arrays);
+        empty(&mut buffers.stack);
+        empty(&mut buffers.deferred);
+        BUFFERS.with(|cell| cell.set(Some(buffers)));
+    }
 }
 
 /// Deepest nesting of objects and arrays read in a parsed event. Raw bytes stop earlier:
@@ -159,6 +250,7 @@ pub(crate) const MAX_EVENT_DEPTH: usize = 128;
 
 impl<'a> FlatEvent<'a> {
     /// Leaves at `path` (all elements when the path holds an array).
+    #[inline]
     pub(crate) fn leaves_at(&self, path: PathId) -> &[FlatLeaf<'a>] {
         let start = self.leaves.partition_point(|l| l.path < path);
         let end = start + self.leaves[start..].partition_point(|l| l.path == path);
@@ -205,7 +297,14 @@ impl<'a> FlatEvent<'a> {
             .map_or(&[], |span| span.paths.as_slice())
     }
 
+    /// Whether some leaf sits in an array (else no match is ever bound to an element).
+    #[inline]
+    pub(crate) fn in_arrays(&self) -> bool {
+        !self.memberships.is_empty()
+    }
+
     /// Whether the event has at least one leaf at `path`.
+    #[inline]
     pub(crate) fn has(&self, path: PathId) -> bool {
         !self.leaves_at(path).is_empty()
     }
@@ -305,11 +404,12 @@ pub(crate) struct Walker<'i, 'a> {
 
 impl<'i, 'a> Walker<'i, 'a> {
     pub(crate) fn new(index: &'i PathIndex) -> Self {
+        let mut out = FlatEvent::from_buffers();
         Self {
             index,
             path: String::new(),
-            arrays: Vec::new(),
-            out: FlatEvent::default(),
+            arrays: std::mem::take(&mut out.spare().stack),
+            out,
             depth: 0,
             bytes: &[],
             inexact: None,
@@ -405,13 +505,14 @@ impl<'i, 'a> Walker<'i, 'a> {
             return;
         };
         if !suspicious || deferred.is_empty() {
+            self.out.spare().deferred = deferred;
             return;
         }
         let mut inexact = std::str::from_utf8(self.bytes)
             .map(crate::numbers::inexact_numbers)
             .unwrap_or_default();
         inexact.sort_unstable();
-        for at in deferred {
+        for &at in &deferred {
             if let Some(leaf) = self.out.leaves.get_mut(at)
                 && let LeafValue::Num(value) = leaf.value
                 && inexact.binary_search(&value.to_bits()).is_ok()
@@ -419,6 +520,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                 leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
             }
         }
+        self.out.spare().deferred = deferred;
     }
 
     pub(crate) fn seq(&self) -> u32 {
@@ -428,11 +530,9 @@ impl<'i, 'a> Walker<'i, 'a> {
     /// Opens an array; its id is its position in `out.arrays` plus one.
     pub(crate) fn new_array(&mut self) -> u32 {
         let start = self.seq();
-        self.out.arrays.push(ArraySpan {
-            whole: (start, start),
-            elements: Vec::new(),
-            paths: Vec::new(),
-        });
+        let mut span = self.out.spare().spans.pop().unwrap_or_default();
+        span.whole = (start, start);
+        self.out.arrays.push(span);
         u32::try_from(self.out.arrays.len()).unwrap_or(u32::MAX)
     }
 
@@ -445,7 +545,16 @@ impl<'i, 'a> Walker<'i, 'a> {
         }
     }
 
+    /// A list for [`Walker::deferred`], from the thread's kept buffers.
+    pub(crate) fn defer_numbers(&mut self) {
+        self.deferred = Some(std::mem::take(&mut self.out.spare().deferred));
+    }
+
     pub(crate) fn finish(mut self) -> FlatEvent<'a> {
+        self.out.spare().stack = std::mem::take(&mut self.arrays);
+        if let Some(deferred) = self.deferred.take() {
+            self.out.spare().deferred = deferred;
+        }
         self.out.leaves.sort_by_key(|l| l.path);
         for span in &mut self.out.arrays {
             span.paths.sort_unstable();

@@ -42,7 +42,7 @@ pub(crate) fn flatten_bytes<'a>(
 pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'a>> {
     let mut walker = Walker::new(index);
     walker.bytes = bytes;
-    walker.deferred = Some(Vec::new());
+    walker.defer_numbers();
     let mut reader = Reader {
         bytes,
         pos: 0,
@@ -175,7 +175,12 @@ impl<'a> Reader<'_, 'a> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn whitespace(&mut self) {
+        // Most JSON has no whitespace between tokens: one comparison then.
+        if self.peek().is_none_or(|b| b > b' ') {
+            return;
+        }
         let mut pos = self.pos;
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(pos) {
             pos += 1;
@@ -217,7 +222,7 @@ impl<'a> Reader<'_, 'a> {
             self.whitespace();
             match self.key_child(node, token)? {
                 Some(child) => self.value(child)?,
-                None => self.skip()?,
+                None => self.skip_member()?,
             }
             self.whitespace();
             match self.peek() {
@@ -349,6 +354,17 @@ impl<'a> Reader<'_, 'a> {
         }
     }
 
+    /// [`Reader::skip`], with the usual case of a string value read at once.
+    #[inline]
+    fn skip_member(&mut self) -> Step {
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            self.string()?;
+            return Ok(());
+        }
+        self.skip()
+    }
+
     /// Skips one value no rule looks into, checking it as strictly as a read one, with
     /// no limit on its nesting (serde_json has none for skipped values either).
     fn skip(&mut self) -> Step {
@@ -428,7 +444,45 @@ impl<'a> Reader<'_, 'a> {
 
     /// A string whose opening quote was just read, up to and past its closing quote:
     /// control characters, escapes, surrogate pairs and UTF-8 checked.
+    ///
+    /// The common case, a short ASCII string without escapes, is read here eight bytes
+    /// at a time up to its first byte of [`STOP`]; anything else (an escape, a control
+    /// or non-ASCII byte, the last bytes of the input) goes to [`Reader::string_full`].
+    #[inline]
     fn string(&mut self) -> Step<Token> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let mut pos = start;
+        while let Some(chunk) = bytes.get(pos..pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            let stops = has_zero(word ^ (LOW * u64::from(b'"')))
+                | has_zero(word ^ (LOW * u64::from(b'\\')))
+                | has_below(word, 0x20)
+                | (word & HIGH);
+            if stops != 0 {
+                // The lowest flagged byte is exact (a borrow only flags bytes above).
+                let shift = stops.trailing_zeros() & !7;
+                if (word >> shift) as u8 == b'"' {
+                    let end = pos + (shift / 8) as usize;
+                    self.pos = end + 1;
+                    return Ok(Token {
+                        start,
+                        end,
+                        escaped: false,
+                    });
+                }
+                break;
+            }
+            pos += 8;
+        }
+        self.string_full()
+    }
+
+    /// [`Reader::string`] for any string: escapes, non-ASCII text, the input's end.
+    #[inline(never)]
+    fn string_full(&mut self) -> Step<Token> {
         let bytes = self.bytes;
         let start = self.pos;
         let mut pos = start;
