@@ -257,19 +257,23 @@ impl<'a> FlatEvent<'a> {
         &self.leaves[start..end]
     }
 
-    /// Leaves at `path` that may join a match already bound to the `chosen` array
-    /// elements: inside a chosen element, or outside that array altogether. Found by
-    /// binary search, so following one array element costs O(log n), not O(n).
-    pub(crate) fn compatible_leaves(
+    /// Calls `visit` for each leaf at `path` that may join a match already bound to the
+    /// `chosen` array elements: inside a chosen element, or outside that array
+    /// altogether. Found by binary search, so following one array element costs
+    /// O(log n), not O(n). `ranges` is a work list (its content is replaced).
+    pub(crate) fn for_each_compatible_leaf(
         &self,
         path: PathId,
         chosen: &[Membership],
-    ) -> Vec<&FlatLeaf<'a>> {
+        ranges: &mut Vec<(u32, u32)>,
+        mut visit: impl FnMut(&FlatLeaf<'a>),
+    ) {
         let leaves = self.leaves_at(path);
         if chosen.is_empty() {
-            return leaves.iter().collect();
+            leaves.iter().for_each(visit);
+            return;
         }
-        let mut forbidden: Vec<(u32, u32)> = Vec::with_capacity(chosen.len() * 2);
+        ranges.clear();
         for &(array, index) in chosen {
             let Some(span) = self.arrays.get(array.wrapping_sub(1) as usize) else {
                 continue;
@@ -277,17 +281,15 @@ impl<'a> FlatEvent<'a> {
             let Some(&(start, end)) = span.elements.get(index as usize) else {
                 continue;
             };
-            forbidden.push((span.whole.0, start));
-            forbidden.push((end, span.whole.1));
+            ranges.push((span.whole.0, start));
+            ranges.push((end, span.whole.1));
         }
-        allowed_ranges(forbidden)
-            .into_iter()
-            .flat_map(|(low, high)| {
-                let from = leaves.partition_point(|l| l.seq < low);
-                let to = leaves.partition_point(|l| l.seq < high);
-                leaves[from..to.max(from)].iter()
-            })
-            .collect()
+        allowed_ranges(ranges);
+        for &(low, high) in ranges.iter() {
+            let from = leaves.partition_point(|l| l.seq < low);
+            let to = leaves.partition_point(|l| l.seq < high);
+            leaves[from..to.max(from)].iter().for_each(&mut visit);
+        }
     }
 
     /// Paths of the leaves inside array `array` (any element), sorted.
@@ -363,20 +365,21 @@ impl FlatEvent<'_> {
     }
 }
 
-/// The complement of a union of `[start, end)` ranges within `[0, u32::MAX)`.
-fn allowed_ranges(mut forbidden: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
-    forbidden.retain(|(start, end)| start < end);
-    forbidden.sort_unstable();
-    let mut allowed = Vec::with_capacity(forbidden.len() + 1);
+/// Replaces a union of `[start, end)` ranges by its complement within `[0, u32::MAX)`.
+fn allowed_ranges(ranges: &mut Vec<(u32, u32)>) {
+    ranges.retain(|(start, end)| start < end);
+    ranges.sort_unstable();
+    let forbidden = ranges.len();
     let mut cursor = 0;
-    for (start, end) in forbidden {
+    for at in 0..forbidden {
+        let (start, end) = ranges[at];
         if start > cursor {
-            allowed.push((cursor, start));
+            ranges.push((cursor, start));
         }
         cursor = cursor.max(end);
     }
-    allowed.push((cursor, u32::MAX));
-    allowed
+    ranges.push((cursor, u32::MAX));
+    ranges.drain(..forbidden);
 }
 
 /// Mutable state of one flattening pass.

@@ -239,7 +239,76 @@ impl Transitions {
 }
 
 /// One pending step of the traversal: a state reached under array-element constraints.
-type Task = (StateId, Vec<Membership>);
+type Task = (StateId, Chosen);
+
+/// The array elements a task is bound to, outermost first: up to three kept inline
+/// (copied without allocating), more in a list.
+#[derive(Debug, Clone)]
+enum Chosen {
+    Few(u8, [Membership; 3]),
+    Many(Vec<Membership>),
+}
+
+impl Default for Chosen {
+    fn default() -> Self {
+        Chosen::Few(0, [(0, 0); 3])
+    }
+}
+
+impl Chosen {
+    fn as_slice(&self) -> &[Membership] {
+        match self {
+            Chosen::Few(len, items) => &items[..usize::from(*len)],
+            Chosen::Many(items) => items,
+        }
+    }
+
+    fn push(&mut self, item: Membership) {
+        match self {
+            Chosen::Few(len, items) if usize::from(*len) < items.len() => {
+                items[usize::from(*len)] = item;
+                *len += 1;
+            }
+            Chosen::Few(_, items) => {
+                let mut list = items.to_vec();
+                list.push(item);
+                *self = Chosen::Many(list);
+            }
+            Chosen::Many(items) => items.push(item),
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Membership) -> bool) {
+        match self {
+            Chosen::Few(len, items) => {
+                let mut kept = 0;
+                for at in 0..usize::from(*len) {
+                    if keep(&items[at]) {
+                        items[kept] = items[at];
+                        kept += 1;
+                    }
+                }
+                *len = u8::try_from(kept).unwrap_or(u8::MAX);
+            }
+            Chosen::Many(items) => items.retain(keep),
+        }
+    }
+}
+
+/// Equal when they list the same elements in the same order.
+impl PartialEq for Chosen {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Chosen {}
+
+impl std::hash::Hash for Chosen {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
 
 impl<R> Default for RuleMachine<R> {
     fn default() -> Self {
@@ -423,14 +492,16 @@ impl<R> RuleMachine<R> {
             seen_list,
             pending,
             nexts,
+            ranges,
+            relevant,
             ..
         } = scratch;
         let mut seen = Seen {
             few: std::mem::take(seen_list),
             many: None,
         };
-        pending.push((START, Vec::new()));
-        let mut relevant: Map<(StateId, u32), bool> = Map::default();
+        pending.push((START, Chosen::default()));
+        relevant.clear();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
             limit: self.step_limit,
@@ -444,7 +515,7 @@ impl<R> RuleMachine<R> {
                 return Err(too_complex);
             }
             matched.extend_from_slice(&state.accepts);
-            let mut step = |next: StateId, mut constraints: Vec<Membership>| {
+            let mut step = |next: StateId, mut constraints: Chosen| {
                 constraints.retain(|&(array, _)| {
                     *relevant.entry((next, array)).or_insert_with(|| {
                         let ahead = self
@@ -483,14 +554,7 @@ impl<R> RuleMachine<R> {
                         step(next, merged.clone());
                     }
                 };
-                if constraints.is_empty() {
-                    event.leaves_at(path).iter().for_each(&mut visit);
-                } else {
-                    event
-                        .compatible_leaves(path, &constraints)
-                        .into_iter()
-                        .for_each(&mut visit);
-                }
+                event.for_each_compatible_leaf(path, constraints.as_slice(), ranges, &mut visit);
             });
             if steps > self.step_limit {
                 return Err(too_complex);
@@ -606,6 +670,11 @@ struct Scratch {
     /// [`RuleMachine::run_flat`]'s pending and reached states.
     states: Vec<StateId>,
     reached: Vec<StateId>,
+    /// Document-order ranges of the leaves a task may use next.
+    ranges: Vec<(u32, u32)>,
+    /// Whether an array can still constrain the match from a state (see
+    /// [`RuleMachine::run_with`]).
+    relevant: Map<(StateId, u32), bool>,
 }
 
 impl Scratch {
@@ -622,6 +691,13 @@ impl Scratch {
         self.nexts.clear();
         self.states.clear();
         self.reached.clear();
+        self.ranges.clear();
+        if self.relevant.capacity() > KEEP {
+            self.relevant = Map::default();
+        }
+        if self.ranges.capacity() > KEEP {
+            self.ranges = Vec::new();
+        }
         if [&self.matched, &self.nexts, &self.states, &self.reached]
             .iter()
             .any(|list| list.capacity() > KEEP)
@@ -697,10 +773,10 @@ fn intersects(a: &[PathId], b: &[PathId]) -> bool {
 
 /// Combines the array positions already chosen with a leaf's; `None` when the leaf sits
 /// in a different element of an array the rule already committed to.
-fn merge(chosen: &[Membership], leaf: &[Membership]) -> Option<Vec<Membership>> {
-    let mut merged = chosen.to_vec();
+fn merge(chosen: &Chosen, leaf: &[Membership]) -> Option<Chosen> {
+    let mut merged = chosen.clone();
     for &(array, index) in leaf {
-        match chosen.iter().find(|(a, _)| *a == array) {
+        match chosen.as_slice().iter().find(|(a, _)| *a == array) {
             Some(&(_, other)) if other != index => return None,
             Some(_) => {}
             None => merged.push((array, index)),
