@@ -47,7 +47,7 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
         bytes,
         pos: 0,
         index,
-        walker,
+        walker: &mut walker,
         nesting: 0,
         stack: Stack::default(),
         key: String::new(),
@@ -60,8 +60,9 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
     if reader.pos != bytes.len() {
         return None;
     }
-    reader.walker.settle_exactness(reader.suspicious);
-    Some(reader.walker.finish())
+    let suspicious = reader.suspicious;
+    walker.settle_exactness(suspicious);
+    Some(walker.finish())
 }
 
 /// The reader gives up on this event (serde_json reads it instead).
@@ -84,11 +85,12 @@ impl Token {
     }
 }
 
-struct Reader<'i, 'a> {
+struct Reader<'w, 'i, 'a> {
     bytes: &'a [u8],
     pos: usize,
     index: &'i PathIndex,
-    walker: Walker<'i, 'a>,
+    /// Borrowed, not owned: moving the walker in and out would copy it.
+    walker: &'w mut Walker<'i, 'a>,
     /// Objects and arrays open along rule paths (the top-level object included).
     nesting: usize,
     /// Containers open while skipping a value.
@@ -170,7 +172,7 @@ const STOP: [bool; 256] = {
     table
 };
 
-impl<'a> Reader<'_, 'a> {
+impl<'a> Reader<'_, '_, 'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
