@@ -227,17 +227,21 @@ impl Drop for FlatEvent<'_> {
         if self.leaves.capacity() <= KEEP {
             buffers.leaves = relabel(std::mem::take(&mut self.leaves));
         }
-        empty(&mut self.memberships);
-        std::mem::swap(&mut buffers.memberships, &mut self.memberships);
-        if self.arrays.len() + buffers.spans.len() <= KEEP {
-            for mut span in self.arrays.drain(..) {
-                empty(&mut span.elements);
-                empty(&mut span.paths);
-                buffers.spans.push(span);
-            }
+        if self.memberships.capacity() <= KEEP {
+            self.memberships.clear();
+            buffers.memberships = std::mem::take(&mut self.memberships);
         }
-        empty(&mut self.arrays);
-        std::mem::swap(&mut buffers.arrays, &mut self.arrays);
+        if !self.arrays.is_empty() {
+            if self.arrays.len() + buffers.spans.len() <= KEEP {
+                for mut span in self.arrays.drain(..) {
+                    empty(&mut span.elements);
+                    empty(&mut span.paths);
+                    buffers.spans.push(span);
+                }
+            }
+            empty(&mut self.arrays);
+        }
+        buffers.arrays = std::mem::take(&mut self.arrays);
         empty(&mut buffers.stack);
         empty(&mut buffers.deferred);
         BUFFERS.with(|cell| cell.set(Some(buffers)));

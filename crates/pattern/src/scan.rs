@@ -637,6 +637,18 @@ impl<'a> Reader<'_, '_, 'a> {
 /// `float_roundtrip` reads it); gives up on one past the largest double, which
 /// serde_json refuses ("number out of range").
 fn number_value(token: &[u8]) -> Step<f64> {
+    // An integer of at most 15 digits is below 2^53: its double is exact, no parsing
+    // of decimals needed (`-0` stays negative zero, as the parser reads it).
+    let (negative, digits) = match token.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, token),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let magnitude = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')) as f64;
+        return Ok(if negative { -magnitude } else { magnitude });
+    }
     let text = std::str::from_utf8(token).map_err(|_| GiveUp)?;
     let value: f64 = text.parse().map_err(|_| GiveUp)?;
     if value.is_finite() {
