@@ -169,6 +169,8 @@ struct Buffers {
     spans: Vec<ArraySpan>,
     stack: Vec<Membership>,
     deferred: Vec<usize>,
+    /// The walker's dotted path (parsed events).
+    path: String,
 }
 
 thread_local! {
@@ -414,7 +416,7 @@ impl<'i, 'a> Walker<'i, 'a> {
         let mut out = FlatEvent::from_buffers();
         Self {
             index,
-            path: String::new(),
+            path: std::mem::take(&mut out.spare().path),
             arrays: std::mem::take(&mut out.spare().stack),
             out,
             depth: 0,
@@ -559,6 +561,10 @@ impl<'i, 'a> Walker<'i, 'a> {
 
     pub(crate) fn finish(mut self) -> FlatEvent<'a> {
         self.out.spare().stack = std::mem::take(&mut self.arrays);
+        if self.path.capacity() <= KEEP {
+            self.path.clear();
+            self.out.spare().path = std::mem::take(&mut self.path);
+        }
         if let Some(deferred) = self.deferred.take() {
             self.out.spare().deferred = deferred;
         }
@@ -570,48 +576,46 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.out
     }
 
-    fn walk_value(&mut self, value: &'a Value) {
+    /// Walks a parsed value at trie node `node` (see `trie.rs`): an object key is
+    /// followed with one lookup, as the byte reader does, without building its path.
+    fn walk_value(&mut self, value: &'a Value, node: u32) {
         if matches!(value, Value::Object(_) | Value::Array(_)) {
             if self.nesting >= MAX_EVENT_DEPTH {
                 self.out.too_deep = true;
                 return;
             }
             self.nesting += 1;
-            self.walk_container(value);
+            self.walk_container(value, node);
             self.nesting -= 1;
         } else {
-            self.walk_container(value);
+            self.walk_container(value, node);
         }
     }
 
-    fn walk_container(&mut self, value: &'a Value) {
+    fn walk_container(&mut self, value: &'a Value, node: u32) {
         match value {
             Value::Object(object) => {
-                let parent = self.current;
                 for (key, child) in object {
                     if key.is_empty() && !self.index.empty_step {
                         continue;
                     }
-                    let saved = self.push_key(key);
-                    if self.relevant() {
-                        self.walk_value(child);
+                    if let Some(next) = self.index.trie.child(node, key.as_bytes()) {
+                        self.walk_value(child, next);
                     }
-                    self.pop_key(saved);
                 }
-                self.current = parent;
             }
             Value::Array(items) => {
                 let id = self.new_array();
                 for (i, item) in items.iter().enumerate() {
                     let element_start = self.seq();
                     self.arrays.push((id, u32::try_from(i).unwrap_or(u32::MAX)));
-                    self.walk_value(item);
+                    self.walk_value(item, node);
                     self.arrays.pop();
                     self.end_element(id, element_start);
                 }
             }
             scalar => {
-                if let Some(path) = self.wants_leaf() {
+                if let Some(path) = self.index.trie.id(node) {
                     let leaf = match scalar {
                         Value::String(s) => LeafValue::Str(Cow::Borrowed(s)),
                         Value::Number(n) => LeafValue::Num(n.as_f64().unwrap_or(f64::NAN)),
@@ -629,7 +633,7 @@ impl<'i, 'a> Walker<'i, 'a> {
 pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEvent<'a> {
     let mut walker = Walker::new(index);
     if event.is_object() {
-        walker.walk_value(event);
+        walker.walk_value(event, crate::trie::ROOT);
     }
     walker.finish()
 }
