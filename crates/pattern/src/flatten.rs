@@ -182,6 +182,7 @@ const KEEP: usize = 1024;
 
 /// An emptied list of leaves, for leaves borrowing from another input (same layout: the
 /// allocation is reused).
+#[inline(always)]
 fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
     leaves.clear();
     leaves
@@ -263,18 +264,18 @@ impl<'a> FlatEvent<'a> {
         &self.leaves[start..end]
     }
 
-    /// Calls `visit` for each leaf at `path` that may join a match already bound to the
+    /// Calls `visit` for each of `leaves` (the leaves at one path, from
+    /// [`FlatEvent::leaves_at`]) that may join a match already bound to the
     /// `chosen` array elements: inside a chosen element, or outside that array
     /// altogether. Found by binary search, so following one array element costs
     /// O(log n), not O(n). `ranges` is a work list (its content is replaced).
     pub(crate) fn for_each_compatible_leaf(
         &self,
-        path: PathId,
+        leaves: &[FlatLeaf<'a>],
         chosen: &[Membership],
         ranges: &mut Vec<(u32, u32)>,
         mut visit: impl FnMut(&FlatLeaf<'a>),
     ) {
-        let leaves = self.leaves_at(path);
         if chosen.is_empty() {
             leaves.iter().for_each(visit);
             return;

@@ -535,7 +535,7 @@ impl<R> RuleMachine<R> {
                     step(next, constraints.clone());
                 }
             }
-            self.for_each_field(state, event, |path, transitions| {
+            self.for_each_field(state, event, |transitions, leaves| {
                 let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
                     nexts.clear();
@@ -554,7 +554,7 @@ impl<R> RuleMachine<R> {
                         step(next, merged.clone());
                     }
                 };
-                event.for_each_compatible_leaf(path, constraints.as_slice(), ranges, &mut visit);
+                event.for_each_compatible_leaf(leaves, constraints.as_slice(), ranges, &mut visit);
             });
             if steps > self.step_limit {
                 return Err(too_complex);
@@ -607,8 +607,8 @@ impl<R> RuleMachine<R> {
                     pending.push(next);
                 }
             }
-            self.for_each_field(state, event, |path, transitions| {
-                for leaf in event.leaves_at(path) {
+            self.for_each_field(state, event, |transitions, leaves| {
+                for leaf in leaves {
                     steps += 1;
                     nexts.clear();
                     transitions.collect_matches(&leaf.value, nexts);
@@ -633,26 +633,28 @@ impl<R> RuleMachine<R> {
     }
 
     /// Calls `visit` for each path that has both a transition out of `state` and leaves
-    /// in the event, walking whichever side is smaller.
-    fn for_each_field(
+    /// in the event (with those transitions and leaves), walking whichever side is
+    /// smaller.
+    fn for_each_field<'e>(
         &self,
         state: &State,
-        event: &FlatEvent<'_>,
-        mut visit: impl FnMut(PathId, &Transitions),
+        event: &FlatEvent<'e>,
+        mut visit: impl FnMut(&Transitions, &[FlatLeaf<'e>]),
     ) {
         if state.fields.is_empty() {
             return;
         }
         if state.fields.len() <= event.leaf_count() {
             for (&path, transitions) in &state.fields {
-                if event.has(path) {
-                    visit(path, transitions);
+                let leaves = event.leaves_at(path);
+                if !leaves.is_empty() {
+                    visit(transitions, leaves);
                 }
             }
         } else {
             for path in event.paths() {
                 if let Some(transitions) = state.fields.get(&path) {
-                    visit(path, transitions);
+                    visit(transitions, event.leaves_at(path));
                 }
             }
         }
