@@ -563,10 +563,7 @@ impl<R> RuleMachine<R> {
         *seen_list = seen.few;
         matched.sort_unstable();
         matched.dedup();
-        Ok(matched
-            .iter()
-            .filter_map(|&rule| self.rules.get(rule as usize))
-            .collect())
+        Ok(self.rules_of(matched))
     }
 
     /// [`RuleMachine::run_with`] for an event none of whose leaves sits in an array: no
@@ -626,10 +623,18 @@ impl<R> RuleMachine<R> {
         *reached = seen.few;
         matched.sort_unstable();
         matched.dedup();
-        Ok(matched
-            .iter()
-            .filter_map(|&rule| self.rules.get(rule as usize))
-            .collect())
+        Ok(self.rules_of(matched))
+    }
+
+    /// The rules at the sorted, deduplicated positions `matched`.
+    fn rules_of(&self, matched: &[u32]) -> Vec<&R> {
+        let mut rules = Vec::with_capacity(matched.len());
+        rules.extend(
+            matched
+                .iter()
+                .filter_map(|&rule| self.rules.get(rule as usize)),
+        );
+        rules
     }
 
     /// Calls `visit` for each path that has both a transition out of `state` and leaves

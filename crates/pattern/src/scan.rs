@@ -459,10 +459,11 @@ impl<'a> Reader<'_, '_, 'a> {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let word = u64::from_le_bytes(word);
+            // Quotes, backslashes, and bytes below 0x20 or above 0x7f (a byte's own high
+            // bit, or one left by subtracting 0x20 from it).
             let stops = has_zero(word ^ (LOW * u64::from(b'"')))
                 | has_zero(word ^ (LOW * u64::from(b'\\')))
-                | has_below(word, 0x20)
-                | (word & HIGH);
+                | ((word | word.wrapping_sub(LOW * 0x20)) & HIGH);
             if stops != 0 {
                 // The lowest flagged byte is exact (a borrow only flags bytes above).
                 let shift = stops.trailing_zeros() & !7;
