@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo bench -p eventrail-pattern --bench matching`. `EVENTRAIL_BENCH=operators`,
 //! `citylots` or `localstack` (comma-separated) runs only those sections, and
-//! `EVENTRAIL_BENCH_RULES=1` (comma-separated) only those rule counts of section 1.
+//! `EVENTRAIL_BENCH_RULES=1` (comma-separated) only those rule counts of section 1, and
+//! `EVENTRAIL_BENCH_OPERATORS=exact,prefix` only those rows of the operator section.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -142,6 +142,9 @@ struct ArraySpan {
 }
 
 /// The relevant leaves of one event, sorted by path id (then document order).
+///
+/// Its lists come from the thread's [`Buffers`] and go back there when it is dropped, so
+/// that flattening a small event allocates nothing once the thread has matched one.
 #[derive(Debug, Default)]
 pub(crate) struct FlatEvent<'a> {
     leaves: Vec<FlatLeaf<'a>>,
@@ -151,6 +154,101 @@ pub(crate) struct FlatEvent<'a> {
     /// Whether a parsed event nested deeper than [`MAX_EVENT_DEPTH`] (its deeper parts
     /// were not read).
     pub(crate) too_deep: bool,
+    /// Buffers kept for the next event: array spans to reuse, the walker's array stack
+    /// and its deferred number leaves.
+    spare: Option<Box<Buffers>>,
+}
+
+/// Lists one flattening uses, kept per thread between events (see [`FlatEvent`]).
+#[derive(Debug, Default)]
+struct Buffers {
+    leaves: Vec<FlatLeaf<'static>>,
+    memberships: Vec<Membership>,
+    arrays: Vec<ArraySpan>,
+    /// Emptied spans, their lists ready for another array.
+    spans: Vec<ArraySpan>,
+    stack: Vec<Membership>,
+    deferred: Vec<usize>,
+    /// The walker's dotted path (parsed events).
+    path: String,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Option<Box<Buffers>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Lists longer than this are dropped rather than kept for the next event.
+const KEEP: usize = 1024;
+
+/// An emptied list of leaves, for leaves borrowing from another input (same layout: the
+/// allocation is reused).
+#[inline(always)]
+fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
+    leaves.clear();
+    leaves
+        .into_iter()
+        .map(|leaf| FlatLeaf {
+            path: leaf.path,
+            value: LeafValue::Null,
+            seq: leaf.seq,
+            arrays: leaf.arrays,
+        })
+        .collect()
+}
+
+/// Empties `list`, or drops it when it grew past [`KEEP`].
+fn empty<T>(list: &mut Vec<T>) {
+    list.clear();
+    if list.capacity() > KEEP {
+        *list = Vec::new();
+    }
+}
+
+impl FlatEvent<'_> {
+    /// An empty event on the thread's kept buffers.
+    fn from_buffers() -> Self {
+        let mut buffers = BUFFERS.with(std::cell::Cell::take).unwrap_or_default();
+        Self {
+            leaves: relabel(std::mem::take(&mut buffers.leaves)),
+            memberships: std::mem::take(&mut buffers.memberships),
+            arrays: std::mem::take(&mut buffers.arrays),
+            too_deep: false,
+            spare: Some(buffers),
+        }
+    }
+
+    fn spare(&mut self) -> &mut Buffers {
+        self.spare.get_or_insert_with(Box::default)
+    }
+}
+
+impl Drop for FlatEvent<'_> {
+    fn drop(&mut self) {
+        let Some(mut buffers) = self.spare.take() else {
+            return;
+        };
+        if self.leaves.capacity() <= KEEP {
+            buffers.leaves = relabel(std::mem::take(&mut self.leaves));
+        }
+        if self.memberships.capacity() <= KEEP {
+            self.memberships.clear();
+            buffers.memberships = std::mem::take(&mut self.memberships);
+        }
+        if !self.arrays.is_empty() {
+            if self.arrays.len() + buffers.spans.len() <= KEEP {
+                for mut span in self.arrays.drain(..) {
+                    empty(&mut span.elements);
+                    empty(&mut span.paths);
+                    buffers.spans.push(span);
+                }
+            }
+            empty(&mut self.arrays);
+        }
+        buffers.arrays = std::mem::take(&mut self.arrays);
+        empty(&mut buffers.stack);
+        empty(&mut buffers.deferred);
+        BUFFERS.with(|cell| cell.set(Some(buffers)));
+    }
 }
 
 /// Deepest nesting of objects and arrays read in a parsed event. Raw bytes stop earlier:
@@ -159,25 +257,30 @@ pub(crate) const MAX_EVENT_DEPTH: usize = 128;
 
 impl<'a> FlatEvent<'a> {
     /// Leaves at `path` (all elements when the path holds an array).
+    #[inline]
     pub(crate) fn leaves_at(&self, path: PathId) -> &[FlatLeaf<'a>] {
         let start = self.leaves.partition_point(|l| l.path < path);
         let end = start + self.leaves[start..].partition_point(|l| l.path == path);
         &self.leaves[start..end]
     }
 
-    /// Leaves at `path` that may join a match already bound to the `chosen` array
-    /// elements: inside a chosen element, or outside that array altogether. Found by
-    /// binary search, so following one array element costs O(log n), not O(n).
-    pub(crate) fn compatible_leaves(
+    /// Calls `visit` for each of `leaves` (the leaves at one path, from
+    /// [`FlatEvent::leaves_at`]) that may join a match already bound to the
+    /// `chosen` array elements: inside a chosen element, or outside that array
+    /// altogether. Found by binary search, so following one array element costs
+    /// O(log n), not O(n). `ranges` is a work list (its content is replaced).
+    pub(crate) fn for_each_compatible_leaf(
         &self,
-        path: PathId,
+        leaves: &[FlatLeaf<'a>],
         chosen: &[Membership],
-    ) -> Vec<&FlatLeaf<'a>> {
-        let leaves = self.leaves_at(path);
+        ranges: &mut Vec<(u32, u32)>,
+        mut visit: impl FnMut(&FlatLeaf<'a>),
+    ) {
         if chosen.is_empty() {
-            return leaves.iter().collect();
+            leaves.iter().for_each(visit);
+            return;
         }
-        let mut forbidden: Vec<(u32, u32)> = Vec::with_capacity(chosen.len() * 2);
+        ranges.clear();
         for &(array, index) in chosen {
             let Some(span) = self.arrays.get(array.wrapping_sub(1) as usize) else {
                 continue;
@@ -185,17 +288,15 @@ impl<'a> FlatEvent<'a> {
             let Some(&(start, end)) = span.elements.get(index as usize) else {
                 continue;
             };
-            forbidden.push((span.whole.0, start));
-            forbidden.push((end, span.whole.1));
+            ranges.push((span.whole.0, start));
+            ranges.push((end, span.whole.1));
         }
-        allowed_ranges(forbidden)
-            .into_iter()
-            .flat_map(|(low, high)| {
-                let from = leaves.partition_point(|l| l.seq < low);
-                let to = leaves.partition_point(|l| l.seq < high);
-                leaves[from..to.max(from)].iter()
-            })
-            .collect()
+        allowed_ranges(ranges);
+        for &(low, high) in ranges.iter() {
+            let from = leaves.partition_point(|l| l.seq < low);
+            let to = leaves.partition_point(|l| l.seq < high);
+            leaves[from..to.max(from)].iter().for_each(&mut visit);
+        }
     }
 
     /// Paths of the leaves inside array `array` (any element), sorted.
@@ -205,7 +306,14 @@ impl<'a> FlatEvent<'a> {
             .map_or(&[], |span| span.paths.as_slice())
     }
 
+    /// Whether some leaf sits in an array (else no match is ever bound to an element).
+    #[inline]
+    pub(crate) fn in_arrays(&self) -> bool {
+        !self.memberships.is_empty()
+    }
+
     /// Whether the event has at least one leaf at `path`.
+    #[inline]
     pub(crate) fn has(&self, path: PathId) -> bool {
         !self.leaves_at(path).is_empty()
     }
@@ -264,20 +372,21 @@ impl FlatEvent<'_> {
     }
 }
 
-/// The complement of a union of `[start, end)` ranges within `[0, u32::MAX)`.
-fn allowed_ranges(mut forbidden: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
-    forbidden.retain(|(start, end)| start < end);
-    forbidden.sort_unstable();
-    let mut allowed = Vec::with_capacity(forbidden.len() + 1);
+/// Replaces a union of `[start, end)` ranges by its complement within `[0, u32::MAX)`.
+fn allowed_ranges(ranges: &mut Vec<(u32, u32)>) {
+    ranges.retain(|(start, end)| start < end);
+    ranges.sort_unstable();
+    let forbidden = ranges.len();
     let mut cursor = 0;
-    for (start, end) in forbidden {
+    for at in 0..forbidden {
+        let (start, end) = ranges[at];
         if start > cursor {
-            allowed.push((cursor, start));
+            ranges.push((cursor, start));
         }
         cursor = cursor.max(end);
     }
-    allowed.push((cursor, u32::MAX));
-    allowed
+    ranges.push((cursor, u32::MAX));
+    ranges.drain(..forbidden);
 }
 
 /// Mutable state of one flattening pass.
@@ -305,11 +414,12 @@ pub(crate) struct Walker<'i, 'a> {
 
 impl<'i, 'a> Walker<'i, 'a> {
     pub(crate) fn new(index: &'i PathIndex) -> Self {
+        let mut out = FlatEvent::from_buffers();
         Self {
             index,
-            path: String::new(),
-            arrays: Vec::new(),
-            out: FlatEvent::default(),
+            path: std::mem::take(&mut out.spare().path),
+            arrays: std::mem::take(&mut out.spare().stack),
+            out,
             depth: 0,
             bytes: &[],
             inexact: None,
@@ -405,13 +515,14 @@ impl<'i, 'a> Walker<'i, 'a> {
             return;
         };
         if !suspicious || deferred.is_empty() {
+            self.out.spare().deferred = deferred;
             return;
         }
         let mut inexact = std::str::from_utf8(self.bytes)
             .map(crate::numbers::inexact_numbers)
             .unwrap_or_default();
         inexact.sort_unstable();
-        for at in deferred {
+        for &at in &deferred {
             if let Some(leaf) = self.out.leaves.get_mut(at)
                 && let LeafValue::Num(value) = leaf.value
                 && inexact.binary_search(&value.to_bits()).is_ok()
@@ -419,6 +530,7 @@ impl<'i, 'a> Walker<'i, 'a> {
                 leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
             }
         }
+        self.out.spare().deferred = deferred;
     }
 
     pub(crate) fn seq(&self) -> u32 {
@@ -428,11 +540,9 @@ impl<'i, 'a> Walker<'i, 'a> {
     /// Opens an array; its id is its position in `out.arrays` plus one.
     pub(crate) fn new_array(&mut self) -> u32 {
         let start = self.seq();
-        self.out.arrays.push(ArraySpan {
-            whole: (start, start),
-            elements: Vec::new(),
-            paths: Vec::new(),
-        });
+        let mut span = self.out.spare().spans.pop().unwrap_or_default();
+        span.whole = (start, start);
+        self.out.arrays.push(span);
         u32::try_from(self.out.arrays.len()).unwrap_or(u32::MAX)
     }
 
@@ -445,7 +555,20 @@ impl<'i, 'a> Walker<'i, 'a> {
         }
     }
 
+    /// A list for [`Walker::deferred`], from the thread's kept buffers.
+    pub(crate) fn defer_numbers(&mut self) {
+        self.deferred = Some(std::mem::take(&mut self.out.spare().deferred));
+    }
+
     pub(crate) fn finish(mut self) -> FlatEvent<'a> {
+        self.out.spare().stack = std::mem::take(&mut self.arrays);
+        if self.path.capacity() <= KEEP {
+            self.path.clear();
+            self.out.spare().path = std::mem::take(&mut self.path);
+        }
+        if let Some(deferred) = self.deferred.take() {
+            self.out.spare().deferred = deferred;
+        }
         self.out.leaves.sort_by_key(|l| l.path);
         for span in &mut self.out.arrays {
             span.paths.sort_unstable();
@@ -454,48 +577,46 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.out
     }
 
-    fn walk_value(&mut self, value: &'a Value) {
+    /// Walks a parsed value at trie node `node` (see `trie.rs`): an object key is
+    /// followed with one lookup, as the byte reader does, without building its path.
+    fn walk_value(&mut self, value: &'a Value, node: u32) {
         if matches!(value, Value::Object(_) | Value::Array(_)) {
             if self.nesting >= MAX_EVENT_DEPTH {
                 self.out.too_deep = true;
                 return;
             }
             self.nesting += 1;
-            self.walk_container(value);
+            self.walk_container(value, node);
             self.nesting -= 1;
         } else {
-            self.walk_container(value);
+            self.walk_container(value, node);
         }
     }
 
-    fn walk_container(&mut self, value: &'a Value) {
+    fn walk_container(&mut self, value: &'a Value, node: u32) {
         match value {
             Value::Object(object) => {
-                let parent = self.current;
                 for (key, child) in object {
                     if key.is_empty() && !self.index.empty_step {
                         continue;
                     }
-                    let saved = self.push_key(key);
-                    if self.relevant() {
-                        self.walk_value(child);
+                    if let Some(next) = self.index.trie.child(node, key.as_bytes()) {
+                        self.walk_value(child, next);
                     }
-                    self.pop_key(saved);
                 }
-                self.current = parent;
             }
             Value::Array(items) => {
                 let id = self.new_array();
                 for (i, item) in items.iter().enumerate() {
                     let element_start = self.seq();
                     self.arrays.push((id, u32::try_from(i).unwrap_or(u32::MAX)));
-                    self.walk_value(item);
+                    self.walk_value(item, node);
                     self.arrays.pop();
                     self.end_element(id, element_start);
                 }
             }
             scalar => {
-                if let Some(path) = self.wants_leaf() {
+                if let Some(path) = self.index.trie.id(node) {
                     let leaf = match scalar {
                         Value::String(s) => LeafValue::Str(Cow::Borrowed(s)),
                         Value::Number(n) => LeafValue::Num(n.as_f64().unwrap_or(f64::NAN)),
@@ -513,7 +634,7 @@ impl<'i, 'a> Walker<'i, 'a> {
 pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEvent<'a> {
     let mut walker = Walker::new(index);
     if event.is_object() {
-        walker.walk_value(event);
+        walker.walk_value(event, crate::trie::ROOT);
     }
     walker.finish()
 }

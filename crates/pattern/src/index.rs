@@ -113,8 +113,20 @@ impl IgnoreCaseIndex {
         if self.equals.is_empty() && self.prefixes.is_empty() && self.suffixes.is_empty() {
             return;
         }
-        let folded = fold(value);
-        if let Some(items) = self.equals.get(folded.as_str()) {
+        // A short ASCII value folds to its lower case, in a buffer on the stack.
+        let mut buffer = [0u8; 64];
+        let folded: std::borrow::Cow<'_, str> = match buffer.get_mut(..value.len()) {
+            Some(lower) if value.is_ascii() => {
+                lower.copy_from_slice(value.as_bytes());
+                lower.make_ascii_lowercase();
+                match std::str::from_utf8(lower) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => std::borrow::Cow::Owned(fold(value)),
+                }
+            }
+            _ => std::borrow::Cow::Owned(fold(value)),
+        };
+        if let Some(items) = self.equals.get(folded.as_ref()) {
             for (pattern, next) in items {
                 if IgnoreCase::Equals.matches(pattern, value) {
                     out.push(*next);
@@ -669,5 +681,19 @@ mod tests {
         let mut out = Vec::new();
         index.collect(&LeafValue::Num(1.0), &mut out);
         assert_eq!(out.len(), 11);
+    }
+
+    #[test]
+    fn ascii_values_fold_to_their_lower_case() {
+        for text in ["", "EventB", "a-Z_09 ~", "ALL CAPS", &"Xy".repeat(40)] {
+            assert_eq!(fold(text), text.to_ascii_lowercase());
+        }
+        for (value, pattern) in [("NAME7", "Name7"), (&*"Ab".repeat(40), &*"aB".repeat(40))] {
+            let mut index = IgnoreCaseIndex::default();
+            assert!(index.insert(IgnoreCase::Equals, pattern, 3));
+            let mut out = Vec::new();
+            index.collect(value, &mut out);
+            assert_eq!(out, vec![3], "{value}");
+        }
     }
 }

@@ -91,10 +91,46 @@ struct Transitions {
     /// Conditions checked one by one: `anything-but` ignore-case and wildcard lists, and
     /// ignore-case texts with a character whose case forms fold apart (see `index.rs`).
     scanned: Vec<(Matcher, StateId)>,
+    /// Which of the indexes above hold something (the `KIND_` bits): a leaf looks only
+    /// into those.
+    kinds: u16,
 }
+
+const KIND_STRINGS: u16 = 1;
+const KIND_NUMBERS: u16 = 1 << 1;
+const KIND_BOOLEANS: u16 = 1 << 2;
+const KIND_NULLS: u16 = 1 << 3;
+const KIND_PREFIXES: u16 = 1 << 4;
+const KIND_SUFFIXES: u16 = 1 << 5;
+const KIND_IGNORE_CASE: u16 = 1 << 6;
+const KIND_NUMERIC: u16 = 1 << 7;
+const KIND_ANYTHING_BUT: u16 = 1 << 8;
+const KIND_WILDCARDS: u16 = 1 << 9;
+const KIND_CIDRS: u16 = 1 << 10;
+const KIND_ANY: u16 = 1 << 11;
+const KIND_SCANNED: u16 = 1 << 12;
+/// The indexes a string leaf looks into besides exact strings.
+const KIND_STRING_INDEXES: u16 =
+    KIND_PREFIXES | KIND_SUFFIXES | KIND_IGNORE_CASE | KIND_WILDCARDS | KIND_CIDRS;
 
 impl Transitions {
     fn insert(&mut self, matcher: &Matcher, next: StateId) {
+        self.kinds |= match matcher {
+            Matcher::Exact(Literal::Str(_)) => KIND_STRINGS,
+            Matcher::Exact(Literal::Num(_)) => KIND_NUMBERS,
+            Matcher::Exact(Literal::Bool(_)) => KIND_BOOLEANS,
+            Matcher::Exact(Literal::Null) => KIND_NULLS,
+            Matcher::Prefix(_) => KIND_PREFIXES,
+            Matcher::Suffix(_) => KIND_SUFFIXES,
+            Matcher::EqualsIgnoreCase(_)
+            | Matcher::PrefixIgnoreCase(_)
+            | Matcher::SuffixIgnoreCase(_) => KIND_IGNORE_CASE,
+            Matcher::Numeric(_) => KIND_NUMERIC,
+            Matcher::AnythingBut(_) => KIND_ANYTHING_BUT,
+            Matcher::Wildcard(_) => KIND_WILDCARDS,
+            Matcher::Cidr(_) => KIND_CIDRS,
+            Matcher::Exists(_) => KIND_ANY,
+        };
         let indexed = match matcher {
             Matcher::Exact(Literal::Str(s)) => {
                 self.strings
@@ -146,22 +182,44 @@ impl Transitions {
         };
         if !indexed {
             self.scanned.push((matcher.clone(), next));
+            self.kinds |= KIND_SCANNED;
         }
     }
 
     /// Appends every next state the leaf's value selects (possibly repeated) to `out`.
+    #[inline]
     fn collect_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
+        let kinds = self.kinds;
         match value {
-            LeafValue::Str(s) => self.collect_string_matches(s, out),
-            LeafValue::Num(n) => {
-                if let Some(states) = self.numbers.get(&number_key(*n)) {
+            LeafValue::Str(s) => {
+                if kinds & KIND_STRINGS != 0
+                    && let Some(states) = self.strings.get(s.as_ref())
+                {
                     out.extend_from_slice(states);
                 }
-                self.numeric.collect(*n, out);
+                if kinds & KIND_STRING_INDEXES != 0 {
+                    self.collect_string_matches(s, out);
+                }
+            }
+            LeafValue::Num(n) => {
+                if kinds & KIND_NUMBERS != 0
+                    && let Some(states) = self.numbers.get(&number_key(*n))
+                {
+                    out.extend_from_slice(states);
+                }
+                if kinds & KIND_NUMERIC != 0 {
+                    self.numeric.collect(*n, out);
+                }
             }
             LeafValue::Bool(b) => out.extend_from_slice(&self.booleans[usize::from(*b)]),
             LeafValue::Null => out.extend_from_slice(&self.nulls),
         }
+        if kinds & (KIND_ANYTHING_BUT | KIND_ANY | KIND_SCANNED) != 0 {
+            self.collect_other_matches(value, out);
+        }
+    }
+
+    fn collect_other_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
         self.anything_but.collect(value, out);
         out.extend_from_slice(&self.any);
         for (matcher, next) in &self.scanned {
@@ -172,9 +230,6 @@ impl Transitions {
     }
 
     fn collect_string_matches(&self, s: &str, out: &mut Vec<StateId>) {
-        if let Some(states) = self.strings.get(s) {
-            out.extend_from_slice(states);
-        }
         self.prefixes.for_each_prefix_of(s, |&next| out.push(next));
         self.suffixes.for_each_suffix_of(s, |&next| out.push(next));
         self.ignore_case.collect(s, out);
@@ -184,7 +239,76 @@ impl Transitions {
 }
 
 /// One pending step of the traversal: a state reached under array-element constraints.
-type Task = (StateId, Vec<Membership>);
+type Task = (StateId, Chosen);
+
+/// The array elements a task is bound to, outermost first: up to three kept inline
+/// (copied without allocating), more in a list.
+#[derive(Debug, Clone)]
+enum Chosen {
+    Few(u8, [Membership; 3]),
+    Many(Vec<Membership>),
+}
+
+impl Default for Chosen {
+    fn default() -> Self {
+        Chosen::Few(0, [(0, 0); 3])
+    }
+}
+
+impl Chosen {
+    fn as_slice(&self) -> &[Membership] {
+        match self {
+            Chosen::Few(len, items) => &items[..usize::from(*len)],
+            Chosen::Many(items) => items,
+        }
+    }
+
+    fn push(&mut self, item: Membership) {
+        match self {
+            Chosen::Few(len, items) if usize::from(*len) < items.len() => {
+                items[usize::from(*len)] = item;
+                *len += 1;
+            }
+            Chosen::Few(_, items) => {
+                let mut list = items.to_vec();
+                list.push(item);
+                *self = Chosen::Many(list);
+            }
+            Chosen::Many(items) => items.push(item),
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Membership) -> bool) {
+        match self {
+            Chosen::Few(len, items) => {
+                let mut kept = 0;
+                for at in 0..usize::from(*len) {
+                    if keep(&items[at]) {
+                        items[kept] = items[at];
+                        kept += 1;
+                    }
+                }
+                *len = u8::try_from(kept).unwrap_or(u8::MAX);
+            }
+            Chosen::Many(items) => items.retain(keep),
+        }
+    }
+}
+
+/// Equal when they list the same elements in the same order.
+impl PartialEq for Chosen {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Chosen {}
+
+impl std::hash::Hash for Chosen {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
 
 impl<R> Default for RuleMachine<R> {
     fn default() -> Self {
@@ -344,11 +468,15 @@ impl<R> RuleMachine<R> {
     /// fields interleaved across several arrays at the same path) is bounded by the
     /// step limit.
     fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
-        let mut scratch = SCRATCH.with(std::cell::Cell::take);
-        let result = self.run_with(event, &mut scratch);
-        scratch.recycle();
-        SCRATCH.with(|cell| cell.set(scratch));
-        result
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let result = self.run_with(event, &mut scratch);
+                scratch.recycle();
+                result
+            }
+            // Not reached (matching calls nothing that matches again): fresh buffers.
+            Err(_) => self.run_with(event, &mut Scratch::default()),
+        })
     }
 
     fn run_with(
@@ -356,18 +484,24 @@ impl<R> RuleMachine<R> {
         event: &FlatEvent<'_>,
         scratch: &mut Scratch,
     ) -> Result<Vec<&R>, EventError> {
+        if !event.in_arrays() {
+            return self.run_flat(event, scratch);
+        }
         let Scratch {
             matched,
             seen_list,
             pending,
             nexts,
+            ranges,
+            relevant,
+            ..
         } = scratch;
         let mut seen = Seen {
             few: std::mem::take(seen_list),
             many: None,
         };
-        pending.push((START, Vec::new()));
-        let mut relevant: Map<(StateId, u32), bool> = Map::default();
+        pending.push((START, Chosen::default()));
+        relevant.clear();
         let mut steps: u64 = 0;
         let too_complex = EventError::TooComplex {
             limit: self.step_limit,
@@ -381,7 +515,7 @@ impl<R> RuleMachine<R> {
                 return Err(too_complex);
             }
             matched.extend_from_slice(&state.accepts);
-            let mut step = |next: StateId, mut constraints: Vec<Membership>| {
+            let mut step = |next: StateId, mut constraints: Chosen| {
                 constraints.retain(|&(array, _)| {
                     *relevant.entry((next, array)).or_insert_with(|| {
                         let ahead = self
@@ -401,7 +535,7 @@ impl<R> RuleMachine<R> {
                     step(next, constraints.clone());
                 }
             }
-            self.for_each_field(state, event, |path, transitions| {
+            self.for_each_field(state, event, |transitions, leaves| {
                 let mut visit = |leaf: &FlatLeaf<'_>| {
                     steps += 1;
                     nexts.clear();
@@ -420,14 +554,7 @@ impl<R> RuleMachine<R> {
                         step(next, merged.clone());
                     }
                 };
-                if constraints.is_empty() {
-                    event.leaves_at(path).iter().for_each(&mut visit);
-                } else {
-                    event
-                        .compatible_leaves(path, &constraints)
-                        .into_iter()
-                        .for_each(&mut visit);
-                }
+                event.for_each_compatible_leaf(leaves, constraints.as_slice(), ranges, &mut visit);
             });
             if steps > self.step_limit {
                 return Err(too_complex);
@@ -436,33 +563,103 @@ impl<R> RuleMachine<R> {
         *seen_list = seen.few;
         matched.sort_unstable();
         matched.dedup();
-        Ok(matched
-            .iter()
-            .filter_map(|&rule| self.rules.get(rule as usize))
-            .collect())
+        Ok(self.rules_of(matched))
+    }
+
+    /// [`RuleMachine::run_with`] for an event none of whose leaves sits in an array: no
+    /// task is ever bound to an array element, so a task is its state alone. The same
+    /// states are reached, with the same steps counted.
+    fn run_flat(
+        &self,
+        event: &FlatEvent<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<&R>, EventError> {
+        let Scratch {
+            matched,
+            nexts,
+            states: pending,
+            reached,
+            ..
+        } = scratch;
+        let mut seen = SeenStates {
+            few: std::mem::take(reached),
+            many: None,
+        };
+        pending.push(START);
+        let mut steps: u64 = 0;
+        let too_complex = EventError::TooComplex {
+            limit: self.step_limit,
+        };
+        while let Some(state_id) = pending.pop() {
+            let Some(state) = self.states.get(state_id as usize) else {
+                continue;
+            };
+            steps += 1;
+            if steps > self.step_limit {
+                return Err(too_complex);
+            }
+            matched.extend_from_slice(&state.accepts);
+            for &(path, next) in &state.absent {
+                if !event.has(path) && seen.insert(next) {
+                    pending.push(next);
+                }
+            }
+            self.for_each_field(state, event, |transitions, leaves| {
+                for leaf in leaves {
+                    steps += 1;
+                    nexts.clear();
+                    transitions.collect_matches(&leaf.value, nexts);
+                    for &next in nexts.iter() {
+                        if seen.insert(next) {
+                            pending.push(next);
+                        }
+                    }
+                }
+            });
+            if steps > self.step_limit {
+                return Err(too_complex);
+            }
+        }
+        *reached = seen.few;
+        matched.sort_unstable();
+        matched.dedup();
+        Ok(self.rules_of(matched))
+    }
+
+    /// The rules at the sorted, deduplicated positions `matched`.
+    fn rules_of(&self, matched: &[u32]) -> Vec<&R> {
+        let mut rules = Vec::with_capacity(matched.len());
+        rules.extend(
+            matched
+                .iter()
+                .filter_map(|&rule| self.rules.get(rule as usize)),
+        );
+        rules
     }
 
     /// Calls `visit` for each path that has both a transition out of `state` and leaves
-    /// in the event, walking whichever side is smaller.
-    fn for_each_field(
+    /// in the event (with those transitions and leaves), walking whichever side is
+    /// smaller.
+    fn for_each_field<'e>(
         &self,
         state: &State,
-        event: &FlatEvent<'_>,
-        mut visit: impl FnMut(PathId, &Transitions),
+        event: &FlatEvent<'e>,
+        mut visit: impl FnMut(&Transitions, &[FlatLeaf<'e>]),
     ) {
         if state.fields.is_empty() {
             return;
         }
         if state.fields.len() <= event.leaf_count() {
             for (&path, transitions) in &state.fields {
-                if event.has(path) {
-                    visit(path, transitions);
+                let leaves = event.leaves_at(path);
+                if !leaves.is_empty() {
+                    visit(transitions, leaves);
                 }
             }
         } else {
             for path in event.paths() {
                 if let Some(transitions) = state.fields.get(&path) {
-                    visit(path, transitions);
+                    visit(transitions, event.leaves_at(path));
                 }
             }
         }
@@ -477,6 +674,14 @@ struct Scratch {
     seen_list: Vec<Task>,
     pending: Vec<Task>,
     nexts: Vec<StateId>,
+    /// [`RuleMachine::run_flat`]'s pending and reached states.
+    states: Vec<StateId>,
+    reached: Vec<StateId>,
+    /// Document-order ranges of the leaves a task may use next.
+    ranges: Vec<(u32, u32)>,
+    /// Whether an array can still constrain the match from a state (see
+    /// [`RuleMachine::run_with`]).
+    relevant: Map<(StateId, u32), bool>,
 }
 
 impl Scratch {
@@ -491,14 +696,26 @@ impl Scratch {
         }
         self.matched.clear();
         self.nexts.clear();
-        if self.matched.capacity() > KEEP || self.nexts.capacity() > KEEP {
+        self.states.clear();
+        self.reached.clear();
+        self.ranges.clear();
+        if self.relevant.capacity() > KEEP {
+            self.relevant = Map::default();
+        }
+        if self.ranges.capacity() > KEEP {
+            self.ranges = Vec::new();
+        }
+        if [&self.matched, &self.nexts, &self.states, &self.reached]
+            .iter()
+            .any(|list| list.capacity() > KEEP)
+        {
             *self = Self::default();
         }
     }
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// The tasks already queued: a short list searched in turn, a hash set past 32 of them
@@ -529,6 +746,31 @@ impl Seen {
     }
 }
 
+/// The states already queued by [`RuleMachine::run_flat`]: a short list searched in
+/// turn, a hash set past 32 of them (as [`Seen`]).
+struct SeenStates {
+    few: Vec<StateId>,
+    many: Option<Set<StateId>>,
+}
+
+impl SeenStates {
+    /// Records `state`; `false` when it was already there.
+    #[inline]
+    fn insert(&mut self, state: StateId) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(state);
+        }
+        if self.few.contains(&state) {
+            return false;
+        }
+        self.few.push(state);
+        if self.few.len() > 32 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
+    }
+}
+
 /// Whether two sorted lists share an element: each item of the shorter is looked up in
 /// the longer, so a state with thousands of paths ahead costs little per small array.
 fn intersects(a: &[PathId], b: &[PathId]) -> bool {
@@ -538,10 +780,10 @@ fn intersects(a: &[PathId], b: &[PathId]) -> bool {
 
 /// Combines the array positions already chosen with a leaf's; `None` when the leaf sits
 /// in a different element of an array the rule already committed to.
-fn merge(chosen: &[Membership], leaf: &[Membership]) -> Option<Vec<Membership>> {
-    let mut merged = chosen.to_vec();
+fn merge(chosen: &Chosen, leaf: &[Membership]) -> Option<Chosen> {
+    let mut merged = chosen.clone();
     for &(array, index) in leaf {
-        match chosen.iter().find(|(a, _)| *a == array) {
+        match chosen.as_slice().iter().find(|(a, _)| *a == array) {
             Some(&(_, other)) if other != index => return None,
             Some(_) => {}
             None => merged.push((array, index)),

@@ -42,12 +42,12 @@ pub(crate) fn flatten_bytes<'a>(
 pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'a>> {
     let mut walker = Walker::new(index);
     walker.bytes = bytes;
-    walker.deferred = Some(Vec::new());
+    walker.defer_numbers();
     let mut reader = Reader {
         bytes,
         pos: 0,
         index,
-        walker,
+        walker: &mut walker,
         nesting: 0,
         stack: Stack::default(),
         key: String::new(),
@@ -60,8 +60,9 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
     if reader.pos != bytes.len() {
         return None;
     }
-    reader.walker.settle_exactness(reader.suspicious);
-    Some(reader.walker.finish())
+    let suspicious = reader.suspicious;
+    walker.settle_exactness(suspicious);
+    Some(walker.finish())
 }
 
 /// The reader gives up on this event (serde_json reads it instead).
@@ -84,11 +85,12 @@ impl Token {
     }
 }
 
-struct Reader<'i, 'a> {
+struct Reader<'w, 'i, 'a> {
     bytes: &'a [u8],
     pos: usize,
     index: &'i PathIndex,
-    walker: Walker<'i, 'a>,
+    /// Borrowed, not owned: moving the walker in and out would copy it.
+    walker: &'w mut Walker<'i, 'a>,
     /// Objects and arrays open along rule paths (the top-level object included).
     nesting: usize,
     /// Containers open while skipping a value.
@@ -170,12 +172,17 @@ const STOP: [bool; 256] = {
     table
 };
 
-impl<'a> Reader<'_, 'a> {
+impl<'a> Reader<'_, '_, 'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn whitespace(&mut self) {
+        // Most JSON has no whitespace between tokens: one comparison then.
+        if self.peek().is_none_or(|b| b > b' ') {
+            return;
+        }
         let mut pos = self.pos;
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(pos) {
             pos += 1;
@@ -217,7 +224,7 @@ impl<'a> Reader<'_, 'a> {
             self.whitespace();
             match self.key_child(node, token)? {
                 Some(child) => self.value(child)?,
-                None => self.skip()?,
+                None => self.skip_member()?,
             }
             self.whitespace();
             match self.peek() {
@@ -349,6 +356,17 @@ impl<'a> Reader<'_, 'a> {
         }
     }
 
+    /// [`Reader::skip`], with the usual case of a string value read at once.
+    #[inline]
+    fn skip_member(&mut self) -> Step {
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            self.string()?;
+            return Ok(());
+        }
+        self.skip()
+    }
+
     /// Skips one value no rule looks into, checking it as strictly as a read one, with
     /// no limit on its nesting (serde_json has none for skipped values either).
     fn skip(&mut self) -> Step {
@@ -428,7 +446,46 @@ impl<'a> Reader<'_, 'a> {
 
     /// A string whose opening quote was just read, up to and past its closing quote:
     /// control characters, escapes, surrogate pairs and UTF-8 checked.
+    ///
+    /// The common case, a short ASCII string without escapes, is read here eight bytes
+    /// at a time up to its first byte of [`STOP`]; anything else (an escape, a control
+    /// or non-ASCII byte, the last bytes of the input) goes to [`Reader::string_full`].
+    #[inline]
     fn string(&mut self) -> Step<Token> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let mut pos = start;
+        while let Some(chunk) = bytes.get(pos..pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            // Quotes, backslashes, and bytes below 0x20 or above 0x7f (a byte's own high
+            // bit, or one left by subtracting 0x20 from it).
+            let stops = has_zero(word ^ (LOW * u64::from(b'"')))
+                | has_zero(word ^ (LOW * u64::from(b'\\')))
+                | ((word | word.wrapping_sub(LOW * 0x20)) & HIGH);
+            if stops != 0 {
+                // The lowest flagged byte is exact (a borrow only flags bytes above).
+                let shift = stops.trailing_zeros() & !7;
+                if (word >> shift) as u8 == b'"' {
+                    let end = pos + (shift / 8) as usize;
+                    self.pos = end + 1;
+                    return Ok(Token {
+                        start,
+                        end,
+                        escaped: false,
+                    });
+                }
+                break;
+            }
+            pos += 8;
+        }
+        self.string_full()
+    }
+
+    /// [`Reader::string`] for any string: escapes, non-ASCII text, the input's end.
+    #[inline(never)]
+    fn string_full(&mut self) -> Step<Token> {
         let bytes = self.bytes;
         let start = self.pos;
         let mut pos = start;
@@ -581,6 +638,18 @@ impl<'a> Reader<'_, 'a> {
 /// `float_roundtrip` reads it); gives up on one past the largest double, which
 /// serde_json refuses ("number out of range").
 fn number_value(token: &[u8]) -> Step<f64> {
+    // An integer of at most 15 digits is below 2^53: its double is exact, no parsing
+    // of decimals needed (`-0` stays negative zero, as the parser reads it).
+    let (negative, digits) = match token.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, token),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let magnitude = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')) as f64;
+        return Ok(if negative { -magnitude } else { magnitude });
+    }
     let text = std::str::from_utf8(token).map_err(|_| GiveUp)?;
     let value: f64 = text.parse().map_err(|_| GiveUp)?;
     if value.is_finite() {

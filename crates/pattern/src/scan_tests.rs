@@ -665,3 +665,24 @@ fn conformance_corpora_read_alike() {
     }
     assert!(compared > 4000, "{compared} cases compared");
 }
+
+#[test]
+fn integer_tokens_read_as_the_parser_reads_them() {
+    for token in [
+        "0",
+        "-0",
+        "7",
+        "-12",
+        "1234",
+        "999999999999999",
+        "-999999999999999",
+        "9007199254740993",
+        "12345678901234567890",
+        "1.5",
+        "-2e3",
+    ] {
+        let expected: f64 = token.parse().unwrap();
+        let read = super::number_value(token.as_bytes()).ok().unwrap();
+        assert_eq!(read.to_bits(), expected.to_bits(), "{token}");
+    }
+}

@@ -41,6 +41,7 @@ fn length_bit(len: usize) -> u64 {
 }
 
 impl TrieNode {
+    #[inline(always)]
     fn get(&self, key: &[u8]) -> Option<u32> {
         if self.lengths & length_bit(key.len()) == 0 {
             return None;
@@ -117,15 +118,25 @@ impl PathTrie {
 
     /// The node of an event key below `node`, or `None` when nothing at or below it
     /// matters to a rule: the node of the dotted path `node` + `.` + `key`.
+    #[inline(always)]
     pub(crate) fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
-        let found = self.nodes.get(node as usize)?.get(key).or_else(|| {
-            if self.long_paths && key.contains(&b'.') {
-                key.split(|&b| b == b'.')
-                    .try_fold(node, |at, step| self.nodes.get(at as usize)?.get(step))
-            } else {
-                None
-            }
-        });
+        match self.nodes.get(node as usize)?.get(key) {
+            Some(found) => Some(found),
+            None if self.long_paths || key.is_empty() => self.child_by_steps(node, key),
+            None => None,
+        }
+    }
+
+    /// [`PathTrie::child`] for a key no entry of `node` holds: a dotted key of a long
+    /// path followed step by step, or the top-level empty key.
+    #[cold]
+    fn child_by_steps(&self, node: u32, key: &[u8]) -> Option<u32> {
+        let found = if self.long_paths && key.contains(&b'.') {
+            key.split(|&b| b == b'.')
+                .try_fold(node, |at, step| self.nodes.get(at as usize)?.get(step))
+        } else {
+            None
+        };
         match found {
             None if node == ROOT && key.is_empty() => Some(DEAD),
             found => found,

@@ -180,7 +180,10 @@ pub fn operator_table() -> String {
     let mut ratios = String::from(
         "\n| operator | eventrail 10,000 / 1 rules | quamina 10,000 / 1 rules |\n|---|---:|---:|\n",
     );
-    for kind in KINDS {
+    // `EVENTRAIL_BENCH_OPERATORS=exact,prefix` (comma-separated) runs only those kinds.
+    let chosen = std::env::var("EVENTRAIL_BENCH_OPERATORS").unwrap_or_default();
+    let wanted = |kind: &str| chosen.is_empty() || chosen.split(',').any(|k| k.trim() == kind);
+    for kind in KINDS.into_iter().filter(|kind| wanted(kind)) {
         let mut firsts: (Option<f64>, Option<f64>) = (None, None);
         let mut lasts: (Option<f64>, Option<f64>) = (None, None);
         for n in OPERATOR_RULE_COUNTS {
