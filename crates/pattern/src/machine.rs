@@ -503,18 +503,10 @@ impl<R> RuleMachine<R> {
         pending.push((START, Chosen::default()));
         relevant.clear();
         let mut steps: u64 = 0;
-        let too_complex = EventError::TooComplex {
-            limit: self.step_limit,
-        };
         while let Some((state_id, constraints)) = pending.pop() {
-            let Some(state) = self.states.get(state_id as usize) else {
+            let Some(state) = self.enter(state_id, &mut steps, matched)? else {
                 continue;
             };
-            steps += 1;
-            if steps > self.step_limit {
-                return Err(too_complex);
-            }
-            matched.extend_from_slice(&state.accepts);
             let mut step = |next: StateId, mut constraints: Chosen| {
                 constraints.retain(|&(array, _)| {
                     *relevant.entry((next, array)).or_insert_with(|| {
@@ -556,14 +548,41 @@ impl<R> RuleMachine<R> {
                 };
                 event.for_each_compatible_leaf(leaves, constraints.as_slice(), ranges, &mut visit);
             });
-            if steps > self.step_limit {
-                return Err(too_complex);
-            }
+            self.within_step_limit(steps)?;
         }
         *seen_list = seen.few;
         matched.sort_unstable();
         matched.dedup();
         Ok(self.rules_of(matched))
+    }
+
+    /// A task reaches `state_id`: one step against the limit, and the rules the state
+    /// accepts matched; `None` when no such state exists.
+    #[inline]
+    fn enter(
+        &self,
+        state_id: StateId,
+        steps: &mut u64,
+        matched: &mut Vec<u32>,
+    ) -> Result<Option<&State>, EventError> {
+        let Some(state) = self.states.get(state_id as usize) else {
+            return Ok(None);
+        };
+        *steps += 1;
+        self.within_step_limit(*steps)?;
+        matched.extend_from_slice(&state.accepts);
+        Ok(Some(state))
+    }
+
+    /// [`EventError::TooComplex`] once `steps` is past the limit.
+    #[inline]
+    fn within_step_limit(&self, steps: u64) -> Result<(), EventError> {
+        if steps > self.step_limit {
+            return Err(EventError::TooComplex {
+                limit: self.step_limit,
+            });
+        }
+        Ok(())
     }
 
     /// [`RuleMachine::run_with`] for an event none of whose leaves sits in an array: no
@@ -587,18 +606,10 @@ impl<R> RuleMachine<R> {
         };
         pending.push(START);
         let mut steps: u64 = 0;
-        let too_complex = EventError::TooComplex {
-            limit: self.step_limit,
-        };
         while let Some(state_id) = pending.pop() {
-            let Some(state) = self.states.get(state_id as usize) else {
+            let Some(state) = self.enter(state_id, &mut steps, matched)? else {
                 continue;
             };
-            steps += 1;
-            if steps > self.step_limit {
-                return Err(too_complex);
-            }
-            matched.extend_from_slice(&state.accepts);
             for &(path, next) in &state.absent {
                 if !event.has(path) && seen.insert(next) {
                     pending.push(next);
@@ -616,9 +627,7 @@ impl<R> RuleMachine<R> {
                     }
                 }
             });
-            if steps > self.step_limit {
-                return Err(too_complex);
-            }
+            self.within_step_limit(steps)?;
         }
         *reached = seen.few;
         matched.sort_unstable();
