@@ -47,25 +47,21 @@ fn run(stack: &Stack, args: &[&str]) -> (bool, String, String) {
 
 /// `dlq show <function> --json` records, until one satisfies `pick` (or the deadline).
 fn wait_for_record(stack: &Stack, function: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let (ok, stdout, stderr) =
-            run(stack, &["dlq", "show", function, "--json", "--max", "1000"]);
-        assert!(ok, "dlq show {function}: {stderr}");
-        let records: Vec<Value> = stdout
+    let records = |stdout: &str| -> Vec<Value> {
+        stdout
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        if let Some(record) = records.into_iter().find(|r| pick(r)) {
-            return record;
-        }
-        assert!(
-            started.elapsed() < FLOW_DEADLINE,
-            "no matching record in {function}'s queues after {} s:\n{stdout}",
-            FLOW_DEADLINE.as_secs()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+            .collect()
+    };
+    let stdout = wait_for_stdout(
+        stack,
+        &["dlq", "show", function, "--json", "--max", "1000"],
+        |stdout| records(stdout).iter().any(&pick),
+    );
+    records(&stdout)
+        .into_iter()
+        .find(|r| pick(r))
+        .unwrap_or_else(|| panic!("no matching record in {function}'s queues:\n{stdout}"))
 }
 
 /// Runs `eventrail <args>` until it succeeds with a stdout `pick` accepts (within the flow
