@@ -45,9 +45,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let root = paths::repo_root()?;
     // The functions build (the dev profile: the CLI's graph, so seconds to a minute) while
     // the tools install and LocalStack starts; the deploy then uploads their zips.
-    let building = (!args.no_build)
-        .then(|| build_functions(&root))
-        .transpose()?;
+    let building = (!args.no_build).then(|| build_functions(&root));
     step("1/4 install the pinned tools (first run only: LocalStack, cargo-lambda, zig, ...)");
     let installer = Installer::new(&root);
     let installed = installer
@@ -111,28 +109,14 @@ fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
 
 /// Starts building the functions the template deploys, for LocalStack, on a thread of its
 /// own (`--no-build`: the zips of the last build are deployed instead).
-fn build_functions(root: &Path) -> Result<std::thread::JoinHandle<Result<()>>> {
-    let options = DeployOptions::local(root);
-    let template = eventrail_template::Template::load(&options.template)
-        .with_context(|| format!("reading {}", options.template.display()))?;
-    let binaries: Vec<String> = deploy::function_binaries(&template, &options.template)?
-        .into_iter()
-        .map(|(_, binary)| binary)
-        .collect();
-    let target = options
-        .target_dir
-        .clone()
-        .unwrap_or_else(|| deploy::target_dir(root));
-    step(&format!(
-        "0/4 build the {} functions for LocalStack (beside steps 1 and 2)",
-        binaries.len()
-    ));
+fn build_functions(root: &Path) -> std::thread::JoinHandle<Result<()>> {
+    step("0/4 build the functions for LocalStack (beside steps 1 and 2)");
     let root = root.to_path_buf();
-    Ok(std::thread::spawn(move || {
-        deploy::build_local_zips(&root, &target, &binaries, true)
+    std::thread::spawn(move || {
+        deploy::build_template_local_zips(&root, &DeployOptions::local(&root))
             .map(|_| ())
             .context("building the functions for LocalStack")
-    }))
+    })
 }
 
 async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<()> {

@@ -373,7 +373,7 @@ where
 
 /// Each function of `template` (read from `path`) with the crate whose binary it runs, as
 /// (logical id, crate); a function that names no crate is an error naming both.
-pub fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, String)>> {
+fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, String)>> {
     template
         .functions()
         .iter()
@@ -386,6 +386,26 @@ pub fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String
             ))),
         })
         .collect()
+}
+
+/// [`build_local_zips`] of every function `options.template` deploys, into
+/// `options.target_dir` (else the workspace's target dir): what a local deploy with `build`
+/// uploads, built ahead of it (the demo and the test command build beside other work, then
+/// deploy with `build: false`).
+pub fn build_template_local_zips(
+    root: &Path,
+    options: &DeployOptions,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let template = Template::load(&options.template)?;
+    let binaries: Vec<String> = function_binaries(&template, &options.template)?
+        .into_iter()
+        .map(|(_, binary)| binary)
+        .collect();
+    let target = options
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| target_dir(root));
+    build_local_zips(root, &target, &binaries, options.verbose)
 }
 
 /// Build, upload and deploy; see the module docs.

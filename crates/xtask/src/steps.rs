@@ -391,15 +391,11 @@ impl Tests<'_> {
     /// reconfigures a deployed function runs after the others on the stack.
     fn in_two_lanes(&self, env: &crate::e2e::Environment, installed: &Installed) -> Result<()> {
         let step = Step::start("zip the functions for LocalStack (dev profile, built above)");
-        let template_path = self.root.join("infra/template.yaml");
-        let template = eventrail_template::Template::load(&template_path)
-            .context("reading infra/template.yaml")?;
-        let binaries: Vec<String> =
-            eventrail_local::deploy::function_binaries(&template, &template_path)?
-                .into_iter()
-                .map(|(_, binary)| binary)
-                .collect();
-        eventrail_local::deploy::build_local_zips(self.root, self.target, &binaries, true)
+        let options = eventrail_local::DeployOptions {
+            target_dir: Some(self.target.to_path_buf()),
+            ..eventrail_local::DeployOptions::local(self.root)
+        };
+        eventrail_local::deploy::build_template_local_zips(self.root, &options)
             .context("building the functions for LocalStack")?;
         step.done();
 
