@@ -136,10 +136,11 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let mut building_what = "the CLI, the functions, the tools: one dependency graph";
     let mut stack_tests = String::new();
     if whole {
-        build.args(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]));
-        stack_tests = STACK_TEST_BINARIES.map(|b| format!(" --test {b}")).concat();
-        building_what = "the CLI, the functions, the tools and the end-to-end tests on the \
-                         stack: one dependency graph; LocalStack starts alongside";
+        build.args(["--test", INTEGRATION_TESTS]);
+        stack_tests = format!(" --test {INTEGRATION_TESTS}");
+        building_what = "the CLI, the functions, the tools and the integration tests, \
+                         end-to-end ones included: one dependency graph; LocalStack starts \
+                         alongside";
     }
     let step = Step::start(&format!(
         "cargo build --workspace --bins{stack_tests}{by_clippy} ({building_what})"
@@ -237,10 +238,9 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let result = if options.offline {
         tests.build_all()?;
         let mut nextest = tests.nextest_building();
-        nextest.args(&options.nextest_args).args([
-            "-E",
-            "not binary(e2e) and not binary(ops) and not binary(reliability) and not binary(idempotency_store)",
-        ]);
+        nextest
+            .args(&options.nextest_args)
+            .args(["-E", &format!("not ({NEEDS_LOCALSTACK})")]);
         let step = Step::start("cargo nextest run (offline: no end-to-end tests)");
         let result = run(&mut nextest);
         step.done();
@@ -401,10 +401,11 @@ impl Tests<'_> {
 
         // Before the next build takes cargo's lock: the stack's test binaries, built above.
         let cargo_metadata = self.write_cargo_metadata()?;
-        let selection: Vec<&str> = std::iter::once("--workspace")
-            .chain(STACK_TEST_BINARIES.iter().flat_map(|b| ["--test", *b]))
-            .collect();
-        let stack_list = self.list("stack", &selection, &cargo_metadata)?;
+        let stack_list = self.list(
+            "stack",
+            &["--workspace", "--test", INTEGRATION_TESTS],
+            &cargo_metadata,
+        )?;
 
         std::thread::scope(|scope| {
             let stack_lane = scope.spawn(move || -> Result<()> {
@@ -428,7 +429,13 @@ impl Tests<'_> {
             });
 
             let other = self.build_all().and_then(|()| {
-                let list = self.list("all", &["--workspace"], &cargo_metadata)?;
+                // The targets nextest runs, all built above (its default selection would also
+                // build the examples outside test mode: another compile for nothing to run).
+                let list = self.list(
+                    "all",
+                    &["--workspace", "--lib", "--bins", "--tests"],
+                    &cargo_metadata,
+                )?;
                 let mut other = self.nextest_listed(&list);
                 other.args(["-E", &format!("not ({ON_THE_DEPLOYED_STACK})")]);
                 env.apply(&mut other);
@@ -640,22 +647,26 @@ fn compiler_diagnostic(line: &str) -> Option<Diagnostic> {
     })
 }
 
-/// The test binaries (of the `eventrail-tests` package) whose tests use the stack `cargo
-/// xtask test` deploys: its bus, functions and queues. A new end-to-end test lands in one of
-/// them by default; one that deploys a stack of its own, or needs LocalStack only, belongs to
-/// the other lane (see [`Tests::in_two_lanes`]).
-const STACK_TEST_BINARIES: [&str; 3] = ["e2e", "ops", "reliability"];
+/// The test binary of the `eventrail-tests` package (`tests/integration.rs`, a module per
+/// area), which holds the end-to-end tests.
+const INTEGRATION_TESTS: &str = "integration";
 
-/// [`STACK_TEST_BINARIES`] as a nextest filter, less the one test among them that deploys a
-/// stack of its own.
-const ON_THE_DEPLOYED_STACK: &str = "(binary(e2e) and not \
-     test(a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)) or binary(ops) \
-     or binary(reliability)";
+/// The tests that use the stack `cargo xtask test` deploys (its bus, functions and queues):
+/// the modules `e2e`, `ops` and `reliability` of [`INTEGRATION_TESTS`], less the one test
+/// among them that deploys a stack of its own. A new end-to-end test lands in one of those
+/// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
+/// to the other lane (see [`Tests::in_two_lanes`]).
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(e2e|ops|reliability)::/) \
+     and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
+
+/// The tests that need LocalStack: left out by `cargo xtask test --offline`.
+const NEEDS_LOCALSTACK: &str =
+    "binary(integration) and test(/^(e2e|ops|reliability|idempotency_store)::/)";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
 /// tests on the deployed stack.
 const RUNS_ALONE: &str =
-    "binary(ops) and test(redrive_after_the_gateway_is_back_ships_the_order_once)";
+    "binary(integration) and test(=ops::redrive_after_the_gateway_is_back_ships_the_order_once)";
 
 /// A `cargo nextest run` in a lane of its own: its output lines are prefixed with the lane's
 /// name, as two lanes run at once.

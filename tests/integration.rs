@@ -1,0 +1,19 @@
+//! The integration tests of the workspace, in one binary with a module per area (the AWS SDK,
+//! the tools and the shop are linked once, not once per file).
+//!
+//! Tests that need LocalStack or cargo-lambda are `#[ignore]`d with the reason, so a plain
+//! `cargo test` passes offline; `cargo xtask test` runs them all. `e2e`, `ops` and
+//! `reliability` run on the stack the test command deploys (its `[stack]` lane).
+
+mod e2e;
+mod expectations;
+mod faults;
+mod graph;
+mod idempotency_store;
+mod lint;
+mod local_invoke;
+mod ops;
+mod reliability;
+mod routing;
+mod scaffold;
+mod template;
