@@ -46,11 +46,13 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     // The functions build (the dev profile: the CLI's graph, so seconds to a minute) while
     // the tools install and LocalStack starts; the deploy then uploads their zips.
     let building = (!args.no_build).then(|| build_functions(&root));
-    step("1/4 install the pinned tools (first run only: LocalStack, cargo-lambda, zig, ...)");
+    // The local stage needs LocalStack only: the dev-profile build and its deploy use no other
+    // tool (the test command installs the rest).
+    step("1/4 install LocalStack into .eventrail/ (first run only)");
     let installer = Installer::new(&root);
     let installed = installer
-        .ensure_all()
-        .context("installing the pinned tools into .eventrail/")?;
+        .ensure_local_stage()
+        .context("installing LocalStack into .eventrail/")?;
 
     step("2/4 LocalStack");
     let options = LocalStackOptions {
@@ -58,7 +60,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         ..LocalStackOptions::default()
     };
     let localstack =
-        LocalStack::connect_or_start(&root, || installer.ensure_localstack(), &options)?;
+        LocalStack::connect_or_start(&root, || Ok(installed.localstack_python.clone()), &options)?;
     let endpoint = localstack.endpoint().to_owned();
     if let Some(building) = building {
         building

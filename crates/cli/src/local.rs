@@ -112,7 +112,7 @@ fn up(root: &Path, args: UpArgs) -> Result<ExitCode> {
 fn down(root: &Path) -> Result<ExitCode> {
     match localstack::read_up_state(root) {
         Some(state) => {
-            localstack::stop_detached(root, &state, Duration::from_secs(10))?;
+            localstack::stop_detached(root, &state, localstack::STOP_GRACE)?;
             println!(
                 "stopped LocalStack at {} (pid {})",
                 state.endpoint, state.pid

@@ -39,6 +39,8 @@ pub const TOOL_REQUIREMENTS: &[&str] = &[
 ];
 /// Resolve the tools' dependencies as of this date, so re-installs are reproducible.
 pub const TOOLS_EXCLUDE_NEWER: &str = "2026-11-20";
+/// The venv (under `.eventrail/venv/`) of cfn-lint, sam, cargo-lambda and zig.
+const TOOLS_VENV: &str = "tools";
 /// The pip distribution name of the executor plugin.
 pub const EXECUTOR_DISTRIBUTION: &str = "eventrail-localstack-executor";
 /// Where the executor plugin's source lives, relative to the repository root.
@@ -198,6 +200,17 @@ impl Installer {
         })
     }
 
+    /// What a local deploy of dev-profile zips needs: LocalStack (and the plugin) alone,
+    /// installed if needed. cfn-lint, sam, cargo-lambda and zig serve the release build and
+    /// the test command, which install them ([`Installer::ensure_all`]); `tools_bin` names
+    /// where they go, whether they are there yet or not.
+    pub fn ensure_local_stage(&self) -> Result<Installed> {
+        Ok(Installed {
+            localstack_python: self.ensure_localstack()?,
+            tools_bin: self.venv_dir(TOOLS_VENV).join("bin"),
+        })
+    }
+
     /// The LocalStack venv's python, installing LocalStack and the plugin if needed.
     pub fn ensure_localstack(&self) -> Result<PathBuf> {
         let _lock = self.lock()?;
@@ -293,7 +306,7 @@ impl Installer {
         let uv = self.ensure_uv_locked()?;
         let venv = self.ensure_venv_locked(
             &uv,
-            "tools",
+            TOOLS_VENV,
             TOOLS_EXCLUDE_NEWER,
             TOOL_REQUIREMENTS,
             "Check that PyPI is reachable.",

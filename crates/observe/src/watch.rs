@@ -15,6 +15,11 @@ use crate::render;
 use crate::tap::Tap;
 use eventrail_template::Router;
 
+/// How long [`Watch::poll`] waits on the tap queue for a first event (SQS long polling).
+/// Every queue of a stack is read on each poll: polled without waiting, two watches on a
+/// seven-function stack sent LocalStack over a hundred requests a second between events.
+pub const TAP_WAIT_SECONDS: i32 = 1;
+
 /// Everything observed about one flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowReport {
@@ -111,10 +116,12 @@ impl Watch {
         &self.tap
     }
 
-    /// Reads the tap, the outbox and every failure queue once.
+    /// Reads the tap, the outbox and every failure queue once. The tap is long-polled for
+    /// up to [`TAP_WAIT_SECONDS`]: an event returns it at once, and a quiet flow costs a
+    /// request per queue every second or so instead of a burst of them per caller's tick.
     pub async fn poll(&mut self) -> Result<Progress> {
         let mut progress = Progress {
-            events: self.tap.poll(0).await?,
+            events: self.tap.poll(TAP_WAIT_SECONDS).await?,
             ..Progress::default()
         };
         let followed = self.followed.clone();
