@@ -1,12 +1,13 @@
 //! `eventrail demo`: the whole system on LocalStack, from a fresh clone.
 //!
 //! Installs what it needs (pinned, into .eventrail/), starts LocalStack (or uses the one
-//! `EVENTRAIL_ENDPOINT` names), builds and deploys the stack, then places five orders (happy
-//! path, out of stock, declined card, fraudulent, payment gateway down) and puts one poison
-//! event on the bus. For each it prints the events as they arrive, then the flow in causal
-//! order: every event with the function that emitted it and the functions it was delivered
-//! to, what reached the outbox, and what reached which failure queue and why. LocalStack is
-//! stopped at the end unless `--keep`.
+//! `EVENTRAIL_ENDPOINT` names), builds and deploys the stack, then places five orders at once
+//! (happy path, out of stock, declined card, fraudulent, payment gateway down) and puts one
+//! poison event on the bus. Flow by flow, it prints the events as they arrive (with their
+//! arrival after the order was placed), then the flow in causal order: every event with the
+//! function that emitted it and the functions it was delivered to, what reached the outbox,
+//! and what reached which failure queue and why. LocalStack is stopped at the end unless
+//! `--keep`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -144,55 +145,60 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<(
     step("4/4 place the orders and watch them flow");
     println!(
         "A tap (a catch-all rule on bus {} to an SQS queue) shows every event as it arrives;\n\
-         then each flow is printed in causal order: `Event  by emitter -> functions it was delivered to`.",
+         then each flow is printed in causal order: `Event  by emitter -> functions it was delivered to`.\n\
+         The orders and the poison event go in at once, as a shop receives them; each flow is shown in turn.",
         stack.outputs.bus_name().unwrap_or("?")
     );
     let mut watch = stack.watch().await.context("creating the tap")?;
-    let mut summary = Vec::new();
     let total = Scenario::DEMO.len() + 1;
+    let mut flows = Vec::with_capacity(total);
     for (index, scenario) in Scenario::DEMO.into_iter().enumerate() {
         let order_id = new_order_id();
-        println!(
-            "\n━━ {}/{total} {} — {}",
-            index + 1,
-            scenario.label(),
-            scenario.trigger()
-        );
+        let placed_at = Instant::now();
         let accepted = place_order(&stack, &scenario.command(&order_id))
             .await
             .with_context(|| format!("placing order {order_id}"))?;
-        println!(
-            "   orders accepted {order_id}: correlation {}, OrderPlaced {}",
-            accepted.correlation_id,
-            accepted.event_id.as_deref().unwrap_or("?")
-        );
         watch.follow(accepted.correlation_id.clone());
-        let report = follow(
-            &mut watch,
-            &accepted.correlation_id,
+        flows.push(Shown::new(
+            vec![
+                format!(
+                    "━━ {}/{total} {} — {}",
+                    index + 1,
+                    scenario.label(),
+                    scenario.trigger()
+                ),
+                format!(
+                    "   orders accepted {order_id}: correlation {}, OrderPlaced {}",
+                    accepted.correlation_id,
+                    accepted.event_id.as_deref().unwrap_or("?")
+                ),
+            ],
+            accepted.correlation_id,
             format!("order {order_id} · {}", scenario.label()),
-            routes.as_ref(),
-        )
-        .await?;
-        summary.push(report);
+            placed_at,
+        ));
     }
-
     // One poison event: not an order, put on the bus directly.
     let (event, correlation_id) = poison_event(&root)?;
-    println!(
-        "\n━━ {total}/{total} a poison event — an OrderPlaced whose item has quantity 0, put on the bus directly"
-    );
+    let placed_at = Instant::now();
     watch.follow(correlation_id.clone());
     let event_id = stack.put_event(&event).await?;
-    println!("   published {event_id} (correlation {correlation_id})");
-    let report = follow(
-        &mut watch,
-        &correlation_id,
+    flows.push(Shown::new(
+        vec![
+            format!(
+                "━━ {total}/{total} a poison event — an OrderPlaced whose item has quantity 0, put on the bus directly"
+            ),
+            format!("   published {event_id} (correlation {correlation_id})"),
+        ],
+        correlation_id,
         "poison OrderPlaced".to_owned(),
-        routes.as_ref(),
-    )
-    .await?;
-    summary.push(report);
+        placed_at,
+    ));
+
+    let mut summary = Vec::with_capacity(total);
+    for current in 0..flows.len() {
+        summary.push(follow(&mut watch, &mut flows, current, routes.as_ref()).await?);
+    }
 
     println!("\n━━ summary");
     let width = summary
@@ -207,54 +213,118 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<(
     Ok(())
 }
 
-/// Prints the flow's events, outbox messages and failures as they arrive, then the flow in
-/// causal order.
-async fn follow(
-    watch: &mut Watch,
-    correlation_id: &str,
+/// A flow of the demo: what was printed of it, and when it last changed.
+struct Shown {
+    /// Its heading, printed when its turn comes.
+    heading: Vec<String>,
+    correlation_id: String,
     title: String,
-    routes: Option<&Router>,
-) -> Result<FlowReport> {
-    let started = Instant::now();
-    let mut last_change = Instant::now();
-    let (mut events, mut outbox, mut failures) = (0, 0, 0);
-    loop {
-        watch.poll().await?;
-        let report = watch.report(correlation_id, title.clone());
-        let elapsed = started.elapsed().as_secs_f64();
+    placed_at: Instant,
+    /// Events, outbox messages and failures seen so far.
+    seen: (usize, usize, usize),
+    last_change: Instant,
+    /// One line per item, stamped with its arrival after `placed_at`; printed from
+    /// `printed` on when the flow is the one shown.
+    lines: Vec<String>,
+    printed: usize,
+}
+
+impl Shown {
+    fn new(
+        heading: Vec<String>,
+        correlation_id: String,
+        title: String,
+        placed_at: Instant,
+    ) -> Self {
+        Self {
+            heading,
+            correlation_id,
+            title,
+            placed_at,
+            seen: (0, 0, 0),
+            last_change: placed_at,
+            lines: Vec::new(),
+            printed: 0,
+        }
+    }
+
+    /// Takes in what the watch has of this flow, stamping what is new with its arrival.
+    fn record(&mut self, watch: &Watch, routes: Option<&Router>) {
+        let report = watch.report(&self.correlation_id, self.title.clone());
+        let elapsed = self.placed_at.elapsed().as_secs_f64();
+        let (events, outbox, failures) = self.seen;
         for event in report.flow.events().iter().skip(events) {
             let receivers = routes
                 .map(|r| r.functions_for(&event.raw).join(", "))
                 .unwrap_or_default();
-            println!(
+            self.lines.push(format!(
                 "   +{elapsed:5.1}s  {:<16} by {:<10} -> {receivers}",
                 event.detail_type,
                 event.emitter()
-            );
-            last_change = Instant::now();
+            ));
         }
         for message in report.outbox.iter().skip(outbox) {
-            println!(
+            self.lines.push(format!(
                 "   +{elapsed:5.1}s  outbox: {} to {}",
                 message.body.kind, message.body.to
-            );
-            last_change = Instant::now();
+            ));
         }
         for record in report.failures.iter().skip(failures) {
-            println!("   +{elapsed:5.1}s  FAILED {}", record.summary());
-            last_change = Instant::now();
+            self.lines
+                .push(format!("   +{elapsed:5.1}s  FAILED {}", record.summary()));
         }
-        (events, outbox, failures) = (
+        let now = (
             report.flow.len(),
             report.outbox.len(),
             report.failures.len(),
         );
-        let has_outcome = outbox + failures > 0;
-        let quiet = last_change.elapsed();
-        if (has_outcome && quiet >= QUIET_AFTER_OUTCOME) || quiet >= QUIET_WITHOUT_OUTCOME {
+        if now != self.seen {
+            self.seen = now;
+            self.last_change = Instant::now();
+        }
+    }
+
+    /// Prints the lines not printed yet.
+    fn print_new(&mut self) {
+        for line in &self.lines[self.printed..] {
+            println!("{line}");
+        }
+        self.printed = self.lines.len();
+    }
+
+    /// Over: it has an outcome and nothing new came for a while, or it has been quiet for
+    /// long without one.
+    fn is_over(&self) -> bool {
+        let has_outcome = self.seen.1 + self.seen.2 > 0;
+        let quiet = self.last_change.elapsed();
+        (has_outcome && quiet >= QUIET_AFTER_OUTCOME) || quiet >= QUIET_WITHOUT_OUTCOME
+    }
+}
+
+/// Shows `flows[current]`: its items as they arrive (those that came while earlier flows were
+/// shown at once, with their arrival times), then the flow in causal order. Every poll also
+/// takes in the other flows' items, so their arrival times are kept.
+async fn follow(
+    watch: &mut Watch,
+    flows: &mut [Shown],
+    current: usize,
+    routes: Option<&Router>,
+) -> Result<FlowReport> {
+    println!();
+    for line in &flows[current].heading {
+        println!("{line}");
+    }
+    loop {
+        watch.poll().await?;
+        for flow in flows.iter_mut() {
+            flow.record(watch, routes);
+        }
+        let flow = &mut flows[current];
+        flow.print_new();
+        if flow.is_over() {
             break;
         }
-        if started.elapsed() >= FLOW_DEADLINE {
+        if flow.placed_at.elapsed() >= FLOW_DEADLINE {
             println!(
                 "   (still incomplete after {} s; showing what arrived)",
                 FLOW_DEADLINE.as_secs()
@@ -263,7 +333,8 @@ async fn follow(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let report = watch.report(correlation_id, title);
+    let flow = &flows[current];
+    let report = watch.report(&flow.correlation_id, flow.title.clone());
     println!();
     for line in report.render(routes).lines() {
         println!("   {line}");
