@@ -28,6 +28,10 @@ use crate::tools::{self, Installed};
 /// CloudFormation's limit for an inline `TemplateBody`; larger templates go through S3.
 const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
+/// How often a deploy reads its stack's events to print them (its status is read every half
+/// second).
+const STACK_EVENTS_EVERY: Duration = Duration::from_secs(3);
+
 /// How the functions are built for a deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BuildProfile {
@@ -837,10 +841,12 @@ impl StackDeployment<'_> {
         Ok((stack_id, status, true))
     }
 
-    /// Poll until the stack leaves *_IN_PROGRESS, printing each new stack event.
+    /// Poll until the stack leaves *_IN_PROGRESS (every half second), printing each new stack
+    /// event (read every [`STACK_EVENTS_EVERY`]).
     async fn wait(&self, timeout: Duration, started: Instant, deleting: bool) -> Result<String> {
         let cfn = self.clients.cloudformation();
         let mut seen = BTreeSet::new();
+        let mut events_read = Instant::now();
         // Events already there belong to earlier deploys.
         if let Ok(events) = cfn
             .describe_stack_events()
@@ -866,13 +872,19 @@ impl StackDeployment<'_> {
                 }
                 Some((_, status)) => status,
             };
-            if self.verbose
+            // Events are read every few seconds (and once more at the end): each read returns
+            // every event of the stack (256 for the reference system, 126 KB), which LocalStack
+            // serializes while its deploy thread waits on the same interpreter.
+            let read_events = self.verbose
+                && (is_terminal(&status) || events_read.elapsed() >= STACK_EVENTS_EVERY);
+            if read_events
                 && let Ok(events) = cfn
                     .describe_stack_events()
                     .stack_name(self.stack_name)
                     .send()
                     .await
             {
+                events_read = Instant::now();
                 let mut new: Vec<_> = events
                     .stack_events()
                     .iter()
