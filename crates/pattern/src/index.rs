@@ -229,6 +229,10 @@ pub(crate) struct NumericIndex {
 struct IntervalTree {
     nodes: Vec<IntervalNode>,
     root: Option<u32>,
+    /// When every range has a lower bound and no two share a double (rules naming
+    /// consecutive bands): each range's smallest double and its position, ascending. A
+    /// number is then looked up with one binary search instead of walking the tree.
+    disjoint: Option<Vec<(f64, u32)>>,
 }
 
 /// The ranges holding `center`, sorted so that the ones admitting a number below (above)
@@ -263,6 +267,16 @@ impl NumericIndex {
         }
         let tree = self.tree.get_or_init(|| IntervalTree::build(&self.ranges));
         let next_of = |i: u32| self.ranges[i as usize].2;
+        if let Some(sorted) = &tree.disjoint {
+            // Only the range with the greatest smallest double at or below `n` can hold it.
+            let at = sorted.partition_point(|&(least, _)| least <= n);
+            if let Some(&(_, i)) = at.checked_sub(1).and_then(|k| sorted.get(k))
+                && self.ranges[i as usize].0.contains(n)
+            {
+                out.push(next_of(i));
+            }
+            return;
+        }
         let mut at = tree.root;
         while let Some(node) = at.and_then(|i| tree.nodes.get(i as usize)) {
             if n < node.center {
@@ -305,6 +319,26 @@ fn upper_admits(upper: Option<(f64, bool)>, n: f64) -> bool {
     }
 }
 
+/// The ranges by their smallest double, when each has a lower bound (so its witness is
+/// its smallest double) and each one's doubles all lie below the next one's smallest.
+fn disjoint(ranges: &[(NumericRange, f64, StateId)]) -> Option<Vec<(f64, u32)>> {
+    if ranges.iter().any(|(range, _, _)| range.lower.is_none()) {
+        return None;
+    }
+    let mut sorted: Vec<(f64, u32)> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, (_, least, _))| (*least, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let apart = sorted.windows(2).all(|pair| {
+        let (range, _, _) = &ranges[pair[0].1 as usize];
+        // No double of this range reaches the next one's smallest.
+        pair[0].0 < pair[1].0 && !upper_admits(range.upper, pair[1].0)
+    });
+    apart.then_some(sorted)
+}
+
 /// A double inside the range, if any: its smallest one (or its largest when unbounded
 /// below).
 fn witness(range: &NumericRange) -> Option<f64> {
@@ -323,6 +357,7 @@ impl IntervalTree {
         let mut tree = Self::default();
         let all = (0..u32::try_from(ranges.len()).unwrap_or(u32::MAX)).collect();
         tree.root = tree.add(ranges, all);
+        tree.disjoint = disjoint(ranges);
         tree
     }
 
