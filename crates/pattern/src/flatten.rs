@@ -180,7 +180,7 @@ thread_local! {
 /// Lists longer than this are dropped rather than kept for the next event.
 const KEEP: usize = 1024;
 
-/// An emptied list of leaves, for leaves borrowing from another input (same layout: the
+/// An emptied list of leaves, detached from the input it borrowed (same layout: the
 /// allocation is reused).
 #[inline(always)]
 fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
@@ -206,10 +206,11 @@ fn empty<T>(list: &mut Vec<T>) {
 
 impl FlatEvent<'_> {
     /// An empty event on the thread's kept buffers.
-    fn from_buffers() -> Self {
+    pub(crate) fn from_buffers() -> Self {
         let mut buffers = BUFFERS.with(std::cell::Cell::take).unwrap_or_default();
         Self {
-            leaves: relabel(std::mem::take(&mut buffers.leaves)),
+            // A list of leaves borrowing nothing serves any input as it is (covariance).
+            leaves: std::mem::take(&mut buffers.leaves),
             memberships: std::mem::take(&mut buffers.memberships),
             arrays: std::mem::take(&mut buffers.arrays),
             too_deep: false,
@@ -389,12 +390,13 @@ fn allowed_ranges(ranges: &mut Vec<(u32, u32)>) {
     ranges.drain(..forbidden);
 }
 
-/// Mutable state of one flattening pass.
-pub(crate) struct Walker<'i, 'a> {
+/// Mutable state of one flattening pass, filling an event it borrows (so that the
+/// event's lists are never moved on the way to the matcher).
+pub(crate) struct Walker<'o, 'i, 'a> {
     index: &'i PathIndex,
     path: String,
     pub(crate) arrays: Vec<Membership>,
-    out: FlatEvent<'a>,
+    out: &'o mut FlatEvent<'a>,
     /// How many keys deep the walker is.
     depth: usize,
     /// The raw event (bytes only), read again for the numbers it writes inexactly.
@@ -412,9 +414,9 @@ pub(crate) struct Walker<'i, 'a> {
     current: Option<PathId>,
 }
 
-impl<'i, 'a> Walker<'i, 'a> {
-    pub(crate) fn new(index: &'i PathIndex) -> Self {
-        let mut out = FlatEvent::from_buffers();
+impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
+    /// A walker filling `out`, an empty event from [`FlatEvent::from_buffers`].
+    pub(crate) fn new(index: &'i PathIndex, out: &'o mut FlatEvent<'a>) -> Self {
         Self {
             index,
             path: std::mem::take(&mut out.spare().path),
@@ -560,7 +562,8 @@ impl<'i, 'a> Walker<'i, 'a> {
         self.deferred = Some(std::mem::take(&mut self.out.spare().deferred));
     }
 
-    pub(crate) fn finish(mut self) -> FlatEvent<'a> {
+    /// Hands the walker's lists back and sorts the event's leaves.
+    pub(crate) fn finish(mut self) {
         self.out.spare().stack = std::mem::take(&mut self.arrays);
         if self.path.capacity() <= KEEP {
             self.path.clear();
@@ -574,7 +577,6 @@ impl<'i, 'a> Walker<'i, 'a> {
             span.paths.sort_unstable();
             span.paths.dedup();
         }
-        self.out
     }
 
     /// Walks a parsed value at trie node `node` (see `trie.rs`): an object key is
@@ -632,11 +634,13 @@ impl<'i, 'a> Walker<'i, 'a> {
 
 /// Flattens a parsed event. A non-object event has no leaves.
 pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEvent<'a> {
-    let mut walker = Walker::new(index);
+    let mut out = FlatEvent::from_buffers();
+    let mut walker = Walker::new(index, &mut out);
     if event.is_object() {
         walker.walk_value(event, crate::trie::ROOT);
     }
-    walker.finish()
+    walker.finish();
+    out
 }
 
 /// Parses and flattens raw JSON bytes in one pass with serde_json, without building a
@@ -646,22 +650,24 @@ pub(crate) fn flatten_bytes_serde<'a>(
     index: &PathIndex,
     bytes: &'a [u8],
 ) -> Result<FlatEvent<'a>, EventError> {
-    let mut walker = Walker::new(index);
+    let mut out = FlatEvent::from_buffers();
+    let mut walker = Walker::new(index, &mut out);
     walker.bytes = bytes;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.deserialize_map(Node {
         walker: &mut walker,
     })?;
     deserializer.end()?;
-    Ok(walker.finish())
+    walker.finish();
+    Ok(out)
 }
 
 /// Deserializes one JSON node at the walker's current path.
-struct Node<'w, 'i, 'a> {
-    walker: &'w mut Walker<'i, 'a>,
+struct Node<'w, 'o, 'i, 'a> {
+    walker: &'w mut Walker<'o, 'i, 'a>,
 }
 
-impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
+impl<'de> DeserializeSeed<'de> for Node<'_, '_, '_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -669,7 +675,7 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
     }
 }
 
-impl Node<'_, '_, '_> {
+impl Node<'_, '_, '_, '_> {
     fn scalar_owned(self, make: impl FnOnce() -> LeafValue<'static>) {
         if let Some(path) = self.walker.wants_leaf() {
             self.walker.leaf(path, make());
@@ -683,7 +689,7 @@ impl Node<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
+impl<'de> Visitor<'de> for Node<'_, '_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -768,11 +774,11 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
 
 /// Deserializes an object key straight onto the walker's path; yields the length to
 /// truncate back to and whether the key was empty.
-struct Key<'w, 'i, 'a> {
-    walker: &'w mut Walker<'i, 'a>,
+struct Key<'w, 'o, 'i, 'a> {
+    walker: &'w mut Walker<'o, 'i, 'a>,
 }
 
-impl<'de> DeserializeSeed<'de> for Key<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for Key<'_, '_, '_, '_> {
     type Value = (usize, bool);
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(usize, bool), D::Error> {
@@ -780,7 +786,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_, '_, '_> {
+impl<'de> Visitor<'de> for Key<'_, '_, '_, '_> {
     type Value = (usize, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

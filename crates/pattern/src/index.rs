@@ -30,9 +30,13 @@ pub(crate) type StateId = u32;
 
 /// Texts (prefixes or suffixes) grouped so a value is checked with one lookup per
 /// distinct length.
+///
+/// Keyed by bytes: a text is whole UTF-8, so the bytes of a value that start (end) with
+/// a text's bytes start (end) with the text itself, and the lookup needs no character
+/// boundary checks (and serves a case-folded value held as bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct AffixTable<T> {
-    by_text: Map<Box<str>, Vec<T>>,
+    by_text: Map<Box<[u8]>, Vec<T>>,
     lengths: Vec<usize>,
 }
 
@@ -47,7 +51,10 @@ impl<T> Default for AffixTable<T> {
 
 impl<T> AffixTable<T> {
     pub(crate) fn insert(&mut self, text: &str, item: T) {
-        self.by_text.entry(text.into()).or_default().push(item);
+        self.by_text
+            .entry(text.as_bytes().into())
+            .or_default()
+            .push(item);
         if let Err(at) = self.lengths.binary_search(&text.len()) {
             self.lengths.insert(at, text.len());
         }
@@ -58,21 +65,36 @@ impl<T> AffixTable<T> {
     }
 
     /// Calls `found` for each item whose text starts `value`.
-    pub(crate) fn for_each_prefix_of(&self, value: &str, mut found: impl FnMut(&T)) {
-        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
-            if let Some(items) = value.get(..len).and_then(|head| self.by_text.get(head)) {
+    #[inline]
+    pub(crate) fn for_each_prefix_of(&self, value: &str, found: impl FnMut(&T)) {
+        self.for_each_prefix_of_bytes(value.as_bytes(), found);
+    }
+
+    /// Calls `found` for each item whose text ends `value`.
+    #[inline]
+    pub(crate) fn for_each_suffix_of(&self, value: &str, found: impl FnMut(&T)) {
+        self.for_each_suffix_of_bytes(value.as_bytes(), found);
+    }
+
+    /// [`AffixTable::for_each_prefix_of`] on the bytes of a text.
+    pub(crate) fn for_each_prefix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
+        for &len in &self.lengths {
+            let Some(head) = value.get(..len) else {
+                break;
+            };
+            if let Some(items) = self.by_text.get(head) {
                 items.iter().for_each(&mut found);
             }
         }
     }
 
-    /// Calls `found` for each item whose text ends `value`.
-    pub(crate) fn for_each_suffix_of(&self, value: &str, mut found: impl FnMut(&T)) {
-        for &len in self.lengths.iter().take_while(|&&len| len <= value.len()) {
-            if let Some(items) = value
-                .get(value.len() - len..)
-                .and_then(|tail| self.by_text.get(tail))
-            {
+    /// [`AffixTable::for_each_suffix_of`] on the bytes of a text.
+    pub(crate) fn for_each_suffix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
+        for &len in &self.lengths {
+            let Some(tail) = value.len().checked_sub(len).and_then(|at| value.get(at..)) else {
+                break;
+            };
+            if let Some(items) = self.by_text.get(tail) {
                 items.iter().for_each(&mut found);
             }
         }
@@ -89,9 +111,19 @@ impl<T> AffixTable<T> {
 /// them one by one); every candidate is then checked exactly.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IgnoreCaseIndex {
-    equals: Map<Box<str>, Vec<(Box<str>, StateId)>>,
-    prefixes: AffixTable<(Box<str>, StateId)>,
-    suffixes: AffixTable<(Box<str>, StateId)>,
+    equals: Map<Box<[u8]>, Vec<Folded>>,
+    prefixes: AffixTable<Folded>,
+    suffixes: AffixTable<Folded>,
+}
+
+/// A pattern of [`IgnoreCaseIndex`], under its fold.
+#[derive(Debug, Clone)]
+struct Folded {
+    pattern: Box<str>,
+    /// The pattern is ASCII: then an ASCII value whose fold equals (starts, ends with)
+    /// the pattern's fold spells the pattern ignoring case, with no further check.
+    ascii: bool,
+    next: StateId,
 }
 
 impl IgnoreCaseIndex {
@@ -100,9 +132,17 @@ impl IgnoreCaseIndex {
         let Some(key) = pattern_fold(pattern) else {
             return false;
         };
-        let item = (Box::from(pattern), next);
+        let item = Folded {
+            pattern: Box::from(pattern),
+            ascii: pattern.is_ascii(),
+            next,
+        };
         match form {
-            IgnoreCase::Equals => self.equals.entry(key.into()).or_default().push(item),
+            IgnoreCase::Equals => self
+                .equals
+                .entry(key.as_bytes().into())
+                .or_default()
+                .push(item),
             IgnoreCase::Prefix => self.prefixes.insert(&key, item),
             IgnoreCase::Suffix => self.suffixes.insert(&key, item),
         }
@@ -113,38 +153,44 @@ impl IgnoreCaseIndex {
         if self.equals.is_empty() && self.prefixes.is_empty() && self.suffixes.is_empty() {
             return;
         }
-        // A short ASCII value folds to its lower case, in a buffer on the stack.
+        // An ASCII value folds to its lower case (a short one in a buffer on the stack).
+        // The fold of an ASCII pattern is its lower case too, so for an ASCII value and
+        // pattern equal folds are the match itself; other pairs are checked exactly (a
+        // non-ASCII value can fold to ASCII: the Kelvin sign folds to `k`).
+        let ascii = value.is_ascii();
         let mut buffer = [0u8; 64];
-        let folded: std::borrow::Cow<'_, str> = match buffer.get_mut(..value.len()) {
-            Some(lower) if value.is_ascii() => {
+        let owned: Vec<u8>;
+        let folded: &[u8] = match buffer.get_mut(..value.len()) {
+            Some(lower) if ascii => {
                 lower.copy_from_slice(value.as_bytes());
                 lower.make_ascii_lowercase();
-                match std::str::from_utf8(lower) {
-                    Ok(text) => std::borrow::Cow::Borrowed(text),
-                    Err(_) => std::borrow::Cow::Owned(fold(value)),
-                }
+                lower
             }
-            _ => std::borrow::Cow::Owned(fold(value)),
+            _ if ascii => {
+                owned = value.as_bytes().to_ascii_lowercase();
+                &owned
+            }
+            _ => {
+                owned = fold(value).into_bytes();
+                &owned
+            }
         };
-        if let Some(items) = self.equals.get(folded.as_ref()) {
-            for (pattern, next) in items {
-                if IgnoreCase::Equals.matches(pattern, value) {
-                    out.push(*next);
-                }
+        let check = |form: IgnoreCase, item: &Folded, out: &mut Vec<StateId>| {
+            if (ascii && item.ascii) || form.matches(&item.pattern, value) {
+                out.push(item.next);
+            }
+        };
+        if !self.equals.is_empty()
+            && let Some(items) = self.equals.get(folded)
+        {
+            for item in items {
+                check(IgnoreCase::Equals, item, out);
             }
         }
         self.prefixes
-            .for_each_prefix_of(&folded, |(pattern, next)| {
-                if IgnoreCase::Prefix.matches(pattern, value) {
-                    out.push(*next);
-                }
-            });
+            .for_each_prefix_of_bytes(folded, |item| check(IgnoreCase::Prefix, item, out));
         self.suffixes
-            .for_each_suffix_of(&folded, |(pattern, next)| {
-                if IgnoreCase::Suffix.matches(pattern, value) {
-                    out.push(*next);
-                }
-            });
+            .for_each_suffix_of_bytes(folded, |item| check(IgnoreCase::Suffix, item, out));
     }
 }
 
@@ -183,6 +229,10 @@ pub(crate) struct NumericIndex {
 struct IntervalTree {
     nodes: Vec<IntervalNode>,
     root: Option<u32>,
+    /// When every range has a lower bound and no two share a double (rules naming
+    /// consecutive bands): each range's smallest double and its position, ascending. A
+    /// number is then looked up with one binary search instead of walking the tree.
+    disjoint: Option<Vec<(f64, u32)>>,
 }
 
 /// The ranges holding `center`, sorted so that the ones admitting a number below (above)
@@ -217,6 +267,16 @@ impl NumericIndex {
         }
         let tree = self.tree.get_or_init(|| IntervalTree::build(&self.ranges));
         let next_of = |i: u32| self.ranges[i as usize].2;
+        if let Some(sorted) = &tree.disjoint {
+            // Only the range with the greatest smallest double at or below `n` can hold it.
+            let at = sorted.partition_point(|&(least, _)| least <= n);
+            if let Some(&(_, i)) = at.checked_sub(1).and_then(|k| sorted.get(k))
+                && self.ranges[i as usize].0.contains(n)
+            {
+                out.push(next_of(i));
+            }
+            return;
+        }
         let mut at = tree.root;
         while let Some(node) = at.and_then(|i| tree.nodes.get(i as usize)) {
             if n < node.center {
@@ -259,6 +319,26 @@ fn upper_admits(upper: Option<(f64, bool)>, n: f64) -> bool {
     }
 }
 
+/// The ranges by their smallest double, when each has a lower bound (so its witness is
+/// its smallest double) and each one's doubles all lie below the next one's smallest.
+fn disjoint(ranges: &[(NumericRange, f64, StateId)]) -> Option<Vec<(f64, u32)>> {
+    if ranges.iter().any(|(range, _, _)| range.lower.is_none()) {
+        return None;
+    }
+    let mut sorted: Vec<(f64, u32)> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, (_, least, _))| (*least, u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let apart = sorted.windows(2).all(|pair| {
+        let (range, _, _) = &ranges[pair[0].1 as usize];
+        // No double of this range reaches the next one's smallest.
+        pair[0].0 < pair[1].0 && !upper_admits(range.upper, pair[1].0)
+    });
+    apart.then_some(sorted)
+}
+
 /// A double inside the range, if any: its smallest one (or its largest when unbounded
 /// below).
 fn witness(range: &NumericRange) -> Option<f64> {
@@ -277,6 +357,7 @@ impl IntervalTree {
         let mut tree = Self::default();
         let all = (0..u32::try_from(ranges.len()).unwrap_or(u32::MAX)).collect();
         tree.root = tree.add(ranges, all);
+        tree.disjoint = disjoint(ranges);
         tree
     }
 

@@ -22,7 +22,7 @@ use crate::index::{
 use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
 use crate::parse::FieldCondition;
 use crate::pattern::Pattern;
-use crate::scan::flatten_bytes;
+use crate::scan::scan_into;
 use crate::value::{LeafValue, Literal, number_key};
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
@@ -220,21 +220,36 @@ impl Transitions {
     }
 
     fn collect_other_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
-        self.anything_but.collect(value, out);
+        if self.kinds & KIND_ANYTHING_BUT != 0 {
+            self.anything_but.collect(value, out);
+        }
         out.extend_from_slice(&self.any);
-        for (matcher, next) in &self.scanned {
-            if matcher.matches(value) {
-                out.push(*next);
+        if self.kinds & KIND_SCANNED != 0 {
+            for (matcher, next) in &self.scanned {
+                if matcher.matches(value) {
+                    out.push(*next);
+                }
             }
         }
     }
 
     fn collect_string_matches(&self, s: &str, out: &mut Vec<StateId>) {
-        self.prefixes.for_each_prefix_of(s, |&next| out.push(next));
-        self.suffixes.for_each_suffix_of(s, |&next| out.push(next));
-        self.ignore_case.collect(s, out);
-        self.wildcards.collect(s, out);
-        self.cidrs.collect(s, out);
+        let kinds = self.kinds;
+        if kinds & KIND_PREFIXES != 0 {
+            self.prefixes.for_each_prefix_of(s, |&next| out.push(next));
+        }
+        if kinds & KIND_SUFFIXES != 0 {
+            self.suffixes.for_each_suffix_of(s, |&next| out.push(next));
+        }
+        if kinds & KIND_IGNORE_CASE != 0 {
+            self.ignore_case.collect(s, out);
+        }
+        if kinds & KIND_WILDCARDS != 0 {
+            self.wildcards.collect(s, out);
+        }
+        if kinds & KIND_CIDRS != 0 {
+            self.cidrs.collect(s, out);
+        }
     }
 }
 
@@ -405,7 +420,13 @@ impl<R> RuleMachine<R> {
     /// names are skipped by scanning their bytes, without building them (they are still
     /// checked, so an invalid event is an error wherever the problem sits).
     pub fn matching_rules_json(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
-        self.run(&flatten_bytes(&self.paths, event)?)
+        // The event is filled in place by the byte reader (not moved out of it).
+        let mut flat = FlatEvent::from_buffers();
+        if scan_into(&self.paths, event, &mut flat) {
+            return self.run(&flat);
+        }
+        drop(flat);
+        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of

@@ -7,7 +7,7 @@
 //! slices of the input, numbers are parsed only at the paths rules name.
 //!
 //! It accepts a subset of what serde_json accepts, and on that subset it gives the same
-//! leaves as [`flatten_bytes_serde`] (the reference, proved by a differential proptest):
+//! leaves as [`crate::flatten::flatten_bytes_serde`] (the reference, proved by a differential proptest):
 //! every byte is checked (grammar, control characters, escapes, UTF-8, paired surrogates,
 //! numbers that overflow a double, the nesting limit), and whatever it refuses, valid or
 //! not, is read again by serde_json, so an invalid event is reported with serde_json's
@@ -16,8 +16,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::EventError;
-use crate::flatten::{FlatEvent, PathIndex, Walker, flatten_bytes_serde};
+use crate::flatten::{FlatEvent, PathIndex, Walker};
 use crate::trie::ROOT;
 use crate::value::LeafValue;
 
@@ -26,21 +25,18 @@ use crate::value::LeafValue;
 /// applies to the values it descends into, not to the ones it skips.
 const MAX_NESTING: usize = 127;
 
-/// Flattens raw JSON bytes: the byte reader, or serde_json where the reader gives up.
-pub(crate) fn flatten_bytes<'a>(
-    index: &PathIndex,
-    bytes: &'a [u8],
-) -> Result<FlatEvent<'a>, EventError> {
-    match scan(index, bytes) {
-        Some(event) => Ok(event),
-        None => flatten_bytes_serde(index, bytes),
-    }
-}
-
 /// The byte reader alone: `None` when it does not accept the event (invalid JSON, or
 /// valid JSON it leaves to serde_json).
+#[cfg(test)]
 pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'a>> {
-    let mut walker = Walker::new(index);
+    let mut out = FlatEvent::from_buffers();
+    scan_into(index, bytes, &mut out).then_some(out)
+}
+
+/// [`scan`] into `out`, an empty event from [`FlatEvent::from_buffers`]; `false` when the
+/// reader does not accept the event (`out` then holds part of it: drop it).
+pub(crate) fn scan_into<'a>(index: &PathIndex, bytes: &'a [u8], out: &mut FlatEvent<'a>) -> bool {
+    let mut walker = Walker::new(index, out);
     walker.bytes = bytes;
     walker.defer_numbers();
     let mut reader = Reader {
@@ -54,15 +50,17 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
         suspicious: false,
     };
     reader.whitespace();
-    reader.expect(b'{').ok()?;
-    reader.object(ROOT).ok()?;
+    if reader.expect(b'{').is_err() || reader.object(ROOT).is_err() {
+        return false;
+    }
     reader.whitespace();
     if reader.pos != bytes.len() {
-        return None;
+        return false;
     }
     let suspicious = reader.suspicious;
     walker.settle_exactness(suspicious);
-    Some(walker.finish())
+    walker.finish();
+    true
 }
 
 /// The reader gives up on this event (serde_json reads it instead).
@@ -85,12 +83,12 @@ impl Token {
     }
 }
 
-struct Reader<'w, 'i, 'a> {
+struct Reader<'w, 'o, 'i, 'a> {
     bytes: &'a [u8],
     pos: usize,
     index: &'i PathIndex,
     /// Borrowed, not owned: moving the walker in and out would copy it.
-    walker: &'w mut Walker<'i, 'a>,
+    walker: &'w mut Walker<'o, 'i, 'a>,
     /// Objects and arrays open along rule paths (the top-level object included).
     nesting: usize,
     /// Containers open while skipping a value.
@@ -172,7 +170,7 @@ const STOP: [bool; 256] = {
     table
 };
 
-impl<'a> Reader<'_, '_, 'a> {
+impl<'a> Reader<'_, '_, '_, 'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -216,29 +214,65 @@ impl<'a> Reader<'_, '_, 'a> {
             self.nesting -= 1;
             return Ok(());
         }
+        self.expect(b'"')?;
         loop {
-            self.expect(b'"')?;
             let token = self.string()?;
-            self.whitespace();
-            self.expect(b':')?;
-            self.whitespace();
+            self.colon()?;
             match self.key_child(node, token)? {
                 Some(child) => self.value(child)?,
                 None => self.skip_member()?,
             }
-            self.whitespace();
+            // Compact JSON first: `,"` or `}` right after the value.
             match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.whitespace();
-                }
+                Some(b',') if self.bytes.get(self.pos + 1) == Some(&b'"') => self.pos += 2,
                 Some(b'}') => {
                     self.pos += 1;
                     self.nesting -= 1;
                     return Ok(());
                 }
-                _ => return Err(GiveUp),
+                _ => {
+                    if !self.after_member()? {
+                        self.nesting -= 1;
+                        return Ok(());
+                    }
+                }
             }
+        }
+    }
+
+    /// A key's `:` and the whitespace around it, up to the value.
+    #[inline(always)]
+    fn colon(&mut self) -> Step {
+        // Compact JSON: the `:` right after the key, the value right after it.
+        if let Some(&[b':', next]) = self.bytes.get(self.pos..self.pos + 2)
+            && next > b' '
+        {
+            self.pos += 1;
+            return Ok(());
+        }
+        self.whitespace();
+        self.expect(b':')?;
+        self.whitespace();
+        Ok(())
+    }
+
+    /// After an object member, any spacing: past the `,` and the next key's opening
+    /// quote (`true`), or past the closing `}` (`false`).
+    #[inline(never)]
+    fn after_member(&mut self) -> Step<bool> {
+        self.whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.whitespace();
+                self.expect(b'"')?;
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(GiveUp),
         }
     }
 
@@ -359,12 +393,18 @@ impl<'a> Reader<'_, '_, 'a> {
     /// [`Reader::skip`], with the usual case of a string value read at once.
     #[inline]
     fn skip_member(&mut self) -> Step {
-        if self.peek() == Some(b'"') {
-            self.pos += 1;
-            self.string()?;
-            return Ok(());
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.string()?;
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (start, end) = self.number()?;
+                check_range(&self.bytes[start..end])
+            }
+            _ => self.skip(),
         }
-        self.skip()
     }
 
     /// Skips one value no rule looks into, checking it as strictly as a read one, with

@@ -15,7 +15,7 @@ const OPERATOR_RULE_COUNTS: [usize; 4] = [1, 100, 1_000, 10_000];
 /// every event matches exactly one rule at every rule count.
 const EVENTS: usize = 8;
 
-const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 11] = [
     "exact",
     "prefix",
     "suffix",
@@ -31,7 +31,7 @@ const KINDS: [&str; 11] = [
 
 /// Rule `i` of `n` of an operator kind: all on the field `detail.f` (or, for `exists`,
 /// one field per rule; for `$or`, two).
-fn operator_rule(kind: &str, i: usize, n: usize) -> Value {
+pub fn operator_rule(kind: &str, i: usize, n: usize) -> Value {
     let on_f = |condition: Value| json!({"detail": {"f": [condition]}});
     match kind {
         "exact" => on_f(json!(format!("v{i}"))),
@@ -59,12 +59,12 @@ fn operator_rule(kind: &str, i: usize, n: usize) -> Value {
     }
 }
 
-fn targets(n: usize) -> impl Iterator<Item = usize> {
+pub fn targets(n: usize) -> impl Iterator<Item = usize> {
     (0..EVENTS).map(move |j| j * n / EVENTS)
 }
 
 /// An event matching rule `t` only (of any count of rules of that kind).
-fn operator_event(kind: &str, t: usize) -> Value {
+pub fn operator_event(kind: &str, t: usize) -> Value {
     let f = match kind {
         "exact" => json!(format!("v{t}")),
         "prefix" => json!(format!("p{t}-tail")),
