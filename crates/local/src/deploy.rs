@@ -175,17 +175,28 @@ pub fn build_local_zips(
     run_build(&mut command, "")?;
     let bin_dir = target.join("debug");
     let out_dir = target.join(LOCAL_ZIPS_DIR);
-    let mut zips = BTreeMap::new();
-    let mut zipped = 0;
-    for binary in binaries {
-        let executable = bin_dir.join(binary);
-        let zip = out_dir.join(binary).join("bootstrap.zip");
-        if zip_is_stale(&executable, &zip) {
-            zip_bootstrap(&executable, &zip)?;
-            zipped += 1;
-        }
-        zips.insert(binary.clone(), zip);
-    }
+    let zips: BTreeMap<String, PathBuf> = binaries
+        .iter()
+        .map(|binary| (binary.clone(), out_dir.join(binary).join("bootstrap.zip")))
+        .collect();
+    let stale: Vec<(PathBuf, &PathBuf)> = zips
+        .iter()
+        .map(|(binary, zip)| (bin_dir.join(binary), zip))
+        .filter(|(executable, zip)| zip_is_stale(executable, zip))
+        .collect();
+    // Each zip deflates a ~60 MB debug binary; they are independent, so all run at once.
+    std::thread::scope(|scope| {
+        let zipping: Vec<_> = stale
+            .iter()
+            .map(|(executable, zip)| scope.spawn(move || zip_bootstrap(executable, zip)))
+            .collect();
+        zipping.into_iter().try_for_each(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Build("a zipping thread panicked".to_owned())))
+        })
+    })?;
+    let zipped = stale.len();
     if verbose {
         tracing::info!(
             "built {} function(s), zipped {zipped} changed, in {:.0} s",
