@@ -15,7 +15,20 @@ use crate::config;
 /// variables Lambda sets, and no profile file is looked for (a sandbox has none): the SDK's
 /// default chains would otherwise probe `~/.aws/config` and build every credential provider
 /// (web identity, ECS, IMDS, SSO) before reaching the environment's keys.
+///
+/// The configuration is loaded on the first call and kept for the process: later calls (a
+/// function that builds its own clients, then [`crate::run_consumer`] building the
+/// publisher's) get a copy of it, sharing its HTTPS client and credentials cache, instead of
+/// running the loader again. The environment is read once, as Lambda sets it before `bootstrap`
+/// starts.
 pub async fn aws_config() -> aws_config::SdkConfig {
+    static LOADED: tokio::sync::OnceCell<aws_config::SdkConfig> =
+        tokio::sync::OnceCell::const_new();
+    LOADED.get_or_init(load_aws_config).await.clone()
+}
+
+/// Loads the configuration [`aws_config`] keeps.
+async fn load_aws_config() -> aws_config::SdkConfig {
     // Every call is bounded, so no SDK call can outlive the invocation: a function's timeout
     // is 10 s by default, and publishing is also bounded by the invocation's deadline.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
