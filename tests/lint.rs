@@ -30,8 +30,13 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A fresh folder of its own per call: tests of one process (`cargo test` runs them as
+/// threads) lay the same fixture out at once.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eventrail-lint-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("eventrail-lint-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
