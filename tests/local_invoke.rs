@@ -32,7 +32,7 @@ impl Watch {
         );
         // Build the binaries first, so the first invoke does not wait on a compile while
         // other tests load the machine (watch then finds them up to date).
-        let build = Command::new("cargo")
+        let build = eventrail_local::tools::cargo_command()
             .current_dir(repo_root())
             .args(["build", "--bin", "inventory", "--bin", "payments"])
             .status()
@@ -46,7 +46,7 @@ impl Watch {
             std::fs::File::create(std::env::temp_dir().join(format!("eventrail-watch-{port}.log")))
                 .expect("log");
         let child = std::os::unix::process::CommandExt::process_group(
-            Command::new("cargo")
+            eventrail_local::tools::cargo_command()
                 .current_dir(repo_root())
                 .args([
                     "lambda",
@@ -162,7 +162,7 @@ fn inventory_reserves_in_stock_orders_and_reports_out_of_stock_skus() {
 #[test]
 fn a_function_without_its_configuration_names_the_variable_to_set() {
     // The real binary, started the way Lambda starts it, but without EVENTRAIL_BUS_NAME.
-    let output = Command::new("cargo")
+    let output = eventrail_local::tools::cargo_command()
         .current_dir(repo_root())
         .args(["run", "--quiet", "--bin", "inventory"])
         .env_remove("EVENTRAIL_BUS_NAME")

@@ -12,8 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Cargo for the scratch copy, without this test's package variables (see
+/// `eventrail_local::tools::clear_package_env`): it shares this repository's build dir.
 fn cargo() -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = eventrail_local::tools::cargo_command();
     command.env("CARGO_TARGET_DIR", eventrail_tests::copies_target_dir());
     command
 }

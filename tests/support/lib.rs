@@ -144,14 +144,13 @@ pub fn eventrail_binary() -> PathBuf {
     }
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
-        let output =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .current_dir(repo())
-                .args(["build", "--quiet", "--target-dir"])
-                .arg(target_dir())
-                .args(["-p", "eventrail", "--bin", "eventrail"])
-                .output()
-                .unwrap_or_else(|e| panic!("running cargo build -p eventrail: {e}"));
+        let output = eventrail_local::tools::cargo_command()
+            .current_dir(repo())
+            .args(["build", "--quiet", "--target-dir"])
+            .arg(target_dir())
+            .args(["-p", "eventrail", "--bin", "eventrail"])
+            .output()
+            .unwrap_or_else(|e| panic!("running cargo build -p eventrail: {e}"));
         assert!(
             output.status.success(),
             "building eventrail: {}",

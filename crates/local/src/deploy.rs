@@ -163,8 +163,7 @@ pub fn build_local_zips(
             binaries.join(", ")
         );
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = tools::cargo_command();
     command
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target)
@@ -273,6 +272,7 @@ pub fn build_zips(
         );
     }
     let mut command = Command::new(installed.tools_bin.join("cargo-lambda"));
+    tools::clear_package_env(&mut command);
     command
         .current_dir(root)
         .env("PATH", installed.path_env())

@@ -154,6 +154,44 @@ fn collect_files(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> 
     Ok(())
 }
 
+/// A `cargo` command (the `CARGO` running us, else `cargo` on PATH) without the package
+/// variables of [`clear_package_env`].
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    clear_package_env(&mut command);
+    command
+}
+
+/// Removes from `command`'s environment the variables cargo sets for the package of a program
+/// it runs (`cargo run`, `cargo test`, nextest): `CARGO_PKG_*`, `CARGO_MANIFEST_*`,
+/// `CARGO_CRATE_NAME`, `OUT_DIR`, ... Build scripts such as ring's declare
+/// `rerun-if-env-changed` on those names, so a cargo started with them inherited (the demo's
+/// function build, the test command's builds, a test's scratch copy) reran those scripts and
+/// recompiled everything above them (ring, rustls, the SDK's HTTPS client, the runtime kit)
+/// that the build before had just compiled.
+pub fn clear_package_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_package_variable) {
+            command.env_remove(name);
+        }
+    }
+}
+
+/// Whether cargo sets `name` for the package of a program it runs (see [`clear_package_env`]).
+pub fn is_package_variable(name: &str) -> bool {
+    ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "OUT_DIR"
+        )
+}
+
 /// Installs the pinned tools under `<root>/.eventrail/venv/`.
 #[derive(Debug, Clone)]
 pub struct Installer {
@@ -441,6 +479,45 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_package_variables_of_a_running_program_are_cleared_and_the_user_s_kept() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_EXE_eventrail",
+            "CARGO_TARGET_TMPDIR",
+            "OUT_DIR",
+        ] {
+            assert!(is_package_variable(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_JOBS",
+            "CARGO_INCREMENTAL",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!is_package_variable(name), "{name}");
+        }
+        // Cargo (and nextest) start this test with its package's variables: they are removed
+        // from what the command inherits.
+        let mut command = Command::new("true");
+        clear_package_env(&mut command);
+        for name in ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR"] {
+            assert!(std::env::var_os(name).is_some(), "{name} is set by cargo");
+            assert!(
+                command.get_envs().any(|(n, v)| n == name && v.is_none()),
+                "{name} is still inherited"
+            );
+        }
+    }
 
     #[test]
     fn same_spec_is_up_to_date_and_a_change_recreates() {

@@ -74,7 +74,9 @@ fn run(command: &mut Command) -> Result<()> {
 }
 
 fn cargo(root: &Path, path: &OsString) -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // Without the variables `cargo xtask` (a `cargo run`) set for xtask: see
+    // `clear_package_env`.
+    let mut command = eventrail_local::tools::cargo_command();
     command.current_dir(root).env("PATH", path);
     command
 }
