@@ -16,8 +16,9 @@ use crate::tap::Tap;
 use eventrail_template::Router;
 
 /// How long [`Watch::poll`] waits on the tap queue for a first event (SQS long polling).
-/// Every queue of a stack is read on each poll: polled without waiting, two watches on a
-/// seven-function stack sent LocalStack over a hundred requests a second between events.
+/// Every queue of a stack is read on each poll: polled without waiting, one watch on the
+/// seven-function stack sent LocalStack about 40 requests a second between events (counted in
+/// its log during the demo).
 pub const TAP_WAIT_SECONDS: i32 = 1;
 
 /// Everything observed about one flow.
