@@ -664,6 +664,35 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
     watch.close().await.unwrap();
 }
 
+/// The functions the test command built and deployed are fixed-address executables (their
+/// `build.rs`, `eventrail_build::lambda_binary`): the dynamic loader has no relocations of
+/// theirs to apply at a cold start (BENCHMARKS.md, section 7).
+#[test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+fn the_deployed_functions_are_fixed_address_executables() {
+    let template =
+        eventrail_template::Template::load(eventrail_tests::repo().join("infra/template.yaml"))
+            .expect("the repository's template");
+    let binaries: Vec<String> = template
+        .functions()
+        .iter()
+        .filter_map(|f| f.binary.clone())
+        .collect();
+    assert!(
+        !binaries.is_empty(),
+        "the template names no function binary"
+    );
+    for binary in binaries {
+        let built = eventrail_tests::target_dir().join("debug").join(&binary);
+        assert!(
+            eventrail_tests::is_position_dependent(&built),
+            "{} is position-independent: functions/{binary}/build.rs should call \
+             eventrail_build::lambda_binary()",
+            built.display()
+        );
+    }
+}
+
 /// The environment check itself: a missing variable names `cargo xtask test`.
 #[test]
 fn missing_environment_says_to_run_cargo_xtask_test() {
@@ -712,6 +741,14 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
     let copies_target = eventrail_tests::copies_target_dir();
     eventrail_local::deploy::build_local_zips(&copy, &copies_target, &["gift-wrap".into()], true)
         .unwrap_or_else(|e| panic!("building gift-wrap in the copy: {e}"));
+    // The scaffold gave it the build script every function has: a fixed-address executable.
+    let built = copies_target.join("debug/gift-wrap");
+    assert!(
+        eventrail_tests::is_position_dependent(&built),
+        "{} is a position-independent executable: the scaffold's build.rs \
+         (eventrail_build::lambda_binary) did not apply",
+        built.display()
+    );
     let template = eventrail_template::Template::load(copy.join("infra/template.yaml"))
         .expect("the copy's template");
     for binary in template

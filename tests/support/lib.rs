@@ -128,6 +128,20 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo().join("target"))
 }
 
+/// Whether the ELF executable at `path` is position-dependent (`ET_EXEC`, linked at a fixed
+/// address: no relative relocations for the loader to apply), as every function's binary is
+/// linked (`eventrail-build`); `false` for a position-independent one (`ET_DYN`).
+pub fn is_position_dependent(path: &Path) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.len() > 18 && bytes.starts_with(b"\x7fELF"),
+        "{} is not an ELF executable",
+        path.display()
+    );
+    // e_type, after the 16 bytes of e_ident; this is a little-endian machine.
+    u16::from_le_bytes([bytes[16], bytes[17]]) == 2
+}
+
 /// The target dir scratch copies of the repository put their binaries in: shared by all
 /// copies, apart from this repository's own. Their intermediate artifacts go to this
 /// repository's build dir (see `share_compiled_dependencies`).

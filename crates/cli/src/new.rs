@@ -190,8 +190,9 @@ fn quoted_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// Whether the workspace manifest declares a `workspace-hack` dependency for its members.
-fn declares_workspace_hack(root: &Path) -> bool {
+/// Whether the workspace manifest declares `dependency` for its members
+/// (`[workspace.dependencies]`).
+fn workspace_declares(root: &Path, dependency: &str) -> bool {
     std::fs::read_to_string(root.join("Cargo.toml"))
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
@@ -199,10 +200,14 @@ fn declares_workspace_hack(root: &Path) -> bool {
             manifest
                 .get("workspace")
                 .and_then(|w| w.get("dependencies"))
-                .and_then(|d| d.get("workspace-hack"))
+                .and_then(|d| d.get(dependency))
                 .is_some()
         })
 }
+
+/// The `build.rs` of a function whose workspace declares `eventrail-build`: the link
+/// settings every function's binary shares (`eventrail_build::lambda_binary`).
+const FUNCTION_BUILD_SCRIPT: &str = "fn main() {\n    eventrail_build::lambda_binary();\n}\n";
 
 /// The sample of a catalog event: `schemas/order-placed.json` -> `order-placed.json`.
 fn sample_of(app: &App, detail_type: &str) -> Option<String> {
@@ -232,8 +237,16 @@ fn scaffold(
     };
     // A workspace that unifies its builds' features (`cargo xtask unify`) gets the new crate
     // in on it, so building the new function reuses the compiled dependency graph.
-    let unify = if declares_workspace_hack(&project.root) {
+    let unify = if workspace_declares(&project.root, "workspace-hack") {
         "workspace-hack.workspace = true\n"
+    } else {
+        ""
+    };
+    // The link settings of a Lambda binary (see `eventrail-build`), when the workspace has
+    // the crate.
+    let build_script = workspace_declares(&project.root, "eventrail-build");
+    let build_deps = if build_script {
+        "[build-dependencies]\neventrail-build.workspace = true\n\n"
     } else {
         ""
     };
@@ -246,7 +259,7 @@ rust-version.workspace = true
 license.workspace = true
 publish.workspace = true
 
-[dependencies]
+{build_deps}[dependencies]
 {unify}{catalog}.workspace = true
 eventrail-runtime.workspace = true
 tokio.workspace = true
@@ -382,11 +395,15 @@ mod tests {{
         description = d.description.clone().unwrap_or_default(),
     );
     let dir = &f.dir;
-    Ok(vec![
+    let mut files = vec![
         (dir.join("Cargo.toml"), manifest),
         (dir.join("src/main.rs"), main),
         (dir.join("src/lib.rs"), lib),
-    ])
+    ];
+    if build_script {
+        files.push((dir.join("build.rs"), FUNCTION_BUILD_SCRIPT.to_owned()));
+    }
+    Ok(files)
 }
 
 /// The line of the catalog's `catalog()` list above which new entries go.

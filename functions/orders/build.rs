@@ -1,0 +1,3 @@
+fn main() {
+    eventrail_build::lambda_binary();
+}
