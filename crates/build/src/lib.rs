@@ -14,8 +14,14 @@
 //!   stack, heap and mappings still are). That is the default of Go's toolchain for its Lambda
 //!   binaries too; set `EVENTRAIL_LINK_PIE=1` when building to keep a position-independent
 //!   executable.
+//! - **The declaration, read at build time.** `[package.metadata.eventrail]` of the package's
+//!   `Cargo.toml` is handed to the compiler as JSON ([`DECLARATION_ENV`]), which
+//!   `eventrail_runtime::declaration!()` embeds: at init the function reads a few hundred bytes
+//!   of JSON instead of parsing its whole manifest as TOML (~80,000 instructions). Without the
+//!   build script the macro embeds the manifest's text and parses it at init, as before.
 
 use std::env;
+use std::path::Path;
 
 /// Set (to anything) at build time to keep the executable position-independent.
 pub const KEEP_PIE: &str = "EVENTRAIL_LINK_PIE";
@@ -30,14 +36,68 @@ pub fn link_args(target_os: &str, keep_pie: bool) -> &'static [&'static str] {
     }
 }
 
+/// The compile-time variable that carries the declaration, as JSON, to
+/// `eventrail_runtime::declaration!()`.
+pub const DECLARATION_ENV: &str = "EVENTRAIL_DECLARATION_JSON";
+
+/// `[package.metadata.eventrail]` of a manifest's text as one line of JSON; `Ok(None)` when the
+/// package declares none. An error names what cargo would not have let through anyway (the
+/// text is not TOML), or a declaration that is not a table.
+pub fn declaration_json(manifest: &str) -> Result<Option<String>, String> {
+    let table: toml::Table = manifest
+        .parse()
+        .map_err(|e: toml::de::Error| e.to_string())?;
+    let declaration = table
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("eventrail"));
+    match declaration {
+        None => Ok(None),
+        Some(toml::Value::Table(declaration)) => serde_json::to_string(declaration)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Some(_) => Err("[package.metadata.eventrail] is not a table".to_owned()),
+    }
+}
+
 /// Call from a function's `build.rs`: applies the settings above to the package's binaries.
 pub fn lambda_binary() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=Cargo.toml");
     println!("cargo::rerun-if-env-changed={KEEP_PIE}");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let keep_pie = env::var_os(KEEP_PIE).is_some_and(|v| !v.is_empty());
     for arg in link_args(&target_os, keep_pie) {
         println!("cargo::rustc-link-arg-bins={arg}");
+    }
+    embed_declaration();
+}
+
+/// Hands the package's declaration to the compiler ([`DECLARATION_ENV`]). A manifest it cannot
+/// read is left to the runtime, which parses the embedded text at init and reports the problem
+/// with the file and the field.
+fn embed_declaration() {
+    let Some(dir) = env::var_os("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let manifest = Path::new(&dir).join("Cargo.toml");
+    let text = match std::fs::read_to_string(&manifest) {
+        Ok(text) => text,
+        Err(e) => {
+            println!(
+                "cargo::warning={}: {e}; the declaration is parsed at init instead",
+                manifest.display()
+            );
+            return;
+        }
+    };
+    match declaration_json(&text) {
+        Ok(Some(json)) => println!("cargo::rustc-env={DECLARATION_ENV}={json}"),
+        Ok(None) => {}
+        Err(e) => println!(
+            "cargo::warning={}: {e}; the declaration is parsed at init instead",
+            manifest.display()
+        ),
     }
 }
 
@@ -51,5 +111,39 @@ mod tests {
         assert!(link_args("linux", true).is_empty());
         assert!(link_args("macos", false).is_empty());
         assert!(link_args("windows", false).is_empty());
+    }
+
+    #[test]
+    fn the_declaration_table_becomes_one_line_of_json() {
+        let manifest = r#"
+[package]
+name = "gift-wrap"
+
+[dependencies]
+serde = "1"
+
+[package.metadata.eventrail]
+description = "Wraps\ngifts"
+consumes = ["OrderPlaced"]
+filter = { total = [{ numeric = [">", 100] }] }
+
+[package.metadata.eventrail.environment]
+GREETING = "hello"
+"#;
+        let json = declaration_json(manifest).unwrap().unwrap();
+        assert!(!json.contains('\n'), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["description"], "Wraps\ngifts");
+        assert_eq!(value["consumes"][0], "OrderPlaced");
+        assert_eq!(value["filter"]["total"][0]["numeric"][1], 100);
+        assert_eq!(value["environment"]["GREETING"], "hello");
+        assert_eq!(value.as_object().map(|o| o.len()), Some(4));
+    }
+
+    #[test]
+    fn a_package_without_a_declaration_has_none() {
+        assert_eq!(declaration_json("[package]\nname = \"x\"\n"), Ok(None));
+        assert!(declaration_json("[package.metadata]\neventrail = 3\n").is_err());
+        assert!(declaration_json("not toml [").is_err());
     }
 }

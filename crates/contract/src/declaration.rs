@@ -432,11 +432,15 @@ impl Declaration {
 }
 
 /// A declaration compiled into a function's binary (see `eventrail_runtime::declaration!`):
-/// the package name and the text of its `Cargo.toml`, parsed at init.
+/// the package name, the declaration as JSON when the package's build script read it at
+/// build time (`eventrail_build::lambda_binary`), and the text of its `Cargo.toml`, parsed at
+/// init otherwise.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedManifest {
     /// `CARGO_PKG_NAME`.
     pub package: &'static str,
+    /// `[package.metadata.eventrail]` as JSON, from the build script.
+    pub declaration_json: Option<&'static str>,
     /// The manifest's text.
     pub text: &'static str,
 }
@@ -445,6 +449,17 @@ impl EmbeddedManifest {
     /// Parses the declaration; a package without one is an error that says what to add.
     pub fn declaration(&self) -> Result<Declaration, DeclarationError> {
         let file = format!("{} (Cargo.toml)", self.package);
+        if let Some(json) = self.declaration_json {
+            let declaration: Declaration =
+                serde_json::from_str(json).map_err(|e| DeclarationError {
+                    file: file.clone(),
+                    message: format!("[package.metadata.eventrail]: {e}"),
+                })?;
+            declaration
+                .check(self.package)
+                .map_err(|message| DeclarationError { file, message })?;
+            return Ok(declaration);
+        }
         match Declaration::from_manifest(self.text, &file)? {
             Some((_, declaration)) => Ok(declaration),
             None => Err(DeclarationError {
@@ -527,6 +542,58 @@ PLAIN = "x"
         assert_eq!(
             IdempotencyDeclaration::default().ttl_seconds(),
             7 * 24 * 3600
+        );
+    }
+
+    /// The declaration the build script hands over as JSON reads as the manifest's TOML does,
+    /// and a bad one is refused the same way, naming the field.
+    #[test]
+    fn the_build_time_json_reads_as_the_manifest_does() {
+        let text = r#"
+[package]
+name = "auditor"
+
+[package.metadata.eventrail]
+description = "Flags tasks"
+consumes = ["TaskCreated"]
+emits = ["TaskFlagged"]
+rule = "FlaggedTaskCreated"
+memory = 256
+timeout = 20
+versions = { TaskCreated = 2 }
+
+[package.metadata.eventrail.filter.data.order]
+"$or" = [{ total_cents = [{ numeric = [">", 100000] }] }]
+
+[package.metadata.eventrail.environment]
+OUTBOX = { ref = "OutboxQueue" }
+PLAIN = "x"
+
+[package.metadata.eventrail.idempotency]
+ttl-hours = 2
+"#;
+        let (_, from_toml) = Declaration::from_manifest(text, "Cargo.toml")
+            .unwrap()
+            .unwrap();
+        let json = eventrail_build::declaration_json(text).unwrap().unwrap();
+        let embedded = EmbeddedManifest {
+            package: "auditor",
+            declaration_json: Some(Box::leak(json.into_boxed_str())),
+            text: "",
+        };
+        assert_eq!(embedded.declaration().unwrap(), from_toml);
+
+        let bad = "[package]\nname = \"f\"\n[package.metadata.eventrail]\nconsumes = [\"X\"]\nemit = [\"Y\"]\n";
+        let json = eventrail_build::declaration_json(bad).unwrap().unwrap();
+        let embedded = EmbeddedManifest {
+            package: "f",
+            declaration_json: Some(Box::leak(json.into_boxed_str())),
+            text: "",
+        };
+        let error = embedded.declaration().unwrap_err().to_string();
+        assert!(
+            error.contains("emit") && error.contains("f (Cargo.toml)"),
+            "{error}"
         );
     }
 

@@ -27,6 +27,31 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     LOADED.get_or_init(load_aws_config).await.clone()
 }
 
+/// Starts the EventBridge client's endpoint tables on a thread of their own, when this process
+/// publishes (`EVENTRAIL_BUS_NAME` is set), so that init goes on beside them.
+///
+/// Building an SDK client forces its crate's partition table: the SDK parses the embedded
+/// `partitions.json` and compiles a region regex per partition, about 375,000 instructions,
+/// a third of a publishing function's init (BENCHMARKS.md, section 7). Nothing of it depends
+/// on the configuration, so it can run while this thread reads the declaration, sets up
+/// logging and loads the configuration; the publisher's `Client::new` then finds it done (or
+/// waits for the rest). All of it still happens at init, before the first event is asked for.
+///
+/// [`crate::run_consumer`] calls it first; a function that builds its EventBridge client in its
+/// own `main` calls it first there. Later calls do nothing.
+pub fn prepare_publisher_client() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os(config::BUS_NAME_VAR).is_none() {
+        return;
+    }
+    STARTED.call_once(|| {
+        // Should the thread not start, `Client::new` builds the tables itself, as before.
+        let _ = std::thread::Builder::new()
+            .name("sdk-endpoint-tables".to_owned())
+            .spawn(|| drop(aws_sdk_eventbridge::config::endpoint::DefaultResolver::new()));
+    });
+}
+
 /// Loads the configuration [`aws_config`] keeps.
 async fn load_aws_config() -> aws_config::SdkConfig {
     // Every call is bounded, so no SDK call can outlive the invocation: a function's timeout

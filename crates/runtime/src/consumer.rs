@@ -665,6 +665,7 @@ where
     E: Event,
     H: Handler<E> + 'static,
 {
+    crate::aws::prepare_publisher_client();
     crate::logging::init();
     let declaration = manifest
         .declaration()

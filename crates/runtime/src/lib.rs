@@ -27,7 +27,9 @@ pub mod testing;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
-pub use aws::{LambdaEnvironment, TrustStoreChoice, aws_config, http_client};
+pub use aws::{
+    LambdaEnvironment, TrustStoreChoice, aws_config, http_client, prepare_publisher_client,
+};
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{
     Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
@@ -49,7 +51,8 @@ pub type LambdaError = lambda_runtime::Error;
 /// Re-exported so functions with their own service (the `intake` producer) use the same version.
 pub use lambda_runtime;
 
-/// The calling crate's declaration: its `Cargo.toml`, compiled in and parsed at init.
+/// The calling crate's declaration, compiled in: read at build time by its build script
+/// (`eventrail_build::lambda_binary`), else its `Cargo.toml`'s text, parsed at init.
 ///
 /// ```ignore
 /// eventrail_runtime::run_consumer(my_function::handle, eventrail_runtime::declaration!()).await
@@ -59,6 +62,7 @@ macro_rules! declaration {
     () => {
         $crate::EmbeddedManifest {
             package: env!("CARGO_PKG_NAME"),
+            declaration_json: option_env!("EVENTRAIL_DECLARATION_JSON"),
             text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")),
         }
     };

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
+    eventrail_runtime::prepare_publisher_client();
     eventrail_runtime::logging::init();
     // The producer answers its caller (an invalid command is an error to the caller): its
     // declaration (invoke = "direct") asks for the bus but no dead-letter queue.
