@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use crate::flatten::{FlatEvent, PathIndex, Walker};
-use crate::trie::ROOT;
+use crate::trie::{ROOT, length_bit};
 use crate::value::LeafValue;
 
 /// Most objects and arrays open at once along the paths rules name, the top-level object
@@ -36,10 +36,34 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
 /// [`scan`] into `out`, an empty event from [`FlatEvent::from_buffers`]; `false` when the
 /// reader does not accept the event (`out` then holds part of it: drop it).
 pub(crate) fn scan_into<'a>(index: &PathIndex, bytes: &'a [u8], out: &mut FlatEvent<'a>) -> bool {
+    if is_plain(bytes) {
+        read::<true>(index, bytes, out)
+    } else {
+        read::<false>(index, bytes, out)
+    }
+}
+
+/// Whether `bytes` has no byte a string scan must look at besides quotes: no `\`, no
+/// control character (so no whitespace but spaces) and no non-ASCII byte, as most events
+/// are written (compact ASCII JSON without escapes). A string of such an input ends at
+/// the next `"`, with nothing else in it to check. One pass over the whole input,
+/// without an early exit, so that it vectorises.
+fn is_plain(bytes: &[u8]) -> bool {
+    !bytes
+        .iter()
+        .fold(false, |found, &b| found | ((b as i8) < 0x20) | (b == b'\\'))
+}
+
+/// [`scan_into`] with the string scan chosen by [`is_plain`] (`PLAIN`).
+fn read<'a, const PLAIN: bool>(
+    index: &PathIndex,
+    bytes: &'a [u8],
+    out: &mut FlatEvent<'a>,
+) -> bool {
     let mut walker = Walker::new(index, out);
     walker.bytes = bytes;
     walker.defer_numbers();
-    let mut reader = Reader {
+    let mut reader = Reader::<PLAIN> {
         bytes,
         pos: 0,
         index,
@@ -83,7 +107,8 @@ impl Token {
     }
 }
 
-struct Reader<'w, 'o, 'i, 'a> {
+/// `PLAIN`: the whole input passed [`is_plain`].
+struct Reader<'w, 'o, 'i, 'a, const PLAIN: bool> {
     bytes: &'a [u8],
     pos: usize,
     index: &'i PathIndex,
@@ -112,6 +137,24 @@ fn has_zero(word: u64) -> u64 {
 /// Non-zero when some byte of `word` is below `n` (`n` at most 128).
 fn has_below(word: u64, n: u8) -> u64 {
     word.wrapping_sub(LOW * u64::from(n)) & !word & HIGH
+}
+
+/// The first `"` at or after `pos`: the end of a string of an input that passed
+/// [`is_plain`] (nothing else in it to check), eight bytes at a time.
+#[inline(always)]
+fn closing_quote(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let quotes = has_zero(u64::from_le_bytes(word) ^ (LOW * u64::from(b'"')));
+        if quotes != 0 {
+            // The lowest flagged byte is exact (a borrow only flags bytes above).
+            return Some(pos + (quotes.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    let rest = bytes.get(pos..)?;
+    rest.iter().position(|&b| b == b'"').map(|n| pos + n)
 }
 
 /// The objects (`true`) and arrays open while skipping a value: the first 128 as bits,
@@ -170,7 +213,7 @@ const STOP: [bool; 256] = {
     table
 };
 
-impl<'a> Reader<'_, '_, '_, 'a> {
+impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -215,10 +258,17 @@ impl<'a> Reader<'_, '_, '_, 'a> {
             return Ok(());
         }
         self.expect(b'"')?;
+        // Keys of a length no child of `node` has are refused without a lookup.
+        let refused = self.index.trie.refused_lengths(node);
         loop {
             let token = self.string()?;
             self.colon()?;
-            match self.key_child(node, token)? {
+            let child = if !token.escaped && refused & length_bit(token.end - token.start) != 0 {
+                None
+            } else {
+                self.key_child(node, token)?
+            };
+            match child {
                 Some(child) => self.value(child)?,
                 None => self.skip_member()?,
             }
@@ -494,6 +544,15 @@ impl<'a> Reader<'_, '_, '_, 'a> {
     fn string(&mut self) -> Step<Token> {
         let bytes = self.bytes;
         let start = self.pos;
+        if PLAIN {
+            let end = closing_quote(bytes, start).ok_or(GiveUp)?;
+            self.pos = end + 1;
+            return Ok(Token {
+                start,
+                end,
+                escaped: false,
+            });
+        }
         let mut pos = start;
         while let Some(chunk) = bytes.get(pos..pos + 8) {
             let mut word = [0u8; 8];

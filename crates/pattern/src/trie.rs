@@ -36,7 +36,7 @@ pub(crate) struct TrieNode {
     many: Option<Map<Box<[u8]>, u32>>,
 }
 
-fn length_bit(len: usize) -> u64 {
+pub(crate) fn length_bit(len: usize) -> u64 {
     1u64 << len.min(63)
 }
 
@@ -140,6 +140,17 @@ impl PathTrie {
         match found {
             None if node == ROOT && key.is_empty() => Some(DEAD),
             found => found,
+        }
+    }
+
+    /// Bit `n` (see [`length_bit`]) set when no non-empty event key of that length has a
+    /// child below `node` ([`PathTrie::child`] is `None` for it): the lengths of no
+    /// entry, when no path is followed step by step. Empty keys are never refused here.
+    #[inline]
+    pub(crate) fn refused_lengths(&self, node: u32) -> u64 {
+        match self.nodes.get(node as usize) {
+            Some(found) if !self.long_paths => !found.lengths & !1,
+            _ => 0,
         }
     }
 
