@@ -591,7 +591,10 @@ impl<R> RuleMachine<R> {
         };
         *steps += 1;
         self.within_step_limit(*steps)?;
-        matched.extend_from_slice(&state.accepts);
+        // Most states accept no rule or one: no copy call for them.
+        for &rule in &state.accepts {
+            matched.push(rule);
+        }
         Ok(Some(state))
     }
 
@@ -785,7 +788,7 @@ struct SeenStates {
 
 impl SeenStates {
     /// Records `state`; `false` when it was already there.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, state: StateId) -> bool {
         if let Some(many) = &mut self.many {
             return many.insert(state);

@@ -49,9 +49,19 @@ pub(crate) fn scan_into<'a>(index: &PathIndex, bytes: &'a [u8], out: &mut FlatEv
 /// the next `"`, with nothing else in it to check. One pass over the whole input,
 /// without an early exit, so that it vectorises.
 fn is_plain(bytes: &[u8]) -> bool {
-    !bytes
-        .iter()
-        .fold(false, |found, &b| found | ((b as i8) < 0x20) | (b == b'\\'))
+    let flag = |found: bool, &b: &u8| found | ((b as i8) < 0x20) | (b == b'\\');
+    let mut chunks = bytes.chunks_exact(32);
+    let mut found = false;
+    for chunk in &mut chunks {
+        found = chunk.iter().fold(found, flag);
+    }
+    // The last bytes: within the last 32 when there are that many (read twice, in
+    // vectors), else one by one.
+    let rest = match bytes.len().checked_sub(32) {
+        Some(from) if !chunks.remainder().is_empty() => &bytes[from..],
+        _ => chunks.remainder(),
+    };
+    !rest.iter().fold(found, flag)
 }
 
 /// [`scan_into`] with the string scan chosen by [`is_plain`] (`PLAIN`).
@@ -102,6 +112,7 @@ struct Token {
 
 impl Token {
     /// The text of a string without escapes (already checked to be UTF-8).
+    #[inline]
     fn text<'a>(&self, bytes: &'a [u8]) -> Step<&'a str> {
         std::str::from_utf8(&bytes[self.start..self.end]).map_err(|_| GiveUp)
     }
@@ -155,6 +166,16 @@ fn closing_quote(bytes: &[u8], mut pos: usize) -> Option<usize> {
     }
     let rest = bytes.get(pos..)?;
     rest.iter().position(|&b| b == b'"').map(|n| pos + n)
+}
+
+/// What [`Reader::plain_members`] stopped at.
+enum Next {
+    /// A key to read in full, past its opening quote.
+    Key,
+    /// A value, at the trie node of its key (`None`: skipped).
+    Value(Option<u32>),
+    /// What follows a member's value.
+    Separator,
 }
 
 /// The objects (`true`) and arrays open while skipping a value: the first 128 as bits,
@@ -261,32 +282,101 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
         // Keys of a length no child of `node` has are refused without a lookup.
         let refused = self.index.trie.refused_lengths(node);
         loop {
-            let token = self.string()?;
-            self.colon()?;
-            let child = if !token.escaped && refused & length_bit(token.end - token.start) != 0 {
-                None
+            let next = if PLAIN {
+                self.plain_members(node, refused)?
             } else {
-                self.key_child(node, token)?
+                Next::Key
+            };
+            let child = match next {
+                Next::Value(child) => child,
+                Next::Separator => {
+                    if self.separator()? {
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Next::Key => {
+                    let token = self.string()?;
+                    self.colon()?;
+                    if !token.escaped && refused & length_bit(token.end - token.start) != 0 {
+                        None
+                    } else {
+                        self.key_child(node, token)?
+                    }
+                }
             };
             match child {
                 Some(child) => self.value(child)?,
                 None => self.skip_member()?,
             }
-            // Compact JSON first: `,"` or `}` right after the value.
-            match self.peek() {
-                Some(b',') if self.bytes.get(self.pos + 1) == Some(&b'"') => self.pos += 2,
-                Some(b'}') => {
-                    self.pos += 1;
-                    self.nesting -= 1;
-                    return Ok(());
-                }
-                _ => {
-                    if !self.after_member()? {
-                        self.nesting -= 1;
-                        return Ok(());
-                    }
-                }
+            if !self.separator()? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After an object member: past `,"` (`true`: another member follows) or past the
+    /// closing `}` (`false`: the object is closed).
+    #[inline(always)]
+    fn separator(&mut self) -> Step<bool> {
+        // Compact JSON first: `,"` or `}` right after the value.
+        match self.peek() {
+            Some(b',') if self.bytes.get(self.pos + 1) == Some(&b'"') => {
+                self.pos += 2;
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                self.nesting -= 1;
+                Ok(false)
+            }
+            _ => {
+                let more = self.after_member()?;
+                if !more {
+                    self.nesting -= 1;
+                }
+                Ok(more)
+            }
+        }
+    }
+
+    /// Object members of an input that passed [`is_plain`] (PLAIN only), from just past
+    /// a key's opening quote: the members written compactly (`"key":"value"` then `,"`)
+    /// whose key no rule looks below (`refused` by its length, see
+    /// [`PathTrie::refused_lengths`](crate::trie::PathTrie), or not found) and whose
+    /// value is a string are skipped in one loop. Tells what comes next: a value (the
+    /// key read, whitespace after its `:` too) with the key's trie node, a key to read
+    /// in full (an empty one, or spacing before its `:`), or what follows a string
+    /// value that is not `,"`.
+    #[inline(always)]
+    fn plain_members(&mut self, node: u32, refused: u64) -> Step<Next> {
+        let bytes = self.bytes;
+        let mut pos = self.pos;
+        loop {
+            let key_end = closing_quote(bytes, pos).ok_or(GiveUp)?;
+            let len = key_end - pos;
+            if len == 0 || bytes.get(key_end + 1) != Some(&b':') {
+                self.pos = pos;
+                return Ok(Next::Key);
+            }
+            let child = if refused & length_bit(len) != 0 {
+                None
+            } else {
+                self.index.trie.child(node, &bytes[pos..key_end])
+            };
+            let value = key_end + 2;
+            if child.is_some() || bytes.get(value) != Some(&b'"') {
+                self.pos = key_end + 1;
+                self.colon()?;
+                return Ok(Next::Value(child));
+            }
+            let value_end = closing_quote(bytes, value + 1).ok_or(GiveUp)?;
+            pos = value_end + 1;
+            if bytes.get(pos..pos + 2) != Some(b",\"") {
+                self.pos = pos;
+                return Ok(Next::Separator);
+            }
+            pos += 2;
         }
     }
 
