@@ -195,7 +195,7 @@ impl Transitions {
                 if kinds & KIND_STRINGS != 0
                     && let Some(states) = self.strings.get(s.as_ref())
                 {
-                    out.extend_from_slice(states);
+                    extend(out, states);
                 }
                 if kinds & KIND_STRING_INDEXES != 0 {
                     self.collect_string_matches(s, out);
@@ -205,14 +205,14 @@ impl Transitions {
                 if kinds & KIND_NUMBERS != 0
                     && let Some(states) = self.numbers.get(&number_key(*n))
                 {
-                    out.extend_from_slice(states);
+                    extend(out, states);
                 }
                 if kinds & KIND_NUMERIC != 0 {
                     self.numeric.collect(*n, out);
                 }
             }
-            LeafValue::Bool(b) => out.extend_from_slice(&self.booleans[usize::from(*b)]),
-            LeafValue::Null => out.extend_from_slice(&self.nulls),
+            LeafValue::Bool(b) => extend(out, &self.booleans[usize::from(*b)]),
+            LeafValue::Null => extend(out, &self.nulls),
         }
         if kinds & (KIND_ANYTHING_BUT | KIND_ANY | KIND_SCANNED) != 0 {
             self.collect_other_matches(value, out);
@@ -223,7 +223,7 @@ impl Transitions {
         if self.kinds & KIND_ANYTHING_BUT != 0 {
             self.anything_but.collect(value, out);
         }
-        out.extend_from_slice(&self.any);
+        extend(out, &self.any);
         if self.kinds & KIND_SCANNED != 0 {
             for (matcher, next) in &self.scanned {
                 if matcher.matches(value) {
@@ -719,30 +719,56 @@ struct Scratch {
 
 impl Scratch {
     /// Empties the buffers for the next event, dropping those a large event grew.
+    #[inline]
     fn recycle(&mut self) {
         const KEEP: usize = 1024;
-        for list in [&mut self.seen_list, &mut self.pending] {
-            list.clear();
-            if list.capacity() > KEEP {
-                *list = Vec::new();
-            }
-        }
+        self.seen_list.clear();
+        self.pending.clear();
         self.matched.clear();
         self.nexts.clear();
         self.states.clear();
         self.reached.clear();
         self.ranges.clear();
-        if self.relevant.capacity() > KEEP {
-            self.relevant = Map::default();
+        let grown = [
+            self.seen_list.capacity(),
+            self.pending.capacity(),
+            self.matched.capacity(),
+            self.nexts.capacity(),
+            self.states.capacity(),
+            self.reached.capacity(),
+            self.ranges.capacity(),
+            self.relevant.capacity(),
+        ]
+        .into_iter()
+        .fold(0, usize::max);
+        if grown > KEEP {
+            self.shrink(KEEP);
         }
-        if self.ranges.capacity() > KEEP {
+    }
+
+    /// Drops the buffers grown past `keep` entries.
+    #[cold]
+    fn shrink(&mut self, keep: usize) {
+        for list in [&mut self.seen_list, &mut self.pending] {
+            if list.capacity() > keep {
+                *list = Vec::new();
+            }
+        }
+        for list in [
+            &mut self.matched,
+            &mut self.nexts,
+            &mut self.states,
+            &mut self.reached,
+        ] {
+            if list.capacity() > keep {
+                *list = Vec::new();
+            }
+        }
+        if self.ranges.capacity() > keep {
             self.ranges = Vec::new();
         }
-        if [&self.matched, &self.nexts, &self.states, &self.reached]
-            .iter()
-            .any(|list| list.capacity() > KEEP)
-        {
-            *self = Self::default();
+        if self.relevant.capacity() > keep {
+            self.relevant = Map::default();
         }
     }
 }
@@ -801,6 +827,17 @@ impl SeenStates {
             self.many = Some(self.few.drain(..).collect());
         }
         true
+    }
+}
+
+/// Appends `states` to `out`; most lists hold one state or none, pushed without a copy
+/// call.
+#[inline(always)]
+fn extend(out: &mut Vec<StateId>, states: &[StateId]) {
+    match states {
+        [] => {}
+        [one] => out.push(*one),
+        more => out.extend_from_slice(more),
     }
 }
 

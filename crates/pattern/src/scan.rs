@@ -55,13 +55,15 @@ fn is_plain(bytes: &[u8]) -> bool {
     for chunk in &mut chunks {
         found = chunk.iter().fold(found, flag);
     }
-    // The last bytes: within the last 32 when there are that many (read twice, in
+    // The last bytes: within the last 32 when there are that many (some read twice, in
     // vectors), else one by one.
-    let rest = match bytes.len().checked_sub(32) {
-        Some(from) if !chunks.remainder().is_empty() => &bytes[from..],
-        _ => chunks.remainder(),
-    };
-    !rest.iter().fold(found, flag)
+    if chunks.remainder().is_empty() {
+        return !found;
+    }
+    match bytes.last_chunk::<32>() {
+        Some(last) => !last.iter().fold(found, flag),
+        None => !chunks.remainder().iter().fold(found, flag),
+    }
 }
 
 /// [`scan_into`] with the string scan chosen by [`is_plain`] (`PLAIN`).
@@ -469,13 +471,13 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
             Some(b'f') => self.literal(b"false", id, LeafValue::Bool(false)),
             Some(b'n') => self.literal(b"null", id, LeafValue::Null),
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
+                let (start, end, exponent) = self.number()?;
                 let token = &self.bytes[start..end];
                 if let Some(path) = id {
                     let value = number_value(token)?;
                     self.walker.number_leaf(path, value);
                 } else {
-                    check_range(token)?;
+                    check_range(token, exponent)?;
                 }
                 Ok(())
             }
@@ -540,8 +542,8 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 Ok(())
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
-                check_range(&self.bytes[start..end])
+                let (start, end, exponent) = self.number()?;
+                check_range(&self.bytes[start..end], exponent)
             }
             _ => self.skip(),
         }
@@ -583,8 +585,8 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 Some(b'f') => self.literal(b"false", None, LeafValue::Null)?,
                 Some(b'n') => self.literal(b"null", None, LeafValue::Null)?,
                 Some(b'-' | b'0'..=b'9') => {
-                    let (start, end) = self.number()?;
-                    check_range(&self.bytes[start..end])?;
+                    let (start, end, exponent) = self.number()?;
+                    check_range(&self.bytes[start..end], exponent)?;
                 }
                 _ => return Err(GiveUp),
             }
@@ -776,8 +778,9 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
         hex4(digits)
     }
 
-    /// A number token, checked against JSON's grammar; its byte range.
-    fn number(&mut self) -> Step<(usize, usize)> {
+    /// A number token, checked against JSON's grammar; its byte range, and whether it
+    /// has an exponent.
+    fn number(&mut self) -> Step<(usize, usize, bool)> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -809,11 +812,12 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
             }
             self.digits();
             self.suspicious = true;
+            return Ok((start, self.pos, true));
         }
         if self.pos - start > 15 {
             self.suspicious = true;
         }
-        Ok((start, self.pos))
+        Ok((start, self.pos, false))
     }
 
     fn digits(&mut self) {
@@ -849,10 +853,10 @@ fn number_value(token: &[u8]) -> Step<f64> {
 }
 
 /// Gives up on a number token past the largest double, read only when it could be: with
-/// an exponent, or with more than 300 characters (a number without an exponent below
-/// 10^308 is finite).
-fn check_range(token: &[u8]) -> Step {
-    if token.len() > 300 || token.iter().any(|&b| b == b'e' || b == b'E') {
+/// an exponent (`exponent`), or with more than 300 characters (a number without an
+/// exponent below 10^308 is finite).
+fn check_range(token: &[u8], exponent: bool) -> Step {
+    if exponent || token.len() > 300 {
         number_value(token)?;
     }
     Ok(())
