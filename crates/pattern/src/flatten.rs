@@ -171,6 +171,8 @@ struct Buffers {
     deferred: Vec<usize>,
     /// The walker's dotted path (parsed events).
     path: String,
+    /// The matcher's lists (kept here so that one event takes all its buffers at once).
+    scratch: crate::machine::Scratch,
 }
 
 thread_local! {
@@ -221,6 +223,19 @@ impl FlatEvent<'_> {
 
     fn spare(&mut self) -> &mut Buffers {
         self.spare.get_or_insert_with(Box::default)
+    }
+
+    /// Runs `matching` with the matcher's kept lists (fresh ones when the event has no
+    /// kept buffers), then empties them for the next event.
+    pub(crate) fn with_scratch<T>(
+        &mut self,
+        matching: impl FnOnce(&Self, &mut crate::machine::Scratch) -> T,
+    ) -> T {
+        let mut spare = self.spare.take().unwrap_or_default();
+        let result = matching(self, &mut spare.scratch);
+        spare.scratch.recycle();
+        self.spare = Some(spare);
+        result
     }
 }
 

@@ -405,13 +405,13 @@ impl<R> RuleMachine<R> {
     /// The rules matching a parsed event, in the order they were added, or the limit
     /// the event went past ([`EventError::TooDeep`], [`EventError::TooComplex`]).
     pub fn try_matching_rules(&self, event: &Value) -> Result<Vec<&R>, EventError> {
-        let flat = flatten_value(&self.paths, event);
+        let mut flat = flatten_value(&self.paths, event);
         if flat.too_deep {
             return Err(EventError::TooDeep {
                 limit: MAX_EVENT_DEPTH,
             });
         }
-        self.run(&flat)
+        self.run(&mut flat)
     }
 
     /// The rules matching an event given as raw JSON, in the order they were added.
@@ -423,24 +423,30 @@ impl<R> RuleMachine<R> {
         // The event is filled in place by the byte reader (not moved out of it).
         let mut flat = FlatEvent::from_buffers();
         if scan_into(&self.paths, event, &mut flat) {
-            return self.run(&flat);
+            return self.run(&mut flat);
         }
         drop(flat);
-        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+        self.run(&mut crate::flatten::flatten_bytes_serde(
+            &self.paths,
+            event,
+        )?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of
     /// the byte reader, see `scan.rs`).
     #[cfg(test)]
     pub(crate) fn matching_rules_json_serde(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
-        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+        self.run(&mut crate::flatten::flatten_bytes_serde(
+            &self.paths,
+            event,
+        )?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through the byte reader alone: `None` where
     /// it would hand the event to serde_json.
     #[cfg(test)]
     pub(crate) fn matching_rules_scan(&self, event: &[u8]) -> Option<Result<Vec<&R>, EventError>> {
-        crate::scan::scan(&self.paths, event).map(|flat| self.run(&flat))
+        crate::scan::scan(&self.paths, event).map(|mut flat| self.run(&mut flat))
     }
 
     #[cfg(test)]
@@ -488,16 +494,8 @@ impl<R> RuleMachine<R> {
     /// cost the sum of the arrays' sizes, not their product. What remains (one rule's
     /// fields interleaved across several arrays at the same path) is bounded by the
     /// step limit.
-    fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => {
-                let result = self.run_with(event, &mut scratch);
-                scratch.recycle();
-                result
-            }
-            // Not reached (matching calls nothing that matches again): fresh buffers.
-            Err(_) => self.run_with(event, &mut Scratch::default()),
-        })
+    fn run(&self, event: &mut FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
+        event.with_scratch(|event, scratch| self.run_with(event, scratch))
     }
 
     fn run_with(
@@ -701,8 +699,8 @@ impl<R> RuleMachine<R> {
 
 /// Buffers of [`RuleMachine::run`], kept per thread between events so that matching a
 /// small event allocates little more than its result.
-#[derive(Default)]
-struct Scratch {
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
     matched: Vec<u32>,
     seen_list: Vec<Task>,
     pending: Vec<Task>,
@@ -720,7 +718,7 @@ struct Scratch {
 impl Scratch {
     /// Empties the buffers for the next event, dropping those a large event grew.
     #[inline]
-    fn recycle(&mut self) {
+    pub(crate) fn recycle(&mut self) {
         const KEEP: usize = 1024;
         self.seen_list.clear();
         self.pending.clear();
@@ -771,10 +769,6 @@ impl Scratch {
             self.relevant = Map::default();
         }
     }
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// The tasks already queued: a short list searched in turn, a hash set past 32 of them

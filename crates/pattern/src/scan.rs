@@ -346,10 +346,10 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
     /// a key's opening quote: the members written compactly (`"key":"value"` then `,"`)
     /// whose key no rule looks below (`refused` by its length, see
     /// [`PathTrie::refused_lengths`](crate::trie::PathTrie), or not found) and whose
-    /// value is a string are skipped in one loop. Tells what comes next: a value (the
-    /// key read, whitespace after its `:` too) with the key's trie node, a key to read
-    /// in full (an empty one, or spacing before its `:`), or what follows a string
-    /// value that is not `,"`.
+    /// value is a string or a number are skipped in one loop. Tells what comes next: a
+    /// value (the key read, whitespace after its `:` too) with the key's trie node, a
+    /// key to read in full (an empty one, or spacing before its `:`), or what follows a
+    /// skipped value that is not `,"`.
     #[inline(always)]
     fn plain_members(&mut self, node: u32, refused: u64) -> Step<Next> {
         let bytes = self.bytes;
@@ -367,13 +367,22 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 self.index.trie.child(node, &bytes[pos..key_end])
             };
             let value = key_end + 2;
-            if child.is_some() || bytes.get(value) != Some(&b'"') {
-                self.pos = key_end + 1;
-                self.colon()?;
-                return Ok(Next::Value(child));
+            match bytes.get(value) {
+                Some(b'"') if child.is_none() => {
+                    pos = closing_quote(bytes, value + 1).ok_or(GiveUp)? + 1;
+                }
+                Some(b'-' | b'0'..=b'9') if child.is_none() => {
+                    self.pos = value;
+                    let (start, end, exponent) = self.number()?;
+                    check_range(&bytes[start..end], exponent)?;
+                    pos = end;
+                }
+                _ => {
+                    self.pos = key_end + 1;
+                    self.colon()?;
+                    return Ok(Next::Value(child));
+                }
             }
-            let value_end = closing_quote(bytes, value + 1).ok_or(GiveUp)?;
-            pos = value_end + 1;
             if bytes.get(pos..pos + 2) != Some(b",\"") {
                 self.pos = pos;
                 return Ok(Next::Separator);
