@@ -187,14 +187,12 @@ const KEEP: usize = 1024;
 #[inline(always)]
 fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
     leaves.clear();
+    // `filter_map` to nothing, not `filter`: the items change type (the borrow they may
+    // hold), so the list is collected in place without building any item.
+    #[allow(clippy::unnecessary_filter_map)]
     leaves
         .into_iter()
-        .map(|leaf| FlatLeaf {
-            path: leaf.path,
-            value: LeafValue::Null,
-            seq: leaf.seq,
-            arrays: leaf.arrays,
-        })
+        .filter_map(|_| None::<FlatLeaf<'b>>)
         .collect()
 }
 
@@ -894,6 +892,21 @@ mod tests {
                 .collect()
         };
         assert_eq!(values(&from_value), values(&from_bytes));
+    }
+
+    #[test]
+    fn relabelled_leaves_keep_their_allocation() {
+        let text = String::from("borrowed");
+        let mut leaves = Vec::with_capacity(16);
+        leaves.push(FlatLeaf {
+            path: 0,
+            value: LeafValue::Str(Cow::Borrowed(text.as_str())),
+            seq: 0,
+            arrays: (0, 0),
+        });
+        let relabelled: Vec<FlatLeaf<'static>> = relabel(leaves);
+        assert!(relabelled.is_empty());
+        assert!(relabelled.capacity() >= 16);
     }
 
     #[test]

@@ -114,7 +114,7 @@ struct Token {
 
 impl Token {
     /// The text of a string without escapes (already checked to be UTF-8).
-    #[inline]
+    #[inline(always)]
     fn text<'a>(&self, bytes: &'a [u8]) -> Step<&'a str> {
         std::str::from_utf8(&bytes[self.start..self.end]).map_err(|_| GiveUp)
     }
@@ -364,7 +364,7 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
             let child = if refused & length_bit(len) != 0 {
                 None
             } else {
-                self.index.trie.child(node, &bytes[pos..key_end])
+                self.index.trie.child_within(node, bytes, pos, key_end)
             };
             let value = key_end + 2;
             match bytes.get(value) {
@@ -433,8 +433,11 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
         if raw.is_empty() && !self.index.empty_step() {
             return Ok(None);
         }
-        if !token.escaped {
-            return Ok(self.index.trie.child(node, raw));
+        if PLAIN || !token.escaped {
+            return Ok(self
+                .index
+                .trie
+                .child_within(node, self.bytes, token.start, token.end));
         }
         let mut key = std::mem::take(&mut self.key);
         key.clear();
@@ -465,7 +468,7 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 let token = self.string()?;
                 if let Some(path) = id {
                     let raw = &self.bytes[token.start..token.end];
-                    let text = if token.escaped {
+                    let text = if !PLAIN && token.escaped {
                         let mut text = String::with_capacity(raw.len());
                         decode(raw, &mut text)?;
                         Cow::Owned(text)
