@@ -49,21 +49,35 @@ pub(crate) fn scan_into<'a>(index: &PathIndex, bytes: &'a [u8], out: &mut FlatEv
 /// the next `"`, with nothing else in it to check. One pass over the whole input,
 /// without an early exit, so that it vectorises.
 fn is_plain(bytes: &[u8]) -> bool {
-    let flag = |found: bool, &b: &u8| found | ((b as i8) < 0x20) | (b == b'\\');
     let mut chunks = bytes.chunks_exact(32);
-    let mut found = false;
     for chunk in &mut chunks {
-        found = chunk.iter().fold(found, flag);
+        if let Ok(chunk) = <&[u8; 32]>::try_from(chunk)
+            && not_plain(chunk)
+        {
+            return false;
+        }
     }
-    // The last bytes: within the last 32 when there are that many (some read twice, in
-    // vectors), else one by one.
-    if chunks.remainder().is_empty() {
-        return !found;
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return true;
     }
+    // The last bytes: within the last 32 when there are that many (some read twice),
+    // else one by one.
     match bytes.last_chunk::<32>() {
-        Some(last) => !last.iter().fold(found, flag),
-        None => !chunks.remainder().iter().fold(found, flag),
+        Some(last) => !not_plain(last),
+        None => !rest.iter().any(|&b| (b as i8) < 0x20 || b == b'\\'),
     }
+}
+
+/// Whether 32 bytes hold a backslash, a control or a non-ASCII byte: one OR over them
+/// all (no early exit, so that it is done in vectors).
+#[inline(always)]
+fn not_plain(chunk: &[u8; 32]) -> bool {
+    let mut found = 0u8;
+    for &b in chunk {
+        found |= u8::from((b as i8) < 0x20) | u8::from(b == b'\\');
+    }
+    found != 0
 }
 
 /// [`scan_into`] with the string scan chosen by [`is_plain`] (`PLAIN`).
