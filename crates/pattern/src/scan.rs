@@ -184,6 +184,22 @@ fn closing_quote(bytes: &[u8], mut pos: usize) -> Option<usize> {
     rest.iter().position(|&b| b == b'"').map(|n| pos + n)
 }
 
+/// The end of the integer token at `start` (a digit 1-9) when it has at most 15 digits
+/// and no fraction or exponent follows (so [`Reader::number`] would take it as it is,
+/// exact and in range); `None` otherwise.
+#[inline(always)]
+fn short_integer_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut end = start + 1;
+    while let Some(b'0'..=b'9') = bytes.get(end) {
+        end += 1;
+    }
+    match bytes.get(end) {
+        Some(b'.' | b'e' | b'E') => None,
+        _ if end - start > 15 => None,
+        _ => Some(end),
+    }
+}
+
 /// What [`Reader::plain_members`] stopped at.
 enum Next {
     /// A key to read in full, past its opening quote.
@@ -384,6 +400,14 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
             match bytes.get(value) {
                 Some(b'"') if child.is_none() => {
                     pos = closing_quote(bytes, value + 1).ok_or(GiveUp)? + 1;
+                }
+                // A positive integer of at most 15 digits: nothing more to check (no
+                // fraction, no exponent, exact, finite).
+                Some(b'1'..=b'9')
+                    if child.is_none()
+                        && let Some(end) = short_integer_end(bytes, value) =>
+                {
+                    pos = end;
                 }
                 Some(b'-' | b'0'..=b'9') if child.is_none() => {
                     self.pos = value;

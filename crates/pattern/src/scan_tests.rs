@@ -702,7 +702,7 @@ fn faults_after_the_named_fields_are_errors() {
         machine.matching_rules_json(good.as_bytes()).ok(),
         Some(vec![&0])
     );
-    let faults: [&[u8]; 14] = [
+    let faults: [&[u8]; 17] = [
         br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s""#,
         br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s"#,
         br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"#,
@@ -712,6 +712,9 @@ fn faults_after_the_named_fields_are_errors() {
         br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1" "source":"s"}"#,
         br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":s}"#,
         br#"{"detail":{"f":"v1","g":"zzz"},"id":01,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12.,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12x,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12e,"source":"s"}"#,
         br#"{"detail":{"f":"v1","g":"z\qz"},"id":"ev-1","source":"s"}"#,
         br#"{"detail":{"f":"v1","g":"z\u12g4z"},"id":"ev-1","source":"s"}"#,
         b"{\"detail\":{\"f\":\"v1\",\"g\":\"z\x01z\"},\"id\":\"ev-1\",\"source\":\"s\"}",
@@ -728,6 +731,28 @@ fn faults_after_the_named_fields_are_errors() {
         assert!(new.is_err(), "{text}");
         assert_eq!(new, old, "{text}");
         assert!(scan(machine.path_index(), bad).is_none(), "{text}");
+    }
+    // Numbers skipped in the plain members' loop, of every length and form.
+    for number in [
+        "7",
+        "123456789012345",
+        "1234567890123456",
+        "12.5",
+        "1e3",
+        "-3",
+        "0",
+    ] {
+        let text = format!(r#"{{"detail":{{"f":"v1","n":{number}}},"id":{number},"s":"x"}}"#);
+        let bytes = text.as_bytes();
+        assert!(super::is_plain(bytes));
+        let expected = flatten_bytes_serde(machine.path_index(), bytes).map(|f| f.dump());
+        let got = scan(machine.path_index(), bytes).map(|f| f.dump());
+        assert_eq!(got, expected.ok(), "{text}");
+        assert_eq!(
+            machine.matching_rules_json(bytes).ok(),
+            Some(vec![&0]),
+            "{text}"
+        );
     }
     // Invalid UTF-8 in a skipped key or string: the reader gives up and the event reads
     // as serde_json reads it (it lets a skipped string's bytes through), as before.
