@@ -171,6 +171,8 @@ struct Buffers {
     deferred: Vec<usize>,
     /// The walker's dotted path (parsed events).
     path: String,
+    /// The matcher's lists (kept here so that one event takes all its buffers at once).
+    scratch: crate::machine::Scratch,
 }
 
 thread_local! {
@@ -185,14 +187,12 @@ const KEEP: usize = 1024;
 #[inline(always)]
 fn relabel<'b>(mut leaves: Vec<FlatLeaf<'_>>) -> Vec<FlatLeaf<'b>> {
     leaves.clear();
+    // `filter_map` to nothing, not `filter`: the items change type (the borrow they may
+    // hold), so the list is collected in place without building any item.
+    #[allow(clippy::unnecessary_filter_map)]
     leaves
         .into_iter()
-        .map(|leaf| FlatLeaf {
-            path: leaf.path,
-            value: LeafValue::Null,
-            seq: leaf.seq,
-            arrays: leaf.arrays,
-        })
+        .filter_map(|_| None::<FlatLeaf<'b>>)
         .collect()
 }
 
@@ -211,8 +211,9 @@ impl FlatEvent<'_> {
         Self {
             // A list of leaves borrowing nothing serves any input as it is (covariance).
             leaves: std::mem::take(&mut buffers.leaves),
-            memberships: std::mem::take(&mut buffers.memberships),
-            arrays: std::mem::take(&mut buffers.arrays),
+            // Taken when a leaf sits in an array (most events have none).
+            memberships: Vec::new(),
+            arrays: Vec::new(),
             too_deep: false,
             spare: Some(buffers),
         }
@@ -220,6 +221,19 @@ impl FlatEvent<'_> {
 
     fn spare(&mut self) -> &mut Buffers {
         self.spare.get_or_insert_with(Box::default)
+    }
+
+    /// Runs `matching` with the matcher's kept lists (fresh ones when the event has no
+    /// kept buffers), then empties them for the next event.
+    pub(crate) fn with_scratch<T>(
+        &mut self,
+        matching: impl FnOnce(&Self, &mut crate::machine::Scratch) -> T,
+    ) -> T {
+        let mut spare = self.spare.take().unwrap_or_default();
+        let result = matching(self, &mut spare.scratch);
+        spare.scratch.recycle();
+        self.spare = Some(spare);
+        result
     }
 }
 
@@ -231,11 +245,13 @@ impl Drop for FlatEvent<'_> {
         if self.leaves.capacity() <= KEEP {
             buffers.leaves = relabel(std::mem::take(&mut self.leaves));
         }
-        if self.memberships.capacity() <= KEEP {
+        if self.memberships.capacity() != 0 && self.memberships.capacity() <= KEEP {
             self.memberships.clear();
             buffers.memberships = std::mem::take(&mut self.memberships);
         }
-        if !self.arrays.is_empty() {
+        if self.arrays.capacity() == 0 {
+            // Nothing taken, nothing to give back.
+        } else if !self.arrays.is_empty() {
             if self.arrays.len() + buffers.spans.len() <= KEEP {
                 for mut span in self.arrays.drain(..) {
                     empty(&mut span.elements);
@@ -244,10 +260,10 @@ impl Drop for FlatEvent<'_> {
                 }
             }
             empty(&mut self.arrays);
+            buffers.arrays = std::mem::take(&mut self.arrays);
+        } else {
+            buffers.arrays = std::mem::take(&mut self.arrays);
         }
-        buffers.arrays = std::mem::take(&mut self.arrays);
-        empty(&mut buffers.stack);
-        empty(&mut buffers.deferred);
         BUFFERS.with(|cell| cell.set(Some(buffers)));
     }
 }
@@ -419,8 +435,9 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     pub(crate) fn new(index: &'i PathIndex, out: &'o mut FlatEvent<'a>) -> Self {
         Self {
             index,
-            path: std::mem::take(&mut out.spare().path),
-            arrays: std::mem::take(&mut out.spare().stack),
+            // Taken from the kept buffers when first needed.
+            path: String::new(),
+            arrays: Vec::new(),
             out,
             depth: 0,
             bytes: &[],
@@ -434,6 +451,9 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     /// Descends into `key`. An event names a leaf by all its keys joined with dots, empty
     /// keys included (`{"": {"a": 1}}` is `.a`), as EventBridge (event-ruler) does.
     fn push_key(&mut self, key: &str) -> usize {
+        if self.path.capacity() == 0 {
+            self.path = std::mem::take(&mut self.out.spare().path);
+        }
         let saved = self.path.len();
         if self.depth > 0 {
             self.path.push('.');
@@ -459,16 +479,12 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         self.current
     }
 
+    #[inline]
     pub(crate) fn leaf(&mut self, path: PathId, value: LeafValue<'a>) {
         let start = u32::try_from(self.out.memberships.len()).unwrap_or(u32::MAX);
         let len = u32::try_from(self.arrays.len()).unwrap_or(u32::MAX);
-        self.out.memberships.extend_from_slice(&self.arrays);
-        for &(array, _) in &self.arrays {
-            if let Some(span) = self.out.arrays.get_mut(array as usize - 1)
-                && span.paths.last() != Some(&path)
-            {
-                span.paths.push(path);
-            }
+        if !self.arrays.is_empty() {
+            self.in_arrays(path);
         }
         let seq = self.seq();
         self.out.leaves.push(FlatLeaf {
@@ -479,6 +495,21 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         });
     }
 
+    /// Notes a leaf at `path` in the arrays open above it.
+    fn in_arrays(&mut self, path: PathId) {
+        if self.out.memberships.capacity() == 0 {
+            self.out.memberships = std::mem::take(&mut self.out.spare().memberships);
+        }
+        self.out.memberships.extend_from_slice(&self.arrays);
+        for &(array, _) in &self.arrays {
+            if let Some(span) = self.out.arrays.get_mut(array as usize - 1)
+                && span.paths.last() != Some(&path)
+            {
+                span.paths.push(path);
+            }
+        }
+    }
+
     /// A number leaf. EventBridge compares event numbers as doubles only when the text is
     /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
     pub(crate) fn number_leaf(&mut self, path: PathId, value: f64) {
@@ -487,6 +518,9 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
             return;
         }
         if let Some(deferred) = &mut self.deferred {
+            if deferred.capacity() == 0 {
+                *deferred = std::mem::take(&mut self.out.spare().deferred);
+            }
             deferred.push(self.out.leaves.len());
             self.leaf(path, LeafValue::Num(value));
             return;
@@ -512,14 +546,19 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     /// writes inexactly, as [`Walker::number_leaf`] does at once. `suspicious` tells
     /// whether some number token of the text could be inexact (see `scan.rs`): when none
     /// is, no double is written inexactly and the text is not read again.
+    #[inline]
     pub(crate) fn settle_exactness(&mut self, suspicious: bool) {
+        if suspicious && self.deferred.as_ref().is_some_and(|d| !d.is_empty()) {
+            self.settle_deferred();
+        }
+    }
+
+    /// [`Walker::settle_exactness`] when some deferred leaf may have to be marked.
+    #[inline(never)]
+    fn settle_deferred(&mut self) {
         let Some(deferred) = self.deferred.take() else {
             return;
         };
-        if !suspicious || deferred.is_empty() {
-            self.out.spare().deferred = deferred;
-            return;
-        }
         let mut inexact = std::str::from_utf8(self.bytes)
             .map(crate::numbers::inexact_numbers)
             .unwrap_or_default();
@@ -532,7 +571,7 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
                 leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
             }
         }
-        self.out.spare().deferred = deferred;
+        self.deferred = Some(deferred);
     }
 
     pub(crate) fn seq(&self) -> u32 {
@@ -542,7 +581,14 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     /// Opens an array; its id is its position in `out.arrays` plus one.
     pub(crate) fn new_array(&mut self) -> u32 {
         let start = self.seq();
-        let mut span = self.out.spare().spans.pop().unwrap_or_default();
+        let spare = self.out.spare.get_or_insert_with(Box::default);
+        let mut span = spare.spans.pop().unwrap_or_default();
+        if self.out.arrays.capacity() == 0 {
+            self.out.arrays = std::mem::take(&mut spare.arrays);
+        }
+        if self.arrays.capacity() == 0 {
+            self.arrays = std::mem::take(&mut spare.stack);
+        }
         span.whole = (start, start);
         self.out.arrays.push(span);
         u32::try_from(self.out.arrays.len()).unwrap_or(u32::MAX)
@@ -558,18 +604,27 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     }
 
     /// A list for [`Walker::deferred`], from the thread's kept buffers.
+    #[inline]
     pub(crate) fn defer_numbers(&mut self) {
-        self.deferred = Some(std::mem::take(&mut self.out.spare().deferred));
+        // Taken from the kept buffers at the first deferred leaf.
+        self.deferred = Some(Vec::new());
     }
 
     /// Hands the walker's lists back and sorts the event's leaves.
-    pub(crate) fn finish(mut self) {
-        self.out.spare().stack = std::mem::take(&mut self.arrays);
-        if self.path.capacity() <= KEEP {
+    pub(crate) fn finish(&mut self) {
+        if self.arrays.capacity() != 0 {
+            let mut stack = std::mem::take(&mut self.arrays);
+            empty(&mut stack);
+            self.out.spare().stack = stack;
+        }
+        if self.path.capacity() != 0 && self.path.capacity() <= KEEP {
             self.path.clear();
             self.out.spare().path = std::mem::take(&mut self.path);
         }
-        if let Some(deferred) = self.deferred.take() {
+        if let Some(mut deferred) = self.deferred.take()
+            && deferred.capacity() != 0
+        {
+            empty(&mut deferred);
             self.out.spare().deferred = deferred;
         }
         self.out.leaves.sort_by_key(|l| l.path);
@@ -837,6 +892,21 @@ mod tests {
                 .collect()
         };
         assert_eq!(values(&from_value), values(&from_bytes));
+    }
+
+    #[test]
+    fn relabelled_leaves_keep_their_allocation() {
+        let text = String::from("borrowed");
+        let mut leaves = Vec::with_capacity(16);
+        leaves.push(FlatLeaf {
+            path: 0,
+            value: LeafValue::Str(Cow::Borrowed(text.as_str())),
+            seq: 0,
+            arrays: (0, 0),
+        });
+        let relabelled: Vec<FlatLeaf<'static>> = relabel(leaves);
+        assert!(relabelled.is_empty());
+        assert!(relabelled.capacity() >= 16);
     }
 
     #[test]

@@ -37,7 +37,34 @@ pub(crate) type StateId = u32;
 #[derive(Debug, Clone)]
 pub(crate) struct AffixTable<T> {
     by_text: Map<Box<[u8]>, Vec<T>>,
-    lengths: Vec<usize>,
+    /// The distinct lengths of the texts, ascending.
+    lengths: Vec<Length>,
+}
+
+/// One length of an [`AffixTable`]'s texts, with the bytes its texts start and end with:
+/// a value whose head (tail) of that length does not end (start) with one of them is
+/// passed over without hashing it.
+#[derive(Debug, Clone)]
+struct Length {
+    len: usize,
+    first: ByteSet,
+    last: ByteSet,
+}
+
+/// A set of bytes, one bit each.
+#[derive(Debug, Clone, Default)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn insert(&mut self, byte: u8) {
+        self.0[usize::from(byte >> 6)] |= 1 << (byte & 63);
+    }
+
+    /// Whether `byte` is in the set; `None` (no byte: an empty text) is.
+    #[inline(always)]
+    fn has(&self, byte: Option<&u8>) -> bool {
+        byte.is_none_or(|&b| self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+    }
 }
 
 impl<T> Default for AffixTable<T> {
@@ -55,8 +82,22 @@ impl<T> AffixTable<T> {
             .entry(text.as_bytes().into())
             .or_default()
             .push(item);
-        if let Err(at) = self.lengths.binary_search(&text.len()) {
-            self.lengths.insert(at, text.len());
+        let at = match self.lengths.binary_search_by_key(&text.len(), |l| l.len) {
+            Ok(at) => at,
+            Err(at) => {
+                let length = Length {
+                    len: text.len(),
+                    first: ByteSet::default(),
+                    last: ByteSet::default(),
+                };
+                self.lengths.insert(at, length);
+                at
+            }
+        };
+        let bytes = text.as_bytes();
+        if let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) {
+            self.lengths[at].first.insert(first);
+            self.lengths[at].last.insert(last);
         }
     }
 
@@ -78,10 +119,13 @@ impl<T> AffixTable<T> {
 
     /// [`AffixTable::for_each_prefix_of`] on the bytes of a text.
     pub(crate) fn for_each_prefix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
-        for &len in &self.lengths {
-            let Some(head) = value.get(..len) else {
+        for length in &self.lengths {
+            let Some(head) = value.get(..length.len) else {
                 break;
             };
+            if !length.last.has(head.last()) {
+                continue;
+            }
             if let Some(items) = self.by_text.get(head) {
                 items.iter().for_each(&mut found);
             }
@@ -90,10 +134,17 @@ impl<T> AffixTable<T> {
 
     /// [`AffixTable::for_each_suffix_of`] on the bytes of a text.
     pub(crate) fn for_each_suffix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
-        for &len in &self.lengths {
-            let Some(tail) = value.len().checked_sub(len).and_then(|at| value.get(at..)) else {
+        for length in &self.lengths {
+            let Some(tail) = value
+                .len()
+                .checked_sub(length.len)
+                .and_then(|at| value.get(at..))
+            else {
                 break;
             };
+            if !length.first.has(tail.first()) {
+                continue;
+            }
             if let Some(items) = self.by_text.get(tail) {
                 items.iter().for_each(&mut found);
             }
@@ -686,6 +737,55 @@ impl CidrIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte filters of [`AffixTable`] pass over no text that starts or ends a value.
+    #[test]
+    fn affix_tables_find_every_prefix_and_suffix() {
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "-s1",
+            "-s12",
+            "x-s12",
+            "\u{e9}t\u{e9}",
+            "p1-",
+            "p12-",
+            "b",
+        ];
+        let mut table = AffixTable::default();
+        for (i, text) in texts.iter().enumerate() {
+            table.insert(text, i);
+        }
+        let values = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "head-s1",
+            "head-s12",
+            "x-s12",
+            "\u{e9}t\u{e9}\u{e9}t\u{e9}",
+            "p1-tail",
+            "p12-tail",
+            "p123-tail",
+            "b-s12",
+            "zzz",
+        ];
+        for value in values {
+            let mut prefixes = Vec::new();
+            table.for_each_prefix_of(value, |&i| prefixes.push(i));
+            let mut suffixes = Vec::new();
+            table.for_each_suffix_of(value, |&i| suffixes.push(i));
+            prefixes.sort_unstable();
+            suffixes.sort_unstable();
+            let expected = |keep: &dyn Fn(&str) -> bool| -> Vec<usize> {
+                (0..texts.len()).filter(|&i| keep(texts[i])).collect()
+            };
+            assert_eq!(prefixes, expected(&|t| value.starts_with(t)), "{value}");
+            assert_eq!(suffixes, expected(&|t| value.ends_with(t)), "{value}");
+        }
+    }
 
     fn range(lower: Option<(f64, bool)>, upper: Option<(f64, bool)>) -> NumericRange {
         NumericRange { lower, upper }

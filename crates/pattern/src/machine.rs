@@ -195,7 +195,7 @@ impl Transitions {
                 if kinds & KIND_STRINGS != 0
                     && let Some(states) = self.strings.get(s.as_ref())
                 {
-                    out.extend_from_slice(states);
+                    extend(out, states);
                 }
                 if kinds & KIND_STRING_INDEXES != 0 {
                     self.collect_string_matches(s, out);
@@ -205,14 +205,14 @@ impl Transitions {
                 if kinds & KIND_NUMBERS != 0
                     && let Some(states) = self.numbers.get(&number_key(*n))
                 {
-                    out.extend_from_slice(states);
+                    extend(out, states);
                 }
                 if kinds & KIND_NUMERIC != 0 {
                     self.numeric.collect(*n, out);
                 }
             }
-            LeafValue::Bool(b) => out.extend_from_slice(&self.booleans[usize::from(*b)]),
-            LeafValue::Null => out.extend_from_slice(&self.nulls),
+            LeafValue::Bool(b) => extend(out, &self.booleans[usize::from(*b)]),
+            LeafValue::Null => extend(out, &self.nulls),
         }
         if kinds & (KIND_ANYTHING_BUT | KIND_ANY | KIND_SCANNED) != 0 {
             self.collect_other_matches(value, out);
@@ -223,7 +223,7 @@ impl Transitions {
         if self.kinds & KIND_ANYTHING_BUT != 0 {
             self.anything_but.collect(value, out);
         }
-        out.extend_from_slice(&self.any);
+        extend(out, &self.any);
         if self.kinds & KIND_SCANNED != 0 {
             for (matcher, next) in &self.scanned {
                 if matcher.matches(value) {
@@ -405,13 +405,13 @@ impl<R> RuleMachine<R> {
     /// The rules matching a parsed event, in the order they were added, or the limit
     /// the event went past ([`EventError::TooDeep`], [`EventError::TooComplex`]).
     pub fn try_matching_rules(&self, event: &Value) -> Result<Vec<&R>, EventError> {
-        let flat = flatten_value(&self.paths, event);
+        let mut flat = flatten_value(&self.paths, event);
         if flat.too_deep {
             return Err(EventError::TooDeep {
                 limit: MAX_EVENT_DEPTH,
             });
         }
-        self.run(&flat)
+        self.run(&mut flat)
     }
 
     /// The rules matching an event given as raw JSON, in the order they were added.
@@ -423,24 +423,30 @@ impl<R> RuleMachine<R> {
         // The event is filled in place by the byte reader (not moved out of it).
         let mut flat = FlatEvent::from_buffers();
         if scan_into(&self.paths, event, &mut flat) {
-            return self.run(&flat);
+            return self.run(&mut flat);
         }
         drop(flat);
-        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+        self.run(&mut crate::flatten::flatten_bytes_serde(
+            &self.paths,
+            event,
+        )?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of
     /// the byte reader, see `scan.rs`).
     #[cfg(test)]
     pub(crate) fn matching_rules_json_serde(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
-        self.run(&crate::flatten::flatten_bytes_serde(&self.paths, event)?)
+        self.run(&mut crate::flatten::flatten_bytes_serde(
+            &self.paths,
+            event,
+        )?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through the byte reader alone: `None` where
     /// it would hand the event to serde_json.
     #[cfg(test)]
     pub(crate) fn matching_rules_scan(&self, event: &[u8]) -> Option<Result<Vec<&R>, EventError>> {
-        crate::scan::scan(&self.paths, event).map(|flat| self.run(&flat))
+        crate::scan::scan(&self.paths, event).map(|mut flat| self.run(&mut flat))
     }
 
     #[cfg(test)]
@@ -488,16 +494,8 @@ impl<R> RuleMachine<R> {
     /// cost the sum of the arrays' sizes, not their product. What remains (one rule's
     /// fields interleaved across several arrays at the same path) is bounded by the
     /// step limit.
-    fn run(&self, event: &FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => {
-                let result = self.run_with(event, &mut scratch);
-                scratch.recycle();
-                result
-            }
-            // Not reached (matching calls nothing that matches again): fresh buffers.
-            Err(_) => self.run_with(event, &mut Scratch::default()),
-        })
+    fn run(&self, event: &mut FlatEvent<'_>) -> Result<Vec<&R>, EventError> {
+        event.with_scratch(|event, scratch| self.run_with(event, scratch))
     }
 
     fn run_with(
@@ -591,7 +589,10 @@ impl<R> RuleMachine<R> {
         };
         *steps += 1;
         self.within_step_limit(*steps)?;
-        matched.extend_from_slice(&state.accepts);
+        // Most states accept no rule or one: no copy call for them.
+        for &rule in &state.accepts {
+            matched.push(rule);
+        }
         Ok(Some(state))
     }
 
@@ -698,8 +699,8 @@ impl<R> RuleMachine<R> {
 
 /// Buffers of [`RuleMachine::run`], kept per thread between events so that matching a
 /// small event allocates little more than its result.
-#[derive(Default)]
-struct Scratch {
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
     matched: Vec<u32>,
     seen_list: Vec<Task>,
     pending: Vec<Task>,
@@ -716,36 +717,58 @@ struct Scratch {
 
 impl Scratch {
     /// Empties the buffers for the next event, dropping those a large event grew.
-    fn recycle(&mut self) {
+    #[inline]
+    pub(crate) fn recycle(&mut self) {
         const KEEP: usize = 1024;
-        for list in [&mut self.seen_list, &mut self.pending] {
-            list.clear();
-            if list.capacity() > KEEP {
-                *list = Vec::new();
-            }
-        }
+        self.seen_list.clear();
+        self.pending.clear();
         self.matched.clear();
         self.nexts.clear();
         self.states.clear();
         self.reached.clear();
         self.ranges.clear();
-        if self.relevant.capacity() > KEEP {
-            self.relevant = Map::default();
-        }
-        if self.ranges.capacity() > KEEP {
-            self.ranges = Vec::new();
-        }
-        if [&self.matched, &self.nexts, &self.states, &self.reached]
-            .iter()
-            .any(|list| list.capacity() > KEEP)
-        {
-            *self = Self::default();
+        let grown = [
+            self.seen_list.capacity(),
+            self.pending.capacity(),
+            self.matched.capacity(),
+            self.nexts.capacity(),
+            self.states.capacity(),
+            self.reached.capacity(),
+            self.ranges.capacity(),
+            self.relevant.capacity(),
+        ]
+        .into_iter()
+        .fold(0, usize::max);
+        if grown > KEEP {
+            self.shrink(KEEP);
         }
     }
-}
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    /// Drops the buffers grown past `keep` entries.
+    #[cold]
+    fn shrink(&mut self, keep: usize) {
+        for list in [&mut self.seen_list, &mut self.pending] {
+            if list.capacity() > keep {
+                *list = Vec::new();
+            }
+        }
+        for list in [
+            &mut self.matched,
+            &mut self.nexts,
+            &mut self.states,
+            &mut self.reached,
+        ] {
+            if list.capacity() > keep {
+                *list = Vec::new();
+            }
+        }
+        if self.ranges.capacity() > keep {
+            self.ranges = Vec::new();
+        }
+        if self.relevant.capacity() > keep {
+            self.relevant = Map::default();
+        }
+    }
 }
 
 /// The tasks already queued: a short list searched in turn, a hash set past 32 of them
@@ -785,7 +808,7 @@ struct SeenStates {
 
 impl SeenStates {
     /// Records `state`; `false` when it was already there.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, state: StateId) -> bool {
         if let Some(many) = &mut self.many {
             return many.insert(state);
@@ -798,6 +821,17 @@ impl SeenStates {
             self.many = Some(self.few.drain(..).collect());
         }
         true
+    }
+}
+
+/// Appends `states` to `out`; most lists hold one state or none, pushed without a copy
+/// call.
+#[inline(always)]
+fn extend(out: &mut Vec<StateId>, states: &[StateId]) {
+    match states {
+        [] => {}
+        [one] => out.push(*one),
+        more => out.extend_from_slice(more),
     }
 }
 

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use crate::flatten::{FlatEvent, PathIndex, Walker};
-use crate::trie::ROOT;
+use crate::trie::{ROOT, length_bit};
 use crate::value::LeafValue;
 
 /// Most objects and arrays open at once along the paths rules name, the top-level object
@@ -36,10 +36,60 @@ pub(crate) fn scan<'a>(index: &PathIndex, bytes: &'a [u8]) -> Option<FlatEvent<'
 /// [`scan`] into `out`, an empty event from [`FlatEvent::from_buffers`]; `false` when the
 /// reader does not accept the event (`out` then holds part of it: drop it).
 pub(crate) fn scan_into<'a>(index: &PathIndex, bytes: &'a [u8], out: &mut FlatEvent<'a>) -> bool {
+    if is_plain(bytes) {
+        read::<true>(index, bytes, out)
+    } else {
+        read::<false>(index, bytes, out)
+    }
+}
+
+/// Whether `bytes` has no byte a string scan must look at besides quotes: no `\`, no
+/// control character (so no whitespace but spaces) and no non-ASCII byte, as most events
+/// are written (compact ASCII JSON without escapes). A string of such an input ends at
+/// the next `"`, with nothing else in it to check. One pass over the whole input,
+/// without an early exit, so that it vectorises.
+fn is_plain(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(32);
+    for chunk in &mut chunks {
+        if let Ok(chunk) = <&[u8; 32]>::try_from(chunk)
+            && not_plain(chunk)
+        {
+            return false;
+        }
+    }
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return true;
+    }
+    // The last bytes: within the last 32 when there are that many (some read twice),
+    // else one by one.
+    match bytes.last_chunk::<32>() {
+        Some(last) => !not_plain(last),
+        None => !rest.iter().any(|&b| (b as i8) < 0x20 || b == b'\\'),
+    }
+}
+
+/// Whether 32 bytes hold a backslash, a control or a non-ASCII byte: one OR over them
+/// all (no early exit, so that it is done in vectors).
+#[inline(always)]
+fn not_plain(chunk: &[u8; 32]) -> bool {
+    let mut found = 0u8;
+    for &b in chunk {
+        found |= u8::from((b as i8) < 0x20) | u8::from(b == b'\\');
+    }
+    found != 0
+}
+
+/// [`scan_into`] with the string scan chosen by [`is_plain`] (`PLAIN`).
+fn read<'a, const PLAIN: bool>(
+    index: &PathIndex,
+    bytes: &'a [u8],
+    out: &mut FlatEvent<'a>,
+) -> bool {
     let mut walker = Walker::new(index, out);
     walker.bytes = bytes;
     walker.defer_numbers();
-    let mut reader = Reader {
+    let mut reader = Reader::<PLAIN> {
         bytes,
         pos: 0,
         index,
@@ -78,12 +128,14 @@ struct Token {
 
 impl Token {
     /// The text of a string without escapes (already checked to be UTF-8).
+    #[inline(always)]
     fn text<'a>(&self, bytes: &'a [u8]) -> Step<&'a str> {
         std::str::from_utf8(&bytes[self.start..self.end]).map_err(|_| GiveUp)
     }
 }
 
-struct Reader<'w, 'o, 'i, 'a> {
+/// `PLAIN`: the whole input passed [`is_plain`].
+struct Reader<'w, 'o, 'i, 'a, const PLAIN: bool> {
     bytes: &'a [u8],
     pos: usize,
     index: &'i PathIndex,
@@ -112,6 +164,50 @@ fn has_zero(word: u64) -> u64 {
 /// Non-zero when some byte of `word` is below `n` (`n` at most 128).
 fn has_below(word: u64, n: u8) -> u64 {
     word.wrapping_sub(LOW * u64::from(n)) & !word & HIGH
+}
+
+/// The first `"` at or after `pos`: the end of a string of an input that passed
+/// [`is_plain`] (nothing else in it to check), eight bytes at a time.
+#[inline(always)]
+fn closing_quote(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let quotes = has_zero(u64::from_le_bytes(word) ^ (LOW * u64::from(b'"')));
+        if quotes != 0 {
+            // The lowest flagged byte is exact (a borrow only flags bytes above).
+            return Some(pos + (quotes.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    let rest = bytes.get(pos..)?;
+    rest.iter().position(|&b| b == b'"').map(|n| pos + n)
+}
+
+/// The end of the integer token at `start` (a digit 1-9) when it has at most 15 digits
+/// and no fraction or exponent follows (so [`Reader::number`] would take it as it is,
+/// exact and in range); `None` otherwise.
+#[inline(always)]
+fn short_integer_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut end = start + 1;
+    while let Some(b'0'..=b'9') = bytes.get(end) {
+        end += 1;
+    }
+    match bytes.get(end) {
+        Some(b'.' | b'e' | b'E') => None,
+        _ if end - start > 15 => None,
+        _ => Some(end),
+    }
+}
+
+/// What [`Reader::plain_members`] stopped at.
+enum Next {
+    /// A key to read in full, past its opening quote.
+    Key,
+    /// A value, at the trie node of its key (`None`: skipped).
+    Value(Option<u32>),
+    /// What follows a member's value.
+    Separator,
 }
 
 /// The objects (`true`) and arrays open while skipping a value: the first 128 as bits,
@@ -170,7 +266,7 @@ const STOP: [bool; 256] = {
     table
 };
 
-impl<'a> Reader<'_, '_, '_, 'a> {
+impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -215,28 +311,121 @@ impl<'a> Reader<'_, '_, '_, 'a> {
             return Ok(());
         }
         self.expect(b'"')?;
+        // Keys of a length no child of `node` has are refused without a lookup.
+        let refused = self.index.trie.refused_lengths(node);
         loop {
-            let token = self.string()?;
-            self.colon()?;
-            match self.key_child(node, token)? {
+            let next = if PLAIN {
+                self.plain_members(node, refused)?
+            } else {
+                Next::Key
+            };
+            let child = match next {
+                Next::Value(child) => child,
+                Next::Separator => {
+                    if self.separator()? {
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Next::Key => {
+                    let token = self.string()?;
+                    self.colon()?;
+                    if !token.escaped && refused & length_bit(token.end - token.start) != 0 {
+                        None
+                    } else {
+                        self.key_child(node, token)?
+                    }
+                }
+            };
+            match child {
                 Some(child) => self.value(child)?,
                 None => self.skip_member()?,
             }
-            // Compact JSON first: `,"` or `}` right after the value.
-            match self.peek() {
-                Some(b',') if self.bytes.get(self.pos + 1) == Some(&b'"') => self.pos += 2,
-                Some(b'}') => {
-                    self.pos += 1;
+            if !self.separator()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After an object member: past `,"` (`true`: another member follows) or past the
+    /// closing `}` (`false`: the object is closed).
+    #[inline(always)]
+    fn separator(&mut self) -> Step<bool> {
+        // Compact JSON first: `,"` or `}` right after the value.
+        match self.peek() {
+            Some(b',') if self.bytes.get(self.pos + 1) == Some(&b'"') => {
+                self.pos += 2;
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                self.nesting -= 1;
+                Ok(false)
+            }
+            _ => {
+                let more = self.after_member()?;
+                if !more {
                     self.nesting -= 1;
-                    return Ok(());
+                }
+                Ok(more)
+            }
+        }
+    }
+
+    /// Object members of an input that passed [`is_plain`] (PLAIN only), from just past
+    /// a key's opening quote: the members written compactly (`"key":"value"` then `,"`)
+    /// whose key no rule looks below (`refused` by its length, see
+    /// [`PathTrie::refused_lengths`](crate::trie::PathTrie), or not found) and whose
+    /// value is a string or a number are skipped in one loop. Tells what comes next: a
+    /// value (the key read, whitespace after its `:` too) with the key's trie node, a
+    /// key to read in full (an empty one, or spacing before its `:`), or what follows a
+    /// skipped value that is not `,"`.
+    #[inline(always)]
+    fn plain_members(&mut self, node: u32, refused: u64) -> Step<Next> {
+        let bytes = self.bytes;
+        let mut pos = self.pos;
+        loop {
+            let key_end = closing_quote(bytes, pos).ok_or(GiveUp)?;
+            let len = key_end - pos;
+            if len == 0 || bytes.get(key_end + 1) != Some(&b':') {
+                self.pos = pos;
+                return Ok(Next::Key);
+            }
+            let child = if refused & length_bit(len) != 0 {
+                None
+            } else {
+                self.index.trie.child_within(node, bytes, pos, key_end)
+            };
+            let value = key_end + 2;
+            match bytes.get(value) {
+                Some(b'"') if child.is_none() => {
+                    pos = closing_quote(bytes, value + 1).ok_or(GiveUp)? + 1;
+                }
+                // A positive integer of at most 15 digits: nothing more to check (no
+                // fraction, no exponent, exact, finite).
+                Some(b'1'..=b'9')
+                    if child.is_none()
+                        && let Some(end) = short_integer_end(bytes, value) =>
+                {
+                    pos = end;
+                }
+                Some(b'-' | b'0'..=b'9') if child.is_none() => {
+                    self.pos = value;
+                    let (start, end, exponent) = self.number()?;
+                    check_range(&bytes[start..end], exponent)?;
+                    pos = end;
                 }
                 _ => {
-                    if !self.after_member()? {
-                        self.nesting -= 1;
-                        return Ok(());
-                    }
+                    self.pos = key_end + 1;
+                    self.colon()?;
+                    return Ok(Next::Value(child));
                 }
             }
+            if bytes.get(pos..pos + 2) != Some(b",\"") {
+                self.pos = pos;
+                return Ok(Next::Separator);
+            }
+            pos += 2;
         }
     }
 
@@ -282,8 +471,11 @@ impl<'a> Reader<'_, '_, '_, 'a> {
         if raw.is_empty() && !self.index.empty_step() {
             return Ok(None);
         }
-        if !token.escaped {
-            return Ok(self.index.trie.child(node, raw));
+        if PLAIN || !token.escaped {
+            return Ok(self
+                .index
+                .trie
+                .child_within(node, self.bytes, token.start, token.end));
         }
         let mut key = std::mem::take(&mut self.key);
         key.clear();
@@ -314,7 +506,7 @@ impl<'a> Reader<'_, '_, '_, 'a> {
                 let token = self.string()?;
                 if let Some(path) = id {
                     let raw = &self.bytes[token.start..token.end];
-                    let text = if token.escaped {
+                    let text = if !PLAIN && token.escaped {
                         let mut text = String::with_capacity(raw.len());
                         decode(raw, &mut text)?;
                         Cow::Owned(text)
@@ -329,13 +521,13 @@ impl<'a> Reader<'_, '_, '_, 'a> {
             Some(b'f') => self.literal(b"false", id, LeafValue::Bool(false)),
             Some(b'n') => self.literal(b"null", id, LeafValue::Null),
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
+                let (start, end, exponent) = self.number()?;
                 let token = &self.bytes[start..end];
                 if let Some(path) = id {
                     let value = number_value(token)?;
                     self.walker.number_leaf(path, value);
                 } else {
-                    check_range(token)?;
+                    check_range(token, exponent)?;
                 }
                 Ok(())
             }
@@ -400,8 +592,8 @@ impl<'a> Reader<'_, '_, '_, 'a> {
                 Ok(())
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
-                check_range(&self.bytes[start..end])
+                let (start, end, exponent) = self.number()?;
+                check_range(&self.bytes[start..end], exponent)
             }
             _ => self.skip(),
         }
@@ -443,8 +635,8 @@ impl<'a> Reader<'_, '_, '_, 'a> {
                 Some(b'f') => self.literal(b"false", None, LeafValue::Null)?,
                 Some(b'n') => self.literal(b"null", None, LeafValue::Null)?,
                 Some(b'-' | b'0'..=b'9') => {
-                    let (start, end) = self.number()?;
-                    check_range(&self.bytes[start..end])?;
+                    let (start, end, exponent) = self.number()?;
+                    check_range(&self.bytes[start..end], exponent)?;
                 }
                 _ => return Err(GiveUp),
             }
@@ -494,6 +686,15 @@ impl<'a> Reader<'_, '_, '_, 'a> {
     fn string(&mut self) -> Step<Token> {
         let bytes = self.bytes;
         let start = self.pos;
+        if PLAIN {
+            let end = closing_quote(bytes, start).ok_or(GiveUp)?;
+            self.pos = end + 1;
+            return Ok(Token {
+                start,
+                end,
+                escaped: false,
+            });
+        }
         let mut pos = start;
         while let Some(chunk) = bytes.get(pos..pos + 8) {
             let mut word = [0u8; 8];
@@ -627,8 +828,9 @@ impl<'a> Reader<'_, '_, '_, 'a> {
         hex4(digits)
     }
 
-    /// A number token, checked against JSON's grammar; its byte range.
-    fn number(&mut self) -> Step<(usize, usize)> {
+    /// A number token, checked against JSON's grammar; its byte range, and whether it
+    /// has an exponent.
+    fn number(&mut self) -> Step<(usize, usize, bool)> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -660,11 +862,12 @@ impl<'a> Reader<'_, '_, '_, 'a> {
             }
             self.digits();
             self.suspicious = true;
+            return Ok((start, self.pos, true));
         }
         if self.pos - start > 15 {
             self.suspicious = true;
         }
-        Ok((start, self.pos))
+        Ok((start, self.pos, false))
     }
 
     fn digits(&mut self) {
@@ -700,10 +903,10 @@ fn number_value(token: &[u8]) -> Step<f64> {
 }
 
 /// Gives up on a number token past the largest double, read only when it could be: with
-/// an exponent, or with more than 300 characters (a number without an exponent below
-/// 10^308 is finite).
-fn check_range(token: &[u8]) -> Step {
-    if token.len() > 300 || token.iter().any(|&b| b == b'e' || b == b'E') {
+/// an exponent (`exponent`), or with more than 300 characters (a number without an
+/// exponent below 10^308 is finite).
+fn check_range(token: &[u8], exponent: bool) -> Step {
+    if exponent || token.len() > 300 {
         number_value(token)?;
     }
     Ok(())

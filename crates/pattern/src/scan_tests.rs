@@ -686,3 +686,100 @@ fn integer_tokens_read_as_the_parser_reads_them() {
         assert_eq!(read.to_bits(), expected.to_bits(), "{token}");
     }
 }
+
+/// Faults after every field the rules name (so a reader that stopped there would miss
+/// them) are errors, serde_json's, on plain inputs (compact ASCII without escapes, read
+/// with the quote-only string scan) and on the others.
+#[test]
+fn faults_after_the_named_fields_are_errors() {
+    let mut machine = RuleMachine::new();
+    if let Ok(p) = Pattern::from_value(&json!({"detail": {"f": ["v1"]}})) {
+        machine.add_rule(0, &p);
+    }
+    let good = r#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s"}"#;
+    assert!(super::is_plain(good.as_bytes()));
+    assert_eq!(
+        machine.matching_rules_json(good.as_bytes()).ok(),
+        Some(vec![&0])
+    );
+    let faults: [&[u8]; 17] = [
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s""#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s"}x"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s"}}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":"s",}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1" "source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":"ev-1","source":s}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":01,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12.,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12x,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"zzz"},"id":12e,"source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"z\qz"},"id":"ev-1","source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":"z\u12g4z"},"id":"ev-1","source":"s"}"#,
+        b"{\"detail\":{\"f\":\"v1\",\"g\":\"z\x01z\"},\"id\":\"ev-1\",\"source\":\"s\"}",
+        br#"{"detail":{"f":"v1","g":["zzz"},"id":"ev-1","source":"s"}"#,
+        br#"{"detail":{"f":"v1","g":{"h":1e}},"id":"ev-1","source":"s"}"#,
+    ];
+    for bad in faults {
+        let new = machine.matching_rules_json(bad).map_err(|e| e.to_string());
+        let old = machine
+            .matching_rules_json_serde(bad)
+            .map_err(|e| e.to_string());
+        let text = String::from_utf8_lossy(bad);
+        assert!(old.is_err(), "serde_json accepts {text}");
+        assert!(new.is_err(), "{text}");
+        assert_eq!(new, old, "{text}");
+        assert!(scan(machine.path_index(), bad).is_none(), "{text}");
+    }
+    // Numbers skipped in the plain members' loop, of every length and form.
+    for number in [
+        "7",
+        "123456789012345",
+        "1234567890123456",
+        "12.5",
+        "1e3",
+        "-3",
+        "0",
+    ] {
+        let text = format!(r#"{{"detail":{{"f":"v1","n":{number}}},"id":{number},"s":"x"}}"#);
+        let bytes = text.as_bytes();
+        assert!(super::is_plain(bytes));
+        let expected = flatten_bytes_serde(machine.path_index(), bytes).map(|f| f.dump());
+        let got = scan(machine.path_index(), bytes).map(|f| f.dump());
+        assert_eq!(got, expected.ok(), "{text}");
+        assert_eq!(
+            machine.matching_rules_json(bytes).ok(),
+            Some(vec![&0]),
+            "{text}"
+        );
+    }
+    // Invalid UTF-8 in a skipped key or string: the reader gives up and the event reads
+    // as serde_json reads it (it lets a skipped string's bytes through), as before.
+    for odd in [
+        &b"{\"detail\":{\"f\":\"v1\",\"g\":\"zzz\"},\"id\":\"ev-1\",\"so\xffurce\":\"s\"}"[..],
+        b"{\"detail\":{\"f\":\"v1\",\"g\":\"zzz\"},\"id\":\"ev-1\",\"source\":\"s\xc3\"}",
+    ] {
+        let new = machine.matching_rules_json(odd).map_err(|e| e.to_string());
+        let old = machine
+            .matching_rules_json_serde(odd)
+            .map_err(|e| e.to_string());
+        assert_eq!(new, old, "{}", String::from_utf8_lossy(odd));
+        assert!(scan(machine.path_index(), odd).is_none());
+    }
+}
+
+#[test]
+fn plain_inputs_are_told_apart() {
+    use super::is_plain;
+    assert!(is_plain(br#"{"a":"b c","d":[1,true,null]}"#));
+    assert!(is_plain(b""));
+    for byte in [b'\\', b'\n', b'\t', b'\r', 0x00, 0x1f, 0x80, 0xc3, 0xff] {
+        for at in [0, 7, 8, 15, 16, 31, 32, 40] {
+            let mut text = vec![b'a'; 41];
+            text[at] = byte;
+            assert!(!is_plain(&text), "{byte:#x} at {at}");
+        }
+    }
+    assert!(is_plain(&[0x7f, 0x20, b'~']));
+}

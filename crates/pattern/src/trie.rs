@@ -33,10 +33,13 @@ pub(crate) struct TrieNode {
     /// Bit `n` (of lengths below 64) or bit 63 (longer): some child key has that length.
     lengths: u64,
     few: Vec<(Box<[u8]>, u32)>,
+    /// The entries of `few` of 1 to 8 bytes: their bytes as a little-endian word padded
+    /// with zeros, their length and node (see [`PathTrie::child_within`]).
+    short: Vec<(u64, usize, u32)>,
     many: Option<Map<Box<[u8]>, u32>>,
 }
 
-fn length_bit(len: usize) -> u64 {
+pub(crate) fn length_bit(len: usize) -> u64 {
     1u64 << len.min(63)
 }
 
@@ -67,7 +70,13 @@ impl TrieNode {
             }
             None => {
                 self.few.push((key.into(), node));
+                if (1..=8).contains(&key.len()) {
+                    let mut word = [0u8; 8];
+                    word[..key.len()].copy_from_slice(key);
+                    self.short.push((u64::from_le_bytes(word), key.len(), node));
+                }
                 if self.few.len() > FEW_CHILDREN {
+                    self.short.clear();
                     self.many = Some(self.few.drain(..).collect());
                 }
             }
@@ -127,6 +136,36 @@ impl PathTrie {
         }
     }
 
+    /// [`PathTrie::child`] for the key `input[start..end]`: a key of 1 to 8 bytes
+    /// followed by at least 8 bytes of input (the usual case: its closing quote and
+    /// value) is compared as one word with each short entry, without a call.
+    #[inline(always)]
+    pub(crate) fn child_within(
+        &self,
+        node: u32,
+        input: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<u32> {
+        let len = end.wrapping_sub(start);
+        if (1..=8).contains(&len)
+            && !self.long_paths
+            && let Some(chunk) = input.get(start..start + 8)
+            && let Some(found) = self.nodes.get(node as usize)
+            && found.many.is_none()
+        {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * len));
+            return found
+                .short
+                .iter()
+                .find(|&&(w, l, _)| w == word && l == len)
+                .map(|&(_, _, child)| child);
+        }
+        self.child(node, input.get(start..end)?)
+    }
+
     /// [`PathTrie::child`] for a key no entry of `node` holds: a dotted key of a long
     /// path followed step by step, or the top-level empty key.
     #[cold]
@@ -143,8 +182,95 @@ impl PathTrie {
         }
     }
 
+    /// Bit `n` (see [`length_bit`]) set when no non-empty event key of that length has a
+    /// child below `node` ([`PathTrie::child`] is `None` for it): the lengths of no
+    /// entry, when no path is followed step by step. Empty keys are never refused here.
+    #[inline]
+    pub(crate) fn refused_lengths(&self, node: u32) -> u64 {
+        match self.nodes.get(node as usize) {
+            Some(found) if !self.long_paths => !found.lengths & !1,
+            _ => 0,
+        }
+    }
+
     /// The id of the node's path, when a rule names it.
     pub(crate) fn id(&self, node: u32) -> Option<PathId> {
         self.nodes.get(node as usize).and_then(|n| n.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key compared as a word (`child_within`) finds what the byte lookup (`child`)
+    /// finds, wherever it sits in the input and whatever follows it.
+    #[test]
+    fn word_lookups_agree_with_byte_lookups() {
+        let paths = [
+            "a",
+            "ab",
+            "detail",
+            "detail.f",
+            "detail.g2",
+            "x.y.z",
+            "eightchr",
+            "ninechars",
+            "\u{e9}t\u{e9}",
+            "a.b.c.d",
+        ];
+        let mut few = PathTrie::default();
+        for (id, path) in paths.iter().enumerate() {
+            few.insert(path, id as PathId);
+        }
+        // Past FEW_CHILDREN children of the root: a hashed node.
+        let mut many = few.clone();
+        for i in 0..20 {
+            many.insert(&format!("k{i}"), 100 + i);
+        }
+        let keys = [
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "detail",
+            "detail.f",
+            "detailx",
+            "f",
+            "g2",
+            "g",
+            "x",
+            "y.z",
+            "eightchr",
+            "eightchx",
+            "ninechars",
+            "\u{e9}t\u{e9}",
+            "\u{e9}t",
+            "k3",
+            "b.c.d",
+            "",
+        ];
+        for trie in [&few, &many] {
+            let nodes: Vec<u32> = (0..trie.nodes.len() as u32).collect();
+            for &node in &nodes {
+                for key in keys {
+                    for tail in [
+                        "",
+                        "\"",
+                        "\":\"value\"}",
+                        "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}",
+                    ] {
+                        let input = format!("{{\"{key}{tail}");
+                        let start = 2;
+                        let end = start + key.len();
+                        assert_eq!(
+                            trie.child_within(node, input.as_bytes(), start, end),
+                            trie.child(node, key.as_bytes()),
+                            "node {node}, key {key:?}, then {tail:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
