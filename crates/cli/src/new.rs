@@ -279,7 +279,8 @@ emits = {emits}
     let main = format!(
         r#"//! Lambda entry point of `{name}`; the logic lives in lib.rs.
 
-#[tokio::main]
+// One thread: Lambda hands a sandbox one event at a time, and init starts no worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), eventrail_runtime::LambdaError> {{
     eventrail_runtime::run_consumer({lib_name}::handle, eventrail_runtime::declaration!()).await
 }}

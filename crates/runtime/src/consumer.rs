@@ -657,6 +657,13 @@ fn publish_deadline(deadline: SystemTime) -> tokio::time::Instant {
 /// (`eventrail_runtime::declaration!()`, its `[package.metadata.eventrail]`): reads the
 /// environment the declaration calls for, builds the AWS clients once, and serves invocations
 /// until the runtime stops. Events the declaration does not list in `emits` are refused.
+///
+/// Call it from a current-thread runtime (`#[tokio::main(flavor = "current_thread")]`, as
+/// `eventrail new function` writes it): Lambda hands a sandbox one event at a time, its
+/// concurrency is I/O, and a multi-threaded runtime would start a worker thread per CPU at
+/// init, where they compete with the SDK's endpoint tables being built beside init
+/// ([`crate::prepare_publisher_client`]): 1.11x the hello world's init instead of 1.38x for
+/// `inventory` on the benchmark machine (BENCHMARKS.md, section 7).
 pub async fn run_consumer<E, H>(
     handler: H,
     manifest: EmbeddedManifest,

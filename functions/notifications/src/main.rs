@@ -5,7 +5,7 @@ use eventrail_runtime::idempotency::{self, Idempotency, MemoryStore};
 use eventrail_runtime::{LambdaError, config};
 use notifications::{DryRunOutbox, Notifier, OUTBOX_URL_VAR, SqsOutbox};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), LambdaError> {
     let ttl = idempotency::ttl_from_env()?;
     if config::dry_run() {
@@ -21,8 +21,17 @@ async fn main() -> Result<(), LambdaError> {
         "the SQS FIFO outbox queue customer messages go to",
     )?;
     let sdk = eventrail_runtime::aws_config().await;
-    let outbox = SqsOutbox::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
+    // Each SDK client's construction parses its crate's endpoint tables (BENCHMARKS.md,
+    // section 7): the SQS client is built on a thread of its own beside the DynamoDB one.
+    let sqs = {
+        let sdk = sdk.clone();
+        std::thread::spawn(move || aws_sdk_sqs::Client::new(&sdk))
+    };
     let idempotency = Idempotency::new(DynamoDbStore::from_env(&sdk)?).with_ttl(ttl);
+    let sqs = sqs
+        .join()
+        .map_err(|_| "building the SQS client failed (its thread panicked)")?;
+    let outbox = SqsOutbox::new(sqs, queue_url);
     eventrail_runtime::run_consumer(
         Notifier::new(outbox, idempotency),
         eventrail_runtime::declaration!(),

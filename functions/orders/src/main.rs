@@ -8,7 +8,7 @@ use eventrail_runtime::{
 };
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), LambdaError> {
     eventrail_runtime::prepare_publisher_client();
     eventrail_runtime::logging::init();
