@@ -132,14 +132,19 @@ pub fn target_dir() -> PathBuf {
 /// address: no relative relocations for the loader to apply), as every function's binary is
 /// linked (`eventrail-build`); `false` for a position-independent one (`ET_DYN`).
 pub fn is_position_dependent(path: &Path) -> bool {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    use std::io::Read;
+    // e_ident (16 bytes) and e_type: the header alone, not the ~60 MB debug binary.
+    let mut header = [0u8; 18];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut header))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
-        bytes.len() > 18 && bytes.starts_with(b"\x7fELF"),
+        header.starts_with(b"\x7fELF"),
         "{} is not an ELF executable",
         path.display()
     );
-    // e_type, after the 16 bytes of e_ident; this is a little-endian machine.
-    u16::from_le_bytes([bytes[16], bytes[17]]) == 2
+    // This is a little-endian machine.
+    u16::from_le_bytes([header[16], header[17]]) == 2
 }
 
 /// The target dir scratch copies of the repository put their binaries in: shared by all
