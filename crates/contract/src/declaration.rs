@@ -266,13 +266,17 @@ impl Declaration {
         let Some(declaration) = package.metadata.and_then(|m| m.eventrail) else {
             return Ok(None);
         };
-        declaration
-            .check(&package.name)
-            .map_err(|message| DeclarationError {
-                file: file.to_owned(),
-                message,
-            })?;
+        let declaration = declaration.checked(&package.name, file)?;
         Ok(Some((package.name, declaration)))
+    }
+
+    /// The declaration of `package` once its rules hold (`check`); an error names `file`.
+    fn checked(self, package: &str, file: &str) -> Result<Self, DeclarationError> {
+        self.check(package).map_err(|message| DeclarationError {
+            file: file.to_owned(),
+            message,
+        })?;
+        Ok(self)
     }
 
     /// Reads a function's manifest file.
@@ -455,10 +459,7 @@ impl EmbeddedManifest {
                     file: file.clone(),
                     message: format!("[package.metadata.eventrail]: {e}"),
                 })?;
-            declaration
-                .check(self.package)
-                .map_err(|message| DeclarationError { file, message })?;
-            return Ok(declaration);
+            return declaration.checked(self.package, &file);
         }
         match Declaration::from_manifest(self.text, &file)? {
             Some((_, declaration)) => Ok(declaration),
