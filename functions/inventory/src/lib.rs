@@ -51,6 +51,25 @@ pub async fn handle(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerErro
 mod tests {
     use super::*;
 
+    /// build.rs (`eventrail_build::lambda_binary`) hands the declaration to
+    /// `declaration!()` at build time, and it reads as the manifest's text does.
+    #[test]
+    fn the_declaration_is_compiled_in_by_the_build_script() {
+        let embedded = eventrail_runtime::declaration!();
+        assert!(
+            embedded.declaration_json.is_some(),
+            "build.rs did not apply"
+        );
+        let from_text = eventrail_runtime::EmbeddedManifest {
+            declaration_json: None,
+            ..embedded
+        };
+        assert_eq!(
+            embedded.declaration().unwrap(),
+            from_text.declaration().unwrap()
+        );
+    }
+
     #[tokio::test]
     async fn in_stock_order_is_reserved() {
         let emitted = eventrail_runtime::test_function!(handle)
