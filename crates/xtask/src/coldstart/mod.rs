@@ -11,10 +11,13 @@
 //! - peak RSS: `VmHWM` of `/proc/<pid>/status` once the response arrived.
 //!
 //! The process is then killed and reaped. Runs go round-robin over the binaries (one warm-up
-//! round first, not counted), so load on the machine affects all of them alike.
+//! round first, not counted), so load on the machine affects all of them alike. Every binary
+//! runs from a copy made for the run ([`stage::Staged`]), so all of them sit in the page cache
+//! alike, whichever was linked when.
 
 mod fake;
 mod plan;
+mod stage;
 mod stats;
 
 use std::{
@@ -47,6 +50,10 @@ pub struct ColdstartOptions {
     /// earlier commit to compare with) instead of building.
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<std::path::PathBuf>,
+    /// Where the binaries are copied to be run from (default: the system's temporary folder);
+    /// e.g. `/dev/shm` to run them from memory-backed files.
+    #[arg(long, value_name = "DIR")]
+    pub stage_dir: Option<std::path::PathBuf>,
 }
 
 /// How long one run may take before it counts as failed.
@@ -57,12 +64,18 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let subjects = plan::subjects(root, &options.only, plan::Binaries::from_options(options))?;
+    let mut subjects = plan::subjects(root, &options.only, plan::Binaries::from_options(options))?;
     let logs = subjects[0]
         .binary
         .parent()
         .map(|dir| dir.join("coldstart-logs"))
         .context("the hello world's binary has no folder")?;
+    let stage_parent = options.stage_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let binaries: Vec<&Path> = subjects.iter().map(|s| s.binary.as_path()).collect();
+    let (staged, copies) = stage::Staged::copy(&stage_parent, &binaries)?;
+    for (subject, copy) in subjects.iter_mut().zip(copies) {
+        subject.binary = copy;
+    }
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     for subject in &subjects {
         let log = logs.join(format!("{}.log", subject.name));
@@ -70,9 +83,11 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
     }
     let load_before = load_average();
     eprintln!(
-        "==> cold start: {} binaries x ({} runs + 1 warm-up); their output goes to {}",
+        "==> cold start: {} binaries x ({} runs + 1 warm-up), run from copies in {}; their \
+         output goes to {}",
         subjects.len(),
         options.runs,
+        staged.dir().display(),
         logs.display()
     );
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); subjects.len()];
