@@ -15,8 +15,12 @@ use eventrail_contract::{FunctionDeclaration, Invoke, Project};
 use eventrail_template::Template;
 use serde_json::Value;
 
-/// The package of the baseline, a bare `lambda_runtime` hello world.
+/// The package of the baseline, a bare `lambda_runtime` hello world, and its binary on
+/// `#[tokio::main]`'s multi-threaded runtime: the floor every ratio is taken against.
 pub const HELLO: &str = "coldstart-hello";
+/// The same hello world on the current-thread runtime (the functions' flavour), measured as a
+/// second row.
+pub const HELLO_CURRENT_THREAD: &str = "coldstart-hello-current-thread";
 /// Region and account the fake AWS pretends to be.
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -128,10 +132,12 @@ pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<
 
     let mut packages: Vec<&str> = vec![HELLO];
     packages.extend(functions.iter().map(|f| f.name.as_str()));
+    let mut executables = packages.clone();
+    executables.insert(1, HELLO_CURRENT_THREAD);
     let binaries = match binaries {
         Binaries::Build => build(root, &packages)?,
-        Binaries::Built => in_folder(&release_folder(root)?, &packages)?,
-        Binaries::Folder(dir) => in_folder(&dir, &packages)?,
+        Binaries::Built => in_folder(&release_folder(root)?, &executables)?,
+        Binaries::Folder(dir) => in_folder(&dir, &executables)?,
     };
     let binary = |name: &str| {
         binaries
@@ -175,15 +181,17 @@ pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<
         .first()
         .map(|s| s.payload.clone())
         .unwrap_or_else(|| Bytes::from_static(b"{}"));
-    subjects.insert(
-        0,
-        Subject {
-            name: HELLO.to_owned(),
-            binary: binary(HELLO)?,
-            payload: hello_payload,
-            variables: BTreeMap::new(),
-        },
-    );
+    for name in [HELLO_CURRENT_THREAD, HELLO] {
+        subjects.insert(
+            0,
+            Subject {
+                name: name.to_owned(),
+                binary: binary(name)?,
+                payload: hello_payload.clone(),
+                variables: BTreeMap::new(),
+            },
+        );
+    }
     Ok(subjects)
 }
 
