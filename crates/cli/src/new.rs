@@ -190,19 +190,17 @@ fn quoted_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// Whether the workspace manifest declares `dependency` for its members
-/// (`[workspace.dependencies]`).
-fn workspace_declares(root: &Path, dependency: &str) -> bool {
+/// The names the workspace manifest declares for its members (`[workspace.dependencies]`);
+/// empty when the manifest cannot be read.
+fn workspace_dependencies(root: &Path) -> std::collections::BTreeSet<String> {
     std::fs::read_to_string(root.join("Cargo.toml"))
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|manifest| {
-            manifest
-                .get("workspace")
-                .and_then(|w| w.get("dependencies"))
-                .and_then(|d| d.get(dependency))
-                .is_some()
+        .and_then(|manifest| {
+            let dependencies = manifest.get("workspace")?.get("dependencies")?.as_table()?;
+            Some(dependencies.keys().cloned().collect())
         })
+        .unwrap_or_default()
 }
 
 /// The `build.rs` of a function whose workspace declares `eventrail-build`: the link
@@ -235,16 +233,17 @@ fn scaffold(
     } else {
         ""
     };
+    let workspace = workspace_dependencies(&project.root);
     // A workspace that unifies its builds' features (`cargo xtask unify`) gets the new crate
     // in on it, so building the new function reuses the compiled dependency graph.
-    let unify = if workspace_declares(&project.root, "workspace-hack") {
+    let unify = if workspace.contains("workspace-hack") {
         "workspace-hack.workspace = true\n"
     } else {
         ""
     };
     // The link settings of a Lambda binary (see `eventrail-build`), when the workspace has
     // the crate.
-    let build_script = workspace_declares(&project.root, "eventrail-build");
+    let build_script = workspace.contains("eventrail-build");
     let build_deps = if build_script {
         "[build-dependencies]\neventrail-build.workspace = true\n\n"
     } else {
