@@ -98,6 +98,10 @@ pub fn test(options: &TestOptions) -> Result<()> {
         // thread, Ctrl-C's handler, only prints (the install thread starts below).
         unsafe { std::env::set_var("RUSTC_WORKSPACE_WRAPPER", CLIPPY_DRIVER) };
     }
+    // Not incremental, as the `cargo xtask` alias compiled xtask's workspace crates: the same
+    // profile, so every build below reuses them (and the scratch copies tests build inherit it).
+    // SAFETY: as above, no other thread touches the environment yet.
+    unsafe { std::env::set_var(NOT_INCREMENTAL.0, NOT_INCREMENTAL.1) };
     // The installs (downloads, mostly) run beside the formatting check and the build, which
     // need none of them. (LocalStack starts from this thread once they are done: it is told
     // to stop when the thread that started it ends.)
@@ -556,6 +560,10 @@ fn finish_all(checks: Vec<Background>) -> Result<()> {
 /// The workspace wrapper the `cargo xtask` alias (.cargo/config.toml) compiles xtask with; the
 /// same string here, or cargo would see another wrapper and compile the workspace again.
 const CLIPPY_DRIVER: &str = "clippy-driver";
+
+/// The alias's `--config profile.dev.incremental=false`, as cargo reads it from the
+/// environment (the `test` profile inherits it).
+const NOT_INCREMENTAL: (&str, &str) = ("CARGO_PROFILE_DEV_INCREMENTAL", "false");
 
 /// Whether `clippy-driver` (rustup's proxy, when the toolchain has clippy) runs.
 fn clippy_driver_runs(root: &Path, path: &OsString) -> bool {
