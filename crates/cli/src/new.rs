@@ -258,6 +258,12 @@ rust-version.workspace = true
 license.workspace = true
 publish.workspace = true
 
+[[bin]]
+name = "{name}"
+path = "src/main.rs"
+# main.rs only starts the runtime; the handler and its tests are in lib.rs: no test harness.
+test = false
+
 {build_deps}[dependencies]
 {unify}{catalog}.workspace = true
 eventrail-runtime.workspace = true
