@@ -101,7 +101,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
     // Not incremental, as the `cargo xtask` alias compiled xtask's workspace crates: the same
     // profile, so every build below reuses them (and the scratch copies tests build inherit it).
     // SAFETY: as above, no other thread touches the environment yet.
-    unsafe { std::env::set_var(NOT_INCREMENTAL.0, NOT_INCREMENTAL.1) };
+    unsafe { std::env::set_var(config_env_name(NOT_INCREMENTAL.0), NOT_INCREMENTAL.1) };
     // The installs (downloads, mostly) run beside the formatting check and the build, which
     // need none of them. (LocalStack starts from this thread once they are done: it is told
     // to stop when the thread that started it ends.)
@@ -561,9 +561,16 @@ fn finish_all(checks: Vec<Background>) -> Result<()> {
 /// same string here, or cargo would see another wrapper and compile the workspace again.
 const CLIPPY_DRIVER: &str = "clippy-driver";
 
-/// The alias's `--config profile.dev.incremental=false`, as cargo reads it from the
-/// environment (the `test` profile inherits it).
-const NOT_INCREMENTAL: (&str, &str) = ("CARGO_PROFILE_DEV_INCREMENTAL", "false");
+/// The `--config` the `cargo xtask` alias (.cargo/config.toml) compiles xtask with besides the
+/// wrapper; `cargo xtask test` gives every cargo it starts the same, through the environment
+/// (the `test` profile inherits it).
+const NOT_INCREMENTAL: (&str, &str) = ("profile.dev.incremental", "false");
+
+/// The environment variable cargo reads a configuration key from (`profile.dev.incremental`
+/// is `CARGO_PROFILE_DEV_INCREMENTAL`).
+fn config_env_name(key: &str) -> String {
+    format!("CARGO_{}", key.to_uppercase().replace(['.', '-'], "_"))
+}
 
 /// Whether `clippy-driver` (rustup's proxy, when the toolchain has clippy) runs.
 fn clippy_driver_runs(root: &Path, path: &OsString) -> bool {
@@ -857,6 +864,30 @@ mod tests {
         );
         assert_eq!(compiler_diagnostic(artifact), None);
         assert_eq!(compiler_diagnostic("   Compiling cl v0.1.0"), None);
+    }
+
+    #[test]
+    fn the_alias_compiles_xtask_as_the_test_command_compiles_the_rest() {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cargo/config.toml");
+        let text = std::fs::read_to_string(&config).expect("the workspace's .cargo/config.toml");
+        let alias = text
+            .lines()
+            .find(|line| line.starts_with("xtask = "))
+            .expect("the `cargo xtask` alias");
+        for wanted in [
+            format!(r#"--config build.rustc-workspace-wrapper=\"{CLIPPY_DRIVER}\""#),
+            format!("--config {}={}", NOT_INCREMENTAL.0, NOT_INCREMENTAL.1),
+        ] {
+            assert!(alias.contains(&wanted), "{alias} lacks {wanted}");
+        }
+        assert_eq!(
+            config_env_name(NOT_INCREMENTAL.0),
+            "CARGO_PROFILE_DEV_INCREMENTAL"
+        );
+        assert_eq!(
+            config_env_name("build.rustc-workspace-wrapper"),
+            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER"
+        );
     }
 
     #[test]
