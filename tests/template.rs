@@ -256,6 +256,76 @@ fn put_events_without_source_conditions_fails() {
     );
 }
 
+/// A dead letter too large for a queue keeps its event under the key prefix the template
+/// gives the function (EVENTRAIL_FAILED_EVENTS_PREFIX), and the role may s3:PutObject exactly
+/// there: a role scoped to one prefix while the runtime writes another (the Lambda name) is
+/// AccessDenied on AWS for every large dead letter.
+#[test]
+fn the_failed_events_prefix_and_the_roles_put_object_are_one_prefix() {
+    let t = template();
+    let inventory = t.function_by_binary("inventory").unwrap();
+    assert_eq!(
+        inventory.environment.get("EVENTRAIL_FAILED_EVENTS_PREFIX"),
+        Some(&json!("inventory/"))
+    );
+
+    // The template before the fix: a role scoped to `inventory/*`, the runtime told nothing
+    // (it keyed by the Lambda name, `<stack>-inventory/`).
+    let untold = edited(&t, |j| {
+        j["Resources"]["Inventory"]["Properties"]["Environment"]["Variables"]
+            .as_object_mut()
+            .unwrap()
+            .remove("EVENTRAIL_FAILED_EVENTS_PREFIX")
+            .expect("the template tells the prefix");
+    });
+    let v = check_invariants(&untold);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("EVENTRAIL_FAILED_EVENTS_PREFIX is not")),
+        "{}",
+        report(&v)
+    );
+
+    let lambda_name = edited(&t, |j| {
+        j["Resources"]["Inventory"]["Properties"]["Environment"]["Variables"]["EVENTRAIL_FAILED_EVENTS_PREFIX"] =
+            json!("eventrail-dev-inventory/");
+    });
+    let v = check_invariants(&lambda_name);
+    let found = about(&v, "inventory");
+    assert!(
+        found.iter().any(|v| v
+            .message
+            .contains("not the function's own prefix `inventory/`"))
+            && found
+                .iter()
+                .any(|v| v.message.contains("the two must be one prefix")),
+        "{}",
+        report(&v)
+    );
+
+    let other_prefix = edited(&t, |j| {
+        let s = policy(j, "InventoryRole")
+            .into_iter()
+            .map(|mut s| {
+                if s["Action"] == json!("s3:PutObject") {
+                    s["Resource"] = json!({"Fn::Sub": "${FailedEventsBucket.Arn}/*"});
+                }
+                s
+            })
+            .collect();
+        set(j, "InventoryRole", s);
+    });
+    let v = check_invariants(&other_prefix);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("the two must be one prefix")),
+        "{}",
+        report(&v)
+    );
+}
+
 #[test]
 fn every_function_crate_is_in_the_template_and_builds_from_its_own_dir() {
     let t = template();

@@ -8,6 +8,9 @@ pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
 pub const DLQ_URL_VAR: &str = "EVENTRAIL_DLQ_URL";
 /// Bucket a dead letter's event goes to when the letter is too large for a queue message.
 pub const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
+/// Key prefix of this function's events in that bucket (the template sets it; its role may
+/// write under it only).
+pub use eventrail_contract::declaration::FAILED_EVENTS_PREFIX_VAR;
 /// `1`/`true`: return emitted events and dead letters in the response instead of sending them.
 pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
 /// Name Lambda gives the function.
@@ -38,6 +41,9 @@ pub struct RuntimeConfig {
     /// Where dead letters too large for the queue keep their event; without it such a dead
     /// letter fails the invocation (and Lambda's failure record keeps the event).
     pub failed_events_bucket: Option<String>,
+    /// The key prefix of its events in that bucket ([`FAILED_EVENTS_PREFIX_VAR`]); without it,
+    /// the prefix of the function's Lambda name.
+    pub failed_events_prefix: Option<String>,
     /// Do not call AWS; report instead.
     pub dry_run: bool,
 }
@@ -85,6 +91,11 @@ impl RuntimeConfig {
             dead_letter_queue_url,
             failed_events_bucket: if dead_letters {
                 get(FAILED_EVENTS_BUCKET_VAR)
+            } else {
+                None
+            },
+            failed_events_prefix: if dead_letters {
+                get(FAILED_EVENTS_PREFIX_VAR)
             } else {
                 None
             },
@@ -190,12 +201,16 @@ mod tests {
             lookup(&[
                 (BUS_NAME_VAR, "bus"),
                 (DLQ_URL_VAR, "http://q"),
-                (FUNCTION_NAME_VAR, "planner"),
+                (FUNCTION_NAME_VAR, "stack-planner"),
+                (FAILED_EVENTS_BUCKET_VAR, "failed"),
+                (FAILED_EVENTS_PREFIX_VAR, "planner/"),
             ]),
         )
         .unwrap();
         assert_eq!(cfg.bus_name.as_deref(), Some("bus"));
-        assert_eq!(cfg.function_name, "planner");
+        assert_eq!(cfg.function_name, "stack-planner");
+        assert_eq!(cfg.failed_events_bucket.as_deref(), Some("failed"));
+        assert_eq!(cfg.failed_events_prefix.as_deref(), Some("planner/"));
         assert!(!cfg.dry_run);
     }
 }

@@ -705,7 +705,9 @@ where
                     let sdk = sdk.clone();
                     let s3 =
                         LazyClient::new(crate::dead_letter::S3_CLIENT, move || s3_client(&sdk));
-                    queue.with_lazy_event_store(s3, bucket.clone())
+                    queue
+                        .with_lazy_event_store(s3, bucket.clone())
+                        .with_event_key_prefix(config.failed_events_prefix.clone())
                 }
                 None => queue,
             }

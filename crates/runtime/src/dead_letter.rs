@@ -38,7 +38,7 @@ pub struct DeadLetter {
 pub struct StoredEvent {
     /// The S3 bucket.
     pub bucket: String,
-    /// The object key: `<function>/<event id>.json`.
+    /// The object key: `<function>/<event id>.json`, under the function's declared name.
     pub key: String,
     /// Size of the stored JSON, in bytes.
     pub bytes: usize,
@@ -49,12 +49,12 @@ pub struct StoredEvent {
 /// a queue whatever its configured maximum.
 pub const INLINE_DEAD_LETTER_BYTES: usize = 250 * 1024;
 
-/// The object key a function's stored event gets: one per function and event id.
-pub fn stored_event_key(function: &str, event_id: Option<&str>, failed_at: &str) -> String {
-    let function = function.rsplit('/').next().unwrap_or(function);
+/// The object key a function's stored event gets under `prefix` (the function's own,
+/// [`eventrail_contract::declaration::failed_events_prefix`]): one per event id.
+pub fn stored_event_key(prefix: &str, event_id: Option<&str>, failed_at: &str) -> String {
     match event_id {
-        Some(id) if !id.is_empty() => format!("{function}/{}.json", key_safe(id)),
-        _ => format!("{function}/no-id-{}.json", key_safe(failed_at)),
+        Some(id) if !id.is_empty() => format!("{prefix}{}.json", key_safe(id)),
+        _ => format!("{prefix}no-id-{}.json", key_safe(failed_at)),
     }
 }
 
@@ -100,6 +100,8 @@ pub struct SqsDeadLetterQueue {
     client: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
     store: Option<(LazyClient<aws_sdk_s3::Client>, String)>,
+    /// Key prefix in the bucket; `None`: the function's name and a slash.
+    key_prefix: Option<String>,
 }
 
 impl SqsDeadLetterQueue {
@@ -119,6 +121,7 @@ impl SqsDeadLetterQueue {
             client,
             queue_url: queue_url.into(),
             store: None,
+            key_prefix: None,
         }
     }
 
@@ -140,6 +143,14 @@ impl SqsDeadLetterQueue {
         self
     }
 
+    /// Stored events go under `prefix` (what the template sets in
+    /// `EVENTRAIL_FAILED_EVENTS_PREFIX`, the only prefix the function's role may write); `None`
+    /// keeps the default, the letter's function name and a slash.
+    pub fn with_event_key_prefix(mut self, prefix: Option<String>) -> Self {
+        self.key_prefix = prefix;
+        self
+    }
+
     /// Moves the letter's event to the bucket; the letter then carries the pointer.
     async fn store_event(
         &self,
@@ -155,11 +166,11 @@ impl SqsDeadLetterQueue {
             )));
         };
         let body = serde_json::to_vec(&letter.event).map_err(|e| fail(e.to_string()))?;
-        let key = stored_event_key(
-            &letter.function,
-            letter.event_id.as_deref(),
-            &letter.failed_at,
-        );
+        let prefix = self.key_prefix.clone().unwrap_or_else(|| {
+            let function = letter.function.rsplit('/').next().unwrap_or_default();
+            eventrail_contract::declaration::failed_events_prefix(function)
+        });
+        let key = stored_event_key(&prefix, letter.event_id.as_deref(), &letter.failed_at);
         let bytes = body.len();
         let s3 = s3.get().map_err(|e| {
             fail(format!(
@@ -287,6 +298,38 @@ mod tests {
             error.message
         );
         assert!(!s3.is_built());
+    }
+
+    /// The key is under the prefix the template gives the function (its declared name), not
+    /// under the name Lambda gives it (`<stack>-inventory`): the role may write there only.
+    #[tokio::test]
+    async fn a_stored_event_goes_under_the_configured_prefix_not_the_lambda_name() {
+        let s3 = LazyClient::new(S3_CLIENT, || -> aws_sdk_s3::Client {
+            panic!("no client in this test")
+        });
+        let mut letter = large_letter();
+        letter.function = "eventrail-dev-inventory".to_owned();
+        let queue = SqsDeadLetterQueue::new(sqs_client(), "http://127.0.0.1:1/000000000000/dlq")
+            .with_lazy_event_store(s3.clone(), "failed-events")
+            .with_event_key_prefix(Some("inventory/".to_owned()));
+        let error = queue.send(&letter).await.unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("s3://failed-events/inventory/e-1.json:"),
+            "{}",
+            error.message
+        );
+        let unconfigured = SqsDeadLetterQueue::new(sqs_client(), "http://127.0.0.1:1/q")
+            .with_lazy_event_store(s3, "failed-events");
+        let error = unconfigured.send(&letter).await.unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("s3://failed-events/eventrail-dev-inventory/e-1.json:"),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use eventrail_contract::declaration::EnvValue;
+use eventrail_contract::declaration::{EnvValue, FAILED_EVENTS_PREFIX_VAR, failed_events_prefix};
 use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, Invoke};
 use serde_json::Value;
 
@@ -259,7 +259,8 @@ pub fn function_resources(
     if d.is_consumer() {
         let _ = writeln!(
             out,
-            "          EVENTRAIL_FAILED_EVENTS_BUCKET: !Ref {FAILED_EVENTS_BUCKET}"
+            "          EVENTRAIL_FAILED_EVENTS_BUCKET: !Ref {FAILED_EVENTS_BUCKET}\n          {FAILED_EVENTS_PREFIX_VAR}: {}",
+            yaml_string(&failed_events_prefix(name))
         );
     }
     for (var, value) in &d.environment {
@@ -382,8 +383,9 @@ pub fn function_resources(
             r#"              - Sid: OwnFailedEventsPrefix
                 Effect: Allow
                 Action: s3:PutObject
-                Resource: !Sub "${{{FAILED_EVENTS_BUCKET}.Arn}}/{name}/*"
-"#
+                Resource: !Sub "${{{FAILED_EVENTS_BUCKET}.Arn}}/{prefix}*"
+"#,
+            prefix = failed_events_prefix(name)
         );
     }
     for queue in d.queues.keys() {

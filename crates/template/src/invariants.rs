@@ -10,7 +10,11 @@ use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
+use eventrail_contract::declaration::{FAILED_EVENTS_PREFIX_VAR, failed_events_prefix};
 use eventrail_contract::{FunctionDeclaration, Invoke};
+
+/// The variable naming the failed-events bucket (`eventrail_runtime::config`).
+const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
 
 use crate::Template;
 use crate::model::{Function, RoleSource, Setting, Statement};
@@ -525,6 +529,94 @@ impl Checker<'_> {
         }
 
         self.role(f, &own_queues, failure_queue.as_deref(), log_groups);
+        self.failed_events_prefix(f);
+    }
+
+    /// A function told a failed-events bucket (`EVENTRAIL_FAILED_EVENTS_BUCKET`) is told its key
+    /// prefix there too (`EVENTRAIL_FAILED_EVENTS_PREFIX`, its declared name and a slash), and
+    /// its role may `s3:PutObject` exactly under that prefix of that bucket: the key the runtime
+    /// writes is the resource the role may write, or every large dead letter is AccessDenied.
+    fn failed_events_prefix(&mut self, f: &Function) {
+        let id = f.logical_id.as_str();
+        let put_resources: Vec<&Value> = f
+            .permissions
+            .statements
+            .iter()
+            .filter(|s| s.allows_any(&["s3:PutObject"]))
+            .flat_map(|s| s.resources.iter())
+            .collect();
+        let bucket = f
+            .environment
+            .get(FAILED_EVENTS_BUCKET_VAR)
+            .and_then(direct_ref)
+            .map(str::to_owned);
+        let Some(bucket) = bucket else {
+            if !put_resources.is_empty() {
+                self.push(
+                    Some(f),
+                    id,
+                    format!(
+                        "role may s3:PutObject but the function is told no failed-events bucket \
+                         ({FAILED_EVENTS_BUCKET_VAR} as !Ref of a bucket of this template); drop the grant"
+                    ),
+                );
+            }
+            return;
+        };
+        let prefix = f
+            .environment
+            .get(FAILED_EVENTS_PREFIX_VAR)
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let Some(prefix) = prefix.filter(|p| p.ends_with('/') && p.len() > 1) else {
+            self.push(
+                Some(f),
+                id,
+                format!(
+                    "{FAILED_EVENTS_BUCKET_VAR} is set but {FAILED_EVENTS_PREFIX_VAR} is not a \
+                     literal key prefix ending in `/`; the runtime would key stored events by the \
+                     Lambda name, which the role may not write; run `eventrail infra generate`"
+                ),
+            );
+            return;
+        };
+        if let Some(binary) = f.binary.as_deref() {
+            let declared = failed_events_prefix(binary);
+            if prefix != declared {
+                self.push(
+                    Some(f),
+                    id,
+                    format!(
+                        "{FAILED_EVENTS_PREFIX_VAR} is `{prefix}`, not the function's own prefix \
+                         `{declared}`; run `eventrail infra generate`"
+                    ),
+                );
+            }
+        }
+        let expected = format!("${{{bucket}.Arn}}/{prefix}*");
+        if put_resources.is_empty() {
+            self.push(
+                Some(f),
+                id,
+                format!(
+                    "role may not s3:PutObject on {expected}, where the function stores the events \
+                     of dead letters too large for its queue; run `eventrail infra generate`"
+                ),
+            );
+        }
+        for r in put_resources {
+            if text_of(r) != Some(expected.as_str()) || r.get("Fn::Sub").is_none() {
+                self.push(
+                    Some(f),
+                    id,
+                    format!(
+                        "role may s3:PutObject on {r}, but the function writes under \
+                         !Sub \"{expected}\" ({FAILED_EVENTS_PREFIX_VAR}); the two must be one \
+                         prefix, or the large dead letters are denied (or another prefix is writable)"
+                    ),
+                );
+            }
+        }
     }
 
     fn role(
