@@ -11,7 +11,8 @@ use tracing::Instrument;
 
 use crate::{
     DeadLetter, DeadLetterError, DeadLetterSink, EventBridgePutEvents, LazyClient, OutgoingEvent,
-    PublishError, Publisher, PutEventsApi, RuntimeConfig, SqsDeadLetterQueue,
+    PublishError, Publisher, PutEventsApi, RawEvent, RuntimeConfig, SqsDeadLetterQueue,
+    payload::{EnvelopeFields, RawPayloadLayer, RawPayloads, decode_payload},
 };
 
 /// A decoded, validated event handed to a handler.
@@ -223,6 +224,13 @@ pub enum ConsumerError {
     /// A poison event could not be dead-lettered, so the invocation fails rather than lose it.
     #[error(transparent)]
     DeadLetter(#[from] DeadLetterError),
+    /// The invocation's payload was not handed over by the layer that sets it aside (a bug
+    /// in the kit's wiring); the invocation fails so Lambda's failure record keeps the event.
+    #[error("invocation {request_id}: the kit did not receive the payload")]
+    MissingPayload {
+        /// Lambda's request id.
+        request_id: String,
+    },
 }
 
 impl From<ConsumerError> for lambda_runtime::Diagnostic {
@@ -232,6 +240,7 @@ impl From<ConsumerError> for lambda_runtime::Diagnostic {
             ConsumerError::Publish { .. } => "eventrail.PublishError",
             ConsumerError::Undeclared { .. } => "eventrail.UndeclaredEvent",
             ConsumerError::DeadLetter(_) => "eventrail.DeadLetterError",
+            ConsumerError::MissingPayload { .. } => "eventrail.MissingPayload",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -288,6 +297,28 @@ where
         self.process_until(raw, None).await
     }
 
+    /// Processes one invocation's payload, the bytes Lambda delivered: the kit decodes them
+    /// itself, so a payload that does not decode (nested too deep, a lone surrogate, a number
+    /// out of range, not JSON, not an object) is a poison event with the reason, dead-lettered
+    /// at once with the payload kept whole ([`DeadLetter::event_raw`]).
+    pub async fn process_payload(
+        &self,
+        payload: &[u8],
+        deadline: Option<SystemTime>,
+    ) -> Result<Outcome, ConsumerError> {
+        match decode_payload(payload) {
+            Ok(raw) => self.process_until(raw, deadline).await,
+            Err((error, Some(value))) => {
+                self.dead_letter(Original::Json(value), error.to_string(), None)
+                    .await
+            }
+            Err((error, None)) => {
+                self.dead_letter(Original::Raw(payload), error.to_string(), None)
+                    .await
+            }
+        }
+    }
+
     /// [`Consumer::process`] for an invocation that Lambda stops at `deadline` (handed to the
     /// handler as [`Incoming::deadline`]). Publishing is bounded by it, less the time a dead
     /// letter and the answer need, so a slow bus fails the invocation with a retryable error
@@ -300,7 +331,7 @@ where
         let publish_by = deadline.map(publish_deadline);
         let incoming = match decode::<E>(&raw, deadline) {
             Ok(incoming) => incoming,
-            Err(reason) => return self.dead_letter(raw, reason, None).await,
+            Err(reason) => return self.dead_letter(Original::Json(raw), reason, None).await,
         };
         let span = tracing::info_span!(
             "event",
@@ -325,7 +356,9 @@ where
         let emitted = match self.handler.handle(incoming).await {
             Ok(emitted) => emitted,
             Err(HandlerError::Poison(reason)) => {
-                return self.dead_letter(raw, reason, Some(&cause)).await;
+                return self
+                    .dead_letter(Original::Json(raw), reason, Some(&cause))
+                    .await;
             }
             Err(source) => {
                 tracing::error!(error = %source, "handler failed; returning the error so Lambda retries");
@@ -374,7 +407,9 @@ where
                     "an emitted event can never be published: {}",
                     reasons.join("; ")
                 );
-                return self.dead_letter(raw, reason, Some(&cause)).await;
+                return self
+                    .dead_letter(Original::Json(raw), reason, Some(&cause))
+                    .await;
             }
             Err(error) => return Err(error),
         };
@@ -448,17 +483,35 @@ where
 
     async fn dead_letter(
         &self,
-        raw: Value,
+        original: Original<'_>,
         reason: String,
         cause: Option<&Metadata>,
     ) -> Result<Outcome, ConsumerError> {
         let reason = bounded(&reason, MAX_REASON_BYTES);
-        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_owned);
-        let correlation_id = cause.map(|m| m.correlation_id.clone()).or_else(|| {
-            raw.pointer("/detail/metadata/correlation_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+        let (fields, event, event_raw) = match original {
+            Original::Json(raw) => {
+                let text = |pointer: &str| {
+                    raw.pointer(pointer)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let fields = EnvelopeFields {
+                    id: text("/id"),
+                    detail_type: text("/detail-type"),
+                    correlation_id: text("/detail/metadata/correlation_id"),
+                };
+                (fields, raw, None)
+            }
+            Original::Raw(payload) => (
+                EnvelopeFields::read(payload),
+                Value::Null,
+                Some(RawEvent::from_bytes(payload)),
+            ),
+        };
+        let event_id = fields.id;
+        let correlation_id = cause
+            .map(|m| m.correlation_id.clone())
+            .or(fields.correlation_id);
         tracing::warn!(event_id = event_id.as_deref().unwrap_or("<none>"), %reason, "poison event; sending it to the dead-letter queue without retries");
         let letter = DeadLetter {
             kind: "poison".to_owned(),
@@ -466,12 +519,10 @@ where
             reason: reason.clone(),
             event_id: event_id.clone(),
             correlation_id,
-            detail_type: raw
-                .get("detail-type")
-                .and_then(Value::as_str)
-                .map(|t| bounded(t, 256)),
+            detail_type: fields.detail_type.map(|t| bounded(&t, 256)),
             failed_at: chrono::Utc::now().to_rfc3339(),
-            event: raw,
+            event,
+            event_raw,
             event_stored_at: None,
         };
         let message_id = match &self.dead_letters {
@@ -485,6 +536,14 @@ where
             dry_run: self.dead_letters.is_none(),
         })
     }
+}
+
+/// A poison event as the dead letter keeps it.
+enum Original<'a> {
+    /// Decoded JSON (the letter's `event`).
+    Json(Value),
+    /// Bytes that did not decode (the letter's `event_raw`).
+    Raw(&'a [u8]),
 }
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
@@ -718,17 +777,33 @@ where
         Consumer::new(handler, publisher, dead_letters, config.function_name)
             .with_declared_emits(declaration.emits),
     );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let consumer = Arc::clone(&consumer);
-        async move {
-            let request_id = event.context.request_id.clone();
-            let deadline = event.context.deadline();
-            // Boxed: the whole processing future nested in the runtime's would otherwise
-            // overflow the compiler's layout depth in the functions' binaries.
-            Box::pin(consumer.process_until(event.payload, Some(deadline)))
-                .instrument(tracing::info_span!("invocation", request_id = %request_id))
-                .await
-        }
-    }))
-    .await
+    // The payload reaches the handler as the bytes Lambda delivered: the outermost layer
+    // sets each body aside and `lambda_runtime` decodes a placeholder into `IgnoredAny`, so
+    // the kit's own decoding (`Consumer::process_payload`) sees every payload, even one
+    // serde_json refuses, and can dead-letter it. The rest is `lambda_runtime::run`'s stack.
+    let payloads = RawPayloads::default();
+    let handler = {
+        let payloads = payloads.clone();
+        service_fn(move |event: LambdaEvent<serde::de::IgnoredAny>| {
+            let consumer = Arc::clone(&consumer);
+            let payload = payloads.take(&event.context.request_id);
+            async move {
+                let request_id = event.context.request_id.clone();
+                let deadline = event.context.deadline();
+                let Some(payload) = payload else {
+                    return Err(ConsumerError::MissingPayload { request_id });
+                };
+                // Boxed: the whole processing future nested in the runtime's would otherwise
+                // overflow the compiler's layout depth in the functions' binaries.
+                Box::pin(consumer.process_payload(&payload, Some(deadline)))
+                    .instrument(tracing::info_span!("invocation", request_id = %request_id))
+                    .await
+            }
+        })
+    };
+    lambda_runtime::Runtime::new(handler)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(RawPayloadLayer(payloads))
+        .run()
+        .await
 }

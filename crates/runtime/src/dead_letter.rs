@@ -25,12 +25,77 @@ pub struct DeadLetter {
     /// When the function gave up (RFC 3339).
     pub failed_at: String,
     /// The original event, exactly as delivered; `null` when the letter would not fit in a
-    /// queue message, and [`DeadLetter::event_stored_at`] says where the event is instead.
+    /// queue message, and [`DeadLetter::event_stored_at`] says where the event is instead, or
+    /// when the payload did not decode as JSON and [`DeadLetter::event_raw`] holds it.
     pub event: serde_json::Value,
+    /// The payload exactly as Lambda delivered it, when the kit could not decode it as a JSON
+    /// value (nested too deep, a lone surrogate, a number out of range, not JSON): kept whole
+    /// so it can be read and redriven. Absent otherwise (letters written before it existed
+    /// read as absent too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_raw: Option<RawEvent>,
     /// Where the original event was stored whole (a claim check), when it was too large to
     /// travel in the letter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_stored_at: Option<StoredEvent>,
+}
+
+/// A payload kept as delivered: its text when it is UTF-8 (every payload Lambda delivers is),
+/// else its bytes in base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawEvent {
+    /// How [`RawEvent::data`] holds the payload.
+    pub encoding: RawEncoding,
+    /// The payload.
+    pub data: String,
+}
+
+/// The encoding of a [`RawEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawEncoding {
+    /// UTF-8 text, as delivered.
+    Text,
+    /// Standard base64 of the bytes.
+    Base64,
+}
+
+/// A [`RawEvent`] whose base64 does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the raw event's base64 does not decode: {0}")]
+pub struct RawEventError(String);
+
+impl RawEvent {
+    /// Keeps `payload` as it is.
+    pub fn from_bytes(payload: &[u8]) -> Self {
+        match std::str::from_utf8(payload) {
+            Ok(text) => Self {
+                encoding: RawEncoding::Text,
+                data: text.to_owned(),
+            },
+            Err(_) => Self {
+                encoding: RawEncoding::Base64,
+                data: aws_smithy_types::base64::encode(payload),
+            },
+        }
+    }
+
+    /// The payload's text, when it is UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        match self.encoding {
+            RawEncoding::Text => Some(&self.data),
+            RawEncoding::Base64 => None,
+        }
+    }
+
+    /// The payload's bytes, as delivered.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, RawEventError> {
+        match self.encoding {
+            RawEncoding::Text => Ok(self.data.as_bytes().to_vec()),
+            RawEncoding::Base64 => aws_smithy_types::base64::decode(&self.data)
+                .map_err(|e| RawEventError(e.to_string())),
+        }
+    }
 }
 
 /// A claim check: the object that holds a dead letter's original event.
@@ -42,6 +107,18 @@ pub struct StoredEvent {
     pub key: String,
     /// Size of the stored JSON, in bytes.
     pub bytes: usize,
+    /// `raw` when the object holds a payload that did not decode as JSON (the letter's
+    /// [`DeadLetter::event_raw`], its bytes as delivered); absent for a JSON event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<StoredFormat>,
+}
+
+/// What a stored event's object holds, when it is not the event's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoredFormat {
+    /// The payload's bytes as delivered ([`DeadLetter::event_raw`]).
+    Raw,
 }
 
 /// Largest dead letter sent whole to the queue. A larger one keeps its event in the failed-events
@@ -165,7 +242,18 @@ impl SqsDeadLetterQueue {
                 crate::config::FAILED_EVENTS_BUCKET_VAR
             )));
         };
-        let body = serde_json::to_vec(&letter.event).map_err(|e| fail(e.to_string()))?;
+        let (body, format, content_type) = match &letter.event_raw {
+            Some(raw) => (
+                raw.to_bytes().map_err(|e| fail(e.to_string()))?,
+                Some(StoredFormat::Raw),
+                "application/octet-stream",
+            ),
+            None => (
+                serde_json::to_vec(&letter.event).map_err(|e| fail(e.to_string()))?,
+                None,
+                "application/json",
+            ),
+        };
         let prefix = self.key_prefix.clone().unwrap_or_else(|| {
             let function = letter.function.rsplit('/').next().unwrap_or_default();
             eventrail_contract::declaration::failed_events_prefix(function)
@@ -181,7 +269,7 @@ impl SqsDeadLetterQueue {
         s3.put_object()
             .bucket(bucket)
             .key(&key)
-            .content_type("application/json")
+            .content_type(content_type)
             .body(body.into())
             .send()
             .await
@@ -193,10 +281,12 @@ impl SqsDeadLetterQueue {
             })?;
         let mut pointer = letter.clone();
         pointer.event = serde_json::Value::Null;
+        pointer.event_raw = None;
         pointer.event_stored_at = Some(StoredEvent {
             bucket: bucket.clone(),
             key,
             bytes,
+            format,
         });
         Ok(pointer)
     }
@@ -269,6 +359,7 @@ mod tests {
             detail_type: Some("OrderPlaced".to_owned()),
             failed_at: "2026-11-27T19:00:00Z".to_owned(),
             event: serde_json::json!({ "padding": "x".repeat(INLINE_DEAD_LETTER_BYTES) }),
+            event_raw: None,
             event_stored_at: None,
         }
     }

@@ -22,6 +22,7 @@ mod dead_letter;
 pub mod idempotency;
 mod lazy;
 pub mod logging;
+mod payload;
 mod publisher;
 pub mod testing;
 
@@ -36,10 +37,11 @@ pub use consumer::{
     run_consumer, without_values,
 };
 pub use dead_letter::{
-    DeadLetter, DeadLetterError, DeadLetterSink, INLINE_DEAD_LETTER_BYTES, SqsDeadLetterQueue,
-    StoredEvent, stored_event_key,
+    DeadLetter, DeadLetterError, DeadLetterSink, INLINE_DEAD_LETTER_BYTES, RawEncoding, RawEvent,
+    RawEventError, SqsDeadLetterQueue, StoredEvent, StoredFormat, stored_event_key,
 };
 pub use lazy::{LazyClient, LazyClientError};
+pub use payload::{EnvelopeFields, MAX_DEPTH, PayloadError, decode_payload};
 pub use publisher::{
     EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST, MAX_ENTRY_BYTES,
     MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,

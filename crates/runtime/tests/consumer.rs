@@ -415,3 +415,131 @@ fn outcome_serialises_with_a_tag() {
     let json = serde_json::to_value(outcome).unwrap();
     assert_eq!(json["outcome"], "dead-lettered");
 }
+
+/// The order-placed sample as the bytes Lambda delivers, with `data.order.note` replaced by
+/// `note` (raw JSON text, which may be anything).
+fn order_placed_with_note(note: &str) -> Vec<u8> {
+    let mut raw = sample("order-placed.json");
+    raw["detail"]["data"]["order"]["note"] = "NOTE".into();
+    raw.to_string().replace("\"NOTE\"", note).into_bytes()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    Read,
+    Unread,
+}
+
+/// The kit decodes the payload itself: every payload serde_json refuses is a poison dead
+/// letter at once, with the reason, the envelope's fields, and the payload kept whole.
+#[tokio::test]
+async fn a_payload_that_does_not_decode_is_dead_lettered_whole_with_its_reason() {
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    // The envelope's fields are read from every payload that is JSON text at all.
+    let cases = [
+        (deep.as_str(), "deeper than 128 levels", Fields::Read),
+        (r#""\ud800""#, "lone UTF-16 surrogate", Fields::Read),
+        ("1e400", "number out of range", Fields::Read),
+        ("Infinity", "not valid JSON", Fields::Unread),
+    ];
+    for (note, expected, fields) in cases {
+        let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+        let payload = order_placed_with_note(note);
+        let outcome = consumer(&bus, &dlq)
+            .process_payload(&payload, None)
+            .await
+            .unwrap();
+        let Outcome::DeadLettered {
+            reason, event_id, ..
+        } = outcome
+        else {
+            panic!("{expected}: expected dead-lettered, got {outcome:?}")
+        };
+        assert!(reason.contains(expected), "{expected}: {reason}");
+        let letters = dlq.letters.lock().unwrap();
+        let letter = &letters[0];
+        assert_eq!(letter.kind, "poison");
+        if fields == Fields::Read {
+            assert_eq!(
+                event_id.as_deref(),
+                sample("order-placed.json")["id"].as_str()
+            );
+            assert_eq!(letter.detail_type.as_deref(), Some("OrderPlaced"));
+            assert_eq!(letter.correlation_id.as_deref(), Some("corr-ord-1001"));
+        } else {
+            assert_eq!((event_id, &letter.detail_type), (None, &None));
+        }
+        assert_eq!(letter.event, Value::Null);
+        let raw = letter.event_raw.as_ref().expect("the payload kept whole");
+        assert_eq!(raw.encoding, RawEncoding::Text);
+        assert_eq!(raw.to_bytes().unwrap(), payload, "{expected}");
+        assert!(bus.sent.lock().unwrap().is_empty());
+        // The letter travels as JSON that decodes back to the same letter.
+        let body = serde_json::to_string(letter).unwrap();
+        assert_eq!(&serde_json::from_str::<DeadLetter>(&body).unwrap(), letter);
+    }
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_an_object_is_dead_lettered_as_json() {
+    for (payload, found) in [
+        ("[1,2]", "an array"),
+        ("\"hi\"", "a string"),
+        ("7", "a number"),
+    ] {
+        let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+        let outcome = consumer(&bus, &dlq)
+            .process_payload(payload.as_bytes(), None)
+            .await
+            .unwrap();
+        let Outcome::DeadLettered { reason, .. } = outcome else {
+            panic!("expected dead-lettered, got {outcome:?}")
+        };
+        assert!(
+            reason.contains(&format!("not an object but {found}")),
+            "{reason}"
+        );
+        let letters = dlq.letters.lock().unwrap();
+        assert_eq!(
+            letters[0].event,
+            serde_json::from_str::<Value>(payload).unwrap()
+        );
+        assert_eq!(letters[0].event_raw, None);
+    }
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_utf8_is_kept_in_base64() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let payload = b"{\"id\":\"e-1\",\"x\":\"\xff\"}";
+    let outcome = consumer(&bus, &dlq)
+        .process_payload(payload, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { .. }),
+        "{outcome:?}"
+    );
+    let letters = dlq.letters.lock().unwrap();
+    let raw = letters[0].event_raw.as_ref().unwrap();
+    assert_eq!(raw.encoding, RawEncoding::Base64);
+    assert_eq!(raw.to_bytes().unwrap(), payload);
+    assert!(
+        letters[0].reason.contains("not UTF-8"),
+        "{}",
+        letters[0].reason
+    );
+}
+
+/// A payload that decodes is handled as before.
+#[tokio::test]
+async fn a_payload_that_decodes_is_handled() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let payload = sample("order-placed.json").to_string();
+    let outcome = consumer(&bus, &dlq)
+        .process_payload(payload.as_bytes(), None)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Handled { .. }), "{outcome:?}");
+    assert!(dlq.letters.lock().unwrap().is_empty());
+}
