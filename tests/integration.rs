@@ -13,6 +13,7 @@ mod idempotency_store;
 mod lint;
 mod local_invoke;
 mod ops;
+mod poison;
 mod reliability;
 mod routing;
 mod scaffold;

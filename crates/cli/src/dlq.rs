@@ -184,10 +184,10 @@ async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<E
                     .map_or_else(|| "?".to_owned(), |a| a.to_string()),
                 message.age(now).map_or_else(|| "?".to_owned(), human_age)
             );
-            match record.original_event() {
+            match record.event_text() {
                 Ok(event) => println!(
                     "   event:\n{}",
-                    serde_json::to_string_pretty(event)?
+                    event
                         .lines()
                         .map(|l| format!("     {l}"))
                         .collect::<Vec<_>>()

@@ -80,6 +80,7 @@ impl DeadLetterMessage {
             "event_id": record.event_id(),
             "correlation_id": record.correlation_id(),
             "event": record.original_event().ok(),
+            "event_raw": record.poison().and_then(|l| l.event_raw.as_ref()),
         })
     }
 }

@@ -62,7 +62,7 @@ impl ObservedEvent {
     /// Parses an SQS message body holding an event.
     pub fn from_json(body: &str) -> Result<Self, String> {
         let value: Value =
-            serde_json::from_str(body).map_err(|e| format!("body is not JSON: {e}"))?;
+            crate::json::parse(body).map_err(|e| format!("body is not JSON: {e}"))?;
         Self::from_value(value)
     }
 

@@ -84,13 +84,26 @@ impl FailureKind {
             body: body.to_owned(),
             reason,
         };
-        let value: Value = match serde_json::from_str(body) {
+        // Read past serde_json's 128 levels: a record holds the event the bus delivered,
+        // however deep (a Lambda on-failure record's `requestPayload` one level down).
+        let value: Value = match crate::json::parse(body) {
             Ok(value) => value,
             Err(e) => return unrecognised(format!("body is not JSON: {e}")),
         };
         if value.get("kind").and_then(Value::as_str) == Some("poison") {
             return match serde_json::from_value::<DeadLetter>(value) {
-                Ok(letter) => Self::Poison(letter),
+                Ok(mut letter) => {
+                    // A payload the function could not decode travels as text; when the tools
+                    // can (it was only deeper than the function's decoder goes), it becomes
+                    // the letter's event, to show and redrive like any other.
+                    if letter.event.is_null()
+                        && let Some(text) = letter.event_raw.as_ref().and_then(|r| r.text())
+                        && let Ok(event) = crate::json::parse(text)
+                    {
+                        letter.event = event;
+                    }
+                    Self::Poison(letter)
+                }
                 Err(e) => unrecognised(format!("a poison dead letter with a bad field: {e}")),
             };
         }
@@ -140,6 +153,16 @@ impl FailureRecord {
     /// The error says why there is no event (an unrecognised message).
     pub fn original_event(&self) -> Result<&Value, String> {
         match &self.kind {
+            FailureKind::Poison(letter) if letter.event.is_null() && letter.event_raw.is_some() => {
+                Err(format!(
+                    "message {} of {} {} holds the payload as delivered, which is not a JSON \
+                     event ({}); `eventrail dlq show` prints it",
+                    self.message_id,
+                    self.queue_function,
+                    self.layer.describe(),
+                    letter.reason
+                ))
+            }
             FailureKind::Poison(letter) => Ok(&letter.event),
             FailureKind::HandlerFailure(failure) => Ok(&failure.event),
             FailureKind::DeliveryFailure(failure) => Ok(&failure.event),
@@ -150,6 +173,24 @@ impl FailureRecord {
                 self.layer.describe()
             )),
         }
+    }
+
+    /// The original event as text for people: pretty JSON when it is JSON, else the payload
+    /// exactly as delivered (a poison letter's `event_raw`: nested deeper than the tools
+    /// decode, a lone surrogate, a number out of range, not JSON). The error says why there
+    /// is none.
+    pub fn event_text(&self) -> Result<String, String> {
+        if let FailureKind::Poison(letter) = &self.kind
+            && letter.event.is_null()
+            && let Some(raw) = &letter.event_raw
+        {
+            return Ok(match raw.text() {
+                Some(text) => text.to_owned(),
+                None => format!("(not UTF-8, base64) {}", raw.data),
+            });
+        }
+        let event = self.original_event()?;
+        serde_json::to_string_pretty(event).map_err(|e| e.to_string())
     }
 
     /// The event that failed, as delivered (`None` for an unrecognised message); see
@@ -398,5 +439,80 @@ mod tests {
         assert!(record.summary().contains("not JSON"));
         let bad_poison = FailureKind::decode("{\"kind\":\"poison\"}", &no_attributes());
         assert!(matches!(bad_poison, FailureKind::Unrecognised { .. }));
+    }
+
+    fn deep_event(levels: usize) -> String {
+        format!(
+            r#"{{"id":"e-7","source":"eventrail.orders","detail-type":"OrderPlaced","detail":{{"metadata":{{"correlation_id":"c-7"}},"data":{{"note":{}1{}}}}}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    }
+
+    fn poison_with_raw(payload: &str) -> String {
+        json!({
+            "kind": "poison", "function": "inventory",
+            "reason": "the payload nests arrays or objects deeper than 128 levels",
+            "event_id": "e-7", "correlation_id": "c-7", "detail_type": "OrderPlaced",
+            "failed_at": "2026-12-07T10:00:00Z", "event": null,
+            "event_raw": {"encoding": "text", "data": payload}
+        })
+        .to_string()
+    }
+
+    /// A Lambda on-failure record whose event nests deeper than serde_json's 128 levels (what
+    /// the queues held before the kit decoded payloads itself) is read, with its event.
+    #[test]
+    fn reads_an_on_failure_record_holding_an_event_deeper_than_serde_json_decodes() {
+        let event = deep_event(200);
+        let body = format!(
+            r#"{{"requestContext":{{"requestId":"r-1","condition":"RetriesExhausted","functionArn":"arn:f","approximateInvokeCount":3}},"requestPayload":{event},"responsePayload":{{"errorType":"Runtime.ExitError"}}}}"#
+        );
+        let record = record(FailureKind::decode(&body, &no_attributes()));
+        assert_eq!(record.kind_name(), "handler-failure");
+        assert_eq!(record.event_id(), Some("e-7"));
+        assert_eq!(record.detail_type(), Some("OrderPlaced"));
+        assert!(record.event_text().unwrap().contains("\"note\""));
+    }
+
+    /// A poison letter keeping a too-deep payload as text: the tools decode it, so it shows
+    /// and redrives as an event.
+    #[test]
+    fn a_poison_letter_with_a_deep_payload_has_its_event() {
+        let payload = deep_event(200);
+        let record = record(FailureKind::decode(
+            &poison_with_raw(&payload),
+            &no_attributes(),
+        ));
+        assert!(record.is_poison());
+        let event = record.original_event().unwrap();
+        assert_eq!(event, &crate::json::parse(&payload).unwrap());
+        assert_eq!(record.correlation_id(), Some("c-7"));
+    }
+
+    /// A payload that is not JSON at all (a lone surrogate) is shown as delivered, and there
+    /// is no event to redrive.
+    #[test]
+    fn a_poison_letter_with_a_payload_that_is_not_json_shows_it_as_delivered() {
+        let payload = r#"{"id":"e-7","detail":{"data":{"note":"\ud800"}}}"#;
+        let record = record(FailureKind::decode(
+            &poison_with_raw(payload),
+            &no_attributes(),
+        ));
+        assert!(record.is_poison());
+        assert_eq!(record.event_text().unwrap(), payload);
+        assert!(
+            record
+                .original_event()
+                .unwrap_err()
+                .contains("not a JSON event")
+        );
+        assert_eq!(record.event_id(), Some("e-7"));
+        let deeper = deep_event(crate::json::MAX_DEPTH + 10);
+        let record = self::record(FailureKind::decode(
+            &poison_with_raw(&deeper),
+            &no_attributes(),
+        ));
+        assert_eq!(record.event_text().unwrap(), deeper);
     }
 }

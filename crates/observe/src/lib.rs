@@ -31,6 +31,7 @@ mod error;
 mod event;
 mod failure;
 mod flow;
+pub mod json;
 mod outbox;
 mod outputs;
 pub mod redrive;

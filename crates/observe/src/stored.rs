@@ -32,6 +32,21 @@ pub fn stored_event_location(body: &Value) -> Option<(String, String)> {
 
 /// Reads a stored event.
 pub async fn read_stored_event(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Value> {
+    let bytes = read_stored_bytes(s3, bucket, key).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| ObserveError::StoredEvent {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message: format!("not JSON: {e}"),
+    })?;
+    crate::json::parse(text).map_err(|e| ObserveError::StoredEvent {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message: format!("not JSON: {e}"),
+    })
+}
+
+/// Reads a stored object's bytes.
+async fn read_stored_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {
     let failed = |message: String| ObserveError::StoredEvent {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
@@ -50,7 +65,7 @@ pub async fn read_stored_event(s3: &aws_sdk_s3::Client, bucket: &str, key: &str)
         .await
         .map_err(|e| failed(e.to_string()))?
         .into_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| failed(format!("not JSON: {e}")))
+    Ok(bytes.to_vec())
 }
 
 /// Puts each stored event back into its message's dead letter (the pointer stays, so it is
@@ -68,6 +83,26 @@ pub async fn inline_stored_events(
         let Some((bucket, key)) = stored_event_location(&body) else {
             continue;
         };
+        // A payload the function could not decode was stored as its bytes: it goes back as
+        // the letter's `event_raw`, as it would have travelled in the message.
+        if body
+            .pointer("/event_stored_at/format")
+            .and_then(Value::as_str)
+            == Some("raw")
+        {
+            match read_stored_bytes(s3, &bucket, &key).await {
+                Ok(bytes) => {
+                    body["event_raw"] =
+                        serde_json::to_value(eventrail_runtime::RawEvent::from_bytes(&bytes))
+                            .unwrap_or(Value::Null);
+                    message.body = body.to_string();
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+            continue;
+        }
         match read_stored_event(s3, &bucket, &key).await {
             Ok(event) => {
                 body["event"] = event;

@@ -673,12 +673,12 @@ const INTEGRATION_TESTS: &str = "integration";
 /// among them that deploys a stack of its own. A new end-to-end test lands in one of those
 /// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
 /// to the other lane (see [`Tests::in_two_lanes`]).
-const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(e2e|ops|reliability)::/) \
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(e2e|ops|poison|reliability)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`.
 const NEEDS_LOCALSTACK: &str =
-    "binary(integration) and test(/^(e2e|ops|reliability|idempotency_store)::/)";
+    "binary(integration) and test(/^(e2e|ops|poison|reliability|idempotency_store)::/)";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
 /// tests on the deployed stack.
