@@ -35,6 +35,17 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
+    #[error(
+        "refused to stop pid {pid}: it is not the LocalStack `eventrail local up` recorded at \
+         {endpoint} ({reason}); stop it yourself if it is yours, and remove the stale record \
+         .eventrail/localstack/up.json"
+    )]
+    NotOurLocalStack {
+        pid: u32,
+        endpoint: String,
+        reason: String,
+    },
+
     #[error("AWS {operation} against {endpoint} failed: {message}")]
     Aws {
         operation: String,

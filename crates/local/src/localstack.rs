@@ -125,6 +125,11 @@ pub struct UpState {
     pub endpoint: String,
     pub log: PathBuf,
     pub run_dir: PathBuf,
+    /// The process's start time (`/proc/<pid>/stat` field 22, clock ticks after boot): with
+    /// the pid, it names the process, since a pid is reused once its process is gone. Absent
+    /// in records written before it was kept; `local down` then asks the endpoint instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// Where `eventrail local up` records the instance it left running.
@@ -335,11 +340,13 @@ impl LocalStack {
     /// Leave LocalStack running after this guard is gone; returns what `local down` needs.
     pub fn detach(mut self) -> Option<UpState> {
         let managed = self.managed.take()?;
+        let pid = managed.child.id();
         Some(UpState {
-            pid: managed.child.id(),
+            pid,
             endpoint: self.endpoint.clone(),
             log: managed.log,
             run_dir: managed.run_dir,
+            start_ticks: process_start_ticks(pid),
         })
     }
 
@@ -402,8 +409,11 @@ impl Managed {
     }
 }
 
-/// Stop the LocalStack recorded by `eventrail local up` (a process this one did not spawn).
+/// Stop the LocalStack recorded by `eventrail local up` (a process this one did not spawn),
+/// after [`check_recorded_process`] confirmed the pid is still that LocalStack; otherwise
+/// nothing is signalled and the error says why.
 pub fn stop_detached(root: &Path, state: &UpState, grace: Duration) -> Result<()> {
+    check_recorded_process(state, |endpoint| health(endpoint).is_ok())?;
     stop_process_tree(state.pid, grace, || !process_alive(state.pid));
     remove_run_dir(&state.run_dir);
     let path = up_state_path(root);
@@ -489,6 +499,69 @@ pub fn process_alive(pid: u32) -> bool {
         Ok(stat) => parse_stat(&stat).is_some_and(|(state, _)| state != 'Z' && state != 'X'),
         Err(_) => false,
     }
+}
+
+/// Checks that `state.pid` is still the LocalStack `local up` recorded before anything signals
+/// it: its command line must be python running `-m localstack.runtime.main`, and the process
+/// must be the one recorded: the same start time, or (for a record without one) the recorded
+/// endpoint still answering (`answers`). A pid reused by another process fails the check.
+pub fn check_recorded_process(state: &UpState, answers: impl FnOnce(&str) -> bool) -> Result<()> {
+    let refuse = |reason: String| Error::NotOurLocalStack {
+        pid: state.pid,
+        endpoint: state.endpoint.clone(),
+        reason,
+    };
+    let cmdline = fs::read(format!("/proc/{}/cmdline", state.pid)).map_err(|e| {
+        refuse(format!(
+            "its command line cannot be read ({e}); the process is gone or not ours"
+        ))
+    })?;
+    if !is_localstack_cmdline(&cmdline) {
+        return Err(refuse(format!(
+            "it runs `{}`, not python -m localstack.runtime.main: the pid was reused",
+            String::from_utf8_lossy(&cmdline).replace('\0', " ").trim()
+        )));
+    }
+    match state.start_ticks {
+        Some(recorded) => match process_start_ticks(state.pid) {
+            Some(now) if now == recorded => Ok(()),
+            Some(now) => Err(refuse(format!(
+                "it started at tick {now}, not at tick {recorded} as recorded: another \
+                 LocalStack reuses the pid"
+            ))),
+            None => Err(refuse("its start time cannot be read".to_owned())),
+        },
+        None if answers(&state.endpoint) => Ok(()),
+        None => Err(refuse(format!(
+            "the record has no start time and {} does not answer, so it cannot be told from \
+             another LocalStack",
+            state.endpoint
+        ))),
+    }
+}
+
+/// True for the command line (`/proc/<pid>/cmdline`, NUL-separated) of
+/// `python… -m localstack.runtime.main`.
+pub fn is_localstack_cmdline(cmdline: &[u8]) -> bool {
+    let mut args = cmdline
+        .split(|b| *b == 0)
+        .map(|arg| std::str::from_utf8(arg).unwrap_or(""));
+    let program = args.next().unwrap_or("");
+    let name = program.rsplit('/').next().unwrap_or(program);
+    name.starts_with("python")
+        && args.next() == Some("-m")
+        && args.next() == Some("localstack.runtime.main")
+}
+
+/// The start time of `pid` (`/proc/<pid>/stat` field 22, clock ticks after boot).
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    parse_start_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_start_ticks(stat: &str) -> Option<u64> {
+    // After the parenthesised name: field 3 (state) is the first, so field 22 the 20th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// (state, parent pid) from the text of /proc/PID/stat.
@@ -769,5 +842,143 @@ mod tests {
         // A repository without hooks is fine.
         install_init_hooks(&base.join("empty"), &run_dir).unwrap();
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_of_stat() {
+        let stat = "4242 (python3 -m x) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 \
+                    12 0 987654 1234567 890 18446744073709551615";
+        assert_eq!(parse_start_ticks(stat), Some(987_654));
+        assert_eq!(parse_start_ticks("4242 (x) S 1"), None);
+        assert!(process_start_ticks(std::process::id()).is_some());
+    }
+
+    #[test]
+    fn only_python_running_localstack_is_taken_for_localstack() {
+        let ours = b"/repo/.eventrail/localstack/venv/bin/python3\0-m\0localstack.runtime.main\0";
+        assert!(is_localstack_cmdline(ours));
+        assert!(is_localstack_cmdline(
+            b"python\0-m\0localstack.runtime.main"
+        ));
+        for other in [
+            &b"/usr/bin/sleep\x0030\0"[..],
+            b"python3\0-m\0http.server\0",
+            b"/usr/bin/bash\0-m\0localstack.runtime.main\0",
+            b"python3\0localstack.runtime.main\0",
+            b"",
+        ] {
+            assert!(!is_localstack_cmdline(other), "{other:?}");
+        }
+    }
+
+    /// A process in a group of its own (as LocalStack runs), killed by its handle at the end.
+    struct Spawned(std::process::Child);
+
+    impl Spawned {
+        fn new(command: &mut Command) -> Self {
+            Self(command.process_group(0).spawn().unwrap())
+        }
+
+        fn running(&mut self) -> bool {
+            matches!(self.0.try_wait(), Ok(None))
+        }
+
+        fn state(&self, start_ticks: Option<u64>) -> UpState {
+            UpState {
+                pid: self.0.id(),
+                endpoint: format!("http://127.0.0.1:{}", free_port().unwrap()),
+                log: PathBuf::from("/nonexistent/log"),
+                run_dir: PathBuf::from("/nonexistent/run"),
+                start_ticks,
+            }
+        }
+    }
+
+    impl Drop for Spawned {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn scratch_root(name: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("eventrail-down-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        root
+    }
+
+    #[test]
+    fn down_refuses_a_pid_that_is_not_its_localstack_any_more() {
+        // The recorded pid now belongs to some other program.
+        let mut other = Spawned::new(Command::new("sleep").arg("30"));
+        let state = other.state(process_start_ticks(other.0.id()));
+        let root = scratch_root("other");
+        let error = stop_detached(&root, &state, Duration::from_millis(200))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&format!("pid {}", state.pid)), "{error}");
+        assert!(
+            error.contains("not python -m localstack.runtime.main"),
+            "{error}"
+        );
+        assert!(other.running(), "the other program was signalled");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A stand-in LocalStack: `python3 -m localstack.runtime.main` from a scratch package
+    /// that sleeps.
+    fn fake_localstack(name: &str) -> (Spawned, PathBuf) {
+        let root = scratch_root(name);
+        let package = root.join("localstack/runtime");
+        std::fs::create_dir_all(&package).unwrap();
+        for init in ["localstack/__init__.py", "localstack/runtime/__init__.py"] {
+            std::fs::write(root.join(init), "").unwrap();
+        }
+        std::fs::write(package.join("main.py"), "import time\ntime.sleep(30)\n").unwrap();
+        let spawned = Spawned::new(
+            Command::new("python3")
+                .args(["-m", "localstack.runtime.main"])
+                .current_dir(&root),
+        );
+        // Until python has exec'd, the command line is still this test's.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !fs::read(format!("/proc/{}/cmdline", spawned.0.id()))
+            .is_ok_and(|c| is_localstack_cmdline(&c))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (spawned, root)
+    }
+
+    #[test]
+    fn down_refuses_a_localstack_started_at_another_time_and_stops_its_own() {
+        let (mut localstack, root) = fake_localstack("own");
+        let ticks = process_start_ticks(localstack.0.id()).unwrap();
+        // Another LocalStack under the recorded pid: the start time differs.
+        let error = check_recorded_process(&localstack.state(Some(ticks + 1)), |_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not at tick"), "{error}");
+        // A record without a start time: only when the endpoint answers.
+        let error = check_recorded_process(&localstack.state(None), |_| false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("does not answer"), "{error}");
+        assert!(check_recorded_process(&localstack.state(None), |_| true).is_ok());
+        assert!(localstack.running());
+        // Its own: stopped, and the record removed.
+        let state = localstack.state(Some(ticks));
+        let path = up_state_path(&root);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+        stop_detached(&root, &state, Duration::from_secs(5)).unwrap();
+        assert!(
+            matches!(localstack.0.wait(), Ok(status) if !status.success()),
+            "stopped by a signal"
+        );
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
