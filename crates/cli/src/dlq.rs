@@ -7,8 +7,9 @@ use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use eventrail_contract::Project;
 use eventrail_observe::dlq::{self, human_age};
-use eventrail_observe::redrive::{self, RedriveRequest};
+use eventrail_observe::redrive::{self, Consumes, RedriveRequest};
 use eventrail_observe::{CatalogCheck, FailureQueue, Stack};
 
 use crate::ops::{StackArgs, runtime};
@@ -41,7 +42,10 @@ enum DlqCommand {
     /// Send a function's failed events through again: failure-queue records to the function
     /// (asynchronous invoke), delivery dead letters to the bus. A message is deleted only
     /// after its redelivery was accepted; poison records that still fail the current catalog
-    /// are left in place.
+    /// are left in place. A record whose event the function does not consume (its
+    /// declaration's `consumes`), whose stored event lies outside the stack's failed-events
+    /// bucket and the function's prefix, or that cannot be read, fails alone and stays queued;
+    /// the exit status is 1 when any failed.
     Redrive {
         /// The function (as declared: `payments`).
         function: String,
@@ -80,6 +84,12 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
                     function_name: stack.outputs.function_name(&function)?.to_owned(),
                     bus_name: stack.outputs.bus_name()?.to_owned(),
                     queues: queues_of(&stack, &function)?,
+                    consumes: consumes_of(&project, &catalog, &function)?,
+                    failed_events_bucket: stack
+                        .outputs
+                        .get("FailedEventsBucketName")
+                        .ok()
+                        .map(str::to_owned),
                     function,
                     max,
                     id,
@@ -106,6 +116,19 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
             }
         }
     })
+}
+
+/// What `function` consumes, from its declaration in the workspace and the catalog.
+fn consumes_of(project: &Project, catalog: &CatalogCheck, function: &str) -> Result<Consumes> {
+    let functions = project.functions()?;
+    let Some(declared) = functions.iter().find(|f| f.name == function) else {
+        bail!("function {function} is not declared in the workspace");
+    };
+    Ok(Consumes::of(
+        &declared.declaration,
+        catalog.index(),
+        &project.settings.source_prefix,
+    ))
 }
 
 fn queues_of(stack: &Stack, function: &str) -> Result<Vec<FailureQueue>> {

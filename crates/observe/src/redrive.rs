@@ -10,18 +10,32 @@
 //!   idempotent per idempotency key);
 //! - poison records are checked against the current catalog first; those that still fail are
 //!   left in the queue and reported with the reason;
+//! - a record is sent back under the operator's identity only when its event is one the
+//!   function consumes (its declaration's `consumes`, with the catalog's sources); any other
+//!   is refused, naming the event id, source and detail-type ([`Consumes`]);
+//! - a claim check (a dead letter whose event is stored in the failed-events bucket) is
+//!   followed only into the stack's own bucket under the function's own prefix
+//!   (`<function>/`); any other pointer is refused ([`check_claim`]);
+//! - one record that cannot be read (not a failure record, a stored event that cannot be
+//!   fetched) fails alone: it is reported with its message id and the reason, stays in the
+//!   queue, and the redrive goes on;
+//! - queues are read with long polls ([`REDRIVE_WAIT_SECONDS`]): a short poll samples a
+//!   subset of SQS's servers and may answer nothing while messages exist, which would end
+//!   the redrive early and report a non-empty queue empty;
 //! - messages stay hidden while the redrive runs (so each is seen once) and everything left
 //!   is made visible again at the end.
 //!
 //! The engine talks to AWS through [`RedriveClient`], so its order of operations is tested
 //! with a fake.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::future::Future;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
+use eventrail_contract::declaration::{EVERY_EVENT, failed_events_prefix};
+use eventrail_contract::{CatalogIndex, Declaration, Invoke};
 use serde_json::Value;
 
 use crate::aws::{self, Clients, RawMessage};
@@ -33,14 +47,25 @@ use crate::outputs::{FailureLayer, FailureQueue};
 /// How long a received message stays hidden while the redrive runs.
 pub const REDRIVE_VISIBILITY_SECONDS: i32 = 300;
 
+/// How long each receive waits for messages (`WaitTimeSeconds`). Any wait makes it a long
+/// poll, which asks every SQS server holding the queue; a short poll (0) asks a sample and
+/// can answer nothing while messages exist. The redrive ends a queue on the first empty
+/// answer, so it must never get a false one; the cost is this wait once per queue.
+pub const REDRIVE_WAIT_SECONDS: i32 = 2;
+
 /// What the redrive engine needs from AWS.
 pub trait RedriveClient {
-    /// Receives up to 10 messages of `queue_url`, hiding them for `visibility_seconds`.
+    /// Receives up to 10 messages of `queue_url`, waiting up to `wait_seconds` for some (a
+    /// long poll when above 0), hiding them for `visibility_seconds`. Bodies are as queued:
+    /// claim checks are not followed here (the engine checks them first).
     fn receive(
         &self,
         queue_url: &str,
+        wait_seconds: i32,
         visibility_seconds: i32,
     ) -> impl Future<Output = Result<Vec<RawMessage>>> + Send;
+    /// Reads the event a claim check points at (`bucket`, `key`).
+    fn read_stored(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Value>> + Send;
     /// Invokes `function_name` asynchronously with `event`; Ok once Lambda accepted it.
     fn invoke_async(
         &self,
@@ -69,11 +94,18 @@ pub trait RedriveClient {
 }
 
 impl RedriveClient for Clients {
-    async fn receive(&self, queue_url: &str, visibility_seconds: i32) -> Result<Vec<RawMessage>> {
-        let mut messages = aws::receive(&self.sqs, queue_url, 0, visibility_seconds).await?;
+    async fn receive(
+        &self,
+        queue_url: &str,
+        wait_seconds: i32,
+        visibility_seconds: i32,
+    ) -> Result<Vec<RawMessage>> {
+        aws::receive(&self.sqs, queue_url, wait_seconds, visibility_seconds).await
+    }
+
+    async fn read_stored(&self, bucket: &str, key: &str) -> Result<Value> {
         let s3 = crate::stored::s3_client(&self.sdk_config);
-        crate::stored::inline_stored_events(&s3, &mut messages).await?;
-        Ok(messages)
+        crate::stored::read_stored_event(&s3, bucket, key).await
     }
 
     async fn invoke_async(&self, function_name: &str, event: &Value) -> Result<()> {
@@ -185,12 +217,136 @@ pub struct RedriveRequest {
     pub bus_name: String,
     /// The function's failure queue and delivery dead-letter queue.
     pub queues: Vec<FailureQueue>,
+    /// The events the function consumes (from its declaration): no other is sent back.
+    pub consumes: Consumes,
+    /// The stack's failed-events bucket (output `FailedEventsBucketName`): claim checks are
+    /// followed only into it, under `<function>/`; `None` refuses every claim check.
+    pub failed_events_bucket: Option<String>,
     /// At most this many records are handled (redriven, left or failed).
     pub max: Option<usize>,
     /// Only the record with this SQS message id or event id.
     pub id: Option<String>,
     /// Decide and report, but send and delete nothing.
     pub dry_run: bool,
+}
+
+/// The events a function consumes, as its declaration says (`consumes`), with the sources
+/// the catalog gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumes {
+    /// `consumes = ["*"]`: every event of the application (a source with its prefix).
+    EveryEvent {
+        /// The application's source prefix (`eventrail.`).
+        source_prefix: String,
+    },
+    /// These (source, detail-type) pairs. A declared detail-type the catalog does not know
+    /// has no source, so no event of it is admitted.
+    Listed(BTreeSet<(String, String)>),
+    /// A function invoked directly (`invoke = "direct"`): it consumes no events of the bus.
+    Direct,
+}
+
+impl Consumes {
+    /// What `declaration` consumes, the sources taken from `catalog`.
+    pub fn of(declaration: &Declaration, catalog: &CatalogIndex, source_prefix: &str) -> Self {
+        if declaration.invoke == Invoke::Direct {
+            return Self::Direct;
+        }
+        if declaration.consumes.iter().any(|c| c == EVERY_EVENT) {
+            return Self::EveryEvent {
+                source_prefix: source_prefix.to_owned(),
+            };
+        }
+        Self::Listed(
+            declaration
+                .consumes
+                .iter()
+                .filter_map(|detail_type| catalog.event(detail_type))
+                .map(|event| (event.source.clone(), event.detail_type.clone()))
+                .collect(),
+        )
+    }
+
+    /// Ok when the function consumes `event` (its `source` and `detail-type`); else why not,
+    /// naming the event id, source and detail-type.
+    pub fn admits(&self, function: &str, event: &Value) -> Result<(), String> {
+        let text = |name: &str| event.get(name).and_then(Value::as_str);
+        let (id, source, detail_type) = (text("id"), text("source"), text("detail-type"));
+        let admitted = match (self, source, detail_type) {
+            (_, None, _) | (_, _, None) | (Self::Direct, _, _) => false,
+            (Self::EveryEvent { source_prefix }, Some(source), Some(_)) => {
+                source.starts_with(source_prefix.as_str())
+            }
+            (Self::Listed(pairs), Some(source), Some(detail_type)) => {
+                pairs.contains(&(source.to_owned(), detail_type.to_owned()))
+            }
+        };
+        if admitted {
+            return Ok(());
+        }
+        let shown = |v: Option<&str>| v.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"));
+        Err(format!(
+            "refused: event {} (source {}, detail-type {}) is not an event {function} consumes \
+             ({}); it is not sent to {function}",
+            id.unwrap_or("without id"),
+            shown(source),
+            shown(detail_type),
+            self.describe()
+        ))
+    }
+
+    /// What the function consumes, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::EveryEvent { source_prefix } => {
+                format!("it consumes every event with a source starting `{source_prefix}`")
+            }
+            Self::Listed(pairs) if pairs.is_empty() => "it declares no catalog event".to_owned(),
+            Self::Listed(pairs) => format!(
+                "it consumes {}",
+                pairs
+                    .iter()
+                    .map(|(source, detail_type)| format!("{detail_type} from {source}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::Direct => "it is invoked directly and consumes no events".to_owned(),
+        }
+    }
+}
+
+/// Checks a claim check before it is followed: the object must be in the stack's own
+/// failed-events bucket (`own_bucket`), directly under the function's prefix
+/// (`<function>/<name>`, no further `/`). Anything else is refused with the reason.
+pub fn check_claim(
+    own_bucket: Option<&str>,
+    function: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<(), String> {
+    let place = format!("s3://{bucket}/{key}");
+    let Some(own_bucket) = own_bucket else {
+        return Err(format!(
+            "refused: the event is stored at {place}, and the stack has no failed-events bucket \
+             output (FailedEventsBucketName) to check it against; redeploy the template"
+        ));
+    };
+    if bucket != own_bucket {
+        return Err(format!(
+            "refused: the event is stored at {place}, outside the stack's failed-events bucket \
+             `{own_bucket}`"
+        ));
+    }
+    // The prefix the template tells the function to write under (its declared name).
+    let prefix = failed_events_prefix(function);
+    let name = key.strip_prefix(&prefix).unwrap_or_default();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!(
+            "refused: the event is stored at {place}, outside {function}'s prefix `{prefix}` \
+             of the failed-events bucket"
+        ));
+    }
+    Ok(())
 }
 
 /// What happened to one record.
@@ -206,12 +362,14 @@ pub enum RedriveOutcome {
         /// Where.
         to: String,
     },
-    /// Left in the queue on purpose (still poison, or not a record eventrail understands).
+    /// Left in the queue on purpose (poison that still fails the current catalog).
     Left {
         /// Why.
         reason: String,
     },
-    /// The redelivery or the delete failed; the message is still in the queue.
+    /// The record could not be read, was refused (an event the function does not consume, a
+    /// claim check outside the function's place), or its redelivery or delete failed; the
+    /// message is still in the queue.
     Failed {
         /// The error.
         reason: String,
@@ -256,7 +414,7 @@ impl RedriveReport {
         self.count(|o| matches!(o, RedriveOutcome::Left { .. }))
     }
 
-    /// Records whose redelivery or delete failed.
+    /// Records that could not be read, were refused, or whose redelivery or delete failed.
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, RedriveOutcome::Failed { .. }))
     }
@@ -318,8 +476,8 @@ impl RedriveReport {
 
 /// Runs a redrive. `check` is the catalog check poison records must pass before they are
 /// sent again (see [`crate::CatalogCheck::check`]). Errors reading a queue stop the redrive
-/// (after releasing what it holds); errors sending or deleting one record are reported and
-/// the redrive goes on.
+/// (after releasing what it holds); a record that cannot be read or is refused, and errors
+/// sending or deleting one record, are reported for that record and the redrive goes on.
 pub async fn redrive<C: RedriveClient>(
     client: &C,
     request: &RedriveRequest,
@@ -332,7 +490,10 @@ pub async fn redrive<C: RedriveClient>(
         let mut hold: Vec<String> = Vec::new();
         let mut result = Ok(());
         while report.entries.len() < limit {
-            let batch = match client.receive(&queue.url, REDRIVE_VISIBILITY_SECONDS).await {
+            let batch = match client
+                .receive(&queue.url, REDRIVE_WAIT_SECONDS, REDRIVE_VISIBILITY_SECONDS)
+                .await
+            {
                 Ok(batch) if batch.is_empty() => break,
                 Ok(batch) => batch,
                 Err(error) => {
@@ -380,6 +541,49 @@ pub async fn redrive<C: RedriveClient>(
     Ok(report)
 }
 
+/// The record with its claim check followed: a dead letter whose event is stored apart
+/// gets the event back, after [`check_claim`] allowed the place and the object was read;
+/// the letter's own event id, when it has one, must be the stored event's. `Ok(None)` when
+/// the letter carries its event (or is not JSON: decoding says why).
+async fn follow_claim_check<C: RedriveClient>(
+    client: &C,
+    request: &RedriveRequest,
+    queue: &FailureQueue,
+    message: &RawMessage,
+) -> Result<Option<crate::FailureRecord>, String> {
+    let Ok(mut letter) = serde_json::from_str::<Value>(&message.body) else {
+        return Ok(None);
+    };
+    let Some((bucket, key)) = crate::stored::stored_event_location(&letter) else {
+        return Ok(None);
+    };
+    check_claim(
+        request.failed_events_bucket.as_deref(),
+        &request.function,
+        &bucket,
+        &key,
+    )?;
+    let event = client.read_stored(&bucket, &key).await.map_err(|error| {
+        format!("its event is stored at s3://{bucket}/{key} and could not be read: {error}")
+    })?;
+    let letter_id = letter.get("event_id").and_then(Value::as_str);
+    let stored_id = event.get("id").and_then(Value::as_str);
+    if let Some(letter_id) = letter_id
+        && stored_id != Some(letter_id)
+    {
+        return Err(format!(
+            "refused: the event stored at s3://{bucket}/{key} has id {}, not the letter's {letter_id}",
+            stored_id.unwrap_or("none")
+        ));
+    }
+    letter["event"] = event;
+    let inlined = RawMessage {
+        body: letter.to_string(),
+        ..message.clone()
+    };
+    Ok(Some(DeadLetterMessage::decode(queue, &inlined).record))
+}
+
 /// Decides and, unless a dry run, redelivers one record, then deletes it.
 async fn handle<C: RedriveClient>(
     client: &C,
@@ -389,10 +593,22 @@ async fn handle<C: RedriveClient>(
     record: &crate::FailureRecord,
     check: &impl Fn(&Value) -> Result<(), String>,
 ) -> RedriveOutcome {
+    let inlined = match follow_claim_check(client, request, queue, message).await {
+        Ok(inlined) => inlined,
+        Err(reason) => return RedriveOutcome::Failed { reason },
+    };
+    let record = inlined.as_ref().unwrap_or(record);
     let event = match record.original_event() {
         Ok(event) => event,
-        Err(reason) => return RedriveOutcome::Left { reason },
+        Err(reason) => {
+            return RedriveOutcome::Failed {
+                reason: format!("unreadable: {reason}"),
+            };
+        }
     };
+    if let Err(reason) = request.consumes.admits(&request.function, event) {
+        return RedriveOutcome::Failed { reason };
+    }
     if let FailureKind::Poison(_) = record.kind
         && let Err(reason) = check(event)
     {
@@ -479,12 +695,17 @@ mod tests {
         refuse: Option<String>,
         /// Told when the hanging invoke starts.
         hung: Arc<Notify>,
+        /// Short polls (no wait) answer nothing, as SQS may when it samples servers holding
+        /// none of the queue's messages.
+        short_polls_miss: bool,
     }
 
     #[derive(Default)]
     struct State {
         /// (queue url, message id, body, visible, deleted)
         messages: Vec<(String, String, String, bool, bool)>,
+        /// Stored events by (bucket, key).
+        stored: BTreeMap<(String, String), Value>,
         log: Vec<String>,
     }
 
@@ -536,9 +757,18 @@ mod tests {
     }
 
     impl RedriveClient for Fake {
-        async fn receive(&self, queue_url: &str, _visibility: i32) -> Result<Vec<RawMessage>> {
+        async fn receive(
+            &self,
+            queue_url: &str,
+            wait_seconds: i32,
+            _visibility: i32,
+        ) -> Result<Vec<RawMessage>> {
             let mut state = self.state.lock().unwrap();
             let mut batch = Vec::new();
+            if self.short_polls_miss && wait_seconds == 0 {
+                state.log.push(format!("receive {queue_url} -> 0"));
+                return Ok(batch);
+            }
             for message in state.messages.iter_mut() {
                 if message.0 == queue_url && message.3 && !message.4 && batch.len() < 10 {
                     message.3 = false;
@@ -558,6 +788,20 @@ mod tests {
                 .log
                 .push(format!("receive {} -> {}", queue_url, batch.len()));
             Ok(batch)
+        }
+
+        async fn read_stored(&self, bucket: &str, key: &str) -> Result<Value> {
+            let mut state = self.state.lock().unwrap();
+            state.log.push(format!("read s3://{bucket}/{key}"));
+            state
+                .stored
+                .get(&(bucket.to_owned(), key.to_owned()))
+                .cloned()
+                .ok_or_else(|| ObserveError::StoredEvent {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    message: "NoSuchKey".to_owned(),
+                })
         }
 
         async fn invoke_async(&self, function_name: &str, event: &Value) -> Result<()> {
@@ -657,10 +901,24 @@ mod tests {
                     url: DELIVERY.into(),
                 },
             ],
+            consumes: Consumes::Listed(BTreeSet::from([(
+                "app.upstream".to_owned(),
+                "Thing".to_owned(),
+            )])),
+            failed_events_bucket: Some(BUCKET.into()),
             max: None,
             id: None,
             dry_run,
         }
+    }
+
+    const BUCKET: &str = "stack-failedevents";
+
+    /// A poison dead letter whose event is stored apart, at `bucket`/`key`.
+    fn claim_check(id: &str, bucket: &str, key: &str) -> Value {
+        json!({"kind": "poison", "function": "worker", "reason": "bad", "event_id": id,
+               "correlation_id": "c", "failed_at": "2026-11-20T10:00:00Z", "event": null,
+               "event_stored_at": {"bucket": bucket, "key": key, "bytes": 300_000}})
     }
 
     /// The catalog says: `data.ok` must be true.
@@ -755,7 +1013,7 @@ mod tests {
         assert_eq!(fake.queued(), ["m1", "m3"]);
         assert_eq!(
             (report.redriven(), report.left(), report.failed()),
-            (1, 2, 0)
+            (1, 1, 1)
         );
         let text = report.render(false);
         assert!(
@@ -820,5 +1078,287 @@ mod tests {
         assert_eq!(report.entries.len(), 1);
         assert_eq!(fake.queued(), ["m2", "m3"]);
         assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
+    }
+
+    fn outcome_of<'a>(report: &'a RedriveReport, message_id: &str) -> &'a RedriveOutcome {
+        &report
+            .entries
+            .iter()
+            .find(|e| e.message_id == message_id)
+            .unwrap_or_else(|| panic!("no entry for {message_id}: {report:#?}"))
+            .outcome
+    }
+
+    fn failure_reason(report: &RedriveReport, message_id: &str) -> String {
+        match outcome_of(report, message_id) {
+            RedriveOutcome::Failed { reason } => reason.clone(),
+            other => panic!("{message_id} did not fail: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_record_fails_alone_and_the_redrive_goes_on() {
+        let fake = Fake::with(&[
+            // Its stored event is gone from the bucket.
+            (FAILURES, "m1", claim_check("e1", BUCKET, "worker/e1.json")),
+            (FAILURES, "m2", json!("not a failure record")),
+            (FAILURES, "m3", handler_failure("e3")),
+            (DELIVERY, "m4", envelope("e4", json!({"ok": true}))),
+        ]);
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        assert_eq!(
+            (report.redriven(), report.left(), report.failed()),
+            (2, 0, 2),
+            "{report:#?}"
+        );
+        assert!(failure_reason(&report, "m1").contains("NoSuchKey"));
+        assert!(failure_reason(&report, "m1").contains("s3://stack-failedevents/worker/e1.json"));
+        assert!(failure_reason(&report, "m2").contains("holds no event"));
+        // Left in the queue and visible again; the others were redriven.
+        assert_eq!(fake.queued(), ["m1", "m2"]);
+        assert!(fake.hidden().is_empty(), "{:#?}", fake.log());
+        let log = fake.log();
+        assert!(
+            log.contains(&"invoke stack-worker e3".to_owned()),
+            "{log:#?}"
+        );
+        assert!(log.contains(&"put bus e4".to_owned()), "{log:#?}");
+        let text = report.render(false);
+        assert!(text.contains("m1 poison (event e1"), "{text}");
+        assert!(text.contains("2 redriven, 0 left, 2 failed"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn queues_are_long_polled_so_a_sampled_empty_answer_never_ends_the_redrive() {
+        let fake = Fake {
+            short_polls_miss: true,
+            ..Fake::with(&[
+                (FAILURES, "m1", handler_failure("e1")),
+                (DELIVERY, "m2", envelope("e2", json!({"ok": true}))),
+            ])
+        };
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        assert_eq!(report.redriven(), 2, "{:#?}", fake.log());
+        assert!(fake.queued().is_empty());
+    }
+
+    #[tokio::test]
+    async fn events_the_function_does_not_consume_are_refused_and_stay_queued() {
+        let foreign = |id: &str, source: &str, detail_type: &str| {
+            json!({"id": id, "source": source, "detail-type": detail_type,
+                   "detail": {"data": {"ok": true}}})
+        };
+        let fake = Fake::with(&[
+            (
+                FAILURES,
+                "m1",
+                json!({
+                    "requestContext": {"requestId": "r", "condition": "RetriesExhausted",
+                                       "functionArn": "arn:f", "approximateInvokeCount": 3},
+                    "requestPayload": foreign("e1", "app.upstream", "OtherThing"),
+                }),
+            ),
+            (
+                FAILURES,
+                "m2",
+                json!({"kind": "poison", "function": "worker", "reason": "bad",
+                "event_id": "e2", "correlation_id": "c", "failed_at": "2026-11-20T10:00:00Z",
+                "event": foreign("e2", "evil.source", "Thing")}),
+            ),
+            (DELIVERY, "m3", foreign("e3", "app.elsewhere", "Thing")),
+            (FAILURES, "m4", handler_failure("e4")),
+        ]);
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        let log = fake.log();
+        for id in ["e1", "e2", "e3"] {
+            assert!(
+                !log.iter().any(|l| l.ends_with(id)),
+                "{id} was sent: {log:#?}"
+            );
+        }
+        assert!(
+            log.contains(&"invoke stack-worker e4".to_owned()),
+            "{log:#?}"
+        );
+        assert_eq!(fake.queued(), ["m1", "m2", "m3"]);
+        assert_eq!(report.failed(), 3);
+        let reason = failure_reason(&report, "m1");
+        assert!(
+            reason.contains("event e1 (source `app.upstream`, detail-type `OtherThing`)"),
+            "{reason}"
+        );
+        assert!(reason.contains("not an event worker consumes"), "{reason}");
+        assert!(reason.contains("Thing from app.upstream"), "{reason}");
+        let reason = failure_reason(&report, "m2");
+        assert!(reason.contains("source `evil.source`"), "{reason}");
+        let reason = failure_reason(&report, "m3");
+        assert!(reason.contains("source `app.elsewhere`"), "{reason}");
+        // A dry run refuses them alike.
+        let report = redrive(&fake, &request(true), check).await.unwrap();
+        assert_eq!((report.redriven(), report.failed()), (0, 3));
+    }
+
+    #[tokio::test]
+    async fn claim_checks_are_followed_only_into_the_stacks_bucket_under_the_functions_prefix() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", claim_check("e1", BUCKET, "worker/e1.json")),
+            (
+                FAILURES,
+                "m2",
+                claim_check("e2", "someone-elses-bucket", "worker/e2.json"),
+            ),
+            (
+                FAILURES,
+                "m3",
+                claim_check("e3", BUCKET, "payments/e3.json"),
+            ),
+            (
+                FAILURES,
+                "m4",
+                claim_check("e4", BUCKET, "worker/../payments/e4.json"),
+            ),
+            (FAILURES, "m5", claim_check("e5", BUCKET, "worker/e5.json")),
+        ]);
+        {
+            let mut state = fake.state.lock().unwrap();
+            for (bucket, key, id) in [
+                (BUCKET, "worker/e1.json", "e1"),
+                ("someone-elses-bucket", "worker/e2.json", "e2"),
+                (BUCKET, "payments/e3.json", "e3"),
+                (BUCKET, "worker/../payments/e4.json", "e4"),
+                // Another event than the letter's.
+                (BUCKET, "worker/e5.json", "e-other"),
+            ] {
+                state.stored.insert(
+                    (bucket.to_owned(), key.to_owned()),
+                    envelope(id, json!({"ok": true})),
+                );
+            }
+        }
+        let report = redrive(&fake, &request(false), check).await.unwrap();
+        let log = fake.log();
+        assert!(
+            log.contains(&"invoke stack-worker e1".to_owned()),
+            "{log:#?}"
+        );
+        assert_eq!(
+            log.iter()
+                .filter(|l| l.starts_with("read"))
+                .collect::<Vec<_>>(),
+            [
+                "read s3://stack-failedevents/worker/e1.json",
+                "read s3://stack-failedevents/worker/e5.json"
+            ],
+            "only the stack's bucket under worker/ is read"
+        );
+        assert_eq!(fake.queued(), ["m2", "m3", "m4", "m5"]);
+        assert_eq!((report.redriven(), report.failed()), (1, 4));
+        let reason = failure_reason(&report, "m2");
+        assert!(
+            reason.contains("outside the stack's failed-events bucket `stack-failedevents`"),
+            "{reason}"
+        );
+        for id in ["m3", "m4"] {
+            let reason = failure_reason(&report, id);
+            assert!(
+                reason.contains("outside worker's prefix `worker/`"),
+                "{reason}"
+            );
+        }
+        let reason = failure_reason(&report, "m5");
+        assert!(
+            reason.contains("has id e-other, not the letter's e5"),
+            "{reason}"
+        );
+
+        // A stack without the bucket's output follows no claim check.
+        let fake = Fake::with(&[(FAILURES, "m1", claim_check("e1", BUCKET, "worker/e1.json"))]);
+        let no_bucket = RedriveRequest {
+            failed_events_bucket: None,
+            ..request(false)
+        };
+        let report = redrive(&fake, &no_bucket, check).await.unwrap();
+        assert!(failure_reason(&report, "m1").contains("FailedEventsBucketName"));
+        assert!(!fake.log().iter().any(|l| l.starts_with("read")));
+    }
+
+    #[test]
+    fn what_a_function_consumes_comes_from_its_declaration_and_the_catalog() {
+        let catalog = CatalogIndex {
+            events: ["OrderPlaced", "StockReserved"]
+                .into_iter()
+                .map(|detail_type| eventrail_contract::CatalogEvent {
+                    detail_type: detail_type.to_owned(),
+                    source: "shop.orders".to_owned(),
+                    version: 1,
+                    schema: String::new(),
+                })
+                .collect(),
+        };
+        let event = |source: &str, detail_type: &str| json!({"id": "e", "source": source, "detail-type": detail_type, "detail": {}});
+        let declared = |consumes: &[&str], invoke: Invoke| Declaration {
+            consumes: consumes.iter().map(|c| (*c).to_owned()).collect(),
+            invoke,
+            ..Declaration::default()
+        };
+        let listed = Consumes::of(&declared(&["OrderPlaced"], Invoke::Rule), &catalog, "shop.");
+        assert_eq!(
+            listed.admits("f", &event("shop.orders", "OrderPlaced")),
+            Ok(())
+        );
+        assert!(
+            listed
+                .admits("f", &event("shop.orders", "StockReserved"))
+                .is_err()
+        );
+        assert!(
+            listed
+                .admits("f", &event("shop.other", "OrderPlaced"))
+                .is_err()
+        );
+        assert!(
+            listed
+                .admits("f", &json!({"detail-type": "OrderPlaced"}))
+                .is_err()
+        );
+        let every = Consumes::of(&declared(&["*"], Invoke::Rule), &catalog, "shop.");
+        assert_eq!(every.admits("f", &event("shop.any", "Anything")), Ok(()));
+        assert!(
+            every
+                .admits("f", &event("other.any", "OrderPlaced"))
+                .is_err()
+        );
+        // Not in the catalog: no source is known, so nothing is admitted.
+        let unknown = Consumes::of(&declared(&["Gone"], Invoke::Rule), &catalog, "shop.");
+        assert!(unknown.admits("f", &event("shop.orders", "Gone")).is_err());
+        let direct = Consumes::of(&declared(&[], Invoke::Direct), &catalog, "shop.");
+        let reason = direct
+            .admits("f", &event("shop.orders", "OrderPlaced"))
+            .unwrap_err();
+        assert!(reason.contains("invoked directly"), "{reason}");
+    }
+
+    #[test]
+    fn a_claim_check_must_point_into_the_functions_own_place() {
+        assert_eq!(
+            check_claim(Some("b"), "inventory", "b", "inventory/e-1.json"),
+            Ok(())
+        );
+        for (bucket, key) in [
+            ("other", "inventory/e-1.json"),
+            ("b", "payments/e-1.json"),
+            ("b", "inventory/"),
+            ("b", "inventory/a/e-1.json"),
+            ("b", "inventory/.."),
+            ("b", "inventoryx/e-1.json"),
+            ("b", "/inventory/e-1.json"),
+        ] {
+            let refused = check_claim(Some("b"), "inventory", bucket, key);
+            assert!(
+                refused.as_ref().is_err_and(|r| r.starts_with("refused")),
+                "{bucket} {key}"
+            );
+        }
+        assert!(check_claim(None, "inventory", "b", "inventory/e-1.json").is_err());
     }
 }

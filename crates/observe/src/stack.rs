@@ -244,6 +244,24 @@ impl Stack {
         Ok(output.event_count())
     }
 
+    /// How many days the stack's archive keeps events (DescribeArchive's `RetentionDays`);
+    /// `None` when the archive keeps them forever (0 or unset).
+    pub async fn archive_retention_days(&self) -> Result<Option<u32>> {
+        let name = self.outputs.archive_name()?;
+        let output = self
+            .clients
+            .events
+            .describe_archive()
+            .archive_name(name)
+            .send()
+            .await
+            .map_err(aws("events:DescribeArchive", name))?;
+        Ok(output
+            .retention_days()
+            .and_then(|days| u32::try_from(days).ok())
+            .filter(|days| *days > 0))
+    }
+
     /// Replays the archive's events of `[start, end]` to the bus (optionally only to the
     /// rules in `filter_arns`) and waits, up to `deadline`, until the replay ends.
     pub async fn replay(
