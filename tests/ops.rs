@@ -582,3 +582,124 @@ async fn replay_of_a_window_redelivers_its_events() {
     );
     watch.close().await.unwrap();
 }
+
+/// Runs `dlq redrive <function> --id <id>` until the record is found (another test's reader
+/// may hide it for a moment); returns (success, stdout).
+fn redrive_one(stack: &Stack, function: &str, id: &str) -> (bool, String) {
+    let started = Instant::now();
+    loop {
+        let (ok, stdout, stderr) = run(stack, &["dlq", "redrive", function, "--id", id]);
+        if !stdout.contains("nothing to redrive") {
+            assert!(stdout.contains(id), "{stdout}{stderr}");
+            return (ok, stdout);
+        }
+        assert!(
+            started.elapsed() < FLOW_DEADLINE,
+            "record {id} never found in {function}'s queues:\n{stdout}{stderr}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Records put straight into inventory's failure queue, each with a fresh event id and one
+/// correlation id: a Lambda on-failure record of an event inventory does not consume, a
+/// claim check pointing under another function's prefix, and a claim check whose object is
+/// not in the bucket. Each fails alone, with its reason, exits 1 and stays queued.
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn redrive_refuses_foreign_events_and_claim_checks_and_reports_unreadable_records() {
+    let stack = stack().await;
+    let queue = stack
+        .outputs
+        .failure_queue_url("inventory")
+        .unwrap()
+        .to_owned();
+    let bucket = stack
+        .outputs
+        .get("FailedEventsBucketName")
+        .unwrap()
+        .to_owned();
+    let (payment, correlation_id) = fresh_sample("payment-captured.json");
+    let suffix = new_order_id();
+    let [foreign, outside, missing] =
+        ["foreign", "outside", "missing"].map(|what| format!("e-ops-{what}-{suffix}"));
+    let letter = |id: &str, key: &str| {
+        json!({"kind": "poison", "function": "inventory", "reason": "too large to travel",
+               "event_id": id, "correlation_id": correlation_id, "detail_type": "OrderPlaced",
+               "failed_at": "2026-12-07T10:00:00Z", "event": null,
+               "event_stored_at": {"bucket": bucket, "key": key, "bytes": 300_000}})
+    };
+    let bodies = [
+        json!({
+            "requestContext": {"requestId": "r", "condition": "RetriesExhausted",
+                               "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:x",
+                               "approximateInvokeCount": 3},
+            "requestPayload": {"id": foreign, "source": payment.source,
+                               "detail-type": payment.detail_type, "detail": payment.detail},
+            "responsePayload": {"errorType": "Retryable", "errorMessage": "down"},
+        }),
+        letter(&outside, &format!("payments/{outside}.json")),
+        letter(&missing, &format!("inventory/{missing}.json")),
+    ];
+    for body in bodies {
+        stack
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // `dlq show` lists them all, each claim check with why its event was not read back.
+    let event_id_is = |id: &str| {
+        let id = id.to_owned();
+        move |record: &Value| record["event_id"] == id.as_str()
+    };
+    let record = wait_for_record(&stack, "inventory", event_id_is(&outside));
+    assert!(
+        record["stored_event_problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("outside inventory's prefix")),
+        "{record}"
+    );
+    let record = wait_for_record(&stack, "inventory", event_id_is(&missing));
+    assert!(
+        record["stored_event_problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("could not be read")),
+        "{record}"
+    );
+    wait_for_record(&stack, "inventory", event_id_is(&foreign));
+
+    let (ok, stdout) = redrive_one(&stack, "inventory", &foreign);
+    assert!(!ok, "a refused record exits non-zero:\n{stdout}");
+    assert!(stdout.contains("0 redriven, 0 left, 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "event {foreign} (source `eventrail.payments`, detail-type `PaymentCaptured`) is not \
+             an event inventory consumes"
+        )),
+        "{stdout}"
+    );
+
+    let (ok, stdout) = redrive_one(&stack, "inventory", &outside);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("outside inventory's prefix `inventory/`"),
+        "{stdout}"
+    );
+
+    let (ok, stdout) = redrive_one(&stack, "inventory", &missing);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!("s3://{bucket}/inventory/{missing}.json")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("could not be read"), "{stdout}");
+
+    // All three are still queued.
+    claim_failures(&stack, &correlation_id, 3).await;
+}

@@ -174,10 +174,14 @@ async fn list(stack: &Stack) -> Result<ExitCode> {
 async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<ExitCode> {
     let now = SystemTime::now();
     let mut total = 0;
+    let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
+    let stored = dlq::StoredEvents {
+        s3: &s3,
+        bucket: stack.outputs.get("FailedEventsBucketName").ok(),
+    };
     for queue in queues_of(stack, function)? {
-        let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
         let records =
-            dlq::peek_with_stored_events(&stack.clients.sqs, Some(&s3), &queue, max).await?;
+            dlq::peek_with_stored_events(&stack.clients.sqs, Some(stored), &queue, max).await?;
         total += records.len();
         for message in &records {
             if json {
@@ -207,8 +211,9 @@ async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<E
                     .map_or_else(|| "?".to_owned(), |a| a.to_string()),
                 message.age(now).map_or_else(|| "?".to_owned(), human_age)
             );
-            match record.event_text() {
-                Ok(event) => println!(
+            match (&message.stored_event_problem, record.event_text()) {
+                (Some(problem), _) => println!("   event:    none ({problem})"),
+                (None, Ok(event)) => println!(
                     "   event:\n{}",
                     event
                         .lines()
@@ -216,7 +221,7 @@ async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<E
                         .collect::<Vec<_>>()
                         .join("\n")
                 ),
-                Err(reason) => println!("   event:    none ({reason})"),
+                (None, Err(reason)) => println!("   event:    none ({reason})"),
             }
         }
     }

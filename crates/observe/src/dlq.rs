@@ -41,6 +41,20 @@ pub struct DeadLetterMessage {
     pub sent_at_ms: Option<u64>,
     /// How many times the message was received.
     pub receive_count: Option<u32>,
+    /// Why the event its claim check points at was not read back (refused: outside the
+    /// stack's failed-events bucket or the function's prefix; or the read failed).
+    pub stored_event_problem: Option<String>,
+}
+
+/// Where a peek reads back the events of claim checks: `s3`, only from the stack's
+/// failed-events bucket (`bucket`) under the queue's function's prefix
+/// ([`crate::redrive::check_claim`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEvents<'a> {
+    /// The S3 client.
+    pub s3: &'a aws_sdk_s3::Client,
+    /// The stack's failed-events bucket (output `FailedEventsBucketName`).
+    pub bucket: Option<&'a str>,
 }
 
 impl DeadLetterMessage {
@@ -55,6 +69,7 @@ impl DeadLetterMessage {
             },
             sent_at_ms: message.sent_at_ms,
             receive_count: message.receive_count,
+            stored_event_problem: None,
         }
     }
 
@@ -81,6 +96,7 @@ impl DeadLetterMessage {
             "correlation_id": record.correlation_id(),
             "event": record.original_event().ok(),
             "event_raw": record.poison().and_then(|l| l.event_raw.as_ref()),
+            "stored_event_problem": self.stored_event_problem,
         })
     }
 }
@@ -122,6 +138,27 @@ pub async fn summarize(sqs: &aws_sdk_sqs::Client, queue: &FailureQueue) -> Resul
     })
 }
 
+/// Puts what a message's claim check points at back into its dead letter, when
+/// [`crate::redrive::check_claim`] allows the place; else why not.
+async fn read_back(
+    stored: StoredEvents<'_>,
+    queue: &FailureQueue,
+    message: &mut RawMessage,
+) -> Result<(), String> {
+    let Ok(body) = crate::json::parse(&message.body) else {
+        return Ok(());
+    };
+    let Some((bucket, key)) = crate::stored::stored_event_location(&body) else {
+        return Ok(());
+    };
+    crate::redrive::check_claim(stored.bucket, &queue.function, &bucket, &key)?;
+    crate::stored::inline_stored_events(stored.s3, std::slice::from_mut(message))
+        .await
+        .map_err(|e| {
+            format!("its event is stored at s3://{bucket}/{key} and could not be read: {e}")
+        })
+}
+
 /// Up to `max` records of `queue`, oldest first as far as SQS tells; every message is made
 /// visible again before this returns, so nothing is taken out.
 pub async fn peek(
@@ -133,10 +170,11 @@ pub async fn peek(
 }
 
 /// [`peek`], reading back the events that dead letters keep in the failed-events bucket
-/// (claim checks) with `s3`.
+/// (claim checks) as `stored` allows. A claim check refused or not readable does not end the
+/// peek: its record says why ([`DeadLetterMessage::stored_event_problem`]).
 pub async fn peek_with_stored_events(
     sqs: &aws_sdk_sqs::Client,
-    s3: Option<&aws_sdk_s3::Client>,
+    stored: Option<StoredEvents<'_>>,
     queue: &FailureQueue,
     max: usize,
 ) -> Result<Vec<DeadLetterMessage>> {
@@ -146,21 +184,20 @@ pub async fn peek_with_stored_events(
     while seen.len() < max {
         match aws::receive(sqs, &queue.url, 0, PEEK_VISIBILITY_SECONDS).await {
             Ok(batch) if batch.is_empty() => break,
-            Ok(mut batch) => {
-                let read_back = match s3 {
-                    Some(s3) => crate::stored::inline_stored_events(s3, &mut batch).await,
-                    None => Ok(()),
-                };
-                if let Err(error) = read_back {
-                    receipts.extend(batch.iter().map(|m| m.receipt_handle.clone()));
-                    result = Err(error);
-                    break;
-                }
-                for message in batch {
+            Ok(batch) => {
+                for mut message in batch {
                     receipts.push(message.receipt_handle.clone());
-                    if seen.len() < max {
-                        seen.push(DeadLetterMessage::decode(queue, &message));
+                    if seen.len() >= max {
+                        continue;
                     }
+                    let problem = match stored {
+                        Some(stored) => read_back(stored, queue, &mut message).await.err(),
+                        None => None,
+                    };
+                    seen.push(DeadLetterMessage {
+                        stored_event_problem: problem,
+                        ..DeadLetterMessage::decode(queue, &message)
+                    });
                 }
             }
             Err(error) => {

@@ -551,7 +551,7 @@ async fn follow_claim_check<C: RedriveClient>(
     queue: &FailureQueue,
     message: &RawMessage,
 ) -> Result<Option<crate::FailureRecord>, String> {
-    let Ok(mut letter) = serde_json::from_str::<Value>(&message.body) else {
+    let Ok(mut letter) = crate::json::parse(&message.body) else {
         return Ok(None);
     };
     let Some((bucket, key)) = crate::stored::stored_event_location(&letter) else {
@@ -563,6 +563,16 @@ async fn follow_claim_check<C: RedriveClient>(
         &bucket,
         &key,
     )?;
+    if letter
+        .pointer("/event_stored_at/format")
+        .and_then(Value::as_str)
+        == Some("raw")
+    {
+        return Err(format!(
+            "its payload is stored as delivered at s3://{bucket}/{key}: not a JSON event, so \
+             there is nothing to send again (`eventrail dlq show` prints it)"
+        ));
+    }
     let event = client.read_stored(&bucket, &key).await.map_err(|error| {
         format!("its event is stored at s3://{bucket}/{key} and could not be read: {error}")
     })?;
