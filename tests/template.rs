@@ -23,7 +23,7 @@ fn declared() -> Vec<FunctionDeclaration> {
 
 /// The invariants of `t` against the functions' declarations.
 fn check_invariants(t: &Template) -> Vec<Violation> {
-    eventrail_template::check_invariants(t, &declared())
+    eventrail_template::check_invariants(t, &declared(), &app().project.settings)
 }
 
 /// The rule-subscribed functions, by name.
@@ -130,7 +130,7 @@ fn a_role_allowed_more_detail_types_than_declared_fails() {
             .into_iter()
             .map(|mut s| {
                 if s["Action"] == json!("events:PutEvents") {
-                    s["Condition"]["StringEquals"]["events:detail-type"] =
+                    s["Condition"]["ForAllValues:StringEquals"]["events:detail-type"] =
                         json!(["PaymentCaptured", "OrderShipped", "OrderPlaced"]);
                 }
                 s
@@ -324,6 +324,280 @@ fn the_failed_events_prefix_and_the_roles_put_object_are_one_prefix() {
         "{}",
         report(&v)
     );
+}
+
+/// `events:source` and `events:detail-type` hold one value per entry of a PutEvents request:
+/// a role's allow uses `ForAllValues:StringEquals` on both, and `Null: false` on both, since
+/// `ForAllValues` alone also holds when the key is absent.
+#[test]
+fn put_events_conditions_use_the_set_operator_and_require_the_keys() {
+    let t = template();
+    let emitter = declared()
+        .into_iter()
+        .find(|f| f.declaration.emits_events())
+        .expect("an emitting function");
+    let role = format!("{}Role", emitter.logical_id());
+    let rewrite = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        edited(&t, |j| {
+            let s = policy(j, &role)
+                .into_iter()
+                .map(|mut s| {
+                    if s["Action"] == json!("events:PutEvents") {
+                        edit(s["Condition"].as_object_mut().unwrap());
+                    }
+                    s
+                })
+                .collect();
+            set(j, &role, s);
+        })
+    };
+
+    // The statement before the fix: a single-valued operator, no Null check.
+    let single_valued = rewrite(&|c| {
+        let keys = c.remove("ForAllValues:StringEquals").unwrap();
+        c.remove("Null").unwrap();
+        c.insert("StringEquals".to_owned(), keys);
+    });
+    let v = check_invariants(&single_valued);
+    let found = about(&v, &emitter.name);
+    for key in ["events:source", "events:detail-type"] {
+        assert!(
+            found.iter().any(|v| v.message.contains(&format!(
+                "without a ForAllValues:StringEquals condition on {key}"
+            ))),
+            "{}",
+            report(&v)
+        );
+        assert!(
+            found
+                .iter()
+                .any(|v| v.message.contains(&format!("Null {key}: \"false\""))),
+            "{}",
+            report(&v)
+        );
+    }
+
+    let absent_allowed = rewrite(&|c| {
+        c["Null"]["events:detail-type"] = json!("true");
+    });
+    let v = check_invariants(&absent_allowed);
+    let found = about(&v, &emitter.name);
+    assert!(
+        found
+            .iter()
+            .any(|v| v.message.contains("Null events:detail-type: \"false\"")),
+        "{}",
+        report(&v)
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|v| v.message.contains("Null events:source")),
+        "{}",
+        report(&v)
+    );
+}
+
+/// The statement of the bus policy that denies `PutEvents` to everyone but the emitting roles.
+fn bus_deny(j: &mut Value) -> &mut Value {
+    let id = j["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| {
+            r["Type"] == json!("AWS::Events::EventBusPolicy")
+                && r["Properties"]["Statement"]["Effect"] == json!("Deny")
+        })
+        .map(|(id, _)| id.clone())
+        .expect("the template has a deny statement on the bus");
+    &mut j["Resources"][id]["Properties"]["Statement"]
+}
+
+/// The anti-forgery deny is checked for what it denies and to whom: each of these edits was
+/// accepted by the invariant before, and each leaves the app's sources open to someone.
+#[test]
+fn the_bus_deny_is_checked_for_what_it_denies_and_to_whom() {
+    let t = template();
+    let settings = app().project.settings;
+    let pattern = format!("{}*", settings.source_prefix);
+    let written = edited(&t, |_| {});
+    let deny = bus_deny(&mut written.json().clone()).clone();
+    assert_eq!(deny["Principal"], json!("*"));
+    assert_eq!(deny["Action"], json!("events:PutEvents"));
+    assert_eq!(
+        deny["Condition"]["ForAnyValue:StringLike"]["events:source"],
+        json!([pattern])
+    );
+
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "another source pattern",
+            Box::new(|s| {
+                s["Condition"]["ForAnyValue:StringLike"]["events:source"] = json!(["other.*"])
+            }),
+            "not the app's sources",
+        ),
+        (
+            "a single-valued operator",
+            Box::new(|s| {
+                let c = s["Condition"].as_object_mut().unwrap();
+                let v = c.remove("ForAnyValue:StringLike").unwrap();
+                c.insert("StringLike".to_owned(), v);
+            }),
+            "has no ForAnyValue:StringLike condition on events:source",
+        ),
+        (
+            "one principal instead of everyone",
+            Box::new(|s| {
+                s["Principal"] = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/x"}})
+            }),
+            "must name Principal \"*\"",
+        ),
+        (
+            "another action",
+            Box::new(|s| s["Action"] = json!("events:PutRule")),
+            "does not deny events:PutEvents",
+        ),
+        (
+            "a stranger exempt",
+            Box::new(|s| {
+                s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"][2]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("arn:aws:iam::123456789012:role/anyone"))
+            }),
+            "arn:aws:iam::123456789012:role/anyone",
+        ),
+        (
+            "the trusted publishers dropped",
+            Box::new(|s| {
+                let roles = s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"][2].clone();
+                s["Condition"]["ArnNotLike"]["aws:PrincipalArn"] = roles;
+            }),
+            "does not exempt the principals of the TrustedPublisherArns parameter",
+        ),
+        (
+            // The exemption before the fix: an empty parameter gave an empty ARN.
+            "the trusted publishers unguarded",
+            Box::new(|s| {
+                let with = s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::If"][1].clone();
+                s["Condition"]["ArnNotLike"]["aws:PrincipalArn"] = with;
+            }),
+            "an empty list adds an empty ARN",
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let broken = edited(&t, |j| edit(bus_deny(j)));
+        let v = check_invariants(&broken);
+        assert!(
+            v.iter()
+                .any(|v| v.resource.contains("EventBus") && v.message.contains(expected)),
+            "{what}: expected a violation containing {expected:?}:\n{}",
+            report(&v)
+        );
+    }
+}
+
+/// The statements of a queue policy.
+fn queue_statements<'j>(j: &'j mut Value, policy: &str) -> &'j mut Vec<Value> {
+    j["Resources"][policy]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+}
+
+/// Each queue's policy denies sqs:SendMessage to every principal but its sender: the owning
+/// role (failure queue: the function's poison letters and Lambda's on-failure records, which
+/// Lambda writes with the function's execution role; the outbox), or the rule (delivery DLQ).
+#[test]
+fn queue_policies_deny_every_other_sender() {
+    let t = template();
+    let drop_denies = |j: &mut Value, policy: &str| {
+        queue_statements(j, policy).retain(|s| s["Effect"] != json!("Deny"));
+    };
+
+    for (policy, function) in [
+        ("PaymentsFailureQueuePolicy", Some("payments")),
+        ("ShippingDeliveryDlqPolicy", Some("shipping")),
+        ("OutboxQueuePolicy", None),
+    ] {
+        let open = edited(&t, |j| drop_denies(j, policy));
+        let v = check_invariants(&open);
+        let hit = |v: &&Violation| {
+            v.resource == policy
+                && v.message.contains("no statement denies")
+                && function.is_none_or(|f| {
+                    v.function
+                        .as_deref()
+                        .is_some_and(|l| l.contains(&format!("`{f}`")))
+                })
+        };
+        assert!(v.iter().any(|v| hit(&v)), "{policy}:\n{}", report(&v));
+    }
+
+    // A deny that exempts someone else than the sender leaves the sender's allow open to them.
+    let other_role = edited(&t, |j| {
+        for s in queue_statements(j, "FraudFailureQueuePolicy") {
+            if s["Effect"] == json!("Deny") {
+                s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] =
+                    json!({"Fn::GetAtt": ["InventoryRole", "Arn"]});
+            }
+        }
+    });
+    let v = check_invariants(&other_role);
+    assert!(
+        about(&v, "fraud")
+            .iter()
+            .any(|v| v.message.contains("no statement denies")),
+        "{}",
+        report(&v)
+    );
+    let other_rule = edited(&t, |j| {
+        for s in queue_statements(j, "InventoryDeliveryDlqPolicy") {
+            if s["Effect"] == json!("Deny") {
+                s["Condition"]["ArnNotEquals"]["aws:SourceArn"] =
+                    json!("arn:aws:events:us-east-1:000000000000:rule/x/y");
+            }
+        }
+    });
+    let v = check_invariants(&other_rule);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("no statement denies")),
+        "{}",
+        report(&v)
+    );
+}
+
+/// The outbox and every dead-letter queue alarm on the age of their oldest message (a letter
+/// nobody redrives, a message nobody reads, expires with the queue's retention).
+#[test]
+fn every_queue_alarms_on_the_age_of_its_oldest_message() {
+    let t = template();
+    for (alarm, queue) in [
+        ("OutboxQueueAgeAlarm", "OutboxQueue"),
+        (
+            "NotificationsDeliveryDlqAgeAlarm",
+            "NotificationsDeliveryDlq",
+        ),
+        ("InventoryFailureQueueAgeAlarm", "InventoryFailureQueue"),
+    ] {
+        let unwatched = edited(&t, |j| {
+            j["Resources"]
+                .as_object_mut()
+                .unwrap()
+                .remove(alarm)
+                .expect("the template has the alarm");
+        });
+        let v = check_invariants(&unwatched);
+        assert!(
+            v.iter().any(|v| v.resource == queue
+                && v.message
+                    .contains("no alarm on ApproximateAgeOfOldestMessage")),
+            "{alarm}:\n{}",
+            report(&v)
+        );
+    }
 }
 
 #[test]

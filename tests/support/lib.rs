@@ -281,7 +281,7 @@ pub fn template_problems(root: &Path) -> Vec<String> {
     }
     match Template::load(app.project.template_path()) {
         Ok(t) => problems.extend(
-            check_invariants(&t, &app.functions)
+            check_invariants(&t, &app.functions, &app.project.settings)
                 .iter()
                 .map(ToString::to_string),
         ),

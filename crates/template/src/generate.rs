@@ -196,6 +196,8 @@ struct Metric<'a> {
 /// Largest SQS message, set explicitly on every queue (1 MiB; a dead letter over
 /// [`INLINE_DEAD_LETTER_BYTES`] keeps its event in the failed-events bucket instead).
 pub const MAX_MESSAGE_BYTES: u64 = 1_048_576;
+/// A function's own declared queues keep messages 4 days.
+const QUEUE_RETENTION_SECONDS: u64 = 345_600;
 /// Failure and delivery queues keep messages 14 days, the SQS maximum.
 const FAILURE_RETENTION_SECONDS: u64 = 1_209_600;
 
@@ -361,9 +363,12 @@ pub fn function_resources(
                 Action: events:PutEvents
                 Resource: !GetAtt EventBus.Arn
                 Condition:
-                  StringEquals:
+                  ForAllValues:StringEquals:
                     events:source: {sources}
                     events:detail-type: {types}
+                  "Null":
+                    events:source: "false"
+                    events:detail-type: "false"
 "#,
             sources = flow_list(&sources),
             types = flow_list(&d.emits),
@@ -431,7 +436,8 @@ pub fn function_resources(
               AWS: !GetAtt {role}.Arn
             Action: sqs:SendMessage
             Resource: !GetAtt {failure}.Arn
-"#
+{deny}"#,
+            deny = only_role_sends(&role, &failure),
         ),
         &failure_queue_properties(),
     );
@@ -456,8 +462,19 @@ pub fn function_resources(
             Resource: !GetAtt {delivery}.Arn
             Condition:
               ArnEquals:
-                aws:SourceArn: !Sub "arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus}}/${{AWS::StackName}}-{name}-{rule}"
-"#
+                aws:SourceArn: {rule_arn}
+          - Sid: OnlyTheRuleSends
+            Effect: Deny
+            Principal: "*"
+            Action: sqs:SendMessage
+            Resource: !GetAtt {delivery}.Arn
+            Condition:
+              ArnNotEquals:
+                aws:SourceArn: {rule_arn}
+"#,
+                rule_arn = format!(
+                    "!Sub \"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus}}/${{AWS::StackName}}-{name}-{rule}\""
+                ),
             ),
             &failure_queue_properties(),
         );
@@ -467,6 +484,13 @@ pub fn function_resources(
             &delivery,
             name,
             "EventBridge could not deliver an event to the function",
+        );
+        loss_alarm(
+            &mut out,
+            &format!("{delivery}AgeAlarm"),
+            name,
+            &oldest_message_metric(&delivery, FAILURE_RETENTION_SECONDS),
+            "the oldest undeliverable event is past three quarters of the queue's retention: redrive it before it expires",
         );
         loss_alarm(
             &mut out,
@@ -503,10 +527,20 @@ pub fn function_resources(
               AWS: !GetAtt {role}.Arn
             Action: sqs:SendMessage
             Resource: !GetAtt {queue_id}.Arn
-"#
+{deny}"#,
+                deny = only_role_sends(&role, &queue_id),
             ),
             &format!(
-                "{fifo}      MessageRetentionPeriod: 345600\n      MaximumMessageSize: {MAX_MESSAGE_BYTES}\n"
+                "{fifo}      MessageRetentionPeriod: {QUEUE_RETENTION_SECONDS}\n      MaximumMessageSize: {MAX_MESSAGE_BYTES}\n"
+            ),
+        );
+        loss_alarm(
+            &mut out,
+            &format!("{queue_id}AgeAlarm"),
+            name,
+            &oldest_message_metric(&queue_id, QUEUE_RETENTION_SECONDS),
+            &format!(
+                "the oldest message of queue {queue} is past three quarters of its retention: its reader is behind or gone"
             ),
         );
     }
@@ -533,6 +567,25 @@ pub fn function_resources(
         );
     }
     Ok(out)
+}
+
+/// The deny that keeps a queue to its owning role: every principal whose ARN is not the role's
+/// is refused `sqs:SendMessage`, whatever an identity policy allows it. Lambda writes the
+/// function's on-failure records with the function's execution role, so the role covers them.
+/// `ArnNotEquals` (not `...IfExists`) on purpose: a service principal has no `aws:PrincipalArn`,
+/// and the deny then holds for it too (no service sends to these queues).
+fn only_role_sends(role: &str, queue: &str) -> String {
+    format!(
+        r#"          - Sid: OnlyTheFunctionRoleSends
+            Effect: Deny
+            Principal: "*"
+            Action: sqs:SendMessage
+            Resource: !GetAtt {queue}.Arn
+            Condition:
+              ArnNotEquals:
+                aws:PrincipalArn: !GetAtt {role}.Arn
+"#
+    )
 }
 
 fn failure_queue_properties() -> String {
@@ -589,16 +642,22 @@ fn platform_loss_alarms(out: &mut String, f: &FunctionDeclaration) {
         out,
         &format!("{id}FailureQueueAgeAlarm"),
         name,
-        &Metric {
-            namespace: "AWS/SQS",
-            name: "ApproximateAgeOfOldestMessage",
-            dimension: "QueueName",
-            value: format!("!GetAtt {id}FailureQueue.QueueName"),
-            statistic: "Maximum",
-            threshold: FAILURE_RETENTION_SECONDS / 4 * 3,
-        },
+        &oldest_message_metric(&format!("{id}FailureQueue"), FAILURE_RETENTION_SECONDS),
         "the oldest failure record is past three quarters of the queue's retention: redrive it before it expires",
     );
+}
+
+/// The age of a queue's oldest message, alarmed past three quarters of `retention_seconds`
+/// (then it would soon expire unread).
+fn oldest_message_metric(queue: &str, retention_seconds: u64) -> Metric<'static> {
+    Metric {
+        namespace: "AWS/SQS",
+        name: "ApproximateAgeOfOldestMessage",
+        dimension: "QueueName",
+        value: format!("!GetAtt {queue}.QueueName"),
+        statistic: "Maximum",
+        threshold: retention_seconds / 4 * 3,
+    }
 }
 
 /// The variable naming a function's idempotency table (`eventrail_runtime::idempotency`).
@@ -745,7 +804,9 @@ pub fn generate_template(
         resources.push_str(&function_resources(f, catalog, settings)?);
         outputs.push_str(&function_outputs(f));
     }
-    resources.push_str(&app_sources_bus_policy(functions, settings, &outside));
+    resources.push_str(&app_sources_bus_policy(
+        functions, settings, &outside, file,
+    )?);
     if functions.iter().any(|f| f.declaration.is_consumer()) {
         resources.push_str(&failed_events_bucket());
         let _ = write!(
@@ -797,36 +858,69 @@ pub const APP_SOURCES_POLICY: &str = "EventBusAppSourcesPolicy";
 /// Template parameter listing principals (operators, CI) also allowed to put the app's sources.
 pub const TRUSTED_PUBLISHERS_PARAMETER: &str = "TrustedPublisherArns";
 
+/// The template condition that holds when `TrustedPublisherArns` lists someone: the bus
+/// policy names them only then, so an empty parameter adds no empty value to the exemption.
+pub const HAS_TRUSTED_PUBLISHERS_CONDITION: &str = "HasTrustedPublishers";
+
 /// The bus policy statement that denies `PutEvents` of the app's sources (`source-prefix*`) to
 /// every principal but the roles of the functions that emit and the principals listed in the
 /// `TrustedPublisherArns` parameter (operators redriving, CI). A role's own policy then limits
 /// each function to its own sources and detail-types. Written after the hand-written
 /// `EventBusPolicy`, when there is one, because a bus takes one permission change at a time.
+///
+/// A `PutEvents` request carries up to ten entries, so `events:source` holds a set of values:
+/// the deny matches when any of them has the app's prefix (`ForAnyValue:StringLike`).
 fn app_sources_bus_policy(
     functions: &[FunctionDeclaration],
     settings: &AppSettings,
     outside: &str,
-) -> String {
-    let mut principals: Vec<String> = functions
+    file: &str,
+) -> Result<String, GenerateError> {
+    let roles: Vec<String> = functions
         .iter()
         .filter(|f| f.declaration.emits_events())
         .map(|f| format!("!GetAtt {}Role.Arn", f.logical_id()))
         .collect();
-    // The operators' principals, when the template has the parameter that lists them.
-    if outside
-        .lines()
-        .any(|l| l.trim_end() == format!("  {TRUSTED_PUBLISHERS_PARAMETER}:"))
-    {
-        principals.push(format!(
+    let declares = |what: &str| {
+        let key = format!("  {what}:");
+        outside.lines().any(|l| {
+            l.strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    };
+    // The operators' principals, when the template has the parameter that lists them, and
+    // only when it lists someone: `!Join` of an empty list parameter is "", which `!Split`
+    // would turn into an empty ARN in the exemption.
+    let principals = if declares(TRUSTED_PUBLISHERS_PARAMETER) {
+        if !declares(HAS_TRUSTED_PUBLISHERS_CONDITION) {
+            return Err(GenerateError {
+                file: file.to_owned(),
+                message: format!(
+                    "the template has the parameter {TRUSTED_PUBLISHERS_PARAMETER} but not the \
+                     condition the bus policy needs; add under Conditions: \
+                     `{HAS_TRUSTED_PUBLISHERS_CONDITION}: !Not [!Equals [!Join [\"\", !Ref \
+                     {TRUSTED_PUBLISHERS_PARAMETER}], \"\"]]`"
+                ),
+            });
+        }
+        let mut with_trusted = roles.clone();
+        with_trusted.push(format!(
             "!Join [\",\", !Ref {TRUSTED_PUBLISHERS_PARAMETER}]"
         ));
-    }
+        format!(
+            "!If [{HAS_TRUSTED_PUBLISHERS_CONDITION}, !Split [\",\", !Join [\",\", [{}]]], [{}]]",
+            with_trusted.join(", "),
+            roles.join(", ")
+        )
+    } else {
+        format!("[{}]", roles.join(", "))
+    };
     let depends_on = if outside.lines().any(|l| l.trim_end() == "  EventBusPolicy:") {
         "    DependsOn: EventBusPolicy\n"
     } else {
         ""
     };
-    format!(
+    Ok(format!(
         r#"
   # ----------------------------------------------------------------- the bus: no forged events
   # Only the roles of functions that emit (and the trusted publishers) may put the app's sources.
@@ -842,14 +936,18 @@ fn app_sources_bus_policy(
         Action: events:PutEvents
         Resource: !GetAtt EventBus.Arn
         Condition:
-          StringLike:
+          ForAnyValue:StringLike:
             events:source: [{source}]
           ArnNotLike:
-            aws:PrincipalArn: !Split [",", !Join [",", [{principals}]]]
+            aws:PrincipalArn: {principals}
 "#,
-        source = yaml_string(&format!("{}*", settings.source_prefix)),
-        principals = principals.join(", "),
-    )
+        source = yaml_string(&app_sources_pattern(settings)),
+    ))
+}
+
+/// The `events:source` pattern of every source of the app: its source prefix and `*`.
+pub fn app_sources_pattern(settings: &AppSettings) -> String {
+    format!("{}*", settings.source_prefix)
 }
 
 fn strip_between(text: &str, begin: &str, end: &str) -> String {

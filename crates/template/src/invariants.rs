@@ -11,7 +11,7 @@ use std::ops::RangeInclusive;
 use serde_json::Value;
 
 use eventrail_contract::declaration::{FAILED_EVENTS_PREFIX_VAR, failed_events_prefix};
-use eventrail_contract::{FunctionDeclaration, Invoke};
+use eventrail_contract::{AppSettings, FunctionDeclaration, Invoke};
 
 /// The variable naming the failed-events bucket (`eventrail_runtime::config`).
 const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
@@ -56,12 +56,18 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Checks `template` against the functions' declarations: a function declared with
-/// `invoke = "direct"` needs no rule; every declared function is in the template and every
-/// function of the template is declared; a role that may `PutEvents` is limited by the
-/// `events:source` and `events:detail-type` condition keys. Then every check of
-/// [`check_invariants_with`]. IAM is enforced by AWS, not by LocalStack: these checks are static.
-pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) -> Vec<Violation> {
+/// Checks `template` against the functions' declarations and the app's settings (its source
+/// prefix): a function declared with `invoke = "direct"` needs no rule; every declared
+/// function is in the template and every function of the template is declared; a role that
+/// may `PutEvents` is limited by the `events:source` and `events:detail-type` condition keys
+/// with the set operator `ForAllValues:StringEquals` and a `Null` check (a `PutEvents` request
+/// carries several entries, so both keys hold a set of values); the bus denies the app's
+/// sources to everyone else. Then every check of [`check_invariants_with`].
+pub fn check_invariants(
+    template: &Template,
+    functions: &[FunctionDeclaration],
+    settings: &AppSettings,
+) -> Vec<Violation> {
     let direct: Vec<&str> = functions
         .iter()
         .filter(|f| f.declaration.invoke == Invoke::Direct)
@@ -79,7 +85,7 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
             });
         }
     }
-    out.extend(check_app_sources_policy(template, functions));
+    out.extend(check_app_sources_policy(template, functions, settings));
     for f in template.functions() {
         let declared = f
             .binary
@@ -103,7 +109,12 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
             let keys = s
                 .condition
                 .as_ref()
-                .and_then(|c| c.get("StringEquals"))
+                .and_then(|c| c.get(PUT_EVENTS_SET_OPERATOR))
+                .and_then(Value::as_object);
+            let present = s
+                .condition
+                .as_ref()
+                .and_then(|c| c.get("Null"))
                 .and_then(Value::as_object);
             let declaration = f
                 .binary
@@ -140,15 +151,31 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
                 }
             }
             for key in ["events:source", "events:detail-type"] {
+                let sid = s.sid.as_deref().unwrap_or("(no Sid)");
                 if !keys.is_some_and(|k| k.contains_key(key)) {
                     out.push(Violation {
                         function: Some(label(f)),
                         resource: f.logical_id.clone(),
                         message: format!(
-                            "statement {} allows events:PutEvents without a StringEquals \
-                             condition on {key}: any role could then forge another function's \
-                             events; limit it to the function's own sources and detail-types",
-                            s.sid.as_deref().unwrap_or("(no Sid)")
+                            "statement {sid} allows events:PutEvents without a \
+                             {PUT_EVENTS_SET_OPERATOR} condition on {key} (a PutEvents request \
+                             carries several entries, so the key holds one value per entry): \
+                             the role could then forge another function's events; limit it to \
+                             the function's own sources and detail-types"
+                        ),
+                    });
+                }
+                let required = present
+                    .and_then(|p| p.get(key))
+                    .is_some_and(|v| v == &Value::Bool(false) || v.as_str() == Some("false"));
+                if !required {
+                    out.push(Violation {
+                        function: Some(label(f)),
+                        resource: f.logical_id.clone(),
+                        message: format!(
+                            "statement {sid} allows events:PutEvents without the condition \
+                             Null {key}: \"false\": ForAllValues holds for a request without \
+                             the key, so the statement must also require it"
                         ),
                     });
                 }
@@ -158,14 +185,29 @@ pub fn check_invariants(template: &Template, functions: &[FunctionDeclaration]) 
     out
 }
 
+/// The set operator the roles' `PutEvents` conditions use on `events:source` and
+/// `events:detail-type`.
+const PUT_EVENTS_SET_OPERATOR: &str = "ForAllValues:StringEquals";
+/// The set operator of the bus policy's deny on `events:source`.
+const DENY_SET_OPERATOR: &str = "ForAnyValue:StringLike";
+/// The parameter listing the other principals that may put the app's sources.
+const TRUSTED_PUBLISHERS: &str = crate::generate::TRUSTED_PUBLISHERS_PARAMETER;
+
 /// The bus must deny `PutEvents` of the app's sources to every principal but the roles of the
 /// functions that emit (and the trusted publishers): otherwise any role or user of the account
-/// could forge, say, a payment and have the order shipped. LocalStack does not enforce IAM or
-/// bus policies, so this check is static.
+/// could forge, say, a payment and have the order shipped. The deny names principal `*`, the
+/// action `events:PutEvents`, `ForAnyValue:StringLike` on `events:source` with exactly the
+/// app's pattern (`<source prefix>*`; a request's entries give the key several values, and one
+/// of them with the prefix is enough to deny), and exempts with `ArnNotLike` on
+/// `aws:PrincipalArn` exactly the emitting functions' roles, plus the `TrustedPublisherArns`
+/// parameter, when the template has it, only when it lists someone (an empty list parameter
+/// would add an empty ARN).
 fn check_app_sources_policy(
     template: &Template,
     functions: &[FunctionDeclaration],
+    settings: &AppSettings,
 ) -> Vec<Violation> {
+    let pattern = crate::generate::app_sources_pattern(settings);
     let bus_policies: Vec<(&String, &Value)> = template
         .json()
         .get("Resources")
@@ -176,55 +218,127 @@ fn check_app_sources_policy(
             r.get("Type").and_then(Value::as_str) == Some("AWS::Events::EventBusPolicy")
         })
         .collect();
-    let denies_app_sources = |resource: &Value| {
-        let Some(statement) = resource.pointer("/Properties/Statement") else {
-            return false;
-        };
-        let puts = match statement.get("Action") {
-            Some(Value::String(a)) => a.eq_ignore_ascii_case("events:PutEvents"),
-            Some(Value::Array(list)) => list.iter().any(|a| {
-                a.as_str()
-                    .is_some_and(|a| a.eq_ignore_ascii_case("events:PutEvents"))
-            }),
-            _ => false,
-        };
-        statement.get("Effect").and_then(Value::as_str) == Some("Deny")
-            && puts
-            && statement
-                .pointer("/Condition/StringLike/events:source")
-                .is_some()
+    let is_deny = |resource: &Value| {
+        resource
+            .pointer("/Properties/Statement/Effect")
+            .and_then(Value::as_str)
+            == Some("Deny")
     };
-    let Some((id, policy)) = bus_policies
-        .into_iter()
-        .find(|(_, r)| denies_app_sources(r))
-    else {
+    let Some((id, policy)) = bus_policies.into_iter().find(|(_, r)| is_deny(r)) else {
         return vec![Violation {
             function: None,
             resource: "EventBus".to_owned(),
-            message: "no bus policy denies events:PutEvents of the app's sources (a StringLike \
-                      condition on events:source) to principals other than the functions' roles: \
-                      anyone in the account could forge the app's events; run `eventrail infra \
-                      generate`, which writes it"
-                .to_owned(),
+            message: format!(
+                "no bus policy denies events:PutEvents of the app's sources ({DENY_SET_OPERATOR} \
+                 on events:source `{pattern}`) to principals other than the functions' roles: \
+                 anyone in the account could forge the app's events; run `eventrail infra \
+                 generate`, which writes it"
+            ),
         }];
     };
-    let exempt = policy
-        .pointer("/Properties/Statement/Condition")
-        .map(Value::to_string)
-        .unwrap_or_default();
-    let names_role =
-        |f: &FunctionDeclaration| exempt.contains(&format!("\"{}Role\"", f.logical_id()));
+    let statement = policy
+        .pointer("/Properties/Statement")
+        .unwrap_or(&Value::Null);
     let mut out = Vec::new();
+    let mut wrong = |message: String| {
+        out.push(Violation {
+            function: None,
+            resource: id.clone(),
+            message: format!(
+                "the bus policy that keeps the app's sources to its roles {message}; run \
+                 `eventrail infra generate`"
+            ),
+        });
+    };
+    if !grants_anyone(statement.get("Principal").unwrap_or(&Value::Null)) {
+        wrong(
+            "must name Principal \"*\": a deny for some principals leaves the others free to forge"
+                .to_owned(),
+        );
+    }
+    let actions = match statement.get("Action") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !actions
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case("events:PutEvents"))
+    {
+        wrong("does not deny events:PutEvents".to_owned());
+    }
+    let condition = statement.get("Condition").unwrap_or(&Value::Null);
+    match condition
+        .get(DENY_SET_OPERATOR)
+        .and_then(|c| c.get("events:source"))
+    {
+        None => wrong(format!(
+            "has no {DENY_SET_OPERATOR} condition on events:source (a PutEvents request \
+             carries several entries: a plain operator on the set is not what AWS evaluates \
+             per value)"
+        )),
+        Some(values) => {
+            let values: Vec<&str> = match values {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if values != [pattern.as_str()] {
+                wrong(format!(
+                    "matches events:source {values:?}, not the app's sources `{pattern}` \
+                     (the workspace's source prefix)"
+                ));
+            }
+        }
+    }
+    let Some(exempt) = condition
+        .get("ArnNotLike")
+        .and_then(|c| c.get("aws:PrincipalArn"))
+    else {
+        wrong(
+            "has no ArnNotLike exemption on aws:PrincipalArn for the emitting functions' roles"
+                .to_owned(),
+        );
+        return out;
+    };
+    let trusted = template
+        .parameters()
+        .iter()
+        .any(|p| p.name == TRUSTED_PUBLISHERS);
+    let named = references(exempt);
+    if trusted && !named.contains(TRUSTED_PUBLISHERS) {
+        wrong(format!(
+            "does not exempt the principals of the {TRUSTED_PUBLISHERS} parameter"
+        ));
+    }
+    if unguarded_parameter(exempt, TRUSTED_PUBLISHERS, template) {
+        wrong(format!(
+            "names {TRUSTED_PUBLISHERS} outside an !If on a condition that it is not empty: \
+             an empty list adds an empty ARN to the exemption"
+        ));
+    }
+    let expected: BTreeSet<String> = functions
+        .iter()
+        .filter(|f| f.declaration.emits_events())
+        .map(|f| format!("{}Role", f.logical_id()))
+        .collect();
+    let roles: BTreeSet<String> = named
+        .into_iter()
+        .filter(|r| r != TRUSTED_PUBLISHERS && template.resource_type(r).is_some())
+        .collect();
     for f in functions {
-        let named = names_role(f);
-        let message = if f.declaration.emits_events() && !named {
-            "emits events but its role is not exempt from the bus policy that keeps the app's \
-             sources to its roles: its events would be refused; run `eventrail infra generate`"
-        } else if !f.declaration.emits_events() && named {
-            "emits nothing but its role is exempt from the bus policy that keeps the app's \
-             sources to its roles; run `eventrail infra generate`"
-        } else {
-            continue;
+        let role = format!("{}Role", f.logical_id());
+        let message = match (expected.contains(&role), roles.contains(&role)) {
+            (true, false) => {
+                "emits events but its role is not exempt from the bus policy that keeps the \
+                 app's sources to its roles: its events would be refused; run `eventrail infra \
+                 generate`"
+            }
+            (false, true) => {
+                "emits nothing but its role is exempt from the bus policy that keeps the app's \
+                 sources to its roles; run `eventrail infra generate`"
+            }
+            _ => continue,
         };
         out.push(Violation {
             function: Some(format!("`{}`", f.name)),
@@ -232,7 +346,96 @@ fn check_app_sources_policy(
             message: message.to_owned(),
         });
     }
+    let mut strangers = Vec::new();
+    exempt_items(exempt, &mut strangers);
+    strangers.retain(|item| match item {
+        ExemptItem::Ref(r) => {
+            r != TRUSTED_PUBLISHERS
+                && !functions
+                    .iter()
+                    .any(|f| format!("{}Role", f.logical_id()) == *r)
+        }
+        ExemptItem::Other(_) => true,
+    });
+    if !strangers.is_empty() {
+        let list: Vec<String> = strangers
+            .iter()
+            .map(|item| match item {
+                ExemptItem::Ref(r) => r.clone(),
+                ExemptItem::Other(v) => v.to_string(),
+            })
+            .collect();
+        out.push(Violation {
+            function: None,
+            resource: id.clone(),
+            message: format!(
+                "the bus policy that keeps the app's sources to its roles exempts {}, which \
+                 are neither roles of functions that emit nor {TRUSTED_PUBLISHERS}; run \
+                 `eventrail infra generate`",
+                list.join(", ")
+            ),
+        });
+    }
     out
+}
+
+/// One principal of the bus policy's exemption, as written.
+enum ExemptItem {
+    /// A reference (`!GetAtt XRole.Arn`, `!Ref Parameter`).
+    Ref(String),
+    /// Anything else: a literal ARN, an empty string, an unknown function.
+    Other(Value),
+}
+
+/// The principals an `ArnNotLike` value lists, through `!If`, `!Split` and `!Join`.
+fn exempt_items(value: &Value, out: &mut Vec<ExemptItem>) {
+    if let Some(id) = direct_ref(value) {
+        out.push(ExemptItem::Ref(id.to_owned()));
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| exempt_items(v, out)),
+        Value::Object(o) if o.len() == 1 => match o.iter().next() {
+            Some((f, Value::Array(args))) if f == "Fn::If" && args.len() == 3 => {
+                args[1..].iter().for_each(|v| exempt_items(v, out));
+            }
+            Some((f, Value::Array(args)))
+                if (f == "Fn::Split" || f == "Fn::Join") && args.len() == 2 =>
+            {
+                exempt_items(&args[1], out);
+            }
+            _ => out.push(ExemptItem::Other(value.clone())),
+        },
+        other => out.push(ExemptItem::Other(other.clone())),
+    }
+}
+
+/// Whether `value` mentions the list parameter `parameter` anywhere but in the true branch of
+/// an `Fn::If` whose condition mentions it (a condition that it is not empty).
+fn unguarded_parameter(value: &Value, parameter: &str, template: &Template) -> bool {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .any(|v| unguarded_parameter(v, parameter, template)),
+        Value::Object(o) => {
+            if let Some(Value::Array(parts)) = o.get("Fn::If")
+                && let [Value::String(condition), when, otherwise] = parts.as_slice()
+            {
+                let guards = template
+                    .json()
+                    .pointer(&format!("/Conditions/{condition}"))
+                    .is_some_and(|c| references(c).contains(parameter));
+                return (!guards && unguarded_parameter(when, parameter, template))
+                    || unguarded_parameter(otherwise, parameter, template);
+            }
+            if o.get("Ref").and_then(Value::as_str) == Some(parameter) {
+                return true;
+            }
+            o.values()
+                .any(|v| unguarded_parameter(v, parameter, template))
+        }
+        _ => false,
+    }
 }
 
 /// Checks `template`; `direct_invoke_only` lists binary names (or logical ids) of functions
@@ -809,6 +1012,21 @@ impl Checker<'_> {
                     ),
                 ));
             }
+            let aged = self.t.alarms().iter().any(|a| {
+                a.dimension_resource.as_deref() == Some(q.logical_id.as_str())
+                    && a.watches_oldest_message_age()
+            });
+            if !aged {
+                found.push((
+                    owner_of(&self.owners, &q.logical_id),
+                    q.logical_id.clone(),
+                    format!(
+                        "queue {} has no alarm on ApproximateAgeOfOldestMessage; add one below its \
+                         retention, or a message nobody reads (a letter nobody redrives) expires unread",
+                        q.logical_id
+                    ),
+                ));
+            }
             let sized = self
                 .t
                 .resource(&q.logical_id)
@@ -837,6 +1055,17 @@ impl Checker<'_> {
                     queue.clone(),
                     format!(
                         "dead-letter queue {queue} has no alarm on ApproximateNumberOfMessagesVisible > 0; add an AWS::CloudWatch::Alarm"
+                    ),
+                ));
+            }
+            let policed = policies.iter().any(|p| p.queues.iter().any(|x| x == queue));
+            if !policed {
+                found.push((
+                    owner.clone(),
+                    queue.clone(),
+                    format!(
+                        "dead-letter queue {queue} has no queue policy; add one that allows its \
+                         sender and denies sqs:SendMessage to every other principal"
                     ),
                 ));
             }
@@ -876,6 +1105,20 @@ impl Checker<'_> {
             }
         }
         for p in policies {
+            let owner = p.queues.iter().find_map(|q| owner_of(&self.owners, q));
+            for s in p
+                .statements
+                .iter()
+                .filter(|s| s.allows_any(&["sqs:SendMessage"]))
+            {
+                if let Some(problem) = unmatched_send_allow(s, &p.statements) {
+                    found.push((
+                        owner.clone(),
+                        p.logical_id.clone(),
+                        format!("queue policy {}: {problem}", p.logical_id),
+                    ));
+                }
+            }
             for s in p.statements.iter().filter(|s| s.effect == "Allow") {
                 if s.principal.as_ref().is_some_and(grants_anyone) {
                     found.push((
@@ -894,6 +1137,83 @@ impl Checker<'_> {
             });
         }
     }
+}
+
+/// Whether a deny statement covers `sqs:SendMessage` for every principal.
+fn denies_send_to_all(s: &Statement) -> bool {
+    s.effect == "Deny"
+        && !s.not_action
+        && s.principal.as_ref().is_some_and(grants_anyone)
+        && s.actions.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == "sqs:sendmessage" || a == "sqs:*" || a == "*"
+        })
+}
+
+/// The value a deny's negated ARN condition (`ArnNotEquals`/`ArnNotLike`, with or without
+/// `IfExists`) gives `key`.
+fn negated_arn_condition<'s>(s: &'s Statement, key: &str) -> Option<&'s Value> {
+    let c = s.condition.as_ref()?.as_object()?;
+    [
+        "ArnNotEquals",
+        "ArnNotLike",
+        "ArnNotEqualsIfExists",
+        "ArnNotLikeIfExists",
+    ]
+    .iter()
+    .find_map(|op| c.get(*op)?.get(key))
+}
+
+/// A queue policy that lets one sender `sqs:SendMessage` must deny it to every other principal:
+/// an allow only adds, and any role of the account with `sqs:*` on `*` could still write the
+/// queue. For a role (`Principal: {AWS: role}`) the deny exempts that role's ARN
+/// (`aws:PrincipalArn`); for a service limited to one source (`aws:SourceArn`, the rule of a
+/// delivery DLQ) it exempts that source. `None` when the policy has the matching deny.
+fn unmatched_send_allow(allow: &Statement, statements: &[Statement]) -> Option<String> {
+    let sid = allow.sid.as_deref().unwrap_or("(no Sid)");
+    let principal = allow.principal.as_ref()?;
+    let denies = statements.iter().filter(|s| denies_send_to_all(s));
+    if let Some(role) = principal.get("AWS") {
+        let exempt = references(role);
+        let matched = denies
+            .filter_map(|d| negated_arn_condition(d, "aws:PrincipalArn"))
+            .any(|v| references(v) == exempt && !exempt.is_empty());
+        return (!matched).then(|| {
+            format!(
+                "statement {sid} lets {role} sqs:SendMessage, but no statement denies it \
+                 (Effect Deny, Principal \"*\", ArnNotEquals aws:PrincipalArn) to every other \
+                 principal"
+            )
+        });
+    }
+    if principal.get("Service").is_some() {
+        let source = allow
+            .condition
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|c| {
+                ["ArnEquals", "ArnLike"]
+                    .iter()
+                    .find_map(|op| c.get(*op)?.get("aws:SourceArn"))
+            });
+        let Some(source) = source else {
+            return Some(format!(
+                "statement {sid} lets a service sqs:SendMessage without an aws:SourceArn \
+                 condition; limit it to the one source that sends"
+            ));
+        };
+        let matched = denies
+            .filter_map(|d| negated_arn_condition(d, "aws:SourceArn"))
+            .any(|v| v == source);
+        return (!matched).then(|| {
+            format!(
+                "statement {sid} lets a service send from {source}, but no statement denies \
+                 sqs:SendMessage (Effect Deny, Principal \"*\", ArnNotEquals aws:SourceArn) to \
+                 every request from another source"
+            )
+        });
+    }
+    None
 }
 
 /// The text of a literal string or of a `Fn::Sub` template.

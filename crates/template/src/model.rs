@@ -351,6 +351,17 @@ pub struct Alarm {
 }
 
 impl Alarm {
+    /// True when the alarm watches the age of a queue's oldest message.
+    pub fn watches_oldest_message_age(&self) -> bool {
+        self.namespace.as_deref() == Some("AWS/SQS")
+            && self.metric_name.as_deref() == Some("ApproximateAgeOfOldestMessage")
+            && matches!(
+                self.comparison.as_deref(),
+                Some("GreaterThanThreshold" | "GreaterThanOrEqualToThreshold")
+            )
+            && self.threshold.is_some_and(|t| t > 0.0)
+    }
+
     /// True when the alarm fires as soon as a queue holds one visible message.
     pub fn fires_on_any_visible_message(&self) -> bool {
         let metric = self.namespace.as_deref() == Some("AWS/SQS")
