@@ -1066,8 +1066,20 @@ mod tests {
         assert!(text.contains("Binary: gift-wrap"));
         assert!(text.contains("RuleName: !Sub \"${AWS::StackName}-gift-wrap-Placed\""));
         assert!(text.contains(r#"Pattern: {"detail-type": ["Placed"], "source": ["app.intake"]}"#));
-        assert!(text.contains(r#"events:source: ["app.gift-wrap"]"#));
-        assert!(text.contains(r#"events:detail-type: ["Wrapped"]"#));
+        assert!(text.contains(
+            "                  ForAllValues:StringEquals:\n                    events:source: [\"app.gift-wrap\"]\n                    events:detail-type: [\"Wrapped\"]\n                  \"Null\":\n                    events:source: \"false\"\n                    events:detail-type: \"false\"\n"
+        ));
+        assert!(text.contains("          EVENTRAIL_FAILED_EVENTS_PREFIX: \"gift-wrap/\"\n"));
+        assert!(text.contains(
+            "Action: s3:PutObject\n                Resource: !Sub \"${FailedEventsBucket.Arn}/gift-wrap/*\"\n"
+        ));
+        assert!(text.contains("Sid: OnlyTheRuleSends\n            Effect: Deny"));
+        assert!(text.contains("  GiftWrapDeliveryDlqAgeAlarm:\n"));
+        assert_eq!(
+            text.matches("Sid: OnlyTheFunctionRoleSends").count(),
+            1,
+            "the failure queue denies every other sender"
+        );
         assert!(text.contains("GiftWrapDeliveryDlq"));
         let outputs = function_outputs(&f);
         assert!(outputs.contains("GiftWrapFunctionName"));
@@ -1121,6 +1133,48 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("`Nope`"), "{err}");
+    }
+
+    /// The trusted publishers are named only when the parameter lists someone: an empty list
+    /// parameter joined and split is one empty ARN.
+    #[test]
+    fn the_trusted_publishers_need_their_condition_and_are_named_under_it() {
+        let emitter = function(
+            "gift-wrap",
+            Declaration {
+                consumes: vec!["Placed".into()],
+                emits: vec!["Wrapped".into()],
+                ..Declaration::default()
+            },
+        );
+        let template = |conditions: &str| {
+            format!(
+                "Parameters:\n  TrustedPublisherArns:\n    Type: CommaDelimitedList\n{conditions}Resources:\n{RESOURCES_BEGIN}\n{RESOURCES_END}\nOutputs:\n{OUTPUTS_BEGIN}\n{OUTPUTS_END}\n"
+            )
+        };
+        let err = generate_template(
+            &template(""),
+            "t.yaml",
+            std::slice::from_ref(&emitter),
+            &catalog(),
+            &settings(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("HasTrustedPublishers: !Not"), "{err}");
+        let text = generate_template(
+            &template("Conditions:\n  HasTrustedPublishers: !Not [!Equals [!Join [\"\", !Ref TrustedPublisherArns], \"\"]]\n"),
+            "t.yaml",
+            &[emitter],
+            &catalog(),
+            &settings(),
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                "ForAnyValue:StringLike:\n            events:source: [\"app.*\"]\n          ArnNotLike:\n            aws:PrincipalArn: !If [HasTrustedPublishers, !Split [\",\", !Join [\",\", [!GetAtt GiftWrapRole.Arn, !Join [\",\", !Ref TrustedPublisherArns]]]], [!GetAtt GiftWrapRole.Arn]]\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
