@@ -2,9 +2,10 @@
 //! the tools and the shop are linked once, not once per file).
 //!
 //! Tests that need LocalStack or cargo-lambda are `#[ignore]`d with the reason, so a plain
-//! `cargo test` passes offline; `cargo xtask test` runs them all. `e2e`, `ops` and
-//! `reliability` run on the stack the test command deploys (its `[stack]` lane).
+//! `cargo test` passes offline; `cargo xtask test` runs them all. `delivery`, `e2e`, `ops`
+//! and `reliability` run on the stack the test command deploys (its `[stack]` lane).
 
+mod delivery;
 mod e2e;
 mod expectations;
 mod faults;

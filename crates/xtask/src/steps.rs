@@ -429,7 +429,7 @@ impl Tests<'_> {
                 env.apply(&mut first);
                 let result = Lane::start("stack", &mut first)?.finish();
                 let mut alone = self.nextest_listed(&stack_list);
-                alone.args(["-E", RUNS_ALONE]);
+                alone.args(["--test-threads", "1", "-E", RUNS_ALONE]);
                 env.apply(&mut alone);
                 result.and(Lane::start("stack", &mut alone)?.finish())
             });
@@ -673,17 +673,18 @@ const INTEGRATION_TESTS: &str = "integration";
 /// among them that deploys a stack of its own. A new end-to-end test lands in one of those
 /// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
 /// to the other lane (see [`Tests::in_two_lanes`]).
-const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(e2e|ops|poison|reliability)::/) \
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|ops|poison|reliability)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`.
 const NEEDS_LOCALSTACK: &str =
-    "binary(integration) and test(/^(e2e|ops|poison|reliability|idempotency_store)::/)";
+    "binary(integration) and test(/^(delivery|e2e|ops|poison|reliability|idempotency_store)::/)";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
-/// tests on the deployed stack.
-const RUNS_ALONE: &str =
-    "binary(integration) and test(=ops::redrive_after_the_gateway_is_back_ships_the_order_once)";
+/// tests on the deployed stack, one at a time.
+const RUNS_ALONE: &str = "binary(integration) and \
+     (test(=ops::redrive_after_the_gateway_is_back_ships_the_order_once) \
+     | test(=delivery::an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_once_permitted))";
 
 /// A `cargo nextest run` in a lane of its own: its output lines are prefixed with the lane's
 /// name, as two lanes run at once.
