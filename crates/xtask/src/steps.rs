@@ -243,6 +243,9 @@ pub fn test(options: &TestOptions) -> Result<()> {
 
     let result = if options.offline {
         tests.build_all()?;
+        if options.nextest_args.is_empty() {
+            tests.doc_tests()?;
+        }
         let mut nextest = tests.nextest_building();
         nextest
             .args(&options.nextest_args)
@@ -302,6 +305,15 @@ impl Tests<'_> {
             "--all-targets",
             "--no-run",
         ]))?;
+        step.done();
+        Ok(())
+    }
+
+    /// The examples in the documentation (nextest does not run doctests): `cargo test --doc`.
+    fn doc_tests(&self) -> Result<()> {
+        let step = Step::start("cargo test --doc --workspace (the documentation's examples)");
+        run(cargo(self.root, self.path).args(["test", "--doc", "--workspace"]))
+            .context("an example in the documentation fails: `cargo test --doc --workspace`")?;
         step.done();
         Ok(())
     }
@@ -435,6 +447,7 @@ impl Tests<'_> {
             });
 
             let other = self.build_all().and_then(|()| {
+                self.doc_tests()?;
                 // The targets nextest runs, all built above (its default selection would also
                 // build the examples outside test mode: another compile for nothing to run).
                 let list = self.list(
@@ -676,9 +689,10 @@ const INTEGRATION_TESTS: &str = "integration";
 const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|ops|poison|reliability)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
-/// The tests that need LocalStack: left out by `cargo xtask test --offline`.
-const NEEDS_LOCALSTACK: &str =
-    "binary(integration) and test(/^(delivery|e2e|ops|poison|reliability|idempotency_store)::/)";
+/// The tests that need LocalStack: left out by `cargo xtask test --offline`. The
+/// supervisor's test starts a LocalStack of its own.
+const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|ops|poison|reliability|idempotency_store)::/)) \
+     | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
 /// tests on the deployed stack, one at a time.
