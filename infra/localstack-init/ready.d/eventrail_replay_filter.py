@@ -1,0 +1,36 @@
+"""eventrail's LocalStack 4.13.1 init hook (ready stage): StartReplay honours FilterArns.
+
+The bug: LocalStack 4.13.1 keeps a replay's Destination.FilterArns but ignores it: a replay
+limited to some rules (`eventrail replay --function NAME` passes that function's rules)
+delivers the replayed events to every rule of the bus whose pattern matches, so every
+function runs them again. On AWS only the rules in FilterArns receive them.
+
+This hook installs eventrail_executor.replay_filter (the executor plugin package, installed
+next to LocalStack): EventsProvider._process_rules skips, for an event that carries a
+replay-name, every rule outside that replay's FilterArns. Events that are not replayed, and
+replays without FilterArns, are unchanged.
+
+It only patches LocalStack 4.13.1: on another version, or when the function it patches is
+missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
+
+eventrail's LocalStack supervisor (crates/local) copies this file into
+<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
+you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
+plugin package (infra/localstack-executor) into its Python environment.
+"""
+import logging
+
+_log = logging.getLogger("eventrail.replay_filter")
+
+try:
+    from eventrail_executor import replay_filter as _replay_filter
+
+    _patched = _replay_filter.install()
+except Exception as _error:
+    _log.error(
+        "eventrail replay FilterArns patch NOT installed (a replay limited to some rules "
+        "reaches every rule of the bus): %s",
+        _error,
+    )
+    raise
+_log.info("eventrail replay FilterArns patch installed: %s", ", ".join(_patched) or "already")
