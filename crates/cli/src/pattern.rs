@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use eventrail_pattern::Pattern;
+use eventrail_pattern::{EventError, Pattern};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -126,7 +126,16 @@ fn test_outcome(args: &TestArgs) -> Result<bool> {
         event.is_object(),
         "invalid --event: an event must be a JSON object"
     );
-    Ok(pattern.matches(&event))
+    verdict(&pattern, &event_text).context("invalid --event")
+}
+
+/// The verdict of `pattern` on an event given as JSON text: the engine's one reading of
+/// event text (`matches_json`, the byte reader), used by `pattern test`, `pattern
+/// conformance`, `routes` and `put` alike (`Router::routes_json` is the same reader). The
+/// text, not a parsed value: EventBridge compares a number written more precisely than a
+/// double by its text, and a parsed value keeps only the double.
+pub(crate) fn verdict(pattern: &Pattern, event: &str) -> Result<bool, EventError> {
+    pattern.matches_json(event.as_bytes())
 }
 
 /// `@path` reads the file; anything else is the JSON itself.
@@ -235,7 +244,7 @@ fn run_case(line: &str, exceptions: &mut HashMap<String, Exception>) -> Result<O
     );
     let actual = match Pattern::parse(case.pattern.get()) {
         Err(error) => Outcome::Invalid(error.to_string()),
-        Ok(p) => match p.matches_json(case.event.get().as_bytes()) {
+        Ok(p) => match verdict(&p, case.event.get()) {
             Ok(true) => Outcome::Match,
             Ok(false) => Outcome::NoMatch,
             Err(error) => anyhow::bail!("{}: event: {error}", case.name),

@@ -222,7 +222,7 @@ async fn put_events(stack: &Stack, project: &Project, events: &[Value]) -> Resul
             .unwrap_or("?");
         let reaches = match &router {
             Some(router) => {
-                let functions = router.functions_for(event);
+                let functions = functions_reached(router, event);
                 if functions.is_empty() {
                     "no function".to_owned()
                 } else {
@@ -246,4 +246,20 @@ async fn put_events(stack: &Stack, project: &Project, events: &[Value]) -> Resul
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The functions an entry reaches, sorted, each once: found from the entry's JSON text
+/// (the text put on the bus), through the engine's one reading of event text, as
+/// `eventrail routes` and `pattern test` find them.
+fn functions_reached(router: &Router, event: &Value) -> Vec<String> {
+    let text = serde_json::to_vec(event).unwrap_or_default();
+    let mut functions: Vec<String> = router
+        .routes_json(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|route| route.functions.iter().cloned())
+        .collect();
+    functions.sort();
+    functions.dedup();
+    functions
 }

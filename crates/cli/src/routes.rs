@@ -33,13 +33,19 @@ pub fn run(args: RoutesArgs) -> Result<ExitCode> {
         if index > 0 {
             println!();
         }
-        let event = read_event(path)?;
-        print!("{}", describe(path, &event, &router.routes(&event)));
+        let (text, event) = read_event(path)?;
+        // The rules are found from the text (the engine's one reading of event text, as
+        // `pattern test` and `pattern conformance` use), the names shown from the value.
+        let routes = router
+            .routes_json(text.as_bytes())
+            .with_context(|| format!("event {} cannot be matched", path.display()))?;
+        print!("{}", describe(path, &event, &routes));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_event(path: &Path) -> Result<Value> {
+/// The event's text and its parsed value.
+fn read_event(path: &Path) -> Result<(String, Value)> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read event {}", path.display()))?;
     let event: Value = serde_json::from_str(&text)
@@ -49,7 +55,7 @@ fn read_event(path: &Path) -> Result<Value> {
         "event {} must be a JSON object",
         path.display()
     );
-    Ok(event)
+    Ok((text, event))
 }
 
 /// The text block printed for one event.

@@ -154,8 +154,7 @@ pub(crate) struct FlatEvent<'a> {
     /// Whether a parsed event nested deeper than [`MAX_EVENT_DEPTH`] (its deeper parts
     /// were not read).
     pub(crate) too_deep: bool,
-    /// Buffers kept for the next event: array spans to reuse, the walker's array stack
-    /// and its deferred number leaves.
+    /// Buffers kept for the next event: array spans to reuse and the walker's array stack.
     spare: Option<Box<Buffers>>,
 }
 
@@ -168,7 +167,6 @@ struct Buffers {
     /// Emptied spans, their lists ready for another array.
     spans: Vec<ArraySpan>,
     stack: Vec<Membership>,
-    deferred: Vec<usize>,
     /// The walker's dotted path (parsed events).
     path: String,
     /// The matcher's lists (kept here so that one event takes all its buffers at once).
@@ -417,13 +415,9 @@ pub(crate) struct Walker<'o, 'i, 'a> {
     depth: usize,
     /// The raw event (bytes only), read again for the numbers it writes inexactly.
     pub(crate) bytes: &'a [u8],
-    /// Doubles that the event's text wrote inexactly (raw bytes only, see `numbers.rs`),
-    /// sorted; found on the first number leaf a rule looks at.
+    /// Doubles that the event's text wrote inexactly (raw bytes read by serde_json only,
+    /// see `numbers.rs`), sorted; found on the first number leaf a rule looks at.
     inexact: Option<Vec<u64>>,
-    /// Byte reader only: number leaves whose exactness some rule could tell, by their
-    /// position in `out.leaves`, settled once the whole text is read (see
-    /// [`Walker::settle_exactness`]).
-    pub(crate) deferred: Option<Vec<usize>>,
     /// Objects and arrays open above the current value (parsed events only).
     nesting: usize,
     /// The id of the current path, as the last [`Walker::relevant`] found it.
@@ -442,7 +436,6 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
             depth: 0,
             bytes: &[],
             inexact: None,
-            deferred: None,
             nesting: 0,
             current: None,
         }
@@ -510,18 +503,15 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         }
     }
 
-    /// A number leaf. EventBridge compares event numbers as doubles only when the text is
-    /// exactly one (`18446744073709551615` is not): see `numbers::inexact_marker`.
+    /// A number leaf of serde_json's reading of the text (the byte reader's reference,
+    /// and its fallback for the odd events it leaves to serde_json). EventBridge compares
+    /// event numbers as doubles only when the text is exactly one
+    /// (`18446744073709551615` is not): see `numbers::inexact_marker`. Without the token
+    /// at hand, a double is taken as written inexactly when the text writes it so
+    /// somewhere; the byte reader decides token by token ([`Walker::number_token_leaf`]),
+    /// so the two differ only on an event writing one double both ways.
     pub(crate) fn number_leaf(&mut self, path: PathId, value: f64) {
         if !self.index.needs_exactness(value) {
-            self.leaf(path, LeafValue::Num(value));
-            return;
-        }
-        if let Some(deferred) = &mut self.deferred {
-            if deferred.capacity() == 0 {
-                *deferred = std::mem::take(&mut self.out.spare().deferred);
-            }
-            deferred.push(self.out.leaves.len());
             self.leaf(path, LeafValue::Num(value));
             return;
         }
@@ -542,36 +532,47 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         self.leaf(path, LeafValue::Num(value));
     }
 
-    /// Byte reader only: marks the deferred number leaves whose double the text also
-    /// writes inexactly, as [`Walker::number_leaf`] does at once. `suspicious` tells
-    /// whether some number token of the text could be inexact (see `scan.rs`): when none
-    /// is, no double is written inexactly and the text is not read again.
-    #[inline]
-    pub(crate) fn settle_exactness(&mut self, suspicious: bool) {
-        if suspicious && self.deferred.as_ref().is_some_and(|d| !d.is_empty()) {
-            self.settle_deferred();
-        }
+    /// A number leaf of a parsed value: a double is exact, an integer that no double
+    /// holds exactly (`18446744073709551615`, kept whole by serde_json) is not, as the
+    /// byte reader reads its text.
+    fn value_number_leaf(&mut self, path: PathId, number: &serde_json::Number) {
+        let value = number.as_f64().unwrap_or(f64::NAN);
+        let exact = match (number.as_u64(), number.as_i64()) {
+            // 2^64 is past every u64 (a saturating `as` would read it back as u64::MAX).
+            (Some(n), _) => value < 18_446_744_073_709_551_616.0 && value as u64 == n,
+            (None, Some(n)) => value as i64 == n,
+            (None, None) => true,
+        };
+        let value = if exact || !self.index.needs_exactness(value) {
+            value
+        } else {
+            crate::numbers::inexact_marker(value)
+        };
+        self.leaf(path, LeafValue::Num(value));
     }
 
-    /// [`Walker::settle_exactness`] when some deferred leaf may have to be marked.
-    #[inline(never)]
-    fn settle_deferred(&mut self) {
-        let Some(deferred) = self.deferred.take() else {
-            return;
+    /// A number leaf read by the byte reader from its `token`, decided token by token:
+    /// `[-5e9, -4999999999.9999999990]` holds one exact number (the first) and one
+    /// compared by its text only, although both read as the same double. `suspicious`:
+    /// the token has an exponent or more than 15 characters (otherwise it is exact, see
+    /// `numbers.rs`).
+    #[inline]
+    pub(crate) fn number_token_leaf(
+        &mut self,
+        path: PathId,
+        value: f64,
+        token: &[u8],
+        suspicious: bool,
+    ) {
+        let value = if suspicious
+            && self.index.needs_exactness(value)
+            && !std::str::from_utf8(token).is_ok_and(|token| crate::numbers::is_exact(token, value))
+        {
+            crate::numbers::inexact_marker(value)
+        } else {
+            value
         };
-        let mut inexact = std::str::from_utf8(self.bytes)
-            .map(crate::numbers::inexact_numbers)
-            .unwrap_or_default();
-        inexact.sort_unstable();
-        for &at in &deferred {
-            if let Some(leaf) = self.out.leaves.get_mut(at)
-                && let LeafValue::Num(value) = leaf.value
-                && inexact.binary_search(&value.to_bits()).is_ok()
-            {
-                leaf.value = LeafValue::Num(crate::numbers::inexact_marker(value));
-            }
-        }
-        self.deferred = Some(deferred);
+        self.leaf(path, LeafValue::Num(value));
     }
 
     pub(crate) fn seq(&self) -> u32 {
@@ -603,13 +604,6 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         }
     }
 
-    /// A list for [`Walker::deferred`], from the thread's kept buffers.
-    #[inline]
-    pub(crate) fn defer_numbers(&mut self) {
-        // Taken from the kept buffers at the first deferred leaf.
-        self.deferred = Some(Vec::new());
-    }
-
     /// Hands the walker's lists back and sorts the event's leaves.
     pub(crate) fn finish(&mut self) {
         if self.arrays.capacity() != 0 {
@@ -620,12 +614,6 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         if self.path.capacity() != 0 && self.path.capacity() <= KEEP {
             self.path.clear();
             self.out.spare().path = std::mem::take(&mut self.path);
-        }
-        if let Some(mut deferred) = self.deferred.take()
-            && deferred.capacity() != 0
-        {
-            empty(&mut deferred);
-            self.out.spare().deferred = deferred;
         }
         self.out.leaves.sort_by_key(|l| l.path);
         for span in &mut self.out.arrays {
@@ -674,9 +662,12 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
             }
             scalar => {
                 if let Some(path) = self.index.trie.id(node) {
+                    if let Value::Number(n) = scalar {
+                        self.value_number_leaf(path, n);
+                        return;
+                    }
                     let leaf = match scalar {
                         Value::String(s) => LeafValue::Str(Cow::Borrowed(s)),
-                        Value::Number(n) => LeafValue::Num(n.as_f64().unwrap_or(f64::NAN)),
                         Value::Bool(b) => LeafValue::Bool(*b),
                         _ => LeafValue::Null,
                     };

@@ -18,9 +18,24 @@ pub(crate) fn inexact_numbers(text: &str) -> Vec<u64> {
 
 /// The bits of the doubles `text` writes inexactly, and of those it writes exactly.
 pub(crate) fn number_spellings(text: &str) -> (Vec<u64>, Vec<u64>) {
-    let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut exact = Vec::new();
+    for_each_number(text, |token, value| {
+        if let Some(value) = value {
+            if is_exact(token, value) {
+                exact.push(value.to_bits());
+            } else {
+                found.push(value.to_bits());
+            }
+        }
+    });
+    (found, exact)
+}
+
+/// Calls `each` with every number token of `text` (JSON) in document order and the
+/// finite double it reads as. Strings are skipped; malformed text gives what it can.
+fn for_each_number(text: &str, mut each: impl FnMut(&str, Option<f64>)) {
+    let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
@@ -39,20 +54,12 @@ pub(crate) fn number_spellings(text: &str) -> (Vec<u64>, Vec<u64>) {
                     at += 1;
                 }
                 let token = &text[start..at];
-                if let Ok(value) = token.parse::<f64>()
-                    && value.is_finite()
-                {
-                    if is_exact(token, value) {
-                        exact.push(value.to_bits());
-                    } else {
-                        found.push(value.to_bits());
-                    }
-                }
+                let value = token.parse::<f64>().ok().filter(|v| v.is_finite());
+                each(token, value);
             }
             _ => at += 1,
         }
     }
-    (found, exact)
 }
 
 /// The stand-in for a number written inexactly, in a pattern's exact values or in an
@@ -66,7 +73,7 @@ pub(crate) fn inexact_marker(value: f64) -> f64 {
 
 /// Whether the decimal `token` equals the shortest decimal of `value` (the double it
 /// rounds to).
-fn is_exact(token: &str, value: f64) -> bool {
+pub(crate) fn is_exact(token: &str, value: f64) -> bool {
     // Most tokens are decided by their count of significant digits alone: two decimals of
     // at most 15 digits never round to the same normal double, so such a token is the
     // shortest decimal of its double; a shortest decimal has at most 17 digits.

@@ -332,7 +332,7 @@ fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matc
             Matcher::SuffixIgnoreCase,
         ),
         "equals-ignore-case" => match operand {
-            Value::String(s) => Ok(Matcher::EqualsIgnoreCase(s.clone())),
+            Value::String(s) => Ok(Matcher::EqualsIgnoreCase(ignore_case_text(s))),
             _ => Err(place.error("equals-ignore-case expects a string")),
         },
         "wildcard" => match operand {
@@ -362,6 +362,28 @@ fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matc
     }
 }
 
+/// The text an `equals-ignore-case` operand (also under `prefix`, `suffix` and
+/// `anything-but`) stands for, as event-ruler v2.0.1 compiles it: one UTF-16 code unit at
+/// a time, each unit encoded to UTF-8 alone, so a character beyond the Basic Multilingual
+/// Plane (two units, two lone surrogates) becomes `??` (Java encodes a lone surrogate as
+/// `?`). `{"equals-ignore-case": "😀"}` matches the event's `"??"`, not `"😀"`. No
+/// AWS-recorded case shows EventBridge otherwise; `eventrail lint` warns about such a
+/// pattern (see `Pattern::ignore_case_beyond_bmp`).
+pub(crate) fn ignore_case_text(text: &str) -> String {
+    if text.chars().all(|c| c.len_utf16() == 1) {
+        return text.to_owned();
+    }
+    let mut compiled = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.len_utf16() == 1 {
+            compiled.push(c);
+        } else {
+            compiled.push_str("??");
+        }
+    }
+    compiled
+}
+
 fn parse_affix(
     operand: &Value,
     place: &Place,
@@ -372,7 +394,7 @@ fn parse_affix(
     match operand {
         Value::String(s) => Ok(exact(s.clone())),
         Value::Object(object) => match (object.len(), object.get("equals-ignore-case")) {
-            (1, Some(Value::String(s))) => Ok(ignore_case(s.clone())),
+            (1, Some(Value::String(s))) => Ok(ignore_case(ignore_case_text(s))),
             _ => Err(place.error(format!(
                 "{name} expects a string or {{\"equals-ignore-case\": \"...\"}}"
             ))),
@@ -451,7 +473,7 @@ fn parse_anything_but_operator(
             })
         }
         "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(
-            strings()?,
+            strings()?.iter().map(|s| ignore_case_text(s)).collect(),
         )),
         "wildcard" => Ok(AnythingBut::Wildcards(
             strings()?

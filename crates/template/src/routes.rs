@@ -64,6 +64,15 @@ impl Router {
         self.machine.matching_rules(event)
     }
 
+    /// The rules matching an event given as JSON text, in template order: the engine's
+    /// one reading of event text (`RuleMachine::matching_rules_json`), which `eventrail
+    /// pattern test` and `pattern conformance` use too. Prefer it to [`Router::routes`]
+    /// wherever the text is at hand: a parsed value keeps only the double of a number
+    /// that its text wrote more precisely (EventBridge compares such a number by text).
+    pub fn routes_json(&self, event: &[u8]) -> Result<Vec<&Route>, eventrail_pattern::EventError> {
+        self.machine.matching_rules_json(event)
+    }
+
     /// The functions `event` is delivered to, sorted, each once.
     pub fn functions_for(&self, event: &Value) -> Vec<String> {
         let mut functions: Vec<String> = self
