@@ -1,13 +1,47 @@
 //! Typed `PutEvents` within EventBridge's limits, with partial-failure retries.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, SystemTime},
+};
 
 use eventrail_contract::{Envelope, Event, Metadata};
 
 /// PutEvents accepts at most this many entries per call.
 pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
-/// Largest entry EventBridge accepts (1 MB since January 2026), counted by [`OutgoingEvent::size`].
+/// EventBridge's entry limit (1 MiB since January 2026; an entry must be smaller), counted by
+/// [`OutgoingEvent::size`]. The publisher sends less: [`MAX_PUBLISHED_ENTRY_BYTES`].
 pub const MAX_ENTRY_BYTES: usize = 1024 * 1024;
+/// Room kept under [`MAX_ENTRY_BYTES`] for what is added to an event after PutEvents counts it.
+///
+/// The entry size counts only the UTF-8 bytes of `Source`, `DetailType`, `Detail` and each
+/// `Resources` item, plus 14 for `Time` ("the event in EventBridge is always larger than the
+/// entry size", eb-putevent-size). What a consumer then receives and keeps is larger:
+///
+/// - the delivery envelope around them: the keys `version`, `id`, `detail-type`, `source`,
+///   `account`, `time`, `region`, `resources`, `detail` with their quotes, colons and commas
+///   (~110 bytes), and the values the entry does not count: `"0"`, a 36-byte id, a 12-digit
+///   account, a 20-byte time, a region name (at most ~20): ~100 bytes; the quoting of each
+///   resource (3 bytes apiece); JSON escaping of `source` and `detail-type` (at most 6 bytes a
+///   character, on 256 + 128 characters: ~2 KiB in the worst case);
+/// - the asynchronous invocation that delivers it to Lambda is capped at 1 MB (Lambda's
+///   `Invoke`: "For asynchronous invocations, the maximum payload size is 1 MB");
+/// - a failure record of that invocation (Lambda's on-failure destination, an SQS queue capped
+///   at 1 MiB a message) wraps the event in `version`, `timestamp`, `requestContext` (request
+///   id, function ARN up to 140 bytes, condition, invoke count), `responseContext` and
+///   `responsePayload` (the error type and message; the kit's reasons are cut at 2 KiB):
+///   ~1 KiB plus the message;
+/// - a rule's dead-letter message carries the event with the attributes `RULE_ARN`,
+///   `TARGET_ARN`, `ERROR_CODE`, `ERROR_MESSAGE`, `RETRY_ATTEMPTS` (~1 KiB), and SQS counts
+///   attributes in its 1 MiB.
+///
+/// Those add up to ~5 KiB at worst; 16 KiB (1.6% of the limit) covers them three times over,
+/// so an event the publisher sends is delivered, fails and is dead-lettered whole.
+pub const DELIVERY_HEADROOM_BYTES: usize = 16 * 1024;
+/// Largest entry the publisher sends: [`MAX_ENTRY_BYTES`] less [`DELIVERY_HEADROOM_BYTES`]
+/// (1,032,192 bytes). A larger one is refused before anything is sent
+/// ([`PublishError::TooLarge`]).
+pub const MAX_PUBLISHED_ENTRY_BYTES: usize = MAX_ENTRY_BYTES - DELIVERY_HEADROOM_BYTES;
 /// Largest total of entry sizes sent in one PutEvents call.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// The least time worth starting a PutEvents call with before a deadline.
@@ -96,16 +130,20 @@ pub enum PublishError {
         /// serde's message.
         reason: String,
     },
-    /// The entry is over EventBridge's size limit; it was not sent.
+    /// The entry is over the size the publisher sends ([`MAX_PUBLISHED_ENTRY_BYTES`]); it was
+    /// not sent.
     #[error(
-        "event {name} is {size} bytes, over EventBridge's entry limit of {limit} bytes; it was not sent. Put large payloads in S3 and send a reference"
+        "event {name} is {size} bytes as EventBridge counts an entry, over the {limit} bytes the \
+         publisher sends (EventBridge's entry limit of {MAX_ENTRY_BYTES} bytes less \
+         {DELIVERY_HEADROOM_BYTES} for the envelope delivery adds); it was not sent. Put large \
+         payloads in S3 and send a reference"
     )]
     TooLarge {
-        /// Event name.
+        /// Event name: its detail-type and idempotency key.
         name: String,
         /// Its size as EventBridge counts it.
         size: usize,
-        /// The limit.
+        /// The limit ([`MAX_PUBLISHED_ENTRY_BYTES`]).
         limit: usize,
     },
     /// EventBridge rejected the entry, and kept rejecting it after the retries.
@@ -353,8 +391,19 @@ impl<C: PutEventsApi> Publisher<C> {
         metadata: Metadata,
         event: &E,
     ) -> Result<PublishedEvent, PublishError> {
+        self.publish_before(metadata, event, None).await
+    }
+
+    /// [`Publisher::publish`], bounded by `deadline` as [`Publisher::publish_all_before`] is:
+    /// for a producer, whose invocation Lambda stops at its deadline too.
+    pub async fn publish_before<E: Event>(
+        &self,
+        metadata: Metadata,
+        event: &E,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<PublishedEvent, PublishError> {
         let outgoing = OutgoingEvent::typed(metadata, event)?;
-        let mut results = self.publish_all(vec![outgoing]).await;
+        let mut results = self.publish_all_before(vec![outgoing], deadline).await;
         results.pop().unwrap_or_else(|| {
             Err(PublishError::Transport {
                 name: E::DETAIL_TYPE.to_owned(),
@@ -388,11 +437,11 @@ impl<C: PutEventsApi> Publisher<C> {
         let mut pending: Vec<usize> = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let size = event.size();
-            if size > MAX_ENTRY_BYTES {
+            if size > MAX_PUBLISHED_ENTRY_BYTES {
                 results[i] = Some(Err(PublishError::TooLarge {
                     name: event.name(),
                     size,
-                    limit: MAX_ENTRY_BYTES,
+                    limit: MAX_PUBLISHED_ENTRY_BYTES,
                 }));
             } else {
                 pending.push(i);
@@ -401,22 +450,32 @@ impl<C: PutEventsApi> Publisher<C> {
 
         let mut attempt = 1;
         while !pending.is_empty() {
-            if attempt > 1 {
-                let backoff = self.retry.backoff(attempt);
-                let out_of_time = deadline
-                    .is_some_and(|d| tokio::time::Instant::now() + backoff + MIN_CALL_TIME >= d);
-                if out_of_time {
-                    for &i in &pending {
-                        results[i] = Some(Err(PublishError::Transport {
-                            name: events[i].name(),
-                            message: "the invocation's deadline left no time for another attempt"
-                                .to_owned(),
-                            attempts: attempt - 1,
-                            permanent: false,
-                        }));
-                    }
-                    break;
+            // The first attempt starts at once; later ones after their backoff. None starts
+            // unless a call still has time to answer before the deadline.
+            let backoff = if attempt > 1 {
+                self.retry.backoff(attempt)
+            } else {
+                Duration::ZERO
+            };
+            let out_of_time = deadline
+                .is_some_and(|d| tokio::time::Instant::now() + backoff + MIN_CALL_TIME >= d);
+            if out_of_time {
+                let message = if attempt == 1 {
+                    "the invocation's deadline left no time to call PutEvents"
+                } else {
+                    "the invocation's deadline left no time for another attempt"
+                };
+                for &i in &pending {
+                    results[i] = Some(Err(PublishError::Transport {
+                        name: events[i].name(),
+                        message: message.to_owned(),
+                        attempts: attempt - 1,
+                        permanent: false,
+                    }));
                 }
+                break;
+            }
+            if !backoff.is_zero() {
                 tokio::time::sleep(backoff).await;
             }
             let last_attempt = attempt >= self.retry.max_attempts;
@@ -485,6 +544,18 @@ impl<C: PutEventsApi> Publisher<C> {
             })
             .collect()
     }
+}
+
+/// The instant by which work must end for an invocation Lambda stops at `deadline` (wall
+/// clock, as `lambda_runtime`'s context gives it), keeping `reserve` for what comes after (the
+/// answer, a dead letter). An instant already past when the deadline is, or is nearer than
+/// `reserve`.
+pub fn deadline_instant(deadline: SystemTime, reserve: Duration) -> tokio::time::Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(reserve);
+    tokio::time::Instant::now() + left
 }
 
 /// Turns an entry's outcome into a published event or an error, and whether to retry it.

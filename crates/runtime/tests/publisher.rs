@@ -139,35 +139,82 @@ async fn chunks_by_request_bytes() {
 async fn oversize_event_is_rejected_before_sending_and_names_the_event() {
     let fake = FakeEventBridge::accepting();
     let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
-    let exactly_at_limit = MAX_ENTRY_BYTES - (14 + "eventrail.test".len() + "TestEvent".len());
+    let overhead = 14 + "eventrail.test".len() + "TestEvent".len();
+    let largest = MAX_PUBLISHED_ENTRY_BYTES - overhead;
     let events = vec![
         event("small", 10),
-        event("huge", exactly_at_limit + 1),
-        event("edge", exactly_at_limit),
+        event("huge", largest + 1),
+        event("edge", largest),
+        // Exactly EventBridge's limit: PutEvents would take it (or refuse it: the entry must
+        // be smaller), but delivery wraps it in the envelope and the consumer's failure record
+        // and dead letters wrap it again, over their 1 MiB.
+        event("at-eventbridge-limit", MAX_ENTRY_BYTES - overhead),
     ];
     let results = publisher.publish_all(events).await;
     assert!(results[0].is_ok());
     assert!(
         results[2].is_ok(),
-        "an entry of exactly the limit is allowed"
+        "an entry of exactly the publisher's limit is sent"
     );
     match &results[1] {
-        Err(PublishError::TooLarge { name, size, limit }) => {
-            assert!(name.contains("huge"), "{name}");
-            assert_eq!(*size, MAX_ENTRY_BYTES + 1);
-            assert_eq!(*limit, MAX_ENTRY_BYTES);
+        Err(error @ PublishError::TooLarge { name, size, limit }) => {
+            assert!(
+                name.contains("TestEvent") && name.contains("huge"),
+                "{name}"
+            );
+            assert_eq!(*size, MAX_PUBLISHED_ENTRY_BYTES + 1);
+            assert_eq!(*limit, MAX_PUBLISHED_ENTRY_BYTES);
+            let message = error.to_string();
+            assert!(
+                message.contains(&(MAX_PUBLISHED_ENTRY_BYTES + 1).to_string())
+                    && message.contains("TestEvent (idempotency key huge)"),
+                "{message}"
+            );
+            assert!(error.is_permanent());
         }
         other => panic!("expected TooLarge, got {other:?}"),
     }
+    assert!(
+        matches!(&results[3], Err(PublishError::TooLarge { size, .. }) if *size == MAX_ENTRY_BYTES),
+        "{:?}",
+        results[3]
+    );
     let sent: Vec<String> = fake
         .calls()
         .concat()
         .into_iter()
         .map(|e| e.idempotency_key)
         .collect();
+    assert_eq!(sent, vec!["small".to_owned(), "edge".to_owned()]);
+}
+
+#[test]
+fn the_headroom_is_kept_under_eventbridge_s_limit() {
+    assert_eq!(
+        MAX_PUBLISHED_ENTRY_BYTES + DELIVERY_HEADROOM_BYTES,
+        MAX_ENTRY_BYTES
+    );
+    // The envelope EventBridge delivers around the largest entry the publisher sends (with
+    // the longest values the entry does not count) still fits in 1 MiB, with room for a
+    // failure record's wrapping.
+    let entry = event("k", MAX_PUBLISHED_ENTRY_BYTES - 14 - 14 - 9);
+    let detail: String = entry.detail.clone();
+    let delivered = serde_json::json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": entry.detail_type,
+        "source": entry.source,
+        "account": "111122223333",
+        "time": "2026-12-07T15:17:52Z",
+        "region": "ap-southeast-5",
+        "resources": entry.resources,
+        "detail": detail,
+    })
+    .to_string();
     assert!(
-        !sent.contains(&"huge".to_owned()),
-        "oversize entry must never be sent"
+        delivered.len() + 4 * 1024 <= MAX_ENTRY_BYTES,
+        "delivered {} bytes",
+        delivered.len()
     );
 }
 
@@ -336,6 +383,30 @@ async fn a_call_that_hangs_past_the_deadline_is_abandoned() {
             ..
         })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_call_starts_when_the_deadline_leaves_no_time_for_one() {
+    let fake = FakeEventBridge::accepting();
+    let publisher = Publisher::new(&fake, "bus").with_retry(no_wait());
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+    let results = publisher
+        .publish_all_before(vec![event("k", 1)], Some(deadline))
+        .await;
+    assert!(fake.calls().is_empty(), "nothing may be sent so late");
+    let error = results[0].as_ref().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PublishError::Transport {
+                permanent: false,
+                attempts: 0,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("deadline"), "{error}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,7 +6,9 @@
 //! An invalid command is rejected to the caller with an error naming the field; nothing is
 //! published.
 
-use eventrail_runtime::{PublishError, Publisher, PutEventsApi};
+use std::time::{Duration, SystemTime};
+
+use eventrail_runtime::{PublishError, Publisher, PutEventsApi, deadline_instant};
 pub use events::OrderAccepted;
 use events::{Envelope, Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
 use serde_json::Value;
@@ -43,6 +45,12 @@ impl From<OrderError> for eventrail_runtime::lambda_runtime::Diagnostic {
 /// hops later, so it is refused here, at the source.
 pub const MAX_ORDER_DETAIL_BYTES: usize = 200 * 1024;
 
+/// Time kept back from the invocation's deadline for the answer: publishing ends this long
+/// before Lambda would stop the invocation, so the caller gets the publish error (retryable:
+/// placing the same order again is idempotent) instead of a timeout that leaves it unknown
+/// whether `OrderPlaced` went out. The answer is one small JSON document; 500 ms is ample.
+pub const ANSWER_RESERVE: Duration = Duration::from_millis(500);
+
 /// Decodes and validates a raw `PlaceOrder` command.
 pub fn decode_command(raw: &Value) -> Result<PlaceOrder, OrderError> {
     let command: PlaceOrder = serde_path_to_error::deserialize(raw).map_err(|e| {
@@ -75,10 +83,23 @@ pub fn origin_metadata(order_id: &str) -> Metadata {
     )
 }
 
-/// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run).
+/// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run),
+/// with no deadline (outside Lambda: tests, tools). The function itself uses
+/// [`place_order_before`].
 pub async fn place_order<P: PutEventsApi>(
     publisher: Option<&Publisher<P>>,
     raw: Value,
+) -> Result<OrderAccepted, OrderError> {
+    place_order_before(publisher, raw, None).await
+}
+
+/// [`place_order`] for an invocation: `deadline` is when Lambda stops the invocation (its context's deadline; `None` outside
+/// Lambda): publishing, retries included, ends [`ANSWER_RESERVE`] before it, with a retryable
+/// [`OrderError::Publish`] when it could not finish.
+pub async fn place_order_before<P: PutEventsApi>(
+    publisher: Option<&Publisher<P>>,
+    raw: Value,
+    deadline: Option<SystemTime>,
 ) -> Result<OrderAccepted, OrderError> {
     let command =
         decode_command(&raw).inspect_err(|e| tracing::warn!(error = %e, "command rejected"))?;
@@ -97,7 +118,14 @@ pub async fn place_order<P: PutEventsApi>(
         reason: e.to_string(),
     })?;
     let event_id = match publisher {
-        Some(publisher) => Some(publisher.publish(metadata.clone(), &event).await?.event_id),
+        Some(publisher) => {
+            let publish_by = deadline.map(|d| deadline_instant(d, ANSWER_RESERVE));
+            let published = publisher
+                .publish_before(metadata.clone(), &event, publish_by)
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "OrderPlaced not published"))?;
+            Some(published.event_id)
+        }
         None => None,
     };
     tracing::info!(%order_id, correlation_id = %metadata.correlation_id, event_id = event_id.as_deref().unwrap_or("<dry run>"), "order placed");
@@ -166,6 +194,74 @@ mod tests {
             .unwrap();
         assert_eq!(again.idempotency_key, accepted.idempotency_key);
         assert_eq!(again.correlation_id, accepted.correlation_id);
+    }
+
+    /// An EventBridge that never answers (a stalled connection).
+    struct Stalled;
+
+    impl PutEventsApi for Stalled {
+        async fn put_events(
+            &self,
+            _bus: &str,
+            _entries: &[eventrail_runtime::OutgoingEvent],
+        ) -> Result<Vec<eventrail_runtime::EntryOutcome>, eventrail_runtime::TransportError>
+        {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_publish_that_would_outlive_the_invocation_stops_in_time_and_reports() {
+        let publisher = Publisher::new(Stalled, "bus");
+        // Lambda stops this invocation 2 s from now. The bus never answers: without the
+        // deadline the publish would wait for ever (Lambda would kill it mid-call and the
+        // caller would see a timeout, not knowing whether OrderPlaced went out).
+        let deadline = SystemTime::now() + Duration::from_secs(2);
+        // A generous guard, so that a publish ignoring the deadline fails the test instead of
+        // hanging it.
+        let placed = tokio::time::timeout(
+            Duration::from_secs(60),
+            place_order_before(
+                Some(&publisher),
+                command("place-order.json"),
+                Some(deadline),
+            ),
+        )
+        .await;
+        let Ok(placed) = placed else {
+            panic!("place_order outlived the invocation's deadline");
+        };
+        let error = placed.unwrap_err();
+        let OrderError::Publish(publish) = &error else {
+            panic!("expected a publish error, got {error}");
+        };
+        assert!(!publish.is_permanent(), "retryable: {publish}");
+        assert!(
+            error.to_string().contains("OrderPlaced") && error.to_string().contains("deadline"),
+            "{error}"
+        );
+        let diagnostic = eventrail_runtime::lambda_runtime::Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "eventrail.PublishError");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_too_near_for_a_call_sends_nothing() {
+        let publisher = Publisher::new(Stalled, "bus");
+        let deadline = SystemTime::now() + ANSWER_RESERVE / 2;
+        let error = place_order_before(
+            Some(&publisher),
+            command("place-order.json"),
+            Some(deadline),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                OrderError::Publish(PublishError::Transport { attempts: 0, .. })
+            ),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]

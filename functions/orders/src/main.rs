@@ -29,7 +29,13 @@ async fn main() -> Result<(), LambdaError> {
     let publisher = Arc::new(publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let publisher = Arc::clone(&publisher);
-        async move { orders::place_order(publisher.as_ref().as_ref(), event.payload).await }
+        // Lambda stops the invocation at its deadline: publishing ends before it, so the
+        // caller gets the error rather than a timeout.
+        let deadline = event.context.deadline();
+        async move {
+            orders::place_order_before(publisher.as_ref().as_ref(), event.payload, Some(deadline))
+                .await
+        }
     }))
     .await
 }
