@@ -16,6 +16,10 @@
 //! number edge cases; a share of the patterns is malformed on purpose. Events are mostly
 //! derived from their pattern (a value that satisfies a condition, or a near miss) so that
 //! matches and misses are both common.
+//!
+//! `--edges` generates the edge kinds instead (see `edge_case`): numbers at the edge of
+//! precision and in exponent form, empty arrays under `exists`, dotted event keys, `$or`
+//! with `cidr`, `equals-ignore-case` beyond the Basic Multilingual Plane.
 
 use std::fmt::Write as _;
 
@@ -719,18 +723,245 @@ fn case(generator: &mut Gen) -> (String, String) {
     (p, e)
 }
 
+/// Number tokens at the edge of event-ruler's precision and in exponent form.
+fn edge_number(rng: &mut Rng) -> String {
+    const FIXED: &[&str] = &[
+        "-5000000000",
+        "5000000000",
+        "-4999999999.9999999990",
+        "5e9",
+        "-5e9",
+        "-5000000000000e-3",
+        "5000000000.000001",
+        "4999999999.999999",
+        "0.1",
+        "0.10000000000000001",
+        "1e-7",
+        "0.0000001",
+        "1.0E2",
+        "100",
+        "9007199254740993",
+        "9007199254740992",
+        "1.7976931348623157e308",
+        "4.9e-324",
+        "5e-324",
+        "-0",
+        "0e0",
+        "123456789012345678",
+        "1E+2",
+    ];
+    let sign = if rng.chance(50) { "-" } else { "" };
+    match rng.below(6) {
+        0 | 1 => rng.pick(FIXED).to_owned(),
+        2 => {
+            let digits = 1 + rng.below(19);
+            let mantissa = rng.next() % 10u64.checked_pow(u32::try_from(digits).unwrap_or(19)).unwrap_or(u64::MAX);
+            let exponent = i64::try_from(rng.below(26)).unwrap_or(0) - 20;
+            format!("{sign}{mantissa}e{exponent}")
+        }
+        3 => {
+            let whole = rng.below(5_000_000_001);
+            let decimals: String = (0..1 + rng.below(21))
+                .map(|_| char::from(b'0' + u8::try_from(rng.below(10)).unwrap_or(0)))
+                .collect();
+            format!("{sign}{whole}.{decimals}")
+        }
+        4 => {
+            let digits = 1 + rng.below(20);
+            let value = rng.next() % 10u64.checked_pow(u32::try_from(digits).unwrap_or(19)).unwrap_or(u64::MAX);
+            format!("{sign}{value}")
+        }
+        _ => {
+            // A double's shortest text, shifted by one unit in the last place or not.
+            let value = (rng.next() % 10_000_000_000) as f64 / 1000.0 - 5_000_000.0;
+            let value = match rng.below(3) {
+                0 => f64::from_bits(value.to_bits() + 1),
+                _ => value,
+            };
+            if rng.chance(50) {
+                format!("{value:e}")
+            } else {
+                format!("{value}")
+            }
+        }
+    }
+}
+
+/// One case of the edge kinds (`--edges`): numbers at the edge of precision and in
+/// exponent form; an empty array standing for a missing field under `exists`; dotted keys
+/// in the event; `$or` with `cidr`; `equals-ignore-case` beyond the Basic Multilingual
+/// Plane. Written as text, so that each number keeps its token.
+fn edge_case(rng: &mut Rng, index: usize) -> (String, String) {
+    let quote = |text: &str| {
+        let mut out = String::new();
+        write_str(&mut out, text);
+        out
+    };
+    match index % 5 {
+        0 => {
+            let (a, b, c) = (edge_number(rng), edge_number(rng), edge_number(rng));
+            let pattern = match rng.below(3) {
+                0 => format!(r#"{{"detail":{{"n":[{a}]}}}}"#),
+                1 => {
+                    let op = rng.pick(&[">", ">=", "<", "<=", "="]);
+                    format!(r#"{{"detail":{{"n":[{{"numeric":["{op}",{a}]}}]}}}}"#)
+                }
+                _ => format!(r#"{{"detail":{{"n":[{{"anything-but":[{a}]}}]}}}}"#),
+            };
+            let value = match rng.below(4) {
+                0 => b,
+                1 => format!("[{b},{c}]"),
+                2 => format!("[{a},{b}]"),
+                _ => a,
+            };
+            (pattern, format!(r#"{{"detail":{{"n":{value}}}}}"#))
+        }
+        1 => {
+            let exists = rng.pick(&["true", "false"]);
+            let other = rng.pick(&["", r#","c":["x"]"#]);
+            let pattern = match rng.below(3) {
+                0 => format!(r#"{{"a":{{"b":[{{"exists":{exists}}}]}}{other}}}"#),
+                1 => format!(r#"{{"a":[{{"exists":{exists}}}]{other}}}"#),
+                _ => format!(r#"{{"a":{{"b":[{{"exists":{exists}}}],"d":["y"]}}{other}}}"#),
+            };
+            let event = rng.pick(&[
+                r#"{"a":{"b":[]},"c":"x"}"#,
+                r#"{"a":[],"c":"x"}"#,
+                r#"{"a":{"b":[[]]},"c":"x"}"#,
+                r#"{"a":[{"b":[]},{"b":1}],"c":"x"}"#,
+                r#"{"a":{"b":{}},"c":"x"}"#,
+                r#"{"a":{"b":[{}]},"c":"x"}"#,
+                r#"{"a":{"b":null},"c":"x"}"#,
+                r#"{"c":"x"}"#,
+                r#"{"a":[{}],"c":"x"}"#,
+                r#"{"a":{"b":[],"d":"y"},"c":"x"}"#,
+                r#"{"a":[{"b":[],"d":"y"},{"d":"y"}]}"#,
+                r#"{"a":{"b":[null],"d":"y"}}"#,
+            ]);
+            (pattern, event.to_owned())
+        }
+        2 => {
+            let pattern = rng.pick(&[
+                r#"{"a":{"b":["x"]}}"#,
+                r#"{"a.b":["x"]}"#,
+                r#"{"a":{"b.c":["x"]}}"#,
+                r#"{"a.b":{"c":["x"]}}"#,
+                r#"{"a":{"b":{"c":["x"]}}}"#,
+                r#"{"a":{"b":[{"exists":false}]}}"#,
+                r#"{"a.b":[{"exists":true}]}"#,
+                r#"{"a":{"b":[{"anything-but":"y"}]}}"#,
+                r#"{"a.b":["x"],"a":{"c":["z"]}}"#,
+            ]);
+            let event = rng.pick(&[
+                r#"{"a.b":"x"}"#,
+                r#"{"a":{"b":"x"}}"#,
+                r#"{"a.b":{"c":"x"}}"#,
+                r#"{"a":{"b.c":"x"}}"#,
+                r#"{"a.b.c":"x"}"#,
+                r#"{"a":{"b":"y"},"a.b":"x"}"#,
+                r#"{"a.b":["x"]}"#,
+                r#"{"a":[{"b.c":"x"}]}"#,
+                r#"{"a.b":"x","a":{"c":"z"}}"#,
+                r#"{"a":[{"b":"x"},{"c":"z"}]}"#,
+            ]);
+            (pattern.to_owned(), event.to_owned())
+        }
+        3 => {
+            const NETS: &[&str] = &[
+                "10.0.0.0/24",
+                "10.0.0.0/8",
+                "192.168.1.0/31",
+                "2001:db8::/32",
+                "fe80::/10",
+                "0.0.0.0/0",
+                "10.0.0.1/32",
+                "10.0.0.0/33",
+                "::ffff:10.0.0.0/120",
+            ];
+            let net = rng.pick(NETS);
+            let other = match rng.below(5) {
+                0 => format!(r#"{{"cidr":"{}"}}"#, rng.pick(NETS)),
+                1 => r#""10.0.0.5""#.to_owned(),
+                2 => r#"{"prefix":"10."}"#.to_owned(),
+                3 => r#"{"anything-but":"10.0.0.5"}"#.to_owned(),
+                _ => r#"{"exists":false}"#.to_owned(),
+            };
+            let third = rng.pick(&["", r#",{"x":["y"]}"#, r#",{"ip":[{"cidr":"fe80::/16"}]}"#]);
+            let outer = rng.pick(&["", r#","x":["y"],"#]);
+            let pattern = if outer.is_empty() {
+                format!(r#"{{"$or":[{{"ip":[{{"cidr":"{net}"}}]}},{{"ip":[{other}]}}{third}]}}"#)
+            } else {
+                format!(
+                    r#"{{"x":["y"],"$or":[{{"ip":[{{"cidr":"{net}"}}]}},{{"ip":[{other}]}}{third}]}}"#
+                )
+            };
+            let ip = rng.pick(&[
+                "10.0.0.5",
+                "10.0.1.5",
+                "192.168.1.1",
+                "2001:db8::1",
+                "FE80::1",
+                "010.0.0.5",
+                "::ffff:10.0.0.5",
+                "x",
+                "10.0.0.1",
+                "10.0.0.255",
+            ]);
+            let event = match rng.below(3) {
+                0 => format!(r#"{{"ip":{}}}"#, quote(ip)),
+                1 => format!(r#"{{"ip":{},"x":"y"}}"#, quote(ip)),
+                _ => format!(r#"{{"ip":[{},"x"],"x":"y"}}"#, quote(ip)),
+            };
+            (pattern, event)
+        }
+        _ => {
+            const CHARS: &[&str] = &["😀", "𝒜", "a", "A", "ß", "ǅ", "?", "x", "é", "É", "Σ"];
+            let text: String = (0..1 + rng.below(3)).map(|_| rng.pick(CHARS)).collect();
+            let operand = quote(&text);
+            let form = match rng.below(5) {
+                0 => format!(r#"{{"equals-ignore-case":{operand}}}"#),
+                1 => format!(r#"{{"prefix":{{"equals-ignore-case":{operand}}}}}"#),
+                2 => format!(r#"{{"suffix":{{"equals-ignore-case":{operand}}}}}"#),
+                3 => format!(r#"{{"anything-but":{{"equals-ignore-case":{operand}}}}}"#),
+                _ => format!(r#"{{"anything-but":{{"equals-ignore-case":[{operand},"b"]}}}}"#),
+            };
+            let question = text.replace(['😀', '𝒜'], "??");
+            let value = match rng.below(7) {
+                0 => text.clone(),
+                1 => text.to_uppercase(),
+                2 => text.to_lowercase(),
+                3 => question.clone(),
+                4 => format!("{}z", question.to_uppercase()),
+                5 => format!("z{question}"),
+                _ => format!("z{text}"),
+            };
+            (
+                format!(r#"{{"k":[{form}]}}"#),
+                format!(r#"{{"k":{}}}"#, quote(&value)),
+            )
+        }
+    }
+}
+
 fn main() {
     let mut seed = 1u64;
     let mut count = 3200usize;
+    let mut edges = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--edges" {
+            edges = true;
+            continue;
+        }
         let value = args.next();
         let parsed = value.as_deref().and_then(|v| v.parse::<u64>().ok());
         match (arg.as_str(), parsed) {
             ("--seed", Some(v)) => seed = v,
             ("--count", Some(v)) => count = usize::try_from(v).unwrap_or(usize::MAX),
             _ => {
-                eprintln!("usage: ruler_cases [--seed N] [--count N]  (got {arg} {value:?})");
+                eprintln!(
+                    "usage: ruler_cases [--seed N] [--count N] [--edges]  (got {arg} {value:?})"
+                );
                 std::process::exit(2);
             }
         }
@@ -738,8 +969,13 @@ fn main() {
     let mut generator = Gen { rng: Rng(seed) };
     let mut out = String::new();
     for index in 0..count {
-        let (pattern, event) = case(&mut generator);
-        let _ = writeln!(out, "seed{seed}-{index:05}\t{pattern}\t{event}");
+        if edges {
+            let (pattern, event) = edge_case(&mut generator.rng, index);
+            let _ = writeln!(out, "edges{seed}-{index:05}\t{pattern}\t{event}");
+        } else {
+            let (pattern, event) = case(&mut generator);
+            let _ = writeln!(out, "seed{seed}-{index:05}\t{pattern}\t{event}");
+        }
     }
     print!("{out}");
 }

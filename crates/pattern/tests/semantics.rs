@@ -342,3 +342,84 @@ fn event_numbers_are_exact_token_by_token() {
     assert!(!big.matches(&value));
     assert!(big.matches(&serde_json::json!({"n": 9007199254740992u64})));
 }
+
+/// Verdicts of event-ruler v2.0.1 (the oracle of crates/pattern/oracle) on the edge kinds
+/// of issue 24 other than numbers and case: an empty array under `exists`, dotted keys in
+/// the event, `$or` with `cidr`. Checked through the byte reader and a parsed value.
+#[test]
+fn empty_arrays_dotted_keys_and_or_with_cidr_as_ruler_decides() {
+    let cases = [
+        // An empty array is a missing field: `exists: false` holds, `exists: true` not.
+        (
+            r#"{"a":{"b":[{"exists":false}]}}"#,
+            r#"{"a":{"b":[]}}"#,
+            true,
+        ),
+        (
+            r#"{"a":{"b":[{"exists":true}]}}"#,
+            r#"{"a":{"b":[]}}"#,
+            false,
+        ),
+        (
+            r#"{"a":{"b":[{"exists":false}]}}"#,
+            r#"{"a":{"b":[[]]}}"#,
+            true,
+        ),
+        // So is an empty object.
+        (
+            r#"{"a":{"b":[{"exists":true}]}}"#,
+            r#"{"a":{"b":{}}}"#,
+            false,
+        ),
+        (
+            r#"{"a":{"b":[{"exists":false}]}}"#,
+            r#"{"a":{"b":{}}}"#,
+            true,
+        ),
+        // A dotted key in the event is the nested path, and either can match.
+        (r#"{"a":{"b":["x"]}}"#, r#"{"a.b":"x"}"#, true),
+        (r#"{"a.b":["x"]}"#, r#"{"a":{"b":"x"}}"#, true),
+        (r#"{"a":{"b":["x"]}}"#, r#"{"a":{"b":"y"},"a.b":"x"}"#, true),
+        (r#"{"a":{"b":[{"exists":false}]}}"#, r#"{"a.b":"x"}"#, false),
+        // `$or` with `cidr`: each branch on its own, addresses read as Java reads them.
+        (
+            r#"{"$or":[{"ip":[{"cidr":"10.0.0.0/24"}]},{"ip":["10.0.1.5"]}]}"#,
+            r#"{"ip":"10.0.1.5"}"#,
+            true,
+        ),
+        (
+            r#"{"$or":[{"ip":[{"cidr":"10.0.0.0/24"}]},{"x":["y"]}]}"#,
+            r#"{"ip":"010.0.0.5"}"#,
+            true,
+        ),
+        (
+            r#"{"$or":[{"ip":[{"cidr":"10.0.0.0/24"}]},{"ip":[{"cidr":"fe80::/16"}]}]}"#,
+            r#"{"ip":"FE80::1"}"#,
+            true,
+        ),
+        (
+            r#"{"$or":[{"ip":[{"cidr":"10.0.0.0/24"}]},{"ip":[{"anything-but":"10.0.0.5"}]}]}"#,
+            r#"{"ip":"10.0.0.5"}"#,
+            true,
+        ),
+        (
+            r#"{"$or":[{"ip":[{"cidr":"10.0.0.0/24"}]},{"ip":[{"exists":false}]}]}"#,
+            r#"{"ip":["x","10.0.0.9"]}"#,
+            true,
+        ),
+    ];
+    for (pattern, event, expected) in cases {
+        let compiled = Pattern::parse(pattern).unwrap();
+        assert_eq!(
+            compiled.matches_json(event.as_bytes()).unwrap(),
+            expected,
+            "{pattern} on {event}"
+        );
+        let value: Value = serde_json::from_str(event).unwrap();
+        assert_eq!(
+            compiled.matches(&value),
+            expected,
+            "{pattern} on parsed {event}"
+        );
+    }
+}
