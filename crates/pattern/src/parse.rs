@@ -367,8 +367,7 @@ fn parse_operator(operator: &str, operand: &Value, place: &Place) -> Result<Matc
 /// a time, each unit encoded to UTF-8 alone, so a character beyond the Basic Multilingual
 /// Plane (two units, two lone surrogates) becomes `??` (Java encodes a lone surrogate as
 /// `?`). `{"equals-ignore-case": "😀"}` matches the event's `"??"`, not `"😀"`. No
-/// AWS-recorded case shows EventBridge otherwise; `eventrail lint` warns about such a
-/// pattern (see `Pattern::ignore_case_beyond_bmp`).
+/// AWS-recorded case shows EventBridge otherwise.
 pub(crate) fn ignore_case_text(text: &str) -> String {
     if text.chars().all(|c| c.len_utf16() == 1) {
         return text.to_owned();
