@@ -755,7 +755,10 @@ fn edge_number(rng: &mut Rng) -> String {
         0 | 1 => rng.pick(FIXED).to_owned(),
         2 => {
             let digits = 1 + rng.below(19);
-            let mantissa = rng.next() % 10u64.checked_pow(u32::try_from(digits).unwrap_or(19)).unwrap_or(u64::MAX);
+            let mantissa = rng.next()
+                % 10u64
+                    .checked_pow(u32::try_from(digits).unwrap_or(19))
+                    .unwrap_or(u64::MAX);
             let exponent = i64::try_from(rng.below(26)).unwrap_or(0) - 20;
             format!("{sign}{mantissa}e{exponent}")
         }
@@ -768,7 +771,10 @@ fn edge_number(rng: &mut Rng) -> String {
         }
         4 => {
             let digits = 1 + rng.below(20);
-            let value = rng.next() % 10u64.checked_pow(u32::try_from(digits).unwrap_or(19)).unwrap_or(u64::MAX);
+            let value = rng.next()
+                % 10u64
+                    .checked_pow(u32::try_from(digits).unwrap_or(19))
+                    .unwrap_or(u64::MAX);
             format!("{sign}{value}")
         }
         _ => {
