@@ -10,6 +10,7 @@ mod e2e;
 mod expectations;
 mod faults;
 mod graph;
+mod iam;
 mod idempotency_store;
 mod lint;
 mod local_invoke;

@@ -86,6 +86,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
 /// Stops LocalStack, or leaves it running and records it for `eventrail local down`.
 fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
+    report_denials(root, localstack.endpoint());
     if !localstack.is_managed() {
         println!(
             "\nThe LocalStack at {} was already running; it is left as it was.",
@@ -108,6 +109,31 @@ fn finish(root: &Path, localstack: LocalStack, keep: bool) -> Result<()> {
     step("stopping LocalStack (--keep leaves it running)");
     localstack.stop()?;
     Ok(())
+}
+
+/// Says what IAM enforcement denied during the demo (kept for `eventrail local denials`).
+fn report_denials(root: &Path, endpoint: &str) {
+    use eventrail_local::iam;
+    let report = match iam::denials(endpoint) {
+        Ok(report) => report,
+        Err(e) => {
+            println!("\nIAM: could not read the denials: {e}");
+            return;
+        }
+    };
+    let _ = iam::save_last_report(root, &report);
+    match report.enforcement {
+        iam::Enforcement::Off => println!("\nwarning: {}", iam::OFF_WARNING),
+        iam::Enforcement::Enforce if report.denials.is_empty() => println!(
+            "\nIAM: every call the functions made was authorised against their roles and the \
+             resource policies, as AWS would (no denials)"
+        ),
+        iam::Enforcement::Enforce => println!(
+            "\nIAM: {} call(s) denied, as AWS would deny them: `eventrail local denials` shows \
+             the role, action, resource and the statement that would allow each",
+            report.denials.len()
+        ),
+    }
 }
 
 /// Starts building the functions the template deploys, for LocalStack, on a thread of its

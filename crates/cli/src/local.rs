@@ -23,6 +23,10 @@ pub enum LocalCommand {
     Deploy(DeployArgs),
     /// Show the running LocalStack and the deployed stack.
     Status(StatusArgs),
+    /// The AWS calls IAM enforcement denied on the local stack: the function, its role, the
+    /// action, the resource and the statement that would have allowed it. Without a running
+    /// LocalStack, the denials of the last run that stopped one.
+    Denials(crate::denials::DenialsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +76,7 @@ pub fn run(command: LocalCommand) -> Result<ExitCode> {
         LocalCommand::Down => down(&root),
         LocalCommand::Deploy(args) => deploy_command(&root, args),
         LocalCommand::Status(args) => status(&root, args),
+        LocalCommand::Denials(args) => crate::denials::run(&root, args),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod catalog;
 mod demo;
+mod denials;
 mod dlq;
 mod graph;
 mod infra;

@@ -8,6 +8,7 @@
 
 pub mod deploy;
 pub mod error;
+pub mod iam;
 pub mod localstack;
 pub mod paths;
 pub mod progress;

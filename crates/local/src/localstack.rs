@@ -260,6 +260,10 @@ impl LocalStack {
             command.env_remove(variable);
         }
         command.envs(localstack_env(port, &options.services, &run_dir));
+        command.envs(crate::iam::localstack_env(root));
+        if crate::iam::Enforcement::from_env() == crate::iam::Enforcement::Off {
+            tracing::warn!("{}", crate::iam::OFF_WARNING);
+        }
         command.envs(options.env.iter().map(|(k, v)| (k, v)));
         let child = command.spawn().io_context(|| {
             format!(
@@ -293,7 +297,20 @@ impl LocalStack {
             if let Ok(status) = health(&this.endpoint)
                 && services_ready(&status, &options.services)
             {
-                break;
+                match ready_hooks(&this.endpoint) {
+                    Ok(InitHooks::Done) => break,
+                    Ok(InitHooks::Failed(scripts)) => {
+                        return Err(Error::LocalStack {
+                            message: format!(
+                                "its init hooks {} failed (eventrail's LocalStack patches); last log lines:\n{}",
+                                scripts.join(", "),
+                                log_tail(&log, 40)
+                            ),
+                            log,
+                        });
+                    }
+                    Ok(InitHooks::Running) | Err(_) => {}
+                }
             }
             if Instant::now() >= deadline {
                 // `this` is dropped here, which stops the process.
@@ -620,13 +637,18 @@ pub fn free_port() -> Result<u16> {
 /// GET `<endpoint>/_localstack/health` and return the parsed body (through `ureq`, plain
 /// HTTP only: LocalStack listens on loopback).
 pub fn health(endpoint: &str) -> Result<serde_json::Value> {
+    get_json(endpoint, "/_localstack/health")
+}
+
+/// GET `<endpoint><path>` and parse the body as JSON.
+fn get_json(endpoint: &str, path: &str) -> Result<serde_json::Value> {
     let base = endpoint.trim_end_matches('/');
     if !base.starts_with("http://") {
         return Err(Error::Config(format!(
             "LocalStack endpoint {endpoint:?} must start with http:// (e.g. http://127.0.0.1:4566)"
         )));
     }
-    let url = format!("{base}/_localstack/health");
+    let url = format!("{base}{path}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(2)))
         .timeout_global(Some(Duration::from_secs(5)))
@@ -647,7 +669,42 @@ pub fn health(endpoint: &str) -> Result<serde_json::Value> {
         .body_mut()
         .read_to_string()
         .map_err(|e| fail(e.to_string()))?;
-    serde_json::from_str(&body).map_err(|e| fail(format!("health body is not JSON: {e}")))
+    serde_json::from_str(&body).map_err(|e| fail(format!("body is not JSON: {e}")))
+}
+
+/// Where LocalStack's ready-stage init hooks stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitHooks {
+    /// Some have not run yet.
+    Running,
+    /// All ran without error.
+    Done,
+    /// These failed (names of the scripts).
+    Failed(Vec<String>),
+}
+
+/// The state of the ready-stage init hooks, from `GET /_localstack/init/ready`. The IAM and
+/// replay hooks run after LocalStack reports healthy: nothing may use it before they ran.
+pub fn ready_hooks(endpoint: &str) -> Result<InitHooks> {
+    Ok(parse_ready_hooks(&get_json(endpoint, "/_localstack/init/ready")?))
+}
+
+fn parse_ready_hooks(body: &serde_json::Value) -> InitHooks {
+    let failed: Vec<String> = body["scripts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|script| script["state"].as_str() == Some("ERROR"))
+        .map(|script| script["name"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    if !failed.is_empty() {
+        return InitHooks::Failed(failed);
+    }
+    if body["completed"].as_bool() == Some(true) {
+        InitHooks::Done
+    } else {
+        InitHooks::Running
+    }
 }
 
 /// True when every wanted service is "available" or "running" in a health body.
@@ -795,6 +852,23 @@ mod tests {
             }
         });
         format!("http://127.0.0.1:{port}")
+    }
+
+    #[test]
+    fn ready_hooks_are_done_failed_or_still_running() {
+        let done = serde_json::json!({"completed": true, "scripts": [
+            {"stage": "READY", "name": "eventrail_iam.py", "state": "SUCCESSFUL"}]});
+        assert_eq!(parse_ready_hooks(&done), InitHooks::Done);
+        let running = serde_json::json!({"completed": false, "scripts": [
+            {"stage": "READY", "name": "eventrail_iam.py", "state": "RUNNING"}]});
+        assert_eq!(parse_ready_hooks(&running), InitHooks::Running);
+        let failed = serde_json::json!({"completed": true, "scripts": [
+            {"stage": "READY", "name": "eventrail_iam.py", "state": "ERROR"},
+            {"stage": "READY", "name": "eventrail_replay_fix.py", "state": "SUCCESSFUL"}]});
+        assert_eq!(
+            parse_ready_hooks(&failed),
+            InitHooks::Failed(vec!["eventrail_iam.py".to_owned()])
+        );
     }
 
     #[test]

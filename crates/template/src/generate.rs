@@ -426,19 +426,14 @@ pub fn function_resources(
             let _ = writeln!(out, "                  - !GetAtt {r}.Arn");
         }
     }
+    // No Allow here: the role's own `OwnFailureQueue` statement is the one grant. In the same
+    // account a queue policy naming the role would allow the send by itself, so the role's
+    // statement could go missing unnoticed (IAM enforcement on the local stack could not see it
+    // either). The queue policy only fences every other sender off.
     queue_with_policy(
         &mut out,
         &failure,
-        &format!(
-            r#"          - Sid: FunctionRoleSendsFailures
-            Effect: Allow
-            Principal:
-              AWS: !GetAtt {role}.Arn
-            Action: sqs:SendMessage
-            Resource: !GetAtt {failure}.Arn
-{deny}"#,
-            deny = only_role_sends(&role, &failure),
-        ),
+        &only_role_sends(&role, &failure),
         &failure_queue_properties(),
     );
     alarm(

@@ -88,6 +88,51 @@ impl Environment {
             .env("EVENTRAIL_STACK_OUTPUTS", &self.outputs_file);
     }
 
+    /// The calls IAM enforcement denied during the run, kept in `.eventrail/` (for `eventrail
+    /// local denials` once LocalStack is gone); an error names every denial no test caused on
+    /// purpose and asserted. With enforcement off, it says so.
+    pub fn check_denials(&self) -> Result<()> {
+        use eventrail_local::iam;
+        let report = iam::denials(&self.endpoint).context("reading LocalStack's IAM denials")?;
+        let saved = iam::save_last_report(&self.root, &report)?;
+        if report.enforcement == iam::Enforcement::Off {
+            eprintln!("warning: {}", iam::OFF_WARNING);
+            return Ok(());
+        }
+        if let Some(problem) = &report.evaluator_problem {
+            anyhow::bail!("IAM enforcement is on but its evaluator cannot run: {problem}");
+        }
+        let unexpected = report.unexpected();
+        eprintln!(
+            "IAM: {} denial(s) during the run, {} caused on purpose by tests (`eventrail local \
+             denials` shows them; saved to {})",
+            report.denials.len(),
+            report.denials.len() - unexpected.len(),
+            saved.display()
+        );
+        if unexpected.is_empty() {
+            return Ok(());
+        }
+        let mut text = String::new();
+        for denial in &unexpected {
+            text.push_str(&format!(
+                "\n  #{} {}: role {} may not {} on {} ({})",
+                denial.id,
+                denial.function,
+                denial.role_name(),
+                denial.action,
+                denial.resource,
+                denial.decision
+            ));
+        }
+        anyhow::bail!(
+            "IAM denied {} call(s) that no test caused on purpose: on AWS these calls would fail \
+             too. Fix the role or resource policy (see `eventrail local denials` for the statement \
+             that would allow each):{text}",
+            unexpected.len()
+        )
+    }
+
     /// Stops LocalStack (unless it was already running, or `--keep`).
     pub fn down(mut self) -> Result<()> {
         let Some(localstack) = self.localstack.take() else {

@@ -265,13 +265,15 @@ pub fn test(options: &TestOptions) -> Result<()> {
         env.apply(&mut nextest);
         let result = run(&mut nextest);
         step.done();
+        let denials = env.check_denials();
         env.down()?;
-        result
+        result.and(denials)
     } else {
         let env = environment.context("LocalStack was not started for the whole run")?;
         let result = tests.in_two_lanes(&env, &installed);
+        let denials = env.check_denials();
         env.down()?;
-        result
+        result.and(denials)
     };
     finish_all(checks).and(result)?;
     eprintln!(
@@ -686,18 +688,19 @@ const INTEGRATION_TESTS: &str = "integration";
 /// among them that deploys a stack of its own. A new end-to-end test lands in one of those
 /// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
 /// to the other lane (see [`Tests::in_two_lanes`]).
-const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|ops|poison|reliability)::/) \
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`. The
 /// supervisor's test starts a LocalStack of its own.
-const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|ops|poison|reliability|idempotency_store)::/)) \
+const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability|idempotency_store)::/)) \
      | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
 /// tests on the deployed stack, one at a time.
 const RUNS_ALONE: &str = "binary(integration) and \
      (test(=ops::redrive_after_the_gateway_is_back_ships_the_order_once) \
+     | test(=iam::a_statement_removed_with_the_aws_cli_denies_inventory_s_next_dead_letter_send) \
      | test(=delivery::an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_once_permitted))";
 
 /// A `cargo nextest run` in a lane of its own: its output lines are prefixed with the lane's

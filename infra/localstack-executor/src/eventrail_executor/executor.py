@@ -20,6 +20,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from eventrail_executor.iam import principals
 from eventrail_executor.runtime_api import InitError, Sandbox
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +63,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     def start(self, env_vars: dict[str, str]) -> None:
         code_dir = self._code_dir()
+        # The process calls AWS with these credentials (LocalStack assumed the function's role
+        # for it): IAM enforcement authorises those calls as this role's session.
+        principals.register(
+            env_vars.get("AWS_ACCESS_KEY_ID"),
+            self.function_version.config.role,
+            self.function_version.id.function_name,
+        )
         sandbox = Sandbox(
             code_dir,
             build_env(env_vars, code_dir),
