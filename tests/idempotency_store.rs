@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use eventrail_runtime::idempotency::dynamodb::{self, DynamoDbStore};
-use eventrail_runtime::idempotency::{Done, Idempotency, IdempotencyError, IdempotencyStore};
+use eventrail_runtime::idempotency::{
+    Completion, Done, Idempotency, IdempotencyError, IdempotencyStore, Record, Status, unix_millis,
+};
+use serde_json::json;
 
 /// A client for the DynamoDB endpoint under test.
 async fn client() -> aws_sdk_dynamodb::Client {
@@ -105,10 +108,15 @@ async fn of_twenty_concurrent_callers_exactly_one_runs_the_effect() {
         callers.spawn(async move {
             start.wait().await;
             idempotency
-                .once("order-1#notify", &"same payload", None, || async move {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, String>(format!("sent by caller {caller}"))
-                })
+                .once(
+                    "order-1#notify",
+                    &json!("same payload"),
+                    None,
+                    || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, String>(format!("sent by caller {caller}"))
+                    },
+                )
                 .await
         });
     }
@@ -136,7 +144,7 @@ async fn of_twenty_concurrent_callers_exactly_one_runs_the_effect() {
     );
     // Afterwards every caller gets the stored result.
     let after: Done<String> = idempotency
-        .once("order-1#notify", &"same payload", None, || async {
+        .once("order-1#notify", &json!("same payload"), None, || async {
             Ok::<_, String>("again".to_owned())
         })
         .await
@@ -152,14 +160,14 @@ async fn the_real_store_keeps_the_state_machine() {
     let store = fresh_store("states").await;
     let idempotency = Idempotency::new(store.clone());
     let ran: Done<u32> = idempotency
-        .once("k-mismatch", &"first", None, || async {
+        .once("k-mismatch", &json!("first"), None, || async {
             Ok::<_, String>(1)
         })
         .await
         .unwrap();
     assert_eq!(ran, Done::Ran(1));
     let mismatch = idempotency
-        .once("k-mismatch", &"second", None, || async {
+        .once("k-mismatch", &json!("second"), None, || async {
             Ok::<u32, String>(2)
         })
         .await
@@ -170,7 +178,9 @@ async fn the_real_store_keeps_the_state_machine() {
     );
 
     let failed = idempotency
-        .once("k-failure", &"p", None, || async { Err::<u32, _>("down") })
+        .once("k-failure", &json!("p"), None, || async {
+            Err::<u32, _>("down")
+        })
         .await
         .unwrap_err();
     assert!(
@@ -178,7 +188,9 @@ async fn the_real_store_keeps_the_state_machine() {
         "{failed}"
     );
     let retried: Done<u32> = idempotency
-        .once("k-failure", &"p", None, || async { Ok::<_, String>(3) })
+        .once("k-failure", &json!("p"), None, || async {
+            Ok::<_, String>(3)
+        })
         .await
         .unwrap();
     assert_eq!(retried, Done::Ran(3), "a failure must delete its record");
@@ -193,12 +205,15 @@ async fn the_real_store_keeps_the_state_machine() {
         in_progress_until: Some(eventrail_runtime::idempotency::unix_millis(
             now + Duration::from_secs(60),
         )),
-        payload_hash: eventrail_runtime::idempotency::payload_hash(&"p").unwrap(),
+        payload_hash: eventrail_runtime::idempotency::payload_hash(&json!("p")),
         result: None,
+        attempt: Some("crashed-attempt".into()),
     };
     store.put_in_progress(&crashed, 0).await.unwrap();
     let blocked = idempotency
-        .once("k-crash", &"p", None, || async { Ok::<u32, String>(4) })
+        .once("k-crash", &json!("p"), None, || async {
+            Ok::<u32, String>(4)
+        })
         .await
         .unwrap_err();
     assert!(
@@ -207,8 +222,119 @@ async fn the_real_store_keeps_the_state_machine() {
     );
     let later = Idempotency::new(store.clone())
         .with_clock(move || now + Duration::from_secs(61))
-        .once("k-crash", &"p", None, || async { Ok::<u32, String>(5) })
+        .once("k-crash", &json!("p"), None, || async {
+            Ok::<u32, String>(5)
+        })
         .await
         .unwrap();
     assert_eq!(later, Done::Ran(5));
+}
+
+/// Completing is a conditional write on the real store: only the attempt holding the
+/// in-progress record completes it, a record another attempt took over is left alone, and a
+/// key with no record is not created. A failed attempt deletes only its own record.
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn only_the_holder_completes_or_deletes_a_record() {
+    let store = fresh_store("holder").await;
+    let now = SystemTime::now();
+    let in_progress = |attempt: &str| Record {
+        key: "k-holder".into(),
+        status: Status::InProgress,
+        expires_at: unix_millis(now + Duration::from_secs(3600)) / 1000,
+        in_progress_until: Some(unix_millis(now + Duration::from_secs(60))),
+        payload_hash: eventrail_runtime::idempotency::payload_hash(&json!("p")),
+        result: None,
+        attempt: Some(attempt.to_owned()),
+    };
+    store
+        .put_in_progress(&in_progress("a"), unix_millis(now))
+        .await
+        .unwrap();
+    let expires = unix_millis(now + Duration::from_secs(7200)) / 1000;
+    assert_eq!(
+        store
+            .complete("k-holder", "b", "\"b\"", expires)
+            .await
+            .unwrap(),
+        Completion::NotHeld,
+        "another attempt's record must not be completed"
+    );
+    store.delete("k-holder", "b").await.unwrap();
+    let held = Idempotency::new(store.clone())
+        .once("k-holder", &json!("p"), None, || async {
+            Ok::<u32, String>(0)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(held, IdempotencyError::InProgress { .. }),
+        "a's record survived b's delete and complete: {held}"
+    );
+    assert_eq!(
+        store
+            .complete("k-holder", "a", "\"a\"", expires)
+            .await
+            .unwrap(),
+        Completion::Completed
+    );
+    let replayed: Done<String> = Idempotency::new(store.clone())
+        .once("k-holder", &json!("p"), None, || async {
+            Ok::<_, String>("again".to_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(replayed, Done::Replayed("a".to_owned()));
+    // Completed, it is no longer in progress: its holder cannot complete it twice.
+    assert_eq!(
+        store
+            .complete("k-holder", "a", "\"x\"", expires)
+            .await
+            .unwrap(),
+        Completion::NotHeld
+    );
+    // No record: completing does not create one.
+    assert_eq!(
+        store.complete("k-none", "a", "1", expires).await.unwrap(),
+        Completion::NotHeld
+    );
+    let fresh: Done<u32> = Idempotency::new(store.clone())
+        .once("k-none", &json!("p"), None, || async { Ok::<_, String>(9) })
+        .await
+        .unwrap();
+    assert_eq!(fresh, Done::Ran(9), "complete must not have created k-none");
+}
+
+/// What the table stores is the canonical hash of the data as received: the same data written
+/// otherwise is a duplicate, a field more is a mismatch.
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn the_real_store_compares_the_canonical_hash() {
+    let idempotency = Idempotency::new(fresh_store("canonical").await);
+    let first: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":"x"}"#).unwrap();
+    let respelled: serde_json::Value =
+        serde_json::from_str("{ \"b\": \"\\u0078\", \"a\": 1.0 }").unwrap();
+    let extended: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":"x","c":null}"#).unwrap();
+    let ran: Done<u32> = idempotency
+        .once("k-canonical", &first, None, || async { Ok::<_, String>(1) })
+        .await
+        .unwrap();
+    assert_eq!(ran, Done::Ran(1));
+    let again: Done<u32> = idempotency
+        .once("k-canonical", &respelled, None, || async {
+            Ok::<_, String>(2)
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, Done::Replayed(1));
+    let mismatch = idempotency
+        .once("k-canonical", &extended, None, || async {
+            Ok::<u32, String>(3)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(mismatch, IdempotencyError::PayloadMismatch { .. }),
+        "{mismatch}"
+    );
 }

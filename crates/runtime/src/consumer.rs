@@ -28,6 +28,9 @@ pub struct Incoming<E> {
     pub metadata: Metadata,
     /// The typed payload.
     pub data: E,
+    /// `detail.data` as received, before `E` dropped or reshaped anything: what idempotency
+    /// hashes ([`crate::idempotency::payload_hash`]).
+    pub raw_data: Value,
     /// When Lambda stops this invocation (`None` outside Lambda, e.g. in tests). The
     /// idempotency utility lets an in-progress record expire then, so a crashed attempt does
     /// not block its retries.
@@ -548,7 +551,7 @@ enum Original<'a> {
 
 /// Decodes and validates a raw EventBridge event as `E`. The error is the poison reason.
 fn decode<E: Event>(raw: &Value, deadline: Option<SystemTime>) -> Result<Incoming<E>, String> {
-    let envelope = EventBridgeEvent::<Value>::deserialize(raw).map_err(|e| {
+    let mut envelope = EventBridgeEvent::<Value>::deserialize(raw).map_err(|e| {
         format!(
             "not an EventBridge event: {}",
             without_values(&e.to_string())
@@ -591,12 +594,18 @@ fn decode<E: Event>(raw: &Value, deadline: Option<SystemTime>) -> Result<Incomin
         ));
     }
     detail.validate().map_err(|e| format!("detail.{e}"))?;
+    let raw_data = envelope
+        .detail
+        .get_mut("data")
+        .map(Value::take)
+        .unwrap_or_default();
     Ok(Incoming {
         id,
         source,
         detail_type,
         metadata: detail.metadata,
         data: detail.data,
+        raw_data,
         deadline,
     })
 }

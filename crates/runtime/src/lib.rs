@@ -44,8 +44,8 @@ pub use lazy::{LazyClient, LazyClientError};
 pub use payload::{EnvelopeFields, MAX_DEPTH, PayloadError, decode_payload};
 pub use publisher::{
     DELIVERY_HEADROOM_BYTES, EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST,
-    MAX_ENTRY_BYTES, MAX_PUBLISHED_ENTRY_BYTES, MAX_REQUEST_BYTES, OutgoingEvent, PublishError, PublishedEvent, Publisher, PutEventsApi,
-    RetryPolicy, TransportError, deadline_instant,
+    MAX_ENTRY_BYTES, MAX_PUBLISHED_ENTRY_BYTES, MAX_REQUEST_BYTES, OutgoingEvent, PublishError,
+    PublishedEvent, Publisher, PutEventsApi, RetryPolicy, TransportError, deadline_instant,
 };
 
 /// The error type a function's `main` returns.

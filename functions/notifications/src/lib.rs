@@ -7,7 +7,10 @@
 //! records' time-to-live, gets the stored result and sends nothing. The message's SQS
 //! deduplication id is derived from the key and the event id ([`deduplication_id`]): SQS drops
 //! a retry of the same delivery within its 5-minute window (e.g. Lambda retrying an attempt
-//! that crashed after sending), and the idempotency record covers every other duplicate.
+//! that crashed after sending, or whose record could not be marked completed), and the
+//! idempotency record covers every other duplicate. The record keeps the SQS message id of
+//! the send ([`Sent`]), never the message: no personal data (the customer's e-mail) in the
+//! idempotency table.
 
 use std::future::Future;
 
@@ -122,8 +125,8 @@ pub fn compose(
 /// delivery and differs for a redelivery under a new event id (a replay, a re-emitted cause),
 /// which the idempotency record deduplicates instead.
 pub fn deduplication_id(idempotency_key: &str, event_id: &str) -> String {
-    eventrail_runtime::idempotency::payload_hash(&[idempotency_key, event_id])
-        .unwrap_or_else(|_| idempotency_key.to_owned())
+    let pair = json!([idempotency_key, event_id]).to_string();
+    eventrail_runtime::idempotency::sha256_hex(pair.as_bytes())
 }
 
 /// The idempotency key of the outbox send for an event with `idempotency_key`.
@@ -142,11 +145,13 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, String>> + Send;
 }
 
-/// What the idempotency record keeps of a send: the message and its SQS id.
+/// What the idempotency record keeps of a send: the SQS message id only. The message holds
+/// the customer's e-mail, which the idempotency table must not (it outlives the outbox by
+/// the records' time-to-live, and is read by anyone who can read the table); the message can
+/// be found in the outbox by this id. (Records written with the whole message still decode:
+/// the extra field is ignored.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sent {
-    /// The message as sent the first time.
-    pub message: OutboxMessage,
     /// SQS message id (absent in dry-run mode).
     pub message_id: Option<String>,
 }
@@ -241,7 +246,8 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
             .idempotency
             .once(
                 &send_key(&event.metadata.idempotency_key),
-                &event.data,
+                // The data as received: fields `CustomerOutcome` ignores count too.
+                &event.raw_data,
                 event.deadline,
                 || async {
                     let message_id = self
@@ -249,10 +255,7 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
                         .send(&message, &deduplication_id)
                         .await
                         .map_err(HandlerError::Retryable)?;
-                    Ok::<_, HandlerError>(Sent {
-                        message: message.clone(),
-                        message_id,
-                    })
+                    Ok::<_, HandlerError>(Sent { message_id })
                 },
             )
             .await?;
@@ -264,8 +267,9 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
             message_id = sent.message_id.as_deref().unwrap_or(""),
             "outbox send"
         );
+        // The message is reported only when it was sent now; a replay has only the id.
         Ok(Emitted::none().with_effect(json!({
-            "outbox": sent.message,
+            "outbox": (!replayed).then_some(&message),
             "message_id": sent.message_id,
             "replayed": replayed,
         })))
@@ -368,7 +372,8 @@ mod tests {
         assert_eq!(ran[0]["replayed"], false);
         assert_eq!(replayed[0]["replayed"], true);
         assert_eq!(replayed[0]["message_id"], "m-1");
-        assert_eq!(replayed[0]["outbox"], ran[0]["outbox"]);
+        assert_eq!(replayed[0]["outbox"], serde_json::Value::Null);
+        assert_eq!(ran[0]["outbox"]["kind"], "order-shipped");
     }
 
     #[tokio::test]
@@ -385,6 +390,67 @@ mod tests {
         };
         assert!(reason.contains("payload differs"), "{reason}");
         assert_eq!(outbox.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_record_keeps_the_message_id_not_the_customer_s_e_mail() {
+        let outbox = FakeOutbox::default();
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let function = eventrail_runtime::test_function!(Notifier::new(
+            &outbox,
+            Idempotency::new(std::sync::Arc::clone(&store))
+        ));
+        let raw = function.sample("order-shipped.json");
+        let email = raw["detail"]["data"]["customer_email"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        function.run(raw.clone()).await.unwrap();
+        let key = send_key(
+            raw["detail"]["metadata"]["idempotency_key"]
+                .as_str()
+                .unwrap(),
+        );
+        let record = store.record(&key).unwrap();
+        let stored = record.result.unwrap();
+        assert!(!stored.contains(&email), "personal data stored: {stored}");
+        let sent: Sent = serde_json::from_str(&stored).unwrap();
+        assert_eq!(sent.message_id.as_deref(), Some("m-1"));
+        // A record written before (with the whole message) still replays its id.
+        let legacy = json!({ "message": outbox.sent.lock().unwrap()[0].0, "message_id": "m-0" });
+        let old: Sent = serde_json::from_value(legacy).unwrap();
+        assert_eq!(old.message_id.as_deref(), Some("m-0"));
+    }
+
+    #[tokio::test]
+    async fn the_payload_hash_is_of_the_data_as_received() {
+        let outbox = FakeOutbox::default();
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let function = eventrail_runtime::test_function!(Notifier::new(
+            &outbox,
+            Idempotency::new(std::sync::Arc::clone(&store))
+        ));
+        let raw = function.sample("payment-failed.json");
+        function.run(raw.clone()).await.unwrap();
+        let key = send_key(
+            raw["detail"]["metadata"]["idempotency_key"]
+                .as_str()
+                .unwrap(),
+        );
+        let record = store.record(&key).unwrap();
+        // `detail.data` as delivered, not `CustomerOutcome` written back out.
+        assert_eq!(
+            record.payload_hash,
+            eventrail_runtime::idempotency::payload_hash(&raw["detail"]["data"])
+        );
+        // The same data spelled otherwise (an integral amount as a float) is a duplicate.
+        let mut respelled = raw.clone();
+        let amount = raw["detail"]["data"]["amount_cents"].as_u64().unwrap();
+        respelled["detail"]["data"]["amount_cents"] = json!(amount as f64);
+        respelled["id"] = "another-delivery".into();
+        let canonical_same =
+            eventrail_runtime::idempotency::payload_hash(&respelled["detail"]["data"]);
+        assert_eq!(canonical_same, record.payload_hash);
     }
 
     #[tokio::test]

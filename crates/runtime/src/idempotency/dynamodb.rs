@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Claim, IdempotencyStore, Record, Status, StoreError, TABLE_VAR};
+use super::{Claim, Completion, IdempotencyStore, Record, Status, StoreError, TABLE_VAR};
 use crate::config::{ConfigError, require_var};
 
 /// Partition key attribute.
@@ -29,6 +29,8 @@ pub const IN_PROGRESS_EXPIRATION: &str = "in_progress_expiration";
 pub const VALIDATION: &str = "validation";
 /// The effect's result, JSON text.
 pub const DATA: &str = "data";
+/// The token of the attempt that wrote the record: the condition of its completion and deletion.
+pub const ATTEMPT: &str = "attempt";
 
 /// How often a conditional write is retried when the record that blocked it vanished
 /// before it could be read (deleted by its failed attempt).
@@ -117,6 +119,9 @@ pub fn item(record: &Record) -> HashMap<String, AttributeValue> {
     if let Some(result) = &record.result {
         item.insert(DATA.to_owned(), AttributeValue::S(result.clone()));
     }
+    if let Some(attempt) = &record.attempt {
+        item.insert(ATTEMPT.to_owned(), AttributeValue::S(attempt.clone()));
+    }
     item
 }
 
@@ -150,6 +155,7 @@ pub fn record_from_item(
         in_progress_until: number(IN_PROGRESS_EXPIRATION)?,
         payload_hash: string(VALIDATION)?.unwrap_or_default(),
         result: string(DATA)?,
+        attempt: string(ATTEMPT)?,
     })
 }
 
@@ -207,8 +213,15 @@ impl IdempotencyStore for DynamoDbStore {
         ))
     }
 
-    async fn complete(&self, key: &str, result: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.client
+    async fn complete(
+        &self,
+        key: &str,
+        attempt: &str,
+        result: &str,
+        expires_at: i64,
+    ) -> Result<Completion, StoreError> {
+        let written = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(KEY, AttributeValue::S(key.to_owned()))
@@ -216,31 +229,62 @@ impl IdempotencyStore for DynamoDbStore {
                 "SET #status = :completed, #data = :data, #expiration = :expiration \
                  REMOVE #in_progress_expiration",
             )
+            // Only the attempt holding the in-progress record completes it: not a record
+            // another attempt took over past this one's deadline, nor one that is gone (an
+            // update would create it).
+            .condition_expression("#status = :in_progress AND #attempt = :attempt")
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#data", DATA)
             .expression_attribute_names("#expiration", EXPIRATION)
             .expression_attribute_names("#in_progress_expiration", IN_PROGRESS_EXPIRATION)
+            .expression_attribute_names("#attempt", ATTEMPT)
             .expression_attribute_values(
                 ":completed",
                 AttributeValue::S(Status::Completed.as_str().to_owned()),
             )
+            .expression_attribute_values(
+                ":in_progress",
+                AttributeValue::S(Status::InProgress.as_str().to_owned()),
+            )
+            .expression_attribute_values(":attempt", AttributeValue::S(attempt.to_owned()))
             .expression_attribute_values(":data", AttributeValue::S(result.to_owned()))
             .expression_attribute_values(":expiration", AttributeValue::N(expires_at.to_string()))
             .send()
-            .await
-            .map_err(|e| self.error("UpdateItem", key, DisplayErrorContext(e).to_string()))?;
-        Ok(())
+            .await;
+        match written {
+            Ok(_) => Ok(Completion::Completed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Completion::NotHeld)
+            }
+            Err(e) => Err(self.error("UpdateItem", key, DisplayErrorContext(e).to_string())),
+        }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.client
+    async fn delete(&self, key: &str, attempt: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key(KEY, AttributeValue::S(key.to_owned()))
+            .condition_expression("#attempt = :attempt")
+            .expression_attribute_names("#attempt", ATTEMPT)
+            .expression_attribute_values(":attempt", AttributeValue::S(attempt.to_owned()))
             .send()
-            .await
-            .map_err(|e| self.error("DeleteItem", key, DisplayErrorContext(e).to_string()))?;
-        Ok(())
+            .await;
+        match deleted {
+            // Deleted, or the record is another attempt's (or gone): either way not ours.
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.error("DeleteItem", key, DisplayErrorContext(e).to_string())),
+        }
     }
 }
 
@@ -257,6 +301,7 @@ mod tests {
             in_progress_until: None,
             payload_hash: "abc".into(),
             result: Some("{\"a\":1}".into()),
+            attempt: Some("t-1".into()),
         };
         let mut item = item(&record);
         assert_eq!(record_from_item("k", &item).unwrap(), record);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Claim, IdempotencyStore, Record, Status, StoreError};
+use super::{Claim, Completion, IdempotencyStore, Record, Status, StoreError};
 
 /// Records in a map behind a mutex; every operation is atomic.
 #[derive(Debug, Default)]
@@ -34,6 +34,11 @@ impl MemoryStore {
         self.lock().is_empty()
     }
 
+    /// Replaces the record of `key` (tests: a record another attempt wrote, or an old one).
+    pub fn insert(&self, record: Record) {
+        self.lock().insert(record.key.clone(), record);
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Record>> {
         // A panic while holding the lock leaves the map consistent (every change is one insert
         // or remove), so the data is still good.
@@ -53,25 +58,35 @@ impl IdempotencyStore for MemoryStore {
         Ok(Claim::Claimed)
     }
 
-    async fn complete(&self, key: &str, result: &str, expires_at: i64) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &str,
+        attempt: &str,
+        result: &str,
+        expires_at: i64,
+    ) -> Result<Completion, StoreError> {
         let mut records = self.lock();
-        let Some(record) = records.get_mut(key) else {
-            return Err(StoreError {
-                store: "memory".to_owned(),
-                operation: "complete",
-                key: key.to_owned(),
-                message: "no record for this key (it was deleted while the effect ran)".to_owned(),
-            });
+        let Some(record) = records
+            .get_mut(key)
+            .filter(|r| r.status == Status::InProgress && r.attempt.as_deref() == Some(attempt))
+        else {
+            return Ok(Completion::NotHeld);
         };
         record.status = Status::Completed;
         record.result = Some(result.to_owned());
         record.expires_at = expires_at;
         record.in_progress_until = None;
-        Ok(())
+        Ok(Completion::Completed)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(key);
+    async fn delete(&self, key: &str, attempt: &str) -> Result<(), StoreError> {
+        let mut records = self.lock();
+        if records
+            .get(key)
+            .is_some_and(|r| r.attempt.as_deref() == Some(attempt))
+        {
+            records.remove(key);
+        }
         Ok(())
     }
 }

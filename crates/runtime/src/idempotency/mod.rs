@@ -3,19 +3,30 @@
 //!
 //! Delivery is at least once, so a function may see the same event again: a retry, a replay
 //! from the archive, a redrive, a duplicate delivery. Wrap the side effect (or the whole
-//! handler's work) in [`Idempotency::once`] with the event's idempotency key and payload:
+//! handler's work) in [`Idempotency::once`] with the event's idempotency key and its raw data
+//! ([`crate::Incoming::raw_data`], `detail.data` as received):
 //!
 //! - the first attempt writes an `INPROGRESS` record, conditionally, so of concurrent callers
-//!   with one key exactly one runs the effect; the record stops blocking at the invocation's
-//!   deadline ([`crate::Incoming::deadline`]), so a crashed attempt does not block its retries;
+//!   with one key exactly one runs the effect; the record names the attempt that holds it and
+//!   stops blocking at the invocation's deadline ([`crate::Incoming::deadline`]), so a crashed
+//!   attempt does not block its retries;
 //! - when the effect succeeds the record becomes `COMPLETED` with the effect's result, and
-//!   lives for the configured time-to-live ([`Idempotency::with_ttl`]);
+//!   lives for the configured time-to-live ([`Idempotency::with_ttl`]); the write is
+//!   conditional: only the attempt holding the `INPROGRESS` record completes it;
+//! - when that write fails (the store is down, or the hold was lost past the deadline) the
+//!   effect has happened but is not recorded: [`Idempotency::once`] fails with
+//!   [`IdempotencyError::NotRecorded`], a retryable error, so the invocation fails and Lambda
+//!   retries it, rather than leave the record `INPROGRESS` unnoticed until a later duplicate
+//!   runs the effect again (Powertools does the same);
 //! - a duplicate gets the stored result ([`Done::Replayed`]) without running the effect;
 //! - a duplicate that arrives while the first attempt runs gets
 //!   [`IdempotencyError::InProgress`], a retryable error;
 //! - a duplicate whose payload differs from the first one's (by hash) gets
-//!   [`IdempotencyError::PayloadMismatch`]: the same key must carry the same data;
-//! - a failed effect deletes the record, so a retry runs the effect again.
+//!   [`IdempotencyError::PayloadMismatch`]: the same key must carry the same data. The hash is
+//!   of the raw JSON in a canonical form ([`payload_hash`]), not of a typed value re-serialised:
+//!   data differing in fields the type ignores differs, and the same data written with other
+//!   key order, spacing, escapes or number spelling is the same;
+//! - a failed effect deletes the record (its own only), so a retry runs the effect again.
 //!
 //! Records live in an [`IdempotencyStore`]: [`MemoryStore`] for unit tests, and
 //! `dynamodb::DynamoDbStore` (cargo feature `dynamodb`) with conditional writes, on AWS and on
@@ -28,6 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
 use crate::HandlerError;
@@ -89,10 +101,13 @@ pub struct Record {
     /// Unix milliseconds after which an in-progress record no longer blocks: the attempt's
     /// deadline.
     pub in_progress_until: Option<i64>,
-    /// SHA-256 (hex) of the payload the key was first seen with.
+    /// [`payload_hash`] of the payload the key was first seen with.
     pub payload_hash: String,
     /// The effect's result as JSON text, once completed.
     pub result: Option<String>,
+    /// The attempt that wrote the record (a random token): only it may complete or delete
+    /// its in-progress record. `None` on records written before attempts were named.
+    pub attempt: Option<String>,
 }
 
 impl Record {
@@ -117,6 +132,16 @@ pub enum Claim {
     Claimed,
     /// A live record holds the key.
     Held(Record),
+}
+
+/// What [`IdempotencyStore::complete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The attempt's in-progress record is now completed.
+    Completed,
+    /// The record is no longer this attempt's in-progress record (another attempt took it
+    /// over past this one's deadline, or it expired and was deleted): nothing was written.
+    NotHeld,
 }
 
 /// A failure of the store itself (network, throttling, permissions, an unreadable record).
@@ -144,16 +169,24 @@ pub trait IdempotencyStore: Send + Sync {
         now_ms: i64,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
-    /// Marks `key` completed with `result` (JSON text), expiring at `expires_at` (unix seconds).
+    /// Marks `key` completed with `result` (JSON text), expiring at `expires_at` (unix
+    /// seconds), on the condition that its record is the in-progress record of `attempt`
+    /// (atomically: a record another attempt holds is left alone, [`Completion::NotHeld`]).
     fn complete(
         &self,
         key: &str,
+        attempt: &str,
         result: &str,
         expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Completion, StoreError>> + Send;
 
-    /// Removes the record of `key` (its attempt failed), so that a retry can run.
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes the record of `key` if `attempt` holds it (its effect failed), so that a retry
+    /// can run; a record another attempt holds stays.
+    fn delete(
+        &self,
+        key: &str,
+        attempt: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl<S: IdempotencyStore> IdempotencyStore for Arc<S> {
@@ -168,14 +201,19 @@ impl<S: IdempotencyStore> IdempotencyStore for Arc<S> {
     fn complete(
         &self,
         key: &str,
+        attempt: &str,
         result: &str,
         expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).complete(key, result, expires_at)
+    ) -> impl Future<Output = Result<Completion, StoreError>> + Send {
+        (**self).complete(key, attempt, result, expires_at)
     }
 
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).delete(key)
+    fn delete(
+        &self,
+        key: &str,
+        attempt: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key, attempt)
     }
 }
 
@@ -230,13 +268,23 @@ pub enum IdempotencyError<E> {
         /// Hash of this payload.
         found: String,
     },
-    /// The payload cannot be serialised to be hashed.
-    #[error("idempotency key {key}: the payload does not serialise to JSON: {reason}")]
-    Payload {
+    /// The effect ran, but its record could not be marked completed: the store failed, or
+    /// the record was no longer this attempt's. The invocation must fail so that Lambda retries
+    /// it (the retry finds the record completed by whoever holds it, or takes it over after
+    /// this attempt's deadline and completes it); reporting success would leave the record
+    /// in progress unnoticed, and a duplicate after the deadline would run the effect again.
+    #[error(
+        "idempotency key {key}: the effect ran but its record was not marked completed: {reason}; \
+         failing so the invocation is retried"
+    )]
+    NotRecorded {
         /// The key.
         key: String,
-        /// serde's message.
+        /// Why: the store's error, or that the record is no longer this attempt's.
         reason: String,
+        /// The store's error, when it failed.
+        #[source]
+        source: Option<Box<StoreError>>,
     },
     /// The stored result does not decode as the effect's result type (the code changed).
     #[error(
@@ -265,11 +313,10 @@ impl<E: Into<HandlerError> + fmt::Display> From<IdempotencyError<E>> for Handler
     fn from(error: IdempotencyError<E>) -> Self {
         match error {
             IdempotencyError::Effect(inner) => inner.into(),
-            retry @ (IdempotencyError::InProgress { .. } | IdempotencyError::Store(_)) => {
-                HandlerError::Retryable(retry.to_string())
-            }
+            retry @ (IdempotencyError::InProgress { .. }
+            | IdempotencyError::Store(_)
+            | IdempotencyError::NotRecorded { .. }) => HandlerError::Retryable(retry.to_string()),
             poison @ (IdempotencyError::PayloadMismatch { .. }
-            | IdempotencyError::Payload { .. }
             | IdempotencyError::StoredResult { .. }) => HandlerError::Poison(poison.to_string()),
         }
     }
@@ -303,10 +350,114 @@ pub fn unix_millis(time: SystemTime) -> i64 {
         .unwrap_or_default()
 }
 
-/// SHA-256 (hex) of `payload`'s JSON: what detects a key arriving with other data.
-pub fn payload_hash(payload: &impl Serialize) -> Result<String, serde_json::Error> {
-    let bytes = serde_json::to_vec(payload)?;
-    Ok(hex(&Sha256::digest(&bytes)))
+/// Marks the hashes [`payload_hash`] writes; a stored hash without it is from before the
+/// canonical form and is not compared (it was of a re-serialised typed value).
+pub const HASH_SCHEME: &str = "canonical-sha256:";
+
+/// What detects a key arriving with other data: [`HASH_SCHEME`] and the SHA-256 (hex) of
+/// `payload` in canonical JSON ([`canonical_json`]). Hash the data as received (the raw
+/// `detail.data`), not a typed value re-serialised: a type drops fields it does not know and
+/// may write the rest differently.
+pub fn payload_hash(payload: &Value) -> String {
+    let canonical = canonical_json(payload);
+    format!(
+        "{HASH_SCHEME}{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    )
+}
+
+/// `value` as canonical JSON text: object keys sorted by their UTF-8 bytes, no whitespace,
+/// strings escaped only where JSON requires (`"`, `\`, control characters), numbers by value
+/// (an integral number as an integer, `1.0` and `1e2` as `1` and `100`; others in the shortest
+/// form that reads back to the same 64-bit float). Two documents holding the same data give
+/// the same text, however they were spaced, ordered, escaped or spelled.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(number, out),
+        Value::String(text) => write_string(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Integers below 2^53 in magnitude are exact in a 64-bit float; beyond, a float is written
+/// as a float.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+fn write_number(number: &Number, out: &mut String) {
+    use std::fmt::Write as _;
+    if let Some(unsigned) = number.as_u64() {
+        let _ = write!(out, "{unsigned}");
+    } else if let Some(signed) = number.as_i64() {
+        let _ = write!(out, "{signed}");
+    } else if let Some(float) = number.as_f64() {
+        if float.fract() == 0.0 && float.abs() < EXACT_INTEGER_LIMIT {
+            // Exact: the float is an integer within i64's range.
+            #[allow(clippy::cast_possible_truncation)]
+            let integer = float as i64;
+            let _ = write!(out, "{integer}");
+        } else {
+            let _ = write!(out, "{float:?}");
+        }
+    } else {
+        // Not reachable without serde_json's arbitrary precision; its text is its value then.
+        let _ = write!(out, "{number}");
+    }
+}
+
+fn write_string(text: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -391,14 +542,15 @@ impl<S: IdempotencyStore> Idempotency<S> {
 
     /// Runs `effect` unless it already ran for `key`, and records its result.
     ///
-    /// `payload` is what the key stands for (usually the event's data): a key seen again with
-    /// another payload is an error. `deadline` is when this attempt will be stopped (the
+    /// `payload` is what the key stands for: the event's data as received
+    /// ([`crate::Incoming::raw_data`]), hashed in canonical form ([`payload_hash`]); a key seen
+    /// again with other data is an error. `deadline` is when this attempt will be stopped (the
     /// invocation's, [`crate::Incoming::deadline`]); until then duplicates are told the effect
     /// is in progress, after it a new attempt may take over.
     pub async fn once<T, E, F, Fut>(
         &self,
         key: &str,
-        payload: &impl Serialize,
+        payload: &Value,
         deadline: Option<SystemTime>,
         effect: F,
     ) -> Result<Done<T>, IdempotencyError<E>>
@@ -407,10 +559,8 @@ impl<S: IdempotencyStore> Idempotency<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let hash = payload_hash(payload).map_err(|e| IdempotencyError::Payload {
-            key: key.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let hash = payload_hash(payload);
+        let attempt = attempt_token();
         let now = (self.clock)();
         let now_ms = unix_millis(now);
         let until = deadline.unwrap_or(now + self.in_progress);
@@ -421,6 +571,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
             in_progress_until: Some(unix_millis(until)),
             payload_hash: hash.clone(),
             result: None,
+            attempt: Some(attempt.clone()),
         };
         match self.store.put_in_progress(&record, now_ms).await? {
             Claim::Claimed => {}
@@ -438,15 +589,33 @@ impl<S: IdempotencyStore> Idempotency<S> {
                     }
                 };
                 let expires_at = self.expires_at((self.clock)());
-                if let Err(e) = self.store.complete(key, &text, expires_at).await {
-                    // Same reasoning: the effect happened, so report success; a duplicate
-                    // after the deadline would run it again (README, "Delivery guarantee").
-                    tracing::error!(key, error = %e, "could not record the completed effect; a duplicate after this attempt's deadline will run it again");
+                match self.store.complete(key, &attempt, &text, expires_at).await {
+                    Ok(Completion::Completed) => Ok(Done::Ran(value)),
+                    Ok(Completion::NotHeld) => {
+                        tracing::error!(
+                            key,
+                            "the effect ran but its record is no longer this attempt's (held past its deadline); failing so the invocation is retried"
+                        );
+                        Err(IdempotencyError::NotRecorded {
+                            key: key.to_owned(),
+                            reason: "the record is no longer this attempt's in-progress record \
+                                     (another attempt took it over after this one's deadline)"
+                                .to_owned(),
+                            source: None,
+                        })
+                    }
+                    Err(e) => {
+                        tracing::error!(key, error = %e, "the effect ran but could not be recorded as completed; failing so the invocation is retried");
+                        Err(IdempotencyError::NotRecorded {
+                            key: key.to_owned(),
+                            reason: e.to_string(),
+                            source: Some(Box::new(e)),
+                        })
+                    }
                 }
-                Ok(Done::Ran(value))
             }
             Err(error) => {
-                if let Err(e) = self.store.delete(key).await {
+                if let Err(e) = self.store.delete(key, &attempt).await {
                     tracing::warn!(key, error = %e, "could not delete the failed attempt's record; retries wait for its deadline");
                 }
                 Err(IdempotencyError::Effect(error))
@@ -459,11 +628,18 @@ impl<S: IdempotencyStore> Idempotency<S> {
     }
 }
 
+/// A random token naming one attempt (128 bits, hex).
+fn attempt_token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
 fn replay<T: DeserializeOwned, E>(
     held: Record,
     hash: &str,
 ) -> Result<Done<T>, IdempotencyError<E>> {
-    if held.payload_hash != hash {
+    // A record from before the canonical hash holds a hash of other bytes: not comparable.
+    let comparable = held.payload_hash.starts_with(HASH_SCHEME);
+    if comparable && held.payload_hash != hash {
         return Err(IdempotencyError::PayloadMismatch {
             key: held.key,
             stored: held.payload_hash,

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+use serde_json::json;
+
 use super::*;
 
 /// A clock the test moves by hand.
@@ -41,14 +43,14 @@ async fn first_run_runs_the_effect_and_stores_its_result() {
     let idem = utility(&clock);
     let runs = AtomicUsize::new(0);
     let done = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(done, Done::Ran(1));
     let record = idem.store().record("k1").unwrap();
     assert_eq!(record.status, Status::Completed);
     assert_eq!(record.result.as_deref(), Some("1"));
-    assert_eq!(record.payload_hash, payload_hash(&"payload").unwrap());
+    assert_eq!(record.payload_hash, payload_hash(&json!("payload")));
     assert_eq!(record.expires_at, unix_millis(clock.now()) / 1000 + 3600);
 }
 
@@ -57,12 +59,12 @@ async fn a_duplicate_gets_the_stored_result_without_running_the_effect() {
     let clock = Clock::new();
     let idem = utility(&clock);
     let runs = AtomicUsize::new(0);
-    idem.once("k1", &"payload", None, || counting(&runs))
+    idem.once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     clock.advance(Duration::from_secs(600));
     let again = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(again, Done::Replayed(1));
@@ -70,7 +72,7 @@ async fn a_duplicate_gets_the_stored_result_without_running_the_effect() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     // Another key is another effect.
     let other = idem
-        .once("k2", &"payload", None, || counting(&runs))
+        .once("k2", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(other, Done::Ran(2));
@@ -85,7 +87,7 @@ async fn a_concurrent_duplicate_is_told_to_retry_and_then_gets_the_result() {
     let first = tokio::spawn({
         let idem = Arc::clone(&idem);
         async move {
-            idem.once("k1", &"payload", None, || async move {
+            idem.once("k1", &json!("payload"), None, || async move {
                 let _ = started_tx.send(());
                 let _ = finish_rx.await;
                 Ok::<_, String>("sent".to_owned())
@@ -96,7 +98,7 @@ async fn a_concurrent_duplicate_is_told_to_retry_and_then_gets_the_result() {
     started_rx.await.unwrap();
     let runs = AtomicUsize::new(0);
     let error = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap_err();
     assert!(
@@ -110,7 +112,7 @@ async fn a_concurrent_duplicate_is_told_to_retry_and_then_gets_the_result() {
     finish_tx.send(()).unwrap();
     assert_eq!(first.await.unwrap().unwrap(), Done::Ran("sent".to_owned()));
     let retried: Done<String> = idem
-        .once("k1", &"payload", None, || async {
+        .once("k1", &json!("payload"), None, || async {
             Ok::<_, String>("twice".into())
         })
         .await
@@ -130,7 +132,7 @@ async fn a_crashed_attempt_blocks_until_its_deadline_then_a_retry_runs() {
     let crashed = tokio::spawn({
         let idem = Arc::clone(&idem);
         async move {
-            idem.once("k1", &"payload", Some(deadline), || async move {
+            idem.once("k1", &json!("payload"), Some(deadline), || async move {
                 let _ = started_tx.send(());
                 std::future::pending::<Result<u32, String>>().await
             })
@@ -147,7 +149,7 @@ async fn a_crashed_attempt_blocks_until_its_deadline_then_a_retry_runs() {
     let runs = AtomicUsize::new(0);
     clock.advance(Duration::from_secs(9));
     let error = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap_err();
     assert!(
@@ -157,7 +159,7 @@ async fn a_crashed_attempt_blocks_until_its_deadline_then_a_retry_runs() {
 
     clock.advance(Duration::from_secs(2));
     let done = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(done, Done::Ran(1));
@@ -169,15 +171,11 @@ async fn the_same_key_with_another_payload_is_an_error_not_a_skip() {
     let clock = Clock::new();
     let idem = utility(&clock);
     let runs = AtomicUsize::new(0);
-    idem.once("k1", &serde_json::json!({"order": "o-1"}), None, || {
-        counting(&runs)
-    })
-    .await
-    .unwrap();
+    idem.once("k1", &json!({"order": "o-1"}), None, || counting(&runs))
+        .await
+        .unwrap();
     let error = idem
-        .once("k1", &serde_json::json!({"order": "o-2"}), None, || {
-            counting(&runs)
-        })
+        .once("k1", &json!({"order": "o-2"}), None, || counting(&runs))
         .await
         .unwrap_err();
     let IdempotencyError::PayloadMismatch { key, stored, found } = &error else {
@@ -198,7 +196,7 @@ async fn a_failed_effect_deletes_its_record_so_a_retry_runs() {
     let clock = Clock::new();
     let idem = utility(&clock);
     let error = idem
-        .once("k1", &"payload", None, || async {
+        .once("k1", &json!("payload"), None, || async {
             Err::<u32, _>(HandlerError::retryable("outbox down"))
         })
         .await
@@ -211,7 +209,7 @@ async fn a_failed_effect_deletes_its_record_so_a_retry_runs() {
     assert!(idem.store().record("k1").is_none());
     let runs = AtomicUsize::new(0);
     let done = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(done, Done::Ran(1));
@@ -222,18 +220,18 @@ async fn after_the_ttl_the_key_runs_again() {
     let clock = Clock::new();
     let idem = utility(&clock);
     let runs = AtomicUsize::new(0);
-    idem.once("k1", &"payload", None, || counting(&runs))
+    idem.once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     clock.advance(Duration::from_secs(3599));
     let within = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(within, Done::Replayed(1));
     clock.advance(Duration::from_secs(2));
     let after = idem
-        .once("k1", &"payload", None, || counting(&runs))
+        .once("k1", &json!("payload"), None, || counting(&runs))
         .await
         .unwrap();
     assert_eq!(after, Done::Ran(2));
@@ -243,13 +241,15 @@ async fn after_the_ttl_the_key_runs_again() {
 async fn a_stored_result_of_another_type_is_reported() {
     let clock = Clock::new();
     let idem = utility(&clock);
-    idem.once("k1", &"payload", None, || async {
+    idem.once("k1", &json!("payload"), None, || async {
         Ok::<_, String>("text".to_owned())
     })
     .await
     .unwrap();
     let error = idem
-        .once("k1", &"payload", None, || async { Ok::<u32, String>(1) })
+        .once("k1", &json!("payload"), None, || async {
+            Ok::<u32, String>(1)
+        })
         .await
         .unwrap_err();
     assert!(
@@ -278,6 +278,7 @@ fn liveness_follows_expiry_and_deadline() {
         in_progress_until: Some(1_500_000),
         payload_hash: String::new(),
         result: None,
+        attempt: None,
     };
     assert!(record.is_live(1_500_000));
     assert!(!record.is_live(1_500_001));
@@ -294,4 +295,228 @@ fn liveness_follows_expiry_and_deadline() {
         Some(Status::InProgress)
     );
     assert_eq!(Status::parse("other"), None);
+}
+
+#[test]
+fn the_same_data_however_written_hashes_the_same() {
+    let first: Value = serde_json::from_str(
+        r#"{"order_id":"o-1","amount":100,"price":2.5,"note":"A\u00e9\n","items":[{"sku":"a","qty":1}]}"#,
+    )
+    .unwrap();
+    // Other key order, spacing, escapes and number spelling: the same data.
+    let second: Value = serde_json::from_str(
+        "{ \"items\" : [ { \"qty\" : 1.0, \"sku\" : \"\\u0061\" } ],\n  \"price\": 25e-1,\
+         \"note\": \"\\u0041\u{e9}\\n\", \"amount\": 1e2, \"order_id\": \"o-1\" }",
+    )
+    .unwrap();
+    assert_eq!(payload_hash(&first), payload_hash(&second));
+    assert_eq!(canonical_json(&first), canonical_json(&second));
+    assert_eq!(
+        canonical_json(&first),
+        r#"{"amount":100,"items":[{"qty":1,"sku":"a"}],"note":"Aé\n","order_id":"o-1","price":2.5}"#
+    );
+    assert!(payload_hash(&first).starts_with(HASH_SCHEME));
+    // Other data hashes otherwise: a field more (one a type would ignore), another value,
+    // another type.
+    let mut extra = first.clone();
+    extra["gift_wrap"] = json!(true);
+    let mut other = first.clone();
+    other["amount"] = json!(101);
+    let mut text = first.clone();
+    text["amount"] = json!("100");
+    for different in [extra, other, text] {
+        assert_ne!(
+            payload_hash(&first),
+            payload_hash(&different),
+            "{different}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_field_the_consumer_s_type_ignores_still_makes_the_payload_differ() {
+    let clock = Clock::new();
+    let idem = utility(&clock);
+    let runs = AtomicUsize::new(0);
+    let first: Value = serde_json::from_str(r#"{"order_id":"o-1"}"#).unwrap();
+    idem.once("k1", &first, None, || counting(&runs))
+        .await
+        .unwrap();
+    // Written otherwise, the same data: a duplicate.
+    let respelled: Value = serde_json::from_str("{ \"order_id\" : \"o-\\u0031\" }").unwrap();
+    let again = idem
+        .once("k1", &respelled, None, || counting(&runs))
+        .await
+        .unwrap();
+    assert_eq!(again, Done::Replayed(1));
+    // A field more: not the same data, even if the handler's type drops it.
+    let extended: Value = serde_json::from_str(r#"{"order_id":"o-1","coupon":"SAVE10"}"#).unwrap();
+    let error = idem
+        .once("k1", &extended, None, || counting(&runs))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, IdempotencyError::PayloadMismatch { .. }),
+        "{error}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_record_from_before_the_canonical_hash_is_not_compared() {
+    let clock = Clock::new();
+    let idem = utility(&clock);
+    idem.store().insert(Record {
+        key: "k1".into(),
+        status: Status::Completed,
+        expires_at: unix_millis(clock.now()) / 1000 + 60,
+        in_progress_until: None,
+        payload_hash: "0".repeat(64),
+        result: Some("7".into()),
+        attempt: None,
+    });
+    let runs = AtomicUsize::new(0);
+    let done = idem
+        .once("k1", &json!({"a": 1}), None, || counting(&runs))
+        .await
+        .unwrap();
+    assert_eq!(done, Done::Replayed(7));
+}
+
+/// A store whose completing write fails (DynamoDB throttled or unreachable at that moment).
+struct CompleteFails(Arc<MemoryStore>);
+
+impl IdempotencyStore for CompleteFails {
+    async fn put_in_progress(&self, record: &Record, now_ms: i64) -> Result<Claim, StoreError> {
+        self.0.put_in_progress(record, now_ms).await
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        _attempt: &str,
+        _result: &str,
+        _expires_at: i64,
+    ) -> Result<Completion, StoreError> {
+        Err(StoreError {
+            store: "test".into(),
+            operation: "UpdateItem",
+            key: key.to_owned(),
+            message: "ProvisionedThroughputExceededException".into(),
+        })
+    }
+
+    async fn delete(&self, key: &str, attempt: &str) -> Result<(), StoreError> {
+        self.0.delete(key, attempt).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_completed_write_fails_the_invocation_so_it_is_retried() {
+    let clock = Clock::new();
+    let records = Arc::new(MemoryStore::new());
+    let idem = {
+        let clock = clock.clone();
+        Idempotency::new(CompleteFails(Arc::clone(&records))).with_clock(move || clock.now())
+    };
+    let runs = AtomicUsize::new(0);
+    let error = idem
+        .once("k1", &json!("payload"), None, || counting(&runs))
+        .await
+        .unwrap_err();
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the effect ran");
+    let IdempotencyError::NotRecorded { key, source, .. } = &error else {
+        panic!("expected NotRecorded, got {error}");
+    };
+    assert_eq!(key, "k1");
+    assert!(source.is_some());
+    assert!(
+        error.to_string().contains("ProvisionedThroughputExceeded"),
+        "{error}"
+    );
+    // Retryable: the invocation fails, Lambda retries it.
+    assert!(matches!(
+        HandlerError::from(error),
+        HandlerError::Retryable(reason) if reason.contains("not marked completed")
+    ));
+    // The record is left in progress (not deleted: the effect happened), so a duplicate
+    // meanwhile is told to retry rather than run the effect again.
+    assert_eq!(records.record("k1").unwrap().status, Status::InProgress);
+}
+
+#[tokio::test]
+async fn only_the_attempt_holding_the_record_completes_it() {
+    let clock = Clock::new();
+    let idem = Arc::new(utility(&clock));
+    let deadline = clock.now() + Duration::from_secs(10);
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    // A slow attempt runs past its deadline...
+    let slow = tokio::spawn({
+        let idem = Arc::clone(&idem);
+        async move {
+            idem.once("k1", &json!("payload"), Some(deadline), || async move {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Ok::<_, String>("slow".to_owned())
+            })
+            .await
+        }
+    });
+    started_rx.await.unwrap();
+    clock.advance(Duration::from_secs(11));
+    // ... so a retry takes the key over and completes it.
+    let retry: Done<String> = idem
+        .once("k1", &json!("payload"), None, || async {
+            Ok::<_, String>("retry".to_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(retry, Done::Ran("retry".to_owned()));
+    // The slow attempt finishes: its completing write must not overwrite the retry's record.
+    finish_tx.send(()).unwrap();
+    let error = slow.await.unwrap().unwrap_err();
+    assert!(
+        matches!(error, IdempotencyError::NotRecorded { source: None, .. }),
+        "{error}"
+    );
+    let record = idem.store().record("k1").unwrap();
+    assert_eq!(record.status, Status::Completed);
+    assert_eq!(record.result.as_deref(), Some("\"retry\""));
+}
+
+#[tokio::test]
+async fn a_failed_effect_deletes_only_its_own_record() {
+    let clock = Clock::new();
+    let idem = Arc::new(utility(&clock));
+    let deadline = clock.now() + Duration::from_secs(10);
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    let slow = tokio::spawn({
+        let idem = Arc::clone(&idem);
+        async move {
+            idem.once("k1", &json!("payload"), Some(deadline), || async move {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Err::<String, _>("outbox down".to_owned())
+            })
+            .await
+        }
+    });
+    started_rx.await.unwrap();
+    clock.advance(Duration::from_secs(11));
+    let retry: Done<String> = idem
+        .once("k1", &json!("payload"), None, || async {
+            Ok::<_, String>("retry".to_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(retry, Done::Ran("retry".to_owned()));
+    finish_tx.send(()).unwrap();
+    assert!(matches!(
+        slow.await.unwrap(),
+        Err(IdempotencyError::Effect(_))
+    ));
+    let record = idem.store().record("k1").unwrap();
+    assert_eq!(record.result.as_deref(), Some("\"retry\""));
 }
