@@ -447,9 +447,13 @@ fn unguarded_parameter(value: &Value, parameter: &str, template: &Template) -> b
 /// SQS `OnFailure` destination, which `EVENTRAIL_DLQ_URL` names; its role is declared in the
 /// template, used by no other function, carries no managed policy and scopes `events:*` to a
 /// bus of this template (only if the function emits), `sqs:*` to its own queues and `logs:*`
-/// to its own log group. Every queue is encrypted; every dead-letter queue has an alarm on
-/// `ApproximateNumberOfMessagesVisible > 0`; a rule's dead-letter queue has a policy that
-/// lets that rule send to it; no queue policy grants anyone (`*`).
+/// to its own log group; a function told a failed-events bucket is told its key prefix there
+/// and its role may `s3:PutObject` under exactly that prefix. Every queue is encrypted and
+/// alarms on `ApproximateAgeOfOldestMessage`; every dead-letter queue has an alarm on
+/// `ApproximateNumberOfMessagesVisible > 0` and a policy; a rule's dead-letter queue has a
+/// policy that lets that rule send to it; no queue policy allows anyone (`*`), and each one
+/// that allows a sender denies `sqs:SendMessage` to every other principal (`aws:PrincipalArn`
+/// for a role, `aws:SourceArn` for a service's source).
 pub fn check_invariants_with(template: &Template, direct_invoke_only: &[&str]) -> Vec<Violation> {
     let mut checker = Checker {
         t: template,
