@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use eventrail_contract::Project;
 
 use crate::ops::{StackArgs, runtime};
@@ -36,19 +36,30 @@ pub struct ReplayArgs {
     /// Replay a window older than a function's idempotency TTL although the archive keeps
     /// events longer: its events' idempotency records have expired, so side effects (such as
     /// customer notifications) run again.
-    #[arg(long, value_enum, default_value_t = Renotify::Refuse, num_args = 0, default_missing_value = "allow")]
-    allow_renotify: Renotify,
+    #[arg(long)]
+    allow_renotify: bool,
     #[command(flatten)]
     stack: StackArgs,
 }
 
 /// Whether a replay may reach events whose idempotency records have expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renotify {
     /// Refuse such a window, saying why (the default).
     Refuse,
     /// Replay it anyway (`--allow-renotify`).
     Allow,
+}
+
+impl ReplayArgs {
+    /// What `--allow-renotify` asks for.
+    pub fn renotify(&self) -> Renotify {
+        if self.allow_renotify {
+            Renotify::Allow
+        } else {
+            Renotify::Refuse
+        }
+    }
 }
 
 /// A time as the options take it: RFC 3339, `now`, or an age (`-90m`). `argument` (`--from`)
@@ -211,7 +222,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 Err(_) => ArchiveRetention::Unknown,
             };
             if let Some(why) = renotify_risk(from, now, &functions, retention) {
-                match args.allow_renotify {
+                match args.renotify() {
                     Renotify::Refuse => bail!("refused: {why}"),
                     Renotify::Allow => println!("warning (--allow-renotify): {why}"),
                 }
@@ -496,8 +507,8 @@ mod tests {
             replay: ReplayArgs,
         }
         let args = Cli::try_parse_from(["x", "--from", "-1d"]).unwrap();
-        assert_eq!(args.replay.allow_renotify, Renotify::Refuse);
+        assert_eq!(args.replay.renotify(), Renotify::Refuse);
         let args = Cli::try_parse_from(["x", "--from", "-1d", "--allow-renotify"]).unwrap();
-        assert_eq!(args.replay.allow_renotify, Renotify::Allow);
+        assert_eq!(args.replay.renotify(), Renotify::Allow);
     }
 }
