@@ -686,7 +686,10 @@ pub enum InitHooks {
 /// The state of the ready-stage init hooks, from `GET /_localstack/init/ready`. The IAM and
 /// replay hooks run after LocalStack reports healthy: nothing may use it before they ran.
 pub fn ready_hooks(endpoint: &str) -> Result<InitHooks> {
-    Ok(parse_ready_hooks(&get_json(endpoint, "/_localstack/init/ready")?))
+    Ok(parse_ready_hooks(&get_json(
+        endpoint,
+        "/_localstack/init/ready",
+    )?))
 }
 
 fn parse_ready_hooks(body: &serde_json::Value) -> InitHooks {

@@ -282,7 +282,10 @@ impl Installer {
         let paths = crate::iam::EvaluatorPaths::new(&self.root);
         let wanted = crate::iam::EVALUATOR_PACKAGES.join("\n");
         if paths.installed()
-            && read_marker(&venv, EVALUATOR_MARKER).as_deref().map(str::trim) == Some(&wanted)
+            && read_marker(&venv, EVALUATOR_MARKER)
+                .as_deref()
+                .map(str::trim)
+                == Some(&wanted)
         {
             return Ok(());
         }
