@@ -31,10 +31,12 @@
 //!   silently; the deploy creates it through the EventBridge API (eventrail-local).
 //! - Replayed events get new event ids (they keep `time` and gain `replay-name`), so the
 //!   tests match replayed copies by idempotency key, not by id.
-//! - StartReplay ignores `Destination.FilterArns`: a replay reaches every rule of the bus.
-//!   The replay test therefore replays only a window no other test publishes in.
-//! - Rule-target DeadLetterConfig and RetryPolicy are ignored, so delivery dead-letter queues
-//!   stay empty; the tests read them anyway and expect nothing there.
+//! - StartReplay ignores `Destination.FilterArns`; infra/localstack-init/ready.d/
+//!   eventrail_replay_filter.py honours it. The replay test uses no filter, so it replays only
+//!   a window no other test publishes in.
+//! - Rule-target DeadLetterConfig and RetryPolicy are ignored; infra/localstack-init/ready.d/
+//!   eventrail_delivery.py honours them (tests/delivery.rs), so a delivery dead-letter queue
+//!   holds what could not be delivered, as on AWS; these tests expect nothing there.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -259,8 +261,8 @@ fn private_past_minute() -> (SystemTime, SystemTime) {
 /// re-delivers that window's events to the rules.
 ///
 /// The test publishes its own `OrderPlaced` with a `Time` in a private minute of the past
-/// and replays only that minute: LocalStack 4.13.1 ignores a replay's FilterArns, so any
-/// wider window would re-deliver the events of tests running in parallel. The first replay
+/// and replays only that minute to every rule: any wider window would re-deliver the events
+/// of tests running in parallel. The first replay
 /// must re-deliver the event (marked with `replay-name`) to the tap and to inventory's rule
 /// (a new StockReserved caused by the replayed event, same idempotency key as the first);
 /// the second replay of the same window must deliver exactly one copy again, which proves

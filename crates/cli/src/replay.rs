@@ -252,11 +252,6 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 format!("rules {}", filter.join(", "))
             }
         );
-        if !filter.is_empty() && !stack.clients.endpoint.is_empty() {
-            println!(
-                "note: LocalStack ignores FilterArns; there the replay reaches every rule of the bus"
-            );
-        }
         if !args.wait {
             println!("started; `eventrail replay` with --wait follows it to the end");
             return Ok(ExitCode::SUCCESS);
