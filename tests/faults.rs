@@ -4,8 +4,10 @@
 //! letters), wired by the real template's rules (`Router`), over a simulated EventBridge and
 //! Lambda that fail on command. The simulation keeps what the AWS services promise:
 //! - EventBridge: an accepted entry is delivered to every function whose rule matches it;
+//! - EventBridge refuses a PutEvents call with an entry of 1 MiB or more;
 //! - Lambda (asynchronous invocation): a failed invocation is retried twice, then the event
-//!   goes to the function's failure queue as an on-failure record; a crash (panic) is a failure;
+//!   goes to the function's failure queue as an on-failure record; a crash (a panic, raised
+//!   inside the handler the real `Consumer` runs) is a failure;
 //! - each invocation has a deadline (10 s timeout): the harness kills an invocation still
 //!   running at its deadline, as Lambda does (a killed invocation is a failure, and is counted:
 //!   the runtime must end every invocation before its deadline).
@@ -19,7 +21,7 @@
 //! outbox must hold one message per key, and no invocation may be killed at its deadline.
 //! Time is paused (tokio's test clock), so backoffs and deadlines cost nothing real, and
 //! every loop is bounded. RELIABILITY.md has the table and how to rerun it:
-//! `cargo test -p eventrail-tests --test faults -- --nocapture`.
+//! `cargo test -p eventrail-tests --test integration faults:: -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
