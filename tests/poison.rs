@@ -82,15 +82,14 @@ fn wait_for_dead_letter(stack: &Stack, correlation_id: &str) -> (Value, String) 
             .lines()
             .filter_map(|l| eventrail_observe::json::parse(l).ok())
             .find(|r| concerns(r, correlation_id));
+        // The queue is shared: another test's peek hides messages for a moment, so the
+        // text view is asked again until it shows the record too.
         if let Some(record) = found {
             let message_id = record["message_id"].as_str().unwrap_or_default().to_owned();
             let (_, text, _) = eventrail(stack, &["dlq", "show", "inventory", "--max", "1000"]);
-            let block = text
-                .split("── ")
-                .find(|b| b.starts_with(&message_id))
-                .unwrap_or_else(|| panic!("message {message_id} not shown:\n{text}"))
-                .to_owned();
-            return (record, block);
+            if let Some(block) = text.split("── ").find(|b| b.starts_with(&message_id)) {
+                return (record, block.to_owned());
+            }
         }
         assert!(
             started.elapsed() < FLOW_DEADLINE,
