@@ -199,17 +199,17 @@ fn ruler_corpus_passes_apart_from_listed_exceptions() {
 }
 
 /// A corpus generated independently (another seed) and labelled by event-ruler agrees
-/// with the engine on at least 99.5% of its cases, with no exceptions listed.
+/// with the engine on at least 99.8% of its cases, with no exceptions listed.
 #[test]
-fn held_out_ruler_corpus_agrees_on_at_least_99_5_percent() {
+fn held_out_ruler_corpus_agrees_on_at_least_99_8_percent() {
     let corpus = repo().join("crates/pattern/tests/conformance/ruler-heldout.jsonl");
     let (_, passed, failed) =
         conformance_counts(&["pattern", "conformance", corpus.to_str().unwrap()]);
     let total = passed + failed;
     assert!(total >= 3000, "the held-out corpus has {total} cases");
     assert!(
-        passed * 1000 >= total * 995,
-        "{passed} of {total} cases agree, below 99.5%"
+        passed * 1000 >= total * 998,
+        "{passed} of {total} cases agree, below 99.8%"
     );
 }
 
