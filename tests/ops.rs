@@ -7,8 +7,9 @@
 //! fresh correlation id, `tail` filters on it, `dlq` commands pick records by correlation or
 //! event id, and the failure queues are shared (the records these tests leave are claimed by
 //! correlation at the end). LocalStack ignores rule-target DLQs, so delivery dead letters are
-//! only covered by the unit tests of the redrive engine; it ignores a replay's FilterArns,
-//! so the replay test replays a private minute of the past (as `e2e.rs` does).
+//! only covered by the unit tests of the redrive engine. The replay tests replay a private
+//! minute of the past (as `e2e.rs` does); eventrail's LocalStack hook makes a replay honour
+//! its FilterArns, as on AWS (`infra/localstack-init/ready.d/eventrail_replay_filter.py`).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -531,19 +532,8 @@ async fn replay_of_a_window_redelivers_its_events() {
         .unwrap_or_else(|e| panic!("{e}"));
 
     let (from, to) = (rfc3339(minute), rfc3339(minute + Duration::from_secs(59)));
-    let (ok, stdout, stderr) = run(
-        &stack,
-        &[
-            "replay",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--function",
-            "inventory",
-            "--wait",
-        ],
-    );
+    // To every rule: the tap rule too, which shows the replayed event itself.
+    let (ok, stdout, stderr) = run(&stack, &["replay", "--from", &from, "--to", &to, "--wait"]);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("COMPLETED"), "{stdout}");
     watch
@@ -580,6 +570,75 @@ async fn replay_of_a_window_redelivers_its_events() {
         1,
         "deduplicated outbox"
     );
+    watch.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn replay_to_one_function_reaches_only_that_function_s_rules() {
+    let stack = stack().await;
+    let minute = private_past_minute();
+    // A high-value order: fraud suspects it (FraudSuspected) and inventory reserves its stock
+    // (StockReserved); both consume the OrderPlaced.
+    let (mut event, correlation_id) = fresh_sample("order-placed-high-value.json");
+    event.time = Some(minute + Duration::from_secs(20));
+    let mut watch = stack.watch().await.unwrap();
+    watch.follow(correlation_id.clone());
+    stack.put_event(&BusEvent { ..event }).await.unwrap();
+    let count = |watch: &eventrail_observe::Watch, detail_type: &str| {
+        watch
+            .flow(&correlation_id)
+            .events()
+            .iter()
+            .filter(|e| e.detail_type == detail_type)
+            .count()
+    };
+    watch
+        .wait_until("the original flow", FLOW_DEADLINE, |w| {
+            count(w, "FraudSuspected") == 1 && count(w, "StockReserved") == 1
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    assert_eq!(count(&watch, "StockReserved"), 1);
+    let notified = watch.outbox_for(&correlation_id).len();
+
+    let (from, to) = (rfc3339(minute), rfc3339(minute + Duration::from_secs(59)));
+    let (ok, stdout, stderr) = run(
+        &stack,
+        &[
+            "replay",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--function",
+            "fraud",
+            "--wait",
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+    // fraud ran the replayed event again: its FraudSuspected is on the bus a second time.
+    watch
+        .wait_until("fraud's FraudSuspected of the replay", FLOW_DEADLINE, |w| {
+            count(w, "FraudSuspected") == 2
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    let flow = watch.flow(&correlation_id);
+    // inventory's rule, and the tap's, were not in the replay's FilterArns.
+    assert_eq!(
+        count(&watch, "StockReserved"),
+        1,
+        "inventory received the replay:\n{flow:#?}"
+    );
+    assert!(
+        flow.events().iter().all(|e| e.replay_name.is_none()),
+        "the tap rule received the replayed event:\n{flow:#?}"
+    );
+    assert_eq!(watch.outbox_for(&correlation_id).len(), notified);
     watch.close().await.unwrap();
 }
 
