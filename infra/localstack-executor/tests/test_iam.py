@@ -11,7 +11,7 @@ from pathlib import Path
 
 import support  # noqa: F401  (puts the plugin's source first on sys.path)
 
-from eventrail_executor.iam import principals
+from eventrail_executor.iam import lambda_logs, principals
 from eventrail_executor.iam.denials import DenialLog, allowing_statement
 from eventrail_executor.iam.evaluator import Evaluator
 from eventrail_executor.iam.requests import Call, questions
@@ -100,6 +100,69 @@ class Denials(unittest.TestCase):
             "events:PutEvents", BUS, {"events:source": ["a"], "aws:PrincipalArn": ROLE}
         )
         self.assertEqual(statement["Condition"], {"ForAllValues:StringEquals": {"events:source": ["a"]}})
+
+
+class FakeLogs:
+    """A CloudWatch Logs client that holds groups and streams, and records the calls made."""
+
+    class ResourceNotFoundException(Exception):
+        pass
+
+    class ResourceAlreadyExistsException(Exception):
+        pass
+
+    def __init__(self, groups=(), streams=()):
+        self.exceptions = self
+        self.groups = set(groups)
+        self.streams = set(streams)
+        self.calls = []
+        self.events = []
+
+    def put_log_events(self, logGroupName, logStreamName, logEvents):
+        self.calls.append("PutLogEvents")
+        if (logGroupName, logStreamName) not in self.streams:
+            raise self.ResourceNotFoundException()
+        self.events.extend(e["message"] for e in logEvents)
+
+    def create_log_stream(self, logGroupName, logStreamName):
+        self.calls.append("CreateLogStream")
+        if logGroupName not in self.groups:
+            raise self.ResourceNotFoundException()
+        self.streams.add((logGroupName, logStreamName))
+
+    def create_log_group(self, logGroupName):
+        self.calls.append("CreateLogGroup")
+        self.groups.add(logGroupName)
+
+
+class LambdaLogs(unittest.TestCase):
+    def test_a_new_stream_in_an_existing_group_never_asks_to_create_the_group(self):
+        client = FakeLogs(groups={"/aws/lambda/f"})
+        lambda_logs.write(client, "/aws/lambda/f", "s", "START\nhello\n\nEND\n")
+        self.assertEqual(client.calls, ["PutLogEvents", "CreateLogStream", "PutLogEvents"])
+        self.assertEqual(client.events, ["START\n", "hello\n", "END\n"])
+
+    def test_a_missing_group_is_created_then_its_stream(self):
+        client = FakeLogs()
+        lambda_logs.write(client, "/aws/lambda/f", "s", "x")
+        self.assertEqual(
+            client.calls, ["PutLogEvents", "CreateLogStream", "CreateLogGroup", "CreateLogStream", "PutLogEvents"]
+        )
+
+    def test_an_existing_stream_is_one_call(self):
+        client = FakeLogs(groups={"g"}, streams={("g", "s")})
+        lambda_logs.write(client, "g", "s", "x")
+        self.assertEqual(client.calls, ["PutLogEvents"])
+
+    def test_the_patch_replaces_localstack_s_loop(self):
+        from localstack.services.lambda_.invocation import logs
+
+        original = logs.LogHandler.run_log_loop
+        try:
+            lambda_logs.install()
+            self.assertIsNot(logs.LogHandler.run_log_loop, original)
+        finally:
+            logs.LogHandler.run_log_loop = original
 
 
 def installed_evaluator():

@@ -17,7 +17,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from eventrail_executor.iam import principals
+from eventrail_executor.iam import lambda_logs, principals
 from eventrail_executor.iam.denials import DenialLog, access_denied_message, allowing_statement
 from eventrail_executor.iam.evaluator import Evaluator, EvaluatorUnavailable, Verdict
 from eventrail_executor.iam.policies import RoleNotFound, identity_policies, resource_policy
@@ -200,6 +200,9 @@ def install() -> str:
     from localstack.aws import handlers
     from localstack.services.edge import ROUTER
 
+    # Lambda's log writes in AWS's order (LocalStack asks for CreateLogGroup first, which AWS
+    # never does and least-privilege roles are denied).
+    lambda_logs.install()
     ROUTER.add(DENIALS_PATH, endpoint=list_denials, methods=["GET"])
     ROUTER.add(DENIALS_PATH + "/<denial_id>/expected", endpoint=mark_expected, methods=["POST"])
     current = mode()
