@@ -1,14 +1,19 @@
 //! Testing a function's handler without AWS: run it dry on the catalog's samples, with the
 //! function's declaration checked against the handler's event type.
 //!
+//! In a function crate's tests (here `fraud`'s, which runs exactly this):
+//!
 //! ```ignore
 //! #[tokio::test]
-//! async fn reserves_stock() {
+//! async fn high_value_order_is_suspected() {
 //!     let function = eventrail_runtime::test_function!(handle);
-//!     let emitted = function.emitted("task-created.json").await;
-//!     assert_eq!(emitted[0].detail_type, "TaskAssigned");
+//!     let emitted = function.emitted("order-placed-high-value.json").await;
+//!     assert_eq!(emitted[0].detail_type, "FraudSuspected");
 //! }
 //! ```
+//!
+//! (Not a doctest: `test_function!` reads the calling function crate's declaration, which a
+//! doctest's crate does not have.)
 //!
 //! [`TestFunction::new`] panics (this is test code) when the declaration cannot be read, when
 //! it names an event the catalog does not have, or when the handler's event type accepts a
