@@ -1095,6 +1095,25 @@ fn queue_problems_are_caught_and_name_the_owner() {
         report(&v)
     );
 
+    // The grant lives in the role alone: a queue policy naming the role would allow the send
+    // by itself in this account, and a role that lost its statement would still send.
+    let granted = edited(&t, |j| {
+        queue_statements(j, "InventoryFailureQueuePolicy").push(json!({
+            "Sid": "FunctionRoleSendsFailures", "Effect": "Allow",
+            "Principal": {"AWS": {"Fn::GetAtt": ["InventoryRole", "Arn"]}},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["InventoryFailureQueue", "Arn"]}
+        }));
+    });
+    let v = check_invariants(&granted);
+    assert!(
+        about(&v, "inventory")
+            .iter()
+            .any(|v| v.message.contains("grants InventoryRole sqs:SendMessage")),
+        "{}",
+        report(&v)
+    );
+
     let no_policy = edited(&t, |j| {
         j["Resources"]
             .as_object_mut()
@@ -1125,8 +1144,10 @@ fn queue_problems_are_caught_and_name_the_owner() {
     );
 
     let open = edited(&t, |j| {
-        j["Resources"]["FraudFailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-            ["Principal"] = json!("*");
+        queue_statements(j, "FraudFailureQueuePolicy").push(json!({
+            "Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["FraudFailureQueue", "Arn"]}
+        }));
     });
     let v = check_invariants(&open);
     assert!(

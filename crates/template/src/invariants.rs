@@ -736,7 +736,66 @@ impl Checker<'_> {
         }
 
         self.role(f, &own_queues, failure_queue.as_deref(), log_groups);
+        if let (Some(queue), RoleSource::Resource(role)) = (failure_queue.as_deref(), &f.role) {
+            self.failure_queue_fenced(f, queue, role);
+        }
         self.failed_events_prefix(f);
+    }
+
+    /// A function's failure queue: its policy denies `sqs:SendMessage` to every principal but
+    /// the function's role, and grants the role nothing. The grant is the role's own statement
+    /// alone: in one account a queue policy naming the role allows the send by itself, so a role
+    /// that lost its statement would still send (on AWS, and under the local IAM enforcement),
+    /// and the fact would be stated twice.
+    fn failure_queue_fenced(&mut self, f: &Function, queue: &str, role: &str) {
+        let policies = self.t.queue_policies();
+        let statements: Vec<&Statement> = policies
+            .iter()
+            .filter(|p| p.queues.iter().any(|x| x == queue))
+            .flat_map(|p| p.statements.iter())
+            .collect();
+        // Named by its policy (where the fix goes), or by the queue when it has none.
+        let resource = policies
+            .iter()
+            .find(|p| p.queues.iter().any(|x| x == queue))
+            .map_or(queue, |p| p.logical_id.as_str())
+            .to_owned();
+        let fenced = statements.iter().any(|s| {
+            denies_send_to_all(s)
+                && negated_arn_condition(s, "aws:PrincipalArn")
+                    .is_some_and(|v| references(v) == BTreeSet::from([role.to_owned()]))
+        });
+        if !fenced {
+            self.push(
+                Some(f),
+                &resource,
+                format!(
+                    "no statement denies sqs:SendMessage on failure queue {queue} to every principal \
+                     but {role} (Effect Deny, Principal \"*\", ArnNotEquals aws:PrincipalArn: \
+                     !GetAtt {role}.Arn)"
+                ),
+            );
+        }
+        for s in statements {
+            let grants_role = s.effect == "Allow"
+                && s.allows_any(&["sqs:SendMessage"])
+                && s.principal
+                    .as_ref()
+                    .and_then(|p| p.get("AWS"))
+                    .is_some_and(|v| references(v).contains(role));
+            if grants_role {
+                let sid = s.sid.as_deref().unwrap_or("(no Sid)");
+                self.push(
+                    Some(f),
+                    &resource,
+                    format!(
+                        "the policy of failure queue {queue} grants {role} sqs:SendMessage \
+                         (statement {sid}): in one account that alone allows the send, so the \
+                         role's own statement could go missing unnoticed; grant it in the role only"
+                    ),
+                );
+            }
+        }
     }
 
     /// A function told a failed-events bucket (`EVENTRAIL_FAILED_EVENTS_BUCKET`) is told its key
@@ -1110,6 +1169,23 @@ impl Checker<'_> {
         }
         for p in policies {
             let owner = p.queues.iter().find_map(|q| owner_of(&self.owners, q));
+            let fenced = p.statements.iter().any(|s| {
+                denies_send_to_all(s)
+                    && (negated_arn_condition(s, "aws:PrincipalArn").is_some()
+                        || negated_arn_condition(s, "aws:SourceArn").is_some())
+            });
+            if !fenced {
+                found.push((
+                    owner.clone(),
+                    p.logical_id.clone(),
+                    format!(
+                        "queue policy {}: no statement denies sqs:SendMessage to every principal but \
+                         the queue's sender (Effect Deny, Principal \"*\", ArnNotEquals on \
+                         aws:PrincipalArn or aws:SourceArn)",
+                        p.logical_id
+                    ),
+                ));
+            }
             for s in p
                 .statements
                 .iter()
