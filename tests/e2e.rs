@@ -43,8 +43,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eventrail_observe::{BusEvent, FailureKind};
 use eventrail_tests::{
-    FLOW_DEADLINE, Placed, SETTLE_MAX, SETTLE_QUIET, assert_exact, expected, expected_poison,
-    finish, place, place_order, poison_event, routes, stack, summaries,
+    FLOW_DEADLINE, Placed, assert_exact, expected, expected_poison, finish, place, place_order,
+    poison_event, routes, stack, summaries,
 };
 use events::scenarios::{Scenario, new_order_id};
 use serde_json::json;
@@ -348,7 +348,7 @@ async fn archive_excludes_replays_and_a_replay_redelivers() {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let report = watch.report(&correlation_id, "after the first replay");
     let text = report.render(routes().as_ref());
     assert_causally_sound_except_keys(&report.flow, &text);
@@ -398,7 +398,7 @@ async fn archive_excludes_replays_and_a_replay_redelivers() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let flow = watch.flow(&correlation_id);
     let copies: Vec<_> = flow
         .events()
@@ -465,7 +465,7 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let report = watch.report(&correlation_id, placed.title.clone());
     let text = report.render(routes().as_ref());
     assert_causally_sound_except_keys(&report.flow, &text);
@@ -566,7 +566,7 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
             .all(|line| line.contains("\"replayed\":true")),
         "the redelivery must be replayed, not sent: {logs:#?}"
     );
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let report = watch.report(&placed.correlation_id, placed.title.clone());
     let text = report.render(routes().as_ref());
     assert_eq!(report.flow.of_type("OrderShipped").len(), 2, "{text}");

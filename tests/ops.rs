@@ -18,9 +18,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use eventrail_observe::{BusEvent, Stack};
-use eventrail_tests::{
-    FLOW_DEADLINE, SETTLE_MAX, SETTLE_QUIET, fresh_sample, place_order, repo, stack,
-};
+use eventrail_tests::{FLOW_DEADLINE, fresh_sample, place_order, repo, stack};
 use events::scenarios::{Scenario, new_order_id};
 use serde_json::{Value, json};
 
@@ -483,7 +481,7 @@ async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     gateway_recovered_for(&stack, None).await;
     let report = watch.report(&correlation_id, format!("order {order_id}"));
     let text = report.render(None);
@@ -553,7 +551,7 @@ async fn replay_of_a_window_redelivers_its_events() {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let flow = watch.flow(&correlation_id);
     let replayed: Vec<_> = flow
         .events()
@@ -599,7 +597,7 @@ async fn replay_to_one_function_reaches_only_that_function_s_rules() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     assert_eq!(count(&watch, "StockReserved"), 1);
     let notified = watch.outbox_for(&correlation_id).len();
 
@@ -626,7 +624,7 @@ async fn replay_to_one_function_reaches_only_that_function_s_rules() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    watch.settle(SETTLE_QUIET, SETTLE_MAX).await.unwrap();
+    eventrail_tests::settle(&mut watch).await;
     let flow = watch.flow(&correlation_id);
     // inventory's rule, and the tap's, were not in the replay's FilterArns.
     assert_eq!(

@@ -18,10 +18,11 @@ use serde_json::Value;
 /// loaded 2-core machine; nothing asserts on time.
 pub const FLOW_DEADLINE: Duration = Duration::from_secs(240);
 /// After a flow looks finished, how long nothing new must arrive before it is judged (this
-/// is what catches unexpected extra events).
+/// is what catches unexpected extra events), once LocalStack holds no invocation.
 pub const SETTLE_QUIET: Duration = Duration::from_secs(4);
-/// Upper bound on settling.
-pub const SETTLE_MAX: Duration = Duration::from_secs(60);
+/// Upper bound on settling: more than an invocation LocalStack can hold hidden (the
+/// functions' 10 s timeout plus 60 s) and its retries.
+pub const SETTLE_MAX: Duration = Duration::from_secs(150);
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -552,6 +553,42 @@ pub fn fresh_sample(sample: &str) -> (BusEvent, String) {
     (event, correlation_id)
 }
 
+/// Waits until nothing more can happen on the stack: LocalStack holds no asynchronous
+/// invocation of its functions (queued, running, or delayed for a retry: a positive signal,
+/// from eventrail's `/_eventrail/lambda/pending` hook) and nothing new arrived for
+/// [`SETTLE_QUIET`]; at most [`SETTLE_MAX`], after which it goes on (the assertions then
+/// judge what arrived). An invocation LocalStack hides for the timeout plus 60 s is waited out.
+pub async fn settle(watch: &mut Watch) {
+    let started = std::time::Instant::now();
+    let endpoint = std::env::var("EVENTRAIL_ENDPOINT").unwrap_or_default();
+    let prefix = watch_stack_prefix();
+    loop {
+        let left = SETTLE_MAX.saturating_sub(started.elapsed());
+        watch
+            .settle(SETTLE_QUIET, left.max(SETTLE_QUIET))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let held = eventrail_local::localstack::pending_invocations(&endpoint, &prefix)
+            .unwrap_or_else(|e| panic!("asking LocalStack what it still holds: {e}"));
+        if held == 0 || started.elapsed() >= SETTLE_MAX {
+            return;
+        }
+    }
+}
+
+/// The prefix of the deployed stack's function names (`<stack name>-`).
+fn watch_stack_prefix() -> String {
+    let file = std::env::var("EVENTRAIL_STACK_OUTPUTS").unwrap_or_default();
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("reading EVENTRAIL_STACK_OUTPUTS ({file}): {e}"));
+    let document: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+    let name = document["stack_name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{file} names no stack_name"));
+    format!("{name}-")
+}
+
 /// Waits until every flow reached its expected outcome, then lets the stack settle so that
 /// unexpected extra events show up too; returns one report per flow.
 pub async fn finish(watch: &mut Watch, flows: &[Placed]) -> Vec<FlowReport> {
@@ -574,10 +611,7 @@ pub async fn finish(watch: &mut Watch, flows: &[Placed]) -> Vec<FlowReport> {
     if let Err(error) = outcome {
         panic!("{error}");
     }
-    watch
-        .settle(SETTLE_QUIET, SETTLE_MAX)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    settle(watch).await;
     flows
         .iter()
         .map(|f| watch.report(&f.correlation_id, f.title.clone()))

@@ -672,6 +672,30 @@ fn get_json(endpoint: &str, path: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&body).map_err(|e| fail(format!("body is not JSON: {e}")))
 }
 
+/// How many asynchronous invocations LocalStack still holds (queued, running, or delayed for
+/// a retry) for the functions whose names start with `prefix`, from eventrail's
+/// `/_eventrail/lambda/pending` hook: 0 means nothing more can run.
+pub fn pending_invocations(endpoint: &str, prefix: &str) -> Result<u64> {
+    let encoded: String = prefix
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let body = get_json(
+        endpoint,
+        &format!("/_eventrail/lambda/pending?prefix={encoded}"),
+    )?;
+    body["pending"].as_u64().ok_or_else(|| {
+        Error::Config(format!(
+            "{endpoint}/_eventrail/lambda/pending answered no count: {body}"
+        ))
+    })
+}
+
 /// Where LocalStack's ready-stage init hooks stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitHooks {
