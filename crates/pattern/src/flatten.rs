@@ -532,15 +532,16 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         self.leaf(path, LeafValue::Num(value));
     }
 
-    /// A number leaf of a parsed value: a double is exact, an integer that no double
-    /// holds exactly (`18446744073709551615`, kept whole by serde_json) is not, as the
-    /// byte reader reads its text.
+    /// A number leaf of a parsed value: a double is exact; an integer (kept whole by
+    /// serde_json) is judged by its decimal text as the byte reader judges the same token:
+    /// exact when it is the shortest decimal of its double (`70778030797341050` is
+    /// `7.077803079734105e16`), not when no double is written that way
+    /// (`18446744073709551615`).
     fn value_number_leaf(&mut self, path: PathId, number: &serde_json::Number) {
         let value = number.as_f64().unwrap_or(f64::NAN);
         let exact = match (number.as_u64(), number.as_i64()) {
-            // 2^64 is past every u64 (a saturating `as` would read it back as u64::MAX).
-            (Some(n), _) => value < 18_446_744_073_709_551_616.0 && value as u64 == n,
-            (None, Some(n)) => value as i64 == n,
+            (Some(n), _) => value.is_finite() && crate::numbers::is_exact(&n.to_string(), value),
+            (None, Some(n)) => value.is_finite() && crate::numbers::is_exact(&n.to_string(), value),
             (None, None) => true,
         };
         let value = if exact || !self.index.needs_exactness(value) {
