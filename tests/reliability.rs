@@ -28,6 +28,49 @@ async fn a_900_kb_poison_event_is_kept_whole_through_its_dead_letter() {
     );
     let event_id = stack.put_event(&event).await.unwrap();
 
+    // As an operator finds it, before this test's watch takes the record off the queue:
+    // `eventrail dlq show inventory --json` follows the claim check and prints the event
+    // whole. (Asked again while a peek, another test's, hides the record for a moment.)
+    let show = || {
+        let mut show = std::process::Command::new(eventrail_tests::eventrail_binary());
+        show.current_dir(eventrail_tests::repo()).args([
+            "dlq",
+            "show",
+            "inventory",
+            "--json",
+            "--max",
+            "100",
+        ]);
+        if let Some(name) = &stack.outputs.stack_name {
+            show.args(["--stack", name]);
+        }
+        let shown = show.output().unwrap();
+        assert!(
+            shown.status.success(),
+            "dlq show: {}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        String::from_utf8_lossy(&shown.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|record| record["event"]["id"] == event_id.as_str())
+    };
+    let started = std::time::Instant::now();
+    let found = loop {
+        if let Some(found) = show() {
+            break found;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "dlq show inventory does not list event {event_id}"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
+    assert!(
+        found["event"]["detail"] == event.detail,
+        "dlq show prints the 900 KB event whole"
+    );
+
     let placed = Placed {
         title: "900 KB poison event".to_owned(),
         correlation_id,
@@ -78,5 +121,8 @@ async fn a_900_kb_poison_event_is_kept_whole_through_its_dead_letter() {
         "the stored event is the event as delivered, whole"
     );
     assert_eq!(stored.bytes, serde_json::to_vec(&kept).unwrap().len());
+    // Under the function's own prefix, the one its role may write (IAM is enforced here).
+    assert!(stored.key.starts_with("inventory/"), "{}", stored.key);
+
     watch.close().await.unwrap();
 }
