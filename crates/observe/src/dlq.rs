@@ -48,7 +48,7 @@ pub struct DeadLetterMessage {
 
 /// Where a peek reads back the events of claim checks: `s3`, only from the stack's
 /// failed-events bucket (`bucket`) under the queue's function's prefix
-/// ([`crate::redrive::check_claim`]).
+/// ([`crate::stored::check_claim`]).
 #[derive(Debug, Clone, Copy)]
 pub struct StoredEvents<'a> {
     /// The S3 client.
@@ -139,7 +139,7 @@ pub async fn summarize(sqs: &aws_sdk_sqs::Client, queue: &FailureQueue) -> Resul
 }
 
 /// Puts what a message's claim check points at back into its dead letter, when
-/// [`crate::redrive::check_claim`] allows the place; else why not.
+/// [`crate::stored::check_claim`] allows the place; else why not.
 async fn read_back(
     stored: StoredEvents<'_>,
     queue: &FailureQueue,
@@ -151,7 +151,7 @@ async fn read_back(
     let Some((bucket, key)) = crate::stored::stored_event_location(&body) else {
         return Ok(());
     };
-    crate::redrive::check_claim(stored.bucket, &queue.function, &bucket, &key)?;
+    crate::stored::check_claim(stored.bucket, &queue.function, &bucket, &key)?;
     crate::stored::inline_stored_events(stored.s3, std::slice::from_mut(message))
         .await
         .map_err(|e| {

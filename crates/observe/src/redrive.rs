@@ -15,7 +15,7 @@
 //!   is refused, naming the event id, source and detail-type ([`Consumes`]);
 //! - a claim check (a dead letter whose event is stored in the failed-events bucket) is
 //!   followed only into the stack's own bucket under the function's own prefix
-//!   (`<function>/`); any other pointer is refused ([`check_claim`]);
+//!   (`<function>/`); any other pointer is refused ([`crate::stored::check_claim`]);
 //! - one record that cannot be read (not a failure record, a stored event that cannot be
 //!   fetched) fails alone: it is reported with its message id and the reason, stays in the
 //!   queue, and the redrive goes on;
@@ -34,7 +34,7 @@ use std::future::Future;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use eventrail_contract::declaration::{EVERY_EVENT, failed_events_prefix};
+use eventrail_contract::declaration::EVERY_EVENT;
 use eventrail_contract::{CatalogIndex, Declaration, Invoke};
 use serde_json::Value;
 
@@ -315,40 +315,6 @@ impl Consumes {
     }
 }
 
-/// Checks a claim check before it is followed: the object must be in the stack's own
-/// failed-events bucket (`own_bucket`), directly under the function's prefix
-/// (`<function>/<name>`, no further `/`). Anything else is refused with the reason.
-pub fn check_claim(
-    own_bucket: Option<&str>,
-    function: &str,
-    bucket: &str,
-    key: &str,
-) -> Result<(), String> {
-    let place = format!("s3://{bucket}/{key}");
-    let Some(own_bucket) = own_bucket else {
-        return Err(format!(
-            "refused: the event is stored at {place}, and the stack has no failed-events bucket \
-             output (FailedEventsBucketName) to check it against; redeploy the template"
-        ));
-    };
-    if bucket != own_bucket {
-        return Err(format!(
-            "refused: the event is stored at {place}, outside the stack's failed-events bucket \
-             `{own_bucket}`"
-        ));
-    }
-    // The prefix the template tells the function to write under (its declared name).
-    let prefix = failed_events_prefix(function);
-    let name = key.strip_prefix(&prefix).unwrap_or_default();
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(format!(
-            "refused: the event is stored at {place}, outside {function}'s prefix `{prefix}` \
-             of the failed-events bucket"
-        ));
-    }
-    Ok(())
-}
-
 /// What happened to one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedriveOutcome {
@@ -542,7 +508,7 @@ pub async fn redrive<C: RedriveClient>(
 }
 
 /// The record with its claim check followed: a dead letter whose event is stored apart
-/// gets the event back, after [`check_claim`] allowed the place and the object was read;
+/// gets the event back, after [`crate::stored::check_claim`] allowed the place and the object was read;
 /// the letter's own event id, when it has one, must be the stored event's. `Ok(None)` when
 /// the letter carries its event (or is not JSON: decoding says why).
 async fn follow_claim_check<C: RedriveClient>(
@@ -557,7 +523,7 @@ async fn follow_claim_check<C: RedriveClient>(
     let Some((bucket, key)) = crate::stored::stored_event_location(&letter) else {
         return Ok(None);
     };
-    check_claim(
+    crate::stored::check_claim(
         request.failed_events_bucket.as_deref(),
         &request.function,
         &bucket,
@@ -1346,29 +1312,5 @@ mod tests {
             .admits("f", &event("shop.orders", "OrderPlaced"))
             .unwrap_err();
         assert!(reason.contains("invoked directly"), "{reason}");
-    }
-
-    #[test]
-    fn a_claim_check_must_point_into_the_functions_own_place() {
-        assert_eq!(
-            check_claim(Some("b"), "inventory", "b", "inventory/e-1.json"),
-            Ok(())
-        );
-        for (bucket, key) in [
-            ("other", "inventory/e-1.json"),
-            ("b", "payments/e-1.json"),
-            ("b", "inventory/"),
-            ("b", "inventory/a/e-1.json"),
-            ("b", "inventory/.."),
-            ("b", "inventoryx/e-1.json"),
-            ("b", "/inventory/e-1.json"),
-        ] {
-            let refused = check_claim(Some("b"), "inventory", bucket, key);
-            assert!(
-                refused.as_ref().is_err_and(|r| r.starts_with("refused")),
-                "{bucket} {key}"
-            );
-        }
-        assert!(check_claim(None, "inventory", "b", "inventory/e-1.json").is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! queue puts the stored event back into the letter, so show, redrive and watch see the event
 //! whole, as if it had travelled in the message.
 
+use eventrail_contract::declaration::failed_events_prefix;
 use serde_json::Value;
 
 use crate::aws::RawMessage;
@@ -116,6 +117,40 @@ pub async fn inline_stored_events(
     first_error.map_or(Ok(()), Err)
 }
 
+/// Checks a claim check before it is followed: the object must be in the stack's own
+/// failed-events bucket (`own_bucket`), directly under the function's prefix
+/// (`<function>/<name>`, no further `/`). Anything else is refused with the reason.
+pub fn check_claim(
+    own_bucket: Option<&str>,
+    function: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<(), String> {
+    let place = format!("s3://{bucket}/{key}");
+    let Some(own_bucket) = own_bucket else {
+        return Err(format!(
+            "refused: the event is stored at {place}, and the stack has no failed-events bucket \
+             output (FailedEventsBucketName) to check it against; redeploy the template"
+        ));
+    };
+    if bucket != own_bucket {
+        return Err(format!(
+            "refused: the event is stored at {place}, outside the stack's failed-events bucket \
+             `{own_bucket}`"
+        ));
+    }
+    // The prefix the template tells the function to write under (its declared name).
+    let prefix = failed_events_prefix(function);
+    let name = key.strip_prefix(&prefix).unwrap_or_default();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(format!(
+            "refused: the event is stored at {place}, outside {function}'s prefix `{prefix}` \
+             of the failed-events bucket"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +169,29 @@ mod tests {
         let inlined = json!({"kind": "poison", "event": {"id": "e-1"},
             "event_stored_at": {"bucket": "b", "key": "k", "bytes": 9}});
         assert_eq!(stored_event_location(&inlined), None, "already read back");
+    }
+
+    #[test]
+    fn a_claim_check_must_point_into_the_functions_own_place() {
+        assert_eq!(
+            check_claim(Some("b"), "inventory", "b", "inventory/e-1.json"),
+            Ok(())
+        );
+        for (bucket, key) in [
+            ("other", "inventory/e-1.json"),
+            ("b", "payments/e-1.json"),
+            ("b", "inventory/"),
+            ("b", "inventory/a/e-1.json"),
+            ("b", "inventory/.."),
+            ("b", "inventoryx/e-1.json"),
+            ("b", "/inventory/e-1.json"),
+        ] {
+            let refused = check_claim(Some("b"), "inventory", bucket, key);
+            assert!(
+                refused.as_ref().is_err_and(|r| r.starts_with("refused")),
+                "{bucket} {key}"
+            );
+        }
+        assert!(check_claim(None, "inventory", "b", "inventory/e-1.json").is_err());
     }
 }
