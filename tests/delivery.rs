@@ -10,28 +10,18 @@
 //! `cargo xtask test`; the test that removes inventory's permission runs alone (it would
 //! dead-letter the other tests' orders) and puts the permission back.
 
-use std::process::Command;
 use std::time::Instant;
 
 use eventrail_observe::Stack;
-use eventrail_tests::{FLOW_DEADLINE, fresh_sample, function_log_lines, repo, stack};
+use eventrail_tests::{FLOW_DEADLINE, fresh_sample, function_log_lines, stack};
 use serde_json::{Value, json};
 
 const EVENTS_PRINCIPAL: &str = "events.amazonaws.com";
 
 /// Runs the stock AWS CLI against the stack's endpoint; the parsed JSON it printed
 /// (`Value::Null` for no output), or its stderr.
-fn aws(stack: &Stack, args: &[&str]) -> Result<Value, String> {
-    let endpoint = std::env::var(eventrail_observe::ENDPOINT_VAR).unwrap_or_default();
-    let output = Command::new(eventrail_tests::aws_cli())
-        .args(args)
-        .args(["--output", "json", "--endpoint-url", endpoint.trim()])
-        .args(["--region", &stack.clients.region])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .map_err(|e| format!("running aws {args:?}: {e}"))?;
+fn aws(_stack: &Stack, args: &[&str]) -> Result<Value, String> {
+    let output = eventrail_tests::stock_aws(eventrail_tests::AwsCaller::AccountRoot, args);
     if !output.status.success() {
         return Err(format!(
             "aws {args:?}: {}",
@@ -46,23 +36,6 @@ fn aws(stack: &Stack, args: &[&str]) -> Result<Value, String> {
 
 fn aws_ok(stack: &Stack, args: &[&str]) -> Value {
     aws(stack, args).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Runs `eventrail <args>` against the stack; (success, stdout, stderr).
-fn eventrail(stack: &Stack, args: &[&str]) -> (bool, String, String) {
-    let mut command = Command::new(eventrail_tests::eventrail_binary());
-    command.current_dir(repo()).args(args);
-    if let Some(name) = &stack.outputs.stack_name {
-        command.args(["--stack", name]);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("running eventrail {args:?}: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// The messages of `queue_url`, peeked (visibility timeout 0, so nobody else loses them),
@@ -270,7 +243,7 @@ async fn an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_onc
     assert_eq!(body["detail-type"], "OrderPlaced");
 
     // `eventrail dlq show` names it a delivery failure, in JSON and for people.
-    let (ok, stdout, stderr) = eventrail(
+    let (ok, stdout, stderr) = eventrail_tests::eventrail_on(
         &stack,
         &["dlq", "show", "inventory", "--json", "--max", "1000"],
     );
@@ -289,7 +262,8 @@ async fn an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_onc
         correlation_id.as_str(),
         "{record}"
     );
-    let (ok, stdout, stderr) = eventrail(&stack, &["dlq", "show", "inventory", "--max", "1000"]);
+    let (ok, stdout, stderr) =
+        eventrail_tests::eventrail_on(&stack, &["dlq", "show", "inventory", "--max", "1000"]);
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("delivery-failure") && stdout.contains(&event_id),
@@ -300,7 +274,7 @@ async fn an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_onc
     // was never invoked before: its permission was gone).
     removed.restore().unwrap_or_else(|e| panic!("{e}"));
     let (ok, stdout, stderr) =
-        eventrail(&stack, &["dlq", "redrive", "inventory", "--id", &event_id]);
+        eventrail_tests::eventrail_on(&stack, &["dlq", "redrive", "inventory", "--id", &event_id]);
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stdout.contains("1 redriven, 0 left, 0 failed"),

@@ -4,11 +4,11 @@
 //! purpose are asserted here, then marked expected (`/_eventrail/iam/denials/<id>/expected`):
 //! after the run, the test command fails on any denial no test marked.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use eventrail_local::iam::{self, Denial};
-use eventrail_tests::{aws_cli, fresh_sample, poison_event, stack};
+use eventrail_tests::{AwsCaller as Caller, fresh_sample, poison_event, stack, stock_aws};
 use serde_json::Value;
 
 /// Long enough for a function's invocation on a loaded 2-core machine; nothing asserts time.
@@ -18,53 +18,9 @@ fn endpoint() -> String {
     std::env::var("EVENTRAIL_ENDPOINT").expect("EVENTRAIL_ENDPOINT: run `cargo xtask test`")
 }
 
-fn region() -> String {
-    eventrail_observe::aws::region_or_default(None)
-}
-
-/// Credentials for the stock `aws` CLI: LocalStack's account root (not enforced, as the
-/// root is not on AWS) unless a role session's are given.
-enum Caller<'a> {
-    Root,
-    Session(&'a Value),
-}
-
-/// Runs the stock `aws` CLI against the stack's LocalStack.
-fn aws(caller: Caller, args: &[&str]) -> Output {
-    let mut command = Command::new(aws_cli());
-    command
-        .args(args)
-        .args(["--endpoint-url", &endpoint(), "--region", &region()])
-        .args(["--output", "json"])
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN");
-    match caller {
-        Caller::Root => {
-            command
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test");
-        }
-        Caller::Session(credentials) => {
-            let field = |name: &str| {
-                credentials[name]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("credentials without {name}: {credentials}"))
-                    .to_owned()
-            };
-            command
-                .env("AWS_ACCESS_KEY_ID", field("AccessKeyId"))
-                .env("AWS_SECRET_ACCESS_KEY", field("SecretAccessKey"))
-                .env("AWS_SESSION_TOKEN", field("SessionToken"));
-        }
-    }
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", aws_cli().display()))
-}
-
 /// The CLI's JSON output, or a panic with what it printed.
 fn aws_json(caller: Caller, args: &[&str]) -> Value {
-    let output = aws(caller, args);
+    let output = stock_aws(caller, args);
     assert!(
         output.status.success(),
         "aws {}: {}{}",
@@ -82,7 +38,7 @@ fn aws_json(caller: Caller, args: &[&str]) -> Value {
 /// The execution role (name) of a deployed function.
 fn role_of(function_name: &str) -> String {
     let configuration = aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "lambda",
             "get-function-configuration",
@@ -140,8 +96,8 @@ struct RestorePolicy {
 
 impl Drop for RestorePolicy {
     fn drop(&mut self) {
-        let output = aws(
-            Caller::Root,
+        let output = stock_aws(
+            Caller::AccountRoot,
             &[
                 "iam",
                 "put-role-policy",
@@ -180,7 +136,7 @@ async fn a_statement_removed_with_the_aws_cli_denies_inventory_s_next_dead_lette
     // The role's policy as deployed, and the same without the statement that lets inventory
     // send to its own failure queue: put back with the stock CLI on the running stack.
     let current = aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "iam",
             "get-role-policy",
@@ -213,7 +169,7 @@ async fn a_statement_removed_with_the_aws_cli_denies_inventory_s_next_dead_lette
         document: document.to_string(),
     };
     aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "iam",
             "put-role-policy",
@@ -278,7 +234,7 @@ async fn a_statement_removed_with_the_aws_cli_denies_inventory_s_next_dead_lette
 /// Credentials of a session of `role` (LocalStack's STS; the caller is the account root).
 fn assume(role_arn: &str, session: &str) -> Value {
     let answer = aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "sts",
             "assume-role",
@@ -299,7 +255,7 @@ fn put_entry(caller: Caller, bus: &str, source: &str, detail_type: &str, detail:
         "DetailType": detail_type,
         "Detail": detail.to_string(),
     }]);
-    aws(
+    stock_aws(
         caller,
         &["events", "put-events", "--entries", &entries.to_string()],
     )
@@ -323,7 +279,7 @@ async fn an_untrusted_principal_cannot_forge_a_payment_and_the_payments_role_can
         "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
         "Action": "sts:AssumeRole"}]});
     let created = aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "iam",
             "create-role",
@@ -337,7 +293,7 @@ async fn an_untrusted_principal_cannot_forge_a_payment_and_the_payments_role_can
     let anything_on_the_bus = serde_json::json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}]});
     aws_json(
-        Caller::Root,
+        Caller::AccountRoot,
         &[
             "iam",
             "put-role-policy",
@@ -401,8 +357,8 @@ async fn an_untrusted_principal_cannot_forge_a_payment_and_the_payments_role_can
     let answer: Value = serde_json::from_slice(&allowed.stdout).unwrap();
     assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
 
-    aws(
-        Caller::Root,
+    stock_aws(
+        Caller::AccountRoot,
         &[
             "iam",
             "delete-role-policy",
@@ -412,8 +368,8 @@ async fn an_untrusted_principal_cannot_forge_a_payment_and_the_payments_role_can
             "put-anything",
         ],
     );
-    aws(
-        Caller::Root,
+    stock_aws(
+        Caller::AccountRoot,
         &["iam", "delete-role", "--role-name", &untrusted],
     );
 }

@@ -18,30 +18,16 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use eventrail_observe::{BusEvent, Stack};
-use eventrail_tests::{FLOW_DEADLINE, fresh_sample, place_order, repo, stack};
+use eventrail_tests::{FLOW_DEADLINE, fresh_sample, place_order, stack};
 use events::scenarios::{Scenario, new_order_id};
 use serde_json::{Value, json};
 
-/// `eventrail <args> --stack <the deployed stack>`, in the repository.
 fn command(stack: &Stack, args: &[&str]) -> Command {
-    let mut command = Command::new(eventrail_tests::eventrail_binary());
-    command.current_dir(repo()).args(args);
-    if let Some(name) = &stack.outputs.stack_name {
-        command.args(["--stack", name]);
-    }
-    command
+    eventrail_tests::eventrail_command_on(stack, args)
 }
 
-/// Runs `eventrail <args>`; returns (success, stdout, stderr).
 fn run(stack: &Stack, args: &[&str]) -> (bool, String, String) {
-    let output = command(stack, args)
-        .output()
-        .unwrap_or_else(|e| panic!("running eventrail {args:?}: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    eventrail_tests::eventrail_on(stack, args)
 }
 
 /// `dlq show <function> --json` records, until one satisfies `pick` (or the deadline).

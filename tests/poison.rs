@@ -6,11 +6,10 @@
 //! The failure queues are shared with the other end-to-end tests: each test finds its own
 //! record by a fresh correlation id, which the payload carries in every case.
 
-use std::process::Command;
 use std::time::Instant;
 
 use eventrail_observe::Stack;
-use eventrail_tests::{FLOW_DEADLINE, fresh_sample, repo, stack};
+use eventrail_tests::{FLOW_DEADLINE, fresh_sample, stack};
 use serde_json::Value;
 
 /// Puts an `OrderPlaced` whose `detail.data.order.note` is `note` (raw JSON text, which may
@@ -42,23 +41,6 @@ async fn put_detail(stack: &Stack, source: &str, detail_type: &str, detail: Stri
     assert_eq!(output.failed_entry_count(), 0, "{output:?}");
 }
 
-/// Runs `eventrail <args> --stack <the deployed stack>`; returns (success, stdout, stderr).
-fn eventrail(stack: &Stack, args: &[&str]) -> (bool, String, String) {
-    let mut command = Command::new(eventrail_tests::eventrail_binary());
-    command.current_dir(repo()).args(args);
-    if let Some(name) = &stack.outputs.stack_name {
-        command.args(["--stack", name]);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("running eventrail {args:?}: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 /// Whether a `dlq show --json` record is about the event that carries `correlation_id`: by
 /// the letter's fields, or in the payload kept as delivered.
 fn concerns(record: &Value, correlation_id: &str) -> bool {
@@ -74,7 +56,7 @@ fn concerns(record: &Value, correlation_id: &str) -> bool {
 fn wait_for_dead_letter(stack: &Stack, correlation_id: &str) -> (Value, String) {
     let started = Instant::now();
     loop {
-        let (ok, stdout, stderr) = eventrail(
+        let (ok, stdout, stderr) = eventrail_tests::eventrail_on(
             stack,
             &["dlq", "show", "inventory", "--json", "--max", "1000"],
         );
@@ -86,7 +68,10 @@ fn wait_for_dead_letter(stack: &Stack, correlation_id: &str) -> (Value, String) 
         // text view is asked again until it shows the record too.
         if let Some(record) = found {
             let message_id = record["message_id"].as_str().unwrap_or_default().to_owned();
-            let (_, text, _) = eventrail(stack, &["dlq", "show", "inventory", "--max", "1000"]);
+            let (_, text, _) = eventrail_tests::eventrail_on(
+                stack,
+                &["dlq", "show", "inventory", "--max", "1000"],
+            );
             if let Some(block) = text.split("── ").find(|b| b.starts_with(&message_id)) {
                 return (record, block.to_owned());
             }

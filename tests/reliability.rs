@@ -32,25 +32,12 @@ async fn a_900_kb_poison_event_is_kept_whole_through_its_dead_letter() {
     // `eventrail dlq show inventory --json` follows the claim check and prints the event
     // whole. (Asked again while a peek, another test's, hides the record for a moment.)
     let show = || {
-        let mut show = std::process::Command::new(eventrail_tests::eventrail_binary());
-        show.current_dir(eventrail_tests::repo()).args([
-            "dlq",
-            "show",
-            "inventory",
-            "--json",
-            "--max",
-            "100",
-        ]);
-        if let Some(name) = &stack.outputs.stack_name {
-            show.args(["--stack", name]);
-        }
-        let shown = show.output().unwrap();
-        assert!(
-            shown.status.success(),
-            "dlq show: {}",
-            String::from_utf8_lossy(&shown.stderr)
+        let (ok, stdout, stderr) = eventrail_tests::eventrail_on(
+            &stack,
+            &["dlq", "show", "inventory", "--json", "--max", "100"],
         );
-        String::from_utf8_lossy(&shown.stdout)
+        assert!(ok, "dlq show: {stderr}");
+        stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .find(|record| record["event"]["id"] == event_id.as_str())

@@ -192,6 +192,28 @@ pub fn eventrail(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("running eventrail: {e}"))
 }
 
+/// `eventrail <args> --stack <the deployed stack>`, run from the repository root.
+pub fn eventrail_command_on(stack: &Stack, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(eventrail_binary());
+    command.current_dir(repo()).args(args);
+    if let Some(name) = &stack.outputs.stack_name {
+        command.args(["--stack", name]);
+    }
+    command
+}
+
+/// Runs `eventrail <args>` against the deployed stack; returns (success, stdout, stderr).
+pub fn eventrail_on(stack: &Stack, args: &[&str]) -> (bool, String, String) {
+    let output = eventrail_command_on(stack, args)
+        .output()
+        .unwrap_or_else(|e| panic!("running eventrail {args:?}: {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The stock AWS CLI (`aws`, version 1), a client this project did not write: LocalStack's
 /// distribution depends on it, so it is in the LocalStack venv `cargo xtask test` installs.
 pub fn aws_cli() -> PathBuf {
@@ -199,6 +221,51 @@ pub fn aws_cli() -> PathBuf {
         .venv_dir("localstack")
         .join("bin")
         .join("aws")
+}
+
+/// Whose credentials the stock `aws` CLI signs with.
+pub enum AwsCaller<'a> {
+    /// LocalStack's account root (`test`/`test`): not evaluated by IAM, as the root is not.
+    AccountRoot,
+    /// A role session: the `Credentials` object `sts assume-role` printed.
+    Session(&'a Value),
+}
+
+/// Runs the stock `aws` CLI ([`aws_cli`]) against the deployed stack's LocalStack
+/// (`EVENTRAIL_ENDPOINT`), JSON output.
+pub fn stock_aws(caller: AwsCaller, args: &[&str]) -> std::process::Output {
+    let endpoint = std::env::var("EVENTRAIL_ENDPOINT")
+        .unwrap_or_else(|_| panic!("EVENTRAIL_ENDPOINT is not set: run `cargo xtask test`"));
+    let region = eventrail_observe::aws::region_or_default(None);
+    let mut command = std::process::Command::new(aws_cli());
+    command
+        .args(args)
+        .args(["--endpoint-url", endpoint.trim(), "--region", &region])
+        .args(["--output", "json"])
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    match caller {
+        AwsCaller::AccountRoot => {
+            command
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test");
+        }
+        AwsCaller::Session(credentials) => {
+            let field = |name: &str| {
+                credentials[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("credentials without {name}: {credentials}"))
+                    .to_owned()
+            };
+            command
+                .env("AWS_ACCESS_KEY_ID", field("AccessKeyId"))
+                .env("AWS_SECRET_ACCESS_KEY", field("SecretAccessKey"))
+                .env("AWS_SESSION_TOKEN", field("SessionToken"));
+        }
+    }
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", aws_cli().display()))
 }
 
 /// The log lines of a function's log group (CloudWatch Logs, where LocalStack's Lambda writes
