@@ -117,6 +117,11 @@ fn up(root: &Path, args: UpArgs) -> Result<ExitCode> {
 fn down(root: &Path) -> Result<ExitCode> {
     match localstack::read_up_state(root) {
         Some(state) => {
+            // Kept for `eventrail local denials` once LocalStack is gone (best effort: a
+            // LocalStack that does not answer has nothing to keep).
+            if let Ok(report) = eventrail_local::iam::denials(&state.endpoint) {
+                let _ = eventrail_local::iam::save_last_report(root, &report);
+            }
             localstack::stop_detached(root, &state, localstack::STOP_GRACE)?;
             println!(
                 "stopped LocalStack at {} (pid {})",
