@@ -272,6 +272,16 @@ class EvaluatorOperators(unittest.TestCase):
         plain = [dict(self.allow_own_events[0], Condition={"StringEquals": {"events:source": ["eventrail.inventory"]}})]
         self.assertEqual(self.verdict({"events:source": ["eventrail.inventory"]}, identity=plain).result, "ImplicitlyDenied")
 
+    def test_a_repeated_question_is_answered_from_memory_and_a_changed_policy_is_asked_again(self):
+        own = {"events:source": ["eventrail.inventory"], "events:detail-type": ["StockReserved"]}
+        first = self.verdict(own)
+        asked = self.evaluator._next_id
+        self.assertEqual(self.verdict(own).result, first.result)
+        self.assertEqual(self.evaluator._next_id, asked, "the same question went to Node again")
+        narrower = [dict(self.allow_own_events[0], Resource=BUS + "-other")]
+        self.assertEqual(self.verdict(own, identity=narrower).result, "ImplicitlyDenied")
+        self.assertEqual(self.evaluator._next_id, asked + 1, "a changed policy was not asked")
+
     def test_a_queue_policy_granting_the_role_suffices_in_the_same_account(self):
         queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:q"
         grant = [{"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sqs:SendMessage", "Resource": queue}]

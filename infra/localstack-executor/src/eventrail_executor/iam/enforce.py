@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from eventrail_executor.iam import lambda_logs, principals
@@ -69,7 +68,6 @@ def simulation(principal: principals.FunctionPrincipal, question: Question, call
         "aws:PrincipalAccount": principal.account_id,
         "aws:PrincipalType": "AssumedRole",
         "aws:SecureTransport": "true",  # the SDK talks HTTPS to AWS
-        "aws:CurrentTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:RequestedRegion": call.region,
     }
     context.update(question.context)

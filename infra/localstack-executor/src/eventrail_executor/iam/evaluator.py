@@ -42,6 +42,13 @@ class Verdict:
         return self.result == "Allowed"
 
 
+# How many verdicts are remembered. A verdict is keyed by the whole question, the policies as
+# read at the call included, so a changed policy is a new question: remembering never serves
+# a stale answer, it only spares the Node round trip for the same call made again (a busy
+# stack asks the same few questions thousands of times; each round trip is ~2 ms, serialised).
+CACHE_SIZE = 4096
+
+
 class Evaluator:
     def __init__(self, node: str | None = None, modules: str | None = None):
         self._node = node or os.environ.get(NODE_VARIABLE)
@@ -49,6 +56,7 @@ class Evaluator:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._next_id = 0
+        self._verdicts: dict[str, Verdict] = {}
 
     def configured(self) -> str | None:
         """Why the evaluator cannot run, or None when it can."""
@@ -76,35 +84,48 @@ class Evaluator:
         )
 
     def evaluate(self, simulation: dict[str, Any]) -> Verdict:
+        key = json.dumps(simulation, sort_keys=True)
         with self._lock:
-            for attempt in (1, 2):
-                if self._process is None or self._process.poll() is not None:
-                    self._process = self._start()
-                self._next_id += 1
-                question = {"id": self._next_id, "simulation": simulation}
-                try:
-                    assert self._process.stdin is not None and self._process.stdout is not None
-                    self._process.stdin.write(json.dumps(question) + "\n")
-                    self._process.stdin.flush()
-                    line = self._process.stdout.readline()
-                except (BrokenPipeError, OSError) as e:
-                    LOG.warning("eventrail IAM: evaluator pipe failed (attempt %s): %s", attempt, e)
-                    self._process = None
-                    continue
-                if not line:
-                    LOG.warning("eventrail IAM: evaluator exited (attempt %s)", attempt)
-                    self._process = None
-                    continue
-                answer = json.loads(line)
-                if answer.get("error"):
-                    return Verdict(result="Error", error=str(answer["error"]))
-                return Verdict(
-                    result=str(answer.get("result")),
-                    deny_statements=list(answer.get("denyStatements") or []),
-                    unmatched_identity=list(answer.get("unmatchedIdentity") or []),
-                    unmatched_resource=list(answer.get("unmatchedResource") or []),
-                )
-            raise EvaluatorUnavailable("the policy evaluator process keeps exiting; see LocalStack's log")
+            known = self._verdicts.get(key)
+            if known is not None:
+                return known
+            verdict = self._ask(simulation)
+            if verdict.error is None:
+                if len(self._verdicts) >= CACHE_SIZE:
+                    self._verdicts.clear()
+                self._verdicts[key] = verdict
+            return verdict
+
+    def _ask(self, simulation: dict[str, Any]) -> Verdict:
+        """One question to the Node process (the caller holds the lock)."""
+        for attempt in (1, 2):
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            self._next_id += 1
+            question = {"id": self._next_id, "simulation": simulation}
+            try:
+                assert self._process.stdin is not None and self._process.stdout is not None
+                self._process.stdin.write(json.dumps(question) + "\n")
+                self._process.stdin.flush()
+                line = self._process.stdout.readline()
+            except (BrokenPipeError, OSError) as e:
+                LOG.warning("eventrail IAM: evaluator pipe failed (attempt %s): %s", attempt, e)
+                self._process = None
+                continue
+            if not line:
+                LOG.warning("eventrail IAM: evaluator exited (attempt %s)", attempt)
+                self._process = None
+                continue
+            answer = json.loads(line)
+            if answer.get("error"):
+                return Verdict(result="Error", error=str(answer["error"]))
+            return Verdict(
+                result=str(answer.get("result")),
+                deny_statements=list(answer.get("denyStatements") or []),
+                unmatched_identity=list(answer.get("unmatchedIdentity") or []),
+                unmatched_resource=list(answer.get("unmatchedResource") or []),
+            )
+        raise EvaluatorUnavailable("the policy evaluator process keeps exiting; see LocalStack's log")
 
     def close(self) -> None:
         with self._lock:
