@@ -673,7 +673,7 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
 #[ignore = "needs LocalStack: cargo xtask test"]
 fn the_deployed_functions_are_fixed_address_executables() {
     let template =
-        eventrail_template::Template::load(eventrail_tests::repo().join("infra/template.yaml"))
+        eventrail_model::Template::load(eventrail_tests::repo().join("infra/template.yaml"))
             .expect("the repository's template");
     let binaries: Vec<String> = template
         .functions()
@@ -751,7 +751,7 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
          (eventrail_build::lambda_binary) did not apply",
         built.display()
     );
-    let template = eventrail_template::Template::load(copy.join("infra/template.yaml"))
+    let template = eventrail_model::Template::load(copy.join("infra/template.yaml"))
         .expect("the copy's template");
     for binary in template
         .functions()
@@ -800,7 +800,7 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
         deployed.outputs.keys()
     );
 
-    let project = eventrail_template::Project::load(&copy).expect("the copy is a project");
+    let project = eventrail_model::Project::load(&copy).expect("the copy is a project");
     let outputs = StackOutputs {
         stack_name: Some(stack_name.to_owned()),
         endpoint: Some(endpoint.clone()),

@@ -35,7 +35,7 @@ use eventrail_runtime::{
     HandlerError, Incoming, MAX_ENTRY_BYTES, OutgoingEvent, Publisher, PutEventsApi, RetryPolicy,
     TransportError,
 };
-use eventrail_template::Router;
+use eventrail_model::Router;
 use eventrail_tests::repo;
 use events::scenarios::Scenario;
 use events::{Event, OutboxMessage};

@@ -4,9 +4,10 @@
 //! reads in, the focused views, the DOT and SVG renderings, and the picture embedded in
 //! README.md and ARCHITECTURE.md being the generated one.
 
-use eventrail_template::System;
-use eventrail_template::docs::embedded_graph;
-use eventrail_template::flow::{EdgeKind, Focus, Graph, NodeKind};
+use eventrail_generate::Generate;
+use eventrail_model::System;
+use eventrail_views::docs::embedded_graph;
+use eventrail_views::flow::{EdgeKind, Focus, Graph, NodeKind};
 
 fn system() -> System {
     System::load(eventrail_tests::repo()).expect("the reference system loads")
@@ -280,7 +281,7 @@ fn thirty_functions() -> std::path::PathBuf {
         serde_json::to_string_pretty(&serde_json::json!({ "events": events })).unwrap(),
     )
     .unwrap();
-    eventrail_template::App::load(&dir)
+    eventrail_model::App::load(&dir)
         .and_then(|app| app.write_generated())
         .expect("the 30-function system generates");
     dir
@@ -319,7 +320,7 @@ fn thirty_functions_stay_readable() {
         .map(|i| text.find(&format!("subgraph g_f{i:02}[")).unwrap())
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
-    let lint = eventrail_template::lint::lint(&system, None).unwrap();
+    let lint = eventrail_check::lint::lint(&system, None).unwrap();
     assert!(lint.is_clean(), "{:#?}", lint.findings);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use eventrail_template::System;
-use eventrail_template::compat::{Baseline, ChangeKind};
-use eventrail_template::lint::{FindingKind, Report, lint};
+use eventrail_check::compat::{Baseline, ChangeKind};
+use eventrail_check::lint::{FindingKind, Report, lint};
+use eventrail_generate::Generate;
+use eventrail_model::System;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lint")
@@ -50,7 +51,7 @@ fn system_of(fixture: &str, regenerate: bool) -> PathBuf {
     if fixture != "clean" {
         copy_tree(&fixtures().join(fixture), &dir);
     }
-    if regenerate && let Ok(app) = eventrail_template::App::load(&dir) {
+    if regenerate && let Ok(app) = eventrail_model::App::load(&dir) {
         let _ = app.write_generated();
     }
     dir

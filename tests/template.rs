@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use eventrail_template::generate::rule_pattern;
-use eventrail_template::{App, FunctionDeclaration, SamConfig, Template, Violation};
+use eventrail_check::Violation;
+use eventrail_generate::Generate;
+use eventrail_model::{App, FunctionDeclaration, SamConfig, Template, rule_pattern};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -23,7 +24,7 @@ fn declared() -> Vec<FunctionDeclaration> {
 
 /// The invariants of `t` against the functions' declarations.
 fn check_invariants(t: &Template) -> Vec<Violation> {
-    eventrail_template::check_invariants(t, &declared(), &app().project.settings)
+    eventrail_check::check_invariants(t, &declared(), &app().project.settings)
 }
 
 /// The rule-subscribed functions, by name.
@@ -112,7 +113,7 @@ fn a_stale_generated_section_is_caught() {
         app.generated_files()
             .unwrap()
             .iter()
-            .filter(|f| f.kind == eventrail_template::GeneratedKind::Infrastructure)
+            .filter(|f| f.kind == eventrail_generate::GeneratedKind::Infrastructure)
             .all(|f| !f.stale)
     );
 }

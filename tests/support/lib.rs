@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use eventrail_observe::{BusEvent, FailureRecord, Flow, FlowReport, Router, Stack, Watch};
-use eventrail_template::{App, GeneratedKind, Template, check_invariants};
+use eventrail_check::check_invariants;
+use eventrail_generate::{Generate, GeneratedKind};
+use eventrail_model::{App, Template};
 use events::scenarios::Scenario;
 use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use eventrail_template::System;
-use eventrail_template::catalog_docs::catalog_pages;
+use eventrail_model::System;
+use eventrail_views::catalog_docs::catalog_pages;
 
 use crate::infra::{project, relative};
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use eventrail_template::System;
-use eventrail_template::flow::{Focus, Graph};
+use eventrail_model::System;
+use eventrail_views::flow::{Focus, Graph};
 
 use crate::infra::project;
 

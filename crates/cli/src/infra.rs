@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use eventrail_template::{App, Project};
+use eventrail_generate::Generate;
+use eventrail_model::{App, Project};
 
 /// `eventrail infra ...`.
 #[derive(Debug, Subcommand)]

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use eventrail_template::System;
-use eventrail_template::compat::Baseline;
-use eventrail_template::lint::{Report, lint};
+use eventrail_check::compat::Baseline;
+use eventrail_check::lint::{Report, lint};
+use eventrail_model::System;
 
 use crate::infra::project;
 

@@ -216,7 +216,7 @@ fn status(root: &Path, args: StatusArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     println!("health: ok");
-    let samconfig = eventrail_template::SamConfig::load(root.join("samconfig.toml"))?;
+    let samconfig = eventrail_model::SamConfig::load(root.join("samconfig.toml"))?;
     let environment = samconfig.environment(&args.config_env)?;
     let stack_name = environment
         .stack_name

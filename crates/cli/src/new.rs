@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use eventrail_contract::declaration::{EVERY_EVENT, check_function_name};
 use eventrail_contract::{Declaration, FunctionDeclaration, Invoke, Project};
-use eventrail_template::App;
-use eventrail_template::generate::generate_template;
+use eventrail_generate::{Generate, generate_template};
+use eventrail_model::App;
 
 use crate::infra::{project, relative};
 

@@ -6,7 +6,7 @@ use clap::Args;
 use eventrail_contract::Project;
 use eventrail_local::{localstack, paths};
 use eventrail_observe::{Connection, Stack};
-use eventrail_template::SamConfig;
+use eventrail_model::SamConfig;
 
 /// Which deployed stack, and how to reach AWS.
 #[derive(Debug, Clone, Args)]

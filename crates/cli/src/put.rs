@@ -202,7 +202,7 @@ fn check_command(project: &Project, name: &str, body: &Value) -> Result<Vec<Stri
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let schema = eventrail_template::schema::Schema::load(&path)?;
+    let schema = eventrail_model::schema::Schema::load(&path)?;
     Ok(schema
         .validate(body)
         .map_err(|e| anyhow::anyhow!("{e}"))?

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use eventrail_template::{Route, Router, Template};
+use eventrail_model::{Route, Router, Template};
 use serde_json::Value;
 
 /// Arguments of `eventrail routes`.

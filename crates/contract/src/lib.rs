@@ -9,6 +9,7 @@
 
 pub mod declaration;
 mod envelope;
+pub mod names;
 pub mod project;
 mod validate;
 

@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
-use eventrail_template::{SamConfig, Template};
+use eventrail_model::{SamConfig, Template};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -616,8 +616,8 @@ async fn ensure_archives_outside_stack(
     let events = aws_sdk_eventbridge::Client::new(&clients.config);
     for archive in skipped {
         let retention = match &archive.retention_days {
-            Some(eventrail_template::Setting::Literal(days)) => Some(*days),
-            Some(eventrail_template::Setting::Parameter { name, default, .. }) => overrides
+            Some(eventrail_model::Setting::Literal(days)) => Some(*days),
+            Some(eventrail_model::Setting::Parameter { name, default, .. }) => overrides
                 .get(name)
                 .and_then(|v| v.parse::<i64>().ok())
                 .or(*default),

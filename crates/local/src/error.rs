@@ -57,7 +57,7 @@ pub enum Error {
     Build(String),
 
     #[error("template: {0}")]
-    Template(#[from] eventrail_template::TemplateError),
+    Template(#[from] eventrail_model::TemplateError),
 
     #[error("deploy of stack {stack}: {message}")]
     Deploy { stack: String, message: String },

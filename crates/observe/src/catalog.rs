@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use eventrail_contract::{CatalogIndex, Project};
-use eventrail_template::schema::Schema;
+use eventrail_model::schema::Schema;
 use serde_json::Value;
 
 use crate::error::{ObserveError, Result};

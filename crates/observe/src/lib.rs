@@ -48,7 +48,7 @@ pub use deployed::{Connection, stack_outputs};
 pub use dlq::{DeadLetterMessage, QueueSummary};
 pub use error::{ObserveError, Result};
 pub use event::ObservedEvent;
-pub use eventrail_template::Router;
+pub use eventrail_model::Router;
 pub use failure::{DeliveryFailure, FailureKind, FailureRecord, HandlerFailure};
 pub use flow::{CausalStep, Flow, FlowProblem, group_by_correlation};
 pub use outbox::{OutboxBody, OutboxMessage};

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::event::ObservedEvent;
 use crate::flow::Flow;
 use crate::watch::FlowReport;
-use eventrail_template::Router;
+use eventrail_model::Router;
 
 /// Renders a report:
 ///

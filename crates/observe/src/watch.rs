@@ -13,7 +13,7 @@ use crate::outbox::{OutboxBody, OutboxMessage};
 use crate::outputs::{FailureQueue, StackOutputs};
 use crate::render;
 use crate::tap::Tap;
-use eventrail_template::Router;
+use eventrail_model::Router;
 
 /// How long [`Watch::poll`] waits on the tap queue for a first event (SQS long polling).
 /// Every queue of a stack is read on each poll: polled without waiting, one watch on the

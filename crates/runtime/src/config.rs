@@ -2,17 +2,10 @@
 
 use eventrail_contract::Declaration;
 
-/// Bus the function publishes to.
-pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
-/// Queue that receives poison events (the function's on-failure queue).
-pub const DLQ_URL_VAR: &str = "EVENTRAIL_DLQ_URL";
-/// Bucket a dead letter's event goes to when the letter is too large for a queue message.
-pub const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
-/// Key prefix of this function's events in that bucket (the template sets it; its role may
-/// write under it only).
-pub use eventrail_contract::declaration::FAILED_EVENTS_PREFIX_VAR;
-/// `1`/`true`: return emitted events and dead letters in the response instead of sending them.
-pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
+// The variables the template sets, named once in the contract (the generator writes them).
+pub use eventrail_contract::names::{
+    BUS_NAME_VAR, DLQ_URL_VAR, DRY_RUN_VAR, FAILED_EVENTS_BUCKET_VAR, FAILED_EVENTS_PREFIX_VAR,
+};
 /// Name Lambda gives the function.
 pub const FUNCTION_NAME_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
 

@@ -51,9 +51,9 @@ mod memory;
 pub use memory::MemoryStore;
 
 /// Environment variable holding the name of the function's idempotency table.
-pub const TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
+pub use eventrail_contract::names::IDEMPOTENCY_TABLE_VAR as TABLE_VAR;
 /// Environment variable holding the records' time-to-live in seconds.
-pub const TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
+pub use eventrail_contract::names::IDEMPOTENCY_TTL_VAR as TTL_VAR;
 /// How long a completed record keeps a key "done" unless configured otherwise: 7 days.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long an in-progress record blocks duplicates when the attempt has no deadline

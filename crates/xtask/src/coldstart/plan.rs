@@ -12,7 +12,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use eventrail_contract::{FunctionDeclaration, Invoke, Project};
-use eventrail_template::Template;
+use eventrail_model::Template;
 use serde_json::Value;
 
 /// The package of the baseline, a bare `lambda_runtime` hello world, and its binary on

@@ -7,11 +7,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
+use eventrail_generate::Generate;
 use serde::Serialize;
 
 use crate::compat::{Baseline, CompatError, EventChanges, compatibility};
-use crate::schema::Lookup;
-use crate::system::System;
+use eventrail_model::System;
+use eventrail_model::schema::Lookup;
 
 /// The kinds of finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -614,10 +615,10 @@ impl Lint<'_> {
 pub enum LintError {
     /// The samples.
     #[error(transparent)]
-    App(crate::AppError),
+    App(eventrail_model::AppError),
     /// A schema that does not compile.
     #[error(transparent)]
-    Schema(crate::schema::SchemaError),
+    Schema(eventrail_model::schema::SchemaError),
     /// The baseline.
     #[error(transparent)]
     Baseline(#[from] CompatError),

@@ -1,4 +1,4 @@
-//! Builds the typed model from the long-form JSON of a template.
+//! Extracts the typed model from the long-form JSON of a template.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,8 +6,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::TemplateError;
-use crate::model::*;
 use crate::refs::direct_ref;
+use crate::resources::*;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Model {
@@ -63,7 +63,7 @@ impl Ctx<'_> {
     }
 }
 
-pub(crate) fn build(json: &Value, file: &Path) -> Result<Model, TemplateError> {
+pub(crate) fn extract(json: &Value, file: &Path) -> Result<Model, TemplateError> {
     let root = json
         .as_object()
         .ok_or_else(|| TemplateError::invalid(file, "<root>", "a template must be a mapping"))?;

@@ -16,8 +16,8 @@ use eventrail_contract::CatalogIndex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::schema::{Schema, SchemaField};
-use crate::system::System;
+use eventrail_model::System;
+use eventrail_model::schema::{Schema, SchemaField};
 
 /// What a baseline is, or why it cannot be read.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use eventrail_contract::FunctionDeclaration;
 use eventrail_contract::declaration::{EnvValue, logical_id};
 
-use crate::system::{FlowRule, System};
+use eventrail_model::{FlowRule, System};
 
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

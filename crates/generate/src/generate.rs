@@ -12,8 +12,16 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use eventrail_contract::declaration::{EnvValue, FAILED_EVENTS_PREFIX_VAR, failed_events_prefix};
+use eventrail_contract::declaration::{EnvValue, failed_events_prefix};
+use eventrail_contract::names::{
+    APP_SOURCES_POLICY, BUS_NAME_VAR, DLQ_URL_VAR, FAILED_EVENTS_BUCKET, FAILED_EVENTS_BUCKET_VAR,
+    FAILED_EVENTS_PREFIX_VAR, HAS_TRUSTED_PUBLISHERS_CONDITION, IDEMPOTENCY_TABLE_VAR,
+    IDEMPOTENCY_TTL_VAR, TRUSTED_PUBLISHERS_PARAMETER,
+};
 use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, Invoke};
+use eventrail_model::declared::{
+    GenerateError, app_sources_pattern, emitted_sources, function_error, rule_pattern,
+};
 use serde_json::Value;
 
 /// The line that opens the generated resources.
@@ -25,23 +33,6 @@ pub const OUTPUTS_BEGIN: &str =
     "  # ==== generated outputs: begin (`eventrail infra generate`) ====";
 /// The line that closes them.
 pub const OUTPUTS_END: &str = "  # ==== generated outputs: end ====";
-
-/// A declaration that cannot be turned into resources; names the function and the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {message}")]
-pub struct GenerateError {
-    /// The manifest or template at fault.
-    pub file: String,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-fn function_error(f: &FunctionDeclaration, message: String) -> GenerateError {
-    GenerateError {
-        file: f.dir.join("Cargo.toml").display().to_string(),
-        message,
-    }
-}
 
 /// JSON with object keys sorted at every level, so generated text never depends on map order.
 pub fn canonical_json(value: &Value) -> String {
@@ -61,73 +52,6 @@ pub fn canonical_json(value: &Value) -> String {
         }
         other => other.to_string(),
     }
-}
-
-/// The event pattern of a consumer's rule: the sources and detail-types of what it consumes
-/// (every source with the app's prefix for `["*"]`), plus its `filter` on `detail`.
-pub fn rule_pattern(
-    f: &FunctionDeclaration,
-    catalog: &CatalogIndex,
-    settings: &AppSettings,
-) -> Result<Value, GenerateError> {
-    let d = &f.declaration;
-    let mut pattern = serde_json::Map::new();
-    if d.consumes_everything() {
-        pattern.insert(
-            "source".to_owned(),
-            serde_json::json!([{ "prefix": settings.source_prefix }]),
-        );
-    } else {
-        let mut sources: Vec<String> = Vec::new();
-        for detail_type in &d.consumes {
-            let event = catalog.event(detail_type).ok_or_else(|| {
-                function_error(
-                    f,
-                    format!(
-                        "[package.metadata.eventrail] consumes `{detail_type}`, which is not in the \
-                         catalog ({}); known: {}. Add it with `eventrail new event`",
-                        settings.catalog,
-                        catalog.known()
-                    ),
-                )
-            })?;
-            if !sources.contains(&event.source) {
-                sources.push(event.source.clone());
-            }
-        }
-        pattern.insert("source".to_owned(), serde_json::json!(sources));
-        pattern.insert("detail-type".to_owned(), serde_json::json!(d.consumes));
-    }
-    if let Some(filter) = &d.filter {
-        pattern.insert("detail".to_owned(), filter.clone());
-    }
-    Ok(Value::Object(pattern))
-}
-
-/// Sources a function may put: the sources of the catalog events it emits.
-pub fn emitted_sources(
-    f: &FunctionDeclaration,
-    catalog: &CatalogIndex,
-    settings: &AppSettings,
-) -> Result<Vec<String>, GenerateError> {
-    let mut sources = Vec::new();
-    for detail_type in &f.declaration.emits {
-        let event = catalog.event(detail_type).ok_or_else(|| {
-            function_error(
-                f,
-                format!(
-                    "[package.metadata.eventrail] emits `{detail_type}`, which is not in the catalog \
-                     ({}); known: {}. Add it with `eventrail new event`",
-                    settings.catalog,
-                    catalog.known()
-                ),
-            )
-        })?;
-        if !sources.contains(&event.source) {
-            sources.push(event.source.clone());
-        }
-    }
-    Ok(sources)
 }
 
 fn yaml_string(text: &str) -> String {
@@ -255,13 +179,13 @@ pub fn function_resources(
     }
     out.push_str("      Environment:\n        Variables:\n");
     if d.emits_events() {
-        out.push_str("          EVENTRAIL_BUS_NAME: !Ref EventBus\n");
+        let _ = writeln!(out, "          {BUS_NAME_VAR}: !Ref EventBus");
     }
-    let _ = writeln!(out, "          EVENTRAIL_DLQ_URL: !Ref {failure}");
+    let _ = writeln!(out, "          {DLQ_URL_VAR}: !Ref {failure}");
     if d.is_consumer() {
         let _ = writeln!(
             out,
-            "          EVENTRAIL_FAILED_EVENTS_BUCKET: !Ref {FAILED_EVENTS_BUCKET}\n          {FAILED_EVENTS_PREFIX_VAR}: {}",
+            "          {FAILED_EVENTS_BUCKET_VAR}: !Ref {FAILED_EVENTS_BUCKET}\n          {FAILED_EVENTS_PREFIX_VAR}: {}",
             yaml_string(&failed_events_prefix(name))
         );
     }
@@ -655,10 +579,6 @@ fn oldest_message_metric(queue: &str, retention_seconds: u64) -> Metric<'static>
     }
 }
 
-/// The variable naming a function's idempotency table (`eventrail_runtime::idempotency`).
-pub const IDEMPOTENCY_TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
-/// The variable holding its records' time-to-live in seconds.
-pub const IDEMPOTENCY_TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
 /// What the idempotency store does, and all its role may do on the table.
 pub const IDEMPOTENCY_ACTIONS: &[&str] = &[
     "dynamodb:GetItem",
@@ -698,7 +618,7 @@ pub fn function_outputs(f: &FunctionDeclaration) -> String {
     Description: Name of the {name} function
     Value: !Ref {id}
   {id}FailureQueueUrl:
-    Description: On-failure destination and poison-event queue of {name} (EVENTRAIL_DLQ_URL)
+    Description: On-failure destination and poison-event queue of {name} ({DLQ_URL_VAR})
     Value: !Ref {id}FailureQueue
 "#
     );
@@ -814,9 +734,6 @@ pub fn generate_template(
     Ok(text)
 }
 
-/// Logical id of the generated bucket that keeps failed events too large for a queue message.
-pub const FAILED_EVENTS_BUCKET: &str = "FailedEventsBucket";
-
 /// The bucket a dead letter's event goes to when the letter would not fit in a queue message
 /// (a claim check: the letter keeps the bucket and key). Kept when the stack is deleted: it
 /// holds failed events. Objects expire with the failure queues' retention.
@@ -847,15 +764,6 @@ fn failed_events_bucket() -> String {
 "#
     )
 }
-
-/// Logical id of the generated bus policy statement that keeps the app's sources to its roles.
-pub const APP_SOURCES_POLICY: &str = "EventBusAppSourcesPolicy";
-/// Template parameter listing principals (operators, CI) also allowed to put the app's sources.
-pub const TRUSTED_PUBLISHERS_PARAMETER: &str = "TrustedPublisherArns";
-
-/// The template condition that holds when `TrustedPublisherArns` lists someone: the bus
-/// policy names them only then, so an empty parameter adds no empty value to the exemption.
-pub const HAS_TRUSTED_PUBLISHERS_CONDITION: &str = "HasTrustedPublishers";
 
 /// The bus policy statement that denies `PutEvents` of the app's sources (`source-prefix*`) to
 /// every principal but the roles of the functions that emit and the principals listed in the
@@ -938,11 +846,6 @@ fn app_sources_bus_policy(
 "#,
         source = yaml_string(&app_sources_pattern(settings)),
     ))
-}
-
-/// The `events:source` pattern of every source of the app: its source prefix and `*`.
-pub fn app_sources_pattern(settings: &AppSettings) -> String {
-    format!("{}*", settings.source_prefix)
 }
 
 fn strip_between(text: &str, begin: &str, end: &str) -> String {

@@ -1,10 +1,11 @@
 //! Reads `infra/template.yaml` (AWS SAM / CloudFormation, short-form tags included) into
 //! long-form JSON and a small typed model of what eventrail cares about: functions, their
-//! EventBridge rules and targets, queues, alarms and outputs. It also reads `samconfig.toml`
-//! and checks the template's delivery and least-privilege invariants.
+//! EventBridge rules and targets, queues, alarms and outputs. It also reads `samconfig.toml`,
+//! the events' JSON schemas and the application (its settings, the functions' declarations,
+//! the catalog), and joins them into one [`System`] for the offline tools.
 //!
 //! ```no_run
-//! use eventrail_template::Template;
+//! use eventrail_model::Template;
 //!
 //! let mut template = Template::load("infra/template.yaml")?;
 //! for rule in template.rules() {
@@ -14,25 +15,18 @@
 //! // Deploying elsewhere: point every function at uploaded code and send the JSON.
 //! template.set_code_uri("Planner", serde_json::json!("s3://bucket/planner.zip"))?;
 //! let body: String = template.to_json_string();
-//! # Ok::<(), eventrail_template::TemplateError>(())
+//! # Ok::<(), eventrail_model::TemplateError>(())
 //! ```
 
 mod app;
-mod build;
-pub mod catalog_docs;
-pub mod compat;
-pub mod docs;
+pub mod declared;
 mod error;
-pub mod flow;
-pub mod generate;
-pub mod invariants;
-pub mod lint;
-mod model;
+mod extract;
 mod refs;
+mod resources;
 mod routes;
 mod samconfig;
 pub mod schema;
-mod svg;
 pub mod system;
 mod yaml;
 
@@ -40,19 +34,18 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use app::{App, AppError, GeneratedFile, GeneratedKind};
+pub use app::{App, AppError};
+pub use declared::{GenerateError, rule_pattern};
 pub use error::TemplateError;
 pub use eventrail_contract::{FunctionDeclaration, Project};
-pub use invariants::{Violation, check_invariants};
-pub use model::{
+pub use refs::{direct_ref, references};
+pub use resources::{
     Alarm, Archive, DeadLetter, Destination, EventInvokeConfig, Function, Output, Parameter,
     Permissions, Queue, QueuePolicy, RetryPolicy, RoleSource, Rule, RuleOrigin, Setting, Statement,
     Target,
 };
-pub use refs::{direct_ref, references};
 pub use routes::{Route, Router};
 pub use samconfig::{SamConfig, SamEnvironment};
-pub use svg::SvgError;
 pub use system::{FlowRule, System, SystemError};
 pub use yaml::yaml_to_json;
 
@@ -64,7 +57,7 @@ pub use yaml::yaml_to_json;
 pub struct Template {
     file: PathBuf,
     json: Value,
-    model: build::Model,
+    model: extract::Model,
 }
 
 impl Template {
@@ -84,7 +77,7 @@ impl Template {
     /// Builds the model from long-form JSON (for instance a modified [`Template::json`]).
     pub fn from_json(json: Value, file: impl AsRef<Path>) -> Result<Self, TemplateError> {
         let file = file.as_ref().to_path_buf();
-        let model = build::build(&json, &file)?;
+        let model = extract::extract(&json, &file)?;
         Ok(Template { file, json, model })
     }
 

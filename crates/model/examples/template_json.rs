@@ -1,9 +1,9 @@
 //! Prints a template as normalised long-form JSON, optionally pointing every function's
 //! `CodeUri` at `s3://BUCKET/PREFIX/<binary>.zip`.
 //!
-//! `cargo run -p eventrail-template --example template_json -- infra/template.yaml [BUCKET PREFIX]`
+//! `cargo run -p eventrail-model --example template_json -- infra/template.yaml [BUCKET PREFIX]`
 
-use eventrail_template::Template;
+use eventrail_model::Template;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

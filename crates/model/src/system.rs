@@ -11,7 +11,7 @@ use eventrail_contract::{CatalogEvent, FunctionDeclaration};
 use eventrail_pattern::{Alternative, Domain, FieldTest, Pattern};
 use serde_json::Value;
 
-use crate::generate::rule_pattern;
+use crate::declared::rule_pattern;
 use crate::schema::{Lookup, Schema, SchemaError};
 use crate::{App, AppError, RuleOrigin, Template, TemplateError};
 

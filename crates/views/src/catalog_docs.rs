@@ -8,9 +8,9 @@ use std::path::Path;
 use eventrail_contract::CatalogEvent;
 use serde_json::Value;
 
-use crate::AppError;
 use crate::flow::{Focus, Graph};
-use crate::system::System;
+use eventrail_model::AppError;
+use eventrail_model::System;
 
 /// One generated page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +161,7 @@ fn event_page(system: &System, event: &CatalogEvent) -> Result<Page, AppError> {
 
     text.push_str("## Place in the flow\n\n");
     let graph = Graph::build(system, &Focus::Event(event.detail_type.clone()))
-        .map_err(|e| AppError::Graph(e.to_string()))?;
+        .map_err(|e| AppError::Graph(Box::new(e)))?;
     text.push_str(&format!("```mermaid\n{}```\n", graph.to_mermaid()));
     Ok(Page {
         file: page_name(event),
@@ -200,7 +200,7 @@ pub fn catalog_pages(system: &System) -> Result<Vec<Page>, AppError> {
         ));
         pages.push(page);
     }
-    let graph = Graph::build(system, &Focus::All).map_err(|e| AppError::Graph(e.to_string()))?;
+    let graph = Graph::build(system, &Focus::All).map_err(|e| AppError::Graph(Box::new(e)))?;
     index.push_str(&format!(
         "\n## The whole flow\n\n```mermaid\n{}```\n",
         graph.to_mermaid()

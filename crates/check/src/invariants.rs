@@ -10,15 +10,16 @@ use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
-use eventrail_contract::declaration::{FAILED_EVENTS_PREFIX_VAR, failed_events_prefix};
+use eventrail_contract::declaration::failed_events_prefix;
+use eventrail_contract::names::{
+    BUS_NAME_VAR, DLQ_URL_VAR, FAILED_EVENTS_BUCKET_VAR, FAILED_EVENTS_PREFIX_VAR,
+    TRUSTED_PUBLISHERS_PARAMETER,
+};
 use eventrail_contract::{AppSettings, FunctionDeclaration, Invoke};
 
-/// The variable naming the failed-events bucket (`eventrail_runtime::config`).
-const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
-
-use crate::Template;
-use crate::model::{Function, RoleSource, Setting, Statement};
-use crate::refs::{direct_ref, references};
+use eventrail_model::Template;
+use eventrail_model::{Function, RoleSource, Setting, Statement};
+use eventrail_model::{direct_ref, references};
 
 /// EventBridge target `RetryPolicy.MaximumEventAgeInSeconds` range.
 pub const TARGET_MAX_EVENT_AGE: RangeInclusive<i64> = 60..=86_400;
@@ -191,7 +192,7 @@ const PUT_EVENTS_SET_OPERATOR: &str = "ForAllValues:StringEquals";
 /// The set operator of the bus policy's deny on `events:source`.
 const DENY_SET_OPERATOR: &str = "ForAnyValue:StringLike";
 /// The parameter listing the other principals that may put the app's sources.
-const TRUSTED_PUBLISHERS: &str = crate::generate::TRUSTED_PUBLISHERS_PARAMETER;
+const TRUSTED_PUBLISHERS: &str = TRUSTED_PUBLISHERS_PARAMETER;
 
 /// The bus must deny `PutEvents` of the app's sources to every principal but the roles of the
 /// functions that emit (and the trusted publishers): otherwise any role or user of the account
@@ -207,7 +208,7 @@ fn check_app_sources_policy(
     functions: &[FunctionDeclaration],
     settings: &AppSettings,
 ) -> Vec<Violation> {
-    let pattern = crate::generate::app_sources_pattern(settings);
+    let pattern = eventrail_model::declared::app_sources_pattern(settings);
     let bus_policies: Vec<(&String, &Value)> = template
         .json()
         .get("Resources")
@@ -715,17 +716,16 @@ impl Checker<'_> {
             }
         }
 
-        match (f.environment.get("EVENTRAIL_DLQ_URL"), &failure_queue) {
+        match (f.environment.get(DLQ_URL_VAR), &failure_queue) {
             (None, _) if !exempt => self.push(
                 Some(f),
                 id,
-                "has no EVENTRAIL_DLQ_URL; set it to !Ref of its on-failure queue so poison events go there"
-                    .to_owned(),
+                format!("has no {DLQ_URL_VAR}; set it to !Ref of its on-failure queue so poison events go there"),
             ),
             (Some(v), Some(q)) if direct_ref(v) != Some(q.as_str()) => self.push(
                 Some(f),
                 id,
-                format!("EVENTRAIL_DLQ_URL does not name its on-failure queue {q}"),
+                format!("{DLQ_URL_VAR} does not name its on-failure queue {q}"),
             ),
             _ => {}
         }
@@ -922,7 +922,7 @@ impl Checker<'_> {
             );
         }
 
-        let emits = f.environment.contains_key("EVENTRAIL_BUS_NAME");
+        let emits = f.environment.contains_key(BUS_NAME_VAR);
         let mut may_put_events = false;
         let mut may_send_failure = false;
         let mut may_log = false;
@@ -963,7 +963,7 @@ impl Checker<'_> {
                     self.push(
                         Some(f),
                         id,
-                        format!("{what} allows events:PutEvents but the function does not emit (no EVENTRAIL_BUS_NAME)"),
+                        format!("{what} allows events:PutEvents but the function does not emit (no {BUS_NAME_VAR})"),
                     );
                 }
             }
@@ -1030,7 +1030,9 @@ impl Checker<'_> {
             self.push(
                 Some(f),
                 id,
-                "emits (EVENTRAIL_BUS_NAME is set) but its role may not events:PutEvents on the bus".to_owned(),
+                format!(
+                    "emits ({BUS_NAME_VAR} is set) but its role may not events:PutEvents on the bus"
+                ),
             );
         }
         if let Some(q) = failure_queue

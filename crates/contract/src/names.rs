@@ -1,0 +1,32 @@
+//! Names more than one crate must spell the same way: the environment variables the template
+//! sets and the runtime reads, and the template's names the generator writes and the checks
+//! look for. Each is written here once; the generator, the checks and the runtime import it.
+
+/// Bus the function publishes to; set only for a function that emits.
+pub const BUS_NAME_VAR: &str = "EVENTRAIL_BUS_NAME";
+/// Queue that receives poison events (the function's on-failure queue).
+pub const DLQ_URL_VAR: &str = "EVENTRAIL_DLQ_URL";
+/// Bucket a dead letter's event goes to when the letter is too large for a queue message.
+pub const FAILED_EVENTS_BUCKET_VAR: &str = "EVENTRAIL_FAILED_EVENTS_BUCKET";
+/// The variable that tells a function where, in the failed-events bucket, the events of its
+/// dead letters too large for a queue message go: the template sets it to
+/// [`crate::declaration::failed_events_prefix`] of the function's declared name, and limits
+/// the function's role to `s3:PutObject` under that same prefix, so the key the runtime writes
+/// and the resource the role may write are one statement.
+pub const FAILED_EVENTS_PREFIX_VAR: &str = "EVENTRAIL_FAILED_EVENTS_PREFIX";
+/// `1`/`true`: return emitted events and dead letters in the response instead of sending them.
+pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
+/// The DynamoDB table of a function's idempotency records; set when it declares one.
+pub const IDEMPOTENCY_TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
+/// How long the idempotency records live, in seconds.
+pub const IDEMPOTENCY_TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
+
+/// Logical id of the generated bucket that keeps failed events too large for a queue message.
+pub const FAILED_EVENTS_BUCKET: &str = "FailedEventsBucket";
+/// Logical id of the generated bus policy statement that keeps the app's sources to its roles.
+pub const APP_SOURCES_POLICY: &str = "EventBusAppSourcesPolicy";
+/// Template parameter listing principals (operators, CI) also allowed to put the app's sources.
+pub const TRUSTED_PUBLISHERS_PARAMETER: &str = "TrustedPublisherArns";
+/// The template condition that holds when `TrustedPublisherArns` lists someone: the bus
+/// policy names them only then, so an empty parameter adds no empty value to the exemption.
+pub const HAS_TRUSTED_PUBLISHERS_CONDITION: &str = "HasTrustedPublishers";

@@ -1,0 +1,15 @@
+//! Pictures and pages of an eventrail application, drawn from its [`System`] model: the flow
+//! graph (commands, producers, events, rules, functions, failure queues) as Mermaid, Graphviz
+//! DOT or SVG, the graph embedded between markers in the project's Markdown files, and the
+//! event catalog as Markdown pages. Views only read the model; they change no file.
+//!
+//! [`System`]: eventrail_model::System
+
+pub mod catalog_docs;
+pub mod docs;
+pub mod flow;
+mod svg;
+
+pub use catalog_docs::{Page, catalog_pages};
+pub use flow::{Focus, Graph};
+pub use svg::SvgError;
