@@ -376,7 +376,7 @@ async fn archive_excludes_replays_and_a_replay_redelivers() {
         );
         assert_eq!(events[0].data(), events[1].data(), "{text}");
     }
-    assert_eq!(report.outbox.len(), 1, "deduplicated outbox:\n{text}");
+    assert_eq!(report.messages.len(), 1, "deduplicated outbox:\n{text}");
     assert!(
         report.failures.is_empty(),
         "{}",
@@ -490,7 +490,7 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
     }
     // Five deliveries of OrderShipped-with-that-key reached notifications (3 from the
     // chain, 2 direct); the customer got one message.
-    assert_eq!(report.outbox.len(), 1, "{text}");
+    assert_eq!(report.messages.len(), 1, "{text}");
     assert!(
         report.failures.is_empty(),
         "{}",
@@ -520,8 +520,8 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
     let placed = place(&stack, &mut watch, Scenario::HappyPath).await;
     let reports = finish(&mut watch, std::slice::from_ref(&placed)).await;
     assert_exact(&placed, &reports[0]);
-    assert_eq!(reports[0].outbox.len(), 1, "the first delivery notifies");
-    let first_message = reports[0].outbox[0].clone();
+    assert_eq!(reports[0].messages.len(), 1, "the first delivery notifies");
+    let first_message = reports[0].messages[0].clone();
     let shipped = reports[0].flow.of_type("OrderShipped")[0].clone();
 
     // 1. Invoked directly with the same event under a new id: handled, nothing sent, and the
@@ -570,9 +570,9 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
     let report = watch.report(&placed.correlation_id, placed.title.clone());
     let text = report.render(routes().as_ref());
     assert_eq!(report.flow.of_type("OrderShipped").len(), 2, "{text}");
-    assert_eq!(report.outbox.len(), 1, "one notification:\n{text}");
+    assert_eq!(report.messages.len(), 1, "one notification:\n{text}");
     assert_eq!(
-        report.outbox[0].message_id, first_message.message_id,
+        report.messages[0].message_id, first_message.message_id,
         "{text}"
     );
     assert!(
@@ -642,7 +642,7 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
     // The totals, across every flow this test started.
     let ours = watch.followed_events();
     assert_eq!(ours.len(), expected_events, "events on the bus");
-    assert_eq!(watch.outbox().len(), expected_outbox, "outbox messages");
+    assert_eq!(watch.messages().len(), expected_outbox, "outbox messages");
     assert_eq!(
         watch.failures().len(),
         expected_failures,
@@ -662,7 +662,7 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
         "{:?}",
         watch.tap().undecodable()
     );
-    assert!(watch.unreadable_outbox().is_empty());
+    assert!(watch.unreadable_messages().is_empty());
     watch.close().await.unwrap();
 }
 

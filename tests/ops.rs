@@ -462,7 +462,7 @@ async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
             FLOW_DEADLINE,
             |w| {
                 !w.flow(&correlation_id).of_type("OrderShipped").is_empty()
-                    && !w.outbox_for(&correlation_id).is_empty()
+                    && !w.messages_for(&correlation_id).is_empty()
             },
         )
         .await
@@ -471,8 +471,8 @@ async fn redrive_after_the_gateway_is_back_ships_the_order_once() {
     gateway_recovered_for(&stack, None).await;
     let report = watch.report(&correlation_id, format!("order {order_id}"));
     let text = report.render(None);
-    assert_eq!(report.outbox.len(), 1, "{text}");
-    assert_eq!(report.outbox[0].body.kind, "order-shipped", "{text}");
+    assert_eq!(report.messages.len(), 1, "{text}");
+    assert_eq!(report.messages[0].body.kind, "order-shipped", "{text}");
     assert!(report.failures.is_empty(), "the record was deleted: {text}");
     watch.close().await.unwrap();
 }
@@ -510,7 +510,7 @@ async fn replay_of_a_window_redelivers_its_events() {
     let original_id = stack.put_event(&BusEvent { ..event }).await.unwrap();
     watch
         .wait_until("the original flow", FLOW_DEADLINE, |w| {
-            !w.outbox_for(&correlation_id).is_empty()
+            !w.messages_for(&correlation_id).is_empty()
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -550,7 +550,7 @@ async fn replay_of_a_window_redelivers_its_events() {
         flow.get(&original_id).unwrap().raw["detail"]
     );
     assert_eq!(
-        watch.outbox_for(&correlation_id).len(),
+        watch.messages_for(&correlation_id).len(),
         1,
         "deduplicated outbox"
     );
@@ -585,7 +585,7 @@ async fn replay_to_one_function_reaches_only_that_function_s_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     eventrail_tests::settle(&mut watch).await;
     assert_eq!(count(&watch, "StockReserved"), 1);
-    let notified = watch.outbox_for(&correlation_id).len();
+    let notified = watch.messages_for(&correlation_id).len();
 
     let (from, to) = (rfc3339(minute), rfc3339(minute + Duration::from_secs(59)));
     let (ok, stdout, stderr) = run(
@@ -622,7 +622,7 @@ async fn replay_to_one_function_reaches_only_that_function_s_rules() {
         flow.events().iter().all(|e| e.replay_name.is_none()),
         "the tap rule received the replayed event:\n{flow:#?}"
     );
-    assert_eq!(watch.outbox_for(&correlation_id).len(), notified);
+    assert_eq!(watch.messages_for(&correlation_id).len(), notified);
     watch.close().await.unwrap();
 }
 

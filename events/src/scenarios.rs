@@ -1,5 +1,6 @@
-//! The order scenarios of the reference shop: a `PlaceOrder` command per documented outcome
-//! (the demo and the end-to-end tests place them).
+//! The order scenarios of the reference shop: a `PlaceOrder` command per documented outcome.
+//! The end-to-end tests place them; the demo places [`Scenario::DEMO`], through the demo
+//! declaration `events/demo.json` that `tests/demo.rs` generates from them.
 
 use crate::{Address, Order, OrderItem, PlaceOrder};
 
@@ -121,10 +122,13 @@ impl Scenario {
     }
 }
 
+/// Every order id of the scenarios starts with it.
+pub const ORDER_ID_PREFIX: &str = "ord-";
+
 /// A fresh, unique order id (`ord-` + 16 hex digits).
 pub fn new_order_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("ord-{}", &id[..16])
+    format!("{ORDER_ID_PREFIX}{}", &id[..16])
 }
 
 #[cfg(test)]

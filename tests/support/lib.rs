@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use eventrail_observe::{BusEvent, FailureRecord, Flow, FlowReport, Router, Stack, Watch};
 use eventrail_check::check_invariants;
 use eventrail_generate::{Generate, GeneratedKind};
 use eventrail_model::{App, Template};
+use eventrail_observe::{BusEvent, FailureRecord, Flow, FlowReport, Router, Stack, Watch};
 use events::scenarios::Scenario;
 use events::{OrderAccepted, PlaceOrder};
 use serde_json::Value;
@@ -512,7 +512,11 @@ pub fn expected_poison() -> Expected {
 
 /// What was observed, in the shape of [`Expected`].
 pub fn observed(report: &FlowReport) -> Expected {
-    let mut outbox: Vec<String> = report.outbox.iter().map(|m| m.body.kind.clone()).collect();
+    let mut outbox: Vec<String> = report
+        .messages
+        .iter()
+        .map(|m| m.body.kind.clone())
+        .collect();
     outbox.sort();
     let pairs = |poison: bool| {
         let mut pairs: Vec<(String, String)> = report
@@ -711,7 +715,7 @@ pub fn assert_exact(placed: &Placed, report: &FlowReport) {
             "the root is the OrderPlaced that orders published:\n{text}"
         );
     }
-    for message in &report.outbox {
+    for message in &report.messages {
         let cause = report.flow.get(&message.body.event_id).unwrap_or_else(|| {
             panic!(
                 "outbox message {} names event {}, not in the flow:\n{text}",

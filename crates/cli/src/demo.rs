@@ -1,11 +1,13 @@
-//! `eventrail demo`: the whole system on LocalStack, from a fresh clone.
+//! `eventrail demo`: the whole application on LocalStack, from a fresh clone.
 //!
 //! Installs what it needs (pinned, into .eventrail/), starts LocalStack (or uses the one
-//! `EVENTRAIL_ENDPOINT` names), builds and deploys the stack, then places five orders at once
-//! (happy path, out of stock, declined card, fraudulent, payment gateway down) and puts one
-//! poison event on the bus. Flow by flow, it prints the events as they arrive (with their
-//! arrival after the order was placed), then the flow in causal order: every event with the
-//! function that emitted it and the functions it was delivered to, what reached the outbox,
+//! `EVENTRAIL_ENDPOINT` names), builds and deploys the stack, then runs the demo the
+//! application declares (`demo` in `[workspace.metadata.eventrail]`, see
+//! [`eventrail_observe::demo`]): it starts every declared flow at once, invoking the declared
+//! function with each flow's command, and puts the declared poison event on the bus. Flow by
+//! flow, it prints the events as they arrive (with their arrival after the flow started),
+//! then the flow in causal order: every event with the function that emitted it and the
+//! functions it was delivered to, what reached the queues the application declares watched,
 //! and what reached which failure queue and why. LocalStack is stopped at the end unless
 //! `--keep`.
 
@@ -18,10 +20,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use eventrail_local::localstack::{LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
-use eventrail_observe::{BusEvent, FlowReport, Router, Stack, StackOutputs, Watch};
-use events::scenarios::{Scenario, new_order_id};
-use events::{OrderAccepted, PlaceOrder};
-use serde_json::Value;
+use eventrail_observe::demo::DemoPlan;
+use eventrail_observe::{FlowReport, Router, Stack, StackOutputs, Watch};
 
 /// Arguments of `eventrail demo`.
 #[derive(Debug, Args)]
@@ -34,7 +34,7 @@ pub struct DemoArgs {
     no_build: bool,
 }
 
-/// How long one order's flow may take before the demo moves on.
+/// How long one flow may take before the demo moves on.
 const FLOW_DEADLINE: Duration = Duration::from_secs(120);
 /// After the outcome is in, how long to wait for late events.
 const QUIET_AFTER_OUTCOME: Duration = Duration::from_secs(2);
@@ -44,6 +44,8 @@ const QUIET_WITHOUT_OUTCOME: Duration = Duration::from_secs(20);
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let root = paths::repo_root()?;
+    // Read first: an application without a demo is told so before anything is installed.
+    let plan = DemoPlan::of_project(&eventrail_contract::Project::load(&root)?)?;
     // The functions build (the dev profile: the CLI's graph, so seconds to a minute) while
     // the tools install and LocalStack starts; the deploy then uploads their zips.
     let building = (!args.no_build).then(|| build_functions(&root));
@@ -70,7 +72,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let body = runtime.spawn(demo(root.clone(), endpoint.clone(), installed));
+    let body = runtime.spawn(demo(root.clone(), endpoint.clone(), installed, plan));
     let outcome = runtime.block_on(async {
         tokio::select! {
             joined = body => joined.context("the demo stopped unexpectedly")?,
@@ -148,7 +150,7 @@ fn build_functions(root: &Path) -> std::thread::JoinHandle<Result<()>> {
     })
 }
 
-async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<()> {
+async fn demo(root: PathBuf, endpoint: String, installed: Installed, plan: DemoPlan) -> Result<()> {
     step("3/4 deploy infra/template.yaml to LocalStack");
     // Built beside the install and LocalStack's start (see `run`), or `--no-build`.
     let options = DeployOptions {
@@ -168,58 +170,71 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed) -> Result<(
     let stack = Stack::connect(&endpoint, outputs).await;
     let routes = Router::load(root.join("infra/template.yaml")).ok();
 
-    step("4/4 place the orders and watch them flow");
+    step(&format!(
+        "4/4 start the {} flows and watch them",
+        plan.subject
+    ));
     println!(
         "A tap (a catch-all rule on bus {} to an SQS queue) shows every event as it arrives;\n\
          then each flow is printed in causal order: `Event  by emitter -> functions it was delivered to`.\n\
-         The orders and the poison event go in at once, as a shop receives them; each flow is shown in turn.",
-        stack.outputs.bus_name().unwrap_or("?")
+         The {} {} flows{} go in at once, as they would arrive; each flow is shown in turn.",
+        stack.outputs.bus_name().unwrap_or("?"),
+        plan.flows.len(),
+        plan.subject,
+        if plan.poison.is_some() {
+            " and the poison event"
+        } else {
+            ""
+        }
     );
     let mut watch = stack.watch().await.context("creating the tap")?;
-    let total = Scenario::DEMO.len() + 1;
+    let total = plan.flows.len() + usize::from(plan.poison.is_some());
     let mut flows = Vec::with_capacity(total);
-    for (index, scenario) in Scenario::DEMO.into_iter().enumerate() {
-        let order_id = new_order_id();
+    for (index, flow) in plan.flows.iter().enumerate() {
+        let id = plan.fresh_id();
         let placed_at = Instant::now();
-        let accepted = place_order(&stack, &scenario.command(&order_id))
+        let answer = stack
+            .invoke(&plan.invoke, &flow.command(&id))
             .await
-            .with_context(|| format!("placing order {order_id}"))?;
-        watch.follow(accepted.correlation_id.clone());
+            .with_context(|| format!("starting {} {id}", plan.subject))?;
+        let started = plan.started(&answer)?;
+        watch.follow(started.correlation_id.clone());
         flows.push(Shown::new(
             vec![
+                format!("━━ {}/{total} {} — {}", index + 1, flow.label, flow.trigger),
                 format!(
-                    "━━ {}/{total} {} — {}",
-                    index + 1,
-                    scenario.label(),
-                    scenario.trigger()
-                ),
-                format!(
-                    "   orders accepted {order_id}: correlation {}, OrderPlaced {}",
-                    accepted.correlation_id,
-                    accepted.event_id.as_deref().unwrap_or("?")
+                    "   {} accepted {id}: correlation {}, {} {}",
+                    plan.invoke,
+                    started.correlation_id,
+                    plan.answer.event,
+                    started.event_id.as_deref().unwrap_or("?")
                 ),
             ],
-            accepted.correlation_id,
-            format!("order {order_id} · {}", scenario.label()),
+            started.correlation_id,
+            plan.title(&id, flow),
             placed_at,
         ));
     }
-    // One poison event: not an order, put on the bus directly.
-    let (event, correlation_id) = poison_event(&root)?;
-    let placed_at = Instant::now();
-    watch.follow(correlation_id.clone());
-    let event_id = stack.put_event(&event).await?;
-    flows.push(Shown::new(
-        vec![
-            format!(
-                "━━ {total}/{total} a poison event — an OrderPlaced whose item has quantity 0, put on the bus directly"
-            ),
-            format!("   published {event_id} (correlation {correlation_id})"),
-        ],
-        correlation_id,
-        "poison OrderPlaced".to_owned(),
-        placed_at,
-    ));
+    // The poison event: put on the bus directly.
+    if let (Some(poison), Some((event, correlation_id))) =
+        (&plan.poison, plan.poison_event(&plan.fresh_id())?)
+    {
+        let placed_at = Instant::now();
+        watch.follow(correlation_id.clone());
+        let event_id = stack.put_event(&event).await?;
+        flows.push(Shown::new(
+            vec![
+                format!(
+                    "━━ {total}/{total} a poison event — {}, put on the bus directly",
+                    poison.trigger
+                ),
+                format!("   published {event_id} (correlation {correlation_id})"),
+            ],
+            correlation_id,
+            format!("poison {}", event.detail_type),
+            placed_at,
+        ));
+    }
 
     let mut summary = Vec::with_capacity(total);
     for current in 0..flows.len() {
@@ -246,7 +261,7 @@ struct Shown {
     correlation_id: String,
     title: String,
     placed_at: Instant,
-    /// Events, outbox messages and failures seen so far.
+    /// Events, watched queues' messages and failures seen so far.
     seen: (usize, usize, usize),
     last_change: Instant,
     /// One line per item, stamped with its arrival after `placed_at`; printed from
@@ -278,7 +293,7 @@ impl Shown {
     fn record(&mut self, watch: &Watch, routes: Option<&Router>) {
         let report = watch.report(&self.correlation_id, self.title.clone());
         let elapsed = self.placed_at.elapsed().as_secs_f64();
-        let (events, outbox, failures) = self.seen;
+        let (events, messages, failures) = self.seen;
         for event in report.flow.events().iter().skip(events) {
             let receivers = routes
                 .map(|r| r.functions_for(&event.raw).join(", "))
@@ -289,10 +304,10 @@ impl Shown {
                 event.emitter()
             ));
         }
-        for message in report.outbox.iter().skip(outbox) {
+        for message in report.messages.iter().skip(messages) {
             self.lines.push(format!(
-                "   +{elapsed:5.1}s  outbox: {} to {}",
-                message.body.kind, message.body.to
+                "   +{elapsed:5.1}s  {}: {} to {}",
+                message.queue, message.body.kind, message.body.to
             ));
         }
         for record in report.failures.iter().skip(failures) {
@@ -301,7 +316,7 @@ impl Shown {
         }
         let now = (
             report.flow.len(),
-            report.outbox.len(),
+            report.messages.len(),
             report.failures.len(),
         );
         if now != self.seen {
@@ -369,39 +384,6 @@ async fn follow(
     Ok(report)
 }
 
-/// Places an order: invokes the shop's `orders` function directly with the command and reads
-/// its answer.
-pub async fn place_order(stack: &Stack, command: &PlaceOrder) -> Result<OrderAccepted> {
-    let payload = serde_json::to_value(command).context("encoding the PlaceOrder command")?;
-    let answer = stack.invoke("orders", &payload).await?;
-    serde_json::from_value(answer.clone())
-        .with_context(|| format!("the orders function's answer {answer} is not an OrderAccepted"))
-}
-
-/// The poison sample with fresh ids.
-fn poison_event(root: &Path) -> Result<(BusEvent, String)> {
-    let path = root.join("events/samples/poison/order-placed-zero-quantity.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let raw: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let order_id = new_order_id();
-    let correlation_id = format!("corr-poison-{order_id}");
-    let mut detail = raw["detail"].clone();
-    detail["metadata"]["correlation_id"] = correlation_id.clone().into();
-    detail["metadata"]["idempotency_key"] = format!("k-poison-{order_id}").into();
-    detail["data"]["order"]["order_id"] = order_id.into();
-    Ok((
-        BusEvent {
-            source: "eventrail.orders".to_owned(),
-            detail_type: "OrderPlaced".to_owned(),
-            detail,
-            time: None,
-        },
-        correlation_id,
-    ))
-}
-
 /// One line per flow for the summary.
 fn outcome_line(report: &FlowReport, width: usize) -> String {
     let events = report.flow.len();
@@ -409,8 +391,8 @@ fn outcome_line(report: &FlowReport, width: usize) -> String {
         "{events} event{}",
         if events == 1 { "" } else { "s" }
     )];
-    for message in &report.outbox {
-        parts.push(format!("outbox {}", message.body.kind));
+    for message in &report.messages {
+        parts.push(format!("{} {}", message.queue, message.body.kind));
     }
     for record in &report.failures {
         parts.push(format!(

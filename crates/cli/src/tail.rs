@@ -138,12 +138,7 @@ async fn tail(args: TailArgs, pattern: Value) -> Result<ExitCode> {
     if !args.json && !seen.is_empty() {
         println!("\n── flows seen, in causal order");
         for (correlation, flow) in group_by_correlation(&seen) {
-            let report = FlowReport {
-                title: format!("correlation {correlation}"),
-                flow,
-                outbox: Vec::new(),
-                failures: Vec::new(),
-            };
+            let report = FlowReport::of_flow(format!("correlation {correlation}"), flow);
             print!("{}", render::flow_report(&report, router.as_ref()));
         }
     }

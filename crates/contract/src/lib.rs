@@ -19,7 +19,7 @@ pub use declaration::{
 pub use envelope::{Envelope, Metadata, derive_key};
 pub use project::{
     AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
-    kebab_case,
+    WatchedQueue, kebab_case,
 };
 pub use validate::{MAX_MESSAGE_ID_CHARS, Validate, ValidationError, message_id_safe, non_empty};
 

@@ -32,6 +32,33 @@ pub struct AppSettings {
     /// `eventrail lint` settings: the deliberate exceptions.
     #[serde(default)]
     pub lint: LintSettings,
+    /// The app's demo declaration (`events/demo.json`), which `eventrail demo` runs; `None`:
+    /// the app declares no demo.
+    #[serde(default)]
+    pub demo: Option<String>,
+    /// Queues of the deployed stack that a watch reads beside the tap and the failure queues
+    /// (`[[workspace.metadata.eventrail.watch]]`): where the app's functions send messages out.
+    #[serde(default)]
+    pub watch: Vec<WatchedQueue>,
+}
+
+/// A queue the app's functions send messages to, which a watch reads (the demo, the
+/// end-to-end tests). Its messages are JSON objects naming at least their `kind`, the
+/// `correlation_id` of their flow, and the `event_id` and `idempotency_key` of the event that
+/// caused them.
+///
+/// ```toml
+/// [[workspace.metadata.eventrail.watch]]
+/// name = "outbox"
+/// output = "OutboxQueueUrl"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WatchedQueue {
+    /// What people call it (shown before each of its messages).
+    pub name: String,
+    /// The stack output holding its URL.
+    pub output: String,
 }
 
 /// `[workspace.metadata.eventrail.lint]`.
@@ -219,6 +246,11 @@ impl Project {
     /// The routing index.
     pub fn consumers_path(&self) -> PathBuf {
         self.path(&self.settings.consumers)
+    }
+
+    /// The demo declaration, when the app declares one.
+    pub fn demo_path(&self) -> Option<PathBuf> {
+        self.settings.demo.as_deref().map(|demo| self.path(demo))
     }
 
     /// Reads the catalog index.

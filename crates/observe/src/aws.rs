@@ -253,7 +253,7 @@ pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<Str
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
-        .ok_or_else(|| crate::ObserveError::Decode {
+        .ok_or_else(|| crate::error::ObserveError::Decode {
             what: format!("the attributes of queue {queue_url}"),
             message: "no QueueArn".to_owned(),
         })

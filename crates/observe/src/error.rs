@@ -125,6 +125,50 @@ pub enum ObserveError {
         known: String,
     },
 
+    /// The application declares no demo.
+    #[error(
+        "the application at {root} declares no demo: add `demo = \"<file>\"` to \
+         [workspace.metadata.eventrail] in its Cargo.toml, naming its demo declaration"
+    )]
+    NoDemo {
+        /// The application's root.
+        root: PathBuf,
+    },
+
+    /// The demo declaration, or a sample it names, cannot be read.
+    #[error("cannot read {path} (the application's demo)")]
+    DemoRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The demo declaration, or a sample it names, is not what the demo expects.
+    #[error("{path} is not a valid part of the application's demo")]
+    DemoInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The answer of the function a demo flow invokes does not name the flow.
+    #[error(
+        "the answer of function {function} has no string at {pointer} (the demo declaration's \
+         `answer`): {answer}"
+    )]
+    DemoAnswer {
+        /// The function invoked.
+        function: String,
+        /// The JSON pointer the declaration gives.
+        pointer: String,
+        /// The answer.
+        answer: String,
+    },
+
     /// An input the caller gave is not usable.
     #[error("{0}")]
     Invalid(String),

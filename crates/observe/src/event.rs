@@ -97,7 +97,7 @@ mod tests {
             "detail-type": "TaskAssigned", "time": "2026-11-20T10:15:31Z",
             "detail": {"metadata": {"schema_version": 1, "correlation_id": "c-1",
                         "causation_id": "e-1", "idempotency_key": "k-2"},
-                       "data": {"order": {"order_id": "ord-1"}, "reservation_id": "r"}}
+                       "data": {"task": {"task_id": "t-1"}, "assignee": "w"}}
         }))
         .unwrap();
         assert_eq!(event.emitter(), "planner");
@@ -112,7 +112,7 @@ mod tests {
         let event = ObservedEvent::from_json(
             r#"{"id":"e","source":"eventrail.intake","detail-type":"TaskCreated","time":"t",
                 "replay-name":"r1",
-                "detail":{"metadata":{"correlation_id":"c","causation_id":null},"data":{"order_id":"o"}}}"#,
+                "detail":{"metadata":{"correlation_id":"c","causation_id":null},"data":{"task_id":"t"}}}"#,
         )
         .unwrap();
         assert_eq!(event.causation_id, None);

@@ -359,7 +359,7 @@ mod tests {
         }
     }
 
-    fn stock_reserved() -> Value {
+    fn task_assigned() -> Value {
         json!({"id": "e-2", "source": "eventrail.planner", "detail-type": "TaskAssigned",
                "detail": {"metadata": {"correlation_id": "c-1", "causation_id": "e-1",
                                        "idempotency_key": "k"}, "data": {}}})
@@ -394,17 +394,17 @@ mod tests {
             "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
                 "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:eventrail-local-worker:$LATEST",
                 "approximateInvokeCount": 3},
-            "requestPayload": stock_reserved(),
+            "requestPayload": task_assigned(),
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorType": "eventrail.RetryableHandlerError",
-                                "errorMessage": "event e-2: retryable error: payment gateway unavailable"}
+                                "errorMessage": "event e-2: retryable error: upstream unavailable"}
         })
         .to_string();
         let record = record(FailureKind::decode(&body, &no_attributes()));
         let failure = record.handler_failure().unwrap();
         assert_eq!(failure.approximate_invoke_count, 3);
         assert_eq!(failure.condition, "RetriesExhausted");
-        assert_eq!(failure.event, stock_reserved());
+        assert_eq!(failure.event, task_assigned());
         assert_eq!(record.event_id(), Some("e-2"));
         assert_eq!(record.correlation_id(), Some("c-1"));
         let summary = record.summary();
@@ -412,7 +412,7 @@ mod tests {
             summary.starts_with("handler failed 3 times (RetriesExhausted)"),
             "{summary}"
         );
-        assert!(summary.contains("payment gateway unavailable"), "{summary}");
+        assert!(summary.contains("upstream unavailable"), "{summary}");
     }
 
     #[test]
@@ -422,7 +422,7 @@ mod tests {
             ("ERROR_MESSAGE".to_owned(), "function not found".to_owned()),
         ]);
         let record = record(FailureKind::decode(
-            &stock_reserved().to_string(),
+            &task_assigned().to_string(),
             &attributes,
         ));
         assert!(matches!(record.kind, FailureKind::DeliveryFailure(_)));
@@ -443,7 +443,7 @@ mod tests {
 
     fn deep_event(levels: usize) -> String {
         format!(
-            r#"{{"id":"e-7","source":"eventrail.orders","detail-type":"OrderPlaced","detail":{{"metadata":{{"correlation_id":"c-7"}},"data":{{"note":{}1{}}}}}}}"#,
+            r#"{{"id":"e-7","source":"eventrail.intake","detail-type":"TaskCreated","detail":{{"metadata":{{"correlation_id":"c-7"}},"data":{{"note":{}1{}}}}}}}"#,
             "[".repeat(levels),
             "]".repeat(levels)
         )
@@ -451,9 +451,9 @@ mod tests {
 
     fn poison_with_raw(payload: &str) -> String {
         json!({
-            "kind": "poison", "function": "inventory",
+            "kind": "poison", "function": "worker",
             "reason": "the payload nests arrays or objects deeper than 128 levels",
-            "event_id": "e-7", "correlation_id": "c-7", "detail_type": "OrderPlaced",
+            "event_id": "e-7", "correlation_id": "c-7", "detail_type": "TaskCreated",
             "failed_at": "2026-12-07T10:00:00Z", "event": null,
             "event_raw": {"encoding": "text", "data": payload}
         })
@@ -471,7 +471,7 @@ mod tests {
         let record = record(FailureKind::decode(&body, &no_attributes()));
         assert_eq!(record.kind_name(), "handler-failure");
         assert_eq!(record.event_id(), Some("e-7"));
-        assert_eq!(record.detail_type(), Some("OrderPlaced"));
+        assert_eq!(record.detail_type(), Some("TaskCreated"));
         assert!(record.event_text().unwrap().contains("\"note\""));
     }
 

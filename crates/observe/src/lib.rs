@@ -8,9 +8,11 @@
 //!   send; every application event can then be read back.
 //! - [`Flow`]: the events of one correlation id in causal order (causation id -> parent).
 //! - [`FailureRecord`]: failure queue messages decoded: poison dead letters, Lambda
-//!   on-failure records, EventBridge delivery dead letters. [`OutboxMessage`]: the outbox.
-//! - [`Watch`]: follows flows across the tap, the outbox and every failure queue; the
-//!   shared queues are read without stealing other readers' messages.
+//!   on-failure records, EventBridge delivery dead letters. [`WatchedMessage`]: a message of
+//!   a queue the app declares watched (`[[workspace.metadata.eventrail.watch]]`).
+//! - [`Watch`]: follows flows across the tap, the watched queues and every failure queue;
+//!   the shared queues are read without stealing other readers' messages.
+//! - [`demo`]: the demo an app declares (`eventrail demo` runs it).
 //! - [`render`]: the text people read (the demo prints it, failing tests show it).
 //!
 //! For operating a deployed system (the `eventrail` commands `put`, `tail`, `dlq`, `replay`):
@@ -24,7 +26,9 @@
 //!   the [`RedriveClient`] trait.
 
 pub mod aws;
+mod bus;
 mod catalog;
+pub mod demo;
 mod deployed;
 pub mod dlq;
 mod error;
@@ -32,17 +36,19 @@ mod event;
 mod failure;
 mod flow;
 pub mod json;
-mod outbox;
 mod outputs;
 pub mod redrive;
 pub mod render;
+mod report;
 mod stack;
 pub mod stored;
 mod tail;
 mod tap;
 mod watch;
+mod watched;
 
 pub use aws::Clients;
+pub use bus::{BusEvent, put_envelope};
 pub use catalog::CatalogCheck;
 pub use deployed::{Connection, stack_outputs};
 pub use dlq::{DeadLetterMessage, QueueSummary};
@@ -51,10 +57,11 @@ pub use event::ObservedEvent;
 pub use eventrail_model::Router;
 pub use failure::{DeliveryFailure, FailureKind, FailureRecord, HandlerFailure};
 pub use flow::{CausalStep, Flow, FlowProblem, group_by_correlation};
-pub use outbox::{OutboxBody, OutboxMessage};
 pub use outputs::{ENDPOINT_VAR, FailureLayer, FailureQueue, OUTPUTS_VAR, StackOutputs};
 pub use redrive::{RedriveClient, RedriveOutcome, RedriveReport, RedriveRequest};
-pub use stack::{BusEvent, ReplayOutcome, ReplayStatus, Stack};
+pub use report::FlowReport;
+pub use stack::{ReplayOutcome, ReplayStatus, Stack};
 pub use tail::{TAIL_PREFIX, Tail, clean_stale_tails, tail_pattern};
 pub use tap::{Tap, catch_all_pattern};
-pub use watch::{FlowReport, Progress, Watch};
+pub use watch::{Progress, Watch};
+pub use watched::{MessageBody, WatchedMessage, WatchedQueueUrl};

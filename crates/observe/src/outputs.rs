@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use eventrail_contract::Project;
 use eventrail_contract::declaration::logical_id;
+use eventrail_contract::{Project, WatchedQueue};
 
 use crate::error::{ObserveError, Result};
+use crate::watched::WatchedQueueUrl;
 
 /// Environment variable naming LocalStack's base URL.
 pub const ENDPOINT_VAR: &str = "EVENTRAIL_ENDPOINT";
@@ -30,6 +31,8 @@ pub struct StackOutputs {
     pub functions: Vec<String>,
     /// The prefix of the application's event sources, from its settings.
     pub source_prefix: Option<String>,
+    /// The queues the application declares watched, from its settings.
+    pub watched: Vec<WatchedQueue>,
 }
 
 /// A queue of the stack where failures land, with the function it belongs to.
@@ -72,13 +75,15 @@ impl StackOutputs {
     }
 
     /// Adds what the application declares: its function names (outputs are found by the
-    /// logical ids the template generator derives from them) and its source prefix.
+    /// logical ids the template generator derives from them), its source prefix and the
+    /// queues it declares watched.
     pub fn with_project(mut self, project: &Project) -> Result<Self> {
         let functions = project.functions().map_err(|e| ObserveError::Project {
             message: e.to_string(),
         })?;
         self.functions = functions.into_iter().map(|f| f.name).collect();
         self.source_prefix = Some(project.settings.source_prefix.clone());
+        self.watched = project.settings.watch.clone();
         Ok(self)
     }
 
@@ -156,6 +161,7 @@ impl StackOutputs {
         Ok(Self {
             functions: Vec::new(),
             source_prefix: None,
+            watched: Vec::new(),
             stack_name: text("stack_name").or_else(|| text("StackName")),
             region: text("region"),
             endpoint: text("endpoint"),
@@ -194,9 +200,18 @@ impl StackOutputs {
         self.get("EventBusArn")
     }
 
-    /// The outbox queue URL (`OutboxQueueUrl`).
-    pub fn outbox_url(&self) -> Result<&str> {
-        self.get("OutboxQueueUrl")
+    /// The URLs of the queues the application declares watched, in their declared order; an
+    /// error names a declared queue whose output the stack lacks.
+    pub fn watched_queues(&self) -> Result<Vec<WatchedQueueUrl>> {
+        self.watched
+            .iter()
+            .map(|queue| {
+                Ok(WatchedQueueUrl {
+                    name: queue.name.clone(),
+                    url: self.get(&queue.output)?.to_owned(),
+                })
+            })
+            .collect()
     }
 
     /// `function` when the application declares it, else an error listing the functions.
@@ -356,21 +371,65 @@ mod tests {
         assert_eq!(described.stack_name.as_deref(), Some("s"));
 
         let list =
-            StackOutputs::parse(&json!([{"OutputKey": "OutboxQueueUrl", "OutputValue": "u"}]))
+            StackOutputs::parse(&json!([{"OutputKey": "NoticesQueueUrl", "OutputValue": "u"}]))
                 .unwrap();
-        assert_eq!(list.outbox_url().unwrap(), "u");
+        assert_eq!(list.get("NoticesQueueUrl").unwrap(), "u");
     }
 
     #[test]
     fn errors_name_the_missing_output_and_the_bad_field() {
         let parsed = StackOutputs::parse(&json!({"outputs": {"EventBusName": "b"}})).unwrap();
-        let error = parsed.outbox_url().unwrap_err().to_string();
-        assert!(error.contains("`OutboxQueueUrl`"), "{error}");
+        let error = parsed.get("NoticesQueueUrl").unwrap_err().to_string();
+        assert!(error.contains("`NoticesQueueUrl`"), "{error}");
         assert!(error.contains("EventBusName"), "{error}");
 
         let error = StackOutputs::parse(&json!([{"OutputKey": "x"}])).unwrap_err();
         assert!(error.contains("outputs[0]"), "{error}");
         let error = StackOutputs::parse(&json!({"outputs": {}})).unwrap_err();
         assert!(error.contains("no outputs"), "{error}");
+    }
+
+    #[test]
+    fn watches_the_queues_the_app_declares_and_no_other() {
+        let outputs = StackOutputs::parse(&json!({"outputs": {
+            "EventBusName": "b",
+            "NoticesQueueUrl": "http://q/notices",
+            "AuditQueueUrl": "http://q/audit"
+        }}))
+        .unwrap();
+        assert!(
+            outputs.watched_queues().unwrap().is_empty(),
+            "an app that declares no watched queue has none, whatever its outputs"
+        );
+        let declare = |name: &str, output: &str| WatchedQueue {
+            name: name.to_owned(),
+            output: output.to_owned(),
+        };
+        let declared = StackOutputs {
+            watched: vec![
+                declare("notices", "NoticesQueueUrl"),
+                declare("audit", "AuditQueueUrl"),
+            ],
+            ..outputs.clone()
+        };
+        assert_eq!(
+            declared.watched_queues().unwrap(),
+            [
+                WatchedQueueUrl {
+                    name: "notices".into(),
+                    url: "http://q/notices".into()
+                },
+                WatchedQueueUrl {
+                    name: "audit".into(),
+                    url: "http://q/audit".into()
+                },
+            ]
+        );
+        let missing = StackOutputs {
+            watched: vec![declare("ledger", "LedgerQueueUrl")],
+            ..outputs
+        };
+        let error = missing.watched_queues().unwrap_err().to_string();
+        assert!(error.contains("`LedgerQueueUrl`"), "{error}");
     }
 }

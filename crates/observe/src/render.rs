@@ -1,22 +1,31 @@
 //! Text for people: a flow as a causal tree, each event with who emitted it and which
-//! functions it was delivered to, outbox messages and failures under the event they concern.
+//! functions it was delivered to, watched queues' messages and failures under the event they
+//! concern.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::event::ObservedEvent;
 use crate::flow::Flow;
-use crate::watch::FlowReport;
+use crate::report::FlowReport;
 use eventrail_model::Router;
+
+impl FlowReport {
+    /// The report rendered for people (see [`flow_report`]).
+    pub fn render(&self, routes: Option<&Router>) -> String {
+        flow_report(self, routes)
+    }
+}
 
 /// Renders a report:
 ///
 /// ```text
-/// order ord-1 · happy path
+/// task t-1 · happy path
 ///   TaskCreated  by intake -> metrics, planner
 ///   └─ TaskAssigned  by planner -> metrics, worker
 ///      └─ ...
-///   outbox: 1 message · failure queues: nothing
+///            notices: task-done to a@example.com: "Task t-1 is done"
+///   = 3 events, 1 notices message, nothing in failure queues
 /// ```
 pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
     let mut out = String::new();
@@ -25,7 +34,7 @@ pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
     if flow.is_empty() {
         let _ = writeln!(out, "  (no events observed)");
     }
-    let mut attached_outbox = HashSet::new();
+    let mut attached_messages = HashSet::new();
     let mut attached_failures = HashSet::new();
     // continues[d]: whether the ancestor at depth d has later siblings (draw a bar).
     let mut continues: Vec<bool> = Vec::new();
@@ -56,13 +65,13 @@ pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
         }
         let has_children = !flow.children_of(&step.event.id).is_empty();
         note_prefix.push_str(if has_children { "│  " } else { "   " });
-        for (index, message) in report.outbox.iter().enumerate() {
+        for (index, message) in report.messages.iter().enumerate() {
             if message.body.event_id == step.event.id {
-                attached_outbox.insert(index);
+                attached_messages.insert(index);
                 let _ = writeln!(
                     out,
-                    "{note_prefix}outbox: {} to {}: \"{}\"",
-                    message.body.kind, message.body.to, message.body.subject
+                    "{note_prefix}{}: {} to {}: \"{}\"",
+                    message.queue, message.body.kind, message.body.to, message.body.subject
                 );
             }
         }
@@ -73,12 +82,16 @@ pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
             }
         }
     }
-    for (index, message) in report.outbox.iter().enumerate() {
-        if !attached_outbox.contains(&index) {
+    for (index, message) in report.messages.iter().enumerate() {
+        if !attached_messages.contains(&index) {
             let _ = writeln!(
                 out,
-                "  outbox (caused by unobserved event {}): {} to {}: \"{}\"",
-                message.body.event_id, message.body.kind, message.body.to, message.body.subject
+                "  {} (caused by unobserved event {}): {} to {}: \"{}\"",
+                message.queue,
+                message.body.event_id,
+                message.body.kind,
+                message.body.to,
+                message.body.subject
             );
         }
     }
@@ -99,19 +112,20 @@ pub fn flow_report(report: &FlowReport, routes: Option<&Router>) -> String {
     for problem in flow.problems() {
         let _ = writeln!(out, "  ! {problem}");
     }
-    let _ = writeln!(
-        out,
-        "  = {} event{}, {} outbox message{}, {} in failure queues",
-        flow.len(),
-        plural(flow.len()),
-        report.outbox.len(),
-        plural(report.outbox.len()),
+    let mut totals = vec![format!("{} event{}", flow.len(), plural(flow.len()))];
+    for name in &report.watched {
+        let count = report.messages_in(name).count();
+        totals.push(format!("{count} {name} message{}", plural(count)));
+    }
+    totals.push(format!(
+        "{} in failure queues",
         if report.failures.is_empty() {
             "nothing".to_owned()
         } else {
             report.failures.len().to_string()
         }
-    );
+    ));
+    let _ = writeln!(out, "  = {}", totals.join(", "));
     out
 }
 
@@ -161,8 +175,8 @@ mod tests {
 
     use super::*;
     use crate::failure::{FailureKind, FailureRecord};
-    use crate::outbox::{OutboxBody, OutboxMessage};
     use crate::outputs::FailureLayer;
+    use crate::watched::{MessageBody, WatchedMessage};
 
     fn event(id: &str, source: &str, detail_type: &str, cause: Option<&str>) -> ObservedEvent {
         ObservedEvent::from_value(json!({
@@ -201,16 +215,18 @@ mod tests {
             "responsePayload": {"errorType": "E", "errorMessage": "gateway down"}
         });
         FlowReport {
-            title: "order ord-1 · test".to_owned(),
+            title: "task t-1 · test".to_owned(),
             flow,
-            outbox: vec![OutboxMessage {
+            watched: vec!["notices".to_owned()],
+            messages: vec![WatchedMessage {
+                queue: "notices".into(),
                 message_id: "m".into(),
                 deduplication_id: Some("k".into()),
-                group_id: Some("ord-1".into()),
-                body: OutboxBody {
+                group_id: Some("t-1".into()),
+                body: MessageBody {
                     to: "a@example.com".into(),
-                    kind: "payment-failed".into(),
-                    subject: "Order ord-1: payment failed".into(),
+                    kind: "task-blocked".into(),
+                    subject: "Task t-1: blocked".into(),
                     correlation_id: "c-1".into(),
                     event_id: "e4dddddddd".into(),
                     idempotency_key: "k".into(),
@@ -229,14 +245,14 @@ mod tests {
     fn renders_a_causal_tree_with_notes_under_their_events() {
         let text = flow_report(&report(), None);
         let expected = "\
-order ord-1 · test
+task t-1 · test
   TaskCreated  by intake -> auditor, planner  [e1aaaaaa]
   ├─ TaskFlagged  by auditor  [e2bbbbbb]
   └─ TaskAssigned  by planner -> worker  [e3cccccc]
      │  FAILED handler failed 3 times (RetriesExhausted) -> worker failure queue: E: gateway down
      └─ TaskBlocked  by worker  [e4dddddd]
-           outbox: payment-failed to a@example.com: \"Order ord-1: payment failed\"
-  = 4 events, 1 outbox message, 1 in failure queues
+           notices: task-blocked to a@example.com: \"Task t-1: blocked\"
+  = 4 events, 1 notices message, 1 in failure queues
 ";
         assert_eq!(text, expected, "\n{text}");
     }
@@ -254,7 +270,7 @@ order ord-1 · test
         let text = flow_report(&report, None);
         assert!(text.contains("(cause gone not observed)"), "{text}");
         assert!(
-            text.contains("outbox (caused by unobserved event e4dddddddd)"),
+            text.contains("notices (caused by unobserved event e4dddddddd)"),
             "{text}"
         );
         assert!(
@@ -265,13 +281,12 @@ order ord-1 · test
             text.contains("! TaskDone e9zzzzzzzz names cause gone"),
             "{text}"
         );
-        let empty = FlowReport {
-            title: "t".into(),
-            flow: Flow::new("c"),
-            outbox: vec![],
-            failures: vec![],
-        };
-        assert!(flow_report(&empty, None).contains("(no events observed)"));
-        assert!(flow_report(&empty, None).contains("nothing in failure queues"));
+        let empty = FlowReport::of_flow("t", Flow::new("c"));
+        let text = flow_report(&empty, None);
+        assert!(text.contains("(no events observed)"), "{text}");
+        assert!(
+            text.ends_with("= 0 events, nothing in failure queues\n"),
+            "no watched queue, no count of its messages: {text}"
+        );
     }
 }

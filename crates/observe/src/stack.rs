@@ -7,23 +7,11 @@ use aws_sdk_lambda::types::InvocationType;
 use serde_json::Value;
 
 use crate::aws::{Clients, region_or_default};
+use crate::bus::{self, BusEvent, Entry};
 use crate::error::{ObserveError, Result, aws};
 use crate::outputs::{ENDPOINT_VAR, StackOutputs};
 use crate::tap::Tap;
 use crate::watch::Watch;
-
-/// An event to put on the bus as is (tests use it for poison events and replays).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusEvent {
-    /// `source`.
-    pub source: String,
-    /// `detail-type`.
-    pub detail_type: String,
-    /// `detail`.
-    pub detail: Value,
-    /// `Time`; EventBridge uses the time of the call when absent.
-    pub time: Option<SystemTime>,
-}
 
 /// How a replay ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,36 +118,7 @@ impl Stack {
     /// Puts one event on the stack's bus; returns its id.
     pub async fn put_event(&self, event: &BusEvent) -> Result<String> {
         let bus = self.outputs.bus_name()?;
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(bus)
-            .source(&event.source)
-            .detail_type(&event.detail_type)
-            .detail(event.detail.to_string())
-            .set_time(event.time.map(aws_smithy_types::DateTime::from))
-            .build();
-        let output = self
-            .clients
-            .events
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(aws("events:PutEvents", bus))?;
-        let first = output.entries().first();
-        match first.and_then(|e| e.event_id()) {
-            Some(id) if output.failed_entry_count() == 0 => Ok(id.to_owned()),
-            _ => Err(ObserveError::Aws {
-                operation: "events:PutEvents",
-                target: bus.to_owned(),
-                message: format!(
-                    "the entry failed: {} {}",
-                    first
-                        .and_then(|e| e.error_code())
-                        .unwrap_or("no error code"),
-                    first.and_then(|e| e.error_message()).unwrap_or("")
-                ),
-            }),
-        }
+        bus::put_one(&self.clients.events, bus, Entry::of_event(event)).await
     }
 
     /// Puts envelopes (`source`, `detail-type`, `detail`, `resources`) on the stack's bus in
@@ -169,11 +128,12 @@ impl Stack {
         let bus = self.outputs.bus_name()?;
         let mut entries = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            entries.push(crate::redrive::envelope_entry(bus, event).ok_or_else(|| {
+            let entry = Entry::of_envelope(event).ok_or_else(|| {
                 ObserveError::Invalid(format!(
                     "entry {index} needs string fields `source` and `detail-type` and a `detail`"
                 ))
-            })?);
+            })?;
+            entries.push(entry.on(bus));
         }
         let output = self
             .clients
@@ -207,7 +167,8 @@ impl Stack {
         .await
     }
 
-    /// A new watch: a tap plus the outbox and every failure queue of the stack.
+    /// A new watch: a tap plus the queues the app declares watched and every failure queue
+    /// of the stack.
     pub async fn watch(&self) -> Result<Watch> {
         Watch::new(self.tap().await?, &self.clients, &self.outputs)
     }

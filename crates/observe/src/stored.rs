@@ -159,10 +159,10 @@ mod tests {
     #[test]
     fn only_a_letter_without_its_event_points_at_a_stored_one() {
         let pointer = json!({"kind": "poison", "event": null,
-            "event_stored_at": {"bucket": "b", "key": "inventory/e-1.json", "bytes": 9}});
+            "event_stored_at": {"bucket": "b", "key": "worker/e-1.json", "bytes": 9}});
         assert_eq!(
             stored_event_location(&pointer),
-            Some(("b".to_owned(), "inventory/e-1.json".to_owned()))
+            Some(("b".to_owned(), "worker/e-1.json".to_owned()))
         );
         let whole = json!({"kind": "poison", "event": {"id": "e-1"}});
         assert_eq!(stored_event_location(&whole), None);
@@ -174,24 +174,24 @@ mod tests {
     #[test]
     fn a_claim_check_must_point_into_the_functions_own_place() {
         assert_eq!(
-            check_claim(Some("b"), "inventory", "b", "inventory/e-1.json"),
+            check_claim(Some("b"), "worker", "b", "worker/e-1.json"),
             Ok(())
         );
         for (bucket, key) in [
-            ("other", "inventory/e-1.json"),
-            ("b", "payments/e-1.json"),
-            ("b", "inventory/"),
-            ("b", "inventory/a/e-1.json"),
-            ("b", "inventory/.."),
-            ("b", "inventoryx/e-1.json"),
-            ("b", "/inventory/e-1.json"),
+            ("other", "worker/e-1.json"),
+            ("b", "planner/e-1.json"),
+            ("b", "worker/"),
+            ("b", "worker/a/e-1.json"),
+            ("b", "worker/.."),
+            ("b", "workerx/e-1.json"),
+            ("b", "/worker/e-1.json"),
         ] {
-            let refused = check_claim(Some("b"), "inventory", bucket, key);
+            let refused = check_claim(Some("b"), "worker", bucket, key);
             assert!(
                 refused.as_ref().is_err_and(|r| r.starts_with("refused")),
                 "{bucket} {key}"
             );
         }
-        assert!(check_claim(None, "inventory", "b", "inventory/e-1.json").is_err());
+        assert!(check_claim(None, "worker", "b", "worker/e-1.json").is_err());
     }
 }

@@ -293,8 +293,8 @@ mod tests {
     fn the_pattern_selects_what_the_filters_say_and_everything_without_them() {
         assert_eq!(tail_pattern(None, None, None), json!({"version": ["0"]}));
         assert_eq!(
-            tail_pattern(Some("app.orders"), None, Some("c-1")),
-            json!({"source": ["app.orders"],
+            tail_pattern(Some("app.intake"), None, Some("c-1")),
+            json!({"source": ["app.intake"],
                    "detail": {"metadata": {"correlation_id": ["c-1"]}}})
         );
     }

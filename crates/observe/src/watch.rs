@@ -1,5 +1,5 @@
-//! A watch follows flows by correlation id: their events (through a tap), their outbox
-//! messages and whatever of theirs reaches a failure queue.
+//! A watch follows flows by correlation id: their events (through a tap), their messages in
+//! the queues the app declares watched, and whatever of theirs reaches a failure queue.
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
@@ -9,10 +9,10 @@ use crate::error::{ObserveError, Result};
 use crate::event::ObservedEvent;
 use crate::failure::{FailureKind, FailureRecord};
 use crate::flow::Flow;
-use crate::outbox::{OutboxBody, OutboxMessage};
 use crate::outputs::{FailureQueue, StackOutputs};
-use crate::render;
+use crate::report::FlowReport;
 use crate::tap::Tap;
+use crate::watched::{MessageBody, WatchedMessage, WatchedQueueUrl};
 use eventrail_model::Router;
 
 /// How long [`Watch::poll`] waits on the tap queue for a first event (SQS long polling).
@@ -21,33 +21,13 @@ use eventrail_model::Router;
 /// its log during the demo).
 pub const TAP_WAIT_SECONDS: i32 = 1;
 
-/// Everything observed about one flow.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlowReport {
-    /// A heading for people (e.g. the flow's subject).
-    pub title: String,
-    /// The flow's events.
-    pub flow: Flow,
-    /// Outbox messages the flow produced.
-    pub outbox: Vec<OutboxMessage>,
-    /// What of the flow reached a failure queue.
-    pub failures: Vec<FailureRecord>,
-}
-
-impl FlowReport {
-    /// The report rendered for people (see [`render::flow_report`]).
-    pub fn render(&self, routes: Option<&Router>) -> String {
-        render::flow_report(self, routes)
-    }
-}
-
 /// What one [`Watch::poll`] brought in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Progress {
     /// Events read from the tap (any flow).
     pub events: usize,
-    /// Outbox messages claimed.
-    pub outbox: usize,
+    /// Messages of the watched queues claimed.
+    pub messages: usize,
     /// Failure queue messages claimed.
     pub failures: usize,
 }
@@ -55,37 +35,38 @@ pub struct Progress {
 impl Progress {
     /// True when nothing arrived.
     pub fn is_empty(&self) -> bool {
-        self.events + self.outbox + self.failures == 0
+        self.events + self.messages + self.failures == 0
     }
 }
 
-/// Follows flows. The tap is this watch's own; the outbox and the failure queues are shared
-/// with other readers (tests run in parallel), so a watch takes only the messages of the
-/// flows it follows and makes the others visible again at once.
+/// Follows flows. The tap is this watch's own; the watched queues and the failure queues are
+/// shared with other readers (tests run in parallel), so a watch takes only the messages of
+/// the flows it follows and makes the others visible again at once.
 #[derive(Debug)]
 pub struct Watch {
     tap: Tap,
     sqs: aws_sdk_sqs::Client,
-    outbox_url: Option<String>,
+    watched: Vec<WatchedQueueUrl>,
     failure_queues: Vec<FailureQueue>,
     followed: BTreeSet<String>,
-    outbox: Vec<OutboxMessage>,
+    messages: Vec<WatchedMessage>,
     failures: Vec<FailureRecord>,
-    unreadable_outbox: Vec<String>,
+    unreadable: Vec<String>,
 }
 
 impl Watch {
-    /// A watch reading `tap`, the stack's outbox and its failure queues.
+    /// A watch reading `tap`, the queues the app declares watched (an error names a declared
+    /// queue whose output the stack lacks) and the stack's failure queues.
     pub fn new(tap: Tap, clients: &Clients, outputs: &StackOutputs) -> Result<Self> {
         Ok(Self {
             tap,
             sqs: clients.sqs.clone(),
-            outbox_url: Some(outputs.outbox_url()?.to_owned()),
+            watched: outputs.watched_queues()?,
             failure_queues: outputs.failure_queues(),
             followed: BTreeSet::new(),
-            outbox: Vec::new(),
+            messages: Vec::new(),
             failures: Vec::new(),
-            unreadable_outbox: Vec::new(),
+            unreadable: Vec::new(),
         })
     }
 
@@ -117,7 +98,7 @@ impl Watch {
         &self.tap
     }
 
-    /// Reads the tap, the outbox and every failure queue once. The tap is long-polled for
+    /// Reads the tap, the watched queues and every failure queue once. The tap is long-polled for
     /// up to [`TAP_WAIT_SECONDS`]: an event returns it at once, and a quiet flow costs a
     /// request per queue every second or so instead of a burst of them per caller's tick.
     pub async fn poll(&mut self) -> Result<Progress> {
@@ -132,22 +113,23 @@ impl Watch {
             .map(|e| e.id.clone())
             .collect();
 
-        if let Some(url) = &self.outbox_url {
-            let claimed = aws::drain_shared(&self.sqs, url, |message| {
-                OutboxBody::decode(&message.body)
+        for queue in &self.watched {
+            let claimed = aws::drain_shared(&self.sqs, &queue.url, |message| {
+                MessageBody::decode(&message.body)
                     .is_ok_and(|b| followed.contains(&b.correlation_id))
             })
             .await?;
-            progress.outbox = claimed.len();
+            progress.messages += claimed.len();
             for message in claimed {
-                match OutboxBody::decode(&message.body) {
-                    Ok(body) => self.outbox.push(OutboxMessage {
+                match MessageBody::decode(&message.body) {
+                    Ok(body) => self.messages.push(WatchedMessage {
+                        queue: queue.name.clone(),
                         message_id: message.message_id,
                         deduplication_id: message.deduplication_id,
                         group_id: message.group_id,
                         body,
                     }),
-                    Err(reason) => self.unreadable_outbox.push(reason),
+                    Err(reason) => self.unreadable.push(format!("{}: {reason}", queue.name)),
                 }
             }
         }
@@ -221,9 +203,9 @@ impl Watch {
         self.tap.flow(correlation_id)
     }
 
-    /// Outbox messages of `correlation_id`.
-    pub fn outbox_for(&self, correlation_id: &str) -> Vec<&OutboxMessage> {
-        self.outbox
+    /// Messages of `correlation_id` in the watched queues.
+    pub fn messages_for(&self, correlation_id: &str) -> Vec<&WatchedMessage> {
+        self.messages
             .iter()
             .filter(|m| m.body.correlation_id == correlation_id)
             .collect()
@@ -241,9 +223,14 @@ impl Watch {
             .collect()
     }
 
-    /// All outbox messages claimed.
-    pub fn outbox(&self) -> &[OutboxMessage] {
-        &self.outbox
+    /// All messages of the watched queues claimed.
+    pub fn messages(&self) -> &[WatchedMessage] {
+        &self.messages
+    }
+
+    /// The names of the watched queues, in their declared order.
+    pub fn watched(&self) -> Vec<String> {
+        self.watched.iter().map(|q| q.name.clone()).collect()
     }
 
     /// All failure queue messages claimed.
@@ -251,9 +238,10 @@ impl Watch {
         &self.failures
     }
 
-    /// Outbox messages of followed flows whose body did not decode.
-    pub fn unreadable_outbox(&self) -> &[String] {
-        &self.unreadable_outbox
+    /// Messages of followed flows in the watched queues whose body did not decode (the
+    /// queue's name and why).
+    pub fn unreadable_messages(&self) -> &[String] {
+        &self.unreadable
     }
 
     /// Everything observed about `correlation_id`.
@@ -261,8 +249,9 @@ impl Watch {
         FlowReport {
             title: title.into(),
             flow: self.flow(correlation_id),
-            outbox: self
-                .outbox_for(correlation_id)
+            watched: self.watched(),
+            messages: self
+                .messages_for(correlation_id)
                 .into_iter()
                 .cloned()
                 .collect(),

@@ -1,23 +1,35 @@
-//! Messages of the notifier outbox (a FIFO queue).
+//! Messages of the queues an app declares watched (`[[workspace.metadata.eventrail.watch]]`):
+//! where its functions send messages out of the system, such as messages to customers.
 
-/// One customer notification read from the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
-    /// SQS message id.
-    pub message_id: String,
-    /// `MessageDeduplicationId` (the reference app derives it from the causing event's
-    /// idempotency key and id).
-    pub deduplication_id: Option<String>,
-    /// `MessageGroupId`: the flow's grouping key.
-    pub group_id: Option<String>,
-    /// The decoded body.
-    pub body: OutboxBody,
+/// A watched queue of the deployed stack: the name the app gives it and its URL (read from
+/// the stack output the app names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedQueueUrl {
+    /// What people call it (`notices`).
+    pub name: String,
+    /// Queue URL.
+    pub url: String,
 }
 
-/// What an observable outbox message carries: the kind of message and the event that caused
-/// it (any other fields of the body are kept in `raw`).
+/// One message read from a watched queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchedMessage {
+    /// The watched queue's name.
+    pub queue: String,
+    /// SQS message id.
+    pub message_id: String,
+    /// `MessageDeduplicationId` (FIFO queues: derived from the causing event's idempotency key
+    /// and id).
+    pub deduplication_id: Option<String>,
+    /// `MessageGroupId` (FIFO queues): the flow's grouping key.
+    pub group_id: Option<String>,
+    /// The decoded body.
+    pub body: MessageBody,
+}
+
+/// What a watched message carries: the kind of message and the event that caused it.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct OutboxBody {
+pub struct MessageBody {
     /// What kind of message (`task-done`).
     pub kind: String,
     /// The flow it belongs to.
@@ -34,10 +46,10 @@ pub struct OutboxBody {
     pub subject: String,
 }
 
-impl OutboxBody {
+impl MessageBody {
     /// Decodes a message body; the error says what is missing.
     pub fn decode(body: &str) -> Result<Self, String> {
-        serde_json::from_str(body).map_err(|e| format!("not an outbox message: {e}"))
+        serde_json::from_str(body).map_err(|e| format!("not a watched message: {e}"))
     }
 }
 
@@ -47,7 +59,7 @@ mod tests {
 
     #[test]
     fn decodes_what_a_function_writes() {
-        let body = OutboxBody::decode(
+        let body = MessageBody::decode(
             r#"{"to":"a@example.com","kind":"task-done",
                 "subject":"Task t-1 is done","body":"All steps finished",
                 "correlation_id":"c-1","event_id":"e-4","idempotency_key":"k-4"}"#,
@@ -55,7 +67,7 @@ mod tests {
         .unwrap();
         assert_eq!(body.kind, "task-done");
         assert_eq!(body.idempotency_key, "k-4");
-        let error = OutboxBody::decode(r#"{"kind":"x"}"#).unwrap_err();
+        let error = MessageBody::decode(r#"{"kind":"x"}"#).unwrap_err();
         assert!(error.contains("missing field"), "{error}");
     }
 }
