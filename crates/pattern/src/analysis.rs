@@ -25,9 +25,11 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::matcher::{AnythingBut, Matcher, NumericRange};
+use crate::anything_but::AnythingBut;
+use crate::exact::Literal;
+use crate::matcher::Matcher;
 use crate::pattern::Pattern;
-use crate::value::{LeafValue, Literal};
+use crate::value::LeafValue;
 
 /// How many listed values a short form shows before `…`.
 const SHOWN_VALUES: usize = 3;
@@ -200,47 +202,6 @@ fn literal_leaf(literal: &Literal) -> LeafValue<'_> {
     }
 }
 
-/// Whether `range` has a point within the inclusive `[minimum, maximum]`.
-fn range_meets(range: &NumericRange, minimum: Option<f64>, maximum: Option<f64>) -> bool {
-    let below_max = match (range.lower, maximum) {
-        (Some((low, true)), Some(max)) => low <= max,
-        (Some((low, false)), Some(max)) => low < max,
-        _ => true,
-    };
-    let above_min = match (range.upper, minimum) {
-        (Some((high, true)), Some(min)) => high >= min,
-        (Some((high, false)), Some(min)) => high > min,
-        _ => true,
-    };
-    below_max && above_min
-}
-
-/// Whether two numeric ranges share a point.
-fn ranges_meet(a: &NumericRange, b: &NumericRange) -> bool {
-    let lower = match (a.lower, b.lower) {
-        (Some(x), Some(y)) => Some(if x.0 > y.0 || (x.0 == y.0 && !x.1) {
-            x
-        } else {
-            y
-        }),
-        (x, y) => x.or(y),
-    };
-    let upper = match (a.upper, b.upper) {
-        (Some(x), Some(y)) => Some(if x.0 < y.0 || (x.0 == y.0 && !x.1) {
-            x
-        } else {
-            y
-        }),
-        (x, y) => x.or(y),
-    };
-    match (lower, upper) {
-        (Some((low, low_in)), Some((high, high_in))) => {
-            low < high || (low == high && low_in && high_in)
-        }
-        _ => true,
-    }
-}
-
 fn is_string_only(m: &Matcher) -> bool {
     matches!(
         m,
@@ -284,7 +245,7 @@ impl Condition {
                     minimum.is_none_or(|min| *n >= min) && maximum.is_none_or(|max| *n <= max)
                 }
                 Matcher::Exact(_) | Matcher::Exists(false) => false,
-                Matcher::Numeric(range) => range_meets(range, *minimum, *maximum),
+                Matcher::Numeric(range) => range.meets_interval(*minimum, *maximum),
                 other => !is_string_only(other),
             },
             Domain::Boolean | Domain::Null => {
@@ -308,7 +269,7 @@ impl Condition {
             (Matcher::Exists(false), _) | (_, Matcher::Exists(false)) => false,
             (Matcher::Exact(x), _) => b.matches(&literal_leaf(x)),
             (_, Matcher::Exact(y)) => a.matches(&literal_leaf(y)),
-            (Matcher::Numeric(x), Matcher::Numeric(y)) => ranges_meet(x, y),
+            (Matcher::Numeric(x), Matcher::Numeric(y)) => x.meets(y),
             (Matcher::Numeric(_), other) | (other, Matcher::Numeric(_)) => !is_string_only(other),
             (Matcher::Prefix(x), Matcher::Prefix(y)) => x.starts_with(y) || y.starts_with(x),
             (Matcher::Suffix(x), Matcher::Suffix(y)) => x.ends_with(y) || y.ends_with(x),

@@ -1,6 +1,24 @@
-//! The `cidr` operator: IPv4 and IPv6 networks.
+//! The `cidr` operator: IPv4 and IPv6 networks (and exact values that read as an IP
+//! address). How the operand is read, how a value is compared, and the index (a hash
+//! table per prefix length).
 
 use std::net::IpAddr;
+
+use serde_json::Value;
+
+use crate::error::PatternError;
+use crate::ids::StateId;
+use crate::place::Place;
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// `{"cidr": "..."}`.
+pub(crate) fn parse(operand: &Value, place: &Place) -> Result<Cidr, PatternError> {
+    match operand {
+        Value::String(s) => Cidr::parse(s).map_err(|e| place.error(e)),
+        _ => Err(place.error("cidr expects a string such as \"10.0.0.0/24\"")),
+    }
+}
 
 /// A network such as `10.0.0.0/24` or `2001:db8::/64`.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +155,69 @@ fn mask_of(bits: u32, width: u32) -> u128 {
         0
     } else {
         all & !((1u128 << (width - bits)) - 1)
+    }
+}
+
+/// `cidr` networks (and exact values that read as IP addresses): one hash table of
+/// network addresses per family and prefix length.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CidrIndex {
+    tables: Vec<CidrTable>,
+}
+
+#[derive(Debug, Clone)]
+struct CidrTable {
+    is_v6: bool,
+    bits: u32,
+    mask: u128,
+    networks: Map<u128, Vec<StateId>>,
+}
+
+impl CidrIndex {
+    pub(crate) fn insert(&mut self, cidr: &Cidr, next: StateId) {
+        let (is_v6, bits, network) = cidr.key();
+        let at = match self
+            .tables
+            .iter()
+            .position(|t| t.is_v6 == is_v6 && t.bits == bits)
+        {
+            Some(at) => at,
+            None => {
+                self.tables.push(CidrTable {
+                    is_v6,
+                    bits,
+                    mask: prefix_mask(bits, is_v6),
+                    networks: Map::default(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        self.tables[at]
+            .networks
+            .entry(network)
+            .or_default()
+            .push(next);
+    }
+
+    /// Next states of the networks holding `value`, read as [`Cidr::contains`] reads it.
+    pub(crate) fn collect(&self, value: &str, out: &mut Vec<StateId>) {
+        if self.tables.is_empty() {
+            return;
+        }
+        let Some((is_v6, address)) = address_bits(value) else {
+            return;
+        };
+        for table in &self.tables {
+            let probe = match (table.is_v6, is_v6) {
+                (true, true) | (false, false) => address,
+                // An IPv6 address falls in an IPv4 network when its top 32 bits do.
+                (false, true) => address >> 96,
+                (true, false) => continue,
+            };
+            if let Some(nexts) = table.networks.get(&(probe & table.mask)) {
+                out.extend_from_slice(nexts);
+            }
+        }
     }
 }
 

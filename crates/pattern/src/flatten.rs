@@ -13,112 +13,12 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::Value;
 
 use crate::error::EventError;
+use crate::ids::{Membership, PathId};
+use crate::numbers;
+use crate::paths::PathIndex;
+use crate::scratch::Scratch;
+use crate::trie::ROOT;
 use crate::value::LeafValue;
-
-/// Dense id of a field path named by some rule.
-pub(crate) type PathId = u32;
-
-/// `(array id, element index)`: one level of array nesting above a leaf.
-pub(crate) type Membership = (u32, u32);
-
-type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
-type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
-
-/// The field paths rules name, and every dotted prefix of them.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct PathIndex {
-    full: Map<Box<str>, PathId>,
-    /// Every path named by a rule or leading to one, with its id when a rule names it:
-    /// one lookup per event key tells both whether to descend and which leaf it is.
-    steps: Map<Box<str>, Option<PathId>>,
-    /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
-    empty_step: bool,
-    /// Bit `n` (of lengths below 128) or bit 127 (longer): some entry of `steps` has
-    /// that many bytes. Most event keys are refused by it without hashing their path.
-    lengths: u128,
-    /// Whether some rule compares numbers by range: then every number leaf must be read
-    /// exactly (see `numbers.rs`).
-    number_ranges: bool,
-    /// Keys (`number_key`) of the numbers rules compare by equality (exact values,
-    /// `anything-but` lists). A number leaf equal to none of them, nor to one as written
-    /// inexactly, matches the same rules whether its text is exact or not.
-    number_keys: Set<u64>,
-    /// The same paths as a trie of their steps, for the byte reader (`scan.rs`).
-    pub(crate) trie: crate::trie::PathTrie,
-}
-
-/// Whether a pattern path names an empty key in a way EventBridge looks for in events.
-///
-/// EventBridge (event-ruler) descends into an event key only when some pattern path
-/// holds that key as a step, and it splits pattern paths at `.` dropping trailing empty
-/// steps (Java's `String.split`): `a.` (`{"a": {"": ...}}`) has the one step `a`, so an
-/// empty key below `a` is never looked into, while `""`, `.a` and `a..b` do name it.
-pub(crate) fn names_empty_step(path: &str) -> bool {
-    let steps = path.trim_end_matches('.');
-    path.is_empty() || (!steps.is_empty() && steps.split('.').any(str::is_empty))
-}
-
-fn length_bit(len: usize) -> u128 {
-    1u128 << len.min(127)
-}
-
-impl PathIndex {
-    /// The id of `path`, registering it (and its dotted prefixes) if new.
-    pub(crate) fn intern(&mut self, path: &str) -> PathId {
-        if let Some(id) = self.full.get(path) {
-            return *id;
-        }
-        let id = PathId::try_from(self.full.len()).unwrap_or(PathId::MAX);
-        self.full.insert(path.into(), id);
-        self.steps.insert(path.into(), Some(id));
-        self.lengths |= length_bit(path.len());
-        self.empty_step |= names_empty_step(path);
-        self.trie.insert(path, id);
-        for (at, _) in path.match_indices('.') {
-            self.steps.entry(path[..at].into()).or_insert(None);
-            self.lengths |= length_bit(at);
-        }
-        id
-    }
-
-    /// Notes a rule comparing numbers by range.
-    pub(crate) fn watch_number_ranges(&mut self) {
-        self.number_ranges = true;
-    }
-
-    /// Notes a rule comparing numbers with `n` by equality.
-    pub(crate) fn watch_number(&mut self, n: f64) {
-        self.number_keys.insert(crate::value::number_key(n));
-    }
-
-    /// Whether it matters to some rule that the event writes `value` exactly.
-    fn needs_exactness(&self, value: f64) -> bool {
-        use crate::value::number_key;
-        self.number_ranges
-            || (!self.number_keys.is_empty()
-                && (self.number_keys.contains(&number_key(value))
-                    || self
-                        .number_keys
-                        .contains(&number_key(crate::numbers::inexact_marker(value)))))
-    }
-
-    /// Whether an event's empty keys are looked into (see [`names_empty_step`]).
-    pub(crate) fn empty_step(&self) -> bool {
-        self.empty_step
-    }
-
-    /// Whether anything at or below `path` can matter to some rule, and the id of `path`
-    /// when a rule names it.
-    fn lookup(&self, path: &str) -> (bool, Option<PathId>) {
-        if self.lengths & length_bit(path.len()) == 0 {
-            return (path.is_empty(), None);
-        }
-        match self.steps.get(path) {
-            Some(id) => (true, *id),
-            None => (path.is_empty(), None),
-        }
-    }
-}
 
 /// One leaf of an event.
 #[derive(Debug, Clone)]
@@ -170,7 +70,7 @@ struct Buffers {
     /// The walker's dotted path (parsed events).
     path: String,
     /// The matcher's lists (kept here so that one event takes all its buffers at once).
-    scratch: crate::machine::Scratch,
+    scratch: Scratch,
 }
 
 thread_local! {
@@ -223,10 +123,7 @@ impl FlatEvent<'_> {
 
     /// Runs `matching` with the matcher's kept lists (fresh ones when the event has no
     /// kept buffers), then empties them for the next event.
-    pub(crate) fn with_scratch<T>(
-        &mut self,
-        matching: impl FnOnce(&Self, &mut crate::machine::Scratch) -> T,
-    ) -> T {
+    pub(crate) fn with_scratch<T>(&mut self, matching: impl FnOnce(&Self, &mut Scratch) -> T) -> T {
         let mut spare = self.spare.take().unwrap_or_default();
         let result = matching(self, &mut spare.scratch);
         spare.scratch.recycle();
@@ -518,14 +415,14 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         let bytes = self.bytes;
         let inexact = self.inexact.get_or_insert_with(|| {
             let mut found = std::str::from_utf8(bytes)
-                .map(crate::numbers::inexact_numbers)
+                .map(numbers::inexact_numbers)
                 .unwrap_or_default();
             // Sorted for binary search: an array of 100,000 such numbers stays linear.
             found.sort_unstable();
             found
         });
         let value = if inexact.binary_search(&value.to_bits()).is_ok() {
-            crate::numbers::inexact_marker(value)
+            numbers::inexact_marker(value)
         } else {
             value
         };
@@ -540,14 +437,14 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     fn value_number_leaf(&mut self, path: PathId, number: &serde_json::Number) {
         let value = number.as_f64().unwrap_or(f64::NAN);
         let exact = match (number.as_u64(), number.as_i64()) {
-            (Some(n), _) => value.is_finite() && crate::numbers::is_exact(&n.to_string(), value),
-            (None, Some(n)) => value.is_finite() && crate::numbers::is_exact(&n.to_string(), value),
+            (Some(n), _) => value.is_finite() && numbers::is_exact(&n.to_string(), value),
+            (None, Some(n)) => value.is_finite() && numbers::is_exact(&n.to_string(), value),
             (None, None) => true,
         };
         let value = if exact || !self.index.needs_exactness(value) {
             value
         } else {
-            crate::numbers::inexact_marker(value)
+            numbers::inexact_marker(value)
         };
         self.leaf(path, LeafValue::Num(value));
     }
@@ -567,9 +464,9 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
     ) {
         let value = if suspicious
             && self.index.needs_exactness(value)
-            && !std::str::from_utf8(token).is_ok_and(|token| crate::numbers::is_exact(token, value))
+            && !std::str::from_utf8(token).is_ok_and(|token| numbers::is_exact(token, value))
         {
-            crate::numbers::inexact_marker(value)
+            numbers::inexact_marker(value)
         } else {
             value
         };
@@ -643,7 +540,7 @@ impl<'o, 'i, 'a> Walker<'o, 'i, 'a> {
         match value {
             Value::Object(object) => {
                 for (key, child) in object {
-                    if key.is_empty() && !self.index.empty_step {
+                    if key.is_empty() && !self.index.empty_step() {
                         continue;
                     }
                     if let Some(next) = self.index.trie.child(node, key.as_bytes()) {
@@ -684,7 +581,7 @@ pub(crate) fn flatten_value<'a>(index: &PathIndex, event: &'a Value) -> FlatEven
     let mut out = FlatEvent::from_buffers();
     let mut walker = Walker::new(index, &mut out);
     if event.is_object() {
-        walker.walk_value(event, crate::trie::ROOT);
+        walker.walk_value(event, ROOT);
     }
     walker.finish();
     out
@@ -785,7 +682,7 @@ impl<'de> Visitor<'de> for Node<'_, '_, '_, 'de> {
         while let Some((saved, empty)) = map.next_key_seed(Key {
             walker: &mut *self.walker,
         })? {
-            if self.walker.relevant() && (!empty || self.walker.index.empty_step) {
+            if self.walker.relevant() && (!empty || self.walker.index.empty_step()) {
                 map.next_value_seed(Node {
                     walker: &mut *self.walker,
                 })?;

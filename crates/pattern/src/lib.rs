@@ -34,21 +34,49 @@
 //! The infallible [`Pattern::matches`] and [`RuleMachine::matching_rules`] treat an event
 //! past a limit as matching nothing; the `try_` and `_json` forms return the error.
 
-mod analysis;
+// The pattern language, one module per operator family: how its operand is read, how a
+// leaf is compared with it, and its index in the machine.
+mod affix;
+mod anything_but;
 mod cidr;
-mod error;
-mod flatten;
-mod index;
-mod machine;
+mod exact;
+mod exists;
+mod ignore_case;
+mod numeric;
+mod wildcard;
+
+// Reading a pattern: where the parser stands, the structure ($or, nesting), the union of
+// the operators.
 mod matcher;
-mod numbers;
 mod parse;
-mod pattern;
-mod reference;
+mod place;
+
+// Reading an event: the path index, the flattener (parsed values and serde_json), the
+// byte reader.
+mod flatten;
+mod json_bytes;
+mod paths;
 mod scan;
 mod trie;
+
+// The machine: many rules in one, its transitions, its per-event work lists.
+mod machine;
+mod scratch;
+mod transitions;
+
+// One pattern, looking inside it without an event, and the reference evaluator the
+// machine is cross-checked against.
+mod analysis;
+mod pattern;
+mod reference;
+
+// Shared: the texts-by-length table of the indexes, errors, ids, numbers as written,
+// event leaf values.
+mod affix_table;
+mod error;
+mod ids;
+mod numbers;
 mod value;
-mod wildcard;
 
 pub use analysis::{Alternative, Condition, Domain, FieldTest};
 pub use error::{EventError, PatternError};

@@ -6,27 +6,26 @@
 //! with common fields share a trie. A transition is keyed by field path and indexed by
 //! value, one index per operator kind (hash maps for exact, case-folded and cidr values,
 //! prefix/suffix tables by length, an interval tree for numeric ranges, excluded values
-//! for anything-but, literal heads and tails for wildcards: see `index.rs`), so matching
+//! for anything-but, literal heads and tails for wildcards: each in its operator's
+//! module, gathered by `transitions.rs`), so matching
 //! an event visits only the transitions its own leaves select: the cost follows the
 //! event and its matches, not the number of rules.
 
 use serde_json::Value;
 
+use crate::anything_but::AnythingBut;
 use crate::error::EventError;
-use crate::flatten::{
-    FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, Membership, PathId, PathIndex, flatten_value,
-};
-use crate::index::{
-    AffixTable, AnythingButIndex, CidrIndex, IgnoreCaseIndex, NumericIndex, StateId, WildcardIndex,
-};
-use crate::matcher::{AnythingBut, IgnoreCase, Matcher};
-use crate::parse::FieldCondition;
-use crate::pattern::Pattern;
+use crate::exact::Literal;
+use crate::flatten::{FlatEvent, FlatLeaf, MAX_EVENT_DEPTH, flatten_bytes_serde, flatten_value};
+use crate::ids::{PathId, StateId};
+use crate::matcher::Matcher;
+use crate::parse::{FieldCondition, SubRule};
+use crate::paths::PathIndex;
 use crate::scan::scan_into;
-use crate::value::{LeafValue, Literal, number_key};
+use crate::scratch::{Chosen, Scratch, Seen, SeenStates, intersects, merge};
+use crate::transitions::Transitions;
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
-type Set<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 const START: StateId = 0;
 
@@ -71,260 +70,6 @@ struct State {
     ahead: Vec<PathId>,
 }
 
-/// All value transitions out of one state on one path, indexed by operator kind (see
-/// `index.rs`), so a leaf's value selects its next states without trying each condition.
-#[derive(Debug, Clone, Default)]
-struct Transitions {
-    strings: Map<Box<str>, Vec<StateId>>,
-    numbers: Map<u64, Vec<StateId>>,
-    booleans: [Vec<StateId>; 2],
-    nulls: Vec<StateId>,
-    prefixes: AffixTable<StateId>,
-    suffixes: AffixTable<StateId>,
-    ignore_case: IgnoreCaseIndex,
-    numeric: NumericIndex,
-    anything_but: AnythingButIndex,
-    wildcards: WildcardIndex,
-    cidrs: CidrIndex,
-    /// `exists: true`: any leaf at the path.
-    any: Vec<StateId>,
-    /// Conditions checked one by one: `anything-but` ignore-case and wildcard lists, and
-    /// ignore-case texts with a character whose case forms fold apart (see `index.rs`).
-    scanned: Vec<(Matcher, StateId)>,
-    /// Which of the indexes above hold something (the `KIND_` bits): a leaf looks only
-    /// into those.
-    kinds: u16,
-}
-
-const KIND_STRINGS: u16 = 1;
-const KIND_NUMBERS: u16 = 1 << 1;
-const KIND_BOOLEANS: u16 = 1 << 2;
-const KIND_NULLS: u16 = 1 << 3;
-const KIND_PREFIXES: u16 = 1 << 4;
-const KIND_SUFFIXES: u16 = 1 << 5;
-const KIND_IGNORE_CASE: u16 = 1 << 6;
-const KIND_NUMERIC: u16 = 1 << 7;
-const KIND_ANYTHING_BUT: u16 = 1 << 8;
-const KIND_WILDCARDS: u16 = 1 << 9;
-const KIND_CIDRS: u16 = 1 << 10;
-const KIND_ANY: u16 = 1 << 11;
-const KIND_SCANNED: u16 = 1 << 12;
-/// The indexes a string leaf looks into besides exact strings.
-const KIND_STRING_INDEXES: u16 =
-    KIND_PREFIXES | KIND_SUFFIXES | KIND_IGNORE_CASE | KIND_WILDCARDS | KIND_CIDRS;
-
-impl Transitions {
-    fn insert(&mut self, matcher: &Matcher, next: StateId) {
-        self.kinds |= match matcher {
-            Matcher::Exact(Literal::Str(_)) => KIND_STRINGS,
-            Matcher::Exact(Literal::Num(_)) => KIND_NUMBERS,
-            Matcher::Exact(Literal::Bool(_)) => KIND_BOOLEANS,
-            Matcher::Exact(Literal::Null) => KIND_NULLS,
-            Matcher::Prefix(_) => KIND_PREFIXES,
-            Matcher::Suffix(_) => KIND_SUFFIXES,
-            Matcher::EqualsIgnoreCase(_)
-            | Matcher::PrefixIgnoreCase(_)
-            | Matcher::SuffixIgnoreCase(_) => KIND_IGNORE_CASE,
-            Matcher::Numeric(_) => KIND_NUMERIC,
-            Matcher::AnythingBut(_) => KIND_ANYTHING_BUT,
-            Matcher::Wildcard(_) => KIND_WILDCARDS,
-            Matcher::Cidr(_) => KIND_CIDRS,
-            Matcher::Exists(_) => KIND_ANY,
-        };
-        let indexed = match matcher {
-            Matcher::Exact(Literal::Str(s)) => {
-                self.strings
-                    .entry(s.as_str().into())
-                    .or_default()
-                    .push(next);
-                true
-            }
-            Matcher::Exact(Literal::Num(n)) => {
-                self.numbers.entry(number_key(*n)).or_default().push(next);
-                true
-            }
-            Matcher::Exact(Literal::Bool(b)) => {
-                self.booleans[usize::from(*b)].push(next);
-                true
-            }
-            Matcher::Exact(Literal::Null) => {
-                self.nulls.push(next);
-                true
-            }
-            Matcher::Prefix(p) => {
-                self.prefixes.insert(p, next);
-                true
-            }
-            Matcher::Suffix(s) => {
-                self.suffixes.insert(s, next);
-                true
-            }
-            Matcher::EqualsIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Equals, p, next),
-            Matcher::PrefixIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Prefix, p, next),
-            Matcher::SuffixIgnoreCase(p) => self.ignore_case.insert(IgnoreCase::Suffix, p, next),
-            Matcher::Numeric(range) => {
-                self.numeric.insert(range, next);
-                true
-            }
-            Matcher::AnythingBut(not) => self.anything_but.insert(not, next),
-            Matcher::Wildcard(w) => {
-                self.wildcards.insert(w, next);
-                true
-            }
-            Matcher::Cidr(c) => {
-                self.cidrs.insert(c, next);
-                true
-            }
-            Matcher::Exists(_) => {
-                self.any.push(next);
-                true
-            }
-        };
-        if !indexed {
-            self.scanned.push((matcher.clone(), next));
-            self.kinds |= KIND_SCANNED;
-        }
-    }
-
-    /// Appends every next state the leaf's value selects (possibly repeated) to `out`.
-    #[inline]
-    fn collect_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
-        let kinds = self.kinds;
-        match value {
-            LeafValue::Str(s) => {
-                if kinds & KIND_STRINGS != 0
-                    && let Some(states) = self.strings.get(s.as_ref())
-                {
-                    extend(out, states);
-                }
-                if kinds & KIND_STRING_INDEXES != 0 {
-                    self.collect_string_matches(s, out);
-                }
-            }
-            LeafValue::Num(n) => {
-                if kinds & KIND_NUMBERS != 0
-                    && let Some(states) = self.numbers.get(&number_key(*n))
-                {
-                    extend(out, states);
-                }
-                if kinds & KIND_NUMERIC != 0 {
-                    self.numeric.collect(*n, out);
-                }
-            }
-            LeafValue::Bool(b) => extend(out, &self.booleans[usize::from(*b)]),
-            LeafValue::Null => extend(out, &self.nulls),
-        }
-        if kinds & (KIND_ANYTHING_BUT | KIND_ANY | KIND_SCANNED) != 0 {
-            self.collect_other_matches(value, out);
-        }
-    }
-
-    fn collect_other_matches(&self, value: &LeafValue<'_>, out: &mut Vec<StateId>) {
-        if self.kinds & KIND_ANYTHING_BUT != 0 {
-            self.anything_but.collect(value, out);
-        }
-        extend(out, &self.any);
-        if self.kinds & KIND_SCANNED != 0 {
-            for (matcher, next) in &self.scanned {
-                if matcher.matches(value) {
-                    out.push(*next);
-                }
-            }
-        }
-    }
-
-    fn collect_string_matches(&self, s: &str, out: &mut Vec<StateId>) {
-        let kinds = self.kinds;
-        if kinds & KIND_PREFIXES != 0 {
-            self.prefixes.for_each_prefix_of(s, |&next| out.push(next));
-        }
-        if kinds & KIND_SUFFIXES != 0 {
-            self.suffixes.for_each_suffix_of(s, |&next| out.push(next));
-        }
-        if kinds & KIND_IGNORE_CASE != 0 {
-            self.ignore_case.collect(s, out);
-        }
-        if kinds & KIND_WILDCARDS != 0 {
-            self.wildcards.collect(s, out);
-        }
-        if kinds & KIND_CIDRS != 0 {
-            self.cidrs.collect(s, out);
-        }
-    }
-}
-
-/// One pending step of the traversal: a state reached under array-element constraints.
-type Task = (StateId, Chosen);
-
-/// The array elements a task is bound to, outermost first: up to three kept inline
-/// (copied without allocating), more in a list.
-#[derive(Debug, Clone)]
-enum Chosen {
-    Few(u8, [Membership; 3]),
-    Many(Vec<Membership>),
-}
-
-impl Default for Chosen {
-    fn default() -> Self {
-        Chosen::Few(0, [(0, 0); 3])
-    }
-}
-
-impl Chosen {
-    fn as_slice(&self) -> &[Membership] {
-        match self {
-            Chosen::Few(len, items) => &items[..usize::from(*len)],
-            Chosen::Many(items) => items,
-        }
-    }
-
-    fn push(&mut self, item: Membership) {
-        match self {
-            Chosen::Few(len, items) if usize::from(*len) < items.len() => {
-                items[usize::from(*len)] = item;
-                *len += 1;
-            }
-            Chosen::Few(_, items) => {
-                let mut list = items.to_vec();
-                list.push(item);
-                *self = Chosen::Many(list);
-            }
-            Chosen::Many(items) => items.push(item),
-        }
-    }
-
-    fn retain(&mut self, mut keep: impl FnMut(&Membership) -> bool) {
-        match self {
-            Chosen::Few(len, items) => {
-                let mut kept = 0;
-                for at in 0..usize::from(*len) {
-                    if keep(&items[at]) {
-                        items[kept] = items[at];
-                        kept += 1;
-                    }
-                }
-                *len = u8::try_from(kept).unwrap_or(u8::MAX);
-            }
-            Chosen::Many(items) => items.retain(keep),
-        }
-    }
-}
-
-/// Equal when they list the same elements in the same order.
-impl PartialEq for Chosen {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
-impl Eq for Chosen {}
-
-impl std::hash::Hash for Chosen {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_slice().hash(state);
-    }
-}
-
 impl<R> Default for RuleMachine<R> {
     fn default() -> Self {
         Self::new()
@@ -349,11 +94,12 @@ impl<R> RuleMachine<R> {
         self.step_limit = limit;
     }
 
-    /// Adds a rule: `id` is returned for every event the pattern matches.
-    pub fn add_rule(&mut self, id: R, pattern: &Pattern) {
+    /// Adds a rule given as its alternatives (see `parse.rs`): `id` is returned for
+    /// every event one of them matches ([`RuleMachine::add_rule`] takes a pattern).
+    pub(crate) fn add_alternatives(&mut self, id: R, alternatives: &[SubRule]) {
         let rule = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
         self.rules.push(id);
-        for alternative in pattern.sub_rules() {
+        for alternative in alternatives {
             let mut visited = vec![START];
             for condition in alternative {
                 let from = visited.last().copied().unwrap_or(START);
@@ -426,20 +172,14 @@ impl<R> RuleMachine<R> {
             return self.run(&mut flat);
         }
         drop(flat);
-        self.run(&mut crate::flatten::flatten_bytes_serde(
-            &self.paths,
-            event,
-        )?)
+        self.run(&mut flatten_bytes_serde(&self.paths, event)?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through serde_json alone (the reference of
     /// the byte reader, see `scan.rs`).
     #[cfg(test)]
     pub(crate) fn matching_rules_json_serde(&self, event: &[u8]) -> Result<Vec<&R>, EventError> {
-        self.run(&mut crate::flatten::flatten_bytes_serde(
-            &self.paths,
-            event,
-        )?)
+        self.run(&mut flatten_bytes_serde(&self.paths, event)?)
     }
 
     /// [`RuleMachine::matching_rules_json`] through the byte reader alone: `None` where
@@ -695,163 +435,4 @@ impl<R> RuleMachine<R> {
             }
         }
     }
-}
-
-/// Buffers of [`RuleMachine::run`], kept per thread between events so that matching a
-/// small event allocates little more than its result.
-#[derive(Debug, Default)]
-pub(crate) struct Scratch {
-    matched: Vec<u32>,
-    seen_list: Vec<Task>,
-    pending: Vec<Task>,
-    nexts: Vec<StateId>,
-    /// [`RuleMachine::run_flat`]'s pending and reached states.
-    states: Vec<StateId>,
-    reached: Vec<StateId>,
-    /// Document-order ranges of the leaves a task may use next.
-    ranges: Vec<(u32, u32)>,
-    /// Whether an array can still constrain the match from a state (see
-    /// [`RuleMachine::run_with`]).
-    relevant: Map<(StateId, u32), bool>,
-}
-
-impl Scratch {
-    /// Empties the buffers for the next event, dropping those a large event grew.
-    #[inline]
-    pub(crate) fn recycle(&mut self) {
-        const KEEP: usize = 1024;
-        self.seen_list.clear();
-        self.pending.clear();
-        self.matched.clear();
-        self.nexts.clear();
-        self.states.clear();
-        self.reached.clear();
-        self.ranges.clear();
-        let grown = [
-            self.seen_list.capacity(),
-            self.pending.capacity(),
-            self.matched.capacity(),
-            self.nexts.capacity(),
-            self.states.capacity(),
-            self.reached.capacity(),
-            self.ranges.capacity(),
-            self.relevant.capacity(),
-        ]
-        .into_iter()
-        .fold(0, usize::max);
-        if grown > KEEP {
-            self.shrink(KEEP);
-        }
-    }
-
-    /// Drops the buffers grown past `keep` entries.
-    #[cold]
-    fn shrink(&mut self, keep: usize) {
-        for list in [&mut self.seen_list, &mut self.pending] {
-            if list.capacity() > keep {
-                *list = Vec::new();
-            }
-        }
-        for list in [
-            &mut self.matched,
-            &mut self.nexts,
-            &mut self.states,
-            &mut self.reached,
-        ] {
-            if list.capacity() > keep {
-                *list = Vec::new();
-            }
-        }
-        if self.ranges.capacity() > keep {
-            self.ranges = Vec::new();
-        }
-        if self.relevant.capacity() > keep {
-            self.relevant = Map::default();
-        }
-    }
-}
-
-/// The tasks already queued: a short list searched in turn, a hash set past 32 of them
-/// (most events reach a handful of states, and a set costs an allocation and hashing).
-#[derive(Default)]
-struct Seen {
-    few: Vec<Task>,
-    many: Option<Set<Task>>,
-}
-
-impl Seen {
-    /// Records `task`; `false` when it was already there.
-    fn insert(&mut self, task: &Task) -> bool {
-        if let Some(many) = &mut self.many {
-            if many.contains(task) {
-                return false;
-            }
-            return many.insert(task.clone());
-        }
-        if self.few.contains(task) {
-            return false;
-        }
-        self.few.push(task.clone());
-        if self.few.len() > 32 {
-            self.many = Some(self.few.drain(..).collect());
-        }
-        true
-    }
-}
-
-/// The states already queued by [`RuleMachine::run_flat`]: a short list searched in
-/// turn, a hash set past 32 of them (as [`Seen`]).
-struct SeenStates {
-    few: Vec<StateId>,
-    many: Option<Set<StateId>>,
-}
-
-impl SeenStates {
-    /// Records `state`; `false` when it was already there.
-    #[inline(always)]
-    fn insert(&mut self, state: StateId) -> bool {
-        if let Some(many) = &mut self.many {
-            return many.insert(state);
-        }
-        if self.few.contains(&state) {
-            return false;
-        }
-        self.few.push(state);
-        if self.few.len() > 32 {
-            self.many = Some(self.few.drain(..).collect());
-        }
-        true
-    }
-}
-
-/// Appends `states` to `out`; most lists hold one state or none, pushed without a copy
-/// call.
-#[inline(always)]
-fn extend(out: &mut Vec<StateId>, states: &[StateId]) {
-    match states {
-        [] => {}
-        [one] => out.push(*one),
-        more => out.extend_from_slice(more),
-    }
-}
-
-/// Whether two sorted lists share an element: each item of the shorter is looked up in
-/// the longer, so a state with thousands of paths ahead costs little per small array.
-fn intersects(a: &[PathId], b: &[PathId]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.iter().any(|path| long.binary_search(path).is_ok())
-}
-
-/// Combines the array positions already chosen with a leaf's; `None` when the leaf sits
-/// in a different element of an array the rule already committed to.
-fn merge(chosen: &Chosen, leaf: &[Membership]) -> Option<Chosen> {
-    let mut merged = chosen.clone();
-    for &(array, index) in leaf {
-        match chosen.as_slice().iter().find(|(a, _)| *a == array) {
-            Some(&(_, other)) if other != index => return None,
-            Some(_) => {}
-            None => merged.push((array, index)),
-        }
-    }
-    Some(merged)
 }

@@ -1,4 +1,4 @@
-//! One compiled event pattern.
+//! One compiled event pattern, and how a pattern joins a [`RuleMachine`].
 
 use std::str::FromStr;
 
@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use crate::error::{EventError, PatternError};
 use crate::machine::RuleMachine;
+use crate::numbers::number_spellings;
 use crate::parse::{SubRule, parse_pattern, parse_pattern_with};
+use crate::reference;
 
 /// A validated, compiled EventBridge event pattern.
 ///
@@ -28,10 +30,10 @@ impl Pattern {
     /// Parses and validates pattern JSON text.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
         let value: Value = serde_json::from_str(text).map_err(PatternError::Json)?;
-        Self::compile(parse_pattern_with(
+        Ok(Self::compile(parse_pattern_with(
             &value,
-            crate::numbers::number_spellings(text),
-        )?)
+            number_spellings(text),
+        )?))
     }
 
     /// Validates and compiles a pattern given as a JSON value.
@@ -39,18 +41,17 @@ impl Pattern {
     /// A value holds numbers as doubles only; [`Pattern::parse`] also refuses numbers that
     /// the text wrote more precisely than a double holds, as EventBridge does.
     pub fn from_value(pattern: &Value) -> Result<Self, PatternError> {
-        Self::compile(parse_pattern(pattern)?)
+        Ok(Self::compile(parse_pattern(pattern)?))
     }
 
-    fn compile(alternatives: Vec<SubRule>) -> Result<Self, PatternError> {
-        let mut compiled = Self {
-            alternatives,
-            machine: RuleMachine::new(),
-        };
+    /// The pattern with its one-rule machine, built from the alternatives once.
+    fn compile(alternatives: Vec<SubRule>) -> Self {
         let mut machine = RuleMachine::new();
-        machine.add_rule((), &compiled);
-        compiled.machine = machine;
-        Ok(compiled)
+        machine.add_alternatives((), &alternatives);
+        Self {
+            alternatives,
+            machine,
+        }
     }
 
     /// Whether the pattern matches a parsed event (an event that is not a JSON object
@@ -80,11 +81,18 @@ impl Pattern {
     /// search per alternative. Slow; exists to cross-check the machine in tests.
     #[doc(hidden)]
     pub fn matches_reference(&self, event: &Value) -> bool {
-        crate::reference::matches(&self.alternatives, event)
+        reference::matches(&self.alternatives, event)
     }
 
     pub(crate) fn sub_rules(&self) -> &[SubRule] {
         &self.alternatives
+    }
+}
+
+impl<R> RuleMachine<R> {
+    /// Adds a rule: `id` is returned for every event the pattern matches.
+    pub fn add_rule(&mut self, id: R, pattern: &Pattern) {
+        self.add_alternatives(id, &pattern.alternatives);
     }
 }
 

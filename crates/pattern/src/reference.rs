@@ -4,9 +4,10 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::flatten::Membership;
+use crate::ids::Membership;
 use crate::matcher::Matcher;
-use crate::parse::SubRule;
+use crate::parse::{FieldCondition, SubRule};
+use crate::paths::names_empty_step;
 use crate::value::LeafValue;
 
 struct Leaf<'a> {
@@ -25,7 +26,7 @@ pub(crate) fn matches(alternatives: &[SubRule], event: &Value) -> bool {
     let empty_step = alternatives
         .iter()
         .flatten()
-        .any(|condition| crate::flatten::names_empty_step(&condition.path));
+        .any(|condition| names_empty_step(&condition.path));
     collect(
         event,
         "",
@@ -90,11 +91,7 @@ fn collect<'a>(
     }
 }
 
-fn search(
-    rule: &[crate::parse::FieldCondition],
-    leaves: &[Leaf<'_>],
-    chosen: &[Membership],
-) -> bool {
+fn search(rule: &[FieldCondition], leaves: &[Leaf<'_>], chosen: &[Membership]) -> bool {
     let Some((condition, rest)) = rule.split_first() else {
         return true;
     };

@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::scan;
-use crate::flatten::{PathIndex, flatten_bytes_serde};
+use crate::flatten::flatten_bytes_serde;
+use crate::paths::PathIndex;
 use crate::{Pattern, RuleMachine};
 
 /// A JSON tree kept as text pieces, so that keys and strings can be spelled with escapes.

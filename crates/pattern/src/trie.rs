@@ -2,7 +2,7 @@
 //! reader (`scan.rs`): an event key is followed with one lookup, without building the
 //! dotted path, and most keys no rule names are refused by their length alone.
 
-use crate::flatten::PathId;
+use crate::ids::PathId;
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 

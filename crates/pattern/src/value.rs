@@ -1,4 +1,4 @@
-//! Values at the leaves of events and patterns.
+//! Values at the leaves of events, and the hash key of a number.
 
 use std::borrow::Cow;
 
@@ -21,32 +21,6 @@ impl LeafValue<'_> {
         match self {
             LeafValue::Str(s) => Some(s),
             _ => None,
-        }
-    }
-}
-
-/// An exact value named in a pattern.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Literal {
-    /// Matches the identical string.
-    Str(String),
-    /// Matches a number of equal value.
-    Num(f64),
-    /// Matches the same boolean.
-    Bool(bool),
-    /// Matches a field whose value is `null`.
-    Null,
-}
-
-impl Literal {
-    /// Whether the leaf holds exactly this value.
-    pub(crate) fn equals(&self, leaf: &LeafValue<'_>) -> bool {
-        match (self, leaf) {
-            (Literal::Str(a), LeafValue::Str(b)) => a == b,
-            (Literal::Num(a), LeafValue::Num(b)) => number_key(*a) == number_key(*b),
-            (Literal::Bool(a), LeafValue::Bool(b)) => a == b,
-            (Literal::Null, LeafValue::Null) => true,
-            _ => false,
         }
     }
 }

@@ -1,4 +1,12 @@
-//! The `wildcard` operator: `*` stands for any run of characters, including none.
+//! The `wildcard` operator: `*` stands for any run of characters, including none. How the
+//! operand is read, how a value is compared, and the index (by the literal head or tail).
+
+use serde_json::Value;
+
+use crate::affix_table::AffixTable;
+use crate::error::PatternError;
+use crate::ids::StateId;
+use crate::place::Place;
 
 /// Most `*` characters one wildcard value may hold. EventBridge rejects patterns whose
 /// wildcards are "too complex"; its measure is event-ruler's `MachineComplexityEvaluator`
@@ -92,6 +100,53 @@ impl Wildcard {
 fn push_char(pieces: &mut [String], c: char) {
     if let Some(last) = pieces.last_mut() {
         last.push(c);
+    }
+}
+
+/// `{"wildcard": "..."}`.
+pub(crate) fn parse(operand: &Value, place: &Place) -> Result<Wildcard, PatternError> {
+    match operand {
+        Value::String(s) => parse_text(s, place),
+        _ => Err(place.error("wildcard expects a string")),
+    }
+}
+
+/// One wildcard text (also of an `anything-but` wildcard list).
+pub(crate) fn parse_text(text: &str, place: &Place) -> Result<Wildcard, PatternError> {
+    Wildcard::parse(text).map_err(|reason| place.error(reason))
+}
+
+/// `wildcard` values, by the literal text before their first `*` (a wildcard without a
+/// star: its whole text), else by the text after their last `*`; the few with neither
+/// (`*`, `*x*`) are tried one by one. Every candidate is checked in full.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WildcardIndex {
+    by_head: AffixTable<(Wildcard, StateId)>,
+    by_tail: AffixTable<(Wildcard, StateId)>,
+    unanchored: Vec<(Wildcard, StateId)>,
+}
+
+impl WildcardIndex {
+    pub(crate) fn insert(&mut self, wildcard: &Wildcard, next: StateId) {
+        let item = (wildcard.clone(), next);
+        match wildcard.tail() {
+            Some(tail) if wildcard.head().is_empty() && tail.is_empty() => {
+                self.unanchored.push(item);
+            }
+            Some(tail) if wildcard.head().is_empty() => self.by_tail.insert(tail, item),
+            _ => self.by_head.insert(wildcard.head(), item),
+        }
+    }
+
+    pub(crate) fn collect(&self, value: &str, out: &mut Vec<StateId>) {
+        let mut check = |(wildcard, next): &(Wildcard, StateId)| {
+            if wildcard.matches(value) {
+                out.push(*next);
+            }
+        };
+        self.by_head.for_each_prefix_of(value, &mut check);
+        self.by_tail.for_each_suffix_of(value, &mut check);
+        self.unanchored.iter().for_each(check);
     }
 }
 
