@@ -30,12 +30,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventrail_runtime::{
-    Consumer, DeadLetter, DeadLetterError, DeadLetterSink, Emitted, EntryOutcome, Handler,
-    HandlerError, Incoming, MAX_ENTRY_BYTES, OutgoingEvent, Publisher, PutEventsApi, RetryPolicy,
+use eventrail_model::Router;
+use eventrail_runtime::dead_letter::{DeadLetter, DeadLetterError, DeadLetterSink};
+use eventrail_runtime::publisher::{
+    EntryOutcome, MAX_ENTRY_BYTES, OutgoingEvent, Publisher, PutEventsApi, RetryPolicy,
     TransportError,
 };
-use eventrail_model::Router;
+use eventrail_runtime::{Consumer, Emitted, Handler, HandlerError, Incoming};
 use eventrail_tests::repo;
 use events::scenarios::Scenario;
 use events::{Event, OutboxMessage};

@@ -173,6 +173,63 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
     );
     assert!(!again.status.success() && text(&again).contains("already exists"));
 
+    // A function is its Cargo.toml and src/lib.rs: the build script and the binary are shared.
+    for function in ["gift-wrap", "audit"] {
+        let dir = copy.join("functions").join(function);
+        let mut files: Vec<String> = snapshot(&dir)
+            .into_iter()
+            .map(|(path, _)| path.strip_prefix(&dir).unwrap().display().to_string())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["Cargo.toml", "src/lib.rs"], "{function}");
+    }
+
+    // `audit` rewritten the old way (its own build.rs, and a main.rs that starts the runtime)
+    // is migrated back by `eventrail migrate function`; a main.rs that does more is refused.
+    let audit = copy.join("functions/audit");
+    let new_manifest = std::fs::read_to_string(audit.join("Cargo.toml")).unwrap();
+    let new_lib = std::fs::read_to_string(audit.join("src/lib.rs")).unwrap();
+    let old_manifest = new_manifest
+        .replace("build = \"../../crates/build/lambda/build.rs\"\n", "")
+        .replace("../../crates/build/lambda/main.rs", "src/main.rs");
+    assert_ne!(old_manifest, new_manifest);
+    std::fs::write(audit.join("Cargo.toml"), &old_manifest).unwrap();
+    std::fs::write(
+        audit.join("build.rs"),
+        "fn main() {\n    eventrail_build::lambda_binary();\n}\n",
+    )
+    .unwrap();
+    let old_main = "#[tokio::main(flavor = \"current_thread\")]\nasync fn main() -> Result<(), eventrail_runtime::LambdaError> {\n    eventrail_runtime::run_consumer(audit::handle, eventrail_runtime::declaration!()).await\n}\n";
+    std::fs::write(
+        audit.join("src/main.rs"),
+        old_main.replace("{\n    eventrail", "{\n    let _ = 1;\n    eventrail"),
+    )
+    .unwrap();
+    let before_migrate = snapshot(&copy);
+    assert_refused(
+        &copy,
+        &["migrate", "function", "audit"],
+        "functions/audit/src/main.rs: does more than start the runtime",
+        &before_migrate,
+    );
+    std::fs::write(audit.join("src/main.rs"), old_main).unwrap();
+    let out = eventrail(&copy, &["migrate", "function", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("migrated functions/audit/"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(audit.join("Cargo.toml")).unwrap(),
+        new_manifest
+    );
+    assert_eq!(
+        std::fs::read_to_string(audit.join("src/lib.rs")).unwrap(),
+        new_lib
+    );
+    assert!(!audit.join("build.rs").exists() && !audit.join("src/main.rs").exists());
+
     let template = std::fs::read_to_string(copy.join("infra/template.yaml")).unwrap();
     for wanted in [
         "  GiftWrap:\n",
@@ -186,7 +243,17 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
         assert!(template.contains(wanted), "template lacks {wanted:?}");
     }
 
-    // The new crates compile and their scaffolded tests (on a catalog sample) pass.
+    // The new crates' binaries build, and their scaffolded tests (on a catalog sample) pass.
+    let out = cargo()
+        .current_dir(&copy)
+        .args(["build", "--quiet", "-p", "gift-wrap", "-p", "audit"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo build in the copy:\n{}",
+        text(&out)
+    );
     let out = cargo()
         .current_dir(&copy)
         .args(["test", "--quiet", "-p", "gift-wrap", "-p", "audit"])
@@ -255,8 +322,8 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
 
     let out = eventrail_tests::eventrail(&[
         "routes".as_ref(),
-        "--template".as_ref(),
-        copy.join("infra/template.yaml").as_os_str(),
+        "--root".as_ref(),
+        copy.as_os_str(),
         copy.join("events/samples/order-placed.json").as_os_str(),
         copy.join("events/samples/order-shipped.json").as_os_str(),
     ]);

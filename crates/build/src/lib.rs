@@ -1,6 +1,14 @@
-//! Build-script settings of a Lambda function's binary, kept in one place so that every
-//! function (and `eventrail new function`'s scaffold) links the same way. A function's
-//! `build.rs` is one call, `fn main() { eventrail_build::lambda_binary(); }`.
+//! The build script every eventrail function shares, kept in one place so that every
+//! function (and `eventrail new function`'s scaffold) builds and links the same way. A function
+//! names it in its `Cargo.toml` (`build = "../../crates/build/lambda/build.rs"`), with its
+//! binary (`[[bin]] path = "../../crates/build/lambda/main.rs"`): the function's own files are
+//! its `Cargo.toml` and its `src/lib.rs`. [`lambda_function`] is what it runs.
+//!
+//! What it writes into `OUT_DIR`:
+//! - **the binary's `main`** ([`generate::MAIN_FILE`]): `eventrail_runtime::main!(<lib>::handle);`,
+//!   the library's handler started by the runtime's one entry point;
+//! - **`Consumed`** ([`generate::CONSUMED_FILE`]), the union of the events the declaration's
+//!   `consumes` lists, which the library pulls in with `eventrail_runtime::consumed!()`.
 //!
 //! What it sets, and why:
 //! - **A position-dependent executable on Linux** (`-no-pie` for the package's binaries only;
@@ -21,7 +29,9 @@
 //!   build script the macro embeds the manifest's text and parses it at init, as before.
 
 use std::env;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub mod generate;
 
 /// Set (to anything) at build time to keep the executable position-independent.
 pub const KEEP_PIE: &str = "EVENTRAIL_LINK_PIE";
@@ -44,6 +54,16 @@ pub const DECLARATION_ENV: &str = "EVENTRAIL_DECLARATION_JSON";
 /// package declares none. An error names what cargo would not have let through anyway (the
 /// text is not TOML), or a declaration that is not a table.
 pub fn declaration_json(manifest: &str) -> Result<Option<String>, String> {
+    match declaration_table(manifest)? {
+        None => Ok(None),
+        Some(declaration) => serde_json::to_string(&declaration)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// `[package.metadata.eventrail]` of a manifest's text.
+fn declaration_table(manifest: &str) -> Result<Option<toml::Table>, String> {
     let table: toml::Table = manifest
         .parse()
         .map_err(|e: toml::de::Error| e.to_string())?;
@@ -53,17 +73,79 @@ pub fn declaration_json(manifest: &str) -> Result<Option<String>, String> {
         .and_then(|m| m.get("eventrail"));
     match declaration {
         None => Ok(None),
-        Some(toml::Value::Table(declaration)) => serde_json::to_string(declaration)
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        Some(toml::Value::Table(declaration)) => Ok(Some(declaration.clone())),
         Some(_) => Err("[package.metadata.eventrail] is not a table".to_owned()),
     }
 }
 
-/// Call from a function's `build.rs`: applies the settings above to the package's binaries.
+/// The declaration's `consumes`, as written (empty when absent); an error when it is not a
+/// list of strings.
+fn consumes(declaration: &toml::Table) -> Result<Vec<String>, String> {
+    match declaration.get("consumes") {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "consumes: every entry is a detail-type, in quotes".to_owned())
+            })
+            .collect(),
+        Some(_) => Err("consumes: a list of detail-types".to_owned()),
+    }
+}
+
+/// The build script of every function (`crates/build/lambda/build.rs`): the link
+/// settings and the declaration of [`lambda_binary`], then the binary's `main` and
+/// `Consumed` in `OUT_DIR`. A declaration it cannot read makes `Consumed` a `compile_error!`
+/// naming the problem, should the library use it.
+pub fn lambda_function() {
+    println!("cargo::rerun-if-changed=Cargo.toml");
+    link_and_embed();
+    let Some(out_dir) = env::var_os("OUT_DIR").map(PathBuf::from) else {
+        println!("cargo::warning=OUT_DIR is not set: not run by cargo?");
+        return;
+    };
+    let package = env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map(|dir| Path::new(&dir).join("Cargo.toml"))
+        .ok_or_else(|| "CARGO_MANIFEST_DIR is not set".to_owned());
+    let consumed = manifest
+        .and_then(|path| {
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .and_then(|text| declaration_table(&text))
+        .and_then(|declaration| consumes(&declaration.unwrap_or_default()))
+        .and_then(|list| generate::consumed_source(&list))
+        .unwrap_or_else(|e| {
+            let message = serde_json::Value::String(format!(
+                "eventrail_runtime::consumed!(): the declaration of `{package}`: {e}"
+            ));
+            format!("compile_error!({message});\n")
+        });
+    for (file, text) in [
+        (generate::MAIN_FILE, generate::main_source(&package)),
+        (generate::CONSUMED_FILE, consumed),
+    ] {
+        let path = out_dir.join(file);
+        if let Err(e) = std::fs::write(&path, text) {
+            // The compiler then names the missing file.
+            println!("cargo::warning={}: {e}", path.display());
+        }
+    }
+}
+
+/// The build script of a function written before [`lambda_function`] (its own `build.rs` and
+/// `src/main.rs`): the link settings and the declaration only. `eventrail migrate function`
+/// moves such a function to the shared script.
 pub fn lambda_binary() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=Cargo.toml");
+    link_and_embed();
+}
+
+/// The link settings for the package's binaries and its declaration for the compiler.
+fn link_and_embed() {
     println!("cargo::rerun-if-env-changed={KEEP_PIE}");
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let keep_pie = env::var_os(KEEP_PIE).is_some_and(|v| !v.is_empty());

@@ -12,6 +12,7 @@ mod graph;
 mod infra;
 mod lint;
 mod local;
+mod migrate;
 mod new;
 mod ops;
 mod pattern;
@@ -47,6 +48,9 @@ enum Command {
     /// Scaffold a function (handler, test, declaration, template) or a catalog event.
     #[command(subcommand)]
     New(new::NewCommand),
+    /// Move a function written with its own build.rs and main.rs to Cargo.toml + src/lib.rs.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
     /// Generate the template's per-function part from the functions' declarations.
     #[command(subcommand)]
     Infra(infra::InfraCommand),
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Local(command) => local::run(command),
         Command::Demo(args) => demo::run(args),
         Command::New(command) => new::run(command),
+        Command::Migrate(command) => migrate::run(command),
         Command::Infra(command) => infra::run(command),
         Command::Graph(args) => graph::run(args),
         Command::Lint(args) => lint::run(args),

@@ -203,10 +203,6 @@ fn workspace_dependencies(root: &Path) -> std::collections::BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// The `build.rs` of a function whose workspace declares `eventrail-build`: the link
-/// settings every function's binary shares (`eventrail_build::lambda_binary`).
-const FUNCTION_BUILD_SCRIPT: &str = "fn main() {\n    eventrail_build::lambda_binary();\n}\n";
-
 /// The sample of a catalog event: `schemas/order-placed.json` -> `order-placed.json`.
 fn sample_of(app: &App, detail_type: &str) -> Option<String> {
     let event = app.catalog.event(detail_type)?;
@@ -227,12 +223,6 @@ fn scaffold(
     let catalog = &project.settings.catalog_crate;
     let catalog_ident = catalog.replace('-', "_");
     let every = d.consumes_everything();
-    let union = !every && d.consumes.len() > 1;
-    let extra_deps = if union {
-        "serde.workspace = true\nschemars.workspace = true\n"
-    } else {
-        ""
-    };
     let workspace = workspace_dependencies(&project.root);
     // A workspace that unifies its builds' features (`cargo xtask unify`) gets the new crate
     // in on it, so building the new function reuses the compiled dependency graph.
@@ -241,13 +231,22 @@ fn scaffold(
     } else {
         ""
     };
-    // The link settings of a Lambda binary (see `eventrail-build`), when the workspace has
-    // the crate.
-    let build_script = workspace.contains("eventrail-build");
-    let build_deps = if build_script {
-        "[build-dependencies]\neventrail-build.workspace = true\n\n"
-    } else {
-        ""
+    // The build script and binary every function shares (`eventrail-build`'s `lambda/`):
+    // the crate is then its Cargo.toml and src/lib.rs. A workspace without the crate's source
+    // gets a one-line src/main.rs instead.
+    let shared = crate::migrate::build_crate_dir(&project.root)
+        .map(|dir| dir.join("lambda"))
+        .filter(|dir| dir.join("build.rs").is_file() && dir.join("main.rs").is_file())
+        .map(|dir| crate::migrate::relative_path(&f.dir, &dir));
+    let (build, bin_path, build_deps) = match &shared {
+        Some(shared) => (
+            format!(
+                "# The build script and the binary every function shares: the binary starts\n# `handle` of src/lib.rs.\nbuild = \"{shared}/build.rs\"\n"
+            ),
+            format!("{shared}/main.rs"),
+            "[build-dependencies]\neventrail-build.workspace = true\n\n",
+        ),
+        None => (String::new(), "src/main.rs".to_owned(), ""),
     };
     let manifest = format!(
         r#"[package]
@@ -257,11 +256,11 @@ edition.workspace = true
 rust-version.workspace = true
 license.workspace = true
 publish.workspace = true
-
+{build}
 [[bin]]
 name = "{name}"
-path = "src/main.rs"
-# main.rs only starts the runtime; the handler and its tests are in lib.rs: no test harness.
+path = "{bin_path}"
+# The handler and its tests are in lib.rs: no test harness for the binary.
 test = false
 
 {build_deps}[dependencies]
@@ -269,7 +268,7 @@ test = false
 eventrail-runtime.workspace = true
 tokio.workspace = true
 tracing.workspace = true
-{extra_deps}
+
 # What this function consumes and emits: the template, its role, the routing index and the
 # runtime configuration are derived from it (`eventrail infra generate`).
 [package.metadata.eventrail]
@@ -281,74 +280,13 @@ emits = {emits}
         consumes = quoted_list(&d.consumes),
         emits = quoted_list(&d.emits),
     );
-    let main = format!(
-        r#"//! Lambda entry point of `{name}`; the logic lives in lib.rs.
-
-// One thread: Lambda hands a sandbox one event at a time, and init starts no worker threads.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), eventrail_runtime::LambdaError> {{
-    eventrail_runtime::run_consumer({lib_name}::handle, eventrail_runtime::declaration!()).await
-}}
-"#
-    );
-    let (event_type, preamble) = if every {
-        (
-            "AnyEvent".to_owned(),
-            "use eventrail_runtime::contract::AnyEvent;\n".to_owned(),
-        )
-    } else if union {
-        let variants: String = d
-            .consumes
-            .iter()
-            .map(|t| format!("    /// `{t}`.\n    {t}({t}),\n"))
-            .collect();
-        let accepts: Vec<String> = d
-            .consumes
-            .iter()
-            .map(|t| format!("{t}::accepts(source, detail_type)"))
-            .collect();
-        let validate: String = d
-            .consumes
-            .iter()
-            .map(|t| format!("            Self::{t}(event) => event.validate(),\n"))
-            .collect();
-        let imports = d.consumes.join(", ");
-        (
-            "Consumed".to_owned(),
-            format!(
-                r#"use {catalog_ident}::{{{imports}}};
-use eventrail_runtime::contract::{{Event, Validate, ValidationError}};
-
-/// The events this function consumes, one variant each.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum Consumed {{
-{variants}}}
-
-impl Event for Consumed {{
-    const SOURCE: &'static str = "*";
-    const DETAIL_TYPE: &'static str = "{types}";
-    const VERSION: u32 = 1;
-
-    fn accepts(source: &str, detail_type: &str) -> bool {{
-        {accepts}
-    }}
-}}
-
-impl Validate for Consumed {{
-    fn validate(&self) -> Result<(), ValidationError> {{
-        match self {{
-{validate}        }}
-    }}
-}}
-"#,
-                types = d.consumes.join("|"),
-                accepts = accepts.join("\n            || "),
-            ),
-        )
+    let main = format!("eventrail_runtime::main!({lib_name}::handle);\n");
+    // `Consumed` is generated from the declaration's `consumes` (`eventrail_runtime::consumed!`):
+    // the event types it names are imported here.
+    let preamble = if every {
+        String::new()
     } else {
-        let t = &d.consumes[0];
-        (t.clone(), format!("use {catalog_ident}::{t};\n"))
+        format!("use {catalog_ident}::{{{}}};\n", d.consumes.join(", "))
     };
     let sample_type = if every {
         app.catalog
@@ -374,14 +312,17 @@ impl Validate for Consumed {{
 //! Write what the function does here. Its declaration (what it consumes and emits) is in
 //! Cargo.toml, `[package.metadata.eventrail]`; the template's resources are generated from it.
 
-use eventrail_runtime::{{Emitted, HandlerError, Incoming}};
+use eventrail_runtime::prelude::*;
 {preamble}
+// `Consumed`: the events of the declaration's `consumes`, generated from it.
+eventrail_runtime::consumed!();
+
 /// The function's handler. Delivery is at least once: keep it safe to run twice on the same
 /// event (derive ids from `event.metadata.idempotency_key`, never from a clock). Return
 /// `Emitted::one(event)` to publish, `HandlerError::poison(reason)` for an event that can
 /// never succeed (it goes to the failure queue at once) and `HandlerError::retryable(error)`
 /// for anything worth retrying.
-pub async fn handle(event: Incoming<{event_type}>) -> Result<Emitted, HandlerError> {{
+pub async fn handle(event: Incoming<Consumed>) -> Result<Emitted, HandlerError> {{
     tracing::info!(event_id = %event.id, detail_type = %event.detail_type, "handled");
     Ok(Emitted::none())
 }}
@@ -403,11 +344,10 @@ mod tests {{
     let dir = &f.dir;
     let mut files = vec![
         (dir.join("Cargo.toml"), manifest),
-        (dir.join("src/main.rs"), main),
         (dir.join("src/lib.rs"), lib),
     ];
-    if build_script {
-        files.push((dir.join("build.rs"), FUNCTION_BUILD_SCRIPT.to_owned()));
+    if shared.is_none() {
+        files.push((dir.join("src/main.rs"), main));
     }
     Ok(files)
 }

@@ -12,10 +12,11 @@ use std::hint::black_box;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use criterion::{Criterion, criterion_group, criterion_main};
-use eventrail_runtime::{
-    Consumer, DeadLetter, DeadLetterError, DeadLetterSink, Emitted, EntryOutcome, HandlerError,
-    Incoming, OutgoingEvent, Publisher, PutEventsApi, TransportError,
+use eventrail_runtime::dead_letter::{DeadLetter, DeadLetterError, DeadLetterSink};
+use eventrail_runtime::publisher::{
+    EntryOutcome, OutgoingEvent, Publisher, PutEventsApi, TransportError,
 };
+use eventrail_runtime::{Consumer, Emitted, HandlerError, Incoming};
 use events::{Envelope, OrderPlaced, StockReserved};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::LazyClient;
+use crate::lazy::LazyClient;
 
 /// The message sent to the dead-letter queue for a poison event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,63 +1,79 @@
 //! The runtime kit every eventrail function is built on.
 //!
-//! - [`Publisher`]: typed `PutEvents` with EventBridge's limits, partial-failure retries
-//!   with backoff and jitter, and a result per event.
-//! - [`Consumer`] and [`run_consumer`]: a function is a [`Handler`] from a typed
-//!   [`Incoming`] event to the events it emits. The runner decodes and validates the
-//!   EventBridge envelope, sends poison events to the dead-letter queue at once, returns
-//!   every other failure as a retryable error, and publishes what the handler emits with
-//!   the flow's metadata (correlation, causation, idempotency key).
+//! A function is its declaration (`[package.metadata.eventrail]` in its `Cargo.toml`) and one
+//! handler, a plain async fn in its `src/lib.rs`; its binary is
+//! `eventrail_runtime::main!(my_function::handle)`, written by the shared build script
+//! (`eventrail-build`). What a handler needs is in the [`prelude`].
+//!
+//! - [`start`]: the one entry point. The declaration and the handler's signature decide how
+//!   the function is started: a consumer (`async fn(Incoming<E>)`, with an optional [`State`]
+//!   built at init) or a directly invoked function (`async fn(payload, Context)`).
+//! - The consumer ([`Consumer`]) decodes and validates the EventBridge envelope, sends poison
+//!   events to the dead-letter queue at once, returns every other failure as a retryable
+//!   error, and publishes what the handler emits with the flow's metadata (correlation,
+//!   causation, idempotency key).
+//! - [`publisher`]: typed `PutEvents` with EventBridge's limits, partial-failure retries with
+//!   backoff and jitter, and a result per event.
 //! - [`config`]: the environment a function reads, with errors that say which variable to set.
-//! - [`declaration!`]: the function's own declaration (`[package.metadata.eventrail]` in its
-//!   `Cargo.toml`), compiled in; it says what the function emits and how it is invoked.
+//! - [`declaration!`]: the function's own declaration, compiled in; [`consumed!`]: the union
+//!   of the events it consumes, generated from that declaration.
 //! - [`idempotency`]: run a side effect once per idempotency key (Powertools' semantics),
 //!   with records in DynamoDB (cargo feature `dynamodb`) or in memory for unit tests.
 //! - [`testing`]: run a handler dry on the catalog's samples, with the declaration checked
 //!   against the handler's event type.
 
-mod aws;
+pub mod aws;
+mod cause;
 pub mod config;
 mod consumer;
-mod dead_letter;
+pub mod dead_letter;
+mod decode;
+mod handler;
 pub mod idempotency;
 mod lazy;
 pub mod logging;
-mod payload;
-mod publisher;
+pub mod payload;
+pub mod publisher;
+mod start;
 pub mod testing;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
-pub use aws::{
-    LambdaEnvironment, TrustStoreChoice, aws_config, http_client, prepare_publisher_client,
-};
+pub use cause::{BoxError, Cause};
 pub use config::{ConfigError, RuntimeConfig};
-pub use consumer::{
-    Consumer, ConsumerError, Emitted, EmittedSummary, Handler, HandlerError, Incoming, Outcome,
-    run_consumer, without_values,
+pub use consumer::{Consumer, ConsumerError, EmittedSummary, Outcome};
+pub use decode::without_values;
+pub use handler::{Emitted, Handler, HandlerError, Incoming};
+pub use publisher::{PublishError, Publisher};
+pub use start::{
+    Context, Function, Init, LambdaError, StartError, State, kind, run, run_consumer, start,
 };
-pub use dead_letter::{
-    DeadLetter, DeadLetterError, DeadLetterSink, INLINE_DEAD_LETTER_BYTES, RawEncoding, RawEvent,
-    RawEventError, SqsDeadLetterQueue, StoredEvent, StoredFormat, stored_event_key,
-};
-pub use lazy::{LazyClient, LazyClientError};
-pub use payload::{EnvelopeFields, MAX_DEPTH, PayloadError, decode_payload};
-pub use publisher::{
-    DELIVERY_HEADROOM_BYTES, EntryOutcome, EventBridgePutEvents, MAX_ENTRIES_PER_REQUEST,
-    MAX_ENTRY_BYTES, MAX_PUBLISHED_ENTRY_BYTES, MAX_REQUEST_BYTES, OutgoingEvent, PublishError,
-    PublishedEvent, Publisher, PutEventsApi, RetryPolicy, TransportError, deadline_instant,
-};
+// Read by the operator's tools (`observe`): the dead letter's format and the shared HTTPS
+// client.
+pub use aws::{aws_config, http_client};
+pub use dead_letter::{DeadLetter, RawEvent};
 
-/// The error type a function's `main` returns.
-pub type LambdaError = lambda_runtime::Error;
-/// Re-exported so functions with their own service (the `intake` producer) use the same version.
+/// Re-exported so a function's own service uses the same version.
 pub use lambda_runtime;
 
+/// What a function's `src/lib.rs` needs: `use eventrail_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::{BoxError, Context, Emitted, HandlerError, Incoming, Init, State};
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! What the code [`consumed!`](crate::consumed) generates names, so a function crate
+    //! needs no dependency of its own for it.
+    pub use schemars;
+    pub use serde;
+}
+
 /// The calling crate's declaration, compiled in: read at build time by its build script
-/// (`eventrail_build::lambda_binary`), else its `Cargo.toml`'s text, parsed at init.
+/// (`eventrail_build`), else its `Cargo.toml`'s text, parsed at init.
 ///
 /// ```ignore
-/// eventrail_runtime::run_consumer(my_function::handle, eventrail_runtime::declaration!()).await
+/// eventrail_runtime::start(my_function::handle, eventrail_runtime::declaration!())
 /// ```
 #[macro_export]
 macro_rules! declaration {
@@ -67,5 +83,41 @@ macro_rules! declaration {
             declaration_json: option_env!("EVENTRAIL_DECLARATION_JSON"),
             text: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")),
         }
+    };
+}
+
+/// A function's `main`: starts `handler` with the crate's declaration ([`start`]). The shared
+/// build script (`eventrail_build::lambda_function`) writes exactly this for the package's
+/// binary, naming the library's `handle`.
+///
+/// ```ignore
+/// eventrail_runtime::main!(gift_wrap::handle);
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($handler:path) => {
+        fn main() -> ::core::result::Result<(), $crate::LambdaError> {
+            $crate::start($handler, $crate::declaration!())
+        }
+    };
+}
+
+/// `Consumed`: the events the function's declaration lists in `consumes`, generated by its
+/// build script (`eventrail_build`) from that list. With several, an enum with one variant
+/// per event (named as the event type, in the declaration's order) that implements
+/// [`contract::Event`] and [`contract::Validate`], with `Consumed::detail_type`; with one, an
+/// alias of that event's type; with `"*"`, [`contract::AnyEvent`]. The event types must be in
+/// scope where the macro is called (`use events::{StockUnavailable, PaymentFailed};`).
+///
+/// ```ignore
+/// use events::{OrderShipped, PaymentFailed};
+/// eventrail_runtime::consumed!();
+///
+/// pub async fn handle(event: Incoming<Consumed>) -> Result<Emitted, HandlerError> { ... }
+/// ```
+#[macro_export]
+macro_rules! consumed {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/eventrail_consumed.rs"));
     };
 }

@@ -7,6 +7,8 @@ use std::{
 
 use eventrail_contract::{Envelope, Event, Metadata};
 
+use crate::cause::{BoxError, Cause};
+
 /// PutEvents accepts at most this many entries per call.
 pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
 /// EventBridge's entry limit (1 MiB since January 2026; an entry must be smaller), counted by
@@ -163,13 +165,14 @@ pub enum PublishError {
     /// The PutEvents call itself failed, every attempt (or once, when the error is permanent),
     /// or the invocation's deadline left no time for another attempt.
     #[error(
-        "event {name} was not published: PutEvents failed after {attempts} attempt(s): {message}"
+        "event {name} was not published: PutEvents failed after {attempts} attempt(s): {cause}"
     )]
     Transport {
         /// Event name.
         name: String,
-        /// The last error.
-        message: String,
+        /// The last error, typed (the SDK's, in Lambda).
+        #[source]
+        cause: Cause,
         /// Attempts made.
         attempts: u32,
         /// True when retrying cannot help (access denied, a request EventBridge calls invalid).
@@ -210,27 +213,28 @@ pub struct EntryOutcome {
 
 /// The whole PutEvents call failed (network, throttling of the call, credentials).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[error("{cause}")]
 pub struct TransportError {
-    /// What went wrong.
-    pub message: String,
+    /// What went wrong, typed: the SDK's error in Lambda ([`Cause::downcast_ref`]).
+    #[source]
+    pub cause: Cause,
     /// True when a retry cannot help (see [`is_permanent`]'s codes).
     pub permanent: bool,
 }
 
 impl TransportError {
     /// A failure worth retrying (network, throttling, a timeout).
-    pub fn retryable(message: impl Into<String>) -> Self {
+    pub fn retryable(error: impl Into<BoxError>) -> Self {
         Self {
-            message: message.into(),
+            cause: Cause::new(error),
             permanent: false,
         }
     }
 
     /// A failure no retry can fix.
-    pub fn permanent(message: impl Into<String>) -> Self {
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
         Self {
-            message: message.into(),
+            cause: Cause::new(error),
             permanent: true,
         }
     }
@@ -279,7 +283,7 @@ impl PutEventsApi for EventBridgePutEvents {
                 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
                 let permanent = e.code().is_some_and(is_permanent);
                 TransportError {
-                    message: aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string(),
+                    cause: Cause::new(e),
                     permanent,
                 }
             })?;
@@ -407,7 +411,7 @@ impl<C: PutEventsApi> Publisher<C> {
         results.pop().unwrap_or_else(|| {
             Err(PublishError::Transport {
                 name: E::DETAIL_TYPE.to_owned(),
-                message: "no result".to_owned(),
+                cause: Cause::from("no result"),
                 attempts: 0,
                 permanent: false,
             })
@@ -468,7 +472,7 @@ impl<C: PutEventsApi> Publisher<C> {
                 for &i in &pending {
                     results[i] = Some(Err(PublishError::Transport {
                         name: events[i].name(),
-                        message: message.to_owned(),
+                        cause: Cause::from(message),
                         attempts: attempt - 1,
                         permanent: false,
                     }));
@@ -508,13 +512,13 @@ impl<C: PutEventsApi> Publisher<C> {
                             }
                         }
                     }
-                    Err(TransportError { message, permanent }) => {
-                        tracing::warn!(attempt, %message, permanent, entries = chunk.len(), "PutEvents call failed");
+                    Err(TransportError { cause, permanent }) => {
+                        tracing::warn!(attempt, error = %cause, permanent, entries = chunk.len(), "PutEvents call failed");
                         for &i in &chunk {
                             if last_attempt || permanent {
                                 results[i] = Some(Err(PublishError::Transport {
                                     name: events[i].name(),
-                                    message: message.clone(),
+                                    cause: cause.clone(),
                                     attempts: attempt,
                                     permanent,
                                 }));
@@ -536,7 +540,7 @@ impl<C: PutEventsApi> Publisher<C> {
                 result.unwrap_or_else(|| {
                     Err(PublishError::Transport {
                         name: event.name(),
-                        message: "no result recorded".to_owned(),
+                        cause: Cause::from("no result recorded"),
                         attempts: attempt - 1,
                         permanent: false,
                     })

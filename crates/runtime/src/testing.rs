@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use eventrail_contract::{CatalogIndex, Declaration, EmbeddedManifest, Event, Project};
 use serde_json::Value;
 
-use crate::{
-    Consumer, ConsumerError, EmittedSummary, EventBridgePutEvents, Handler, Outcome,
-    SqsDeadLetterQueue,
-};
+use crate::consumer::{Consumer, ConsumerError, EmittedSummary, Outcome};
+use crate::dead_letter::SqsDeadLetterQueue;
+use crate::handler::Handler;
+use crate::publisher::EventBridgePutEvents;
 
 /// A handler wrapped as its function runs it, in dry-run mode: nothing is sent to AWS, the
 /// outcome (emitted events, dead letters) is returned.

@@ -2,6 +2,8 @@ use std::sync::Mutex;
 
 use events::{OrderPlaced, StockReserved};
 
+use eventrail_runtime::dead_letter::*;
+use eventrail_runtime::publisher::*;
 use eventrail_runtime::*;
 use serde_json::Value;
 

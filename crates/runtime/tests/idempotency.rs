@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use eventrail_runtime::dead_letter::*;
 use eventrail_runtime::idempotency::{Idempotency, MemoryStore, payload_hash};
+use eventrail_runtime::publisher::*;
 use eventrail_runtime::*;
 use events::OrderPlaced;
 use serde_json::{Value, json};

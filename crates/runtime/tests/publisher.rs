@@ -4,7 +4,7 @@ use events::{Metadata, OrderShipped};
 
 use std::time::Duration;
 
-use eventrail_runtime::*;
+use eventrail_runtime::publisher::*;
 
 /// Decides the outcome of one entry: (call number starting at 1, entry) -> outcome.
 type Script =

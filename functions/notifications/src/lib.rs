@@ -14,70 +14,31 @@
 
 use std::future::Future;
 
-use eventrail_runtime::idempotency::{Idempotency, IdempotencyStore};
-use eventrail_runtime::{Emitted, HandlerError, Incoming};
+use eventrail_runtime::config;
+use eventrail_runtime::idempotency::dynamodb::DynamoDbStore;
+use eventrail_runtime::idempotency::{self, Idempotency, IdempotencyStore, MemoryStore};
+use eventrail_runtime::prelude::*;
 pub use events::OutboxMessage;
-use events::{Event, OrderShipped, PaymentFailed, StockUnavailable, Validate, ValidationError};
-use schemars::JsonSchema;
+use events::{OrderShipped, PaymentFailed, StockUnavailable};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Outbox queue URL.
 pub const OUTBOX_URL_VAR: &str = "EVENTRAIL_OUTBOX_URL";
 
-/// The events this function consumes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum CustomerOutcome {
-    /// Nothing was reserved.
-    StockUnavailable(StockUnavailable),
-    /// The card was declined.
-    PaymentFailed(PaymentFailed),
-    /// The parcel is on its way.
-    OrderShipped(OrderShipped),
-}
-
-impl Event for CustomerOutcome {
-    const SOURCE: &'static str = "eventrail.*";
-    const DETAIL_TYPE: &'static str = "StockUnavailable|PaymentFailed|OrderShipped";
-    const VERSION: u32 = 1;
-
-    fn accepts(source: &str, detail_type: &str) -> bool {
-        StockUnavailable::accepts(source, detail_type)
-            || PaymentFailed::accepts(source, detail_type)
-            || OrderShipped::accepts(source, detail_type)
-    }
-}
-
-impl Validate for CustomerOutcome {
-    fn validate(&self) -> Result<(), ValidationError> {
-        match self {
-            Self::StockUnavailable(e) => e.validate(),
-            Self::PaymentFailed(e) => e.validate(),
-            Self::OrderShipped(e) => e.validate(),
-        }
-    }
-}
-
-impl CustomerOutcome {
-    fn detail_type(&self) -> &'static str {
-        match self {
-            Self::StockUnavailable(_) => StockUnavailable::DETAIL_TYPE,
-            Self::PaymentFailed(_) => PaymentFailed::DETAIL_TYPE,
-            Self::OrderShipped(_) => OrderShipped::DETAIL_TYPE,
-        }
-    }
-}
+// `Consumed`: one variant per event of the declaration's `consumes` (StockUnavailable,
+// PaymentFailed, OrderShipped), generated from it by the build script.
+eventrail_runtime::consumed!();
 
 /// Writes the message for `outcome`.
 pub fn compose(
-    outcome: &CustomerOutcome,
+    outcome: &Consumed,
     event_id: &str,
     correlation_id: &str,
     idempotency_key: &str,
 ) -> OutboxMessage {
     let (order_id, to, kind, subject, body) = match outcome {
-        CustomerOutcome::StockUnavailable(e) => (
+        Consumed::StockUnavailable(e) => (
             &e.order_id,
             &e.customer_email,
             "stock-unavailable",
@@ -87,7 +48,7 @@ pub fn compose(
                 e.unavailable_skus.join(", ")
             ),
         ),
-        CustomerOutcome::PaymentFailed(e) => (
+        Consumed::PaymentFailed(e) => (
             &e.order_id,
             &e.customer_email,
             "payment-failed",
@@ -97,7 +58,7 @@ pub fn compose(
                 e.amount_cents, e.reason
             ),
         ),
-        CustomerOutcome::OrderShipped(e) => (
+        Consumed::OrderShipped(e) => (
             &e.order_id,
             &e.customer_email,
             "order-shipped",
@@ -227,7 +188,7 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
     }
 
     /// Handles one event.
-    pub async fn notify(&self, event: Incoming<CustomerOutcome>) -> Result<Emitted, HandlerError> {
+    pub async fn notify(&self, event: Incoming<Consumed>) -> Result<Emitted, HandlerError> {
         if event.data.detail_type() != event.detail_type {
             return Err(HandlerError::poison(format!(
                 "detail.data: the payload is a {} but the event says {}",
@@ -246,7 +207,7 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
             .idempotency
             .once(
                 &send_key(&event.metadata.idempotency_key),
-                // The data as received: fields `CustomerOutcome` ignores count too.
+                // The data as received: fields `Consumed` ignores count too.
                 &event.raw_data,
                 event.deadline,
                 || async {
@@ -254,7 +215,7 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
                         .outbox
                         .send(&message, &deduplication_id)
                         .await
-                        .map_err(HandlerError::Retryable)?;
+                        .map_err(HandlerError::retryable)?;
                     Ok::<_, HandlerError>(Sent { message_id })
                 },
             )
@@ -276,14 +237,57 @@ impl<O: Outbox, S: IdempotencyStore> Notifier<O, S> {
     }
 }
 
-impl<O: Outbox, S: IdempotencyStore> eventrail_runtime::Handler<CustomerOutcome>
-    for Notifier<O, S>
-{
+impl<O: Outbox, S: IdempotencyStore> eventrail_runtime::Handler<Consumed> for Notifier<O, S> {
     fn handle(
         &self,
-        event: Incoming<CustomerOutcome>,
+        event: Incoming<Consumed>,
     ) -> impl Future<Output = Result<Emitted, HandlerError>> + Send {
         self.notify(event)
+    }
+}
+
+/// The notifier the function runs, built once at init: the SQS outbox and the DynamoDB
+/// records in Lambda, nothing sent and records in memory in dry-run mode.
+pub enum Live {
+    /// In Lambda.
+    Aws(Notifier<SqsOutbox, DynamoDbStore>),
+    /// Dry run (`EVENTRAIL_DRY_RUN`).
+    DryRun(Notifier<DryRunOutbox, MemoryStore>),
+}
+
+impl State for Live {
+    async fn init(init: &Init) -> Result<Self, BoxError> {
+        let ttl = idempotency::ttl_from_env()?;
+        let Some(sdk) = init.sdk().await else {
+            let idempotency = Idempotency::new(MemoryStore::new()).with_ttl(ttl);
+            return Ok(Self::DryRun(Notifier::new(DryRunOutbox, idempotency)));
+        };
+        let queue_url = config::require_var(
+            OUTBOX_URL_VAR,
+            "the SQS FIFO outbox queue customer messages go to",
+        )?;
+        // Each SDK client's construction parses its crate's endpoint tables (BENCHMARKS.md,
+        // section 7): the SQS client is built on a thread of its own beside the DynamoDB one.
+        let sqs = {
+            let sdk = sdk.clone();
+            std::thread::spawn(move || aws_sdk_sqs::Client::new(&sdk))
+        };
+        let idempotency = Idempotency::new(DynamoDbStore::from_env(&sdk)?).with_ttl(ttl);
+        let sqs = sqs
+            .join()
+            .map_err(|_| "building the SQS client failed (its thread panicked)")?;
+        Ok(Self::Aws(Notifier::new(
+            SqsOutbox::new(sqs, queue_url),
+            idempotency,
+        )))
+    }
+}
+
+/// The function's handler: one message per customer outcome, once per idempotency key.
+pub async fn handle(event: Incoming<Consumed>, live: &Live) -> Result<Emitted, HandlerError> {
+    match live {
+        Live::Aws(notifier) => notifier.notify(event).await,
+        Live::DryRun(notifier) => notifier.notify(event).await,
     }
 }
 
@@ -438,7 +442,7 @@ mod tests {
                 .unwrap(),
         );
         let record = store.record(&key).unwrap();
-        // `detail.data` as delivered, not `CustomerOutcome` written back out.
+        // `detail.data` as delivered, not `Consumed` written back out.
         assert_eq!(
             record.payload_hash,
             eventrail_runtime::idempotency::payload_hash(&raw["detail"]["data"])

@@ -8,7 +8,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use eventrail_runtime::{PublishError, Publisher, PutEventsApi, deadline_instant};
+use eventrail_runtime::prelude::*;
+use eventrail_runtime::publisher::{PutEventsApi, deadline_instant};
+use eventrail_runtime::{PublishError, Publisher};
 pub use events::OrderAccepted;
 use events::{Envelope, Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
 use serde_json::Value;
@@ -83,6 +85,12 @@ pub fn origin_metadata(order_id: &str) -> Metadata {
     )
 }
 
+/// The function's handler (invoke = "direct"): places the order the caller sends. The runtime
+/// gives it the publisher on the bus (`None` in dry-run mode) and the invocation's deadline.
+pub async fn handle(command: Value, context: Context) -> Result<OrderAccepted, OrderError> {
+    place_order_before(context.publisher(), command, context.deadline()).await
+}
+
 /// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run),
 /// with no deadline (outside Lambda: tests, tools). The function itself uses
 /// [`place_order_before`].
@@ -93,8 +101,8 @@ pub async fn place_order<P: PutEventsApi>(
     place_order_before(publisher, raw, None).await
 }
 
-/// [`place_order`] for an invocation: `deadline` is when Lambda stops the invocation (its context's deadline; `None` outside
-/// Lambda): publishing, retries included, ends [`ANSWER_RESERVE`] before it, with a retryable
+/// [`place_order`] for an invocation: `deadline` is when Lambda stops the invocation (its
+/// context's deadline; `None` outside Lambda): publishing, retries included, ends [`ANSWER_RESERVE`] before it, with a retryable
 /// [`OrderError::Publish`] when it could not finish.
 pub async fn place_order_before<P: PutEventsApi>(
     publisher: Option<&Publisher<P>>,
@@ -141,7 +149,7 @@ pub async fn place_order_before<P: PutEventsApi>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eventrail_runtime::EventBridgePutEvents;
+    use eventrail_runtime::publisher::EventBridgePutEvents;
 
     fn command(name: &str) -> Value {
         let path = format!(
@@ -203,9 +211,11 @@ mod tests {
         async fn put_events(
             &self,
             _bus: &str,
-            _entries: &[eventrail_runtime::OutgoingEvent],
-        ) -> Result<Vec<eventrail_runtime::EntryOutcome>, eventrail_runtime::TransportError>
-        {
+            _entries: &[eventrail_runtime::publisher::OutgoingEvent],
+        ) -> Result<
+            Vec<eventrail_runtime::publisher::EntryOutcome>,
+            eventrail_runtime::publisher::TransportError,
+        > {
             std::future::pending().await
         }
     }

@@ -75,7 +75,7 @@ pub async fn handle(event: Incoming<StockReserved>) -> Result<Emitted, HandlerEr
             amount_cents,
             reason,
         })),
-        GatewayAnswer::Unavailable(reason) => Err(HandlerError::Retryable(reason)),
+        GatewayAnswer::Unavailable(reason) => Err(HandlerError::retryable(reason)),
     }
 }
 
@@ -120,7 +120,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&error, ConsumerError::Handler { source: HandlerError::Retryable(m), .. } if m.contains("gateway unavailable")),
+            matches!(&error, ConsumerError::Handler { source: HandlerError::Retryable(m), .. } if m.to_string().contains("gateway unavailable")),
             "{error:?}"
         );
     }

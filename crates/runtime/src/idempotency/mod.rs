@@ -313,9 +313,13 @@ impl<E: Into<HandlerError> + fmt::Display> From<IdempotencyError<E>> for Handler
     fn from(error: IdempotencyError<E>) -> Self {
         match error {
             IdempotencyError::Effect(inner) => inner.into(),
-            retry @ (IdempotencyError::InProgress { .. }
-            | IdempotencyError::Store(_)
-            | IdempotencyError::NotRecorded { .. }) => HandlerError::Retryable(retry.to_string()),
+            // The store's error stays typed; the other two are conditions, not errors of a
+            // dependency: their text is the cause.
+            IdempotencyError::Store(store) => HandlerError::retryable(store),
+            retry
+            @ (IdempotencyError::InProgress { .. } | IdempotencyError::NotRecorded { .. }) => {
+                HandlerError::retryable(retry.to_string())
+            }
             poison @ (IdempotencyError::PayloadMismatch { .. }
             | IdempotencyError::StoredResult { .. }) => HandlerError::Poison(poison.to_string()),
         }

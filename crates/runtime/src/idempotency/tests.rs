@@ -107,7 +107,7 @@ async fn a_concurrent_duplicate_is_told_to_retry_and_then_gets_the_result() {
     );
     assert!(matches!(
         HandlerError::from(error),
-        HandlerError::Retryable(reason) if reason.contains("another attempt is running")
+        HandlerError::Retryable(reason) if reason.to_string().contains("another attempt is running")
     ));
     finish_tx.send(()).unwrap();
     assert_eq!(first.await.unwrap().unwrap(), Done::Ran("sent".to_owned()));
@@ -437,7 +437,7 @@ async fn a_failed_completed_write_fails_the_invocation_so_it_is_retried() {
     // Retryable: the invocation fails, Lambda retries it.
     assert!(matches!(
         HandlerError::from(error),
-        HandlerError::Retryable(reason) if reason.contains("not marked completed")
+        HandlerError::Retryable(reason) if reason.to_string().contains("not marked completed")
     ));
     // The record is left in progress (not deleted: the effect happened), so a duplicate
     // meanwhile is told to retry rather than run the effect again.

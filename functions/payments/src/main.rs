@@ -1,6 +1,0 @@
-//! Lambda entry point of `payments`; the logic lives in lib.rs.
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), eventrail_runtime::LambdaError> {
-    eventrail_runtime::run_consumer(payments::handle, eventrail_runtime::declaration!()).await
-}

@@ -1,3 +1,0 @@
-fn main() {
-    eventrail_build::lambda_binary();
-}
