@@ -741,8 +741,13 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
     // The copy builds only what it adds: gift-wrap. The seven functions it shares with this
     // repository, unchanged, run as the zips the test command built for its own stack.
     let copies_target = eventrail_tests::copies_target_dir();
-    eventrail_local::deploy::build_local_zips(&copy, &copies_target, &["gift-wrap".into()], true)
-        .unwrap_or_else(|e| panic!("building gift-wrap in the copy: {e}"));
+    eventrail_local::zips::build_local_zips(
+        &copy,
+        &copies_target,
+        &["gift-wrap".into()],
+        eventrail_local::Progress::Shown,
+    )
+    .unwrap_or_else(|e| panic!("building gift-wrap in the copy: {e}"));
     // The scaffold gave it the build script every function has: a fixed-address executable.
     let built = copies_target.join("debug/gift-wrap");
     assert!(
@@ -763,7 +768,7 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
         }
         let zip = |target: &std::path::Path| {
             target
-                .join(eventrail_local::deploy::LOCAL_ZIPS_DIR)
+                .join(eventrail_local::zips::LOCAL_ZIPS_DIR)
                 .join(binary)
                 .join("bootstrap.zip")
         };

@@ -212,7 +212,8 @@ fn status(root: &Path, args: StatusArgs) -> Result<ExitCode> {
         },
     };
     if let Err(error) = localstack::health(&endpoint) {
-        println!("health: not answering ({error})");
+        // The cause (connection refused, a timeout) is the error's source.
+        println!("health: not answering ({:#})", anyhow::Error::new(error));
         return Ok(ExitCode::from(1));
     }
     println!("health: ok");

@@ -208,8 +208,10 @@ pub fn save_last_report(root: &Path, report: &DenialsReport) -> Result<PathBuf> 
             source,
         })?;
     }
-    let text = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::Config(format!("serialising the denials: {e}")))?;
+    let text = serde_json::to_string_pretty(report).map_err(|source| Error::Json {
+        what: "serialising the denials".to_owned(),
+        source,
+    })?;
     std::fs::write(&path, text).map_err(|source| Error::Io {
         context: format!("writing {}", path.display()),
         source,
@@ -232,7 +234,10 @@ pub fn read_last_report(root: &Path) -> Result<Option<DenialsReport>> {
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| Error::Config(format!("{}: not a denials report: {e}", path.display())))
+        .map_err(|source| Error::Json {
+            what: format!("{} (a denials report)", path.display()),
+            source,
+        })
 }
 
 fn agent() -> ureq::Agent {
@@ -257,17 +262,19 @@ fn base(endpoint: &str) -> Result<&str> {
 /// The denials recorded by the LocalStack at `endpoint`.
 pub fn denials(endpoint: &str) -> Result<DenialsReport> {
     let url = format!("{}{DENIALS_PATH}", base(endpoint)?);
-    let fail = |message: String| Error::Config(format!("GET {url}: {message}"));
+    let request = format!("GET {url}");
+    let fail = |message: String| Error::Config(format!("{request}: {message}"));
+    let failed = |source: ureq::Error| Error::Http {
+        request: request.clone(),
+        source: Box::new(source),
+    };
     let mut response = agent()
         .get(&url)
         .header("Accept", "application/json")
         .call()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(failed)?;
     let status = response.status();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| fail(e.to_string()))?;
+    let body = response.body_mut().read_to_string().map_err(failed)?;
     if status == 404 {
         return Err(fail(
             "not found: this LocalStack has no eventrail IAM hook (started by an older eventrail, \
@@ -278,28 +285,37 @@ pub fn denials(endpoint: &str) -> Result<DenialsReport> {
     if status != 200 {
         return Err(fail(format!("HTTP status {status}: {body}")));
     }
-    serde_json::from_str(&body).map_err(|e| fail(format!("body is not a denials report: {e}")))
+    serde_json::from_str(&body).map_err(|source| Error::Json {
+        what: format!("the denials report {request} answered"),
+        source,
+    })
 }
 
 /// Marks denial `id` as caused on purpose by `by` (a test's name), once the test asserted it.
 pub fn mark_expected(endpoint: &str, id: u64, by: &str) -> Result<Denial> {
     let url = format!("{}{DENIALS_PATH}/{id}/expected", base(endpoint)?);
-    let fail = |message: String| Error::Config(format!("POST {url}: {message}"));
+    let request = format!("POST {url}");
+    let failed = |source: ureq::Error| Error::Http {
+        request: request.clone(),
+        source: Box::new(source),
+    };
     let body = serde_json::json!({ "by": by }).to_string();
     let mut response = agent()
         .post(&url)
         .header("Content-Type", "application/json")
         .send(body.as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(failed)?;
     let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| fail(e.to_string()))?;
+    let text = response.body_mut().read_to_string().map_err(failed)?;
     if status != 200 {
-        return Err(fail(format!("HTTP status {status}: {text}")));
+        return Err(Error::Config(format!(
+            "{request}: HTTP status {status}: {text}"
+        )));
     }
-    serde_json::from_str(&text).map_err(|e| fail(format!("body is not a denial: {e}")))
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        what: format!("the denial {request} answered"),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@
 //! [`LocalStack::connect_or_start`] uses an already running LocalStack instead when
 //! `EVENTRAIL_ENDPOINT` or `AWS_ENDPOINT_URL` is set (or `eventrail local up` left one
 //! running), and never stops that one.
+//!
+//! The supervisor's helpers each have a module of their own: [`crate::gateway`] asks
+//! LocalStack's HTTP gateway (health, init hooks, pending invocations), [`crate::process`]
+//! reads and signals its process tree.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +23,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::paths;
+use crate::gateway::{InitHooks, ready_hooks, services_ready};
+use crate::process::{
+    is_localstack_cmdline, process_start_ticks, stop_process_tree, stop_with_parent,
+};
+use crate::progress::Progress;
+use crate::{iam, paths, tools};
+
+// What callers of the supervisor ask of a LocalStack and its processes, from the modules that
+// answer it.
+pub use crate::gateway::{free_port, health, pending_invocations};
+pub use crate::process::{descendants, process_alive};
 
 /// Services started by default: what infra/template.yaml and the tests use.
 pub const DEFAULT_SERVICES: &[&str] = &[
@@ -63,8 +75,8 @@ pub struct LocalStackOptions {
     pub stop_grace: Duration,
     /// Port to listen on (default: a free one).
     pub port: Option<u16>,
-    /// Print progress lines to stderr.
-    pub verbose: bool,
+    /// Whether starting and stopping are reported.
+    pub progress: Progress,
     /// Ask the kernel to SIGTERM LocalStack when the process that started it dies, even by
     /// SIGKILL (Linux `PR_SET_PDEATHSIG`), so a killed test run leaves no LocalStack behind.
     /// Leave it off when the instance must outlive its starter (`local up`, `--keep`).
@@ -79,7 +91,7 @@ impl Default for LocalStackOptions {
             startup_timeout: Duration::from_secs(90),
             stop_grace: STOP_GRACE,
             port: None,
-            verbose: true,
+            progress: Progress::Shown,
             stop_with_parent: false,
         }
     }
@@ -168,7 +180,7 @@ struct Managed {
     log: PathBuf,
     run_dir: PathBuf,
     stop_grace: Duration,
-    verbose: bool,
+    progress: Progress,
 }
 
 impl LocalStack {
@@ -180,19 +192,18 @@ impl LocalStack {
         options: &LocalStackOptions,
     ) -> Result<Self> {
         if let Some((endpoint, variable)) = endpoint_from_env() {
-            if options.verbose {
-                tracing::info!("using the LocalStack at {endpoint} (from {variable})");
-            }
+            options
+                .progress
+                .report(|| format!("using the LocalStack at {endpoint} (from {variable})"));
             return Self::external(&endpoint, Duration::from_secs(10));
         }
         if let Some(state) = read_up_state(root) {
-            if options.verbose {
-                tracing::info!(
+            options.progress.report(|| {
+                format!(
                     "using the LocalStack started by `eventrail local up` at {} (pid {})",
-                    state.endpoint,
-                    state.pid
-                );
-            }
+                    state.endpoint, state.pid
+                )
+            });
             return Self::external(&state.endpoint, Duration::from_secs(10));
         }
         Self::start(root, &python()?, options)
@@ -204,11 +215,11 @@ impl LocalStack {
         loop {
             match health(endpoint) {
                 Ok(_) => break,
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(Error::Config(format!(
-                        "the LocalStack at {endpoint} does not answer {endpoint}/_localstack/health ({e}); \
-                         start it or unset EVENTRAIL_ENDPOINT/AWS_ENDPOINT_URL to let eventrail start its own"
-                    )));
+                Err(source) if Instant::now() >= deadline => {
+                    return Err(Error::Unreachable {
+                        endpoint: endpoint.to_owned(),
+                        source: Box::new(source),
+                    });
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }
@@ -242,9 +253,9 @@ impl LocalStack {
             .try_clone()
             .io_context(|| format!("opening {}", log.display()))?;
         let endpoint = format!("http://127.0.0.1:{port}");
-        if options.verbose {
-            tracing::info!("starting LocalStack on {endpoint} (log: {})", log.display());
-        }
+        options
+            .progress
+            .report(|| format!("starting LocalStack on {endpoint} (log: {})", log.display()));
         let mut command = Command::new(python);
         command
             .args(["-m", "localstack.runtime.main"])
@@ -260,9 +271,9 @@ impl LocalStack {
             command.env_remove(variable);
         }
         command.envs(localstack_env(port, &options.services, &run_dir));
-        command.envs(crate::iam::localstack_env(root));
-        if crate::iam::Enforcement::from_env() == crate::iam::Enforcement::Off {
-            tracing::warn!("{}", crate::iam::OFF_WARNING);
+        command.envs(iam::localstack_env(root));
+        if iam::Enforcement::from_env() == iam::Enforcement::Off {
+            tracing::warn!("{}", iam::OFF_WARNING);
         }
         command.envs(options.env.iter().map(|(k, v)| (k, v)));
         let child = command.spawn().io_context(|| {
@@ -278,7 +289,7 @@ impl LocalStack {
                 log: log.clone(),
                 run_dir,
                 stop_grace: options.stop_grace,
-                verbose: options.verbose,
+                progress: options.progress,
             }),
         };
         let deadline = started + options.startup_timeout;
@@ -325,12 +336,12 @@ impl LocalStack {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        if options.verbose {
-            tracing::info!(
+        options.progress.report(|| {
+            format!(
                 "LocalStack ready in {:.1} s",
                 started.elapsed().as_secs_f64()
-            );
-        }
+            )
+        });
         Ok(this)
     }
 
@@ -375,7 +386,10 @@ impl LocalStack {
             return Ok(None);
         };
         let path = up_state_path(root);
-        let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Config(e.to_string()));
+        let text = serde_json::to_string_pretty(&state).map_err(|source| Error::Json {
+            what: "recording the running LocalStack".to_owned(),
+            source,
+        });
         let written = text.and_then(|text| {
             fs::write(&path, text)
                 .io_context(|| format!("recording the running LocalStack in {}", path.display()))
@@ -415,12 +429,12 @@ impl Managed {
         });
         // Reap it (it is dead by now, or SIGKILL is on its way).
         let _ = self.child.wait();
-        if self.verbose {
-            tracing::info!(
+        self.progress.report(|| {
+            format!(
                 "LocalStack stopped in {:.1} s",
                 started.elapsed().as_secs_f64()
-            );
-        }
+            )
+        });
         remove_run_dir(&self.run_dir);
         Ok(())
     }
@@ -444,77 +458,11 @@ pub fn stop_detached(root: &Path, state: &UpState, grace: Duration) -> Result<()
     }
 }
 
-/// SIGTERM the process group led by `pid`, wait up to `grace` for `exited()`, then SIGKILL
-/// the group; finally SIGKILL every descendant seen on the way that is still alive (function
-/// processes run in their own sessions, outside the group).
-fn stop_process_tree(pid: u32, grace: Duration, mut exited: impl FnMut() -> bool) {
-    let mut family: BTreeSet<u32> = descendants(pid);
-    signal_group(pid, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while !exited() && Instant::now() < deadline {
-        family.extend(descendants(pid));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if !exited() {
-        signal_group(pid, libc::SIGKILL);
-    }
-    for other in family {
-        if process_alive(other) {
-            signal_process(other, libc::SIGKILL);
-        }
-    }
-}
-
 fn remove_run_dir(run_dir: &Path) {
     if let Err(e) = fs::remove_dir_all(run_dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!("could not remove {}: {e}", run_dir.display());
-    }
-}
-
-/// Makes the child receive SIGTERM when its parent thread exits (Linux only).
-#[cfg(target_os = "linux")]
-fn stop_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
-    // which is async-signal-safe; it touches no memory shared with the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn stop_with_parent(_command: &mut Command) {}
-
-fn signal_group(pgid: u32, signal: libc::c_int) {
-    if let Ok(pgid) = libc::pid_t::try_from(pgid) {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
-    }
-}
-
-fn signal_process(pid: u32, signal: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) only sends a signal; no memory is involved.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    }
-}
-
-/// True while `pid` exists and is not a zombie.
-pub fn process_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => parse_stat(&stat).is_some_and(|(state, _)| state != 'Z' && state != 'X'),
-        Err(_) => false,
     }
 }
 
@@ -527,11 +475,15 @@ pub fn check_recorded_process(state: &UpState, answers: impl FnOnce(&str) -> boo
         pid: state.pid,
         endpoint: state.endpoint.clone(),
         reason,
+        source: None,
     };
-    let cmdline = fs::read(format!("/proc/{}/cmdline", state.pid)).map_err(|e| {
-        refuse(format!(
-            "its command line cannot be read ({e}); the process is gone or not ours"
-        ))
+    let cmdline = fs::read(format!("/proc/{}/cmdline", state.pid)).map_err(|source| {
+        Error::NotOurLocalStack {
+            pid: state.pid,
+            endpoint: state.endpoint.clone(),
+            reason: "its command line cannot be read; the process is gone or not ours".to_owned(),
+            source: Some(source),
+        }
     })?;
     if !is_localstack_cmdline(&cmdline) {
         return Err(refuse(format!(
@@ -557,199 +509,9 @@ pub fn check_recorded_process(state: &UpState, answers: impl FnOnce(&str) -> boo
     }
 }
 
-/// True for the command line (`/proc/<pid>/cmdline`, NUL-separated) of
-/// `python… -m localstack.runtime.main`.
-pub fn is_localstack_cmdline(cmdline: &[u8]) -> bool {
-    let mut args = cmdline
-        .split(|b| *b == 0)
-        .map(|arg| std::str::from_utf8(arg).unwrap_or(""));
-    let program = args.next().unwrap_or("");
-    let name = program.rsplit('/').next().unwrap_or(program);
-    name.starts_with("python")
-        && args.next() == Some("-m")
-        && args.next() == Some("localstack.runtime.main")
-}
-
-/// The start time of `pid` (`/proc/<pid>/stat` field 22, clock ticks after boot).
-pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    parse_start_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-fn parse_start_ticks(stat: &str) -> Option<u64> {
-    // After the parenthesised name: field 3 (state) is the first, so field 22 the 20th.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// (state, parent pid) from the text of /proc/PID/stat.
-fn parse_stat(stat: &str) -> Option<(char, u32)> {
-    // The command name (2nd field) is in parentheses and may contain spaces.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-/// All living descendants of `pid` (children, their children, ...), from /proc.
-pub fn descendants(pid: u32) -> BTreeSet<u32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(child) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Ok(stat) = fs::read_to_string(entry.path().join("stat"))
-                && let Some((state, ppid)) = parse_stat(&stat)
-                && state != 'Z'
-            {
-                parent_of.push((child, ppid));
-            }
-        }
-    }
-    let mut found = BTreeSet::new();
-    let mut todo = vec![pid];
-    while let Some(parent) = todo.pop() {
-        for &(child, ppid) in &parent_of {
-            if ppid == parent && found.insert(child) {
-                todo.push(child);
-            }
-        }
-    }
-    found
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .io_context(|| "finding a free port on 127.0.0.1".into())?;
-    let port = listener
-        .local_addr()
-        .io_context(|| "finding a free port on 127.0.0.1".into())?
-        .port();
-    Ok(port)
-}
-
-/// GET `<endpoint>/_localstack/health` and return the parsed body (through `ureq`, plain
-/// HTTP only: LocalStack listens on loopback).
-pub fn health(endpoint: &str) -> Result<serde_json::Value> {
-    get_json(endpoint, "/_localstack/health")
-}
-
-/// GET `<endpoint><path>` and parse the body as JSON.
-fn get_json(endpoint: &str, path: &str) -> Result<serde_json::Value> {
-    let base = endpoint.trim_end_matches('/');
-    if !base.starts_with("http://") {
-        return Err(Error::Config(format!(
-            "LocalStack endpoint {endpoint:?} must start with http:// (e.g. http://127.0.0.1:4566)"
-        )));
-    }
-    let url = format!("{base}{path}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(2)))
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let fail = |message: String| Error::Config(format!("GET {url}: {message}"));
-    let mut response = agent
-        .get(&url)
-        .header("Accept", "application/json")
-        .call()
-        .map_err(|e| fail(e.to_string()))?;
-    let status = response.status();
-    if status != 200 {
-        return Err(fail(format!("HTTP status {status}")));
-    }
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| fail(e.to_string()))?;
-    serde_json::from_str(&body).map_err(|e| fail(format!("body is not JSON: {e}")))
-}
-
-/// How many asynchronous invocations LocalStack still holds (queued, running, or delayed for
-/// a retry) for the functions whose names start with `prefix`, from eventrail's
-/// `/_eventrail/lambda/pending` hook: 0 means nothing more can run.
-pub fn pending_invocations(endpoint: &str, prefix: &str) -> Result<u64> {
-    let encoded: String = prefix
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let body = get_json(
-        endpoint,
-        &format!("/_eventrail/lambda/pending?prefix={encoded}"),
-    )?;
-    body["pending"].as_u64().ok_or_else(|| {
-        Error::Config(format!(
-            "{endpoint}/_eventrail/lambda/pending answered no count: {body}"
-        ))
-    })
-}
-
-/// Where LocalStack's ready-stage init hooks stand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitHooks {
-    /// Some have not run yet.
-    Running,
-    /// All ran without error.
-    Done,
-    /// These failed (names of the scripts).
-    Failed(Vec<String>),
-}
-
-/// The state of the ready-stage init hooks, from `GET /_localstack/init/ready`. The IAM and
-/// replay hooks run after LocalStack reports healthy: nothing may use it before they ran.
-pub fn ready_hooks(endpoint: &str) -> Result<InitHooks> {
-    Ok(parse_ready_hooks(&get_json(
-        endpoint,
-        "/_localstack/init/ready",
-    )?))
-}
-
-fn parse_ready_hooks(body: &serde_json::Value) -> InitHooks {
-    let failed: Vec<String> = body["scripts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|script| script["state"].as_str() == Some("ERROR"))
-        .map(|script| script["name"].as_str().unwrap_or("?").to_owned())
-        .collect();
-    if !failed.is_empty() {
-        return InitHooks::Failed(failed);
-    }
-    if body["completed"].as_bool() == Some(true) {
-        InitHooks::Done
-    } else {
-        InitHooks::Running
-    }
-}
-
-/// True when every wanted service is "available" or "running" in a health body.
-pub fn services_ready(health: &serde_json::Value, wanted: &[String]) -> bool {
-    let Some(services) = health.get("services") else {
-        return false;
-    };
-    wanted.iter().all(|name| {
-        matches!(
-            services.get(name).and_then(|s| s.as_str()),
-            Some("available" | "running")
-        )
-    })
-}
-
 fn log_tail(log: &Path, lines: usize) -> String {
     fs::read_to_string(log)
-        .map(|text| crate::tools::tail(&text, lines))
+        .map(|text| tools::tail(&text, lines))
         .unwrap_or_else(|e| format!("(cannot read {}: {e})", log.display()))
 }
 
@@ -812,44 +574,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_parsing_handles_spaces_in_names() {
-        assert_eq!(
-            parse_stat("123 (python3 -m x) S 45 123 123 0"),
-            Some(('S', 45))
-        );
-        assert_eq!(parse_stat("garbage"), None);
-    }
-
-    #[test]
-    fn our_own_process_is_alive_and_has_no_children_listed_wrongly() {
-        let me = std::process::id();
-        assert!(process_alive(me));
-        assert!(!descendants(me).contains(&me));
-    }
-
-    #[test]
-    fn descendants_include_grandchildren() {
-        let mut child = Command::new("sh")
-            .args(["-c", "sleep 30 & wait"])
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut found = BTreeSet::new();
-        while Instant::now() < deadline && found.len() < 2 {
-            found = descendants(std::process::id());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(found.contains(&child.id()));
-        assert!(found.len() >= 2, "sleep grandchild not found: {found:?}");
-        let grandchildren = descendants(child.id());
-        signal_process(child.id(), libc::SIGKILL);
-        for pid in grandchildren {
-            signal_process(pid, libc::SIGKILL);
-        }
-        child.wait().unwrap();
-    }
-
-    #[test]
     fn environment_pins_the_executor_and_loopback() {
         let env = localstack_env(4599, &["lambda".into(), "sqs".into()], Path::new("/r"));
         let get = |k: &str| {
@@ -867,68 +591,6 @@ mod tests {
         assert_eq!(get("FILESYSTEM_ROOT"), Some("/r/fs"));
     }
 
-    /// Serves one HTTP response on a free loopback port, once.
-    fn serve_once(response: &'static [u8]) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            if let Ok((mut stream, _)) = listener.accept() {
-                let mut request = [0u8; 1024];
-                let _ = std::io::Read::read(&mut stream, &mut request);
-                let _ = std::io::Write::write_all(&mut stream, response);
-            }
-        });
-        format!("http://127.0.0.1:{port}")
-    }
-
-    #[test]
-    fn ready_hooks_are_done_failed_or_still_running() {
-        let done = serde_json::json!({"completed": true, "scripts": [
-            {"stage": "READY", "name": "eventrail_iam.py", "state": "SUCCESSFUL"}]});
-        assert_eq!(parse_ready_hooks(&done), InitHooks::Done);
-        let running = serde_json::json!({"completed": false, "scripts": [
-            {"stage": "READY", "name": "eventrail_iam.py", "state": "RUNNING"}]});
-        assert_eq!(parse_ready_hooks(&running), InitHooks::Running);
-        let failed = serde_json::json!({"completed": true, "scripts": [
-            {"stage": "READY", "name": "eventrail_iam.py", "state": "ERROR"},
-            {"stage": "READY", "name": "eventrail_replay_fix.py", "state": "SUCCESSFUL"}]});
-        assert_eq!(
-            parse_ready_hooks(&failed),
-            InitHooks::Failed(vec!["eventrail_iam.py".to_owned()])
-        );
-    }
-
-    #[test]
-    fn health_responses_plain_and_chunked() {
-        let plain = serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{\"services\":{\"sqs\":\"running\"}}");
-        let value = health(&plain).unwrap();
-        assert!(services_ready(&value, &["sqs".into()]));
-        assert!(!services_ready(&value, &["lambda".into()]));
-
-        let chunked = serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n{\"servic\r\n16\r\nes\":{\"sqs\":\"disabled\"}\r\n1\r\n}\r\n0\r\n\r\n");
-        let value = health(&chunked).unwrap();
-        assert_eq!(value["services"]["sqs"], "disabled");
-        assert!(!services_ready(&value, &["sqs".into()]));
-
-        let unavailable = serve_once(
-            b"HTTP/1.1 503 Unavailable\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-        );
-        let error = health(&unavailable).unwrap_err().to_string();
-        assert!(error.contains("503"), "{error}");
-    }
-
-    #[test]
-    fn endpoints_must_be_http() {
-        let error = health("https://example").unwrap_err().to_string();
-        assert!(error.contains("http://"), "{error}");
-    }
-
-    #[test]
-    fn nothing_listens_means_unhealthy() {
-        let port = free_port().unwrap();
-        assert!(health(&format!("http://127.0.0.1:{port}")).is_err());
-    }
-
     #[test]
     fn init_hooks_are_copied_into_the_filesystem_root() {
         let base = std::env::temp_dir().join(format!("eventrail-hooks-{}", std::process::id()));
@@ -943,33 +605,6 @@ mod tests {
         // A repository without hooks is fine.
         install_init_hooks(&base.join("empty"), &run_dir).unwrap();
         std::fs::remove_dir_all(&base).unwrap();
-    }
-
-    #[test]
-    fn the_start_time_is_field_22_of_stat() {
-        let stat = "4242 (python3 -m x) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 \
-                    12 0 987654 1234567 890 18446744073709551615";
-        assert_eq!(parse_start_ticks(stat), Some(987_654));
-        assert_eq!(parse_start_ticks("4242 (x) S 1"), None);
-        assert!(process_start_ticks(std::process::id()).is_some());
-    }
-
-    #[test]
-    fn only_python_running_localstack_is_taken_for_localstack() {
-        let ours = b"/repo/.eventrail/localstack/venv/bin/python3\0-m\0localstack.runtime.main\0";
-        assert!(is_localstack_cmdline(ours));
-        assert!(is_localstack_cmdline(
-            b"python\0-m\0localstack.runtime.main"
-        ));
-        for other in [
-            &b"/usr/bin/sleep\x0030\0"[..],
-            b"python3\0-m\0http.server\0",
-            b"/usr/bin/bash\0-m\0localstack.runtime.main\0",
-            b"python3\0localstack.runtime.main\0",
-            b"",
-        ] {
-            assert!(!is_localstack_cmdline(other), "{other:?}");
-        }
     }
 
     /// A process in a group of its own (as LocalStack runs), killed by its handle at the end.

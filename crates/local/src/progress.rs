@@ -1,13 +1,40 @@
 //! How a binary shows the library's progress. The library reports through `tracing` events
 //! (target `eventrail_local::*`): building, uploading, stack events, LocalStack start and stop.
 //! A binary that wants them on the terminal calls [`init`]; one that wants something else
-//! (progress bars, JSON) installs its own subscriber instead.
+//! (progress bars, JSON) installs its own subscriber instead. [`Progress`] is how a caller
+//! says whether a long step (a build, a deploy, a LocalStack start) reports at all.
 
 use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, format::Writer};
 use tracing_subscriber::registry::LookupSpan;
+
+/// Whether a long step reports its progress (what it builds, uploads and deploys, stack events,
+/// LocalStack starting and stopping) as `tracing` events. Warnings and errors are reported
+/// either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progress {
+    /// Report each step as it happens.
+    #[default]
+    Shown,
+    /// Report nothing but warnings and the result.
+    Quiet,
+}
+
+impl Progress {
+    /// True when progress is reported.
+    pub fn is_shown(self) -> bool {
+        self == Self::Shown
+    }
+
+    /// Reports `message` (an info event) when progress is shown.
+    pub fn report(self, message: impl FnOnce() -> String) {
+        if self.is_shown() {
+            tracing::info!("{}", message());
+        }
+    }
+}
 
 /// One line per event on stderr: `eventrail: <message>` (`warning:` for warnings and errors).
 struct Plain;

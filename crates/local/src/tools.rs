@@ -22,8 +22,9 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{CommandFailure, Error, IoContext, Result};
 use crate::paths;
+use crate::progress::Progress;
 
 /// The uv release used to create the venvs.
 pub const UV_VERSION: &str = "0.13.9";
@@ -85,10 +86,13 @@ pub enum Action {
     Create,
 }
 
-/// Compare the marker's content with the wanted spec.
-pub fn plan(marker: Option<&str>, wanted: &str, python_exists: bool) -> Action {
+/// Compare the marker's content with the wanted spec; `program` is what the venv must hold
+/// (its python, or uv), gone when the venv was half removed.
+pub fn plan(marker: Option<&str>, wanted: &str, program: &Path) -> Action {
     match marker {
-        Some(found) if python_exists && found.trim_end() == wanted.trim_end() => Action::UpToDate,
+        Some(found) if program.exists() && found.trim_end() == wanted.trim_end() => {
+            Action::UpToDate
+        }
         _ => Action::Create,
     }
 }
@@ -200,8 +204,8 @@ pub fn is_package_variable(name: &str) -> bool {
 pub struct Installer {
     root: PathBuf,
     venvs: PathBuf,
-    /// Print progress lines to stderr.
-    pub verbose: bool,
+    /// Whether installs are reported.
+    pub progress: Progress,
 }
 
 impl Installer {
@@ -212,7 +216,7 @@ impl Installer {
         Self {
             root,
             venvs,
-            verbose: true,
+            progress: Progress::Shown,
         }
     }
 
@@ -226,9 +230,7 @@ impl Installer {
     }
 
     fn progress(&self, line: &str) {
-        if self.verbose {
-            tracing::info!("{line}");
-        }
+        self.progress.report(|| line.to_owned());
     }
 
     /// Install (if needed) everything: LocalStack with the executor plugin, and the tools.
@@ -318,11 +320,7 @@ impl Installer {
         let venv = self.venv_dir(name);
         let python = venv.join("bin").join("python");
         let spec = spec_text(&python_version()?, exclude_newer, requirements);
-        let wanted = plan(
-            read_marker(&venv, MARKER).as_deref(),
-            &spec,
-            python.exists(),
-        );
+        let wanted = plan(read_marker(&venv, MARKER).as_deref(), &spec, &python);
         if wanted == Action::Create {
             let started = Instant::now();
             let listed = requirements.join(" ");
@@ -396,7 +394,7 @@ impl Installer {
         let venv = self.venv_dir("bootstrap");
         let uv = venv.join("bin").join("uv");
         let spec = format!("python {}\nuv {UV_VERSION}\n", python_version()?);
-        if plan(read_marker(&venv, MARKER).as_deref(), &spec, uv.exists()) == Action::Create {
+        if plan(read_marker(&venv, MARKER).as_deref(), &spec, &uv) == Action::Create {
             self.progress(&format!(
                 "installing uv {UV_VERSION} into {}",
                 venv.display()
@@ -492,13 +490,13 @@ pub(crate) fn run(command: &mut Command, doing: &str, hint: &str) -> Result<()> 
     }
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
-    Err(Error::Command {
+    Err(Error::Command(Box::new(CommandFailure {
         command: shown,
         doing: doing.to_owned(),
         status: output.status.to_string(),
         output: tail(&text, 40),
         hint: hint.to_owned(),
-    })
+    })))
 }
 
 pub(crate) fn describe(command: &Command) -> String {
@@ -561,16 +559,19 @@ mod tests {
     #[test]
     fn same_spec_is_up_to_date_and_a_change_recreates() {
         let spec = spec_text("3.11.7", "2026-02-03", &[LOCALSTACK_REQUIREMENT]);
-        assert_eq!(plan(Some(&spec), &spec, true), Action::UpToDate);
+        // Any file that exists stands for the venv's interpreter.
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        assert_eq!(plan(Some(&spec), &spec, &python), Action::UpToDate);
         assert_eq!(
-            plan(Some(&format!("{spec}\n")), &spec, true),
+            plan(Some(&format!("{spec}\n")), &spec, &python),
             Action::UpToDate
         );
         let other = spec_text("3.11.7", "2026-02-04", &[LOCALSTACK_REQUIREMENT]);
-        assert_eq!(plan(Some(&other), &spec, true), Action::Create);
-        assert_eq!(plan(None, &spec, true), Action::Create);
+        assert_eq!(plan(Some(&other), &spec, &python), Action::Create);
+        assert_eq!(plan(None, &spec, &python), Action::Create);
         // A marker without the interpreter (venv half deleted) is not trusted.
-        assert_eq!(plan(Some(&spec), &spec, false), Action::Create);
+        let gone = python.with_file_name("no-such-python");
+        assert_eq!(plan(Some(&spec), &spec, &gone), Action::Create);
     }
 
     #[test]

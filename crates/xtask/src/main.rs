@@ -1,11 +1,16 @@
 //! Project automation. `cargo xtask test` is the README's test command: it installs what
 //! the checks need (pinned, into `.eventrail/`), then runs every check and test, LocalStack
 //! included, and stops what it started.
+//!
+//! One module a subcommand: [`test_command`] (`cargo xtask test`), [`zips`], [`unify`],
+//! [`coldstart`]; [`step`] holds what they share (a step's banner, running a command, the
+//! repository's root and its functions).
 
 mod coldstart;
-mod e2e;
-mod steps;
+mod step;
+mod test_command;
 mod unify;
+mod zips;
 
 use std::process::ExitCode;
 
@@ -22,10 +27,10 @@ struct Cli {
 enum Command {
     /// Run every check and test: fmt, clippy, template lint, executor plugin tests,
     /// release zips, LocalStack + deploy, unit and end-to-end tests.
-    Test(steps::TestOptions),
+    Test(test_command::TestOptions),
     /// Build one Lambda zip per function (arm64 by default, as deployed to AWS) and print
     /// their sizes.
-    Zips(steps::ZipOptions),
+    Zips(zips::ZipOptions),
     /// Regenerate crates/workspace-hack from the dependency graph, so the CLI, the functions
     /// and the tests share one compiled graph (`--check`: fail if it is stale).
     Unify(unify::UnifyOptions),
@@ -41,11 +46,11 @@ fn main() -> ExitCode {
     // alive long enough to stop the LocalStack it started, which runs in its own group.
     let _ = ctrlc::set_handler(|| eprintln!("\nxtask: interrupted; cleaning up"));
     let result = match cli.command {
-        Command::Test(options) => steps::test(&options),
-        Command::Zips(options) => steps::zips(&options),
-        Command::Unify(options) => steps::unify(&options),
+        Command::Test(options) => test_command::test(&options),
+        Command::Zips(options) => zips::zips(&options),
+        Command::Unify(options) => unify::command(&options),
         Command::Coldstart(options) => {
-            steps::repo_root().and_then(|root| coldstart::coldstart(&root, &options))
+            step::repo_root().and_then(|root| coldstart::coldstart(&root, &options))
         }
     };
     match result {

@@ -25,6 +25,8 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+use crate::step::{function_crates, repo_root};
+
 /// Where the generated crate lives, relative to the repository root.
 pub const HACK_DIR: &str = "crates/workspace-hack";
 /// Its package name (also the name `--prune` hides from `cargo tree`).
@@ -337,6 +339,13 @@ fn derive(root: &Path, functions: &[String]) -> Result<([String; 2], Vec<String>
         split.extend(disagreements(&members, &built));
     }
     Ok((manifests, split))
+}
+
+/// `cargo xtask unify`, for the repository it runs in.
+pub fn command(options: &UnifyOptions) -> Result<()> {
+    let root = repo_root()?;
+    let functions = function_crates(&root)?;
+    unify(&root, &functions, options)
 }
 
 /// `cargo xtask unify [--check]`.

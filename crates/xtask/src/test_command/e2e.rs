@@ -10,23 +10,41 @@ use std::{
 use anyhow::{Context, Result};
 use eventrail_local::{DeployOptions, Installed, LocalStack, LocalStackOptions, deploy::deploy};
 
+/// What becomes of the LocalStack a run started once the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRun {
+    /// Stopped (also when the run is killed: it is told to stop with its starter).
+    Stop,
+    /// Left running and recorded for `eventrail local down` (`--keep`).
+    KeepRunning,
+}
+
+/// Whether a deploy builds the functions first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// Build and zip them, then deploy.
+    Fresh,
+    /// Upload the zips of the last `build_local_zips` as they are.
+    Reuse,
+}
+
 /// LocalStack plus the deployed stack. Stopped by [`Environment::down`] (or on drop).
 pub struct Environment {
     localstack: Option<LocalStack>,
     endpoint: String,
     outputs_file: PathBuf,
     root: PathBuf,
-    keep: bool,
+    after_run: AfterRun,
 }
 
 impl Environment {
     /// Starts LocalStack (or connects to the one `EVENTRAIL_ENDPOINT` names).
-    pub fn start(root: &Path, installed: &Installed, keep: bool) -> Result<Self> {
+    pub fn start(root: &Path, installed: &Installed, after_run: AfterRun) -> Result<Self> {
         let started = Instant::now();
         eprintln!("\n==> start LocalStack (host mode, executor plugin)");
         let python = installed.localstack_python.clone();
         let options = LocalStackOptions {
-            stop_with_parent: !keep,
+            stop_with_parent: after_run == AfterRun::Stop,
             ..LocalStackOptions::default()
         };
         let localstack = LocalStack::connect_or_start(root, || Ok(python), &options)
@@ -41,13 +59,12 @@ impl Environment {
             endpoint,
             outputs_file: root.join("target/eventrail/stack-outputs.json"),
             root: root.to_path_buf(),
-            keep,
+            after_run,
         })
     }
 
-    /// Deploys `infra/template.yaml` and writes its outputs where the tests read them. With
-    /// `build` false, the zips of the last `build_local_zips` are uploaded as they are.
-    pub fn deploy(&self, installed: &Installed, build: bool) -> Result<()> {
+    /// Deploys `infra/template.yaml` and writes its outputs where the tests read them.
+    pub fn deploy(&self, installed: &Installed, build: Build) -> Result<()> {
         let started = Instant::now();
         eprintln!("\n==> deploy infra/template.yaml to LocalStack");
         let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
@@ -57,7 +74,7 @@ impl Environment {
                 &self.endpoint,
                 installed,
                 &DeployOptions {
-                    build,
+                    build: build == Build::Fresh,
                     ..DeployOptions::local(&self.root)
                 },
             ))
@@ -138,7 +155,7 @@ impl Environment {
         let Some(localstack) = self.localstack.take() else {
             return Ok(());
         };
-        if self.keep {
+        if self.after_run == AfterRun::KeepRunning {
             if let Some(state) = localstack.keep_running(&self.root)? {
                 eprintln!(
                     "LocalStack left running at {} (pid {}); stop it with `cargo run -p eventrail -- local down`",

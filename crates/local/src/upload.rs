@@ -1,0 +1,160 @@
+//! Uploads to LocalStack's S3: each function's `bootstrap.zip` under a key that contains the
+//! zip's digest (a changed binary is a changed `CodeUri`, so a re-deploy updates exactly the
+//! functions whose code changed), and a template too large to send inline.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use eventrail_model::Template;
+use sha2::{Digest, Sha256};
+
+use crate::clients::{Clients, sdk_message};
+use crate::error::{Error, IoContext, Result};
+use crate::progress::Progress;
+use crate::stack::TemplateSource;
+
+/// CloudFormation's limit for an inline `TemplateBody`; larger templates go through S3.
+const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
+/// The bucket a stack's code and template go to.
+pub fn bucket_name(stack_name: &str) -> String {
+    format!("{stack_name}-artifacts")
+}
+
+/// S3 key of a function's code: changes whenever the zip's bytes change.
+pub fn code_key(prefix: &str, binary: &str, zip: &[u8]) -> String {
+    format!("{prefix}/{binary}-{}.zip", short_digest(zip))
+}
+
+fn short_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Uploads to one stack's bucket on LocalStack.
+pub struct Uploads<'a> {
+    clients: &'a Clients,
+    s3: aws_sdk_s3::Client,
+    stack_name: &'a str,
+    bucket: String,
+}
+
+impl<'a> Uploads<'a> {
+    /// The stack's bucket, created if it does not exist yet.
+    pub async fn to_bucket_of(clients: &'a Clients, stack_name: &'a str) -> Result<Self> {
+        let uploads = Self {
+            clients,
+            s3: clients.s3(),
+            stack_name,
+            bucket: bucket_name(stack_name),
+        };
+        uploads.ensure_bucket().await?;
+        Ok(uploads)
+    }
+
+    async fn ensure_bucket(&self) -> Result<()> {
+        let bucket = &self.bucket;
+        if self.s3.head_bucket().bucket(bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        match self.s3.create_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let message = sdk_message(&e);
+                if message.contains("BucketAlreadyOwnedByYou") {
+                    Ok(())
+                } else {
+                    Err(self
+                        .clients
+                        .aws_error(&format!("s3:CreateBucket {bucket}"), e))
+                }
+            }
+        }
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| self.clients.aws_error("s3:PutObject", e))?;
+        Ok(())
+    }
+
+    /// Uploads the zip of each function (logical id, binary) in `functions` and points the
+    /// function's `CodeUri` in `template` at it; returns binary -> S3 URI.
+    pub async fn code(
+        &self,
+        template: &mut Template,
+        functions: &[(String, String)],
+        zips: &BTreeMap<String, PathBuf>,
+        progress: Progress,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut code = BTreeMap::new();
+        for (logical_id, binary) in functions {
+            let Some(zip_path) = zips.get(binary) else {
+                return Err(Error::Build(format!(
+                    "no zip was built for {binary} (function {logical_id})"
+                )));
+            };
+            let bytes = tokio::fs::read(zip_path).await.io_context(|| {
+                format!(
+                    "reading {} (build it with `cargo lambda build --release --output-format zip`)",
+                    zip_path.display()
+                )
+            })?;
+            let key = code_key(self.stack_name, binary, &bytes);
+            let size = bytes.len();
+            self.put(&key, bytes).await?;
+            let uri = format!("s3://{}/{key}", self.bucket);
+            progress.report(|| {
+                format!(
+                    "uploaded {binary} ({:.1} MB) to {uri}",
+                    size as f64 / 1_048_576.0
+                )
+            });
+            template.set_code_uri(logical_id, serde_json::Value::String(uri.clone()))?;
+            code.insert(binary.clone(), uri);
+        }
+        Ok(code)
+    }
+
+    /// The template as CloudFormation takes it: inline when small enough, else uploaded to
+    /// the bucket and named by its URL.
+    pub async fn template(&self, template: &Template) -> Result<TemplateSource> {
+        let body = template.to_json_string();
+        if body.len() <= TEMPLATE_BODY_LIMIT {
+            return Ok(TemplateSource::Body(body));
+        }
+        let key = format!(
+            "{}/template-{}.json",
+            self.stack_name,
+            short_digest(body.as_bytes())
+        );
+        self.put(&key, body.into_bytes()).await?;
+        Ok(TemplateSource::Url(format!(
+            "{}/{}/{key}",
+            self.clients.endpoint, self.bucket
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_key_changes_with_the_bytes() {
+        let a = code_key("stack", "planner", b"one");
+        let b = code_key("stack", "planner", b"two");
+        assert!(a.starts_with("stack/planner-") && a.ends_with(".zip"));
+        assert_ne!(a, b);
+        assert_eq!(a, code_key("stack", "planner", b"one"));
+    }
+}
