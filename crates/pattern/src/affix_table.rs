@@ -94,6 +94,7 @@ impl<T> AffixTable<T> {
     }
 
     /// [`AffixTable::for_each_prefix_of`] on the bytes of a text.
+    #[inline]
     pub(crate) fn for_each_prefix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
         for length in &self.lengths {
             let Some(head) = value.get(..length.len) else {
@@ -109,6 +110,7 @@ impl<T> AffixTable<T> {
     }
 
     /// [`AffixTable::for_each_suffix_of`] on the bytes of a text.
+    #[inline]
     pub(crate) fn for_each_suffix_of_bytes(&self, value: &[u8], mut found: impl FnMut(&T)) {
         for length in &self.lengths {
             let Some(tail) = value
