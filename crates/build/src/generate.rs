@@ -15,7 +15,7 @@ pub fn main_source(package: &str) -> String {
     )
 }
 
-/// Whether `name` can be written as a Rust type name as it is (`OrderPlaced`).
+/// Whether `name` can be written as a Rust type name as it is (`TaskDone`).
 fn is_type_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -135,15 +135,15 @@ mod tests {
 
     #[test]
     fn several_events_make_an_enum_with_a_variant_each() {
-        let source = consumed_source(&names(&["StockUnavailable", "OrderShipped"])).unwrap();
+        let source = consumed_source(&names(&["GiftWrapped", "TaskCreated"])).unwrap();
         assert!(source.contains("pub enum Consumed {"), "{source}");
-        assert!(source.contains("    StockUnavailable(StockUnavailable),\n    /// `OrderShipped`.\n    OrderShipped(OrderShipped),"), "{source}");
+        assert!(source.contains("    GiftWrapped(GiftWrapped),\n    /// `TaskCreated`.\n    TaskCreated(TaskCreated),"), "{source}");
         assert!(
-            source.contains("DETAIL_TYPE: &'static str = \"StockUnavailable|OrderShipped\""),
+            source.contains("DETAIL_TYPE: &'static str = \"GiftWrapped|TaskCreated\""),
             "{source}"
         );
         assert!(
-            source.contains("Self::OrderShipped(_) => <OrderShipped as"),
+            source.contains("Self::TaskCreated(_) => <TaskCreated as"),
             "{source}"
         );
     }
@@ -151,11 +151,11 @@ mod tests {
     #[test]
     fn one_event_or_every_event_is_an_alias_and_none_is_nothing() {
         assert_eq!(
-            consumed_source(&names(&["OrderPlaced"]))
+            consumed_source(&names(&["TaskDone"]))
                 .unwrap()
                 .lines()
                 .last(),
-            Some("pub type Consumed = OrderPlaced;")
+            Some("pub type Consumed = TaskDone;")
         );
         assert!(
             consumed_source(&names(&["*"]))
@@ -163,7 +163,7 @@ mod tests {
                 .contains("pub type Consumed = ::eventrail_runtime::contract::AnyEvent;")
         );
         assert!(!consumed_source(&[]).unwrap().contains("Consumed ="));
-        let error = consumed_source(&names(&["OrderPlaced", "*"])).unwrap_err();
+        let error = consumed_source(&names(&["TaskDone", "*"])).unwrap_err();
         assert!(error.contains("`*`"), "{error}");
     }
 }

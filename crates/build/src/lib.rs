@@ -206,7 +206,7 @@ serde = "1"
 
 [package.metadata.eventrail]
 description = "Wraps\ngifts"
-consumes = ["OrderPlaced"]
+consumes = ["TaskDone"]
 filter = { total = [{ numeric = [">", 100] }] }
 
 [package.metadata.eventrail.environment]
@@ -216,7 +216,7 @@ GREETING = "hello"
         assert!(!json.contains('\n'), "{json}");
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["description"], "Wraps\ngifts");
-        assert_eq!(value["consumes"][0], "OrderPlaced");
+        assert_eq!(value["consumes"][0], "TaskDone");
         assert_eq!(value["filter"]["total"][0]["numeric"][1], 100);
         assert_eq!(value["environment"]["GREETING"], "hello");
         assert_eq!(value.as_object().map(|o| o.len()), Some(4));

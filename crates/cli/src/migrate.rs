@@ -377,7 +377,7 @@ eventrail-build.workspace = true
 eventrail-runtime.workspace = true
 
 [package.metadata.eventrail]
-consumes = ["OrderPlaced"]
+consumes = ["TaskDone"]
 "#;
 
     const OLD_MAIN: &str = r#"//! Lambda entry point of `gift-wrap`; the logic lives in lib.rs.

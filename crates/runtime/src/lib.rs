@@ -107,10 +107,10 @@ macro_rules! main {
 /// per event (named as the event type, in the declaration's order) that implements
 /// [`contract::Event`] and [`contract::Validate`], with `Consumed::detail_type`; with one, an
 /// alias of that event's type; with `"*"`, [`contract::AnyEvent`]. The event types must be in
-/// scope where the macro is called (`use events::{StockUnavailable, PaymentFailed};`).
+/// scope where the macro is called (`use my_catalog::{TaskCreated, TaskFailed};`).
 ///
 /// ```ignore
-/// use events::{OrderShipped, PaymentFailed};
+/// use my_catalog::{TaskCreated, TaskFailed};
 /// eventrail_runtime::consumed!();
 ///
 /// pub async fn handle(event: Incoming<Consumed>) -> Result<Emitted, HandlerError> { ... }
