@@ -5,6 +5,7 @@
 //! `cargo test` passes offline; `cargo xtask test` runs them all. `delivery`, `e2e`, `ops`
 //! and `reliability` run on the stack the test command deploys (its `[stack]` lane).
 
+mod architecture;
 mod delivery;
 mod e2e;
 mod expectations;

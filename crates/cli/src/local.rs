@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use eventrail_local::deploy::Build;
 use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installer, deploy, paths};
 
@@ -45,9 +46,10 @@ pub struct DeployArgs {
     /// profile the tests share.
     #[arg(long)]
     release: bool,
-    /// samconfig.toml environment.
-    #[arg(long, default_value = "local")]
-    config_env: String,
+    /// samconfig.toml environment whose stack name, region and parameters to deploy with
+    /// (`dev` is samconfig's `default`). `--config-env` is its old name.
+    #[arg(long, default_value = "local", alias = "config-env")]
+    env: String,
     /// Print the outputs as JSON.
     #[arg(long)]
     json: bool,
@@ -55,9 +57,10 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// samconfig.toml environment whose stack to show.
-    #[arg(long, default_value = "local")]
-    config_env: String,
+    /// samconfig.toml environment whose stack to show (`dev` is samconfig's `default`).
+    /// `--config-env` is its old name.
+    #[arg(long, default_value = "local", alias = "config-env")]
+    env: String,
 }
 
 pub fn run(command: LocalCommand) -> Result<ExitCode> {
@@ -156,8 +159,12 @@ fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
     };
     let stack = LocalStack::external(&endpoint, Duration::from_secs(10))?;
     let options = DeployOptions {
-        environment: args.config_env,
-        build: !args.no_build,
+        environment: crate::ops::samconfig_environment(&args.env).to_owned(),
+        build: if args.no_build {
+            Build::LastBuild
+        } else {
+            Build::Fresh
+        },
         profile: if args.release {
             eventrail_local::deploy::BuildProfile::Release
         } else {
@@ -218,10 +225,10 @@ fn status(root: &Path, args: StatusArgs) -> Result<ExitCode> {
     }
     println!("health: ok");
     let samconfig = eventrail_model::SamConfig::load(root.join("samconfig.toml"))?;
-    let environment = samconfig.environment(&args.config_env)?;
+    let environment = samconfig.environment(crate::ops::samconfig_environment(&args.env))?;
     let stack_name = environment
         .stack_name
-        .unwrap_or_else(|| format!("eventrail-{}", args.config_env));
+        .unwrap_or_else(|| format!("eventrail-{}", args.env));
     let region = environment.region.unwrap_or_else(|| "us-east-1".to_owned());
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match runtime.block_on(deploy::stack_outputs(&endpoint, &region, &stack_name))? {

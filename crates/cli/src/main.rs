@@ -1,98 +1,10 @@
-//! `eventrail`: the command line of the eventrail toolkit.
-//!
-//! Each subcommand lives in its own module with an `Args`/command type and a `run`
-//! function returning the process exit code; adding one is a module, an enum variant
-//! and a match arm.
-
-mod catalog;
-mod demo;
-mod denials;
-mod dlq;
-mod graph;
-mod infra;
-mod lint;
-mod local;
-mod migrate;
-mod new;
-mod ops;
-mod pattern;
-mod put;
-mod replay;
-mod routes;
-mod tail;
+//! `eventrail`: the command line of the eventrail toolkit (the commands are in the library,
+//! `src/lib.rs`).
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-/// Typed, offline-checked event-driven serverless apps on AWS.
-#[derive(Debug, Parser)]
-#[command(name = "eventrail", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Test EventBridge event patterns offline.
-    #[command(subcommand)]
-    Pattern(pattern::PatternCommand),
-    /// Show which functions receive each event, through which rule (reads infra/template.yaml).
-    Routes(routes::RoutesArgs),
-    /// Run the system on LocalStack without Docker: install, up, down, deploy, status.
-    #[command(subcommand)]
-    Local(local::LocalCommand),
-    /// Run the reference shop on LocalStack and show each order's flow as it happens.
-    Demo(demo::DemoArgs),
-    /// Scaffold a function (handler, test, declaration, template) or a catalog event.
-    #[command(subcommand)]
-    New(new::NewCommand),
-    /// Move a function written with its own build.rs and main.rs to Cargo.toml + src/lib.rs.
-    #[command(subcommand)]
-    Migrate(migrate::MigrateCommand),
-    /// Generate the template's per-function part from the functions' declarations.
-    #[command(subcommand)]
-    Infra(infra::InfraCommand),
-    /// Draw the whole flow (or the part around one event or function): Mermaid, DOT or SVG.
-    Graph(graph::GraphArgs),
-    /// Check the catalog, declarations, template and samples together (exit 1 on findings);
-    /// `--against <git-ref>` also checks schema compatibility.
-    Lint(lint::LintArgs),
-    /// Write the event catalog as Markdown: one page per event and an index.
-    Catalog(catalog::CatalogArgs),
-    /// Put events on the deployed stack's bus, checked against the catalog first (or send a
-    /// command sample to the function that declares it).
-    Put(put::PutArgs),
-    /// Watch the deployed stack's bus live, through a temporary rule and queue.
-    Tail(tail::TailArgs),
-    /// The deployed stack's failure queues: list, show, redrive.
-    Dlq(dlq::DlqArgs),
-    /// Replay a window of the deployed stack's archive onto its bus.
-    Replay(replay::ReplayArgs),
-}
+use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    eventrail_local::progress::init();
-    let outcome = match cli.command {
-        Command::Pattern(command) => pattern::run(command),
-        Command::Routes(args) => routes::run(args),
-        Command::Local(command) => local::run(command),
-        Command::Demo(args) => demo::run(args),
-        Command::New(command) => new::run(command),
-        Command::Migrate(command) => migrate::run(command),
-        Command::Infra(command) => infra::run(command),
-        Command::Graph(args) => graph::run(args),
-        Command::Lint(args) => lint::run(args),
-        Command::Catalog(args) => catalog::run(args),
-        Command::Put(args) => put::run(args),
-        Command::Tail(args) => tail::run(args),
-        Command::Dlq(args) => dlq::run(args),
-        Command::Replay(args) => replay::run(args),
-    };
-    outcome.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
-        ExitCode::from(2)
-    })
+    eventrail::run(eventrail::Cli::parse())
 }

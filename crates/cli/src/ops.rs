@@ -5,8 +5,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use eventrail_contract::Project;
 use eventrail_local::{localstack, paths};
-use eventrail_observe::{Connection, Stack};
 use eventrail_model::SamConfig;
+use eventrail_observe::{Connection, Stack};
 
 /// Which deployed stack, and how to reach AWS.
 #[derive(Debug, Clone, Args)]
@@ -25,6 +25,15 @@ pub struct StackArgs {
     /// AWS region (default: the SDK's chain, then the environment's region in samconfig.toml).
     #[arg(long, global = true)]
     pub region: Option<String>,
+}
+
+/// The samconfig.toml table of an environment name: `dev` is samconfig's `default`, every
+/// other name is its own table. Every command taking `--env` reads it this way.
+pub fn samconfig_environment(name: &str) -> &str {
+    match name {
+        "dev" => "default",
+        other => other,
+    }
 }
 
 /// The endpoint given by the environment (`EVENTRAIL_ENDPOINT`, `AWS_ENDPOINT_URL`).
@@ -47,10 +56,7 @@ impl StackArgs {
                     "dev".to_owned()
                 }
             });
-        match chosen.as_str() {
-            "dev" => "default".to_owned(),
-            _ => chosen,
-        }
+        samconfig_environment(&chosen).to_owned()
     }
 
     /// The application and its deployed stack. On the `local` environment without an

@@ -15,19 +15,24 @@ pub struct RoutesArgs {
     /// Event files (full EventBridge envelopes), e.g. events/samples/*.json.
     #[arg(required = true, value_name = "EVENT.json")]
     events: Vec<PathBuf>,
-    /// The SAM/CloudFormation template holding the rules.
-    #[arg(long, default_value = "infra/template.yaml")]
-    template: PathBuf,
+    /// The project root, whose template holds the rules (default: the workspace around the
+    /// current folder).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// A SAM/CloudFormation template outside any project, instead of the project's (the
+    /// option's old default was infra/template.yaml; kept for scripts, hidden from help).
+    #[arg(long, value_name = "FILE", conflicts_with = "root", hide = true)]
+    template: Option<PathBuf>,
 }
 
 /// Runs `eventrail routes`; exit 0 when every event was read and routed.
 pub fn run(args: RoutesArgs) -> Result<ExitCode> {
-    let template = Template::load(&args.template).with_context(|| {
-        format!(
-            "cannot load template {} (run from the repository root or pass --template)",
-            args.template.display()
-        )
-    })?;
+    let path = match args.template {
+        Some(path) => path,
+        None => crate::infra::project(args.root)?.template_path(),
+    };
+    let template = Template::load(&path)
+        .with_context(|| format!("cannot load template {}", path.display()))?;
     let router = Router::from_template(&template)?;
     for (index, path) in args.events.iter().enumerate() {
         if index > 0 {

@@ -7,6 +7,8 @@
 //! repository's root and its functions).
 
 mod coldstart;
+#[cfg(test)]
+mod doc_commands;
 mod step;
 mod test_command;
 mod unify;
