@@ -713,7 +713,7 @@ fn missing_environment_says_to_run_cargo_xtask_test() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs LocalStack: cargo xtask test"]
 async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
-    use eventrail_local::deploy::{DeployOptions, deploy};
+    use eventrail_local::deploy::{Build, DeployOptions, deploy};
     use eventrail_observe::{Stack, StackOutputs};
 
     let endpoint = std::env::var("EVENTRAIL_ENDPOINT")
@@ -788,7 +788,7 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
         stack_name: Some(stack_name.to_owned()),
         parameter_overrides: [("BusName".to_owned(), stack_name.to_owned())].into(),
         target_dir: Some(copies_target),
-        build: false,
+        build: Build::LastBuild,
         ..DeployOptions::local(&copy)
     };
     // A local (dev-profile) build needs no tool from .eventrail.

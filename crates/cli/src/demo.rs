@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use eventrail_local::localstack::{LocalStack, LocalStackOptions};
+use eventrail_local::deploy::Build;
+use eventrail_local::localstack::{LocalStack, LocalStackOptions, OnStarterExit};
 use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
 use eventrail_observe::demo::DemoPlan;
 use eventrail_observe::{FlowReport, Router, Stack, StackOutputs, Watch};
@@ -59,7 +60,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     step("2/4 LocalStack");
     let options = LocalStackOptions {
-        stop_with_parent: !args.keep,
+        on_starter_exit: if args.keep {
+            OnStarterExit::KeepRunning
+        } else {
+            OnStarterExit::Stop
+        },
         ..LocalStackOptions::default()
     };
     let localstack =
@@ -154,7 +159,7 @@ async fn demo(root: PathBuf, endpoint: String, installed: Installed, plan: DemoP
     step("3/4 deploy infra/template.yaml to LocalStack");
     // Built beside the install and LocalStack's start (see `run`), or `--no-build`.
     let options = DeployOptions {
-        build: false,
+        build: Build::LastBuild,
         ..DeployOptions::local(&root)
     };
     let deployed = deploy::deploy(&root, &endpoint, &installed, &options)

@@ -33,6 +33,17 @@ use crate::zips::{build_local_zips, build_zips, built_zips, host_architecture, t
 pub use crate::stack::stack_outputs;
 pub use crate::zips::BuildProfile;
 
+/// Whether a deploy builds the functions first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Build {
+    /// Build and zip them with the options' profile, then deploy.
+    #[default]
+    Fresh,
+    /// Upload the zips the last build with that profile left (the demo and the test command
+    /// build them ahead, beside other work).
+    LastBuild,
+}
+
 /// What to deploy and how.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -40,8 +51,8 @@ pub struct DeployOptions {
     pub environment: String,
     pub template: PathBuf,
     pub samconfig: PathBuf,
-    /// Build the functions first (otherwise reuse the zips of the last build).
-    pub build: bool,
+    /// Build the functions first, or upload the zips of the last build.
+    pub build: Build,
     /// How to build them.
     pub profile: BuildProfile,
     /// Deploy under this stack name instead of the samconfig environment's.
@@ -63,7 +74,7 @@ impl DeployOptions {
             environment: "local".to_owned(),
             template: root.join("infra").join("template.yaml"),
             samconfig: root.join("samconfig.toml"),
-            build: true,
+            build: Build::Fresh,
             profile: BuildProfile::Local,
             stack_name: None,
             parameter_overrides: BTreeMap::new(),
@@ -114,7 +125,7 @@ fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, St
 /// [`build_local_zips`] of every function `options.template` deploys, into
 /// `options.target_dir` (else the workspace's target dir): what a local deploy with `build`
 /// uploads, built ahead of it (the demo and the test command build beside other work, then
-/// deploy with `build: false`).
+/// deploy with [`Build::LastBuild`]).
 pub fn build_template_local_zips(
     root: &Path,
     options: &DeployOptions,
@@ -159,7 +170,7 @@ pub async fn deploy(
         .clone()
         .unwrap_or_else(|| target_dir(root));
     // The build (minutes when cold) and the zipping block: run them off the async runtime.
-    let zips = if options.build {
+    let zips = if options.build == Build::Fresh {
         let (root, installed, profile, progress) = (
             root.to_path_buf(),
             installed.clone(),

@@ -63,6 +63,17 @@ pub const ENDPOINT_VARIABLES: &[&str] = &["EVENTRAIL_ENDPOINT", "AWS_ENDPOINT_UR
 /// either way, see `stop_process_tree`).
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// What becomes of a LocalStack this process starts when the process dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStarterExit {
+    /// It outlives its starter (`local up`, `--keep`).
+    #[default]
+    KeepRunning,
+    /// The kernel SIGTERMs it when the thread that started it ends, even by SIGKILL (Linux
+    /// `PR_SET_PDEATHSIG`), so a killed test run leaves no LocalStack behind.
+    Stop,
+}
+
 /// How to start LocalStack.
 #[derive(Debug, Clone)]
 pub struct LocalStackOptions {
@@ -77,10 +88,8 @@ pub struct LocalStackOptions {
     pub port: Option<u16>,
     /// Whether starting and stopping are reported.
     pub progress: Progress,
-    /// Ask the kernel to SIGTERM LocalStack when the process that started it dies, even by
-    /// SIGKILL (Linux `PR_SET_PDEATHSIG`), so a killed test run leaves no LocalStack behind.
-    /// Leave it off when the instance must outlive its starter (`local up`, `--keep`).
-    pub stop_with_parent: bool,
+    /// What becomes of LocalStack when the process that started it dies.
+    pub on_starter_exit: OnStarterExit,
 }
 
 impl Default for LocalStackOptions {
@@ -92,7 +101,7 @@ impl Default for LocalStackOptions {
             stop_grace: STOP_GRACE,
             port: None,
             progress: Progress::Shown,
-            stop_with_parent: false,
+            on_starter_exit: OnStarterExit::KeepRunning,
         }
     }
 }
@@ -264,7 +273,7 @@ impl LocalStack {
             .stdout(log_file)
             .stderr(log_err)
             .process_group(0);
-        if options.stop_with_parent {
+        if options.on_starter_exit == OnStarterExit::Stop {
             stop_with_parent(&mut command);
         }
         for variable in ENDPOINT_VARIABLES {

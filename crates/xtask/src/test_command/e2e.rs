@@ -8,7 +8,9 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use eventrail_local::{DeployOptions, Installed, LocalStack, LocalStackOptions, deploy::deploy};
+use eventrail_local::deploy::{Build, deploy};
+use eventrail_local::localstack::OnStarterExit;
+use eventrail_local::{DeployOptions, Installed, LocalStack, LocalStackOptions};
 
 /// What becomes of the LocalStack a run started once the run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,15 +19,6 @@ pub enum AfterRun {
     Stop,
     /// Left running and recorded for `eventrail local down` (`--keep`).
     KeepRunning,
-}
-
-/// Whether a deploy builds the functions first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Build {
-    /// Build and zip them, then deploy.
-    Fresh,
-    /// Upload the zips of the last `build_local_zips` as they are.
-    Reuse,
 }
 
 /// LocalStack plus the deployed stack. Stopped by [`Environment::down`] (or on drop).
@@ -44,7 +37,10 @@ impl Environment {
         eprintln!("\n==> start LocalStack (host mode, executor plugin)");
         let python = installed.localstack_python.clone();
         let options = LocalStackOptions {
-            stop_with_parent: after_run == AfterRun::Stop,
+            on_starter_exit: match after_run {
+                AfterRun::Stop => OnStarterExit::Stop,
+                AfterRun::KeepRunning => OnStarterExit::KeepRunning,
+            },
             ..LocalStackOptions::default()
         };
         let localstack = LocalStack::connect_or_start(root, || Ok(python), &options)
@@ -74,7 +70,7 @@ impl Environment {
                 &self.endpoint,
                 installed,
                 &DeployOptions {
-                    build: build == Build::Fresh,
+                    build,
                     ..DeployOptions::local(&self.root)
                 },
             ))

@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 use eventrail_local::Installed;
 
 use super::checks::build_denying_warnings;
-use super::e2e::{Build, Environment};
+use super::e2e::Environment;
 use crate::step::{Step, cargo, run};
+use eventrail_local::deploy::Build;
 
 /// Building and running the tests, once the workspace's binaries are built.
 pub struct Tests<'a> {
@@ -160,7 +161,7 @@ impl Tests<'_> {
 
         std::thread::scope(|scope| {
             let stack_lane = scope.spawn(move || -> Result<()> {
-                env.deploy(installed, Build::Reuse)?;
+                env.deploy(installed, Build::LastBuild)?;
                 let mut first = self.nextest_listed(&stack_list);
                 // Two at a time whatever the machine: the load the stack's tests were written
                 // for (more at once on LocalStack has retried invocations and duplicated an

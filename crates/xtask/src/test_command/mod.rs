@@ -18,7 +18,8 @@ use eventrail_local::{Installed, Installer};
 
 use crate::step::{Step, cargo, repo_root, run};
 use checks::{Background, build_denying_warnings, finish_all};
-use e2e::{AfterRun, Build, Environment};
+use e2e::{AfterRun, Environment};
+use eventrail_local::deploy::Build;
 use lanes::{INTEGRATION_TESTS, NEEDS_INSTALLED_TOOLS, NEEDS_LOCALSTACK, Tests};
 
 /// Options of `cargo xtask test`.
