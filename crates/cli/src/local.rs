@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use eventrail_local::deploy::Build;
-use eventrail_local::deploy::Build;
 use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
 use eventrail_local::{DeployOptions, Installer, deploy, paths};
 
