@@ -49,8 +49,8 @@ pub struct AppSettings {
 ///
 /// ```toml
 /// [[workspace.metadata.eventrail.watch]]
-/// name = "outbox"
-/// output = "OutboxQueueUrl"
+/// name = "notices"
+/// output = "NoticesQueueUrl"
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -298,8 +298,8 @@ impl Project {
     }
 }
 
-/// The file stem of a catalog name: `OrderPlaced` -> `order-placed`, `PlaceOrder` ->
-/// `place-order` (samples, schemas and command files are named so).
+/// The file stem of a catalog name: `TaskCreated` -> `task-created`, `CreateTask` ->
+/// `create-task` (samples, schemas and command files are named so).
 pub fn kebab_case(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
@@ -315,8 +315,8 @@ pub fn kebab_case(name: &str) -> String {
 mod kebab_case_tests {
     #[test]
     fn catalog_names_map_to_kebab_case_file_stems() {
-        assert_eq!(super::kebab_case("PlaceOrder"), "place-order");
-        assert_eq!(super::kebab_case("OrderPlaced"), "order-placed");
+        assert_eq!(super::kebab_case("CreateTask"), "create-task");
+        assert_eq!(super::kebab_case("TaskCreated"), "task-created");
         assert_eq!(super::kebab_case("Ship"), "ship");
     }
 }
