@@ -4,8 +4,15 @@
 //! compatibility against a baseline ([`compat`]). Checks read the model and report; they
 //! change no file.
 
+mod bus_policy;
+mod checker;
 pub mod compat;
 pub mod invariants;
+mod limits;
 pub mod lint;
+mod queues;
+mod roles;
+mod statements;
+mod violation;
 
 pub use invariants::{Violation, check_invariants};

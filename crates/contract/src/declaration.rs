@@ -204,13 +204,6 @@ pub fn logical_id(name: &str) -> String {
         .collect()
 }
 
-/// The variable that tells a function where, in the failed-events bucket, the events of its
-/// dead letters too large for a queue message go: the template sets it to
-/// [`failed_events_prefix`] of the function's declared name, and limits the function's role to
-/// `s3:PutObject` under that same prefix, so the key the runtime writes and the resource the
-/// role may write are one statement.
-pub const FAILED_EVENTS_PREFIX_VAR: &str = "EVENTRAIL_FAILED_EVENTS_PREFIX";
-
 /// The key prefix of a function's stored failed events: its declared name and a slash
 /// (`inventory/`), whatever name Lambda gives the deployed function.
 pub fn failed_events_prefix(function: &str) -> String {

@@ -2,13 +2,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Validate, ValidationError, message_id_safe, non_empty};
+use crate::validate::{Validate, ValidationError, message_id_safe, non_empty};
 
 /// Metadata carried in every event's `detail`, beside the payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// Version of the payload's schema ([`crate::Event::VERSION`]).
+    #[schemars(description = "Version of the payload's schema (the event type's `VERSION`).")]
     pub schema_version: u32,
     /// Constant across a whole flow: every event caused, directly or not, by one command.
     pub correlation_id: String,

@@ -7,12 +7,15 @@
 //! business rules a decoder cannot. An application's catalog (its event types) builds on
 //! this crate; the runtime kit and the tools depend on this crate only, never on a catalog.
 
+mod base64;
+pub mod dead_letter;
 pub mod declaration;
 mod envelope;
 pub mod names;
 pub mod project;
 mod validate;
 
+pub use dead_letter::{DeadLetter, RawEvent};
 pub use declaration::{
     Declaration, DeclarationError, EmbeddedManifest, FunctionDeclaration, Invoke,
 };

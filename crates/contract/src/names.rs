@@ -30,3 +30,42 @@ pub const TRUSTED_PUBLISHERS_PARAMETER: &str = "TrustedPublisherArns";
 /// The template condition that holds when `TrustedPublisherArns` lists someone: the bus
 /// policy names them only then, so an empty parameter adds no empty value to the exemption.
 pub const HAS_TRUSTED_PUBLISHERS_CONDITION: &str = "HasTrustedPublishers";
+
+/// The stack output with the event bus's name.
+pub const EVENT_BUS_NAME_OUTPUT: &str = "EventBusName";
+
+/// The stack outputs the generator writes for each function, by the function's logical id
+/// ([`crate::declaration::logical_id`] of its declared name): what the operating tools read
+/// to find a deployed function and its queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionOutputs<'a> {
+    /// The function's logical id (`GiftWrap`).
+    pub logical_id: &'a str,
+}
+
+impl FunctionOutputs<'_> {
+    /// The deployed function's name (`<Function>FunctionName`).
+    pub fn function_name(&self) -> String {
+        format!("{}FunctionName", self.logical_id)
+    }
+
+    /// Its on-failure queue's URL (`<Function>FailureQueueUrl`).
+    pub fn failure_queue_url(&self) -> String {
+        format!("{}FailureQueueUrl", self.logical_id)
+    }
+
+    /// Its rule target's dead-letter queue's URL (`<Function>DeliveryDlqUrl`).
+    pub fn delivery_dlq_url(&self) -> String {
+        format!("{}DeliveryDlqUrl", self.logical_id)
+    }
+
+    /// The URL of a queue it declares, by the queue's logical id (`<Function><Queue>QueueUrl`).
+    pub fn queue_url(&self, queue_logical_id: &str) -> String {
+        format!("{}{queue_logical_id}QueueUrl", self.logical_id)
+    }
+
+    /// Its idempotency table's name (`<Function>IdempotencyTableName`).
+    pub fn idempotency_table_name(&self) -> String {
+        format!("{}IdempotencyTableName", self.logical_id)
+    }
+}

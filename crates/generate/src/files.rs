@@ -7,7 +7,8 @@ use eventrail_model::{App, AppError, System, Template};
 use eventrail_views::docs::{GRAPH_BEGIN, embed_graph};
 use eventrail_views::flow::{Focus, Graph};
 
-use crate::generate::{consumers_index, consumers_index_text, generate_template};
+use crate::routing::{consumers_index, consumers_index_text};
+use crate::template::generate_template;
 
 /// What a generated file is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

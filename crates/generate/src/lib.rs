@@ -2,10 +2,27 @@
 //! rule, role, queues, alarms, outputs) written between its marker lines, the bus policy and
 //! the failed-events bucket, the routing index of the samples, and, through [`Generate`], the
 //! files `eventrail infra generate` writes for an [`App`](eventrail_model::App).
+//!
+//! Generation writes text and files; what the text must satisfy is `eventrail-check`'s.
 
+mod alarms;
+mod bus;
 mod files;
-pub mod generate;
+mod function;
+mod outputs;
+mod queues;
+mod routing;
+mod template;
+mod text;
+
+#[cfg(test)]
+mod tests;
 
 pub use eventrail_model::declared::GenerateError;
 pub use files::{Generate, GeneratedFile, GeneratedKind};
-pub use generate::{consumers_index, consumers_index_text, generate_template};
+pub use function::{IDEMPOTENCY_ACTIONS, function_resources};
+pub use outputs::function_outputs;
+pub use queues::MAX_MESSAGE_BYTES;
+pub use routing::{consumers_index, consumers_index_text};
+pub use template::{OUTPUTS_BEGIN, OUTPUTS_END, RESOURCES_BEGIN, RESOURCES_END, generate_template};
+pub use text::canonical_json;

@@ -703,7 +703,8 @@ fn outputs(value: Option<&Value>, file: &Path) -> Result<Vec<Output>, TemplateEr
 
 #[cfg(test)]
 mod tests {
-    use crate::{RoleSource, RuleOrigin, Setting, Template};
+    use crate::resources::{RoleSource, RuleOrigin, Setting};
+    use crate::template::Template;
     use serde_json::json;
 
     const TEXT: &str = r#"
@@ -868,7 +869,7 @@ Outputs:
             t.function("Worker").unwrap().code_uri,
             Some(json!("s3://b/worker.zip"))
         );
-        let again = crate::Template::from_json(t.json().clone(), "t.json").unwrap();
+        let again = Template::from_json(t.json().clone(), "t.json").unwrap();
         assert_eq!(
             again.function("Worker").unwrap().code_uri,
             Some(json!("s3://b/worker.zip"))

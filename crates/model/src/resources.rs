@@ -1,7 +1,7 @@
 //! The typed model built from a normalised (long-form JSON) template.
 //!
 //! The model is read-only and keeps values that CloudFormation resolves at deploy time
-//! (`{"Ref": ...}`, `{"Fn::GetAtt": ...}`) as JSON; [`crate::direct_ref`] tells which
+//! (`{"Ref": ...}`, `{"Fn::GetAtt": ...}`) as JSON; [`crate::refs::direct_ref`] tells which
 //! logical id such a value points at.
 
 use std::collections::BTreeMap;

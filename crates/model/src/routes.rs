@@ -6,7 +6,8 @@ use std::path::Path;
 use eventrail_pattern::{Pattern, RuleMachine};
 use serde_json::Value;
 
-use crate::{Template, TemplateError};
+use crate::error::TemplateError;
+use crate::template::Template;
 
 /// One rule of the template and the functions it targets.
 #[derive(Debug, Clone, PartialEq, Eq)]

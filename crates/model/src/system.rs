@@ -11,9 +11,12 @@ use eventrail_contract::{CatalogEvent, FunctionDeclaration};
 use eventrail_pattern::{Alternative, Domain, FieldTest, Pattern};
 use serde_json::Value;
 
+use crate::app::{App, AppError};
 use crate::declared::rule_pattern;
+use crate::error::TemplateError;
+use crate::resources::RuleOrigin;
 use crate::schema::{Lookup, Schema, SchemaError};
-use crate::{App, AppError, RuleOrigin, Template, TemplateError};
+use crate::template::Template;
 
 /// Envelope fields EventBridge always sets (a test on them holds for some value).
 const ALWAYS_PRESENT: [&str; 5] = ["version", "id", "account", "time", "region"];

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use eventrail_runtime::DeadLetter;
+use eventrail_contract::DeadLetter;
 use serde_json::Value;
 
 use crate::outputs::FailureLayer;

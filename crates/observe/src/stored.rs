@@ -94,7 +94,7 @@ pub async fn inline_stored_events(
             match read_stored_bytes(s3, &bucket, &key).await {
                 Ok(bytes) => {
                     body["event_raw"] =
-                        serde_json::to_value(eventrail_runtime::RawEvent::from_bytes(&bytes))
+                        serde_json::to_value(eventrail_contract::RawEvent::from_bytes(&bytes))
                             .unwrap_or(Value::Null);
                     message.body = body.to_string();
                 }

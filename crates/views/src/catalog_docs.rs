@@ -8,14 +8,14 @@ use std::path::Path;
 use eventrail_contract::CatalogEvent;
 use serde_json::Value;
 
+use eventrail_model::{AppError, System};
+
 use crate::flow::{Focus, Graph};
-use eventrail_model::AppError;
-use eventrail_model::System;
 
 /// One generated page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// File name (`order-placed.md`, `index.md`).
+    /// File name (`<schema file stem>.md`, `index.md`).
     pub file: String,
     /// Markdown.
     pub text: String,
@@ -25,7 +25,39 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The page's file name: the schema's file stem (`order-placed.md`).
+/// A description written as a Rust doc comment, as a catalog reader should see it: a rustdoc
+/// intra-doc link (``[`crate::Event::VERSION`]``), which no Markdown viewer resolves, becomes
+/// plain code naming the item without its module path (`` `Event::VERSION` ``). Markdown
+/// links (``[`text`](url)``) stay as they are.
+fn prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("`]") else {
+            break;
+        };
+        let item = &after[..end];
+        let tail = &after[end + 2..];
+        out.push_str(&rest[..start]);
+        if tail.starts_with('(') || item.contains('`') {
+            out.push_str(&rest[start..start + 2 + end + 2]);
+        } else {
+            let item = ["crate::", "self::", "super::"]
+                .iter()
+                .find_map(|p| item.strip_prefix(p))
+                .unwrap_or(item);
+            out.push('`');
+            out.push_str(item);
+            out.push('`');
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The page's file name: the schema's file stem (`events/schemas/x.json` -> `x.md`).
 fn page_name(event: &CatalogEvent) -> String {
     let stem = Path::new(&event.schema)
         .file_stem()
@@ -141,7 +173,7 @@ fn event_page(system: &System, event: &CatalogEvent) -> Result<Page, AppError> {
                 field.path,
                 cell(&types),
                 if field.required { "yes" } else { "no" },
-                cell(field.description.as_deref().unwrap_or(""))
+                cell(&prose(field.description.as_deref().unwrap_or("")))
             ));
         }
         text.push('\n');
@@ -210,4 +242,49 @@ pub fn catalog_pages(system: &System) -> Result<Vec<Page>, AppError> {
         text: index,
     });
     Ok(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn a_rustdoc_link_reads_as_code_and_a_markdown_link_stays() {
+        assert_eq!(
+            prose("Version of the payload's schema ([`crate::Event::VERSION`])."),
+            "Version of the payload's schema (`Event::VERSION`)."
+        );
+        assert_eq!(
+            prose("see [`Metadata`] and [`self::x`]"),
+            "see `Metadata` and `x`"
+        );
+        assert_eq!(
+            prose("[`docs`](https://x/y) here"),
+            "[`docs`](https://x/y) here"
+        );
+        assert_eq!(prose("no link, [`unclosed"), "no link, [`unclosed");
+    }
+
+    /// The pages of the workspace's own application: what `eventrail catalog` writes.
+    #[test]
+    fn the_workspace_catalog_pages_show_no_rustdoc_link() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let system = System::load(&root).expect("the workspace's application loads");
+        let pages = catalog_pages(&system).expect("pages");
+        assert!(pages.len() > 1, "an index and a page per event");
+        for page in &pages {
+            assert!(
+                !page.text.contains("[`"),
+                "{} shows a rustdoc link as raw text:\n{}",
+                page.file,
+                page.text
+            );
+        }
+        assert!(
+            pages.iter().any(|p| p.text.contains("schema_version`")),
+            "the metadata fields are in the pages"
+        );
+    }
 }

@@ -681,165 +681,33 @@ impl Graph {
         }
     }
 
-    /// Mermaid `flowchart LR` text (GitHub renders it in a ```mermaid block).
-    pub fn to_mermaid(&self) -> String {
-        let mut out = String::from("flowchart LR\n");
-        let quote = |text: &str| text.replace('"', "#quot;");
-        let shape = |n: &Node| {
-            let label = quote(&n.label);
-            match n.kind {
-                NodeKind::Command => format!("{}>\"{label}\"]", n.id),
-                NodeKind::Producer | NodeKind::Function => format!("{}[\"{label}\"]", n.id),
-                NodeKind::Event => format!("{}([\"{label}\"])", n.id),
-                NodeKind::Rule => format!("{}{{{{\"{label}\"}}}}", n.id),
-                NodeKind::FailureQueue | NodeKind::Resource => format!("{}[(\"{label}\")]", n.id),
-                NodeKind::AllEvents => format!("{}((\"{label}\"))", n.id),
-            }
-        };
-        for n in self.nodes.iter().filter(|n| n.group.is_none()) {
-            let _ = writeln!(out, "  {}", shape(n));
-        }
-        for g in &self.groups {
-            let members: Vec<&Node> = self
-                .nodes
-                .iter()
-                .filter(|n| n.group.as_deref() == Some(g.id.as_str()))
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let _ = writeln!(out, "  subgraph {}[\"{}\"]", g.id, quote(&g.label));
-            for n in members {
-                let _ = writeln!(out, "    {}", shape(n));
-            }
-            out.push_str("  end\n");
-        }
-        for e in &self.edges {
-            let arrow = match e.kind {
-                EdgeKind::Fails | EdgeKind::Undeliverable => "-.->",
-                _ => "-->",
-            };
-            match &e.label {
-                Some(label) => {
-                    let _ = writeln!(out, "  {} {arrow}|\"{}\"| {}", e.from, quote(label), e.to);
-                }
-                None => {
-                    let _ = writeln!(out, "  {} {arrow} {}", e.from, e.to);
-                }
-            }
-        }
-        let classes = [
-            ("command", NodeKind::Command, "fill:#fff3bf,stroke:#e67700"),
-            (
-                "producer",
-                NodeKind::Producer,
-                "fill:#d0ebff,stroke:#1864ab",
-            ),
-            (
-                "function",
-                NodeKind::Function,
-                "fill:#d0ebff,stroke:#1864ab",
-            ),
-            ("event", NodeKind::Event, "fill:#d3f9d8,stroke:#2b8a3e"),
-            ("rule", NodeKind::Rule, "fill:#f3f0ff,stroke:#5f3dc4"),
-            (
-                "failure",
-                NodeKind::FailureQueue,
-                "fill:#ffe3e3,stroke:#c92a2a",
-            ),
-            (
-                "resource",
-                NodeKind::Resource,
-                "fill:#fff9db,stroke:#e67700",
-            ),
-            (
-                "allEvents",
-                NodeKind::AllEvents,
-                "fill:#d3f9d8,stroke:#2b8a3e",
-            ),
-        ];
-        for (class, kind, style) in classes {
-            let members: Vec<&str> = self
-                .nodes
-                .iter()
-                .filter(|n| n.kind == kind)
-                .map(|n| n.id.as_str())
-                .collect();
-            if !members.is_empty() {
-                let _ = writeln!(out, "  classDef {class} {style}");
-                let _ = writeln!(out, "  class {} {class}", members.join(","));
-            }
-        }
-        out
-    }
-
-    /// Graphviz DOT text (`dot -Tsvg` renders it; groups are clusters).
-    pub fn to_dot(&self) -> String {
-        let quote = |text: &str| format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""));
-        let node = |n: &Node| {
-            let (shape, fill) = match n.kind {
-                NodeKind::Command => ("cds", "#fff3bf"),
-                NodeKind::Producer | NodeKind::Function => ("box", "#d0ebff"),
-                NodeKind::Event => ("box\", style=\"rounded,filled", "#d3f9d8"),
-                NodeKind::Rule => ("hexagon", "#f3f0ff"),
-                NodeKind::FailureQueue => ("cylinder", "#ffe3e3"),
-                NodeKind::Resource => ("cylinder", "#fff9db"),
-                NodeKind::AllEvents => ("circle", "#d3f9d8"),
-            };
-            let style = if n.kind == NodeKind::Event {
-                String::new()
-            } else {
-                ", style=filled".to_owned()
-            };
-            format!(
-                "{} [label={}, shape=\"{shape}\"{style}, fillcolor=\"{fill}\"];",
-                n.id,
-                quote(&n.label)
-            )
-        };
-        let mut out = String::from(
-            "digraph eventrail {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
-        );
+    /// Writes the nodes in text: the ungrouped ones one per line (`node`, indented by two),
+    /// then each group that has members, opened by `open` and closed by `close`, with its
+    /// members indented by four. The Mermaid and DOT texts share it.
+    pub(crate) fn write_nodes(
+        &self,
+        out: &mut String,
+        node: impl Fn(&Node) -> String,
+        open: impl Fn(&Group) -> String,
+        close: &str,
+    ) {
         for n in self.nodes.iter().filter(|n| n.group.is_none()) {
             let _ = writeln!(out, "  {}", node(n));
         }
         for g in &self.groups {
-            let members: Vec<&Node> = self
+            let mut members = self
                 .nodes
                 .iter()
                 .filter(|n| n.group.as_deref() == Some(g.id.as_str()))
-                .collect();
-            if members.is_empty() {
+                .peekable();
+            if members.peek().is_none() {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "  subgraph cluster_{} {{\n    label={};\n    style=rounded;\n    color=\"#adb5bd\";",
-                g.id,
-                quote(&g.label)
-            );
+            let _ = writeln!(out, "  {}", open(g));
             for n in members {
                 let _ = writeln!(out, "    {}", node(n));
             }
-            out.push_str("  }\n");
+            let _ = writeln!(out, "  {close}");
         }
-        for e in &self.edges {
-            let mut attrs = Vec::new();
-            if let Some(label) = &e.label {
-                attrs.push(format!("label={}", quote(label)));
-            }
-            if matches!(e.kind, EdgeKind::Fails | EdgeKind::Undeliverable) {
-                attrs.push("style=dashed".to_owned());
-                attrs.push("color=\"#c92a2a\"".to_owned());
-            }
-            let attrs = if attrs.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", attrs.join(", "))
-            };
-            let _ = writeln!(out, "  {} -> {}{attrs};", e.from, e.to);
-        }
-        out.push_str("}\n");
-        out
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod catalog_docs;
 pub mod docs;
+mod dot;
 pub mod flow;
+mod mermaid;
 mod svg;
 
 pub use catalog_docs::{Page, catalog_pages};
