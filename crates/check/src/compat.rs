@@ -179,7 +179,7 @@ impl ChangeKind {
 /// One change of an event's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    /// The field (`data.order.total_cents`), empty for the whole event.
+    /// The field (`data.task.budget_cents`), empty for the whole event.
     pub path: String,
     /// What changed.
     pub kind: ChangeKind,

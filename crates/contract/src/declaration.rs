@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! [package.metadata.eventrail]
-//! description = "On TaskCreated: reserves stock"
+//! description = "On TaskCreated: plans it"
 //! consumes = ["TaskCreated"]            # catalog detail-types, or ["*"] for every event of the app
 //! emits = ["TaskAssigned", "TaskRejected"]
 //! # invoke = "direct"                   # invoked by callers, not by a rule (a producer)
@@ -205,7 +205,7 @@ pub fn logical_id(name: &str) -> String {
 }
 
 /// The key prefix of a function's stored failed events: its declared name and a slash
-/// (`inventory/`), whatever name Lambda gives the deployed function.
+/// (`planner/`), whatever name Lambda gives the deployed function.
 pub fn failed_events_prefix(function: &str) -> String {
     format!("{function}/")
 }
@@ -515,8 +515,8 @@ emits = ["TaskFlagged"]
 rule = "FlaggedTaskCreated"
 memory = 256
 
-[package.metadata.eventrail.filter.data.order]
-"$or" = [{ total_cents = [{ numeric = [">", 100000] }] }]
+[package.metadata.eventrail.filter.data.task]
+"$or" = [{ budget_cents = [{ numeric = [">", 100000] }] }]
 
 [package.metadata.eventrail.environment]
 OUTBOX = { ref = "OutboxQueue" }
@@ -529,7 +529,7 @@ PLAIN = "x"
         assert_eq!(d.rule_name(), "FlaggedTaskCreated");
         assert!(d.emits_events() && d.is_consumer());
         assert_eq!(
-            d.filter.unwrap()["data"]["order"]["$or"][0]["total_cents"][0]["numeric"][1],
+            d.filter.unwrap()["data"]["task"]["$or"][0]["budget_cents"][0]["numeric"][1],
             100000
         );
         assert_eq!(
@@ -569,8 +569,8 @@ memory = 256
 timeout = 20
 versions = { TaskCreated = 2 }
 
-[package.metadata.eventrail.filter.data.order]
-"$or" = [{ total_cents = [{ numeric = [">", 100000] }] }]
+[package.metadata.eventrail.filter.data.task]
+"$or" = [{ budget_cents = [{ numeric = [">", 100000] }] }]
 
 [package.metadata.eventrail.environment]
 OUTBOX = { ref = "OutboxQueue" }

@@ -4,7 +4,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct ValidationError {
-    /// Dotted path of the offending field inside `detail.data`, e.g. `order.items[0].quantity`.
+    /// Dotted path of the offending field inside `detail.data`, e.g. `task.steps[0].minutes`.
     pub field: String,
     /// What is wrong with it.
     pub reason: String,
@@ -19,7 +19,7 @@ impl ValidationError {
         }
     }
 
-    /// Prefixes the field path with `parent`, e.g. `items[0]` + `sku` -> `items[0].sku`.
+    /// Prefixes the field path with `parent`, e.g. `steps[0]` + `name` -> `steps[0].name`.
     pub fn within(self, parent: &str) -> Self {
         Self {
             field: format!("{parent}.{}", self.field),
@@ -38,7 +38,7 @@ pub trait Validate {
 pub const MAX_MESSAGE_ID_CHARS: usize = 128;
 
 /// Fails unless `value` can be an SQS FIFO `MessageGroupId` or `MessageDeduplicationId`: 1 to
-/// 128 characters, letters, digits and ASCII punctuation only. Ids that end up as such (order
+/// 128 characters, letters, digits and ASCII punctuation only. Ids that end up as such (correlation
 /// ids, idempotency keys) are checked where they enter, not where SQS would refuse them.
 pub fn message_id_safe(field: &str, value: &str) -> Result<(), ValidationError> {
     non_empty(field, value)?;

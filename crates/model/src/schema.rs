@@ -40,9 +40,9 @@ pub enum Lookup {
     },
     /// The schema has no such field.
     Missing {
-        /// The part of the path that exists (`data.order`), empty at the top.
+        /// The part of the path that exists (`data.task`), empty at the top.
         parent: String,
-        /// The first name that does not exist (`totl_cents`).
+        /// The first name that does not exist (`budgt_cents`).
         name: String,
         /// The names that do exist there, sorted.
         known: Vec<String>,
@@ -67,7 +67,7 @@ impl Lookup {
 /// One row of the field table: a field of `detail`, flattened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaField {
-    /// Dotted path (`data.order.items[].sku`: `[]` marks the elements of an array).
+    /// Dotted path (`data.task.items[].name`: `[]` marks the elements of an array).
     pub path: String,
     /// JSON types (`string`, `integer`, `null`, `object`, `array`), sorted.
     pub types: Vec<String>,
@@ -147,7 +147,7 @@ impl Schema {
         &self.root
     }
 
-    /// The node a `$ref` points at (`#/$defs/Order`).
+    /// The node a `$ref` points at (`#/$defs/Task`).
     fn target(&self, reference: &str) -> Option<&Value> {
         let pointer = reference.strip_prefix('#')?;
         self.root.pointer(pointer)
@@ -439,32 +439,32 @@ mod tests {
         Schema::from_value(
             json!({
                 "$defs": {
-                    "Order": {
+                    "Task": {
                         "type": "object",
                         "additionalProperties": false,
                         "properties": {
-                            "total_cents": {"type": "integer", "minimum": 0},
+                            "budget_cents": {"type": "integer", "minimum": 0},
                             "currency": {"type": "string", "enum": ["EUR", "USD"]},
                             "note": {"type": ["string", "null"]},
                             "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}}
                         },
-                        "required": ["total_cents", "currency", "items"]
+                        "required": ["budget_cents", "currency", "items"]
                     },
                     "Item": {
                         "type": "object",
-                        "properties": {"sku": {"type": "string"}},
-                        "required": ["sku"]
+                        "properties": {"name": {"type": "string"}},
+                        "required": ["name"]
                     }
                 },
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "data": {"type": "object", "properties": {"order": {"$ref": "#/$defs/Order"}},
-                             "required": ["order"]}
+                    "data": {"type": "object", "properties": {"task": {"$ref": "#/$defs/Task"}},
+                             "required": ["task"]}
                 },
                 "required": ["data"]
             }),
-            "order.json",
+            "task.json",
         )
         .unwrap()
     }
@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn lookups_follow_refs_and_arrays() {
         let s = schema();
-        match s.lookup("data.order.total_cents") {
+        match s.lookup("data.task.budget_cents") {
             Lookup::Found { domains, required } => {
                 assert!(required);
                 assert_eq!(
@@ -486,28 +486,28 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            s.lookup("data.order.items.sku"),
+            s.lookup("data.task.items.name"),
             Lookup::Found {
                 required: false,
                 ..
             }
         ));
         assert!(matches!(
-            s.lookup("data.order.note"),
+            s.lookup("data.task.note"),
             Lookup::Found { required: false, ref domains } if domains.len() == 2
         ));
-        let missing = s.lookup("data.order.totl_cents");
-        assert_eq!(missing.suggestion(), Some("total_cents"));
+        let missing = s.lookup("data.task.budgt_cents");
+        assert_eq!(missing.suggestion(), Some("budget_cents"));
         match missing {
             Lookup::Missing { parent, name, .. } => {
                 assert_eq!(
                     (parent.as_str(), name.as_str()),
-                    ("data.order", "totl_cents")
+                    ("data.task", "budgt_cents")
                 );
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.lookup("data.order.zzz").suggestion(), None);
+        assert_eq!(s.lookup("data.task.zzz").suggestion(), None);
     }
 
     #[test]
@@ -515,21 +515,21 @@ mod tests {
         let s = schema();
         let paths: Vec<String> = s.fields().into_iter().map(|f| f.path).collect();
         assert!(
-            paths.contains(&"data.order.items[].sku".to_owned()),
+            paths.contains(&"data.task.items[].name".to_owned()),
             "{paths:?}"
         );
         let currency = s
             .fields()
             .into_iter()
-            .find(|f| f.path == "data.order.currency")
+            .find(|f| f.path == "data.task.currency")
             .unwrap();
         assert_eq!(currency.values, Some(vec![json!("EUR"), json!("USD")]));
         let errors = s
             .validate(
-                &json!({"data": {"order": {"total_cents": "1", "currency": "EUR", "items": []}}}),
+                &json!({"data": {"task": {"budget_cents": "1", "currency": "EUR", "items": []}}}),
             )
             .unwrap();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].contains("/data/order/total_cents"), "{errors:?}");
+        assert!(errors[0].contains("/data/task/budget_cents"), "{errors:?}");
     }
 }

@@ -121,7 +121,7 @@ fn common_prefix(paths: &[&str]) -> String {
 /// A field a rule's filter tests that an event's schema does not have.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnknownField {
-    /// The pattern's path (`detail.data.order.totl_cents`).
+    /// The pattern's path (`detail.data.task.budgt_cents`).
     pub path: String,
     /// What the schema says (the existing names, a suggestion).
     pub lookup: Lookup,
@@ -461,10 +461,10 @@ mod tests {
     fn common_prefixes_keep_a_segment() {
         assert_eq!(
             common_prefix(&[
-                "detail.data.order.total_cents",
-                "detail.data.order.a.country"
+                "detail.data.task.budget_cents",
+                "detail.data.task.a.country"
             ]),
-            "detail.data.order."
+            "detail.data.task."
         );
         assert_eq!(common_prefix(&["detail.data.x"]), "detail.data.");
         assert_eq!(common_prefix(&["a.b", "c.d"]), "");

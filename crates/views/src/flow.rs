@@ -1,6 +1,6 @@
 //! The flow graph of a system (`eventrail graph`): commands, producers, events, rules,
 //! functions, the events they emit, their failure queues and the resources they write to
-//! (the outbox), computed from a [`System`] and rendered as Mermaid, Graphviz DOT or SVG.
+//! (queues it sends to), computed from a [`System`] and rendered as Mermaid, Graphviz DOT or SVG.
 //!
 //! Readability at 7 functions and at 30: each function is a group holding its rule, its
 //! failure queues and the events it emits (their source is the function), groups come in the
@@ -30,7 +30,7 @@ pub enum NodeKind {
     Rule,
     /// A function's failure queue or its rule's delivery dead-letter queue.
     FailureQueue,
-    /// A queue or other resource a function writes to (the outbox).
+    /// A queue or other resource a function writes to (a queue it sends messages out on).
     Resource,
     /// Every event of the catalog (the source of a catch-all rule's edge).
     AllEvents,
