@@ -314,6 +314,35 @@ mod tests {
     }
 
     #[test]
+    fn an_application_without_a_demo_is_told_how_to_declare_one() {
+        let dir = scratch("none");
+        std::fs::create_dir_all(&dir).unwrap();
+        let settings = "[workspace]\n[workspace.metadata.eventrail]\nsource-prefix = \"app.\"\n\
+            catalog-crate = \"events\"\ncatalog-source = \"events/src/lib.rs\"\n\
+            catalog = \"events/catalog.json\"\nsamples = \"events/samples\"\n\
+            template = \"infra/template.yaml\"\nfunctions = \"functions\"\n\
+            consumers = \"events/consumers.json\"\n";
+        std::fs::write(dir.join("Cargo.toml"), settings).unwrap();
+        let project = Project::load(&dir).unwrap();
+        let error = DemoPlan::of_project(&project).unwrap_err();
+        assert!(matches!(error, ObserveError::NoDemo { .. }), "{error}");
+        assert!(error.to_string().contains("demo = "), "{error}");
+
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!("{settings}demo = \"demo.json\"\n"),
+        )
+        .unwrap();
+        let project = Project::load(&dir).unwrap();
+        let missing = DemoPlan::of_project(&project).unwrap_err();
+        assert!(
+            matches!(&missing, ObserveError::DemoRead { path, .. } if path.ends_with("demo.json")),
+            "{missing}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_declaration_with_an_unknown_field_or_a_missing_file_is_refused() {
         let dir = scratch("refused");
         std::fs::create_dir_all(&dir).unwrap();
