@@ -1,5 +1,15 @@
-//! `cargo xtask coldstart`: the cold start of every function against the floor, a bare
-//! `lambda_runtime` hello world (`crates/coldstart-hello`) built with the same release profile.
+//! `cargo xtask coldstart`: the cold start of every function against two floors, each a bare
+//! `lambda_runtime` hello world built with the workspace's release profile:
+//! - the published floor ([`floor`], the first ratio column): built as lambda-perf builds its
+//!   Rust function, as a crate of its own outside the workspace (`lambda_runtime` with its
+//!   default features, `tokio` with `macros` and `rt-multi-thread` only, `serde_json`; no
+//!   feature unification with the workspace, no build script, a position-independent
+//!   executable as cargo links it by default). This is the floor the issue's goal (at most
+//!   1.3x) is measured against.
+//! - the in-workspace hello world (`crates/coldstart-hello`, the second ratio column): the same
+//!   code inside the workspace, so with the functions' unified features and their link
+//!   (`eventrail_build::lambda_binary()`), on the multi-threaded runtime and, as a further row,
+//!   the current-thread one. It shows what the functions add over the same build settings.
 //!
 //! Each binary is spawned as Lambda spawns `bootstrap`: Lambda's environment, the function's
 //! variables from the template, a fake Runtime API ([`fake::runtime_api`]) that hands out one
@@ -16,6 +26,7 @@
 //! alike, whichever was linked when.
 
 mod fake;
+mod floor;
 mod plan;
 mod stage;
 mod stats;
@@ -43,11 +54,13 @@ pub struct ColdstartOptions {
     /// Measure only these functions (repeatable; the hello world is always measured).
     #[arg(long = "only", value_name = "FUNCTION")]
     pub only: Vec<String>,
-    /// Measure the release binaries already built (by an earlier run) instead of building.
+    /// Measure the release binaries already built (by an earlier run) instead of building
+    /// (the published floor too, when an earlier run built it).
     #[arg(long)]
     pub no_build: bool,
     /// Measure the binaries in this folder (one per package name, e.g. a copy kept from an
-    /// earlier commit to compare with) instead of building.
+    /// earlier commit to compare with) instead of building; the published floor is taken from
+    /// it too when it holds a `lambda-perf-hello`.
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<std::path::PathBuf>,
     /// Where the binaries are copied to be run from (default: the system's temporary folder);
@@ -64,12 +77,37 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let mut subjects = plan::subjects(root, &options.only, plan::Binaries::from_options(options))?;
+    let binaries = plan::Binaries::from_options(options);
+    let mut subjects = plan::subjects(root, &options.only, binaries.clone())?;
     let logs = subjects[0]
         .binary
         .parent()
         .map(|dir| dir.join("coldstart-logs"))
         .context("the hello world's binary has no folder")?;
+    let floor_crate = floor::FloorCrate::under(&floor::target_dir(root)?);
+    let floor_binary = match &binaries {
+        plan::Binaries::Folder(dir) if dir.join(floor::FLOOR).is_file() => dir.join(floor::FLOOR),
+        // Reused when an earlier run built it (the workspace's binaries are not rebuilt
+        // either); built once otherwise: it does not depend on the workspace's code.
+        plan::Binaries::Built | plan::Binaries::Folder(_) if floor_crate.binary().is_file() => {
+            floor_crate.binary()
+        }
+        _ => {
+            floor_crate.write(root)?;
+            floor_crate.build()?
+        }
+    };
+    // The floor answers the same event as the in-workspace hello world (any JSON value).
+    let floor_payload = subjects[0].payload.clone();
+    subjects.insert(
+        0,
+        Subject {
+            name: floor::FLOOR.to_owned(),
+            binary: floor_binary,
+            payload: floor_payload,
+            variables: Default::default(),
+        },
+    );
     let stage_parent = options.stage_dir.clone().unwrap_or_else(std::env::temp_dir);
     let binaries: Vec<&Path> = subjects.iter().map(|s| s.binary.as_path()).collect();
     let (staged, copies) = stage::Staged::copy(&stage_parent, &binaries)?;
@@ -113,12 +151,40 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
         }
     }
     let load_after = load_average();
-    let names: Vec<&str> = subjects.iter().map(|s| s.name.as_str()).collect();
+    let labels: Vec<String> = subjects.iter().map(|s| label(&s.name)).collect();
+    let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let workspace_hello = subjects
+        .iter()
+        .position(|s| s.name == plan::HELLO)
+        .context("the in-workspace hello world is not among the binaries")?;
     println!(
-        "{}",
-        stats::report(&names, &samples, options.runs, &load_before, &load_after)
+        "Floors: {} is the published floor, a hello world built outside the workspace \
+         ({}; tokio features macros and rt-multi-thread only; the workspace's \
+         [profile.release]; no build script); {} is the same hello world inside the workspace \
+         (unified features, linked as the functions are). Each binary runs from a copy made for \
+         this run in {}.\n",
+        floor::FLOOR,
+        floor_crate.resolved(),
+        plan::HELLO,
+        staged.dir().display()
     );
+    let facts = stats::RunFacts {
+        runs: options.runs,
+        load_before,
+        load_after,
+    };
+    let baselines = stats::Baselines(vec![0, workspace_hello]);
+    println!("{}", stats::report(&names, &samples, &baselines, &facts));
     Ok(())
+}
+
+/// A binary's row name, saying which floor a hello world is.
+fn label(name: &str) -> String {
+    match name {
+        floor::FLOOR => format!("{name} (published floor)"),
+        plan::HELLO | plan::HELLO_CURRENT_THREAD => format!("{name} (in workspace)"),
+        _ => name.to_owned(),
+    }
 }
 
 fn load_average() -> String {

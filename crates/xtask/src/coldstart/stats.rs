@@ -47,31 +47,53 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// The Markdown report: one row per binary, the first being the baseline (the hello world).
+/// The rows the init ratios are taken against: one column each, in this order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baselines(pub Vec<usize>);
+
+/// What the report says about the run, above the table.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub runs: usize,
+    pub load_before: String,
+    pub load_after: String,
+}
+
+/// The Markdown report: one row per binary, and one ratio column for each of `baselines`
+/// (the row's init median over the baseline's).
 pub fn report(
     names: &[&str],
     samples: &[Vec<Sample>],
-    runs: usize,
-    load_before: &str,
-    load_after: &str,
+    baselines: &Baselines,
+    facts: &RunFacts,
 ) -> String {
     let column = |index: usize, pick: fn(&Sample) -> Duration| -> Vec<Duration> {
         samples[index].iter().map(pick).collect()
     };
-    let baseline = percentile(&column(0, |s| s.init), 50).unwrap_or_default();
+    let medians: Vec<Duration> = baselines
+        .0
+        .iter()
+        .map(|&index| percentile(&column(index, |s| s.init), 50).unwrap_or_default())
+        .collect();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{runs} runs per binary (after 1 warm-up run), round-robin; load average {load_before} before, {load_after} after.\n"
+        "{} runs per binary (after 1 warm-up run), round-robin; load average {} before, {} after.\n",
+        facts.runs, facts.load_before, facts.load_after
+    );
+    let ratio_heads: String = baselines
+        .0
+        .iter()
+        .map(|&index| format!(" init / {} |", names[index]))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| binary | init median | init p90 |{ratio_heads} first invoke median | first invoke p90 | of which in fake AWS endpoint (median) | first invoke excluding endpoint (median) | VmHWM median | VmHWM max | AWS calls on the first event |"
     );
     let _ = writeln!(
         out,
-        "| binary | init median | init p90 | init / {} | first invoke median | first invoke p90 | of which in fake AWS endpoint (median) | first invoke excluding endpoint (median) | VmHWM median | VmHWM max | AWS calls on the first event |",
-        names[0]
-    );
-    let _ = writeln!(
-        out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---:|---:|{}---:|---:|---:|---:|---:|---:|---|",
+        "---:|".repeat(baselines.0.len())
     );
     for (index, name) in names.iter().enumerate() {
         let init = column(index, |s| s.init);
@@ -83,11 +105,19 @@ pub fn report(
             .collect();
         let rss: Vec<u64> = samples[index].iter().map(|s| s.peak_rss_kib).collect();
         let init_median = percentile(&init, 50).unwrap_or_default();
-        let ratio = if baseline.is_zero() {
-            "-".to_owned()
-        } else {
-            format!("{:.2}x", init_median.as_secs_f64() / baseline.as_secs_f64())
-        };
+        let ratios: String = medians
+            .iter()
+            .map(|baseline| {
+                if baseline.is_zero() {
+                    " - |".to_owned()
+                } else {
+                    format!(
+                        " {:.2}x |",
+                        init_median.as_secs_f64() / baseline.as_secs_f64()
+                    )
+                }
+            })
+            .collect();
         let calls = samples[index]
             .first()
             .map(|s| s.calls.join(", "))
@@ -95,7 +125,7 @@ pub fn report(
             .unwrap_or_else(|| "none".to_owned());
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {ratio} | {} | {} | {} | {} | {} | {} | {calls} |",
+            "| {name} | {} | {} |{ratios} {} | {} | {} | {} | {} | {} | {calls} |",
             ms(init_median),
             ms(percentile(&init, 90).unwrap_or_default()),
             ms(percentile(&first, 50).unwrap_or_default()),
@@ -131,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn the_report_compares_with_the_first_row() {
+    fn the_report_has_a_ratio_column_per_baseline() {
         let sample = |init_ms: u64| Sample {
             init: Duration::from_millis(init_ms),
             first_invoke: Duration::from_millis(2),
@@ -139,21 +169,53 @@ mod tests {
             peak_rss_kib: 4096,
             calls: vec!["AWSEvents.PutEvents".to_owned()],
         };
+        let facts = RunFacts {
+            runs: 1,
+            load_before: "0.1 0.2 0.3".to_owned(),
+            load_after: "0.1 0.2 0.3".to_owned(),
+        };
         let table = report(
-            &["hello", "inventory"],
-            &[vec![sample(4)], vec![sample(6)]],
-            1,
-            "0.1 0.2 0.3",
-            "0.1 0.2 0.3",
+            &["floor", "hello", "inventory"],
+            &[vec![sample(4)], vec![sample(3)], vec![sample(6)]],
+            &Baselines(vec![0, 1]),
+            &facts,
         );
         assert!(
-            table.contains("| hello | 4.00 ms | 4.00 ms | 1.00x |"),
+            table.contains("| binary | init median | init p90 | init / floor | init / hello |"),
             "{table}"
         );
         assert!(
-            table.contains("| inventory | 6.00 ms | 6.00 ms | 1.50x |"),
+            table.contains("|---|---:|---:|---:|---:|---:|"),
+            "one alignment cell per column: {table}"
+        );
+        assert!(
+            table.contains("| floor | 4.00 ms | 4.00 ms | 1.00x | 1.33x |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| inventory | 6.00 ms | 6.00 ms | 1.50x | 2.00x |"),
             "{table}"
         );
         assert!(table.contains("| 1.00 ms | 4.0 MiB |"), "{table}");
+        let separator_cells = table
+            .lines()
+            .find(|l| l.starts_with("|---"))
+            .unwrap()
+            .matches('|')
+            .count();
+        let header_cells = table
+            .lines()
+            .find(|l| l.starts_with("| binary"))
+            .unwrap()
+            .matches('|')
+            .count();
+        let row_cells = table
+            .lines()
+            .find(|l| l.starts_with("| inventory"))
+            .unwrap()
+            .matches('|')
+            .count();
+        assert_eq!(header_cells, row_cells, "{table}");
+        assert_eq!(header_cells, separator_cells, "{table}");
     }
 }
