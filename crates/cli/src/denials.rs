@@ -161,16 +161,16 @@ mod tests {
 
     fn denial(expected_by: Option<&str>) -> Denial {
         serde_json::from_value(serde_json::json!({
-            "id": 3, "time": "2026-12-07T15:00:00Z", "function": "eventrail-local-inventory",
-            "role_arn": "arn:aws:iam::000000000000:role/eventrail-local-InventoryRole-1",
-            "principal": "arn:aws:sts::000000000000:assumed-role/eventrail-local-InventoryRole-1/eventrail-local-inventory",
+            "id": 3, "time": "2026-12-07T15:00:00Z", "function": "eventrail-local-gift-wrap",
+            "role_arn": "arn:aws:iam::000000000000:role/eventrail-local-GiftWrapRole-1",
+            "principal": "arn:aws:sts::000000000000:assumed-role/eventrail-local-GiftWrapRole-1/eventrail-local-gift-wrap",
             "action": "sqs:SendMessage",
-            "resource": "arn:aws:sqs:us-east-1:000000000000:inventory-failures",
+            "resource": "arn:aws:sqs:us-east-1:000000000000:gift-wrap-failures",
             "decision": "ImplicitlyDenied", "message": "m",
-            "nearest": [{"policy": "inventory-least-privilege", "sid": "OwnFailedEventsPrefix",
+            "nearest": [{"policy": "gift-wrap-least-privilege", "sid": "OwnFailedEventsPrefix",
                          "resourceMatch": false, "principalMatch": "Match", "failedConditions": []}],
             "allowing_statement": {"Effect": "Allow", "Action": "sqs:SendMessage",
-                                   "Resource": "arn:aws:sqs:us-east-1:000000000000:inventory-failures"},
+                                   "Resource": "arn:aws:sqs:us-east-1:000000000000:gift-wrap-failures"},
             "expected_by": expected_by
         }))
         .unwrap()
@@ -185,12 +185,12 @@ mod tests {
         };
         let text = render(&Source::Running("http://127.0.0.1:1".into()), &report);
         for needle in [
-            "role:      arn:aws:iam::000000000000:role/eventrail-local-InventoryRole-1",
+            "role:      arn:aws:iam::000000000000:role/eventrail-local-GiftWrapRole-1",
             "action:    sqs:SendMessage",
-            "resource:  arn:aws:sqs:us-east-1:000000000000:inventory-failures",
+            "resource:  arn:aws:sqs:us-east-1:000000000000:gift-wrap-failures",
             "UNEXPECTED",
             "caused on purpose by iam::a_test",
-            "inventory-least-privilege / OwnFailedEventsPrefix: resource differs",
+            "gift-wrap-least-privilege / OwnFailedEventsPrefix: resource differs",
             "would be allowed by adding to the role",
         ] {
             assert!(text.contains(needle), "{needle:?} missing from:\n{text}");

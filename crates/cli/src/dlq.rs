@@ -30,7 +30,7 @@ enum DlqCommand {
     /// A function's failed records: kind, reason, attempts, age and the original event.
     /// Nothing is taken out of the queues.
     Show {
-        /// The function (as declared: `payments`).
+        /// The function (as declared: `gift-wrap`).
         function: String,
         /// At most this many records per queue.
         #[arg(long, default_value_t = 10)]
@@ -47,7 +47,7 @@ enum DlqCommand {
     /// bucket and the function's prefix, or that cannot be read, fails alone and stays queued;
     /// the exit status is 1 when any failed.
     Redrive {
-        /// The function (as declared: `payments`).
+        /// The function (as declared: `gift-wrap`).
         function: String,
         /// At most this many records.
         #[arg(long)]

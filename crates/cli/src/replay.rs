@@ -35,7 +35,7 @@ pub struct ReplayArgs {
     wait: bool,
     /// Replay a window older than a function's idempotency TTL although the archive keeps
     /// events longer: its events' idempotency records have expired, so side effects (such as
-    /// customer notifications) run again.
+    /// emails to customers) run again.
     #[arg(long)]
     allow_renotify: bool,
     #[command(flatten)]
@@ -137,7 +137,7 @@ impl ArchiveRetention {
 /// A function whose side effects run once per idempotency key, and how long its records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentFunction {
-    /// Declared name (`notifications`).
+    /// Declared name (`mailer`).
     pub name: String,
     /// `idempotency.ttl-hours`, in seconds.
     pub ttl_seconds: u64,
@@ -427,9 +427,9 @@ mod tests {
         }
     }
 
-    fn notifications(ttl_hours: u64) -> Vec<IdempotentFunction> {
+    fn mailer(ttl_hours: u64) -> Vec<IdempotentFunction> {
         vec![IdempotentFunction {
-            name: "notifications".to_owned(),
+            name: "mailer".to_owned(),
             ttl_seconds: ttl_hours * 3600,
         }]
     }
@@ -439,52 +439,29 @@ mod tests {
         let now = noon();
         let days_ago = |days: i64| now - TimeDelta::days(days);
         // TTL 7 days, archive 30 days: a window from 10 days ago would renotify.
-        let why = renotify_risk(
-            days_ago(10),
-            now,
-            &notifications(168),
-            ArchiveRetention::Days(30),
-        )
-        .expect("refused");
-        assert!(
-            why.contains("notifications (idempotency.ttl-hours = 168"),
-            "{why}"
-        );
+        let why = renotify_risk(days_ago(10), now, &mailer(168), ArchiveRetention::Days(30))
+            .expect("refused");
+        assert!(why.contains("mailer (idempotency.ttl-hours = 168"), "{why}");
         assert!(why.contains("notify customers again"), "{why}");
         assert!(why.contains("30 days (ArchiveRetentionDays)"), "{why}");
         assert!(why.contains("--allow-renotify"), "{why}");
         // Within the TTL: nothing expired.
         assert_eq!(
-            renotify_risk(
-                days_ago(6),
-                now,
-                &notifications(168),
-                ArchiveRetention::Days(30)
-            ),
+            renotify_risk(days_ago(6), now, &mailer(168), ArchiveRetention::Days(30)),
             None
         );
         // The archive keeps no longer than the TTL: older events are not in it.
         assert_eq!(
-            renotify_risk(
-                days_ago(400),
-                now,
-                &notifications(168),
-                ArchiveRetention::Days(7)
-            ),
+            renotify_risk(days_ago(400), now, &mailer(168), ArchiveRetention::Days(7)),
             None
         );
         assert_eq!(
-            renotify_risk(
-                days_ago(400),
-                now,
-                &notifications(168),
-                ArchiveRetention::Days(1)
-            ),
+            renotify_risk(days_ago(400), now, &mailer(168), ArchiveRetention::Days(1)),
             None
         );
         // Forever, or not known: refused.
         for retention in [ArchiveRetention::Forever, ArchiveRetention::Unknown] {
-            assert!(renotify_risk(days_ago(8), now, &notifications(168), retention).is_some());
+            assert!(renotify_risk(days_ago(8), now, &mailer(168), retention).is_some());
         }
         // No idempotent function reached: nothing to refuse.
         assert_eq!(
