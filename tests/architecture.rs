@@ -887,7 +887,7 @@ fn display(module: &str) -> &str {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"local\" (xtask: coldstart/plan.rs names super::ColdstartOptions, coldstart/mod.rs uses plan)"]
+#[ignore = "issue 25: waiting for \"coldstart\" (xtask: coldstart/plan.rs names super::ColdstartOptions, coldstart/mod.rs uses plan)"]
 fn no_import_cycle_between_the_files_of_a_crate() {
     let mut found = Vec::new();
     for sources in toolkit_crates() {
@@ -1064,7 +1064,6 @@ fn test_module_files(sources: &CrateSources) -> BTreeSet<String> {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"template\" (check/invariants.rs, generate/generate.rs, views/flow.rs over 800 lines)"]
 fn no_source_file_is_over_800_lines_outside_its_tests() {
     let mut found = Vec::new();
     for sources in toolkit_crates() {
@@ -1179,7 +1178,7 @@ fn names_word(text: &str, word: &str) -> bool {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"shop\" and \"functions\" (shop names in build, cli, contract, local, runtime, views, xtask sources)"]
+#[ignore = "issue 25: waiting for \"functions\" (runtime, cli new.rs), \"local\" (local iam.rs) and \"coldstart\" (xtask coldstart): shop names in their sources"]
 fn no_toolkit_source_names_the_shop() {
     let names = shop_names();
     let mut found = Vec::new();
