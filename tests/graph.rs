@@ -2,7 +2,7 @@
 //! orders -> inventory -> payments -> shipping -> notifications, fraud's filtered rule,
 //! analytics' catch-all, the failure queues and the outbox), the order the Mermaid text
 //! reads in, the focused views, the DOT and SVG renderings, and the picture embedded in
-//! README.md and ARCHITECTURE.md being the generated one.
+//! README.md being the generated one.
 
 use eventrail_generate::Generate;
 use eventrail_model::System;
@@ -189,7 +189,7 @@ fn dot_and_svg() {
 #[test]
 fn the_docs_embed_the_generated_picture() {
     let mermaid = graph(Focus::All).to_mermaid();
-    for doc in ["README.md", "ARCHITECTURE.md"] {
+    for doc in ["README.md"] {
         let text = std::fs::read_to_string(eventrail_tests::repo().join(doc)).unwrap();
         let embedded = embedded_graph(&text)
             .unwrap_or_else(|| panic!("{doc} has no embedded graph between the markers"));
