@@ -215,11 +215,11 @@ mod tests {
     fn large_letter() -> DeadLetter {
         DeadLetter {
             kind: "poison".to_owned(),
-            function: "inventory".to_owned(),
+            function: "planner".to_owned(),
             reason: "detail.data: missing field `sku`".to_owned(),
             event_id: Some("e-1".to_owned()),
             correlation_id: None,
-            detail_type: Some("OrderPlaced".to_owned()),
+            detail_type: Some("TaskCreated".to_owned()),
             failed_at: "2026-11-27T19:00:00Z".to_owned(),
             event: serde_json::json!({ "padding": "x".repeat(INLINE_DEAD_LETTER_BYTES) }),
             event_raw: None,
@@ -241,7 +241,7 @@ mod tests {
         assert!(
             error
                 .message
-                .contains("s3://failed-events/inventory/e-1.json")
+                .contains("s3://failed-events/planner/e-1.json")
                 && error
                     .message
                     .contains("building the S3 client for the failed-events bucket failed")
@@ -255,22 +255,22 @@ mod tests {
     }
 
     /// The key is under the prefix the template gives the function (its declared name), not
-    /// under the name Lambda gives it (`<stack>-inventory`): the role may write there only.
+    /// under the name Lambda gives it (`<stack>-planner`): the role may write there only.
     #[tokio::test]
     async fn a_stored_event_goes_under_the_configured_prefix_not_the_lambda_name() {
         let s3 = LazyClient::new(S3_CLIENT, || -> aws_sdk_s3::Client {
             panic!("no client in this test")
         });
         let mut letter = large_letter();
-        letter.function = "eventrail-dev-inventory".to_owned();
+        letter.function = "eventrail-dev-planner".to_owned();
         let queue = SqsDeadLetterQueue::new(sqs_client(), "http://127.0.0.1:1/000000000000/dlq")
             .with_lazy_event_store(s3.clone(), "failed-events")
-            .with_event_key_prefix(Some("inventory/".to_owned()));
+            .with_event_key_prefix(Some("planner/".to_owned()));
         let error = queue.send(&letter).await.unwrap_err();
         assert!(
             error
                 .message
-                .contains("s3://failed-events/inventory/e-1.json:"),
+                .contains("s3://failed-events/planner/e-1.json:"),
             "{}",
             error.message
         );
@@ -280,7 +280,7 @@ mod tests {
         assert!(
             error
                 .message
-                .contains("s3://failed-events/eventrail-dev-inventory/e-1.json:"),
+                .contains("s3://failed-events/eventrail-dev-planner/e-1.json:"),
             "{}",
             error.message
         );
