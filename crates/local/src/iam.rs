@@ -338,9 +338,9 @@ mod tests {
             "enforcement": "enforce",
             "evaluator_problem": null,
             "denials": [
-                {"id": 1, "time": "t", "function": "eventrail-local-inventory",
-                 "role_arn": "arn:aws:iam::000000000000:role/stack-InventoryRole-X",
-                 "principal": "arn:aws:sts::000000000000:assumed-role/stack-InventoryRole-X/eventrail-local-inventory",
+                {"id": 1, "time": "t", "function": "eventrail-local-gift-wrap",
+                 "role_arn": "arn:aws:iam::000000000000:role/stack-GiftWrapRole-X",
+                 "principal": "arn:aws:sts::000000000000:assumed-role/stack-GiftWrapRole-X/eventrail-local-gift-wrap",
                  "action": "sqs:SendMessage", "resource": "arn:aws:sqs:us-east-1:000000000000:q",
                  "decision": "ImplicitlyDenied", "message": "m", "context": {},
                  "deny_statements": [], "nearest": [],
