@@ -355,7 +355,7 @@ mod tests {
         let unexpected = report.unexpected();
         assert_eq!(unexpected.len(), 1);
         assert_eq!(unexpected[0].id, 2);
-        assert_eq!(report.denials[0].role_name(), "stack-InventoryRole-X");
+        assert_eq!(report.denials[0].role_name(), "stack-GiftWrapRole-X");
     }
 
     #[test]
