@@ -274,7 +274,9 @@ where
                 request_id: event.context.request_id.clone(),
             };
             let span = invocation_span(&event.context);
-            async move { handler(event.payload, context).await }.instrument(span)
+            // Boxed, as the consumer's processing is: the handler's future nested in the
+            // runtime's would otherwise overflow the compiler's layout depth in release builds.
+            async move { Box::pin(handler(event.payload, context)).await }.instrument(span)
         });
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())
@@ -329,7 +331,8 @@ pub async fn run<K, F: Function<K>>(
         tracing::error!(error = %error, "declaration error");
         return Err(error.into());
     }
-    function.serve(init).await
+    // Boxed: one allocation at init keeps the kind's service future out of this one's layout.
+    Box::pin(function.serve(init)).await
 }
 
 /// The steps before any kind's own: the endpoint tables on their thread, logging, the
