@@ -77,7 +77,11 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
     if options.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let binaries = plan::Binaries::from_options(options);
+    let binaries = match (&options.bin_dir, options.no_build) {
+        (Some(dir), _) => plan::Binaries::Folder(dir.clone()),
+        (None, true) => plan::Binaries::Built,
+        (None, false) => plan::Binaries::Build,
+    };
     let mut subjects = plan::subjects(root, &options.only, binaries.clone())?;
     let logs = subjects[0]
         .binary

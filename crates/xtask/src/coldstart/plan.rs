@@ -95,16 +95,6 @@ pub enum Binaries {
     Folder(PathBuf),
 }
 
-impl Binaries {
-    pub fn from_options(options: &super::ColdstartOptions) -> Self {
-        match (&options.bin_dir, options.no_build) {
-            (Some(dir), _) => Self::Folder(dir.clone()),
-            (None, true) => Self::Built,
-            (None, false) => Self::Build,
-        }
-    }
-}
-
 pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<Subject>> {
     let project = Project::load(root).context("reading the project's settings")?;
     let mut functions = project
@@ -288,7 +278,7 @@ fn read_consumers(path: &Path) -> Result<BTreeMap<String, Vec<String>>> {
 
 /// The sample a function gets as its first event: for a consumer, among the samples the
 /// routing index sends to it, the one with the shortest name (the plain case, e.g.
-/// `order-placed.json` rather than `order-placed-high-value.json`); for a directly invoked
+/// `task-created.json` rather than `task-created-urgent.json`); for a directly invoked
 /// function, its first command's sample in `samples/commands/`.
 fn first_event(
     project: &Project,
@@ -387,7 +377,7 @@ mod tests {
     #[test]
     fn a_run_environment_has_lambda_variables_and_the_fakes() {
         let subject = Subject {
-            name: "inventory".to_owned(),
+            name: "gift-wrap".to_owned(),
             binary: PathBuf::from("/bin/true"),
             payload: Bytes::from_static(b"{}"),
             variables: BTreeMap::from([(
@@ -400,7 +390,7 @@ mod tests {
         let env: HashMap<String, String> = subject.environment(api, endpoint).into_iter().collect();
         assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
         assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:9002");
-        assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "inventory");
+        assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "gift-wrap");
         assert_eq!(
             env["EVENTRAIL_DLQ_URL"],
             "http://127.0.0.1:9002/123456789012/Q"

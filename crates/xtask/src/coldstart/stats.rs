@@ -175,7 +175,7 @@ mod tests {
             load_after: "0.1 0.2 0.3".to_owned(),
         };
         let table = report(
-            &["floor", "hello", "inventory"],
+            &["floor", "hello", "gift-wrap"],
             &[vec![sample(4)], vec![sample(3)], vec![sample(6)]],
             &Baselines(vec![0, 1]),
             &facts,
@@ -193,7 +193,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| inventory | 6.00 ms | 6.00 ms | 1.50x | 2.00x |"),
+            table.contains("| gift-wrap | 6.00 ms | 6.00 ms | 1.50x | 2.00x |"),
             "{table}"
         );
         assert!(table.contains("| 1.00 ms | 4.0 MiB |"), "{table}");
@@ -211,7 +211,7 @@ mod tests {
             .count();
         let row_cells = table
             .lines()
-            .find(|l| l.starts_with("| inventory"))
+            .find(|l| l.starts_with("| gift-wrap"))
             .unwrap()
             .matches('|')
             .count();
