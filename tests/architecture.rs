@@ -887,7 +887,6 @@ fn display(module: &str) -> &str {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"coldstart\" (xtask: coldstart/plan.rs names super::ColdstartOptions, coldstart/mod.rs uses plan)"]
 fn no_import_cycle_between_the_files_of_a_crate() {
     let mut found = Vec::new();
     for sources in toolkit_crates() {
