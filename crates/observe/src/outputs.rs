@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use eventrail_contract::declaration::logical_id;
+use eventrail_contract::names::{EVENT_BUS_NAME_OUTPUT, FunctionOutputs};
 use eventrail_contract::{Project, WatchedQueue};
 
 use crate::error::{ObserveError, Result};
@@ -182,7 +183,7 @@ impl StackOutputs {
 
     /// The event bus name (`EventBusName`).
     pub fn bus_name(&self) -> Result<&str> {
-        self.get("EventBusName")
+        self.get(EVENT_BUS_NAME_OUTPUT)
     }
 
     /// The archive ARN (`ArchiveArn`).
@@ -228,17 +229,17 @@ impl StackOutputs {
 
     /// The deployed name of `function` (`worker` -> output `WorkerFunctionName`).
     pub fn function_name(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}FunctionName", logical_id(function)))
+        self.get(&names_of(&logical_id(function)).function_name())
     }
 
     /// The failure queue URL of `function` (`<Function>FailureQueueUrl`).
     pub fn failure_queue_url(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}FailureQueueUrl", logical_id(function)))
+        self.get(&names_of(&logical_id(function)).failure_queue_url())
     }
 
     /// The rule-target dead-letter queue URL of `function` (`<Function>DeliveryDlqUrl`).
     pub fn delivery_dlq_url(&self, function: &str) -> Result<&str> {
-        self.get(&format!("{}DeliveryDlqUrl", logical_id(function)))
+        self.get(&names_of(&logical_id(function)).delivery_dlq_url())
     }
 
     /// Every failure queue and delivery dead-letter queue of the stack, by function.
@@ -246,9 +247,10 @@ impl StackOutputs {
         let mut queues = Vec::new();
         for function in &self.functions {
             let id = logical_id(function);
+            let names = names_of(&id);
             for (layer, key) in [
-                (FailureLayer::Function, format!("{id}FailureQueueUrl")),
-                (FailureLayer::Delivery, format!("{id}DeliveryDlqUrl")),
+                (FailureLayer::Function, names.failure_queue_url()),
+                (FailureLayer::Delivery, names.delivery_dlq_url()),
             ] {
                 if let Some(url) = self.outputs.get(&key) {
                     queues.push(FailureQueue {
@@ -300,6 +302,11 @@ fn list_outputs(items: &[Value]) -> Result<BTreeMap<String, String>, String> {
             }
         })
         .collect()
+}
+
+/// The output names of a function's resources: the generator writes them from the same type.
+fn names_of(logical_id: &str) -> FunctionOutputs<'_> {
+    FunctionOutputs { logical_id }
 }
 
 #[cfg(test)]
