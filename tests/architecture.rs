@@ -236,7 +236,6 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"functions\" (crates/runtime's dev-dependency on the shop's events)"]
 fn no_toolkit_crate_depends_on_the_shop() {
     let packages = packages();
     let shop: Vec<PathBuf> = shop_dirs().iter().map(|d| canonical(d)).collect();
@@ -1177,7 +1176,6 @@ fn names_word(text: &str, word: &str) -> bool {
 }
 
 #[test]
-#[ignore = "issue 25: waiting for \"functions\" (runtime, cli new.rs), \"local\" (local iam.rs) and \"coldstart\" (xtask coldstart): shop names in their sources"]
 fn no_toolkit_source_names_the_shop() {
     let names = shop_names();
     let mut found = Vec::new();

@@ -19,5 +19,8 @@ mod ops;
 mod poison;
 mod reliability;
 mod routing;
+mod runtime_consumer;
+mod runtime_idempotency;
+mod runtime_publisher;
 mod scaffold;
 mod template;

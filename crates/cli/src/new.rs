@@ -203,7 +203,7 @@ fn workspace_dependencies(root: &Path) -> std::collections::BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// The sample of a catalog event: `schemas/order-placed.json` -> `order-placed.json`.
+/// The sample of a catalog event: `schemas/task-created.json` -> `task-created.json`.
 fn sample_of(app: &App, detail_type: &str) -> Option<String> {
     let event = app.catalog.event(detail_type)?;
     Path::new(&event.schema)

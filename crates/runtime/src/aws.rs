@@ -289,7 +289,7 @@ mod tests {
     use crate::config::test_lookup as lookup;
 
     const LAMBDA: &[(&str, &str)] = &[
-        ("AWS_LAMBDA_FUNCTION_NAME", "inventory"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "gift-wrap"),
         ("AWS_REGION", "eu-west-1"),
         ("AWS_ACCESS_KEY_ID", "AKID"),
         ("AWS_SECRET_ACCESS_KEY", "secret"),

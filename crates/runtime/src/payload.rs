@@ -247,7 +247,7 @@ mod tests {
 
     fn nested(levels: usize) -> String {
         format!(
-            r#"{{"id":"e-1","detail-type":"OrderPlaced","detail":{{"metadata":{{"correlation_id":"c-1"}},"data":{}1{}}}}}"#,
+            r#"{{"id":"e-1","detail-type":"TaskCreated","detail":{{"metadata":{{"correlation_id":"c-1"}},"data":{}1{}}}}}"#,
             "[".repeat(levels),
             "]".repeat(levels)
         )
@@ -310,7 +310,7 @@ mod tests {
                 EnvelopeFields::read(payload.as_bytes()),
                 EnvelopeFields {
                     id: Some("e-1".into()),
-                    detail_type: Some("OrderPlaced".into()),
+                    detail_type: Some("TaskCreated".into()),
                     correlation_id: Some("c-1".into()),
                 }
             );

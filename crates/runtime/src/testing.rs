@@ -1,14 +1,14 @@
 //! Testing a function's handler without AWS: run it dry on the catalog's samples, with the
 //! function's declaration checked against the handler's event type.
 //!
-//! In a function crate's tests (here `fraud`'s, which runs exactly this):
+//! In a function crate's tests (a made-up `gift-wrap` that emits `GiftWrapped` for a gift order):
 //!
 //! ```ignore
 //! #[tokio::test]
-//! async fn high_value_order_is_suspected() {
+//! async fn a_gift_order_is_wrapped() {
 //!     let function = eventrail_runtime::test_function!(handle);
-//!     let emitted = function.emitted("order-placed-high-value.json").await;
-//!     assert_eq!(emitted[0].detail_type, "FraudSuspected");
+//!     let emitted = function.emitted("gift-ordered.json").await;
+//!     assert_eq!(emitted[0].detail_type, "GiftWrapped");
 //! }
 //! ```
 //!

@@ -68,7 +68,7 @@ impl DeadLetterSink for &FakeDeadLetters {
 }
 
 fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

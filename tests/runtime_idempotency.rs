@@ -36,7 +36,7 @@ impl DeadLetterSink for NoDeadLetters {
 
 fn sample() -> Value {
     let path = format!(
-        "{}/../../events/samples/order-placed.json",
+        "{}/../events/samples/order-placed.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -58,7 +58,7 @@ async fn reserve(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerError> 
 fn sample() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../events/samples/order-placed.json"
+        "/../events/samples/order-placed.json"
     );
     let text = std::fs::read_to_string(path).expect("sample");
     serde_json::from_str(&text).expect("sample JSON")
