@@ -666,8 +666,8 @@ async fn nothing_is_lost_across_many_concurrent_orders() {
     watch.close().await.unwrap();
 }
 
-/// The functions the test command built and deployed are fixed-address executables (their
-/// `build.rs`, `eventrail_build::lambda_binary`): the dynamic loader has no relocations of
+/// The functions the test command built and deployed are fixed-address executables (the
+/// shared build script, `crates/build/lambda/build.rs`): the dynamic loader has no relocations of
 /// theirs to apply at a cold start (BENCHMARKS.md, section 7).
 #[test]
 #[ignore = "needs LocalStack: cargo xtask test"]
@@ -688,8 +688,8 @@ fn the_deployed_functions_are_fixed_address_executables() {
         let built = eventrail_tests::target_dir().join("debug").join(&binary);
         assert!(
             eventrail_tests::is_position_dependent(&built),
-            "{} is position-independent: functions/{binary}/build.rs should call \
-             eventrail_build::lambda_binary()",
+            "{} is position-independent: functions/{binary}/Cargo.toml should name the shared \
+             build script (build = \"../../crates/build/lambda/build.rs\")",
             built.display()
         );
     }
@@ -752,8 +752,8 @@ async fn a_scaffolded_function_is_deployed_and_handles_events_from_the_bus() {
     let built = copies_target.join("debug/gift-wrap");
     assert!(
         eventrail_tests::is_position_dependent(&built),
-        "{} is a position-independent executable: the scaffold's build.rs \
-         (eventrail_build::lambda_binary) did not apply",
+        "{} is a position-independent executable: the shared build script the scaffold \
+         names (crates/build/lambda/build.rs) did not apply",
         built.display()
     );
     let template = eventrail_model::Template::load(copy.join("infra/template.yaml"))
