@@ -82,8 +82,6 @@ impl Subject {
     }
 }
 
-/// Builds the binaries and plans one subject per binary: the hello world first, then the
-/// functions (all, or those in `only`).
 /// Where the binaries come from.
 #[derive(Debug, Clone)]
 pub enum Binaries {
@@ -95,6 +93,8 @@ pub enum Binaries {
     Folder(PathBuf),
 }
 
+/// Builds the binaries and plans one subject per binary: the hello world first, then the
+/// functions (all, or those in `only`).
 pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<Subject>> {
     let project = Project::load(root).context("reading the project's settings")?;
     let mut functions = project
