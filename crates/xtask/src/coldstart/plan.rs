@@ -230,23 +230,7 @@ fn build(root: &Path, packages: &[&str]) -> Result<HashMap<String, PathBuf>> {
 
 /// The release folder of the workspace's target directory.
 fn release_folder(root: &Path) -> Result<PathBuf> {
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(root)
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let metadata: Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
-    let target = metadata["target_directory"]
-        .as_str()
-        .context("cargo metadata names no target directory")?;
-    Ok(Path::new(target).join("release"))
+    Ok(super::floor::target_dir(root)?.join("release"))
 }
 
 /// The executables named after `packages` in `dir`.
