@@ -19,6 +19,9 @@
 //! # [[package.metadata.eventrail.permissions]] sid, actions, resources = ["LogicalId"]
 //! # [package.metadata.eventrail.queues.<name>] env = "VAR", fifo = false
 //! # [package.metadata.eventrail.idempotency] ttl-hours = 168   # a DynamoDB table of its own
+//! # http = "POST /orders" | schedule = "rate(1 day)" | queue = "new"   # a producer's trigger
+//! # delivery = "queue"                 # a consumer behind an SQS buffer (see `trigger.rs`)
+//! # batch-size = 10, batching-window = 0, max-concurrency = 2, max-receive-count = 3
 //! ```
 
 use std::collections::BTreeMap;
@@ -26,6 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::trigger::{Batching, Delivery, HttpTrigger, QueueSource, ScheduleTrigger, Trigger};
 
 /// `consumes = ["*"]`: every event of the application (sources with the app's prefix).
 pub const EVERY_EVENT: &str = "*";
@@ -159,6 +164,30 @@ pub struct Declaration {
     /// An idempotency table of the function's own.
     #[serde(default)]
     pub idempotency: Option<IdempotencyDeclaration>,
+    /// An HTTP route that triggers the function (a producer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTrigger>,
+    /// A schedule that triggers the function (a producer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleTrigger>,
+    /// An SQS queue that triggers the function (a producer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueSource>,
+    /// How a consumer's rule delivers to it.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Records per invocation of an SQS-fed function (see [`Batching`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// Seconds an SQS-fed function's batch is gathered for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batching_window: Option<u32>,
+    /// The most concurrent invocations its queue drives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    /// Receives of a record before SQS moves it to the failure queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_receive_count: Option<u32>,
 }
 
 /// A declaration that cannot be read or does not make sense; names the file and the field.
@@ -300,9 +329,117 @@ impl Declaration {
         !self.emits.is_empty()
     }
 
+    /// The batching keys of an SQS-fed function, together.
+    pub fn batching(&self) -> Batching {
+        Batching {
+            batch_size: self.batch_size,
+            batching_window: self.batching_window,
+            max_concurrency: self.max_concurrency,
+            max_receive_count: self.max_receive_count,
+        }
+    }
+
     /// Whether a rule subscribes the function.
     pub fn is_consumer(&self) -> bool {
-        self.invoke == Invoke::Rule
+        matches!(self.trigger(), Trigger::Rule { .. })
+    }
+
+    /// What starts the function: an HTTP route, a schedule or a queue when one is declared,
+    /// else a direct invoke or a rule (with its delivery).
+    pub fn trigger(&self) -> Trigger {
+        if let Some(http) = &self.http {
+            return Trigger::Http(http.declaration());
+        }
+        if let Some(schedule) = &self.schedule {
+            return Trigger::Schedule(schedule.declaration());
+        }
+        if let Some(queue) = &self.queue {
+            return Trigger::Queue(queue.clone());
+        }
+        match self.invoke {
+            Invoke::Direct => Trigger::Direct,
+            Invoke::Rule => Trigger::Rule {
+                delivery: self.delivery,
+            },
+        }
+    }
+
+    /// Whether callers may invoke the function directly: `invoke = "direct"` (an HTTP
+    /// function may say so too, to keep answering direct invokes).
+    pub fn accepts_direct_invoke(&self) -> bool {
+        self.invoke == Invoke::Direct
+    }
+
+    /// Checks the triggers: at most one, none with `consumes`, batching only where a queue
+    /// feeds the function.
+    fn check_triggers(&self) -> Result<(), (&'static str, String)> {
+        let declared: Vec<&'static str> = [
+            ("http", self.http.is_some()),
+            ("schedule", self.schedule.is_some()),
+            ("queue", self.queue.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect();
+        if declared.len() > 1 {
+            return Err((
+                declared[1],
+                format!(
+                    "a function has one trigger; it declares {}: split it into functions",
+                    declared.join(" and ")
+                ),
+            ));
+        }
+        if let Some(&key) = declared.first() {
+            if !self.consumes.is_empty() || self.filter.is_some() || self.rule.is_some() {
+                return Err((
+                    key,
+                    format!(
+                        "a function triggered by `{key}` has no rule: remove `consumes`,                          `filter` and `rule`"
+                    ),
+                ));
+            }
+            if self.invoke == Invoke::Direct && key != "http" {
+                return Err((
+                    "invoke",
+                    format!("`invoke = \"direct\"` goes with `http` only, not with `{key}`"),
+                ));
+            }
+        }
+        if self.delivery == Delivery::Queue && !self.is_consumer() {
+            return Err((
+                "delivery",
+                "`delivery = \"queue\"` buffers a rule's events: only a consumer (`consumes`) \
+                 has it"
+                    .to_owned(),
+            ));
+        }
+        if let Some(http) = &self.http {
+            http.declaration().route().map_err(|m| ("http", m))?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule
+                .declaration()
+                .check()
+                .map_err(|m| ("schedule", m))?;
+        }
+        if let Some(QueueSource::Existing(id)) = &self.queue
+            && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err((
+                "queue",
+                format!("`{id}` must be \"new\" or the logical id of a queue of the template"),
+            ));
+        }
+        if self.batching().is_declared() && !self.trigger().is_sqs_fed() {
+            return Err((
+                "batch-size",
+                "batching applies to a queue trigger (`queue`) or a buffered consumer \
+                 (`delivery = \"queue\"`) only"
+                    .to_owned(),
+            ));
+        }
+        self.batching().check()
     }
 
     /// Whether it consumes every event of the application.
@@ -332,12 +469,14 @@ impl Declaration {
     pub fn check(&self, name: &str) -> Result<(), String> {
         check_function_name(name)?;
         let field = |f: &str, m: String| format!("[package.metadata.eventrail] {f}: {m}");
+        self.check_triggers().map_err(|(key, m)| field(key, m))?;
+        let triggered = self.http.is_some() || self.schedule.is_some() || self.queue.is_some();
         match self.invoke {
-            Invoke::Rule if self.consumes.is_empty() => {
+            Invoke::Rule if self.consumes.is_empty() && !triggered => {
                 return Err(field(
                     "consumes",
                     "a rule-subscribed function must consume at least one event type \
-                     (or set invoke = \"direct\" for a producer)"
+                     (or set invoke = \"direct\", http, schedule or queue for a producer)"
                         .to_owned(),
                 ));
             }
@@ -350,10 +489,11 @@ impl Declaration {
             }
             _ => {}
         }
-        if self.invoke == Invoke::Rule && !self.commands.is_empty() {
+        if self.is_consumer() && !self.commands.is_empty() {
             return Err(field(
                 "commands",
-                "only a directly invoked function (invoke = \"direct\") takes commands".to_owned(),
+                "only a producer (invoke = \"direct\", http, schedule or queue) takes commands"
+                    .to_owned(),
             ));
         }
         if let Some(bad) = self
@@ -605,6 +745,53 @@ ttl-hours = 2
     }
 
     #[test]
+    fn triggers_read_from_the_manifest() {
+        let read = |body: &str| {
+            let text = format!("[package]\nname = \"f\"\n[package.metadata.eventrail]\n{body}");
+            Declaration::from_manifest(&text, "Cargo.toml")
+                .unwrap()
+                .unwrap()
+                .1
+        };
+        let http = read("http = \"POST /orders\"\ninvoke = \"direct\"\nemits = [\"X\"]");
+        let Trigger::Http(declared) = http.trigger() else {
+            panic!("{:?}", http.trigger())
+        };
+        assert_eq!(declared.route().unwrap().to_string(), "POST /orders");
+        assert!(http.accepts_direct_invoke() && !http.is_consumer());
+        let table = read(
+            "[package.metadata.eventrail.http]\nroute = \"PUT /x\"\nauth = \"iam\"\n\
+             cors = { origins = [\"*\"] }",
+        );
+        let Trigger::Http(declared) = table.trigger() else {
+            panic!()
+        };
+        assert_eq!(declared.auth, crate::HttpAuth::Iam);
+        let scheduled = read("schedule = \"rate(1 day)\"\nemits = [\"X\"]");
+        assert!(
+            matches!(scheduled.trigger(), Trigger::Schedule(s) if s.expression == "rate(1 day)")
+        );
+        let queued = read("queue = \"new\"\nbatch-size = 5");
+        assert_eq!(queued.trigger(), Trigger::Queue(QueueSource::New));
+        assert!(queued.trigger().is_sqs_fed());
+        assert_eq!(queued.batching().batch_size(), 5);
+        let buffered = read("consumes = [\"X\"]\ndelivery = \"queue\"\nmax-concurrency = 2");
+        assert_eq!(
+            buffered.trigger(),
+            Trigger::Rule {
+                delivery: Delivery::Queue
+            }
+        );
+        assert!(buffered.is_consumer());
+        assert_eq!(buffered.batching().max_concurrency, Some(2));
+        let json = serde_json::to_string(&buffered).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Declaration>(&json).unwrap(),
+            buffered
+        );
+    }
+
+    #[test]
     fn bad_declarations_name_the_field() {
         let wrap =
             |body: &str| format!("[package]\nname = \"f\"\n[package.metadata.eventrail]\n{body}");
@@ -628,6 +815,18 @@ ttl-hours = 2
             err("consumes = [\"X\"]\n[package.metadata.eventrail.idempotency]\nttl = 1")
                 .contains("ttl")
         );
+        assert!(err("http = \"POST /a\"\nschedule = \"rate(1 day)\"").contains("one trigger"));
+        assert!(err("http = \"POST /a\"\nconsumes = [\"X\"]").contains("no rule"));
+        assert!(err("http = \"POST a\"").contains("] http:"));
+        assert!(err("schedule = \"rate(1 days)\"").contains("] schedule:"));
+        assert!(err("schedule = \"rate(1 day)\"\ninvoke = \"direct\"").contains("invoke"));
+        assert!(err("invoke = \"direct\"\ndelivery = \"queue\"").contains("delivery"));
+        assert!(err("consumes = [\"X\"]\nbatch-size = 5").contains("batch-size"));
+        assert!(
+            err("consumes = [\"X\"]\ndelivery = \"queue\"\nmax-concurrency = 1")
+                .contains("max-concurrency")
+        );
+        assert!(err("queue = \"bad-id\"").contains("] queue:"));
         let none = "[package]\nname = \"lib\"\n";
         assert_eq!(Declaration::from_manifest(none, "x").unwrap(), None);
     }

@@ -13,6 +13,7 @@ pub mod declaration;
 mod envelope;
 pub mod names;
 pub mod project;
+pub mod trigger;
 mod validate;
 
 pub use dead_letter::{DeadLetter, RawEvent};
@@ -23,6 +24,10 @@ pub use envelope::{Envelope, Metadata, derive_key};
 pub use project::{
     AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
     WatchedQueue, kebab_case,
+};
+pub use trigger::{
+    Batching, Cors, Delivery, HttpAuth, HttpDeclaration, HttpMethod, HttpTrigger, QueueSource,
+    Route, ScheduleDeclaration, ScheduleTrigger, ScheduledInvocation, Trigger,
 };
 pub use validate::{MAX_MESSAGE_ID_CHARS, Validate, ValidationError, message_id_safe, non_empty};
 

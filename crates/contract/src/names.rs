@@ -20,6 +20,18 @@ pub const DRY_RUN_VAR: &str = "EVENTRAIL_DRY_RUN";
 pub const IDEMPOTENCY_TABLE_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TABLE";
 /// How long the idempotency records live, in seconds.
 pub const IDEMPOTENCY_TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
+/// An SQS-fed function's receives before SQS redrives a record to its failure queue: on the
+/// last one the runtime writes the dead letter with the reason itself.
+pub const MAX_RECEIVE_COUNT_VAR: &str = "EVENTRAIL_MAX_RECEIVE_COUNT";
+
+/// Logical id of the generated REST API (API Gateway v1) that serves the `http` triggers.
+pub const REST_API: &str = "RestApi";
+/// The stack output with the REST API's base URL (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`).
+pub const REST_API_URL_OUTPUT: &str = "RestApiUrl";
+/// The stack output with the REST API's id (LocalStack's URL is built from it).
+pub const REST_API_ID_OUTPUT: &str = "RestApiId";
+/// The stack output with the REST API's stage name.
+pub const REST_API_STAGE_OUTPUT: &str = "RestApiStage";
 
 /// Logical id of the generated bucket that keeps failed events too large for a queue message.
 pub const FAILED_EVENTS_BUCKET: &str = "FailedEventsBucket";
@@ -62,6 +74,27 @@ impl FunctionOutputs<'_> {
     /// The URL of a queue it declares, by the queue's logical id (`<Function><Queue>QueueUrl`).
     pub fn queue_url(&self, queue_logical_id: &str) -> String {
         format!("{}{queue_logical_id}QueueUrl", self.logical_id)
+    }
+
+    /// A buffered consumer's buffer queue's URL (`<Function>BufferQueueUrl`).
+    pub fn buffer_queue_url(&self) -> String {
+        format!("{}BufferQueueUrl", self.logical_id)
+    }
+
+    /// A queue-triggered function's own source queue's URL (`<Function>SourceQueueUrl`).
+    pub fn source_queue_url(&self) -> String {
+        format!("{}SourceQueueUrl", self.logical_id)
+    }
+
+    /// A scheduled function's schedule's name (`<Function>ScheduleName`).
+    pub fn schedule_name(&self) -> String {
+        format!("{}ScheduleName", self.logical_id)
+    }
+
+    /// The template parameter holding a scheduled function's expression
+    /// (`<Function>Schedule`), which a stage overrides in samconfig.
+    pub fn schedule_parameter(&self) -> String {
+        format!("{}Schedule", self.logical_id)
     }
 
     /// Its idempotency table's name (`<Function>IdempotencyTableName`).
