@@ -12,16 +12,23 @@ use std::fmt::Write as _;
 use eventrail_contract::declaration::{EnvValue, failed_events_prefix};
 use eventrail_contract::names::{
     BUS_NAME_VAR, DLQ_URL_VAR, FAILED_EVENTS_BUCKET, FAILED_EVENTS_BUCKET_VAR,
-    FAILED_EVENTS_PREFIX_VAR, IDEMPOTENCY_TABLE_VAR, IDEMPOTENCY_TTL_VAR,
+    FAILED_EVENTS_PREFIX_VAR, IDEMPOTENCY_TABLE_VAR, IDEMPOTENCY_TTL_VAR, MAX_RECEIVE_COUNT_VAR,
 };
-use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, Invoke};
+use eventrail_contract::{
+    AppSettings, CatalogIndex, Delivery, FunctionDeclaration, QueueSource, Trigger,
+};
 use eventrail_model::declared::{GenerateError, emitted_sources, rule_pattern};
 
 use crate::alarms::{Metric, alarm, loss_alarm, oldest_message_metric, platform_loss_alarms};
+use crate::facts::Facts;
+use crate::feeds::feed;
+use crate::http::http_event;
 use crate::queues::{
     FAILURE_RETENTION_SECONDS, MAX_MESSAGE_BYTES, QUEUE_RETENTION_SECONDS,
-    failure_queue_properties, only_role_sends, queue_with_policy,
+    failure_queue_properties, only_role_sends, only_roles_send, queue_with_policy,
 };
+use crate::rule::{buffer_rule, rule_arn, rule_event};
+use crate::schedule::{schedule_event, schedule_role, schedule_role_resource};
 use crate::text::{canonical_json, flow_list, yaml_string};
 
 pub(crate) fn env_value(value: &EnvValue) -> String {
@@ -32,11 +39,35 @@ pub(crate) fn env_value(value: &EnvValue) -> String {
     }
 }
 
-/// The resources of one function, as YAML lines indented for `Resources`.
-pub fn function_resources(
+/// The function's default description: what starts it.
+fn default_description(f: &FunctionDeclaration, trigger: &Trigger) -> String {
+    let name = f.name.as_str();
+    let d = &f.declaration;
+    match trigger {
+        Trigger::Direct => format!("{name}: invoked directly"),
+        Trigger::Rule {
+            delivery: Delivery::Direct,
+        } => format!("{name}: on {}", d.consumes.join(", ")),
+        Trigger::Rule {
+            delivery: Delivery::Queue,
+        } => format!(
+            "{name}: on {}, through its buffer queue",
+            d.consumes.join(", ")
+        ),
+        Trigger::Http(h) => format!("{name}: on {}", h.route),
+        Trigger::Schedule(s) => format!("{name}: on its schedule (default {})", s.expression),
+        Trigger::Queue(QueueSource::New) => format!("{name}: on its source queue"),
+        Trigger::Queue(QueueSource::Existing(q)) => format!("{name}: on queue {q}"),
+    }
+}
+
+/// The resources of one function, as YAML lines indented for `Resources`; `facts` are those of
+/// the template's hand-written part.
+pub(crate) fn function_resources(
     f: &FunctionDeclaration,
     catalog: &CatalogIndex,
     settings: &AppSettings,
+    facts: &Facts,
 ) -> Result<String, GenerateError> {
     let d = &f.declaration;
     let name = f.name.as_str();
@@ -46,10 +77,14 @@ pub fn function_resources(
     let role = format!("{id}Role");
     let log_group = format!("{id}LogGroup");
     let rule = d.rule_name();
-    let description = d.description.clone().unwrap_or_else(|| match d.invoke {
-        Invoke::Direct => format!("{name}: invoked directly"),
-        Invoke::Rule => format!("{name}: on {}", d.consumes.join(", ")),
-    });
+    let trigger = d.trigger();
+    let feed = feed(f, facts)?;
+    // A dead letter of a consumer or of a queue record may be too large for a queue message.
+    let stores_failed_events = d.is_consumer() || feed.is_some();
+    let description = d
+        .description
+        .clone()
+        .unwrap_or_else(|| default_description(f, &trigger));
     let mut out = String::new();
     let _ = write!(
         out,
@@ -81,7 +116,14 @@ pub fn function_resources(
         let _ = writeln!(out, "          {BUS_NAME_VAR}: !Ref EventBus");
     }
     let _ = writeln!(out, "          {DLQ_URL_VAR}: !Ref {failure}");
-    if d.is_consumer() {
+    if let Some(feed) = &feed {
+        let _ = writeln!(
+            out,
+            "          {MAX_RECEIVE_COUNT_VAR}: \"{}\"",
+            feed.batching.max_receive_count()
+        );
+    }
+    if stores_failed_events {
         let _ = writeln!(
             out,
             "          {FAILED_EVENTS_BUCKET_VAR}: !Ref {FAILED_EVENTS_BUCKET}\n          {FAILED_EVENTS_PREFIX_VAR}: {}",
@@ -106,9 +148,12 @@ pub fn function_resources(
             idempotency.ttl_seconds()
         );
     }
-    let _ = write!(
-        out,
-        r#"      EventInvokeConfig:
+    // An SQS-fed function is never invoked asynchronously: its failures go back to its queue,
+    // which redrives them to the failure queue; it has no on-failure destination.
+    if feed.is_none() {
+        let _ = write!(
+            out,
+            r#"      EventInvokeConfig:
         MaximumRetryAttempts: !Ref InvokeMaxRetryAttempts
         MaximumEventAgeInSeconds: !Ref InvokeMaxEventAgeSeconds
         DestinationConfig:
@@ -116,26 +161,25 @@ pub fn function_resources(
             Type: SQS
             Destination: !GetAtt {failure}.Arn
 "#
-    );
-    if d.invoke == Invoke::Rule {
-        let pattern = rule_pattern(f, catalog, settings)?;
-        let _ = write!(
-            out,
-            r#"      Events:
-        {rule}:
-          Type: EventBridgeRule
-          Properties:
-            EventBusName: !Ref EventBus
-            RuleName: !Sub "${{AWS::StackName}}-{name}-{rule}"
-            Pattern: {pattern}
-            RetryPolicy:
-              MaximumEventAgeInSeconds: !Ref DeliveryMaxEventAgeSeconds
-              MaximumRetryAttempts: !Ref DeliveryMaxRetryAttempts
-            DeadLetterConfig:
-              Arn: !GetAtt {delivery}.Arn
-"#,
-            pattern = canonical_json(&pattern),
         );
+    }
+    let pattern = if d.is_consumer() {
+        Some(canonical_json(&rule_pattern(f, catalog, settings)?))
+    } else {
+        None
+    };
+    let event = match (&trigger, &feed, &pattern) {
+        (_, Some(feed), _) => Some(feed.event()),
+        (Trigger::Rule { .. }, None, Some(pattern)) => {
+            Some(rule_event(name, &rule, pattern, &delivery))
+        }
+        (Trigger::Http(h), _, _) => Some(http_event(f, h)?),
+        (Trigger::Schedule(s), _, _) => Some(schedule_event(f, s, &failure)),
+        _ => None,
+    };
+    if let Some(event) = event {
+        out.push_str("      Events:\n");
+        out.push_str(&event);
     }
     let _ = write!(
         out,
@@ -205,7 +249,10 @@ pub fn function_resources(
                 Resource: !GetAtt {failure}.Arn
 "#
     );
-    if d.is_consumer() {
+    if let Some(feed) = &feed {
+        out.push_str(&feed.role_statement());
+    }
+    if stores_failed_events {
         let _ = write!(
             out,
             r#"              - Sid: OwnFailedEventsPrefix
@@ -253,12 +300,22 @@ pub fn function_resources(
     // account a queue policy naming the role would allow the send by itself, so the role's
     // statement could go missing unnoticed (IAM enforcement on the local stack could not see it
     // either). The queue policy only fences every other sender off.
+    let scheduled = matches!(trigger, Trigger::Schedule(_));
+    let senders = if scheduled {
+        vec![role.clone(), schedule_role(f)]
+    } else {
+        vec![role.clone()]
+    };
+    let senders: Vec<&str> = senders.iter().map(String::as_str).collect();
     queue_with_policy(
         &mut out,
         &failure,
-        &only_role_sends(&role, &failure),
+        &only_roles_send(&senders, &failure),
         &failure_queue_properties(),
     );
+    if scheduled {
+        schedule_role_resource(&mut out, f, &failure);
+    }
     alarm(
         &mut out,
         &format!("{failure}Alarm"),
@@ -267,7 +324,13 @@ pub fn function_resources(
         "a handler failure or poison event is waiting in its failure queue",
     );
     platform_loss_alarms(&mut out, f);
-    if d.invoke == Invoke::Rule {
+    if let Some(feed) = &feed {
+        feed.resources(&mut out, f, &rule, &failure, facts);
+    }
+    if let (Some(feed), Some(pattern)) = (&feed, &pattern) {
+        buffer_rule(&mut out, &id, name, &rule, pattern, &feed.queue, &delivery);
+    }
+    if d.is_consumer() {
         queue_with_policy(
             &mut out,
             &delivery,
@@ -290,9 +353,7 @@ pub fn function_resources(
               ArnNotEquals:
                 aws:SourceArn: {rule_arn}
 "#,
-                rule_arn = format!(
-                    "!Sub \"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{EventBus}}/${{AWS::StackName}}-{name}-{rule}\""
-                ),
+                rule_arn = rule_arn(name, &rule),
             ),
             &failure_queue_properties(),
         );

@@ -7,22 +7,34 @@
 
 mod alarms;
 mod bus;
+mod facts;
+mod feeds;
 mod files;
 mod function;
+mod http;
 mod outputs;
 mod queues;
 mod routing;
+mod rule;
+mod schedule;
 mod template;
 mod text;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trigger_tests;
 
 pub use eventrail_model::declared::GenerateError;
+pub use feeds::{POLL_ACTIONS, VISIBILITY_TIMEOUT_FACTOR};
 pub use files::{Generate, GeneratedFile, GeneratedKind};
-pub use function::{IDEMPOTENCY_ACTIONS, function_resources};
+pub use function::IDEMPOTENCY_ACTIONS;
 pub use outputs::function_outputs;
 pub use queues::MAX_MESSAGE_BYTES;
 pub use routing::{consumers_index, consumers_index_text};
-pub use template::{OUTPUTS_BEGIN, OUTPUTS_END, RESOURCES_BEGIN, RESOURCES_END, generate_template};
+pub use schedule::SCHEDULE_EVENT;
+pub use template::{
+    OUTPUTS_BEGIN, OUTPUTS_END, PARAMETERS_BEGIN, PARAMETERS_END, RESOURCES_BEGIN, RESOURCES_END,
+    generate_template,
+};
 pub use text::canonical_json;

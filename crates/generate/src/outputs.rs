@@ -4,10 +4,18 @@
 use std::fmt::Write as _;
 
 use eventrail_contract::names::{DLQ_URL_VAR, FunctionOutputs, IDEMPOTENCY_TABLE_VAR};
-use eventrail_contract::{FunctionDeclaration, Invoke};
+use eventrail_contract::{Delivery, FunctionDeclaration, QueueSource, Trigger};
+
+use crate::schedule::schedule_name;
 
 /// The outputs of one function, indented for `Outputs`.
 pub fn function_outputs(f: &FunctionDeclaration) -> String {
+    let trigger = f.declaration.trigger();
+    let failure_role = if trigger.is_sqs_fed() {
+        "Dead-letter queue of the queue that feeds"
+    } else {
+        "On-failure destination and poison-event queue of"
+    };
     let name = &f.name;
     let id = f.logical_id();
     let outputs = FunctionOutputs { logical_id: &id };
@@ -17,13 +25,40 @@ pub fn function_outputs(f: &FunctionDeclaration) -> String {
     Description: Name of the {name} function
     Value: !Ref {id}
   {failure_queue_url}:
-    Description: On-failure destination and poison-event queue of {name} ({DLQ_URL_VAR})
+    Description: {failure_role} {name} ({DLQ_URL_VAR})
     Value: !Ref {id}FailureQueue
 "#,
         function_name = outputs.function_name(),
         failure_queue_url = outputs.failure_queue_url(),
     );
-    if d.invoke == Invoke::Rule {
+    match &trigger {
+        Trigger::Rule {
+            delivery: Delivery::Queue,
+        } => {
+            let _ = write!(
+                out,
+                "  {}:\n    Description: Buffer queue between the rule and {name}\n    Value: !Ref {id}BufferQueue\n",
+                outputs.buffer_queue_url()
+            );
+        }
+        Trigger::Queue(QueueSource::New) => {
+            let _ = write!(
+                out,
+                "  {}:\n    Description: Source queue of {name} (send it the messages to handle)\n    Value: !Ref {id}SourceQueue\n",
+                outputs.source_queue_url()
+            );
+        }
+        Trigger::Schedule(_) => {
+            let _ = write!(
+                out,
+                "  {}:\n    Description: Name of the schedule of {name} (EventBridge Scheduler)\n    Value: !Sub \"{}\"\n",
+                outputs.schedule_name(),
+                schedule_name(f)
+            );
+        }
+        _ => {}
+    }
+    if d.is_consumer() {
         let _ = write!(
             out,
             r#"  {delivery_dlq_url}:

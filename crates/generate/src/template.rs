@@ -5,12 +5,15 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use eventrail_contract::names::FAILED_EVENTS_BUCKET;
-use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration};
+use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, Trigger};
 use eventrail_model::declared::{GenerateError, function_error};
 
 use crate::bus::{app_sources_bus_policy, failed_events_bucket};
+use crate::facts::Facts;
 use crate::function::function_resources;
+use crate::http::rest_api;
 use crate::outputs::function_outputs;
+use crate::schedule::schedule_parameter;
 
 /// The line that opens the generated resources.
 pub const RESOURCES_BEGIN: &str = "  # ==== generated functions: begin (`eventrail infra generate`; edit functions/*/Cargo.toml [package.metadata.eventrail], not these lines) ====";
@@ -24,6 +27,14 @@ pub const OUTPUTS_BEGIN: &str =
 
 /// The line that closes them.
 pub const OUTPUTS_END: &str = "  # ==== generated outputs: end ====";
+
+/// The line that opens the generated parameters (a scheduled function's expression, a `jwt`
+/// function's user pool). A template without them takes no generated parameter.
+pub const PARAMETERS_BEGIN: &str =
+    "  # ==== generated parameters: begin (`eventrail infra generate`) ====";
+
+/// The line that closes them.
+pub const PARAMETERS_END: &str = "  # ==== generated parameters: end ====";
 
 pub(crate) fn replace_between(
     text: &str,
@@ -50,7 +61,7 @@ pub(crate) fn replace_between(
     out.push_str(&text[..after_begin]);
     out.push('\n');
     out.push_str(body.trim_start_matches('\n'));
-    if !body.ends_with('\n') {
+    if !body.is_empty() && !body.ends_with('\n') {
         out.push('\n');
     }
     out.push_str(&text[stop..]);
@@ -67,9 +78,11 @@ pub fn generate_template(
     settings: &AppSettings,
 ) -> Result<String, GenerateError> {
     let outside = strip_between(template, RESOURCES_BEGIN, RESOURCES_END);
+    let facts = Facts::read(&strip_between(&outside, OUTPUTS_BEGIN, OUTPUTS_END), file)?;
     let mut ids = BTreeSet::new();
     let mut resources = String::new();
     let mut outputs = String::new();
+    let mut parameters = String::new();
     for f in functions {
         let id = f.logical_id();
         if !ids.insert(id.clone()) {
@@ -86,13 +99,23 @@ pub fn generate_template(
                 ),
             ));
         }
-        resources.push_str(&function_resources(f, catalog, settings)?);
+        resources.push_str(&function_resources(f, catalog, settings, &facts)?);
         outputs.push_str(&function_outputs(f));
+        if let Trigger::Schedule(s) = f.declaration.trigger() {
+            parameters.push_str(&schedule_parameter(f, &s));
+        }
     }
+    let api = rest_api(functions)?;
+    resources.push_str(&api.resources);
+    outputs.push_str(&api.outputs);
+    parameters.push_str(&api.parameters);
     resources.push_str(&app_sources_bus_policy(
         functions, settings, &outside, file,
     )?);
-    if functions.iter().any(|f| f.declaration.is_consumer()) {
+    if functions
+        .iter()
+        .any(|f| f.declaration.is_consumer() || f.declaration.trigger().is_sqs_fed())
+    {
         resources.push_str(&failed_events_bucket());
         let _ = write!(
             outputs,
@@ -101,6 +124,10 @@ pub fn generate_template(
     }
     let text = replace_between(template, RESOURCES_BEGIN, RESOURCES_END, &resources, file)?;
     let text = replace_between(&text, OUTPUTS_BEGIN, OUTPUTS_END, &outputs, file)?;
+    // Templates written before the parameters' markers keep working while they need none.
+    if !parameters.is_empty() || text.contains(PARAMETERS_BEGIN) {
+        return replace_between(&text, PARAMETERS_BEGIN, PARAMETERS_END, &parameters, file);
+    }
     Ok(text)
 }
 

@@ -1,12 +1,14 @@
 //! The generator's unit tests: the text it writes for declarations.
 
+use crate::facts::Facts;
+use crate::function::function_resources;
 use crate::template::{OUTPUTS_BEGIN, OUTPUTS_END, RESOURCES_BEGIN, RESOURCES_END};
 use crate::text::canonical_json;
-use crate::{function_outputs, function_resources, generate_template};
+use crate::{function_outputs, generate_template};
 use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration};
 use eventrail_contract::{CatalogEvent, Declaration};
 
-fn settings() -> AppSettings {
+pub(crate) fn settings() -> AppSettings {
     AppSettings {
         source_prefix: "app.".into(),
         catalog_crate: "events".into(),
@@ -22,7 +24,7 @@ fn settings() -> AppSettings {
     }
 }
 
-fn catalog() -> CatalogIndex {
+pub(crate) fn catalog() -> CatalogIndex {
     CatalogIndex {
         events: vec![
             CatalogEvent {
@@ -41,7 +43,7 @@ fn catalog() -> CatalogIndex {
     }
 }
 
-fn function(name: &str, declaration: Declaration) -> FunctionDeclaration {
+pub(crate) fn function(name: &str, declaration: Declaration) -> FunctionDeclaration {
     FunctionDeclaration {
         name: name.into(),
         dir: format!("functions/{name}").into(),
@@ -68,7 +70,7 @@ fn a_dashed_function_gets_its_resources_and_scoped_put_events() {
             ..Declaration::default()
         },
     );
-    let text = function_resources(&f, &catalog(), &settings()).unwrap();
+    let text = function_resources(&f, &catalog(), &settings(), &Facts::default()).unwrap();
     assert!(text.contains("  GiftWrap:\n"));
     assert!(text.contains("Binary: gift-wrap"));
     assert!(text.contains("RuleName: !Sub \"${AWS::StackName}-gift-wrap-Placed\""));
@@ -104,7 +106,7 @@ fn an_idempotency_table_comes_with_ttl_access_and_variables() {
             ..Declaration::default()
         },
     );
-    let text = function_resources(&f, &catalog(), &settings()).unwrap();
+    let text = function_resources(&f, &catalog(), &settings(), &Facts::default()).unwrap();
     assert!(text.contains("  GiftWrapIdempotencyTable:\n    Type: AWS::DynamoDB::Table"));
     assert!(text.contains("BillingMode: PAY_PER_REQUEST"));
     assert!(text.contains("TimeToLiveSpecification:\n        AttributeName: expiration"));
@@ -121,7 +123,7 @@ fn an_idempotency_table_comes_with_ttl_access_and_variables() {
             ..Declaration::default()
         },
     );
-    let text = function_resources(&plain, &catalog(), &settings()).unwrap();
+    let text = function_resources(&plain, &catalog(), &settings(), &Facts::default()).unwrap();
     assert!(!text.contains("dynamodb") && !text.contains("Idempotency"));
 }
 
@@ -134,7 +136,7 @@ fn an_unknown_event_names_the_manifest() {
             ..Declaration::default()
         },
     );
-    let err = function_resources(&f, &catalog(), &settings()).unwrap_err();
+    let err = function_resources(&f, &catalog(), &settings(), &Facts::default()).unwrap_err();
     assert!(
         err.to_string().contains("functions/audit/Cargo.toml"),
         "{err}"
