@@ -8,6 +8,8 @@
 //!   `EVENTRAIL_ENDPOINT` / `AWS_ENDPOINT_URL`), wait for health, stop it without orphans;
 //!   [`gateway`] asks its HTTP gateway, [`process`] reads and signals its process tree.
 //! * [`iam`]: IAM enforcement in LocalStack: the evaluator's paths, its switch, the denials.
+//! * [`concurrency`]: each function's in-flight and peak concurrent invocations, as the
+//!   executor plugin counts them.
 //! * [`deploy`]: a deploy in order: [`zips`] builds and zips the functions, [`upload`] puts
 //!   them in S3, [`stack`] creates or updates the CloudFormation stack through [`clients`],
 //!   [`archives`] works around LocalStack's missing archive provider.
@@ -16,6 +18,7 @@
 
 pub mod archives;
 pub mod clients;
+pub mod concurrency;
 pub mod deploy;
 pub mod error;
 pub mod gateway;

@@ -47,6 +47,8 @@ pub const DEFAULT_SERVICES: &[&str] = &[
     "s3",
     "cloudwatch",
     "dynamodb",
+    // EventBridge Scheduler schedules (the executor plugin fires them: eventrail_scheduler.py).
+    "scheduler",
 ];
 /// The DynamoDB provider LocalStack runs: the executor package's moto-backed one
 /// (`infra/localstack-executor/src/eventrail_executor/dynamodb.py`), because LocalStack's own

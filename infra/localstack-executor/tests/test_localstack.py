@@ -8,6 +8,7 @@ import concurrent.futures
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import time
 import unittest
 import urllib.request
 import zipfile
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -27,6 +29,9 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+SOURCE = Path(__file__).resolve().parent.parent / "src"
+INIT_HOOKS = Path(__file__).resolve().parents[2] / "localstack-init" / "ready.d"
+READY_HOOKS = ["eventrail_scheduler.py", "eventrail_concurrency.py"]
 
 
 def free_port() -> int:
@@ -80,7 +85,9 @@ class LocalStackExecutorTest(unittest.TestCase):
         env = dict(os.environ)
         env.update(
             GATEWAY_LISTEN=f"127.0.0.1:{port}",
-            SERVICES="lambda,sqs,sts,iam,logs,events,s3,dynamodb",
+            SERVICES="lambda,sqs,sts,iam,logs,events,s3,dynamodb,scheduler",
+            # The plugin's source next to these tests, not a possibly older installed copy.
+            PYTHONPATH=str(SOURCE) + os.pathsep + os.environ.get("PYTHONPATH", ""),
             LAMBDA_RUNTIME_EXECUTOR="eventrail",
             PROVIDER_OVERRIDE_DYNAMODB="eventrail",
             LAMBDA_RETRY_BASE_DELAY="1",
@@ -93,6 +100,12 @@ class LocalStackExecutorTest(unittest.TestCase):
             FILESYSTEM_ROOT=str(cls.dir / "fs"),
             TMPDIR=str(cls.dir),
         )
+        # The ready hooks of the patches these tests cover (the others change EventBridge
+        # delivery and IAM, which the tests below do not set up for).
+        hooks = cls.dir / "fs" / "etc" / "localstack" / "init" / "ready.d"
+        hooks.mkdir(parents=True)
+        for hook in READY_HOOKS:
+            shutil.copy(INIT_HOOKS / hook, hooks / hook)
         cls.log = open(cls.dir / "localstack.log", "wb")
         cls.proc = subprocess.Popen(
             [sys.executable, "-m", "localstack.runtime.main"],
@@ -111,6 +124,17 @@ class LocalStackExecutorTest(unittest.TestCase):
                     cls.tearDownClass()
                     raise RuntimeError(f"LocalStack did not start; see {cls.dir / 'localstack.log'}")
                 time.sleep(0.2)
+        while True:
+            # The ready hooks run after health answers.
+            with urllib.request.urlopen(cls.endpoint + "/_localstack/init/ready", timeout=5) as r:
+                ready = json.loads(r.read())
+            failed = [s["name"] for s in ready.get("scripts", []) if s.get("state") == "ERROR"]
+            if failed or time.monotonic() > deadline:
+                cls.tearDownClass()
+                raise RuntimeError(f"init hooks failed or hung: {failed}; see {cls.dir / 'localstack.log'}")
+            if ready.get("completed"):
+                break
+            time.sleep(0.2)
         session = boto3.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
         )
@@ -119,6 +143,8 @@ class LocalStackExecutorTest(unittest.TestCase):
         cls.sqs = session.client("sqs", endpoint_url=cls.endpoint)
         cls.events = session.client("events", endpoint_url=cls.endpoint)
         cls.dynamodb = session.client("dynamodb", endpoint_url=cls.endpoint)
+        cls.iam = session.client("iam", endpoint_url=cls.endpoint)
+        cls.scheduler = session.client("scheduler", endpoint_url=cls.endpoint)
 
     @classmethod
     def tearDownClass(cls):
@@ -311,6 +337,140 @@ class LocalStackExecutorTest(unittest.TestCase):
         handled = record["responsePayload"]["event"]
         self.assertEqual(handled["detail-type"], "OrderPlaced")
         self.assertEqual(handled["detail"], {"n": 1})
+
+    # --- the Scheduler and event source mapping patches ---------------------------------
+
+    def queue(self, name):
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.addCleanup(self.sqs.delete_queue, QueueUrl=url)
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def scheduler_role(self, name, trusted="scheduler.amazonaws.com"):
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": trusted}, "Action": "sts:AssumeRole"}]}
+        arn = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        self.addCleanup(self.iam.delete_role, RoleName=name)
+        return arn
+
+    def concurrency(self, prefix):
+        with urllib.request.urlopen(f"{self.endpoint}/_eventrail/concurrency?prefix={prefix}", timeout=5) as r:
+            return json.loads(r.read())["functions"]
+
+    def test_a_schedule_fires_its_lambda_target_with_the_context_attributes(self):
+        self.create("scheduled")
+        queue_url, queue_arn = self.queue("scheduled-success")
+        self.awslambda.put_function_event_invoke_config(
+            FunctionName="scheduled", DestinationConfig={"OnSuccess": {"Destination": queue_arn}}
+        )
+        function_arn = self.awslambda.get_function(FunctionName="scheduled")["Configuration"]["FunctionArn"]
+        at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        schedule_arn = self.scheduler.create_schedule(
+            Name="scheduled-once",
+            ScheduleExpression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": function_arn,
+                "RoleArn": self.scheduler_role("scheduled-role"),
+                "Input": json.dumps({"time": "<aws.scheduler.scheduled-time>", "id": "<aws.scheduler.execution-id>",
+                                     "arn": "<aws.scheduler.schedule-arn>", "attempt": "<aws.scheduler.attempt-number>"}),
+            },
+        )["ScheduleArn"]
+        self.addCleanup(self.scheduler.delete_schedule, Name="scheduled-once")
+        event = self.receive(queue_url, seconds=60)["responsePayload"]["event"]
+        self.assertEqual(event["time"], at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.assertEqual(event["arn"], schedule_arn)
+        self.assertEqual(event["attempt"], "1")
+        self.assertEqual(len(event["id"]), 36, event)
+
+    def test_a_schedule_whose_role_scheduler_cannot_assume_dead_letters_nothing_and_one_that_can_reaches_sqs(self):
+        target_url, target_arn = self.queue("schedule-target")
+        at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        for name, trusted in (("sqs-untrusted", "lambda.amazonaws.com"), ("sqs-trusted", "scheduler.amazonaws.com")):
+            self.scheduler.create_schedule(
+                Name=name,
+                ScheduleExpression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": target_arn, "RoleArn": self.scheduler_role(f"{name}-role", trusted),
+                        "Input": json.dumps({"from": name})},
+            )
+            self.addCleanup(self.scheduler.delete_schedule, Name=name)
+        self.assertEqual(self.receive(target_url, seconds=60), {"from": "sqs-trusted"})
+        time.sleep(2)
+        left = self.sqs.receive_message(QueueUrl=target_url, WaitTimeSeconds=1).get("Messages", [])
+        self.assertEqual(left, [], "the schedule whose role does not trust the scheduler sent")
+
+    def test_a_target_that_fails_goes_to_the_dead_letter_queue_with_schedulers_attributes(self):
+        dlq_url, dlq_arn = self.queue("schedule-dlq")
+        at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        missing = f"arn:aws:lambda:{REGION}:000000000000:function:no-such-function"
+        schedule_arn = self.scheduler.create_schedule(
+            Name="to-nowhere",
+            ScheduleExpression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": missing, "RoleArn": self.scheduler_role("to-nowhere-role"), "Input": '{"n": 1}',
+                    "RetryPolicy": {"MaximumRetryAttempts": 2}, "DeadLetterConfig": {"Arn": dlq_arn}},
+        )["ScheduleArn"]
+        self.addCleanup(self.scheduler.delete_schedule, Name="to-nowhere")
+        deadline = time.monotonic() + 60
+        messages = []
+        while not messages and time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=dlq_url, WaitTimeSeconds=2, MessageAttributeNames=["All"]).get("Messages", [])
+        self.assertTrue(messages, "no dead letter")
+        self.assertEqual(json.loads(messages[0]["Body"]), {"n": 1})
+        attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
+        self.assertEqual(attributes["SCHEDULE_ARN"], schedule_arn)
+        self.assertEqual(attributes["TARGET_ARN"], missing)
+        self.assertEqual(attributes["ERROR_CODE"], "AWS.LAMBDA.ResourceNotFoundException")
+        self.assertEqual(attributes["RETRY_ATTEMPTS"], "0")
+
+    def consume(self, name, messages, scaling=None, batch_size=1):
+        """`messages` bodies through an SQS mapping of a slow function; returns the queue URL."""
+        self.create(name, env={"BOOTSTRAP_SLEEP": "1"})
+        url, arn = self.queue(f"{name}-source")
+        for start in range(0, len(messages), 10):
+            self.sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": body} for i, body in enumerate(messages[start:start + 10])])
+        extra = {"ScalingConfig": scaling} if scaling else {}
+        uuid = self.awslambda.create_event_source_mapping(
+            FunctionName=name, EventSourceArn=arn, BatchSize=batch_size,
+            FunctionResponseTypes=["ReportBatchItemFailures"], **extra)["UUID"]
+        self.addCleanup(self.awslambda.delete_event_source_mapping, UUID=uuid)
+        return url
+
+    def wait_invocations(self, name, count, seconds=90):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            figures = self.concurrency(name).get(name)
+            if figures and figures["invocations"] >= count and figures["in_flight"] == 0:
+                return figures
+            time.sleep(0.5)
+        self.fail(f"{name}: {self.concurrency(name)} after {seconds} s")
+
+    def test_an_sqs_mapping_runs_up_to_its_maximum_concurrency_never_more(self):
+        self.consume("capped", [f'{{"n": {i}}}' for i in range(12)], scaling={"MaximumConcurrency": 2})
+        self.assertEqual(self.wait_invocations("capped", 12)["peak"], 2)
+
+    def test_an_sqs_mapping_without_a_cap_runs_several_at_once(self):
+        self.consume("uncapped", [f'{{"n": {i}}}' for i in range(10)])
+        peak = self.wait_invocations("uncapped", 10)["peak"]
+        self.assertGreater(peak, 2)
+        self.assertLessEqual(peak, 5)
+
+    def test_only_the_items_reported_failed_stay_in_the_queue(self):
+        url = self.consume("partial", ['{"n": 1}', '{"n": 2, "fail": true}', '{"n": 3}'],
+                           scaling={"MaximumConcurrency": 2}, batch_size=10)
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "600"})
+        self.wait_invocations("partial", 1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            left = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            if left == 1:
+                break
+            time.sleep(0.5)
+        self.assertEqual(left, 1, attributes)
 
     def receive(self, queue_url, seconds=30):
         deadline = time.monotonic() + seconds

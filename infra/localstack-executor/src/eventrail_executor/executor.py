@@ -20,6 +20,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from eventrail_executor import concurrency
 from eventrail_executor.iam import principals
 from eventrail_executor.runtime_api import InitError, Sandbox
 
@@ -114,12 +115,14 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             raise LambdaRuntimeException(f"environment {self.id} was invoked before it started")
         request_id = payload["invoke-id"]
         body = payload.get("payload") or ""
-        outcome = self._sandbox.invoke(
-            request_id=request_id,
-            payload=body.encode("utf-8") if isinstance(body, str) else bytes(body),
-            function_arn=payload.get("invoked-function-arn") or self.function_version.qualified_arn,
-            trace_id=payload.get("trace-id"),
-        )
+        # Counted where the process runs: the function's in-flight and peak concurrency.
+        with concurrency.running(self.function_version.id.function_name):
+            outcome = self._sandbox.invoke(
+                request_id=request_id,
+                payload=body.encode("utf-8") if isinstance(body, str) else bytes(body),
+                function_arn=payload.get("invoked-function-arn") or self.function_version.qualified_arn,
+                trace_id=payload.get("trace-id"),
+            )
         return InvocationResult(
             request_id=request_id,
             payload=outcome.payload,

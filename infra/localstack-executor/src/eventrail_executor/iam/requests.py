@@ -27,6 +27,8 @@ _ACTION_ALIASES: dict[tuple[str, str], str] = {
     ("s3", "ListObjectsV2"): "ListBucket",
     ("s3", "ListObjects"): "ListBucket",
     ("s3", "DeleteObjects"): "DeleteObject",
+    # Invoke (sync or async) is authorised as lambda:InvokeFunction.
+    ("lambda", "Invoke"): "InvokeFunction",
 }
 
 # Calls AWS answers for any authenticated caller.
