@@ -3,12 +3,13 @@
 //! included, and stops what it started.
 //!
 //! One module a subcommand: [`test_command`] (`cargo xtask test`), [`zips`], [`unify`],
-//! [`coldstart`]; [`step`] holds what they share (a step's banner, running a command, the
+//! [`coldstart`], [`load`]; [`step`] holds what they share (a step's banner, running a command, the
 //! repository's root and its functions).
 
 mod coldstart;
 #[cfg(test)]
 mod doc_commands;
+mod load;
 mod step;
 mod test_command;
 mod unify;
@@ -39,6 +40,9 @@ enum Command {
     /// Measure each function's cold start (init, first invocation, peak RSS) against a bare
     /// lambda_runtime hello world, release builds, fake Runtime API and AWS endpoint.
     Coldstart(coldstart::ColdstartOptions),
+    /// Send a burst of requests to the HTTP producer on the local stack and follow each to the
+    /// watched queue: counts, throughput, latency, the buffered consumers' peak concurrency.
+    Load(load::LoadOptions),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Coldstart(options) => {
             step::repo_root().and_then(|root| coldstart::coldstart(&root, &options))
         }
+        Command::Load(options) => step::repo_root().and_then(|root| load::load(&root, &options)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
