@@ -2,7 +2,10 @@
 //! orders -> inventory -> payments -> shipping -> notifications, fraud's filtered rule,
 //! analytics' catch-all, the failure queues and the outbox), the order the Mermaid text
 //! reads in, the focused views, the DOT and SVG renderings, and the picture embedded in
-//! README.md being the generated one.
+//! README.md being the generated one. On a small system with every trigger
+//! (`fixtures/lint/triggers`): the HTTP route, the schedule and the source queue that start
+//! producers, the buffered consumer's rule -> buffer -> function path with its cap, their
+//! shapes, the focused views through the buffer, and the catalog pages' trigger lines.
 
 use eventrail_generate::Generate;
 use eventrail_model::System;
@@ -37,6 +40,18 @@ fn the_choreography_is_a_path_of_the_graph() {
         "fn_notifications",
         "res_OutboxQueue",
     ];
+    // A buffered notifications is reached through its buffer queue, never by its rule directly.
+    let system = system();
+    let buffered = matches!(
+        system.trigger("notifications"),
+        Some(eventrail_model::FunctionTrigger::Buffered(_))
+    );
+    let mut path: Vec<&str> = path.to_vec();
+    if buffered {
+        let at = path.iter().position(|n| *n == "fn_notifications").unwrap();
+        path.insert(at, "q_NotificationsBufferQueue");
+        assert!(!g.has_edge("rule_NotificationsCustomerOutcomes", "fn_notifications"));
+    }
     for pair in path.windows(2) {
         assert!(
             g.has_edge(pair[0], pair[1]),
@@ -320,5 +335,213 @@ fn thirty_functions_stay_readable() {
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
     let lint = eventrail_check::lint::lint(&system, None).unwrap();
     assert!(lint.is_clean(), "{:#?}", lint.findings);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The lint fixture with every trigger (`clean/` with `triggers/` laid over it), in a
+/// scratch folder, with its generated files regenerated.
+fn triggers_system() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "eventrail-graph-triggers-{}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lint");
+    fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_tree(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    copy_tree(&fixtures.join("clean"), &dir);
+    copy_tree(&fixtures.join("triggers"), &dir);
+    eventrail_model::App::load(&dir)
+        .and_then(|app| app.write_generated())
+        .expect("the system with every trigger generates");
+    dir
+}
+
+fn edge_label<'g>(g: &'g Graph, from: &str, to: &str) -> Option<&'g str> {
+    g.edges
+        .iter()
+        .find(|e| e.from == from && e.to == to)
+        .unwrap_or_else(|| panic!("no edge {from} -> {to}: {:#?}", g.edges))
+        .label
+        .as_deref()
+}
+
+#[test]
+fn every_trigger_is_a_node_with_its_edge_to_the_function() {
+    let dir = triggers_system();
+    let system = System::load(&dir).expect("loads");
+    let g = Graph::build(&system, &Focus::All).unwrap();
+
+    let http = g.node("http_POST__checkout").expect("the route's node");
+    assert_eq!(http.kind, NodeKind::HttpRoute);
+    assert_eq!(http.label, "POST /checkout (iam)");
+    assert!(g.has_edge("http_POST__checkout", "fn_checkout"));
+    // The direct invoke stays: its command still reaches the function.
+    assert!(g.has_edge("cmd_Checkout", "fn_checkout"));
+
+    let schedule = g.node("sched_tally").expect("the schedule's node");
+    assert_eq!(schedule.kind, NodeKind::Schedule);
+    assert_eq!(schedule.label, "rate(1 day)");
+    assert!(g.has_edge("sched_tally", "fn_tally"));
+
+    let source = g
+        .node("q_IntakeSourceQueue")
+        .expect("the source queue's node");
+    assert_eq!(source.kind, NodeKind::SourceQueue);
+    assert_eq!(
+        edge_label(&g, "q_IntakeSourceQueue", "fn_intake"),
+        Some("batch 5")
+    );
+
+    // The buffered consumer: rule -> buffer -> function, the cap on the buffer's edge, and
+    // no edge from the rule straight to the function.
+    let buffer = g.node("q_MailerBufferQueue").expect("the buffer's node");
+    assert_eq!(buffer.kind, NodeKind::BufferQueue);
+    assert_eq!(buffer.group.as_deref(), Some("g_mailer"));
+    assert!(g.has_edge("ev_Invoiced", "rule_MailerInvoiced"));
+    assert!(g.has_edge("rule_MailerInvoiced", "q_MailerBufferQueue"));
+    assert_eq!(
+        edge_label(&g, "q_MailerBufferQueue", "fn_mailer"),
+        Some("batch 10, max 2")
+    );
+    assert!(!g.has_edge("rule_MailerInvoiced", "fn_mailer"));
+    for (from, kind) in [
+        ("http_POST__checkout", EdgeKind::Triggers),
+        ("sched_tally", EdgeKind::Triggers),
+        ("q_IntakeSourceQueue", EdgeKind::Triggers),
+        ("q_MailerBufferQueue", EdgeKind::Triggers),
+    ] {
+        assert!(
+            g.edges.iter().any(|e| e.from == from && e.kind == kind),
+            "{from}"
+        );
+    }
+
+    let groups: Vec<&str> = g.groups.iter().map(|x| x.label.as_str()).collect();
+    for label in [
+        "checkout (HTTP and direct invoke)",
+        "tally (scheduled)",
+        "intake (queue)",
+        "mailer (buffered)",
+        "billing",
+    ] {
+        assert!(groups.contains(&label), "{label} not in {groups:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn each_trigger_kind_has_its_shape_and_style() {
+    let dir = triggers_system();
+    let system = System::load(&dir).expect("loads");
+    let g = Graph::build(&system, &Focus::All).unwrap();
+    let mermaid = g.to_mermaid();
+    for needle in [
+        "http_POST__checkout[/\"POST /checkout (iam)\"/]",
+        "sched_tally[[\"rate(1 day)\"]]",
+        "q_IntakeSourceQueue[(\"IntakeSourceQueue (SQS)\")]",
+        "q_MailerBufferQueue[(\"MailerBufferQueue (SQS buffer)\")]",
+        "rule_MailerInvoiced --> q_MailerBufferQueue",
+        "q_MailerBufferQueue ==>|\"batch 10, max 2\"| fn_mailer",
+        "http_POST__checkout ==> fn_checkout",
+        "class http_POST__checkout http",
+        "class sched_tally schedule",
+        "class q_IntakeSourceQueue sourceQueue",
+        "class q_MailerBufferQueue buffer",
+    ] {
+        assert!(mermaid.contains(needle), "{needle:?} not in\n{mermaid}");
+    }
+    let dot = g.to_dot();
+    for needle in [
+        "http_POST__checkout [label=\"POST /checkout (iam)\", shape=\"parallelogram\"",
+        "sched_tally [label=\"rate(1 day)\", shape=\"component\"",
+        "q_MailerBufferQueue -> fn_mailer [label=\"batch 10, max 2\", penwidth=2];",
+    ] {
+        assert!(dot.contains(needle), "{needle:?} not in\n{dot}");
+    }
+    let svg = g.to_svg().expect("svg renders");
+    for needle in ["POST /checkout (iam)", "rate(1 day)", "MailerBufferQueue"] {
+        assert!(svg.contains(needle), "{needle} not in the SVG");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn focused_views_follow_the_buffer() {
+    let dir = triggers_system();
+    let system = System::load(&dir).expect("loads");
+    let g = Graph::build(&system, &Focus::Function("mailer".into())).unwrap();
+    for id in [
+        "ev_Invoiced",
+        "rule_MailerInvoiced",
+        "q_MailerBufferQueue",
+        "fn_mailer",
+        "fn_billing",
+        "fn_tally",
+    ] {
+        assert!(g.node(id).is_some(), "{id} missing around mailer");
+    }
+    assert!(g.node("fn_checkout").is_none());
+    let g = Graph::build(&system, &Focus::Event("Invoiced".into())).unwrap();
+    for id in [
+        "fn_tally",
+        "sched_tally",
+        "rule_MailerInvoiced",
+        "q_MailerBufferQueue",
+        "fn_mailer",
+    ] {
+        assert!(g.node(id).is_some(), "{id} missing around Invoiced");
+    }
+    let g = Graph::build(&system, &Focus::Function("checkout".into())).unwrap();
+    assert!(g.node("http_POST__checkout").is_some());
+    assert!(g.node("cmd_Checkout").is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_catalog_pages_list_each_functions_trigger() {
+    let dir = triggers_system();
+    let system = System::load(&dir).expect("loads");
+    let pages = eventrail_views::catalog_pages(&system).expect("pages");
+    let page = |name: &str| {
+        &pages
+            .iter()
+            .find(|p| p.file == name)
+            .unwrap_or_else(|| panic!("no page {name}"))
+            .text
+    };
+    let index = page("index.md");
+    for row in [
+        "| `checkout` | on `POST /checkout` (auth iam, body `Checkout`), and invoked directly with Checkout | OrderPlaced |",
+        "| `tally` | on schedule `rate(1 day)` (local: `rate(1 minute)`) | Invoiced |",
+        "| `intake` | from queue `IntakeSourceQueue` (batch 5) | OrderPlaced |",
+        "| `mailer` | on Invoiced, buffered through `MailerBufferQueue` (batch 10, max 2) |  |",
+        "| `billing` | on OrderPlaced | Invoiced |",
+    ] {
+        assert!(index.contains(row), "{row:?} not in\n{index}");
+    }
+    let invoiced = page("invoiced.md");
+    assert!(
+        invoiced.contains(
+            "| `mailer` | `MailerInvoiced` | — | buffered through `MailerBufferQueue` (batch 10, max 2) |"
+        ),
+        "{invoiced}"
+    );
+    assert!(
+        invoiced.contains("`tally` (on schedule `rate(1 day)` (local: `rate(1 minute)`))"),
+        "{invoiced}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

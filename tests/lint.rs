@@ -3,7 +3,8 @@
 //! finding kind it is named after, naming the file and the rule, event or function. Also: the
 //! reference system is clean, the exit codes and `--json` of the command, schema
 //! compatibility against a folder and a git ref, and a copy of the repository whose fraud
-//! filter has a misspelt field.
+//! filter has a misspelt field. The trigger findings' fixtures lay their files over
+//! `clean/` with `triggers/` (every trigger, no finding) laid over it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -46,15 +47,33 @@ fn scratch(name: &str) -> PathBuf {
 /// are regenerated unless `regenerate` is false (a fixture that cannot be generated keeps
 /// the clean ones).
 fn system_of(fixture: &str, regenerate: bool) -> PathBuf {
-    let dir = scratch(fixture);
+    let layers: &[&str] = if fixture == "clean" { &[] } else { &[fixture] };
+    system_over(fixture, layers, regenerate)
+}
+
+/// `clean/` with the `layers` laid over it in order, in a scratch folder named after `name`.
+fn system_over(name: &str, layers: &[&str], regenerate: bool) -> PathBuf {
+    let dir = scratch(name);
     copy_tree(&fixtures().join("clean"), &dir);
-    if fixture != "clean" {
-        copy_tree(&fixtures().join(fixture), &dir);
+    for layer in layers {
+        copy_tree(&fixtures().join(layer), &dir);
     }
     if regenerate && let Ok(app) = eventrail_model::App::load(&dir) {
         let _ = app.write_generated();
     }
     dir
+}
+
+fn lint_dir(dir: &Path) -> Report {
+    let system = System::load(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let report = lint(&system, None).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let _ = std::fs::remove_dir_all(dir);
+    report
+}
+
+/// A trigger finding's fixture: `clean/`, then `triggers/`, then the fixture, regenerated.
+fn lint_trigger_fixture(fixture: &str) -> Report {
+    lint_dir(&system_over(fixture, &["triggers", fixture], true))
 }
 
 fn lint_fixture(fixture: &str, regenerate: bool, against: Option<&Path>) -> Report {
@@ -284,6 +303,139 @@ fn exceptions_need_a_finding_and_cover_it_with_their_reason() {
         FindingKind::CatalogEventNeverEmitted
     );
     assert!(report.excepted[0].reason.contains("back office"));
+}
+
+#[test]
+fn a_system_with_every_trigger_has_no_finding() {
+    let report = lint_trigger_fixture("triggers");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
+
+#[test]
+fn an_http_request_that_is_no_command() {
+    let report = lint_trigger_fixture("http-request-not-a-command");
+    let k = FindingKind::HttpRequestNotACommand;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/checkout/Cargo.toml",
+        &["`checkout`", "http.request `Chekout`", "known: Checkout"],
+    );
+    assert!(!report.is_clean());
+}
+
+#[test]
+fn two_functions_on_one_route() {
+    let report = lint_trigger_fixture("http-route-conflict");
+    let k = FindingKind::HttpRouteConflict;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/intake/Cargo.toml",
+        &["`checkout`", "`intake`", "`POST /checkout`", "http"],
+    );
+}
+
+#[test]
+fn a_scheduled_function_emitting_nothing_is_a_warning() {
+    let report = lint_trigger_fixture("scheduled-emits-nothing");
+    let k = FindingKind::ScheduledEmitsNothing;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/tally/Cargo.toml",
+        &["warning:", "`tally`", "emits"],
+    );
+    assert!(report.is_clean(), "a warning leaves the report clean");
+    assert_eq!(report.warnings().count(), 1);
+}
+
+#[test]
+fn a_stage_overriding_a_schedule_with_a_bad_expression() {
+    let report = lint_trigger_fixture("schedule-override-invalid");
+    let k = FindingKind::ScheduleOverrideInvalid;
+    expect(
+        &report,
+        &[k],
+        k,
+        "samconfig.toml",
+        &[
+            "`local`",
+            "parameter_overrides",
+            "`TallySchedule`",
+            "`tally`",
+            "rate(1 minutes)",
+        ],
+    );
+}
+
+#[test]
+fn a_buffered_consumer_without_a_cap_is_a_warning() {
+    let report = lint_trigger_fixture("buffer-without-cap");
+    let k = FindingKind::BufferWithoutCap;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/mailer/Cargo.toml",
+        &[
+            "warning:",
+            "`mailer`",
+            "max-concurrency",
+            "MailerBufferQueue",
+        ],
+    );
+    assert!(report.is_clean());
+}
+
+#[test]
+fn a_queue_trigger_naming_a_queue_the_template_lacks() {
+    let report = lint_trigger_fixture("queue-not-in-template");
+    let k = FindingKind::QueueNotInTemplate;
+    expect(
+        &report,
+        &[k],
+        k,
+        "functions/intake/Cargo.toml",
+        &[
+            "`intake`",
+            "queue = \"PartnerQueue\"",
+            "infra/template.yaml",
+        ],
+    );
+}
+
+#[test]
+fn a_queue_trigger_whose_queue_has_no_redrive_policy() {
+    let dir = system_over(
+        "queue-without-redrive",
+        &["triggers", "queue-not-in-template"],
+        false,
+    );
+    let template = dir.join("infra/template.yaml");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let partner = "  PartnerQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n\n";
+    let marker = "  # ==== generated functions: begin";
+    assert!(text.contains(marker));
+    std::fs::write(
+        &template,
+        text.replacen(marker, &format!("{partner}{marker}"), 1),
+    )
+    .unwrap();
+    let app = eventrail_model::App::load(&dir).unwrap();
+    let _ = app.write_generated();
+    let report = lint_dir(&dir);
+    let k = FindingKind::QueueWithoutRedrive;
+    expect(
+        &report,
+        &[k],
+        k,
+        "infra/template.yaml",
+        &["warning:", "`PartnerQueue`", "`intake`", "RedrivePolicy"],
+    );
 }
 
 #[test]

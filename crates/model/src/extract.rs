@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::TemplateError;
 use crate::refs::direct_ref;
 use crate::resources::*;
+use crate::sources::Sources;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Model {
@@ -19,6 +20,7 @@ pub(crate) struct Model {
     pub alarms: Vec<Alarm>,
     pub archives: Vec<Archive>,
     pub outputs: Vec<Output>,
+    pub sources: Sources,
 }
 
 const SAM_FUNCTION: &str = "AWS::Serverless::Function";
@@ -96,10 +98,11 @@ pub(crate) fn extract(json: &Value, file: &Path) -> Result<Model, TemplateError>
 
     let mut functions = Vec::new();
     let mut rules = Vec::new();
+    let mut sources = Sources::default();
     for (id, r) in resources {
         match r.get("Type").and_then(Value::as_str) {
             Some(SAM_FUNCTION) => {
-                let (f, mut events) = sam_function(&ctx, id, r, globals)?;
+                let (f, mut events) = sam_function(&ctx, id, r, globals, &mut sources)?;
                 functions.push(f);
                 rules.append(&mut events);
             }
@@ -111,6 +114,7 @@ pub(crate) fn extract(json: &Value, file: &Path) -> Result<Model, TemplateError>
     for (id, props) in ctx.of_type("AWS::Events::Rule") {
         rules.push(events_rule(&ctx, id, props)?);
     }
+    sources.add_resources(resources, &parameters, |id| ctx.is_function(id));
     Ok(Model {
         functions,
         rules,
@@ -119,6 +123,7 @@ pub(crate) fn extract(json: &Value, file: &Path) -> Result<Model, TemplateError>
         alarms: alarms(&ctx),
         archives: archives(&ctx)?,
         outputs: outputs(root.get("Outputs"), file)?,
+        sources,
         parameters,
     })
 }
@@ -171,6 +176,7 @@ fn sam_function(
     id: &str,
     resource: &Value,
     globals: Option<&Map<String, Value>>,
+    sources: &mut Sources,
 ) -> Result<(Function, Vec<Rule>), TemplateError> {
     static EMPTY: Value = Value::Null;
     let props = resource.get("Properties").unwrap_or(&EMPTY);
@@ -227,11 +233,14 @@ fn sam_function(
         let events = ctx.object(events, &format!("{path}.Events"))?;
         for (name, event) in events {
             let ty = event.get("Type").and_then(Value::as_str);
+            let eprops = event.get("Properties").unwrap_or(&EMPTY);
             if !matches!(ty, Some("EventBridgeRule" | "CloudWatchEvent")) {
+                if let Some(ty) = ty {
+                    sources.add_function_event(id, name, ty, eprops, ctx.parameters);
+                }
                 continue;
             }
             let epath = format!("{path}.Events.{name}.Properties");
-            let eprops = event.get("Properties").unwrap_or(&EMPTY);
             rules.push(sam_rule(ctx, id, name, eprops, &epath)?);
         }
     }
@@ -602,6 +611,13 @@ fn queues(ctx: &Ctx<'_>) -> Vec<Queue> {
                 .and_then(|r| r.get("deadLetterTargetArn"))
                 .and_then(direct_ref)
                 .map(str::to_owned),
+            max_receive_count: props
+                .get("RedrivePolicy")
+                .and_then(|r| r.get("maxReceiveCount"))
+                .map(|v| setting(v, ctx.parameters)),
+            visibility_timeout: props
+                .get("VisibilityTimeout")
+                .map(|v| setting(v, ctx.parameters)),
             condition: ctx.resources.get(id).and_then(condition_of),
         })
         .collect()

@@ -27,8 +27,10 @@ mod resources;
 mod routes;
 mod samconfig;
 pub mod schema;
+mod sources;
 pub mod system;
 mod template;
+pub mod triggers;
 mod yaml;
 
 pub use app::{App, AppError};
@@ -43,6 +45,8 @@ pub use resources::{
 };
 pub use routes::{Route, Router};
 pub use samconfig::{SamConfig, SamEnvironment};
+pub use sources::{ApiRoute, QueueMapping, RestApi, Schedule};
 pub use system::{FlowRule, System, SystemError};
 pub use template::Template;
+pub use triggers::{FunctionTrigger, HttpEntry, QueueEntry, ScheduleEntry};
 pub use yaml::yaml_to_json;

@@ -307,6 +307,10 @@ pub struct Queue {
     pub kms_master_key_id: Option<Value>,
     /// Logical id of the dead-letter queue in `RedrivePolicy`, if any.
     pub redrive_dead_letter: Option<String>,
+    /// `RedrivePolicy.maxReceiveCount`: receives before SQS moves a message there.
+    pub max_receive_count: Option<Setting>,
+    /// `VisibilityTimeout` in seconds.
+    pub visibility_timeout: Option<Setting>,
     /// The resource's `Condition`, if any.
     pub condition: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! Offline routing: every rule of a template compiled into one pattern machine, so an event's
-//! receivers are found the way the bus finds them, without AWS.
+//! receivers are found the way the bus finds them, without AWS. A rule that targets a queue
+//! a function polls (a buffered consumer's buffer) reaches that function through the queue.
 
 use std::path::Path;
 
@@ -14,8 +15,11 @@ use crate::template::Template;
 pub struct Route {
     /// The rule's logical id (for SAM events: function id + event name).
     pub rule: String,
-    /// The functions the rule targets, by binary name where known.
+    /// The functions the rule reaches, by binary name where known: the ones it invokes, then
+    /// the ones polling a queue it targets.
     pub functions: Vec<String>,
+    /// Logical ids of the queues it reaches functions through (a buffered consumer's buffer).
+    pub queues: Vec<String>,
 }
 
 /// All the template's rules with an event pattern, compiled into one machine.
@@ -37,18 +41,29 @@ impl Router {
                 path: format!("rule {}", rule.logical_id),
                 message: format!("invalid event pattern: {e}"),
             })?;
-            let functions = rule
-                .target_functions()
-                .map(|id| {
-                    template
-                        .function(id)
-                        .map_or(id, |f| f.display_name())
-                        .to_owned()
-                })
-                .collect();
+            let name = |id: &str| {
+                template
+                    .function(id)
+                    .map_or(id, |f| f.display_name())
+                    .to_owned()
+            };
+            let mut functions: Vec<String> = rule.target_functions().map(name).collect();
+            let mut queues = Vec::new();
+            for queue in rule.targets.iter().filter_map(|t| t.resource.as_deref()) {
+                for mapping in template.mappings_from(queue) {
+                    if !queues.iter().any(|q| q == queue) {
+                        queues.push(queue.to_owned());
+                    }
+                    let function = name(&mapping.function);
+                    if !functions.contains(&function) {
+                        functions.push(function);
+                    }
+                }
+            }
             let route = Route {
                 rule: rule.logical_id.clone(),
                 functions,
+                queues,
             };
             machine.add_rule(route, &compiled);
         }

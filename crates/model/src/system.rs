@@ -15,8 +15,13 @@ use crate::app::{App, AppError};
 use crate::declared::rule_pattern;
 use crate::error::TemplateError;
 use crate::resources::RuleOrigin;
+use crate::samconfig::SamConfig;
 use crate::schema::{Lookup, Schema, SchemaError};
 use crate::template::Template;
+use crate::triggers::{FunctionTrigger, failure_queue, trigger_of};
+
+/// The SAM CLI's configuration, at the project's root.
+const SAMCONFIG: &str = "samconfig.toml";
 
 /// Envelope fields EventBridge always sets (a test on them holds for some value).
 const ALWAYS_PRESENT: [&str; 5] = ["version", "id", "account", "time", "region"];
@@ -56,6 +61,9 @@ pub struct FlowRule {
     pub declared_by: Option<String>,
     /// Logical id of its targets' delivery dead-letter queue, as the template has it.
     pub dead_letter: Option<String>,
+    /// Logical id of the queue it reaches its functions through (a buffered consumer's
+    /// buffer: rule -> queue -> function), if any.
+    pub buffer: Option<String>,
 }
 
 impl FlowRule {
@@ -141,6 +149,8 @@ pub struct System {
     pub rules: Vec<FlowRule>,
     /// Rules whose pattern does not compile: (file, rule, message).
     pub invalid_rules: Vec<(PathBuf, String, String)>,
+    /// `samconfig.toml` at the project's root, when there is one (the stages' overrides).
+    pub samconfig: Option<SamConfig>,
 }
 
 impl System {
@@ -166,12 +176,19 @@ impl System {
                 Schema::load(index_dir.join(&event.schema))?,
             );
         }
+        let samconfig_path = app.project.root.join(SAMCONFIG);
+        let samconfig = if samconfig_path.is_file() {
+            Some(SamConfig::load(&samconfig_path)?)
+        } else {
+            None
+        };
         let mut system = Self {
             app,
             template,
             schemas,
             rules: Vec::new(),
             invalid_rules: Vec::new(),
+            samconfig,
         };
         system.collect_rules();
         Ok(system)
@@ -202,9 +219,11 @@ impl System {
             let Ok(pattern) = rule_pattern(&known, catalog, settings) else {
                 continue;
             };
+            let buffer = self.trigger_of(f).queue().map(|q| q.queue.clone());
             match Pattern::from_value(&pattern) {
                 Ok(compiled) => rules.push(FlowRule {
-                    dead_letter: self.dead_letter_of(&id),
+                    dead_letter: self.dead_letter_of(&id, buffer.as_deref()),
+                    buffer,
                     id,
                     name: d.rule_name(),
                     functions: vec![f.name.clone()],
@@ -229,6 +248,10 @@ impl System {
             {
                 continue;
             }
+            // So is a buffered consumer's rule, which targets its buffer queue.
+            if self.targets_declared_buffer(rule) {
+                continue;
+            }
             let Some(pattern) = rule.pattern.clone() else {
                 continue;
             };
@@ -236,16 +259,30 @@ impl System {
                 RuleOrigin::FunctionEvent { event, .. } => event.clone(),
                 RuleOrigin::Resource => rule.logical_id.clone(),
             };
-            let functions = rule
+            let mut functions: Vec<String> = rule
                 .target_functions()
                 .map(|id| self.function_name(id))
                 .collect();
-            let targets = rule
+            let mut targets = Vec::new();
+            let mut buffer = None;
+            for queue in rule
                 .targets
                 .iter()
                 .filter(|t| t.function.is_none())
                 .filter_map(|t| t.resource.clone())
-                .collect();
+            {
+                let polled_by: Vec<String> = self
+                    .template
+                    .mappings_from(&queue)
+                    .map(|m| self.function_name(&m.function))
+                    .collect();
+                if polled_by.is_empty() || buffer.is_some() {
+                    targets.push(queue);
+                } else {
+                    functions.extend(polled_by);
+                    buffer = Some(queue);
+                }
+            }
             match Pattern::from_value(&pattern) {
                 Ok(compiled) => rules.push(FlowRule {
                     id: rule.logical_id.clone(),
@@ -256,7 +293,8 @@ impl System {
                     compiled,
                     file: self.template.file().to_path_buf(),
                     declared_by: None,
-                    dead_letter: self.dead_letter_of(&rule.logical_id),
+                    dead_letter: self.dead_letter_of(&rule.logical_id, None),
+                    buffer,
                 }),
                 Err(e) => invalid.push((
                     self.template.file().to_path_buf(),
@@ -269,14 +307,52 @@ impl System {
         self.invalid_rules = invalid;
     }
 
-    fn dead_letter_of(&self, rule_id: &str) -> Option<String> {
-        self.template
-            .rules()
-            .iter()
-            .find(|r| r.logical_id == rule_id)?
-            .targets
+    /// The delivery dead-letter queue of the template's rule with this id, or of the one
+    /// that targets `buffer`.
+    fn dead_letter_of(&self, rule_id: &str, buffer: Option<&str>) -> Option<String> {
+        let rules = self.template.rules();
+        let rule = rules.iter().find(|r| r.logical_id == rule_id).or_else(|| {
+            let buffer = buffer?;
+            rules.iter().find(|r| {
+                r.targets
+                    .iter()
+                    .any(|t| t.resource.as_deref() == Some(buffer))
+            })
+        })?;
+        rule.targets
             .iter()
             .find_map(|t| t.dead_letter.as_ref()?.queue.clone())
+    }
+
+    /// Whether a template rule targets the buffer queue of a declared buffered consumer (the
+    /// rule its declaration generates).
+    fn targets_declared_buffer(&self, rule: &crate::resources::Rule) -> bool {
+        self.app.functions.iter().any(|f| {
+            let FunctionTrigger::Buffered(buffer) = self.trigger_of(f) else {
+                return false;
+            };
+            rule.targets
+                .iter()
+                .any(|t| t.resource.as_deref() == Some(buffer.queue.as_str()))
+        })
+    }
+
+    fn trigger_of(&self, f: &FunctionDeclaration) -> FunctionTrigger {
+        trigger_of(f, &self.template, self.samconfig.as_ref())
+    }
+
+    /// What starts the declared function `name` (its rule, buffer, route, schedule or queue,
+    /// with the template's queues and samconfig's overrides); `None` for an undeclared one.
+    pub fn trigger(&self, name: &str) -> Option<FunctionTrigger> {
+        self.app.function(name).map(|f| self.trigger_of(f))
+    }
+
+    /// Logical id of the declared function's failure queue (its on-failure destination, or
+    /// the queue its `EVENTRAIL_DLQ_URL` names: a buffer's or source queue's redrive target).
+    pub fn failure_queue(&self, name: &str) -> Option<String> {
+        self.app
+            .function(name)
+            .map(|f| failure_queue(f, &self.template))
     }
 
     /// A template function's name as the declarations know it (its binary), else its id.

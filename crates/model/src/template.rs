@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::error::{TemplateError, read_text};
 use crate::extract::{Model, extract};
 use crate::resources::{Alarm, Archive, Function, Output, Parameter, Queue, QueuePolicy, Rule};
+use crate::sources::{ApiRoute, QueueMapping, RestApi, Schedule};
 use crate::yaml::yaml_to_json;
 
 /// A parsed template: its long-form JSON and the typed model built from it.
@@ -105,6 +106,42 @@ impl Template {
     /// A queue by logical id.
     pub fn queue(&self, logical_id: &str) -> Option<&Queue> {
         self.queues().iter().find(|q| q.logical_id == logical_id)
+    }
+
+    /// REST APIs (`AWS::Serverless::Api`, `AWS::ApiGateway::RestApi`).
+    pub fn rest_apis(&self) -> &[RestApi] {
+        &self.model.sources.rest_apis
+    }
+
+    /// The routes of the REST APIs: the functions' SAM `Api` events.
+    pub fn api_routes(&self) -> &[ApiRoute] {
+        &self.model.sources.api_routes
+    }
+
+    /// Schedules that invoke a function of the template (SAM `ScheduleV2` events, then
+    /// `AWS::Scheduler::Schedule` resources).
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.model.sources.schedules
+    }
+
+    /// SQS queues feeding functions (SAM `SQS` events, then `AWS::Lambda::EventSourceMapping`
+    /// resources).
+    pub fn queue_mappings(&self) -> &[QueueMapping] {
+        &self.model.sources.queue_mappings
+    }
+
+    /// The mappings that read the queue with this logical id.
+    pub fn mappings_from(&self, queue: &str) -> impl Iterator<Item = &QueueMapping> {
+        self.queue_mappings()
+            .iter()
+            .filter(move |m| m.queue.as_deref() == Some(queue))
+    }
+
+    /// The mappings that feed the function with this logical id.
+    pub fn mappings_to(&self, function: &str) -> impl Iterator<Item = &QueueMapping> {
+        self.queue_mappings()
+            .iter()
+            .filter(move |m| m.function == function)
     }
 
     /// `AWS::SQS::QueuePolicy` resources.

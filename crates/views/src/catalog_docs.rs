@@ -5,10 +5,11 @@
 
 use std::path::Path;
 
-use eventrail_contract::CatalogEvent;
+use eventrail_contract::{CatalogEvent, FunctionDeclaration};
 use serde_json::Value;
 
-use eventrail_model::{AppError, System};
+use eventrail_model::triggers::batching_text;
+use eventrail_model::{AppError, FunctionTrigger, System};
 
 use crate::flow::{Focus, Graph};
 
@@ -66,19 +67,74 @@ fn page_name(event: &CatalogEvent) -> String {
     format!("{stem}.md")
 }
 
+/// What starts a function, for people: `on TaskCreated`, `on TaskCreated, buffered through
+/// `PlannerBufferQueue` (batch 10, max 2)`, `invoked directly with CreateTask`, `on `POST
+/// /tasks` (auth iam, body `CreateTask`)`, `on schedule `rate(1 day)` (local: `rate(1
+/// minute)`)`, `from queue `Intake` (batch 10)`.
+pub fn trigger_text(system: &System, f: &FunctionDeclaration) -> String {
+    let d = &f.declaration;
+    let consumed = || {
+        if d.consumes_everything() {
+            "every event".to_owned()
+        } else {
+            d.consumes.join(", ")
+        }
+    };
+    let direct = || {
+        if d.commands.is_empty() {
+            "invoked directly".to_owned()
+        } else {
+            format!("invoked directly with {}", d.commands.join(", "))
+        }
+    };
+    match system.trigger(&f.name).unwrap_or(FunctionTrigger::Rule) {
+        FunctionTrigger::Rule => format!("on {}", consumed()),
+        FunctionTrigger::Buffered(q) => format!(
+            "on {}, buffered through `{}` ({})",
+            consumed(),
+            q.queue,
+            batching_text(&q.batching)
+        ),
+        FunctionTrigger::Direct => direct(),
+        FunctionTrigger::Http(h) => {
+            let mut text = format!("on `{}` (auth {}", h.route, h.auth_text());
+            if let Some(request) = &h.request {
+                text.push_str(&format!(", body `{request}`"));
+            }
+            text.push(')');
+            if h.direct_invoke {
+                text.push_str(&format!(", and {}", direct()));
+            }
+            text
+        }
+        FunctionTrigger::Schedule(s) => {
+            let mut text = format!("on schedule `{}`", s.expression);
+            if let Some(zone) = &s.timezone {
+                text.push_str(&format!(" {zone}"));
+            }
+            let stages: Vec<String> = s
+                .stages
+                .iter()
+                .filter(|(_, e)| **e != s.expression)
+                .map(|(stage, e)| format!("{stage}: `{e}`"))
+                .collect();
+            if !stages.is_empty() {
+                text.push_str(&format!(" ({})", stages.join(", ")));
+            }
+            text
+        }
+        FunctionTrigger::Queue(q) => {
+            format!("from queue `{}` ({})", q.queue, batching_text(&q.batching))
+        }
+    }
+}
+
 fn producers(system: &System, event: &CatalogEvent) -> Vec<String> {
     system
         .emitters(&event.detail_type)
         .iter()
         .map(|f| {
-            let d = &f.declaration;
-            let how = if d.is_consumer() {
-                format!("on {}", d.consumes.join(", "))
-            } else if d.commands.is_empty() {
-                "invoked directly".to_owned()
-            } else {
-                format!("invoked directly with {}", d.commands.join(", "))
-            };
+            let how = trigger_text(system, f);
             format!(
                 "`{}` ({how}), declared in `{}`",
                 f.name,
@@ -88,8 +144,18 @@ fn producers(system: &System, event: &CatalogEvent) -> Vec<String> {
         .collect()
 }
 
-/// (function, rule id, rule file, filter) of every rule that can match the event.
-fn consumers(system: &System, event: &CatalogEvent) -> Vec<(String, String, String, String)> {
+/// One function (or other target) a rule that can match the event reaches.
+struct Consumer {
+    function: String,
+    rule: String,
+    file: String,
+    filter: String,
+    /// `direct`, or the buffer queue with its batching.
+    delivery: String,
+}
+
+/// Every function or target a rule that can match the event reaches.
+fn consumers(system: &System, event: &CatalogEvent) -> Vec<Consumer> {
     let mut out = Vec::new();
     for rule in system.rules_for(&event.detail_type) {
         let filter = rule.filter_summary().unwrap_or_else(|| "—".to_owned());
@@ -99,8 +165,23 @@ fn consumers(system: &System, event: &CatalogEvent) -> Vec<(String, String, Stri
         } else {
             rule.functions.clone()
         };
-        for f in targets {
-            out.push((f, rule.id.clone(), file.clone(), filter.clone()));
+        for function in targets {
+            let delivery = match (&rule.buffer, system.trigger(&function)) {
+                (Some(_), Some(FunctionTrigger::Buffered(q))) => format!(
+                    "buffered through `{}` ({})",
+                    q.queue,
+                    batching_text(&q.batching)
+                ),
+                (Some(buffer), _) => format!("buffered through `{buffer}`"),
+                (None, _) => "direct".to_owned(),
+            };
+            out.push(Consumer {
+                function,
+                rule: rule.id.clone(),
+                file: file.clone(),
+                filter: filter.clone(),
+                delivery,
+            });
         }
     }
     out
@@ -149,11 +230,17 @@ fn event_page(system: &System, event: &CatalogEvent) -> Result<Page, AppError> {
     if consumers.is_empty() {
         text.push_str("No rule matches it.\n\n");
     } else {
-        text.push_str("| function | rule | filter | declared in |\n|---|---|---|---|\n");
-        for (f, rule, file, filter) in consumers {
+        text.push_str(
+            "| function | rule | filter | delivery | declared in |\n|---|---|---|---|---|\n",
+        );
+        for c in consumers {
             text.push_str(&format!(
-                "| `{f}` | `{rule}` | {} | `{file}` |\n",
-                cell(&filter)
+                "| `{}` | `{}` | {} | {} | `{}` |\n",
+                c.function,
+                c.rule,
+                cell(&c.filter),
+                cell(&c.delivery),
+                c.file
             ));
         }
         text.push('\n');
@@ -218,7 +305,7 @@ pub fn catalog_pages(system: &System) -> Result<Vec<Page>, AppError> {
             .collect();
         let mut consumers: Vec<String> = consumers(system, event)
             .into_iter()
-            .map(|(f, ..)| f)
+            .map(|c| c.function)
             .collect();
         consumers.dedup();
         index.push_str(&format!(
@@ -231,6 +318,18 @@ pub fn catalog_pages(system: &System) -> Result<Vec<Page>, AppError> {
             consumers.join(", ")
         ));
         pages.push(page);
+    }
+    index.push_str(
+        "\n## Functions\n\n| function | trigger | emits | declared in |\n|---|---|---|---|\n",
+    );
+    for f in &system.app.functions {
+        index.push_str(&format!(
+            "| `{}` | {} | {} | `{}` |\n",
+            f.name,
+            cell(&trigger_text(system, f)),
+            f.declaration.emits.join(", "),
+            system.relative(&f.dir.join("Cargo.toml"))
+        ));
     }
     let graph = Graph::build(system, &Focus::All).map_err(|e| AppError::Graph(Box::new(e)))?;
     index.push_str(&format!(

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::flow::{EdgeKind, Graph, Node, NodeKind};
+use crate::graph::{EdgeKind, Graph, Node, NodeKind};
 
 impl Graph {
     /// Graphviz DOT text (`dot -Tsvg` renders it; groups are clusters).
@@ -17,6 +17,10 @@ impl Graph {
                 NodeKind::FailureQueue => ("cylinder", "#ffe3e3"),
                 NodeKind::Resource => ("cylinder", "#fff9db"),
                 NodeKind::AllEvents => ("circle", "#d3f9d8"),
+                NodeKind::HttpRoute => ("parallelogram", "#ffd8a8"),
+                NodeKind::Schedule => ("component", "#c5f6fa"),
+                NodeKind::SourceQueue => ("cylinder", "#e7f5ff"),
+                NodeKind::BufferQueue => ("cylinder", "#e6fcf5"),
             };
             let style = if n.kind == NodeKind::Event {
                 String::new()
@@ -49,9 +53,15 @@ impl Graph {
             if let Some(label) = &e.label {
                 attrs.push(format!("label={}", quote(label)));
             }
-            if matches!(e.kind, EdgeKind::Fails | EdgeKind::Undeliverable) {
+            if matches!(
+                e.kind,
+                EdgeKind::Fails | EdgeKind::Undeliverable | EdgeKind::Redrives
+            ) {
                 attrs.push("style=dashed".to_owned());
                 attrs.push("color=\"#c92a2a\"".to_owned());
+            }
+            if e.kind == EdgeKind::Triggers {
+                attrs.push("penwidth=2".to_owned());
             }
             let attrs = if attrs.is_empty() {
                 String::new()

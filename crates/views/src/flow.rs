@@ -8,99 +8,14 @@
 //! edge from an "every event" node instead of one per event.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use eventrail_contract::FunctionDeclaration;
 use eventrail_contract::declaration::{EnvValue, logical_id};
 
-use eventrail_model::{FlowRule, System};
+use eventrail_model::triggers::batching_text;
+use eventrail_model::{FlowRule, FunctionTrigger, System};
 
-/// What a node stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
-    /// A command callers send a producer.
-    Command,
-    /// A function invoked directly (a producer).
-    Producer,
-    /// A function subscribed by a rule.
-    Function,
-    /// A catalog event.
-    Event,
-    /// An EventBridge rule.
-    Rule,
-    /// A function's failure queue or its rule's delivery dead-letter queue.
-    FailureQueue,
-    /// A queue or other resource a function writes to (a queue it sends messages out on).
-    Resource,
-    /// Every event of the catalog (the source of a catch-all rule's edge).
-    AllEvents,
-}
-
-/// What an edge stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EdgeKind {
-    /// A command to its producer.
-    Sends,
-    /// A function to an event it emits.
-    Emits,
-    /// An event to a rule that can match it (label: the content filter).
-    Matches,
-    /// A rule to a function (or other target) it invokes.
-    Invokes,
-    /// A function to its failure queue (handler failures after retries, poison events).
-    Fails,
-    /// A rule to its delivery dead-letter queue.
-    Undeliverable,
-    /// A function to a resource it writes (label: what it does).
-    Writes,
-}
-
-/// A node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    /// Unique id, safe in Mermaid and DOT (`fn_planner`, `ev_TaskCreated`).
-    pub id: String,
-    /// What it is.
-    pub kind: NodeKind,
-    /// What people read.
-    pub label: String,
-    /// The group (function) it is drawn in, if any.
-    pub group: Option<String>,
-}
-
-/// An edge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edge {
-    /// Node id it starts at.
-    pub from: String,
-    /// Node id it ends at.
-    pub to: String,
-    /// What it is.
-    pub kind: EdgeKind,
-    /// Its label (a rule's content filter, ...).
-    pub label: Option<String>,
-}
-
-/// A group of nodes: one function with its rule, queues and emitted events, or the events of a
-/// source no function of the system has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    /// Unique id (`g_planner`).
-    pub id: String,
-    /// Its title.
-    pub label: String,
-}
-
-/// The flow graph.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Graph {
-    /// Groups, in the order the choreography runs.
-    pub groups: Vec<Group>,
-    /// Nodes.
-    pub nodes: Vec<Node>,
-    /// Edges, grouped by the group of their start node, in group order.
-    pub edges: Vec<Edge>,
-}
+pub use crate::graph::{Edge, EdgeKind, Graph, Group, Node, NodeKind};
 
 /// Which part of the graph to show.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -146,6 +61,35 @@ pub fn event_node(detail_type: &str) -> String {
 /// Node id of a rule.
 pub fn rule_node(rule: &FlowRule) -> String {
     format!("rule_{}", ident(&rule.id))
+}
+
+/// Node id of a queue (a failure, buffer or source queue) by its logical id.
+pub fn queue_node(logical_id: &str) -> String {
+    format!("q_{}", ident(logical_id))
+}
+
+/// Node id of an HTTP route (`POST /tasks` -> `http_POST__tasks`).
+pub fn http_node(route: &str) -> String {
+    format!("http_{}", ident(route))
+}
+
+/// Node id of a function's schedule.
+pub fn schedule_node(function: &str) -> String {
+    format!("sched_{}", ident(function))
+}
+
+/// A function's group title: its name and, unless a rule invokes it directly, what starts it.
+fn group_label(name: &str, trigger: &FunctionTrigger) -> String {
+    let how = match trigger {
+        FunctionTrigger::Rule => return name.to_owned(),
+        FunctionTrigger::Buffered(_) => "buffered",
+        FunctionTrigger::Direct => "direct invoke",
+        FunctionTrigger::Http(h) if h.direct_invoke => "HTTP and direct invoke",
+        FunctionTrigger::Http(_) => "HTTP",
+        FunctionTrigger::Schedule(_) => "scheduled",
+        FunctionTrigger::Queue(_) => "queue",
+    };
+    format!("{name} ({how})")
 }
 
 fn group_id(function: &str) -> String {
@@ -271,16 +215,86 @@ impl Builder<'_> {
         }
     }
 
+    /// What starts a function (a rule for one the declarations do not have).
+    fn trigger(&self, name: &str) -> FunctionTrigger {
+        self.system.trigger(name).unwrap_or(FunctionTrigger::Rule)
+    }
+
+    /// The label of a queue's edge to the function polling it: its batching.
+    fn feed_label(&self, function: &str) -> Option<String> {
+        self.trigger(function)
+            .queue()
+            .map(|q| batching_text(&q.batching))
+    }
+
+    /// The node that starts a producer (its route, schedule or source queue) and its edge
+    /// to the function; a queue's redrive to its failure queue, for a queue and a buffer.
+    fn trigger_nodes(&mut self, name: &str, fn_id: &str, group: Option<String>) {
+        let trigger = self.trigger(name);
+        let source = match &trigger {
+            FunctionTrigger::Http(h) => {
+                let label = match h.auth_text().as_str() {
+                    "none" => h.route.clone(),
+                    auth => format!("{} ({auth})", h.route),
+                };
+                Some((http_node(&h.route), NodeKind::HttpRoute, label, None))
+            }
+            FunctionTrigger::Schedule(s) => Some((
+                schedule_node(name),
+                NodeKind::Schedule,
+                s.expression.clone(),
+                None,
+            )),
+            FunctionTrigger::Queue(q) => Some((
+                queue_node(&q.queue),
+                NodeKind::SourceQueue,
+                self.resource_label(&q.queue),
+                if q.own { group.clone() } else { None },
+            )),
+            _ => None,
+        };
+        if let Some((id, kind, label, node_group)) = source {
+            self.node(id.clone(), kind, label, node_group);
+            self.edge(
+                id,
+                fn_id.to_owned(),
+                EdgeKind::Triggers,
+                self.feed_label(name),
+            );
+        }
+        let Some(queue) = trigger.queue() else {
+            return;
+        };
+        let queue_id = queue_node(&queue.queue);
+        if !self.graph.nodes.iter().any(|n| n.id == queue_id) {
+            return;
+        }
+        let failure = queue
+            .failure_queue
+            .clone()
+            .filter(|q| self.system.template.queue(q).is_some());
+        if let Some(failure) = failure {
+            let q = queue_node(&failure);
+            self.node(
+                q.clone(),
+                NodeKind::FailureQueue,
+                "failure queue".to_owned(),
+                group,
+            );
+            self.edge(
+                queue_id,
+                q,
+                EdgeKind::Redrives,
+                Some(format!("after {} receives", queue.max_receive_count)),
+            );
+        }
+    }
+
     fn build(mut self, collapse_catch_all: bool) -> Graph {
         let system = self.system;
         let order = choreography_order(system);
         for f in &order {
-            let direct = !f.declaration.is_consumer();
-            let label = if direct {
-                format!("{} (direct invoke)", f.name)
-            } else {
-                f.name.clone()
-            };
+            let label = group_label(&f.name, &self.trigger(&f.name));
             self.group(group_id(&f.name), label);
         }
         let catalog_size = system.app.catalog.events.len();
@@ -305,6 +319,7 @@ impl Builder<'_> {
             {
                 self.rule(rule, group.clone(), collapse_catch_all, catalog_size);
             }
+            self.trigger_nodes(&f.name, &fn_id, group.clone());
             self.node(fn_id.clone(), kind, f.name.clone(), group.clone());
             for event in &d.emits {
                 let Some(catalog_event) = system.event(event) else {
@@ -392,8 +407,31 @@ impl Builder<'_> {
                 );
             }
         }
-        for function in &rule.functions {
-            self.edge(id.clone(), function_node(function), EdgeKind::Invokes, None);
+        match &rule.buffer {
+            Some(buffer) => {
+                let q = queue_node(buffer);
+                self.node(
+                    q.clone(),
+                    NodeKind::BufferQueue,
+                    format!("{buffer} (SQS buffer)"),
+                    group.clone(),
+                );
+                self.edge(id.clone(), q.clone(), EdgeKind::Invokes, None);
+                for function in &rule.functions {
+                    let label = self.feed_label(function);
+                    self.edge(
+                        q.clone(),
+                        function_node(function),
+                        EdgeKind::Triggers,
+                        label,
+                    );
+                }
+            }
+            None => {
+                for function in &rule.functions {
+                    self.edge(id.clone(), function_node(function), EdgeKind::Invokes, None);
+                }
+            }
         }
         for target in &rule.targets {
             let target_id = format!("res_{}", ident(target));
@@ -402,7 +440,7 @@ impl Builder<'_> {
             self.edge(id.clone(), target_id, EdgeKind::Invokes, None);
         }
         if let Some(dlq) = &rule.dead_letter {
-            let q = format!("q_{}", ident(dlq));
+            let q = queue_node(dlq);
             self.node(
                 q.clone(),
                 NodeKind::FailureQueue,
@@ -425,13 +463,10 @@ impl Builder<'_> {
         let d = &f.declaration;
         let id = f.logical_id();
         let failure = system
-            .template
-            .function(&id)
-            .and_then(|t| t.event_invoke_config.as_ref())
-            .and_then(|c| c.on_failure.as_ref())
-            .and_then(|o| o.resource.clone());
+            .failure_queue(&f.name)
+            .filter(|q| system.template.queue(q).is_some());
         if let Some(queue) = failure {
-            let q = format!("q_{}", ident(&queue));
+            let q = queue_node(&queue);
             self.node(
                 q.clone(),
                 NodeKind::FailureQueue,
@@ -574,140 +609,6 @@ impl Graph {
                 }
                 Ok(full.around_function(&function_node(name)))
             }
-        }
-    }
-
-    /// The node with this id.
-    pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
-    }
-
-    /// Whether there is an edge `from -> to`.
-    pub fn has_edge(&self, from: &str, to: &str) -> bool {
-        self.edges.iter().any(|e| e.from == from && e.to == to)
-    }
-
-    fn into(&self, id: &str, kind: EdgeKind) -> Vec<String> {
-        self.edges
-            .iter()
-            .filter(|e| e.to == id && e.kind == kind)
-            .map(|e| e.from.clone())
-            .collect()
-    }
-
-    fn out_of(&self, id: &str, kinds: &[EdgeKind]) -> Vec<String> {
-        self.edges
-            .iter()
-            .filter(|e| e.from == id && kinds.contains(&e.kind))
-            .map(|e| e.to.clone())
-            .collect()
-    }
-
-    /// Everything attached to a function: its commands, failure queue, resources.
-    fn attachments(&self, function: &str, keep: &mut BTreeSet<String>) {
-        keep.insert(function.to_owned());
-        keep.extend(self.into(function, EdgeKind::Sends));
-        keep.extend(self.out_of(function, &[EdgeKind::Fails, EdgeKind::Writes]));
-    }
-
-    fn rule_and_targets(&self, rule: &str, keep: &mut BTreeSet<String>) -> Vec<String> {
-        keep.insert(rule.to_owned());
-        keep.extend(self.out_of(rule, &[EdgeKind::Undeliverable]));
-        let targets = self.out_of(rule, &[EdgeKind::Invokes]);
-        keep.extend(targets.iter().cloned());
-        targets
-    }
-
-    fn around_event(&self, event: &str) -> Graph {
-        let mut keep = BTreeSet::from([event.to_owned()]);
-        for emitter in self.into(event, EdgeKind::Emits) {
-            self.attachments(&emitter, &mut keep);
-        }
-        for rule in self.out_of(event, &[EdgeKind::Matches]) {
-            for target in self.rule_and_targets(&rule, &mut keep) {
-                self.attachments(&target, &mut keep);
-                keep.extend(self.out_of(&target, &[EdgeKind::Emits]));
-            }
-        }
-        self.keep(&keep)
-    }
-
-    fn around_function(&self, function: &str) -> Graph {
-        let mut keep = BTreeSet::new();
-        self.attachments(function, &mut keep);
-        for rule in self.into(function, EdgeKind::Invokes) {
-            self.rule_and_targets(&rule, &mut keep);
-            for event in self.into(&rule, EdgeKind::Matches) {
-                keep.insert(event.clone());
-                keep.extend(self.into(&event, EdgeKind::Emits));
-            }
-        }
-        for event in self.out_of(function, &[EdgeKind::Emits]) {
-            keep.insert(event.clone());
-            for rule in self.out_of(&event, &[EdgeKind::Matches]) {
-                self.rule_and_targets(&rule, &mut keep);
-            }
-        }
-        self.keep(&keep)
-    }
-
-    fn keep(&self, keep: &BTreeSet<String>) -> Graph {
-        let nodes: Vec<Node> = self
-            .nodes
-            .iter()
-            .filter(|n| keep.contains(&n.id))
-            .cloned()
-            .collect();
-        let groups = self
-            .groups
-            .iter()
-            .filter(|g| {
-                nodes
-                    .iter()
-                    .any(|n| n.group.as_deref() == Some(g.id.as_str()))
-            })
-            .cloned()
-            .collect();
-        let edges = self
-            .edges
-            .iter()
-            .filter(|e| keep.contains(&e.from) && keep.contains(&e.to))
-            .cloned()
-            .collect();
-        Graph {
-            groups,
-            nodes,
-            edges,
-        }
-    }
-
-    /// Writes the nodes in text: the ungrouped ones one per line (`node`, indented by two),
-    /// then each group that has members, opened by `open` and closed by `close`, with its
-    /// members indented by four. The Mermaid and DOT texts share it.
-    pub(crate) fn write_nodes(
-        &self,
-        out: &mut String,
-        node: impl Fn(&Node) -> String,
-        open: impl Fn(&Group) -> String,
-        close: &str,
-    ) {
-        for n in self.nodes.iter().filter(|n| n.group.is_none()) {
-            let _ = writeln!(out, "  {}", node(n));
-        }
-        for g in &self.groups {
-            let mut members = self
-                .nodes
-                .iter()
-                .filter(|n| n.group.as_deref() == Some(g.id.as_str()))
-                .peekable();
-            if members.peek().is_none() {
-                continue;
-            }
-            let _ = writeln!(out, "  {}", open(g));
-            for n in members {
-                let _ = writeln!(out, "    {}", node(n));
-            }
-            let _ = writeln!(out, "  {close}");
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod catalog_docs;
 pub mod docs;
 mod dot;
 pub mod flow;
+mod graph;
 mod mermaid;
 mod svg;
 

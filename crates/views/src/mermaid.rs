@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::flow::{EdgeKind, Graph, Node, NodeKind};
+use crate::graph::{EdgeKind, Graph, Node, NodeKind};
 
 impl Graph {
     /// Mermaid `flowchart LR` text (GitHub renders it in a ```mermaid block).
@@ -18,6 +18,11 @@ impl Graph {
                 NodeKind::Rule => format!("{}{{{{\"{label}\"}}}}", n.id),
                 NodeKind::FailureQueue | NodeKind::Resource => format!("{}[(\"{label}\")]", n.id),
                 NodeKind::AllEvents => format!("{}((\"{label}\"))", n.id),
+                NodeKind::HttpRoute => format!("{}[/\"{label}\"/]", n.id),
+                NodeKind::Schedule => format!("{}[[\"{label}\"]]", n.id),
+                NodeKind::SourceQueue | NodeKind::BufferQueue => {
+                    format!("{}[(\"{label}\")]", n.id)
+                }
             }
         };
         self.write_nodes(
@@ -28,7 +33,8 @@ impl Graph {
         );
         for e in &self.edges {
             let arrow = match e.kind {
-                EdgeKind::Fails | EdgeKind::Undeliverable => "-.->",
+                EdgeKind::Fails | EdgeKind::Undeliverable | EdgeKind::Redrives => "-.->",
+                EdgeKind::Triggers => "==>",
                 _ => "-->",
             };
             match &e.label {
@@ -68,6 +74,22 @@ impl Graph {
                 "allEvents",
                 NodeKind::AllEvents,
                 "fill:#d3f9d8,stroke:#2b8a3e",
+            ),
+            ("http", NodeKind::HttpRoute, "fill:#ffd8a8,stroke:#d9480f"),
+            (
+                "schedule",
+                NodeKind::Schedule,
+                "fill:#c5f6fa,stroke:#0b7285",
+            ),
+            (
+                "sourceQueue",
+                NodeKind::SourceQueue,
+                "fill:#e7f5ff,stroke:#1864ab",
+            ),
+            (
+                "buffer",
+                NodeKind::BufferQueue,
+                "fill:#e6fcf5,stroke:#087f5b",
             ),
         ];
         for (class, kind, style) in classes {

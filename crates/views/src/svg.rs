@@ -12,7 +12,7 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use crate::flow::{EdgeKind, Graph, NodeKind};
+use crate::graph::{EdgeKind, Graph, NodeKind};
 
 /// The layout library failed on this graph.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +50,10 @@ impl Graph {
                     NodeKind::Rule => ("#f3f0ff", 6),
                     NodeKind::FailureQueue => ("#ffe3e3", 10),
                     NodeKind::Resource => ("#fff9db", 10),
+                    NodeKind::HttpRoute => ("#ffd8a8", 0),
+                    NodeKind::Schedule => ("#c5f6fa", 6),
+                    NodeKind::SourceQueue => ("#e7f5ff", 10),
+                    NodeKind::BufferQueue => ("#e6fcf5", 10),
                 };
                 let label = match n.kind {
                     NodeKind::FailureQueue => {
@@ -73,7 +77,10 @@ impl Graph {
                 let (Some(from), Some(to)) = (handles.get(&e.from), handles.get(&e.to)) else {
                     continue;
                 };
-                let dashed = matches!(e.kind, EdgeKind::Fails | EdgeKind::Undeliverable);
+                let dashed = matches!(
+                    e.kind,
+                    EdgeKind::Fails | EdgeKind::Undeliverable | EdgeKind::Redrives
+                );
                 let arrow = Arrow::new(
                     LineEndKind::None,
                     LineEndKind::Arrow,

@@ -1,10 +1,14 @@
 //! `eventrail lint`: the catalog, the declarations, the template and the samples checked
 //! together. Each finding names the file and the rule, event or function it is about.
 //! Deliberate exceptions are declared in the workspace's `Cargo.toml`
-//! (`[[workspace.metadata.eventrail.lint.allow]]`: finding, subject, reason).
+//! (`[[workspace.metadata.eventrail.lint.allow]]`: finding, subject, reason). Most findings
+//! are errors; a few are warnings (a shape that works but is likely not meant, such as a
+//! buffered consumer without a concurrency cap), which leave the report clean.
+
+mod finding;
+mod triggers;
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
 use eventrail_generate::Generate;
@@ -14,111 +18,7 @@ use crate::compat::{Baseline, CompatError, EventChanges, compatibility};
 use eventrail_model::System;
 use eventrail_model::schema::Lookup;
 
-/// The kinds of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FindingKind {
-    /// An event a function declares it emits reaches no rule.
-    EmittedEventUnrouted,
-    /// A rule no catalog event can match (by its source, detail-type and schema).
-    RuleMatchesNothing,
-    /// A function consumes an event no function emits.
-    ConsumedEventNeverEmitted,
-    /// A catalog event no function emits.
-    CatalogEventNeverEmitted,
-    /// A sample that fails its event's schema (or names no catalog event).
-    SampleInvalid,
-    /// A rule's content filter tests a field the event's schema does not have.
-    FilterUnknownField,
-    /// Two rules of one function can match the same event (it would run twice).
-    OverlappingRules,
-    /// A declaration names an event the catalog does not have.
-    UnknownEvent,
-    /// A rule's pattern is not a valid EventBridge pattern.
-    InvalidPattern,
-    /// A generated file (the template's generated part, the routing index, the embedded
-    /// graph in the docs) is not what the declarations give.
-    GeneratedStale,
-    /// A consumer declares a version of an event that is not the catalog's.
-    ConsumerVersionMismatch,
-    /// A breaking schema change against the baseline, without a version bump.
-    BreakingChangeWithoutVersionBump,
-    /// A declared exception that matches no finding, or has no reason.
-    InvalidException,
-}
-
-impl FindingKind {
-    /// Every kind.
-    pub const ALL: [FindingKind; 13] = [
-        FindingKind::EmittedEventUnrouted,
-        FindingKind::RuleMatchesNothing,
-        FindingKind::ConsumedEventNeverEmitted,
-        FindingKind::CatalogEventNeverEmitted,
-        FindingKind::SampleInvalid,
-        FindingKind::FilterUnknownField,
-        FindingKind::OverlappingRules,
-        FindingKind::UnknownEvent,
-        FindingKind::InvalidPattern,
-        FindingKind::GeneratedStale,
-        FindingKind::ConsumerVersionMismatch,
-        FindingKind::BreakingChangeWithoutVersionBump,
-        FindingKind::InvalidException,
-    ];
-
-    /// The kebab-case name (what exceptions name).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::EmittedEventUnrouted => "emitted-event-unrouted",
-            FindingKind::RuleMatchesNothing => "rule-matches-nothing",
-            FindingKind::ConsumedEventNeverEmitted => "consumed-event-never-emitted",
-            FindingKind::CatalogEventNeverEmitted => "catalog-event-never-emitted",
-            FindingKind::SampleInvalid => "sample-invalid",
-            FindingKind::FilterUnknownField => "filter-unknown-field",
-            FindingKind::OverlappingRules => "overlapping-rules",
-            FindingKind::UnknownEvent => "unknown-event",
-            FindingKind::InvalidPattern => "invalid-pattern",
-            FindingKind::GeneratedStale => "generated-stale",
-            FindingKind::ConsumerVersionMismatch => "consumer-version-mismatch",
-            FindingKind::BreakingChangeWithoutVersionBump => "breaking-change-without-version-bump",
-            FindingKind::InvalidException => "invalid-exception",
-        }
-    }
-}
-
-impl fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Its kind.
-    pub kind: FindingKind,
-    /// The file to change, relative to the project root.
-    pub file: String,
-    /// What it is about (what an exception names): the rule id, the event, the function,
-    /// the sample or the file, depending on the kind.
-    pub subject: String,
-    /// The rule concerned, if any (its logical id).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// The event concerned, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-    /// The function concerned, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} [{}]", self.file, self.message, self.kind)
-    }
-}
+pub use finding::{Finding, FindingKind, Severity};
 
 /// A finding a declared exception covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,9 +42,18 @@ pub struct Report {
 }
 
 impl Report {
-    /// No findings.
+    /// No finding but warnings.
     pub fn is_clean(&self) -> bool {
-        self.findings.is_empty()
+        self.findings
+            .iter()
+            .all(|f| f.severity == Severity::Warning)
+    }
+
+    /// The warnings among the findings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
     }
 
     /// The kinds found, each once.
@@ -184,6 +93,7 @@ impl Lint<'_> {
     ) {
         self.findings.push(Finding {
             kind,
+            severity: kind.severity(),
             file,
             subject: subject.to_owned(),
             rule: rule.map(str::to_owned),
@@ -547,7 +457,10 @@ impl Lint<'_> {
                 let explained = self.findings.iter().any(|f| {
                     matches!(
                         f.kind,
-                        FindingKind::UnknownEvent | FindingKind::InvalidPattern
+                        FindingKind::UnknownEvent
+                            | FindingKind::InvalidPattern
+                            | FindingKind::QueueNotInTemplate
+                            | FindingKind::HttpRouteConflict
                     )
                 });
                 if !explained {
@@ -639,6 +552,7 @@ pub fn lint(system: &System, baseline: Option<&Baseline>) -> Result<Report, Lint
     lint.unknown_fields();
     lint.overlapping();
     lint.versions();
+    lint.findings.extend(triggers::trigger_findings(system));
     lint.generated();
     let compatibility = match baseline {
         Some(baseline) => {
@@ -682,6 +596,7 @@ pub fn lint(system: &System, baseline: Option<&Baseline>) -> Result<Report, Lint
         if let Some(problem) = problem {
             findings.push(Finding {
                 kind: FindingKind::InvalidException,
+                severity: FindingKind::InvalidException.severity(),
                 file: "Cargo.toml".to_owned(),
                 subject: format!("{}:{}", x.finding, x.subject),
                 rule: None,
