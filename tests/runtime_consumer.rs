@@ -9,11 +9,11 @@ use serde_json::Value;
 
 /// Records what would go to EventBridge; fails entries whose detail-type is in `reject`.
 #[derive(Default)]
-struct FakeBus {
-    sent: Mutex<Vec<OutgoingEvent>>,
-    reject: Vec<&'static str>,
+pub(crate) struct FakeBus {
+    pub(crate) sent: Mutex<Vec<OutgoingEvent>>,
+    pub(crate) reject: Vec<&'static str>,
     /// The error code for rejected entries (`MalformedDetail` when empty).
-    code: &'static str,
+    pub(crate) code: &'static str,
 }
 
 impl PutEventsApi for &FakeBus {
@@ -49,9 +49,9 @@ impl PutEventsApi for &FakeBus {
 }
 
 #[derive(Default)]
-struct FakeDeadLetters {
-    letters: Mutex<Vec<DeadLetter>>,
-    broken: bool,
+pub(crate) struct FakeDeadLetters {
+    pub(crate) letters: Mutex<Vec<DeadLetter>>,
+    pub(crate) broken: bool,
 }
 
 impl DeadLetterSink for &FakeDeadLetters {
@@ -67,13 +67,13 @@ impl DeadLetterSink for &FakeDeadLetters {
     }
 }
 
-fn sample(name: &str) -> Value {
+pub(crate) fn sample(name: &str) -> Value {
     let path = format!("{}/../events/samples/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A tiny inventory-like handler: reserve, or fail retryably on SKU `BOOM`, or call it poison on `POISON`.
-async fn reserve(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerError> {
+pub(crate) async fn reserve(event: Incoming<OrderPlaced>) -> Result<Emitted, HandlerError> {
     let order = event.data.order;
     if order.items.iter().any(|i| i.sku == "BOOM") {
         return Err(HandlerError::retryable("warehouse API timed out"));

@@ -5,21 +5,25 @@ use eventrail_contract::Declaration;
 // The variables the template sets, named once in the contract (the generator writes them).
 pub use eventrail_contract::names::{
     BUS_NAME_VAR, DLQ_URL_VAR, DRY_RUN_VAR, FAILED_EVENTS_BUCKET_VAR, FAILED_EVENTS_PREFIX_VAR,
+    MAX_RECEIVE_COUNT_VAR,
 };
 /// Name Lambda gives the function.
 pub const FUNCTION_NAME_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
-/// A variable the function needs is missing or empty.
+/// A variable the function needs is missing, empty or invalid.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "environment variable {var} is not set: {purpose}. Set it (the SAM template does this when deployed), \
-     or set {DRY_RUN_VAR}=1 to run without AWS and get the results in the response"
+    "environment variable {var} {}: {purpose}. Set it (the SAM template does this when deployed), \
+     or set {DRY_RUN_VAR}=1 to run without AWS and get the results in the response",
+    invalid.as_deref().map_or_else(|| "is not set".to_owned(), |why| format!("is invalid ({why})"))
 )]
 pub struct ConfigError {
     /// The missing variable.
     pub var: &'static str,
     /// What the function needs it for.
     pub purpose: &'static str,
+    /// What is wrong with its value, when it is set.
+    pub invalid: Option<String>,
 }
 
 /// What the runtime kit reads from the environment.
@@ -37,14 +41,19 @@ pub struct RuntimeConfig {
     /// The key prefix of its events in that bucket ([`FAILED_EVENTS_PREFIX_VAR`]); without it,
     /// the prefix of the function's Lambda name.
     pub failed_events_prefix: Option<String>,
+    /// Receives of a record before SQS redrives it to the failure queue (an SQS-fed
+    /// function's `EVENTRAIL_MAX_RECEIVE_COUNT`); `None` for other functions and in dry-run
+    /// mode when unset.
+    pub max_receive_count: Option<u32>,
     /// Do not call AWS; report instead.
     pub dry_run: bool,
 }
 
 impl RuntimeConfig {
     /// Reads the configuration `declaration` calls for from the process environment: the bus
-    /// when the function emits events, the dead-letter queue when a rule subscribes it (a
-    /// directly invoked producer answers its caller instead of dead-lettering).
+    /// when the function emits events, the dead-letter queue when a rule subscribes it or a
+    /// queue feeds it (a producer started by a request, a schedule or a direct invoke answers
+    /// or fails instead of dead-lettering), and the max receive count when a queue feeds it.
     pub fn from_env(declaration: &Declaration) -> Result<Self, ConfigError> {
         Self::from_lookup(declaration, |name| std::env::var(name).ok())
     }
@@ -55,7 +64,8 @@ impl RuntimeConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let emits = declaration.emits_events();
-        let dead_letters = declaration.is_consumer();
+        let sqs_fed = declaration.trigger().is_sqs_fed();
+        let dead_letters = declaration.is_consumer() || sqs_fed;
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -66,7 +76,11 @@ impl RuntimeConfig {
         let require = |var: &'static str, purpose: &'static str| match get(var) {
             Some(value) => Ok(Some(value)),
             None if dry_run => Ok(None),
-            None => Err(ConfigError { var, purpose }),
+            None => Err(ConfigError {
+                var,
+                purpose,
+                invalid: None,
+            }),
         };
         let bus_name = if emits {
             require(BUS_NAME_VAR, "the event bus this function publishes to")?
@@ -78,10 +92,29 @@ impl RuntimeConfig {
         } else {
             None
         };
+        let max_receive_count = if sqs_fed {
+            let purpose = "the receives of a record before SQS redrives it to the failure queue \
+                           (on the last one the function dead-letters it with the reason)";
+            match require(MAX_RECEIVE_COUNT_VAR, purpose)? {
+                Some(text) => {
+                    Some(text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ConfigError {
+                            var: MAX_RECEIVE_COUNT_VAR,
+                            purpose,
+                            invalid: Some(format!("`{text}` is not a whole number of at least 1")),
+                        }
+                    })?)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
         Ok(Self {
             function_name,
             bus_name,
             dead_letter_queue_url,
+            max_receive_count,
             failed_events_bucket: if dead_letters {
                 get(FAILED_EVENTS_BUCKET_VAR)
             } else {
@@ -102,7 +135,11 @@ pub fn require_var(var: &'static str, purpose: &'static str) -> Result<String, C
     std::env::var(var)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .ok_or(ConfigError { var, purpose })
+        .ok_or(ConfigError {
+            var,
+            purpose,
+            invalid: None,
+        })
 }
 
 /// `1` or `true` (any case) switch a flag variable on.
@@ -174,6 +211,45 @@ mod tests {
         let err =
             RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[])).unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
+    }
+
+    fn sqs_fed(delivery: eventrail_contract::Delivery) -> Declaration {
+        Declaration {
+            consumes: vec!["In".into()],
+            delivery,
+            ..Declaration::default()
+        }
+    }
+
+    #[test]
+    fn an_sqs_fed_function_needs_its_dead_letter_queue_and_max_receive_count() {
+        let buffered = sqs_fed(eventrail_contract::Delivery::Queue);
+        let err = RuntimeConfig::from_lookup(&buffered, lookup(&[(DLQ_URL_VAR, "http://q")]))
+            .unwrap_err();
+        assert_eq!(err.var, MAX_RECEIVE_COUNT_VAR);
+        let err = RuntimeConfig::from_lookup(
+            &buffered,
+            lookup(&[(DLQ_URL_VAR, "http://q"), (MAX_RECEIVE_COUNT_VAR, "zero")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is invalid"), "{err}");
+        let cfg = RuntimeConfig::from_lookup(
+            &buffered,
+            lookup(&[(DLQ_URL_VAR, "http://q"), (MAX_RECEIVE_COUNT_VAR, "3")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.max_receive_count, Some(3));
+        let queue = Declaration {
+            queue: Some(eventrail_contract::QueueSource::New),
+            ..Declaration::default()
+        };
+        let err = RuntimeConfig::from_lookup(&queue, lookup(&[(MAX_RECEIVE_COUNT_VAR, "3")]))
+            .unwrap_err();
+        assert_eq!(err.var, DLQ_URL_VAR);
+        let direct = sqs_fed(eventrail_contract::Delivery::Direct);
+        let cfg =
+            RuntimeConfig::from_lookup(&direct, lookup(&[(DLQ_URL_VAR, "http://q")])).unwrap();
+        assert_eq!(cfg.max_receive_count, None);
     }
 
     #[test]

@@ -189,6 +189,18 @@ where
         }
     }
 
+    /// Dead-letters a payload the handler failed on for the last time (an SQS-fed consumer's
+    /// last receive), with the handler's `reason`: the letter has the shape of a poison
+    /// event's, so the failure queue holds the event with why, not a bare message.
+    pub async fn give_up(&self, payload: &[u8], reason: String) -> Result<Outcome, ConsumerError> {
+        match decode_payload(payload) {
+            Ok(value) | Err((_, Some(value))) => {
+                self.dead_letter(Original::Json(value), reason, None).await
+            }
+            Err((_, None)) => self.dead_letter(Original::Raw(payload), reason, None).await,
+        }
+    }
+
     /// [`Consumer::process`] for an invocation that Lambda stops at `deadline` (handed to the
     /// handler as [`Incoming::deadline`]). Publishing is bounded by it, less the time a dead
     /// letter and the answer need, so a slow bus fails the invocation with a retryable error
@@ -225,9 +237,9 @@ where
         tracing::info!("handling event");
         let emitted = match self.handler.handle(incoming).await {
             Ok(emitted) => emitted,
-            Err(HandlerError::Poison(reason)) => {
+            Err(error @ (HandlerError::Poison(_) | HandlerError::Rejected(_))) => {
                 return self
-                    .dead_letter(Original::Json(raw), reason, Some(&cause))
+                    .dead_letter(Original::Json(raw), error.reason(), Some(&cause))
                     .await;
             }
             Err(source) => {

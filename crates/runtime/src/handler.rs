@@ -7,6 +7,7 @@ use eventrail_contract::{Event, Metadata};
 use serde_json::Value;
 
 use crate::cause::{BoxError, Cause};
+use crate::publisher::PublishError;
 
 /// A decoded, validated event handed to a handler.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,22 @@ pub enum HandlerError {
     /// reason (the dead letter's `reason`, read by people: no cause to keep beyond its text).
     #[error("poison event: {0}")]
     Poison(String),
+    /// The input is refused for good, with the HTTP status to answer (an `http` function's
+    /// typed 4xx: 409 for a conflict, 422 for a rule the body breaks). Other kinds treat it as
+    /// [`HandlerError::Poison`], with its text as the reason.
+    #[error("rejected ({}): {}", .0.status, .0.error)]
+    Rejected(Rejection),
+}
+
+/// A refusal an `http` function answers with its own status ([`HandlerError::rejected`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status (a 4xx).
+    pub status: u16,
+    /// What is wrong, for the caller (the answer's `error`): no values it should not see.
+    pub error: String,
+    /// The field at fault (the answer's `field`), when there is one.
+    pub field: Option<String>,
 }
 
 impl HandlerError {
@@ -53,6 +70,58 @@ impl HandlerError {
     /// A poison event, with the reason.
     pub fn poison(reason: impl std::fmt::Display) -> Self {
         Self::Poison(reason.to_string())
+    }
+
+    /// A refusal answered with `status` (an `http` function; a status outside 400..=499 is
+    /// answered as 422) and `error` for the caller; name the field with
+    /// [`HandlerError::on_field`].
+    pub fn rejected(status: u16, error: impl std::fmt::Display) -> Self {
+        let status = if (400..500).contains(&status) {
+            status
+        } else {
+            422
+        };
+        Self::Rejected(Rejection {
+            status,
+            error: error.to_string(),
+            field: None,
+        })
+    }
+
+    /// A [`HandlerError::Rejected`] naming the field at fault; other errors are unchanged.
+    pub fn on_field(self, field: impl Into<String>) -> Self {
+        match self {
+            Self::Rejected(rejection) => Self::Rejected(Rejection {
+                field: Some(field.into()),
+                ..rejection
+            }),
+            other => other,
+        }
+    }
+
+    /// The reason a dead letter carries for this error.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Retryable(cause) => cause.to_string(),
+            Self::Poison(reason) => reason.clone(),
+            Self::Rejected(Rejection { error, field, .. }) => match field {
+                Some(field) => format!("{field}: {error}"),
+                None => error.clone(),
+            },
+        }
+    }
+}
+
+/// An event the handler published through its [`crate::Context`] and that did not go out:
+/// poison when publishing it can never succeed ([`PublishError::is_permanent`]), retryable
+/// otherwise.
+impl From<PublishError> for HandlerError {
+    fn from(error: PublishError) -> Self {
+        if error.is_permanent() {
+            Self::Poison(error.to_string())
+        } else {
+            Self::retryable(error)
+        }
     }
 }
 

@@ -7,7 +7,9 @@
 //!
 //! - [`start`]: the one entry point. The declaration and the handler's signature decide how
 //!   the function is started: a consumer (`async fn(Incoming<E>)`, with an optional [`State`]
-//!   built at init) or a directly invoked function (`async fn(payload, Context)`).
+//!   built at init; behind a buffer queue with `delivery = "queue"`, [`batch`]), a directly
+//!   invoked function (`async fn(payload, Context)`), an HTTP route's ([`http`]), a
+//!   schedule's ([`schedule`]) or a queue's ([`queue`]).
 //! - The consumer ([`Consumer`]) decodes and validates the EventBridge envelope, sends poison
 //!   events to the dead-letter queue at once, returns every other failure as a retryable
 //!   error, and publishes what the handler emits with the flow's metadata (correlation,
@@ -23,31 +25,41 @@
 //!   against the handler's event type.
 
 pub mod aws;
+pub mod batch;
 mod cause;
 pub mod config;
 mod consumer;
+mod context;
 pub mod dead_letter;
 mod decode;
 mod handler;
+pub mod http;
 pub mod idempotency;
+mod init;
 mod lazy;
 pub mod logging;
 pub mod payload;
 pub mod publisher;
+pub mod queue;
+pub mod schedule;
 mod start;
 pub mod testing;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
+pub use batch::{BatchReport, BufferedConsumer, RecordOutcome};
 pub use cause::{BoxError, Cause};
 pub use config::{ConfigError, RuntimeConfig};
 pub use consumer::{Consumer, ConsumerError, EmittedSummary, Outcome};
+pub use context::{Context, Origin};
 pub use decode::without_values;
-pub use handler::{Emitted, Handler, HandlerError, Incoming};
+pub use handler::{Emitted, Handler, HandlerError, Incoming, Rejection};
+pub use http::{HttpEndpoint, HttpRequest, HttpResponse, NoBody};
+pub use init::{Init, LambdaError, State};
 pub use publisher::{PublishError, Publisher};
-pub use start::{
-    Context, Function, Init, LambdaError, StartError, State, kind, run, run_consumer, start,
-};
+pub use queue::{Message, QueueConsumer};
+pub use schedule::Scheduled;
+pub use start::{Function, Serves, StartError, kind, run, run_consumer, start};
 // Read by the operator's tools (`observe`): the dead letter's format and the shared HTTPS
 // client.
 pub use aws::{aws_config, http_client};
@@ -58,7 +70,10 @@ pub use lambda_runtime;
 
 /// What a function's `src/lib.rs` needs: `use eventrail_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::{BoxError, Context, Emitted, HandlerError, Incoming, Init, State};
+    pub use crate::{
+        BoxError, Context, Emitted, HandlerError, HttpRequest, HttpResponse, Incoming, Init,
+        Message, NoBody, Scheduled, State,
+    };
 }
 
 #[doc(hidden)]

@@ -184,6 +184,19 @@ pub enum PublishError {
         /// Event name.
         name: String,
     },
+    /// The function does not declare the event (its `emits`); nothing was sent. A bug in the
+    /// function: add it to `emits` in [package.metadata.eventrail].
+    #[error(
+        "event {detail_type} was not published: this function does not declare it (declared: \
+         {declared}); add it to `emits` in [package.metadata.eventrail] and regenerate the \
+         template with `eventrail infra generate`"
+    )]
+    Undeclared {
+        /// `DetailType`.
+        detail_type: String,
+        /// What the declaration lists.
+        declared: String,
+    },
 }
 
 impl PublishError {
@@ -192,7 +205,7 @@ impl PublishError {
     /// refused for good (access denied, validation). Such an event makes its cause poison.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Self::Serialize { .. } | Self::TooLarge { .. } => true,
+            Self::Serialize { .. } | Self::TooLarge { .. } | Self::Undeclared { .. } => true,
             Self::Rejected { code, .. } => is_permanent(code),
             Self::Transport { permanent, .. } => *permanent,
             Self::NoBus { .. } => false,

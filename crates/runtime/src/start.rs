@@ -6,35 +6,36 @@
 //!
 //! | the handler | the declaration | Lambda hands it |
 //! |---|---|---|
-//! | `async fn(Incoming<E>) -> Result<Emitted, HandlerError>` | `consumes = [...]` | one EventBridge event (rule) |
+//! | `async fn(Incoming<E>) -> Result<Emitted, HandlerError>` | `consumes = [...]` | one EventBridge event (rule), or with `delivery = "queue"` an SQS batch of them |
 //! | `async fn(Incoming<E>, &S) -> Result<Emitted, HandlerError>`, `S:` [`State`] | `consumes = [...]` | the same, with `S` built once at init |
 //! | `async fn(C, Context) -> Result<R, Err>` | `invoke = "direct"` | the caller's payload, decoded as `C`; `R` is the answer |
+//! | `async fn(HttpRequest<C>, Context) -> Result<HttpResponse<R>, HandlerError>` | `http = "POST /path"` | an API Gateway REST proxy event ([`crate::http`]) |
+//! | `async fn(Scheduled, Context) -> Result<(), HandlerError>` | `schedule = "rate(1 day)"` | the schedule's `ScheduledInvocation` ([`crate::schedule`]) |
+//! | `async fn(Message<C>, Context) -> Result<(), HandlerError>` | `queue = "new"` | an SQS batch, one call per record ([`crate::queue`]) |
 //!
 //! Every kind goes through the same steps ([`run`]): logging, the declaration, the
 //! environment it calls for ([`Init`]), then the kind's own service ([`Function::serve`]), each
-//! invocation in one `invocation` span, under `lambda_runtime`'s tracing layer. A new trigger
-//! (an HTTP API, a schedule, queue batches) is one more [`Function`] impl with its input type
-//! and its [`Invoke`]; tracing (a span per invocation, trace context propagation) plugs into
-//! `invocation_span`, the one place every kind makes its span.
+//! invocation in one `invocation` span, under `lambda_runtime`'s tracing layer. Each trigger
+//! is one [`Function`] impl with its input type and the [`Serves`] it answers (the kinds of
+//! HTTP routes, schedules and queues live in their own modules); tracing (a span per
+//! invocation, trace context propagation) plugs into `invocation_span`, the one place every
+//! kind makes its span.
 
-use std::{fmt, future::Future, sync::Arc, time::SystemTime};
+use std::{fmt, future::Future, sync::Arc};
 
-use eventrail_contract::{Declaration, EmbeddedManifest, Event, Invoke};
+use eventrail_contract::{Delivery, EmbeddedManifest, Event, Trigger};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::{Serialize, de::DeserializeOwned};
 use tracing::Instrument;
 
-use crate::cause::{BoxError, Cause};
-use crate::config::{ConfigError, RuntimeConfig};
+use crate::batch::serve_buffered;
+use crate::cause::Cause;
+use crate::config::ConfigError;
 use crate::consumer::{Consumer, ConsumerError};
-use crate::dead_letter::SqsDeadLetterQueue;
+use crate::context::{Context, Origin};
 use crate::handler::{Emitted, Handler, HandlerError, Incoming};
-use crate::lazy::LazyClient;
+use crate::init::{Init, LambdaError, State, invocation_span};
 use crate::payload::{RawPayloadLayer, RawPayloads};
-use crate::publisher::{EventBridgePutEvents, Publisher};
-
-/// The error a function's `main` returns.
-pub type LambdaError = lambda_runtime::Error;
 
 /// Why a function could not start; logged, then returned to Lambda as the init error.
 #[derive(Debug, thiserror::Error)]
@@ -45,15 +46,12 @@ pub enum StartError {
     /// A variable the declaration calls for is missing.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The handler's kind and the declaration's `invoke` disagree.
-    #[error(
-        "{package}: the declaration says invoke = \"{declared}\" but the handler is {handler}; \
-         {fix}"
-    )]
+    /// The handler's kind and the declaration's trigger disagree.
+    #[error("{package}: the declaration says {declared} but the handler is {handler}; {fix}")]
     Kind {
         /// The package.
         package: String,
-        /// The declaration's `invoke`.
+        /// What the declaration says starts the function (`invoke = "direct"`, `http = ...`).
         declared: &'static str,
         /// What the handler's signature makes it.
         handler: &'static str,
@@ -68,129 +66,6 @@ pub enum StartError {
     Runtime(#[source] std::io::Error),
 }
 
-/// What a function has at init: its declaration and the environment it calls for. [`State`]
-/// builds from it.
-#[derive(Debug, Clone)]
-pub struct Init {
-    declaration: Declaration,
-    config: RuntimeConfig,
-}
-
-impl Init {
-    /// Reads the environment `declaration` calls for.
-    pub fn from_env(declaration: Declaration) -> Result<Self, ConfigError> {
-        let config = RuntimeConfig::from_env(&declaration)?;
-        Ok(Self {
-            declaration,
-            config,
-        })
-    }
-
-    /// The function's declaration.
-    pub fn declaration(&self) -> &Declaration {
-        &self.declaration
-    }
-
-    /// The environment read for it.
-    pub fn config(&self) -> &RuntimeConfig {
-        &self.config
-    }
-
-    /// True in dry-run mode: nothing is sent to AWS.
-    pub fn dry_run(&self) -> bool {
-        self.config.dry_run
-    }
-
-    /// The AWS configuration, loaded once for the process ([`crate::aws_config`]); `None` in
-    /// dry-run mode.
-    pub async fn sdk(&self) -> Option<aws_config::SdkConfig> {
-        if self.config.dry_run {
-            None
-        } else {
-            Some(crate::aws::aws_config().await)
-        }
-    }
-
-    /// The publisher on the function's bus; `None` in dry-run mode or when it emits nothing.
-    pub async fn publisher(&self) -> Option<Publisher<EventBridgePutEvents>> {
-        let bus = self.config.bus_name.as_ref()?;
-        let sdk = self.sdk().await?;
-        Some(Publisher::new(
-            EventBridgePutEvents(aws_sdk_eventbridge::Client::new(&sdk)),
-            bus.clone(),
-        ))
-    }
-
-    /// The dead-letter queue (and failed-events store) of a consumer; `None` in dry-run mode
-    /// or without one. Its clients are built on the first poison event (the S3 one on the
-    /// first letter too large for a message), once, not at init: a rare path should not cost
-    /// every cold start.
-    async fn dead_letters(&self) -> Option<SqsDeadLetterQueue> {
-        let url = self.config.dead_letter_queue_url.as_ref()?;
-        let sdk = self.sdk().await?;
-        let sqs = LazyClient::new(crate::dead_letter::SQS_CLIENT, {
-            let sdk = sdk.clone();
-            move || aws_sdk_sqs::Client::new(&sdk)
-        });
-        let queue = SqsDeadLetterQueue::with_lazy_client(sqs, url.clone());
-        Some(match &self.config.failed_events_bucket {
-            Some(bucket) => {
-                let s3 = LazyClient::new(crate::dead_letter::S3_CLIENT, move || s3_client(&sdk));
-                queue
-                    .with_lazy_event_store(s3, bucket.clone())
-                    .with_event_key_prefix(self.config.failed_events_prefix.clone())
-            }
-            None => queue,
-        })
-    }
-}
-
-/// What a handler needs beyond its event (a client, a store), built once at init from
-/// [`Init`] and lent to every invocation: the handler's second argument, `&S`.
-pub trait State: Sized + Send + Sync + 'static {
-    /// Builds the state; an error stops the function at init, with it.
-    fn init(init: &Init) -> impl Future<Output = Result<Self, BoxError>>;
-}
-
-/// What a directly invoked handler gets beside the payload: the publisher on the function's
-/// bus and when Lambda stops the invocation.
-#[derive(Debug, Clone)]
-pub struct Context {
-    publisher: Arc<Option<Publisher<EventBridgePutEvents>>>,
-    deadline: Option<SystemTime>,
-    request_id: String,
-}
-
-impl Context {
-    /// A context: `publisher` is `None` in dry-run mode, `deadline` outside Lambda (tests).
-    pub fn new(
-        publisher: Option<Publisher<EventBridgePutEvents>>,
-        deadline: Option<SystemTime>,
-    ) -> Self {
-        Self {
-            publisher: Arc::new(publisher),
-            deadline,
-            request_id: String::new(),
-        }
-    }
-
-    /// The publisher on the function's bus; `None` in dry-run mode.
-    pub fn publisher(&self) -> Option<&Publisher<EventBridgePutEvents>> {
-        self.publisher.as_ref().as_ref()
-    }
-
-    /// When Lambda stops this invocation (`None` outside Lambda): end publishing before it, so
-    /// the caller gets an error rather than a timeout.
-    pub fn deadline(&self) -> Option<SystemTime> {
-        self.deadline
-    }
-
-    /// Lambda's request id (empty outside Lambda).
-    pub fn request_id(&self) -> &str {
-        &self.request_id
-    }
-}
-
 /// The kinds of [`Function`]: which signature a handler has. Named only in bounds.
 pub mod kind {
     use std::marker::PhantomData;
@@ -201,16 +76,86 @@ pub mod kind {
     pub struct OnEventWith<E, S>(PhantomData<fn() -> (E, S)>);
     /// `async fn(C, Context)`: a directly invoked function answering its caller.
     pub struct OnCommand<C, R, Err>(PhantomData<Signature<C, R, Err>>);
+    /// `async fn(HttpRequest<C>, Context)`: an HTTP route's function.
+    pub struct OnHttp<C, R>(PhantomData<fn(C) -> R>);
+    /// `async fn(Scheduled, Context)`: a scheduled function.
+    pub struct OnSchedule(PhantomData<fn()>);
+    /// `async fn(Message<C>, Context)`: a queue's function.
+    pub struct OnMessage<C>(PhantomData<fn(C)>);
 
     /// What `OnCommand` stands for: payload in, answer or error out.
     type Signature<C, R, Err> = fn(C) -> Result<R, Err>;
 }
 
+/// What starts a function, as a handler's kind serves it and a declaration says it
+/// ([`Trigger`], without its details).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// A rule on the bus (`consumes`), delivered directly or through a buffer queue.
+    Rule,
+    /// A direct invoke (`invoke = "direct"`).
+    Direct,
+    /// An HTTP route (`http`).
+    Http,
+    /// A schedule (`schedule`).
+    Schedule,
+    /// An SQS queue (`queue`).
+    Queue,
+}
+
+impl Serves {
+    /// What `trigger` is.
+    pub fn of(trigger: &Trigger) -> Self {
+        match trigger {
+            Trigger::Rule { .. } => Self::Rule,
+            Trigger::Direct => Self::Direct,
+            Trigger::Http(_) => Self::Http,
+            Trigger::Schedule(_) => Self::Schedule,
+            Trigger::Queue(_) => Self::Queue,
+        }
+    }
+
+    /// How a declaration says it.
+    fn declared(self) -> &'static str {
+        match self {
+            Self::Rule => "`consumes = [...]` (a rule)",
+            Self::Direct => "`invoke = \"direct\"`",
+            Self::Http => "`http = ...`",
+            Self::Schedule => "`schedule = ...`",
+            Self::Queue => "`queue = ...`",
+        }
+    }
+
+    /// The handler a declaration of this kind needs.
+    fn fix(self) -> &'static str {
+        match self {
+            Self::Rule => {
+                "a consumer's handler takes an Incoming<E>; a producer declares `invoke = \"direct\"`, \
+                 `http`, `schedule` or `queue`"
+            }
+            Self::Direct => {
+                "a directly invoked handler takes (payload, eventrail_runtime::Context)"
+            }
+            Self::Http => {
+                "an HTTP function's handler takes (HttpRequest<C>, Context) and returns \
+                 Result<HttpResponse<R>, HandlerError>"
+            }
+            Self::Schedule => {
+                "a scheduled function's handler takes (Scheduled, Context) and returns \
+                 Result<(), HandlerError>"
+            }
+            Self::Queue => {
+                "a queue's handler takes (Message<C>, Context) and returns Result<(), HandlerError>"
+            }
+        }
+    }
+}
+
 /// A handler [`start`] can run; implemented for the signatures of the module's table (the
 /// `Kind` parameter tells them apart), not to be implemented by hand.
 pub trait Function<Kind>: Sized + Send + Sync + 'static {
-    /// The `invoke` of a declaration this kind serves.
-    const INVOKE: Invoke;
+    /// The trigger a declaration of this kind has.
+    const SERVES: Serves;
     /// What a handler of this kind is, for the error when the declaration disagrees.
     const DESCRIPTION: &'static str;
     /// Serves invocations until the runtime stops.
@@ -223,11 +168,11 @@ where
     F: Fn(Incoming<E>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Emitted, HandlerError>> + Send,
 {
-    const INVOKE: Invoke = Invoke::Rule;
+    const SERVES: Serves = Serves::Rule;
     const DESCRIPTION: &'static str = "a consumer (it takes an Incoming event)";
 
     fn serve(self, init: Init) -> impl Future<Output = Result<(), LambdaError>> {
-        serve_events(self, init)
+        serve_consumer(self, init)
     }
 }
 
@@ -238,7 +183,7 @@ where
     F: Fn(Incoming<E>, &'static S) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Emitted, HandlerError>> + Send,
 {
-    const INVOKE: Invoke = Invoke::Rule;
+    const SERVES: Serves = Serves::Rule;
     const DESCRIPTION: &'static str = "a consumer (it takes an Incoming event)";
 
     async fn serve(self, init: Init) -> Result<(), LambdaError> {
@@ -248,7 +193,7 @@ where
             .inspect_err(|e| tracing::error!(error = %e, "init error"))?;
         // Built once and kept until the process ends: every invocation borrows it.
         let state: &'static S = Box::leak(Box::new(state));
-        serve_events(move |event: Incoming<E>| self(event, state), init).await
+        serve_consumer(move |event: Incoming<E>| self(event, state), init).await
     }
 }
 
@@ -260,19 +205,24 @@ where
     F: Fn(C, Context) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<R, Err>> + Send,
 {
-    const INVOKE: Invoke = Invoke::Direct;
+    const SERVES: Serves = Serves::Direct;
     const DESCRIPTION: &'static str = "directly invoked (it takes a payload and a Context)";
 
     async fn serve(self, init: Init) -> Result<(), LambdaError> {
         let publisher = Arc::new(init.publisher().await);
         let handler = Arc::new(self);
+        let emits: Arc<[String]> = init.declaration.emits.clone().into();
+        let package = init.package.clone();
         let service = service_fn(move |event: LambdaEvent<C>| {
             let handler = Arc::clone(&handler);
-            let context = Context {
-                publisher: Arc::clone(&publisher),
-                deadline: Some(event.context.deadline()),
-                request_id: event.context.request_id.clone(),
-            };
+            let request_id = event.context.request_id.clone();
+            let context = Context::shared(
+                Arc::clone(&publisher),
+                Some(event.context.deadline()),
+                request_id.clone(),
+            )
+            .with_origin(Origin::request(&package, &request_id))
+            .with_declared_emits(Arc::clone(&emits));
             let span = invocation_span(&event.context);
             // Boxed, as the consumer's processing is: the handler's future nested in the
             // runtime's would otherwise overflow the compiler's layout depth in release builds.
@@ -311,22 +261,13 @@ pub async fn run<K, F: Function<K>>(
     manifest: EmbeddedManifest,
 ) -> Result<(), LambdaError> {
     let init = initialise(manifest)?;
-    if init.declaration.invoke != F::INVOKE {
-        let (declared, fix) = match init.declaration.invoke {
-            Invoke::Direct => (
-                "direct",
-                "a directly invoked handler takes (payload, eventrail_runtime::Context)",
-            ),
-            Invoke::Rule => (
-                "rule",
-                "a consumer's handler takes an Incoming<E>; a producer declares invoke = \"direct\"",
-            ),
-        };
+    let declared = Serves::of(&init.declaration.trigger());
+    if declared != F::SERVES {
         let error = StartError::Kind {
             package: manifest.package.to_owned(),
-            declared,
+            declared: declared.declared(),
             handler: F::DESCRIPTION,
-            fix,
+            fix: declared.fix(),
         };
         tracing::error!(error = %error, "declaration error");
         return Err(error.into());
@@ -344,17 +285,27 @@ fn initialise(manifest: EmbeddedManifest) -> Result<Init, StartError> {
         .declaration()
         .inspect_err(|e| tracing::error!(error = %e, "declaration error"))?;
     let init = Init::from_env(declaration)
-        .inspect_err(|e| tracing::error!(error = %e, "configuration error"))?;
+        .inspect_err(|e| tracing::error!(error = %e, "configuration error"))?
+        .with_package(manifest.package);
     if init.dry_run() {
         tracing::info!("dry-run mode: nothing is sent to AWS");
     }
     Ok(init)
 }
 
-/// The span every invocation runs in, whatever its kind: where tracing attaches the trace
-/// context it propagates.
-pub(crate) fn invocation_span(context: &lambda_runtime::Context) -> tracing::Span {
-    tracing::info_span!("invocation", request_id = %context.request_id)
+/// Serves a consumer as its declaration delivers to it: one EventBridge event per invocation
+/// (a rule's async invoke), or SQS batches of them (`delivery = "queue"`).
+async fn serve_consumer<E, H>(handler: H, init: Init) -> Result<(), LambdaError>
+where
+    E: Event,
+    H: Handler<E> + 'static,
+{
+    match init.declaration.trigger() {
+        Trigger::Rule {
+            delivery: Delivery::Queue,
+        } => serve_buffered(handler, init).await,
+        _ => serve_events(handler, init).await,
+    }
 }
 
 /// Serves EventBridge events through `handler`: the consumer over every invocation's
@@ -369,6 +320,7 @@ where
     let Init {
         declaration,
         config,
+        ..
     } = init;
     let consumer = Arc::new(
         Consumer::new(handler, publisher, dead_letters, config.function_name)
@@ -415,15 +367,5 @@ where
     H: Handler<E> + 'static,
 {
     let init = initialise(manifest)?;
-    serve_events(handler, init).await
-}
-
-/// An S3 client for the failed-events bucket. Path-style addressing when an endpoint is set
-/// (LocalStack), as virtual-hosted bucket names need DNS the local stack does not serve.
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let mut config = aws_sdk_s3::config::Builder::from(sdk);
-    if sdk.endpoint_url().is_some() {
-        config = config.force_path_style(true);
-    }
-    aws_sdk_s3::Client::from_conf(config.build())
+    serve_consumer(handler, init).await
 }
