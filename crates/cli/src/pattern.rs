@@ -1,4 +1,5 @@
-//! `eventrail pattern`: test one pattern against one event, or run a conformance corpus.
+//! `eventrail pattern`: test one pattern against one event, explain why it matches or
+//! not, or run a conformance corpus.
 
 use std::collections::HashMap;
 use std::fs;
@@ -21,6 +22,11 @@ pub enum PatternCommand {
     /// Print `match` (exit 0) or `no match` (exit 1); exit 2 with the reason on stderr
     /// when the pattern or the event is invalid.
     Test(TestArgs),
+    /// Say why the pattern matches the event (each field's value and the condition it
+    /// meets) or why not (per alternative, the first field and operator that failed, e.g.
+    /// `detail.total_cents: 4000 is not > 100000`); exit 0 on a match, 1 on no match, 2
+    /// with the reason on stderr when the pattern or the event is invalid.
+    Explain(TestArgs),
     /// Run a JSONL corpus of {"name", "expect": "match"|"no_match"|"invalid", "pattern",
     /// "event"} cases; print each failure and a final `N passed, M failed` line; exit 0
     /// only when nothing failed. `--exceptions` names cases whose expected outcome
@@ -28,7 +34,7 @@ pub enum PatternCommand {
     Conformance(ConformanceArgs),
 }
 
-/// Arguments of `eventrail pattern test`.
+/// Arguments of `eventrail pattern test` and `eventrail pattern explain`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// The event pattern: JSON text, or @path to a file holding it.
@@ -96,6 +102,7 @@ fn read_exceptions(path: &std::path::Path) -> Result<HashMap<String, Exception>>
 pub fn run(command: PatternCommand) -> Result<ExitCode> {
     match command {
         PatternCommand::Test(args) => Ok(test(&args)),
+        PatternCommand::Explain(args) => Ok(explain(&args)),
         PatternCommand::Conformance(args) => conformance(&args),
     }
 }
@@ -118,6 +125,12 @@ fn test(args: &TestArgs) -> ExitCode {
 }
 
 fn test_outcome(args: &TestArgs) -> Result<bool> {
+    let (pattern, event_text) = read_pattern_and_event(args)?;
+    verdict(&pattern, &event_text).context("invalid --event")
+}
+
+/// The pattern, and the event's text once checked to be a JSON object.
+fn read_pattern_and_event(args: &TestArgs) -> Result<(Pattern, String)> {
     let pattern_text = inline_or_file(&args.pattern).context("reading --pattern")?;
     let event_text = inline_or_file(&args.event).context("reading --event")?;
     let pattern = Pattern::parse(&pattern_text).context("invalid --pattern")?;
@@ -126,7 +139,31 @@ fn test_outcome(args: &TestArgs) -> Result<bool> {
         event.is_object(),
         "invalid --event: an event must be a JSON object"
     );
-    verdict(&pattern, &event_text).context("invalid --event")
+    Ok((pattern, event_text))
+}
+
+/// `eventrail pattern explain`: the explanation on stdout, the verdict in the exit code
+/// (as `pattern test`'s). It reads the event's text as `verdict` does.
+fn explain(args: &TestArgs) -> ExitCode {
+    let explained = read_pattern_and_event(args).and_then(|(pattern, event_text)| {
+        pattern
+            .explain_json(event_text.as_bytes())
+            .context("invalid --event")
+    });
+    match explained {
+        Ok(explanation) => {
+            print!("{explanation}");
+            if explanation.matched() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(INVALID_INPUT)
+        }
+    }
 }
 
 /// The verdict of `pattern` on an event given as JSON text: the engine's one reading of

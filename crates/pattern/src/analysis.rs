@@ -53,7 +53,7 @@ pub struct FieldTest {
 
 /// One condition of a match list (an exact value, `prefix`, `numeric`, `anything-but`, ...).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Condition(Matcher);
+pub struct Condition(pub(crate) Matcher);
 
 /// What a schema says a leaf field may hold; a field may allow several (`["string", "null"]`).
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,8 @@
 //! sorted field paths so that matching cost follows the event's size, not the rule count.
 //! [`Pattern::alternatives`] looks inside a pattern without an event (see [`Alternative`]):
 //! what each alternative tests, whether a schema's values can satisfy it, a short form.
+//! [`Pattern::explain`] and [`Pattern::explain_json`] say why a pattern matched an event,
+//! or the first field and operator that failed (see [`Explanation`]).
 //!
 //! # Limits
 //!
@@ -70,6 +72,12 @@ mod analysis;
 mod pattern;
 mod reference;
 
+// Why a pattern matched an event or did not: the typed explanation, its search over the
+// event's leaves, its words.
+mod explain;
+mod explain_search;
+mod explain_words;
+
 // Shared: the texts-by-length table of the indexes, errors, ids, numbers as written,
 // event leaf values.
 mod affix_table;
@@ -80,5 +88,10 @@ mod value;
 
 pub use analysis::{Alternative, Condition, Domain, FieldTest};
 pub use error::{EventError, PatternError};
+pub use explain::{
+    AlternativeExplanation, AlternativeOutcome, Explanation, FailureReason, FieldFailure,
+    FieldMatch,
+};
+pub use explain_words::EventValue;
 pub use machine::{DEFAULT_STEP_LIMIT, RuleMachine};
 pub use pattern::Pattern;

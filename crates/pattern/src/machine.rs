@@ -189,7 +189,7 @@ impl<R> RuleMachine<R> {
         crate::scan::scan(&self.paths, event).map(|mut flat| self.run(&mut flat))
     }
 
-    #[cfg(test)]
+    /// The paths the machine's rules name (the explanation reads events through it).
     pub(crate) fn path_index(&self) -> &PathIndex {
         &self.paths
     }

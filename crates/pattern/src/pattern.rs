@@ -8,6 +8,7 @@ use crate::error::{EventError, PatternError};
 use crate::machine::RuleMachine;
 use crate::numbers::number_spellings;
 use crate::parse::{SubRule, parse_pattern, parse_pattern_with};
+use crate::paths::PathIndex;
 use crate::reference;
 
 /// A validated, compiled EventBridge event pattern.
@@ -86,6 +87,11 @@ impl Pattern {
 
     pub(crate) fn sub_rules(&self) -> &[SubRule] {
         &self.alternatives
+    }
+
+    /// The paths the pattern names, as its machine reads events by them.
+    pub(crate) fn path_index(&self) -> &PathIndex {
+        self.machine.path_index()
     }
 }
 

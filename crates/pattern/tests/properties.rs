@@ -1,6 +1,6 @@
 //! Property tests: no panic and no hang on arbitrary input, and the compiled machine
-//! agrees with a direct evaluator, with byte-level matching, and with itself when many
-//! rules share one machine.
+//! agrees with a direct evaluator, with byte-level matching, with the explanation's
+//! verdict, and with itself when many rules share one machine.
 
 use eventrail_pattern::{Pattern, RuleMachine};
 use proptest::prelude::*;
@@ -101,6 +101,7 @@ proptest! {
         if let Ok(p) = Pattern::from_value(&pattern) {
             let _ = p.matches(&event);
             let _ = p.matches_json(event.to_string().as_bytes());
+            let _ = p.explain(&event);
         }
         let _ = Pattern::parse(&pattern.to_string());
     }
@@ -118,6 +119,18 @@ proptest! {
             let by_machine = p.matches(&event);
             prop_assert_eq!(by_machine, p.matches_reference(&event));
             prop_assert_eq!(by_machine, p.matches_json(event.to_string().as_bytes()).unwrap());
+        }
+    }
+
+    #[test]
+    fn explanation_agrees_with_the_machine(pattern in pattern(), event in event()) {
+        if let Ok(p) = Pattern::from_value(&pattern) {
+            prop_assert_eq!(p.explain(&event).unwrap().matched(), p.matches(&event));
+            let text = event.to_string();
+            prop_assert_eq!(
+                p.explain_json(text.as_bytes()).unwrap().matched(),
+                p.matches_json(text.as_bytes()).unwrap()
+            );
         }
     }
 
