@@ -417,6 +417,20 @@ fn every_trigger_is_a_node_with_its_edge_to_the_function() {
         Some("batch 10, max 2")
     );
     assert!(!g.has_edge("rule_MailerInvoiced", "fn_mailer"));
+    // The queues' redrive to the function's failure queue, after the receives they allow;
+    // the schedule's undeliverable firings to the scheduled function's failure queue.
+    for (queue, failure) in [
+        ("q_MailerBufferQueue", "q_MailerFailureQueue"),
+        ("q_IntakeSourceQueue", "q_IntakeFailureQueue"),
+    ] {
+        assert_eq!(edge_label(&g, queue, failure), Some("after 3 receives"));
+    }
+    assert_eq!(
+        edge_label(&g, "sched_tally", "q_TallyFailureQueue"),
+        Some("undeliverable")
+    );
+    assert!(g.has_edge("rule_MailerInvoiced", "q_MailerDeliveryDlq"));
+    assert!(g.has_edge("fn_mailer", "q_MailerFailureQueue"));
     for (from, kind) in [
         ("http_POST__checkout", EdgeKind::Triggers),
         ("sched_tally", EdgeKind::Triggers),

@@ -256,11 +256,14 @@ impl Builder<'_> {
         if let Some((id, kind, label, node_group)) = source {
             self.node(id.clone(), kind, label, node_group);
             self.edge(
-                id,
+                id.clone(),
                 fn_id.to_owned(),
                 EdgeKind::Triggers,
                 self.feed_label(name),
             );
+            if kind == NodeKind::Schedule {
+                self.schedule_dead_letter(name, id, group.clone());
+            }
         }
         let Some(queue) = trigger.queue() else {
             return;
@@ -286,6 +289,38 @@ impl Builder<'_> {
                 q,
                 EdgeKind::Redrives,
                 Some(format!("after {} receives", queue.max_receive_count)),
+            );
+        }
+    }
+
+    /// A schedule's dead-letter queue (the firings Scheduler could not deliver), as the
+    /// template has it.
+    fn schedule_dead_letter(&mut self, name: &str, schedule: String, group: Option<String>) {
+        let system = self.system;
+        let Some(f) = system.app.function(name) else {
+            return;
+        };
+        let id = f.logical_id();
+        let dead_letter = system
+            .template
+            .schedules()
+            .iter()
+            .find(|s| s.function == id)
+            .and_then(|s| s.dead_letter.clone())
+            .filter(|q| system.template.queue(q).is_some());
+        if let Some(queue) = dead_letter {
+            let q = queue_node(&queue);
+            self.node(
+                q.clone(),
+                NodeKind::FailureQueue,
+                "failure queue".to_owned(),
+                group,
+            );
+            self.edge(
+                schedule,
+                q,
+                EdgeKind::Undeliverable,
+                Some("undeliverable".to_owned()),
             );
         }
     }
