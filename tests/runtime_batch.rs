@@ -403,3 +403,36 @@ fn the_report_answers_only_failed_records() {
         json!({"batchItemFailures": [{"itemIdentifier": "b"}]})
     );
 }
+
+/// The testing helpers a scaffolded function's tests use build a batch the kit takes.
+#[tokio::test]
+async fn the_testing_helpers_build_a_batch_the_consumer_takes() {
+    use eventrail_runtime::testing::{sqs_batch, sqs_record};
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let good = order_placed(1, "SKU-TEA-001").to_string();
+    let failing = order_placed(2, "BOOM").to_string();
+    let report = buffered(&bus, &dlq)
+        .process_batch(
+            &sqs_batch(vec![
+                sqs_record("a", &good, 1),
+                sqs_record("b", &failing, 1),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(report.failed_ids(), vec!["b"]);
+}
+
+/// Records the invocation's deadline leaves no time for are reported, not started: the batch
+/// answers before Lambda's timeout would throw the whole answer away.
+#[tokio::test]
+async fn records_past_the_deadline_are_reported_unprocessed() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    let report = buffered(&bus, &dlq)
+        .process_batch(&ten_with_one_poison_and_one_failure(1), Some(past))
+        .await;
+    assert_eq!(report.failed_ids().len(), 10);
+    assert!(bus.sent.lock().unwrap().is_empty());
+    assert!(dlq.letters.lock().unwrap().is_empty());
+}

@@ -377,3 +377,22 @@ async fn an_undeclared_event_is_not_published() {
     assert!(matches!(error, PublishError::Undeclared { .. }), "{error}");
     assert!(context.emitted().is_empty());
 }
+
+/// The testing helpers a scaffolded function's tests use build an event the endpoint takes.
+#[tokio::test]
+async fn the_testing_helpers_build_a_request_the_endpoint_answers() {
+    use eventrail_runtime::testing::{api_gateway_request, http_answer};
+    let place = Place::default();
+    let endpoint = endpoint(&place, &declaration("POST /orders", Invoke::Rule));
+    let response = endpoint
+        .invoke(
+            api_gateway_request("POST", "/orders", Some(&command())),
+            "t",
+            None,
+        )
+        .await
+        .unwrap();
+    let (status, body) = http_answer(&response);
+    assert_eq!(status, 202, "{response}");
+    assert_eq!(body["request_id"], "test-request");
+}

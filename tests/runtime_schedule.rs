@@ -93,6 +93,17 @@ async fn two_firings_of_one_scheduled_time_emit_the_same_keys_and_another_time_o
 }
 
 #[tokio::test]
+async fn the_testing_helper_builds_an_input_the_kit_takes() {
+    let outcome = firing(eventrail_runtime::testing::scheduled_invocation(
+        "2026-12-07T03:00:00Z",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(outcome.emitted.len(), 2);
+    assert!(outcome.dry_run);
+}
+
+#[tokio::test]
 async fn another_function_firing_at_the_same_time_has_other_keys() {
     let context = Context::dry_run(Origin::request("x", "y"));
     let other = fire(

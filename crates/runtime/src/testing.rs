@@ -1,5 +1,8 @@
 //! Testing a function's handler without AWS: run it dry on the catalog's samples, with the
-//! function's declaration checked against the handler's event type.
+//! function's declaration checked against the handler's event type; and the inputs the other
+//! kinds get (an API Gateway request, an SQS batch, a scheduled invocation) to drive
+//! [`crate::HttpEndpoint`], [`crate::QueueConsumer`], [`crate::BufferedConsumer`] and
+//! [`crate::schedule::fire`] with.
 //!
 //! In a function crate's tests (a made-up `gift-wrap` that emits `GiftWrapped` for a gift order):
 //!
@@ -177,4 +180,112 @@ where
             other => panic!("{name}: not dead-lettered: {other:?}"),
         }
     }
+}
+
+/// The calling crate's declaration (panics when it cannot be read: this is test code).
+pub fn declaration_of(manifest: EmbeddedManifest) -> Declaration {
+    manifest.declaration().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An HTTP function's [`crate::HttpEndpoint`] for `handler`, with the calling crate's
+/// declaration, dry (nothing published): drive it with [`api_gateway_request`].
+///
+/// ```ignore
+/// let endpoint = eventrail_runtime::test_http_endpoint!(handle);
+/// let response = endpoint.invoke(api_gateway_request("POST", "/intake", Some(&body)), "t", None).await?;
+/// assert_eq!(response["statusCode"], 202);
+/// ```
+#[macro_export]
+macro_rules! test_http_endpoint {
+    ($handler:expr) => {
+        $crate::HttpEndpoint::new(
+            $handler,
+            &$crate::testing::declaration_of($crate::declaration!()),
+            env!("CARGO_PKG_NAME"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+}
+
+/// An API Gateway REST API (v1) proxy event as API Gateway sends it: `method` on `path`,
+/// with `body` as JSON (`Content-Type: application/json`), request id `test-request`.
+pub fn api_gateway_request(method: &str, path: &str, body: Option<&Value>) -> Value {
+    serde_json::json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": { "Content-Type": "application/json" },
+        "multiValueHeaders": { "Content-Type": ["application/json"] },
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "000000000000",
+            "resourceId": "test",
+            "stage": "test",
+            "requestId": "test-request",
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": path,
+            "identity": {}
+        },
+        "body": body.map(Value::to_string),
+        "isBase64Encoded": false
+    })
+}
+
+/// The status and the decoded JSON body of a proxy response ([`crate::HttpEndpoint::invoke`]'s
+/// answer); panics when it is not one.
+pub fn http_answer(response: &Value) -> (u16, Value) {
+    let status = response["statusCode"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or_else(|| panic!("not a proxy response: {response}"));
+    let body = response["body"]
+        .as_str()
+        .map(|text| serde_json::from_str(text).unwrap_or_else(|e| panic!("body: {e}")))
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// An SQS record with `body`, message id `message_id`, on its `receive_count`-th receive.
+pub fn sqs_record(message_id: &str, body: &str, receive_count: u32) -> Value {
+    serde_json::json!({
+        "messageId": message_id,
+        "receiptHandle": format!("receipt-{message_id}"),
+        "body": body,
+        "attributes": { crate::batch::RECEIVE_COUNT_ATTRIBUTE: receive_count.to_string() },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:test",
+        "awsRegion": "us-east-1"
+    })
+}
+
+/// An SQS batch of `records` ([`sqs_record`]).
+pub fn sqs_batch(records: Vec<Value>) -> aws_lambda_events::sqs::SqsEvent {
+    serde_json::from_value(serde_json::json!({ "Records": records }))
+        .unwrap_or_else(|e| panic!("not an SQS batch: {e}"))
+}
+
+/// What EventBridge Scheduler hands a scheduled function for a firing at `scheduled_time`
+/// (RFC 3339), first attempt.
+pub fn scheduled_invocation(scheduled_time: &str) -> Value {
+    serde_json::json!({
+        "scheduledTime": scheduled_time,
+        "executionId": "test-execution",
+        "scheduleArn": "arn:aws:scheduler:us-east-1:000000000000:schedule/default/test",
+        "attempt": "1"
+    })
+}
+
+/// A sample by its path under the project's samples folder (`commands/create-task.json`),
+/// found from the crate's folder `crate_dir`.
+pub fn project_sample(crate_dir: &Path, name: &str) -> Value {
+    let project = Project::discover(crate_dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = project.samples_dir().join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("sample {}: {e}", path.display()))
 }
