@@ -1,7 +1,7 @@
 //! The burst: every request sent as fast as `concurrency` workers can, each worker one
 //! connection (plain HTTP, `ureq`, blocking: a thread a worker), and what each request got.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
@@ -95,8 +95,15 @@ impl Clock {
     }
 }
 
-/// Sends `count` requests to `target`, request `i` with the body carrying `tokens.token(i)`.
-pub fn run(target: &Target, template: &Template, tokens: &Tokens, count: usize) -> Result<Burst> {
+/// Sends `count` requests to `target`, request `i` with the body carrying `tokens.token(i)`;
+/// once `stop` is set, no further request is sent (the burst then holds fewer than `count`).
+pub fn run(
+    target: &Target,
+    template: &Template,
+    tokens: &Tokens,
+    count: usize,
+    stop: &AtomicBool,
+) -> Result<Burst> {
     if !matches!(
         target.method,
         HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch
@@ -127,7 +134,7 @@ pub fn run(target: &Target, template: &Template, tokens: &Tokens, count: usize) 
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
-                    loop {
+                    while !stop.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((token, body)) = bodies.get(i) else {
                             break;
@@ -143,7 +150,7 @@ pub fn run(target: &Target, template: &Template, tokens: &Tokens, count: usize) 
             .flat_map(|handle| handle.join().unwrap_or_default())
             .collect()
     });
-    if posted.len() != count {
+    if posted.len() != count && !stop.load(Ordering::Relaxed) {
         bail!(
             "{} of {count} requests were lost by a worker that panicked",
             count - posted.len()

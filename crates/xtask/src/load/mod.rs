@@ -32,6 +32,8 @@ mod target;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -168,6 +170,16 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
     let deployed: Vec<&str> = consumers.iter().map(|(_, d, _)| d.as_str()).collect();
     peak::reset(&endpoint, &deployed)?;
 
+    // Ctrl-C stops the burst and the reading; what was measured so far is still reported
+    // (the handler `main` installs stays: the signal reaches both).
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("load: interrupted; reporting what was measured so far");
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
     let mut machine = report::Machine::now();
     let started_at = chrono::Utc::now();
     let run = body::run_id(started_at.timestamp_millis().max(0) as u64);
@@ -179,6 +191,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
         watched_url.clone(),
         token_set,
         expect,
+        interrupted.clone(),
     ));
     eprintln!(
         "load: {} requests to {} {url}, {} at once; reading {} ({watched_url})",
@@ -194,6 +207,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
         &template,
         &tokens,
         options.requests,
+        &interrupted,
     )?;
     let accepted: HashSet<String> = burst
         .posted
@@ -262,6 +276,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
     let checks = report::checks(
         &counts,
         reading.timed_out,
+        interrupted.load(Ordering::Relaxed),
         &peaks,
         &buffers,
         &failure_deltas,

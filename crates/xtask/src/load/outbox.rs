@@ -4,6 +4,8 @@
 //! visible to its readers afterwards.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -40,15 +42,18 @@ pub struct Reading {
     pub foreign: usize,
     /// Whether the deadline passed before every accepted request was notified.
     pub timed_out: bool,
+    /// Whether the reading was interrupted (Ctrl-C) before it was done.
+    pub interrupted: bool,
 }
 
 /// Reads `queue_url` until every token of the expectation (sent on `expect` once the burst
-/// is over) was seen and [`SETTLE`] more passed, or its deadline passed.
+/// is over) was seen and [`SETTLE`] more passed, or its deadline passed, or `stop` is set.
 pub async fn read(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     tokens: HashSet<String>,
     mut expect: watch::Receiver<Option<Expectation>>,
+    stop: Arc<AtomicBool>,
 ) -> Result<Reading> {
     let (sqs, queue_url, tokens) = (&sqs, queue_url.as_str(), &tokens);
     let mut reading = Reading::default();
@@ -57,6 +62,10 @@ pub async fn read(
     let mut all_seen_at: Option<Instant> = None;
     let mut failures = 0;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            reading.interrupted = true;
+            break;
+        }
         let messages = match receive(sqs, queue_url, WAIT_SECONDS, HIDE_SECONDS).await {
             Ok(messages) => {
                 failures = 0;

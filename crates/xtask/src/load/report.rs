@@ -208,6 +208,7 @@ impl Report {
 pub fn checks(
     counts: &Counts,
     timed_out: bool,
+    interrupted: bool,
     consumers: &[Peak],
     buffers: &[BufferLeft],
     failures: &[QueueDelta],
@@ -219,6 +220,16 @@ pub fn checks(
         detail,
     };
     let mut checks = vec![
+        check(
+            "ran to the end",
+            !interrupted,
+            true,
+            if interrupted {
+                "interrupted: the figures cover what was measured until then".to_owned()
+            } else {
+                "not interrupted".to_owned()
+            },
+        ),
         check(
             "every request accepted",
             counts.accepted == counts.sent,
@@ -461,6 +472,7 @@ mod tests {
         let checks = checks(
             &counts(10, 10),
             false,
+            false,
             &[consumer(Some(2), Some(2))],
             &[],
             &[],
@@ -473,6 +485,7 @@ mod tests {
         let checks = checks(
             &counts(10, 9),
             true,
+            false,
             &[consumer(Some(2), Some(2))],
             &[],
             &[],
@@ -483,7 +496,14 @@ mod tests {
     #[test]
     fn a_peak_over_the_cap_or_a_cap_under_two_or_none_fails_the_run() {
         for (cap, peak) in [(Some(2), Some(3)), (Some(1), Some(1)), (None, Some(1))] {
-            let checks = checks(&counts(10, 10), false, &[consumer(cap, peak)], &[], &[]);
+            let checks = checks(
+                &counts(10, 10),
+                false,
+                false,
+                &[consumer(cap, peak)],
+                &[],
+                &[],
+            );
             assert_eq!(
                 failed(&checks),
                 vec!["mailer within its cap (>= 2)"],
@@ -509,6 +529,7 @@ mod tests {
         let checks = checks(
             &some_refused,
             false,
+            false,
             &[consumer(Some(2), Some(1))],
             &[left],
             &[grown],
@@ -528,7 +549,20 @@ mod tests {
     fn no_buffered_consumer_running_fails_the_run() {
         let mut idle = consumer(Some(2), None);
         idle.invocations = 0;
-        let checks = checks(&counts(10, 10), false, &[idle], &[], &[]);
+        let checks = checks(&counts(10, 10), false, false, &[idle], &[], &[]);
         assert_eq!(failed(&checks), vec!["a buffered consumer ran"]);
+    }
+
+    #[test]
+    fn an_interrupted_run_fails_whatever_it_measured() {
+        let checks = checks(
+            &counts(10, 10),
+            false,
+            true,
+            &[consumer(Some(2), Some(2))],
+            &[],
+            &[],
+        );
+        assert_eq!(failed(&checks), vec!["ran to the end"]);
     }
 }
