@@ -49,6 +49,8 @@ pub const DEFAULT_SERVICES: &[&str] = &[
     "dynamodb",
     // EventBridge Scheduler schedules (the executor plugin fires them: eventrail_scheduler.py).
     "scheduler",
+    // The REST API (API Gateway v1) of the `http` functions.
+    "apigateway",
 ];
 /// The DynamoDB provider LocalStack runs: the executor package's moto-backed one
 /// (`infra/localstack-executor/src/eventrail_executor/dynamodb.py`), because LocalStack's own
