@@ -1,8 +1,10 @@
 //! Reads `infra/template.yaml` (AWS SAM / CloudFormation, short-form tags included) into
 //! long-form JSON and a small typed model of what eventrail cares about: functions, their
-//! EventBridge rules and targets, queues, alarms and outputs. It also reads `samconfig.toml`,
-//! the events' JSON schemas and the application (its settings, the functions' declarations,
-//! the catalog), and joins them into one [`System`] for the offline tools.
+//! EventBridge rules and targets, the REST API's routes, schedules and SQS mappings, queues,
+//! alarms and outputs. It also reads `samconfig.toml`, the events' JSON schemas and the
+//! application (its settings, the functions' declarations, the catalog), and joins them into
+//! one [`System`] for the offline tools, which knows each function's trigger
+//! ([`System::trigger`]).
 //!
 //! ```no_run
 //! use eventrail_model::Template;
