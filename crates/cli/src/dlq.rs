@@ -1,16 +1,19 @@
 //! `eventrail dlq list|show|redrive`: the deployed stack's failure queues (each function's
-//! on-failure queue and its rule's delivery dead-letter queue). The logic is in
+//! on-failure queue and its rule's delivery dead-letter queue; for a function an SQS queue
+//! feeds, its failure queue is that queue's dead-letter queue). The logic is in
 //! `eventrail_observe::dlq` and `eventrail_observe::redrive`.
 
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use eventrail_contract::Project;
+use eventrail_contract::declaration::logical_id;
+use eventrail_contract::names::FunctionOutputs;
+use eventrail_contract::{Delivery, FunctionDeclaration, Project, QueueSource, Trigger};
 use eventrail_observe::dlq::{self, human_age};
-use eventrail_observe::redrive::{self, Consumes, RedriveRequest};
-use eventrail_observe::{CatalogCheck, FailureQueue, Stack};
+use eventrail_observe::redrive::{self, Consumes, RedriveRequest, SendBack};
+use eventrail_observe::{CatalogCheck, FailureLayer, FailureQueue, Stack};
 
 use crate::ops::{StackArgs, runtime};
 
@@ -25,7 +28,9 @@ pub struct DlqArgs {
 
 #[derive(Debug, Subcommand)]
 enum DlqCommand {
-    /// Per function, both failure layers (failure queue, delivery DLQ): messages and oldest age.
+    /// Per function, both failure layers (failure queue, delivery DLQ): messages and oldest age;
+    /// for a buffered consumer or a queue-triggered function also the depth of the queue that
+    /// feeds it (its failure queue is that queue's dead-letter queue).
     List,
     /// A function's failed records: kind, reason, attempts, age and the original event.
     /// Nothing is taken out of the queues.
@@ -40,7 +45,9 @@ enum DlqCommand {
         json: bool,
     },
     /// Send a function's failed events through again: failure-queue records to the function
-    /// (asynchronous invoke), delivery dead letters to the bus. A message is deleted only
+    /// (asynchronous invoke) or, for a buffered consumer, into its buffer queue (so its
+    /// concurrency cap holds; never a direct invoke), for a queue-triggered function into its
+    /// source queue; delivery dead letters to the bus. A message is deleted only
     /// after its redelivery was accepted; poison records that still fail the current catalog
     /// are left in place. A record whose event the function does not consume (its
     /// declaration's `consumes`), whose stored event lies outside the stack's failed-events
@@ -67,12 +74,15 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let (stack, project) = args.stack.connect().await?;
         match args.command {
-            DlqCommand::List => list(&stack).await,
+            DlqCommand::List => list(&stack, &project.functions()?).await,
             DlqCommand::Show {
                 function,
                 max,
                 json,
-            } => show(&stack, &function, max, json).await,
+            } => {
+                let declared = declared(&project, &function)?;
+                show(&stack, &declared, max, json).await
+            }
             DlqCommand::Redrive {
                 function,
                 max,
@@ -84,6 +94,7 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
                     function_name: stack.outputs.function_name(&function)?.to_owned(),
                     bus_name: stack.outputs.bus_name()?.to_owned(),
                     queues: queues_of(&stack, &function)?,
+                    send_back: send_back(&stack, &declared(&project, &function)?)?,
                     consumes: consumes_of(&project, &catalog, &function)?,
                     failed_events_bucket: stack
                         .outputs
@@ -118,12 +129,60 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
     })
 }
 
+/// The declaration of `function` in the workspace.
+fn declared(project: &Project, function: &str) -> Result<FunctionDeclaration> {
+    let functions = project.functions()?;
+    match functions.into_iter().find(|f| f.name == function) {
+        Some(declared) => Ok(declared),
+        None => bail!("function {function} is not declared in the workspace"),
+    }
+}
+
+/// The queue that feeds a function (its output's name and URL), when one does.
+fn feeding_queue(
+    stack: &Stack,
+    function: &FunctionDeclaration,
+) -> Option<Result<(String, String)>> {
+    let id = logical_id(&function.name);
+    let outputs = FunctionOutputs { logical_id: &id };
+    let key = match function.declaration.trigger() {
+        Trigger::Rule {
+            delivery: Delivery::Queue,
+        } => outputs.buffer_queue_url(),
+        Trigger::Queue(QueueSource::New | QueueSource::Existing(_)) => outputs.source_queue_url(),
+        _ => return None,
+    };
+    Some(
+        stack
+            .outputs
+            .get(&key)
+            .map(|url| (key.clone(), url.to_owned()))
+            .map_err(anyhow::Error::from),
+    )
+}
+
+/// Where a redrive sends the function's failure-queue records: into the queue that feeds it,
+/// else to the function.
+fn send_back(stack: &Stack, function: &FunctionDeclaration) -> Result<SendBack> {
+    let Some(feeding) = feeding_queue(stack, function) else {
+        return Ok(SendBack::Invoke);
+    };
+    let (_, url) = feeding.with_context(|| {
+        format!(
+            "{} is fed by a queue and its records go back there, but the stack does not say \
+             where it is; redeploy the template",
+            function.name
+        )
+    })?;
+    Ok(match function.declaration.trigger() {
+        Trigger::Queue(_) => SendBack::SourceQueue { url },
+        _ => SendBack::BufferQueue { url },
+    })
+}
+
 /// What `function` consumes, from its declaration in the workspace and the catalog.
 fn consumes_of(project: &Project, catalog: &CatalogCheck, function: &str) -> Result<Consumes> {
-    let functions = project.functions()?;
-    let Some(declared) = functions.iter().find(|f| f.name == function) else {
-        bail!("function {function} is not declared in the workspace");
-    };
+    let declared = declared(project, function)?;
     Ok(Consumes::of(
         &declared.declaration,
         catalog.index(),
@@ -148,30 +207,61 @@ fn queues_of(stack: &Stack, function: &str) -> Result<Vec<FailureQueue>> {
     Ok(queues)
 }
 
-async fn list(stack: &Stack) -> Result<ExitCode> {
+async fn list(stack: &Stack, functions: &[FunctionDeclaration]) -> Result<ExitCode> {
     println!(
         "{:<16} {:<28} {:>8} {:>9}  oldest",
         "function", "queue", "messages", "in flight"
     );
-    for queue in stack.outputs.failure_queues() {
-        let summary = dlq::summarize(&stack.clients.sqs, &queue).await?;
-        let oldest = match summary.oldest_age {
-            Some(age) if summary.oldest_exact => human_age(age),
-            Some(age) => format!("≥ {}", human_age(age)),
-            None => "-".to_owned(),
-        };
-        println!(
-            "{:<16} {:<28} {:>8} {:>9}  {oldest}",
-            queue.function,
-            queue.layer.describe(),
-            summary.messages,
-            summary.in_flight
-        );
+    let queues = stack.outputs.failure_queues();
+    let mut names: Vec<&str> = queues.iter().map(|q| q.function.as_str()).collect();
+    names.dedup();
+    for name in names {
+        let declared = functions.iter().find(|f| f.name == name);
+        let sqs_fed = declared.is_some_and(|f| f.declaration.trigger().is_sqs_fed());
+        for queue in queues.iter().filter(|q| q.function == name) {
+            let summary = dlq::summarize(&stack.clients.sqs, queue).await?;
+            let oldest = match summary.oldest_age {
+                Some(age) if summary.oldest_exact => human_age(age),
+                Some(age) => format!("≥ {}", human_age(age)),
+                None => "-".to_owned(),
+            };
+            let label = match (queue.layer, sqs_fed) {
+                (FailureLayer::Function, true) => "failure queue (its queue's DLQ)",
+                (layer, _) => layer.describe(),
+            };
+            println!(
+                "{:<16} {:<28} {:>8} {:>9}  {oldest}",
+                queue.function, label, summary.messages, summary.in_flight
+            );
+        }
+        // The queue that feeds it: its depth only (receiving would count as a receive).
+        if let Some(function) = declared
+            && let Some(feeding) = feeding_queue(stack, function)
+        {
+            let (key, url) = feeding?;
+            let depth = redrive::depth(&stack.clients.sqs, &url).await?;
+            let label = if key.ends_with("BufferQueueUrl") {
+                "buffer queue (feeds it)"
+            } else {
+                "source queue (feeds it)"
+            };
+            println!(
+                "{:<16} {:<28} {:>8} {:>9}  -",
+                name, label, depth.messages, depth.in_flight
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<ExitCode> {
+async fn show(
+    stack: &Stack,
+    declared: &FunctionDeclaration,
+    max: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let function = declared.name.as_str();
+    let max_receive_count = declared.declaration.batching().max_receive_count();
     let now = SystemTime::now();
     let mut total = 0;
     let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
@@ -184,31 +274,48 @@ async fn show(stack: &Stack, function: &str, max: usize, json: bool) -> Result<E
             dlq::peek_with_stored_events(&stack.clients.sqs, Some(stored), &queue, max).await?;
         total += records.len();
         for message in &records {
+            let record = &message.record;
+            // A message SQS moved here by itself, after the last receive: no reason recorded.
+            let redriven_by_sqs = redrive::redriven_by_sqs(record);
             if json {
-                println!("{}", serde_json::to_string(&message.to_json(now))?);
+                let mut value = message.to_json(now);
+                if redriven_by_sqs {
+                    value["kind"] = redrive::kind_name(record).into();
+                    value["reason"] = redrive::sqs_redrive_reason(max_receive_count).into();
+                    value["attempts"] = max_receive_count.into();
+                }
+                println!("{}", serde_json::to_string(&value)?);
                 continue;
             }
-            let record = &message.record;
             println!(
                 "── {} · {} · {}",
                 record.message_id,
                 queue.layer.describe(),
-                record.kind_name()
+                redrive::kind_name(record)
             );
-            println!(
-                "   reason:   {}{}",
-                record
-                    .error_type()
-                    .filter(|t| *t != "poison")
-                    .map(|t| format!("{t}: "))
-                    .unwrap_or_default(),
-                record.reason()
-            );
+            let (reason, attempts) = if redriven_by_sqs {
+                (
+                    redrive::sqs_redrive_reason(max_receive_count),
+                    Some(u64::from(max_receive_count)),
+                )
+            } else {
+                (
+                    format!(
+                        "{}{}",
+                        record
+                            .error_type()
+                            .filter(|t| *t != "poison")
+                            .map(|t| format!("{t}: "))
+                            .unwrap_or_default(),
+                        record.reason()
+                    ),
+                    record.attempts(),
+                )
+            };
+            println!("   reason:   {reason}");
             println!(
                 "   attempts: {}   age: {}",
-                record
-                    .attempts()
-                    .map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                attempts.map_or_else(|| "?".to_owned(), |a| a.to_string()),
                 message.age(now).map_or_else(|| "?".to_owned(), human_age)
             );
             match (&message.stored_event_problem, record.event_text()) {

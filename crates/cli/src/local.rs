@@ -1,4 +1,5 @@
-//! `eventrail local`: pinned tools, LocalStack (host mode, no Docker) and deploys to it.
+//! `eventrail local`: pinned tools, LocalStack (host mode, no Docker), deploys to it, and a
+//! scheduled function fired now.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,6 +29,24 @@ pub enum LocalCommand {
     /// action, the resource and the statement that would have allowed it. Without a running
     /// LocalStack, the denials of the last run that stopped one.
     Denials(crate::denials::DenialsArgs),
+    /// Run a scheduled function now: invoke it (synchronously) with the payload its schedule
+    /// sends (scheduledTime = now, truncated to the minute; a fresh executionId; the
+    /// schedule's ARN; attempt 1) and print its answer. EventBridge Scheduler has no "run
+    /// now", so with `--env dev|prod` the function on AWS is invoked the same way (Lambda
+    /// Invoke, same payload) rather than through Scheduler.
+    Fire(FireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FireArgs {
+    /// The scheduled function (as declared: `nightly`).
+    function: String,
+    /// Print the payload and the answer as one JSON object.
+    #[arg(long)]
+    json: bool,
+    // Which stack: `--env local` (the LocalStack of `eventrail local up`) unless told.
+    #[command(flatten)]
+    stack: crate::ops::StackArgs,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +99,7 @@ pub fn run(command: LocalCommand) -> Result<ExitCode> {
         LocalCommand::Deploy(args) => deploy_command(&root, args),
         LocalCommand::Status(args) => status(&root, args),
         LocalCommand::Denials(args) => crate::denials::run(&root, args),
+        LocalCommand::Fire(args) => fire(args),
     }
 }
 
@@ -246,4 +266,70 @@ fn print_outputs(outputs: &std::collections::BTreeMap<String, String>) {
     for (key, value) in outputs {
         println!("  {key:<width$}  {value}");
     }
+}
+
+fn fire(args: FireArgs) -> Result<ExitCode> {
+    use eventrail_observe::fire;
+
+    let mut stack_args = args.stack;
+    if stack_args.env.is_none() && std::env::var_os("EVENTRAIL_ENV").is_none() {
+        stack_args.env = Some("local".to_owned());
+    }
+    let runtime = crate::ops::runtime()?;
+    runtime.block_on(async {
+        let (stack, project) = stack_args.connect().await?;
+        let functions = project.functions()?;
+        let Some(declared) = functions.iter().find(|f| f.name == args.function) else {
+            anyhow::bail!(
+                "function {} is not declared in the workspace (functions: {})",
+                args.function,
+                functions
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        fire::schedule_of(&declared.name, &declared.declaration).map_err(anyhow::Error::msg)?;
+        let id = eventrail_contract::declaration::logical_id(&declared.name);
+        let outputs = eventrail_contract::names::FunctionOutputs { logical_id: &id };
+        let function_name = stack.outputs.function_name(&declared.name)?.to_owned();
+        let schedule_name = stack
+            .outputs
+            .get(&outputs.schedule_name())
+            .context("the deployed stack has no schedule for it; redeploy the template")?
+            .to_owned();
+        let function_arn = fire::function_arn(&stack.clients.lambda, &function_name).await?;
+        let schedule_arn =
+            fire::schedule_arn(&function_arn, &schedule_name).with_context(|| {
+                format!("{function_name}'s ARN `{function_arn}` is not a function ARN")
+            })?;
+        let invocation = fire::invocation_now(&schedule_arn);
+        let fired = fire::fire(&stack.clients.lambda, &function_name, invocation).await?;
+        if args.json {
+            let value = serde_json::json!({
+                "function": declared.name,
+                "function_name": function_name,
+                "payload": fired.invocation,
+                "answer": fired.answer,
+                "function_error": fired.function_error,
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            println!(
+                "fired {} ({function_name}) for {} (execution {})",
+                declared.name, fired.invocation.scheduled_time, fired.invocation.execution_id
+            );
+            let answer = serde_json::to_string_pretty(&fired.answer)?;
+            match &fired.function_error {
+                None => println!("answered:\n{answer}"),
+                Some(kind) => println!("failed ({kind}):\n{answer}"),
+            }
+        }
+        Ok(if fired.function_error.is_some() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
 }

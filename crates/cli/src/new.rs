@@ -1,7 +1,8 @@
-//! `eventrail new function|event`: scaffolds a rule-subscribed function (crate, handler, a
-//! test on a catalog sample, its declaration, the regenerated template) or a catalog event
-//! (type, sample, schema). Everything is checked before the first file is written: a bad
-//! name, an unknown event type or an existing function changes nothing.
+//! `eventrail new function|event`: scaffolds a function (crate, handler of the input its
+//! trigger hands it, a test on a sample, its declaration, the regenerated template) or a
+//! catalog event (type, sample, schema). Everything is checked before the first file is
+//! written: a bad name, an unknown event type, a bad trigger flag or an existing function
+//! changes nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -9,11 +10,19 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use eventrail_contract::declaration::{EVERY_EVENT, check_function_name};
-use eventrail_contract::{Declaration, FunctionDeclaration, Invoke, Project};
+use eventrail_contract::{
+    Declaration, Delivery, FunctionDeclaration, HttpTrigger, Invoke, Project, QueueSource,
+    ScheduleTrigger,
+};
 use eventrail_generate::{Generate, generate_template};
 use eventrail_model::App;
 
 use crate::infra::{project, relative};
+
+mod handlers;
+mod trigger;
+
+use trigger::{NewTrigger, TriggerArgs, quoted_list};
 
 /// `eventrail new ...`.
 #[derive(Debug, Subcommand)]
@@ -30,12 +39,15 @@ pub enum NewCommand {
 pub struct FunctionArgs {
     /// Function name: lower-case words joined by dashes (`gift-wrap`).
     name: String,
-    /// Catalog detail-types it consumes (comma-separated), or `*` for every event of the app.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Catalog detail-types it consumes (comma-separated), or `*` for every event of the app:
+    /// a consumer, subscribed by a rule on the bus (with `--buffered`, through a queue).
+    #[arg(long, value_delimiter = ',')]
     consumes: Vec<String>,
     /// Catalog detail-types it emits (comma-separated).
     #[arg(long, value_delimiter = ',')]
     emits: Vec<String>,
+    #[command(flatten)]
+    trigger: TriggerArgs,
     /// The project root (default: the workspace around the current folder).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
@@ -76,6 +88,10 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
     }
     let consumes: Vec<String> = args.consumes.iter().map(|t| t.trim().to_owned()).collect();
     let emits: Vec<String> = args.emits.iter().map(|t| t.trim().to_owned()).collect();
+    let trigger = args
+        .trigger
+        .resolve(&consumes)
+        .map_err(|m| anyhow::anyhow!("{m}; nothing was changed"))?;
     for t in consumes.iter().chain(&emits) {
         if t != EVERY_EVENT && app.catalog.event(t).is_none() {
             bail!(
@@ -90,10 +106,28 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
         bail!("--emits lists the events it emits; `*` is not one; nothing was changed");
     }
     let declaration = Declaration {
-        description: Some(describe(&consumes, &emits)),
+        description: Some(describe(&trigger, &consumes, &emits)),
         consumes,
         emits,
         invoke: Invoke::Rule,
+        http: match &trigger {
+            NewTrigger::Http(route) => Some(HttpTrigger::Route(route.to_string())),
+            _ => None,
+        },
+        schedule: match &trigger {
+            NewTrigger::Schedule(expression) => {
+                Some(ScheduleTrigger::Expression(expression.clone()))
+            }
+            _ => None,
+        },
+        queue: match &trigger {
+            NewTrigger::Queue(source) => Some(source.clone()),
+            _ => None,
+        },
+        delivery: match trigger {
+            NewTrigger::Rule(delivery) => delivery,
+            _ => Delivery::Direct,
+        },
         ..Declaration::default()
     };
     declaration
@@ -120,7 +154,7 @@ fn new_function(args: FunctionArgs) -> Result<ExitCode> {
         &project.settings,
     )
     .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?;
-    let files = scaffold(&project, &app, &new)?;
+    let files = scaffold(&project, &app, &new, &trigger)?;
 
     let write = || -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir.join("src"))?;
@@ -169,25 +203,22 @@ fn stale_docs_hint(project: &Project, stale: &[PathBuf]) {
     );
 }
 
-fn describe(consumes: &[String], emits: &[String]) -> String {
-    let on = if consumes.iter().any(|c| c == EVERY_EVENT) {
-        "every event of the application".to_owned()
-    } else {
-        consumes.join(", ")
+fn describe(trigger: &NewTrigger, consumes: &[String], emits: &[String]) -> String {
+    let on = match trigger {
+        NewTrigger::Http(route) => route.to_string(),
+        NewTrigger::Schedule(expression) => format!("schedule {expression}"),
+        NewTrigger::Queue(QueueSource::New) => "each message of its queue".to_owned(),
+        NewTrigger::Queue(QueueSource::Existing(id)) => format!("each message of {id}"),
+        NewTrigger::Rule(_) if consumes.iter().any(|c| c == EVERY_EVENT) => {
+            "every event of the application".to_owned()
+        }
+        NewTrigger::Rule(_) => consumes.join(", "),
     };
     if emits.is_empty() {
         format!("On {on}")
     } else {
         format!("On {on}: emits {}", emits.join(" or "))
     }
-}
-
-fn quoted_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|i| serde_json::Value::String(i.clone()).to_string())
-        .collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// The names the workspace manifest declares for its members (`[workspace.dependencies]`);
@@ -211,18 +242,34 @@ fn sample_of(app: &App, detail_type: &str) -> Option<String> {
         .map(|n| n.to_string_lossy().into_owned())
 }
 
+/// The sample the scaffolded test runs on: the catalog sample of the first event it consumes
+/// (any, for `*`) for a consumer, else of the first it emits (empty when it emits none).
+fn sample_for(app: &App, trigger: &NewTrigger, d: &Declaration) -> String {
+    let detail_type = match trigger {
+        NewTrigger::Rule(_) if d.consumes_everything() => {
+            app.catalog.events.first().map(|e| e.detail_type.clone())
+        }
+        NewTrigger::Rule(_) => d.consumes.first().cloned(),
+        _ => d.emits.first().cloned(),
+    };
+    detail_type
+        .and_then(|t| sample_of(app, &t))
+        .unwrap_or_default()
+}
+
 /// The files of a new function crate: (path, text).
 fn scaffold(
     project: &Project,
     app: &App,
     f: &FunctionDeclaration,
+    trigger: &NewTrigger,
 ) -> Result<Vec<(PathBuf, String)>> {
     let d = &f.declaration;
     let name = &f.name;
     let lib_name = name.replace('-', "_");
     let catalog = &project.settings.catalog_crate;
     let catalog_ident = catalog.replace('-', "_");
-    let every = d.consumes_everything();
+    let sample = sample_for(app, trigger, d);
     let workspace = workspace_dependencies(&project.root);
     // A workspace that unifies its builds' features (`cargo xtask unify`) gets the new crate
     // in on it, so building the new function reuses the compiled dependency graph.
@@ -266,81 +313,37 @@ test = false
 {build_deps}[dependencies]
 {unify}{catalog}.workspace = true
 eventrail-runtime.workspace = true
-tokio.workspace = true
+{serde}tokio.workspace = true
 tracing.workspace = true
 
 # What this function consumes and emits: the template, its role, the routing index and the
 # runtime configuration are derived from it (`eventrail infra generate`).
 [package.metadata.eventrail]
 description = {description}
-consumes = {consumes}
-emits = {emits}
+{trigger_lines}emits = {emits}
 "#,
         description = serde_json::Value::String(d.description.clone().unwrap_or_default()),
-        consumes = quoted_list(&d.consumes),
+        trigger_lines = trigger.manifest_lines(&d.consumes),
+        // The request or message type of an HTTP or queue function derives `Deserialize`.
+        serde = match trigger {
+            NewTrigger::Http(_) | NewTrigger::Queue(_) if workspace.contains("serde") => {
+                "serde.workspace = true\n"
+            }
+            NewTrigger::Http(_) | NewTrigger::Queue(_) => {
+                "serde = { version = \"1\", features = [\"derive\"] }\n"
+            }
+            _ => "",
+        },
         emits = quoted_list(&d.emits),
     );
     let main = format!("eventrail_runtime::main!({lib_name}::handle);\n");
-    // `Consumed` is generated from the declaration's `consumes` (`eventrail_runtime::consumed!`):
-    // the event types it names are imported here.
-    let preamble = if every {
-        String::new()
-    } else {
-        format!("use {catalog_ident}::{{{}}};\n", d.consumes.join(", "))
-    };
-    let sample_type = if every {
-        app.catalog
-            .events
-            .first()
-            .map(|e| e.detail_type.clone())
-            .unwrap_or_default()
-    } else {
-        d.consumes[0].clone()
-    };
-    let sample = sample_of(app, &sample_type).unwrap_or_default();
-    let emits_note = if d.emits.is_empty() {
-        "It emits nothing.".to_owned()
-    } else {
-        format!(
-            "It may emit {} (its declaration lists them).",
-            d.emits.join(", ")
-        )
-    };
-    let lib = format!(
-        r#"//! `{name}`: {description}. {emits_note}
-//!
-//! Write what the function does here. Its declaration (what it consumes and emits) is in
-//! Cargo.toml, `[package.metadata.eventrail]`; the template's resources are generated from it.
-
-use eventrail_runtime::prelude::*;
-{preamble}
-// `Consumed`: the events of the declaration's `consumes`, generated from it.
-eventrail_runtime::consumed!();
-
-/// The function's handler. Delivery is at least once: keep it safe to run twice on the same
-/// event (derive ids from `event.metadata.idempotency_key`, never from a clock). Return
-/// `Emitted::one(event)` to publish, `HandlerError::poison(reason)` for an event that can
-/// never succeed (it goes to the failure queue at once) and `HandlerError::retryable(error)`
-/// for anything worth retrying.
-pub async fn handle(event: Incoming<Consumed>) -> Result<Emitted, HandlerError> {{
-    tracing::info!(event_id = %event.id, detail_type = %event.detail_type, "handled");
-    Ok(Emitted::none())
-}}
-
-#[cfg(test)]
-mod tests {{
-    use super::*;
-
-    #[tokio::test]
-    async fn handles_the_catalog_sample() {{
-        let function = eventrail_runtime::test_function!(handle);
-        let emitted = function.emitted("{sample}").await;
-        assert!(emitted.is_empty(), "{{emitted:?}}");
-    }}
-}}
-"#,
-        description = d.description.clone().unwrap_or_default(),
-    );
+    let lib = handlers::handler_source(&handlers::Scaffolded {
+        name,
+        declaration: d,
+        trigger,
+        catalog_ident: &catalog_ident,
+        sample: &sample,
+    });
     let dir = &f.dir;
     let mut files = vec![
         (dir.join("Cargo.toml"), manifest),

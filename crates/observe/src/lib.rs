@@ -23,7 +23,9 @@
 //! - [`dlq`]: failure queues at a glance and their records peeked without taking them;
 //!   [`FailureRecord::original_event`] is the one place the original event is read.
 //! - [`redrive`]: the redrive engine (delete only after the redelivery was accepted), over
-//!   the [`RedriveClient`] trait.
+//!   the [`RedriveClient`] trait; an SQS-fed function's records go back into its queue.
+//! - [`fire`]: a scheduled function invoked now with the payload its schedule sends
+//!   (`eventrail local fire`).
 
 pub mod aws;
 mod bus;
@@ -34,6 +36,7 @@ pub mod dlq;
 mod error;
 mod event;
 mod failure;
+pub mod fire;
 mod flow;
 pub mod json;
 mod outputs;

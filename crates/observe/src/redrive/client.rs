@@ -1,4 +1,5 @@
-//! The redrive engine's view of AWS: receive, read a stored event, redeliver, delete,
+//! The redrive engine's view of AWS: receive, read a stored event, redeliver (invoke, put,
+//! send to a queue), delete,
 //! release ([`RedriveClient`]), and its implementation over the SDK clients.
 
 use std::future::Future;
@@ -38,6 +39,9 @@ pub trait RedriveClient {
         bus_name: &str,
         event: &Value,
     ) -> impl Future<Output = Result<String>> + Send;
+    /// Sends `body` to `queue_url` (a buffered consumer's buffer queue, a queue-triggered
+    /// function's source queue); Ok once SQS accepted it.
+    fn send_message(&self, queue_url: &str, body: &str) -> impl Future<Output = Result<()>> + Send;
     /// Deletes one message.
     fn delete(
         &self,
@@ -81,6 +85,17 @@ impl RedriveClient for Clients {
 
     async fn put_event(&self, bus_name: &str, event: &Value) -> Result<String> {
         bus::put_envelope(&self.events, bus_name, event).await
+    }
+
+    async fn send_message(&self, queue_url: &str, body: &str) -> Result<()> {
+        self.sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(aws_error("sqs:SendMessage", queue_url))?;
+        Ok(())
     }
 
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<()> {

@@ -1,8 +1,10 @@
 //! Redrive: send the original events of a function's failure queues through again.
 //!
 //! Records of the function's failure queue (handler failures after Lambda's retries, poison
-//! events) go back to the function as an asynchronous invoke; records of the rule target's
-//! delivery dead-letter queue go back to the bus. The safety rules:
+//! events) go back to the function as an asynchronous invoke, or, for a function an SQS queue
+//! feeds (a buffered consumer, a queue trigger), into that queue ([`SendBack`]), so its
+//! concurrency cap still holds; records of the rule target's delivery dead-letter queue go
+//! back to the bus. The safety rules:
 //!
 //! - a message is deleted only after its redelivery was accepted (the invoke or PutEvents
 //!   answered without error), so a crash at any point loses nothing: at worst a message
@@ -28,10 +30,12 @@
 //! The engine talks to AWS through [`RedriveClient`], so its order of operations is tested
 //! with a fake.
 
+mod buffer;
 mod client;
 mod consumes;
 mod report;
 
+pub use buffer::{QueueDepth, SendBack, depth, kind_name, redriven_by_sqs, sqs_redrive_reason};
 pub use client::RedriveClient;
 pub use consumes::Consumes;
 pub use report::{RedriveEntry, RedriveOutcome, RedriveReport};
@@ -66,6 +70,8 @@ pub struct RedriveRequest {
     pub bus_name: String,
     /// The function's failure queue and delivery dead-letter queue.
     pub queues: Vec<FailureQueue>,
+    /// Where the failure queue's records go back: the function, or the queue that feeds it.
+    pub send_back: SendBack,
     /// The events the function consumes (from its declaration): no other is sent back.
     pub consumes: Consumes,
     /// The stack's failed-events bucket (output `FailedEventsBucketName`): claim checks are
@@ -126,7 +132,7 @@ pub async fn redrive<C: RedriveClient>(
                 report.entries.push(RedriveEntry {
                     message_id: message.message_id.clone(),
                     event_id: decoded.event_id().map(str::to_owned),
-                    kind: decoded.kind_name(),
+                    kind: kind_name(&decoded),
                     layer: queue.layer,
                     outcome,
                 });
@@ -213,6 +219,28 @@ async fn handle<C: RedriveClient>(
         Err(reason) => return RedriveOutcome::Failed { reason },
     };
     let record = inlined.as_ref().unwrap_or(record);
+    let send_back = match queue.layer {
+        FailureLayer::Function => Some(&request.send_back),
+        FailureLayer::Delivery => None,
+    };
+    if let Some(SendBack::SourceQueue { url }) = send_back {
+        // A queue's messages are not the bus's events: no catalog type to check them against,
+        // the body goes back as the queue had it.
+        let body = match source_body(record, message) {
+            Ok(body) => body,
+            Err(reason) => {
+                return RedriveOutcome::Failed {
+                    reason: format!("unreadable: {reason}"),
+                };
+            }
+        };
+        let to = request.send_back.describe(&request.function_name);
+        if request.dry_run {
+            return RedriveOutcome::WouldRedrive { to };
+        }
+        let accepted = client.send_message(url, &body).await;
+        return settle(client, queue, message, to, accepted).await;
+    }
     let event = match record.original_event() {
         Ok(event) => event,
         Err(reason) => {
@@ -231,17 +259,46 @@ async fn handle<C: RedriveClient>(
             reason: format!("still fails the current catalog: {reason}"),
         };
     }
-    let to = match queue.layer {
-        FailureLayer::Function => format!("function {}", request.function_name),
-        FailureLayer::Delivery => format!("bus {}", request.bus_name),
+    let to = match send_back {
+        Some(send_back) => send_back.describe(&request.function_name),
+        None => format!("bus {}", request.bus_name),
     };
     if request.dry_run {
         return RedriveOutcome::WouldRedrive { to };
     }
-    let accepted = match queue.layer {
-        FailureLayer::Function => client.invoke_async(&request.function_name, event).await,
-        FailureLayer::Delivery => client.put_event(&request.bus_name, event).await.map(|_| ()),
+    let accepted = match send_back {
+        Some(SendBack::Invoke) => client.invoke_async(&request.function_name, event).await,
+        Some(SendBack::BufferQueue { url }) => client.send_message(url, &event.to_string()).await,
+        Some(SendBack::SourceQueue { .. }) | None => {
+            client.put_event(&request.bus_name, event).await.map(|_| ())
+        }
     };
+    settle(client, queue, message, to, accepted).await
+}
+
+/// The body to send back into a queue-triggered function's source queue: a dead letter's
+/// payload (its event, or the text as delivered), else the message as SQS moved it.
+fn source_body(record: &FailureRecord, message: &RawMessage) -> Result<String, String> {
+    match &record.kind {
+        FailureKind::Poison(letter) if letter.event.is_null() => letter
+            .event_raw
+            .as_ref()
+            .and_then(|raw| raw.text())
+            .map(str::to_owned)
+            .ok_or_else(|| "the dead letter holds no payload to send back".to_owned()),
+        FailureKind::Poison(letter) => Ok(letter.event.to_string()),
+        _ => Ok(message.body.clone()),
+    }
+}
+
+/// Deletes a message once its redelivery was `accepted`; the outcome either way.
+async fn settle<C: RedriveClient>(
+    client: &C,
+    queue: &FailureQueue,
+    message: &RawMessage,
+    to: String,
+    accepted: Result<()>,
+) -> RedriveOutcome {
     if let Err(error) = accepted {
         return RedriveOutcome::Failed {
             reason: format!("not accepted by {to}: {error}"),
@@ -418,6 +475,23 @@ mod tests {
             Ok("new-id".to_owned())
         }
 
+        async fn send_message(&self, queue_url: &str, body: &str) -> Result<()> {
+            let mut state = self.state.lock().unwrap();
+            let id = serde_json::from_str::<Value>(body)
+                .map(|event| event_id(&event))
+                .unwrap_or_else(|_| body.to_owned());
+            state.log.push(format!("send {queue_url} {id}"));
+            let message_id = format!("sent-{}", state.messages.len());
+            state.messages.push((
+                queue_url.to_owned(),
+                message_id,
+                body.to_owned(),
+                true,
+                false,
+            ));
+            Ok(())
+        }
+
         async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<()> {
             let mut state = self.state.lock().unwrap();
             let id = receipt_handle.trim_start_matches("rh-").to_owned();
@@ -485,6 +559,7 @@ mod tests {
                     url: DELIVERY.into(),
                 },
             ],
+            send_back: SendBack::Invoke,
             consumes: Consumes::Listed(BTreeSet::from([(
                 "app.upstream".to_owned(),
                 "Thing".to_owned(),
@@ -860,5 +935,112 @@ mod tests {
         let report = redrive(&fake, &no_bucket, check).await.unwrap();
         assert!(failure_reason(&report, "m1").contains("FailedEventsBucketName"));
         assert!(!fake.log().iter().any(|l| l.starts_with("read")));
+    }
+
+    const BUFFER: &str = "q-buffer";
+
+    /// What SQS moves to the failure queue by itself after the last receive: the event alone.
+    fn redriven_by_sqs_record(id: &str) -> Value {
+        envelope(id, json!({"ok": true}))
+    }
+
+    #[tokio::test]
+    async fn a_buffered_consumers_failures_go_back_into_its_buffer_queue_never_to_the_function() {
+        let fake = Fake::with(&[
+            (FAILURES, "m1", poison("e1", json!({"ok": true}))),
+            (FAILURES, "m2", redriven_by_sqs_record("e2")),
+            (FAILURES, "m3", poison("e3", json!({"ok": false}))),
+            (DELIVERY, "m4", envelope("e4", json!({"ok": true}))),
+        ]);
+        let buffered = RedriveRequest {
+            send_back: SendBack::BufferQueue { url: BUFFER.into() },
+            ..request(false)
+        };
+        // The dry run says where each would go and sends nothing.
+        let report = redrive(
+            &fake,
+            &RedriveRequest {
+                dry_run: true,
+                ..buffered.clone()
+            },
+            check,
+        )
+        .await
+        .unwrap();
+        let text = report.render(true);
+        assert!(text.contains("buffer queue q-buffer"), "{text}");
+        assert!(
+            !fake.log().iter().any(|l| l.starts_with("send")),
+            "{:#?}",
+            fake.log()
+        );
+
+        let report = redrive(&fake, &buffered, check).await.unwrap();
+        let log = fake.log();
+        assert!(!log.iter().any(|l| l.starts_with("invoke")), "{log:#?}");
+        assert!(position(&log, "send q-buffer e1") < position(&log, "delete m1"));
+        assert!(position(&log, "send q-buffer e2") < position(&log, "delete m2"));
+        // Poison that still fails the catalog stays; delivery dead letters go to the bus.
+        assert!(!log.contains(&"send q-buffer e3".to_owned()), "{log:#?}");
+        assert!(log.contains(&"put bus e4".to_owned()), "{log:#?}");
+        assert_eq!((report.redriven(), report.left()), (3, 1));
+        assert_eq!(
+            report
+                .entries
+                .iter()
+                .find(|e| e.message_id == "m2")
+                .map(|e| e.kind),
+            Some("sqs-redriven")
+        );
+        // The buffer now holds the original events, as the rule would have sent them.
+        let state = fake.state.lock().unwrap();
+        let sent: Vec<&String> = state
+            .messages
+            .iter()
+            .filter(|m| m.0 == BUFFER)
+            .map(|m| &m.2)
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            serde_json::from_str::<Value>(sent[1]).unwrap(),
+            redriven_by_sqs_record("e2")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queue_triggered_functions_failures_go_back_into_its_source_queue_as_they_were() {
+        let letter = json!({"kind": "poison", "function": "worker", "reason": "bad body",
+                            "failed_at": "2026-11-20T10:00:00Z", "event": {"sku": "x"}});
+        let fake = Fake::with(&[
+            (FAILURES, "m1", letter),
+            (
+                FAILURES,
+                "m2",
+                json!("plain text, as the producer wrote it"),
+            ),
+        ]);
+        let queued = RedriveRequest {
+            send_back: SendBack::SourceQueue {
+                url: "q-source".into(),
+            },
+            ..request(false)
+        };
+        let report = redrive(&fake, &queued, check).await.unwrap();
+        assert_eq!(report.redriven(), 2, "{report:#?}");
+        let state = fake.state.lock().unwrap();
+        let sent: Vec<&String> = state
+            .messages
+            .iter()
+            .filter(|m| m.0 == "q-source")
+            .map(|m| &m.2)
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                r#"{"sku":"x"}"#,
+                r#""plain text, as the producer wrote it""#
+            ]
+        );
+        assert!(!state.log.iter().any(|l| l.starts_with("invoke")));
     }
 }
