@@ -16,6 +16,7 @@ mod idempotency_store;
 mod lint;
 mod local_invoke;
 mod ops;
+mod parity;
 mod poison;
 mod reliability;
 mod routing;
