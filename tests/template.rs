@@ -662,9 +662,20 @@ fn subscriptions_are_exactly_the_declarations() {
             .unwrap_or_else(|| panic!("{} is not in the template", f.name))
             .logical_id
             .clone();
-        let rules: Vec<_> = t.rules_for(&id).collect();
+        // The rules that invoke it, or that fill a queue it polls (a buffered consumer's).
+        let polled: Vec<String> = t.mappings_to(&id).filter_map(|m| m.queue.clone()).collect();
+        let rules: Vec<_> = t
+            .rules()
+            .iter()
+            .filter(|r| {
+                r.targets.iter().any(|target| {
+                    target.function.as_deref() == Some(id.as_str())
+                        || target.resource.as_ref().is_some_and(|q| polled.contains(q))
+                })
+            })
+            .collect();
         if !f.declaration.is_consumer() {
-            assert_eq!(rules.len(), 0, "{} is invoked directly", f.name);
+            assert_eq!(rules.len(), 0, "{} is no consumer", f.name);
             continue;
         }
         let pattern = rule_pattern(f, &app.catalog, &app.project.settings).unwrap();
@@ -1155,5 +1166,354 @@ fn queue_problems_are_caught_and_name_the_owner() {
         v.iter().any(|v| v.message.contains("allows any principal")),
         "{}",
         report(&v)
+    );
+}
+
+// ------------------------------------------------------------------ triggers and buffered delivery
+
+/// The functions of the fixture app: the shop's, plus one of each trigger (declared here, as a
+/// temporary app would): `intake` (POST /intake, IAM auth), `nightly` (a schedule), `wrap`
+/// (a buffered consumer of OrderPlaced, capped at 2) and `feeder` (a queue of its own).
+fn trigger_fixtures() -> Vec<FunctionDeclaration> {
+    use eventrail_contract::trigger::{HttpAuth, HttpDeclaration, HttpTrigger, ScheduleTrigger};
+    use eventrail_contract::{Declaration, Delivery, QueueSource};
+    let f = |name: &str, declaration: Declaration| FunctionDeclaration {
+        name: name.to_owned(),
+        dir: root().join("functions").join(name),
+        declaration,
+    };
+    let mut functions = declared();
+    functions.extend([
+        f(
+            "intake",
+            Declaration {
+                http: Some(HttpTrigger::Declared(HttpDeclaration {
+                    route: "POST /intake".into(),
+                    auth: HttpAuth::Iam,
+                    cors: None,
+                    request: None,
+                })),
+                ..Declaration::default()
+            },
+        ),
+        f(
+            "nightly",
+            Declaration {
+                schedule: Some(ScheduleTrigger::Expression("rate(1 day)".into())),
+                ..Declaration::default()
+            },
+        ),
+        f(
+            "wrap",
+            Declaration {
+                consumes: vec!["OrderPlaced".into()],
+                delivery: Delivery::Queue,
+                max_concurrency: Some(2),
+                max_receive_count: Some(4),
+                ..Declaration::default()
+            },
+        ),
+        f(
+            "feeder",
+            Declaration {
+                queue: Some(QueueSource::New),
+                timeout: Some(20),
+                ..Declaration::default()
+            },
+        ),
+    ]);
+    functions
+}
+
+/// The template generated for [`trigger_fixtures`] from the workspace's hand-written part.
+fn trigger_template() -> Template {
+    let app = app();
+    let path = root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let generated = eventrail_generate::generate_template(
+        &text,
+        "infra/template.yaml",
+        &trigger_fixtures(),
+        &app.catalog,
+        &app.project.settings,
+    )
+    .unwrap();
+    Template::parse(&generated, &path).unwrap()
+}
+
+fn check_triggers(t: &Template) -> Vec<Violation> {
+    eventrail_check::check_invariants(t, &trigger_fixtures(), &app().project.settings)
+}
+
+/// The violations about `function` whose message contains `says`; fails listing all when none.
+fn named<'a>(violations: &'a [Violation], function: &str, says: &str) -> Vec<&'a Violation> {
+    let found: Vec<_> = about(violations, function)
+        .into_iter()
+        .filter(|v| v.message.contains(says))
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "expected a violation of `{function}` saying {says:?}, got:\n{}",
+        report(violations)
+    );
+    found
+}
+
+fn properties<'j>(j: &'j mut Value, resource: &str) -> &'j mut Value {
+    &mut j["Resources"][resource]["Properties"]
+}
+
+#[test]
+fn each_trigger_generates_its_resources_and_meets_every_invariant() {
+    let t = trigger_template();
+    let violations = check_triggers(&t);
+    assert!(violations.is_empty(), "{}", report(&violations));
+    let route = t
+        .api_routes()
+        .iter()
+        .find(|r| r.function == "Intake")
+        .unwrap();
+    assert_eq!(route.route(), "POST /intake");
+    assert_eq!(route.rest_api.as_deref(), Some("RestApi"));
+    assert_eq!(route.authorizer.as_deref(), Some("AWS_IAM"));
+    let schedule = t
+        .schedules()
+        .iter()
+        .find(|s| s.function == "Nightly")
+        .unwrap();
+    assert_eq!(schedule.expression_parameter(), Some("NightlySchedule"));
+    assert_eq!(
+        schedule.default_expression(t.parameters()).as_deref(),
+        Some("rate(1 day)")
+    );
+    assert_eq!(schedule.dead_letter.as_deref(), Some("NightlyFailureQueue"));
+    let wrap: Vec<_> = t.mappings_to("Wrap").collect();
+    assert_eq!(wrap.len(), 1);
+    assert_eq!(wrap[0].queue.as_deref(), Some("WrapBufferQueue"));
+    assert!(wrap[0].reports_batch_item_failures);
+    let buffer = t.queue("WrapBufferQueue").unwrap();
+    assert_eq!(
+        buffer.redrive_dead_letter.as_deref(),
+        Some("WrapFailureQueue")
+    );
+    let rule = t
+        .rules()
+        .iter()
+        .find(|r| r.logical_id == "WrapOrderPlaced")
+        .unwrap();
+    assert_eq!(rule.targets[0].resource.as_deref(), Some("WrapBufferQueue"));
+    let wrap_fn = t.function("Wrap").unwrap();
+    assert!(
+        wrap_fn.event_invoke_config.is_none(),
+        "no async invoke settings"
+    );
+    assert_eq!(
+        wrap_fn.environment.get("EVENTRAIL_MAX_RECEIVE_COUNT"),
+        Some(&json!("4"))
+    );
+    let feeder: Vec<_> = t.mappings_to("Feeder").collect();
+    assert_eq!(feeder[0].queue.as_deref(), Some("FeederSourceQueue"));
+    let outputs: BTreeSet<&str> = t.outputs().iter().map(|o| o.name.as_str()).collect();
+    for output in [
+        "RestApiUrl",
+        "RestApiId",
+        "RestApiStage",
+        "NightlyScheduleName",
+        "WrapBufferQueueUrl",
+        "FeederSourceQueueUrl",
+    ] {
+        assert!(outputs.contains(output), "{output}");
+    }
+}
+
+#[test]
+fn a_buffer_queue_without_redrive_fails() {
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "WrapBufferQueue")
+            .as_object_mut()
+            .unwrap()
+            .remove("RedrivePolicy");
+    });
+    named(&check_triggers(&t), "wrap", "has no RedrivePolicy");
+}
+
+#[test]
+fn a_buffered_consumer_with_an_on_failure_destination_fails() {
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Wrap")["EventInvokeConfig"] = json!({
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 300,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["WrapFailureQueue", "Arn"]}}}
+        });
+    });
+    named(&check_triggers(&t), "wrap", "on-failure destination");
+}
+
+#[test]
+fn a_visibility_timeout_under_six_times_the_function_timeout_fails() {
+    // wrap runs for Globals' 10 s: its buffer needs 60 s; feeder runs 20 s: 120 s.
+    for (queue, function, visibility) in [
+        ("WrapBufferQueue", "wrap", 59),
+        ("FeederSourceQueue", "feeder", 100),
+    ] {
+        let t = edited(&trigger_template(), |j| {
+            properties(j, queue)["VisibilityTimeout"] = json!(visibility);
+        });
+        named(&check_triggers(&t), function, "visibility timeout");
+    }
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Feeder")["Timeout"] = json!(30);
+    });
+    named(&check_triggers(&t), "feeder", "visibility timeout");
+}
+
+#[test]
+fn a_mapping_without_partial_batch_failures_or_with_other_receives_fails() {
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Wrap")["Events"]["Buffer"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("FunctionResponseTypes");
+    });
+    named(&check_triggers(&t), "wrap", "ReportBatchItemFailures");
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "WrapBufferQueue")["RedrivePolicy"]["maxReceiveCount"] = json!(9);
+    });
+    named(&check_triggers(&t), "wrap", "EVENTRAIL_MAX_RECEIVE_COUNT");
+}
+
+#[test]
+fn a_buffer_policy_not_scoped_to_its_rule_fails() {
+    let other_rule = json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/${AWS::StackName}-other-Rule"});
+    let t = edited(&trigger_template(), |j| {
+        for s in queue_statements(j, "WrapBufferQueuePolicy") {
+            if s["Effect"] == "Allow" {
+                s["Condition"]["ArnEquals"]["aws:SourceArn"] = other_rule.clone();
+            }
+        }
+    });
+    named(&check_triggers(&t), "wrap", "rule WrapOrderPlaced");
+    let t = edited(&trigger_template(), |j| {
+        for s in queue_statements(j, "WrapBufferQueuePolicy") {
+            if s["Effect"] == "Allow" {
+                s.as_object_mut().unwrap().remove("Condition");
+            }
+        }
+    });
+    let violations = check_triggers(&t);
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.resource == "WrapBufferQueuePolicy" && v.message.contains("aws:SourceArn")),
+        "{}",
+        report(&violations)
+    );
+}
+
+#[test]
+fn a_role_polling_another_queue_or_not_its_own_fails() {
+    let t = edited(&trigger_template(), |j| {
+        let mut statements = policy(j, "WrapRole");
+        statements.retain(|s| s["Sid"] != "PollOwnBufferQueue");
+        set(j, "WrapRole", statements);
+    });
+    named(
+        &check_triggers(&t),
+        "wrap",
+        "may not sqs:ReceiveMessage and sqs:DeleteMessage on WrapBufferQueue",
+    );
+    let t = edited(&trigger_template(), |j| {
+        let mut statements = policy(j, "FeederRole");
+        statements.push(json!({
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            "Resource": {"Fn::GetAtt": ["FeederFailureQueue", "Arn"]}
+        }));
+        set(j, "FeederRole", statements);
+    });
+    named(
+        &check_triggers(&t),
+        "feeder",
+        "not a queue that feeds the function",
+    );
+}
+
+#[test]
+fn a_schedule_without_dead_letter_queue_or_retry_policy_fails() {
+    let schedule = |j: &mut Value| -> Value {
+        properties(j, "Nightly")["Events"]["Scheduler"]["Properties"].clone()
+    };
+    for (field, says) in [
+        ("DeadLetterConfig", "no DeadLetterConfig"),
+        ("RetryPolicy", "no RetryPolicy"),
+    ] {
+        let t = edited(&trigger_template(), |j| {
+            let mut props = schedule(j);
+            props.as_object_mut().unwrap().remove(field);
+            properties(j, "Nightly")["Events"]["Scheduler"]["Properties"] = props;
+        });
+        named(&check_triggers(&t), "nightly", says);
+    }
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Nightly")["Events"]["Scheduler"]["Properties"]["DeadLetterConfig"]["Arn"] =
+            json!({"Fn::GetAtt": ["NightlyDeliveryOther", "Arn"]});
+    });
+    named(
+        &check_triggers(&t),
+        "nightly",
+        "no DeadLetterConfig to a queue of this template",
+    );
+}
+
+#[test]
+fn a_schedule_role_that_may_do_more_than_invoke_its_function_fails() {
+    let t = edited(&trigger_template(), |j| {
+        let mut statements = policy(j, "NightlyScheduleRole");
+        statements[0]["Resource"] = json!("*");
+        set(j, "NightlyScheduleRole", statements);
+    });
+    named(
+        &check_triggers(&t),
+        "nightly",
+        "allows lambda:InvokeFunction on \"*\"",
+    );
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Nightly")["Events"]["Scheduler"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("RoleArn");
+    });
+    named(&check_triggers(&t), "nightly", "no RoleArn");
+    // The failure queue's fence must let the schedule's role in, or its dead letters are denied.
+    let t = edited(&trigger_template(), |j| {
+        for s in queue_statements(j, "NightlyFailureQueuePolicy") {
+            s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] =
+                json!({"Fn::GetAtt": ["NightlyRole", "Arn"]});
+        }
+    });
+    named(
+        &check_triggers(&t),
+        "nightly",
+        "no statement denies sqs:SendMessage on failure queue",
+    );
+}
+
+#[test]
+fn a_route_off_the_rest_api_or_on_an_unknown_authorizer_fails() {
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Intake")["Events"]["Http"]["Properties"]["Auth"]["Authorizer"] =
+            json!("Nope");
+    });
+    named(&check_triggers(&t), "intake", "authorizer Nope");
+    let t = edited(&trigger_template(), |j| {
+        properties(j, "Intake")["Events"]["Http"]["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("RestApiId");
+    });
+    named(
+        &check_triggers(&t),
+        "intake",
+        "not on a REST API of this template",
     );
 }

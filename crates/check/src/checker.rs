@@ -114,7 +114,23 @@ impl Checker<'_> {
         log_groups: &mut BTreeMap<String, Vec<String>>,
     ) {
         let id = f.logical_id.as_str();
-        let rules: Vec<_> = self.t.rules_for(id).collect();
+        let fed = self.feeds(f);
+        let sources = fed.as_ref().map(|x| x.sources.clone()).unwrap_or_default();
+        // The rules that invoke it, and those that send to a queue it polls (its buffer).
+        let reaches = |t: &eventrail_model::Target| {
+            t.function.as_deref() == Some(id)
+                || t.resource.as_deref().is_some_and(|q| sources.contains(q))
+        };
+        let rules: Vec<_> = self
+            .t
+            .rules()
+            .iter()
+            .filter(|r| r.targets.iter().any(reaches))
+            .collect();
+        // A queue no rule sends to is a queue trigger: it starts the function, as a route or a
+        // schedule does.
+        let triggered = self.has_producer_trigger(f) || (fed.is_some() && rules.is_empty());
+        let exempt = exempt || triggered;
         let subscribed = rules.iter().any(|r| {
             r.pattern
                 .as_ref()
@@ -144,11 +160,7 @@ impl Checker<'_> {
                     ),
                 ),
             }
-            for target in rule
-                .targets
-                .iter()
-                .filter(|t| t.function.as_deref() == Some(id))
-            {
+            for target in rule.targets.iter().filter(|t| reaches(t)) {
                 let rid = rule.logical_id.as_str();
                 match &target.dead_letter {
                     None => self.push(
@@ -202,8 +214,16 @@ impl Checker<'_> {
             }
         }
 
-        let mut failure_queue = None;
+        let mut failure_queue = fed.as_ref().and_then(|x| x.failure_queue.clone());
+        if let Some(q) = &failure_queue {
+            own_queues.insert(q.clone());
+            own_queues.extend(sources.iter().cloned());
+            self.mark(q, Some(f), QueueUse::Redrive, None);
+        }
         match &f.event_invoke_config {
+            // An SQS-fed function has no asynchronous invoke settings (`feeds` reports a
+            // destination it should not have).
+            _ if fed.is_some() => {}
             None => self.push(
                 Some(f),
                 id,
@@ -262,9 +282,19 @@ impl Checker<'_> {
             }
         }
 
-        self.role(f, &own_queues, failure_queue.as_deref(), log_groups);
+        let schedule_roles = self.schedules(f, failure_queue.as_deref());
+        self.routes(f);
+        self.role(
+            f,
+            &own_queues,
+            &sources,
+            failure_queue.as_deref(),
+            log_groups,
+        );
         if let (Some(queue), RoleSource::Resource(role)) = (failure_queue.as_deref(), &f.role) {
-            self.failure_queue_fenced(f, queue, role);
+            let mut senders = schedule_roles;
+            senders.insert(role.clone());
+            self.failure_queue_fenced(f, queue, &senders);
         }
         self.failed_events_prefix(f);
     }
@@ -274,7 +304,15 @@ impl Checker<'_> {
     /// alone: in one account a queue policy naming the role allows the send by itself, so a role
     /// that lost its statement would still send (on AWS, and under the local IAM enforcement),
     /// and the fact would be stated twice.
-    pub(crate) fn failure_queue_fenced(&mut self, f: &Function, queue: &str, role: &str) {
+    /// `senders` are the function's role and its schedules' roles (Scheduler sends a schedule's
+    /// dead letters with the schedule's role).
+    pub(crate) fn failure_queue_fenced(
+        &mut self,
+        f: &Function,
+        queue: &str,
+        senders: &BTreeSet<String>,
+    ) {
+        let role = senders.iter().cloned().collect::<Vec<_>>().join(", ");
         let policies = self.t.queue_policies();
         let statements: Vec<&Statement> = policies
             .iter()
@@ -290,7 +328,7 @@ impl Checker<'_> {
         let fenced = statements.iter().any(|s| {
             denies_send_to_all(s)
                 && negated_arn_condition(s, "aws:PrincipalArn")
-                    .is_some_and(|v| references(v) == BTreeSet::from([role.to_owned()]))
+                    .is_some_and(|v| references(v) == *senders)
         });
         if !fenced {
             self.push(
@@ -309,7 +347,7 @@ impl Checker<'_> {
                 && s.principal
                     .as_ref()
                     .and_then(|p| p.get("AWS"))
-                    .is_some_and(|v| references(v).contains(role));
+                    .is_some_and(|v| !references(v).is_disjoint(senders));
             if grants_role {
                 let sid = s.sid.as_deref().unwrap_or("(no Sid)");
                 self.push(

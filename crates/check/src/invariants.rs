@@ -4,7 +4,7 @@
 //! (by binary name and logical id) or the resource at fault, so "add a function" mistakes fail
 //! with a message that says which function and what to add.
 
-use eventrail_contract::{AppSettings, FunctionDeclaration, Invoke};
+use eventrail_contract::{AppSettings, FunctionDeclaration};
 use eventrail_model::{RoleSource, Template};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,7 +18,8 @@ pub use crate::limits::{
 pub use crate::violation::Violation;
 
 /// Checks `template` against the functions' declarations and the app's settings (its source
-/// prefix): a function declared with `invoke = "direct"` needs no rule; every declared
+/// prefix): a function that is no consumer (invoked directly, or started by an HTTP route, a
+/// schedule or a queue) needs no rule; every declared
 /// function is in the template and every function of the template is declared; a role that
 /// may `PutEvents` is limited by the `events:source` and `events:detail-type` condition keys
 /// with the set operator `ForAllValues:StringEquals` and a `Null` check (a `PutEvents` request
@@ -31,7 +32,7 @@ pub fn check_invariants(
 ) -> Vec<Violation> {
     let direct: Vec<&str> = functions
         .iter()
-        .filter(|f| f.declaration.invoke == Invoke::Direct)
+        .filter(|f| !f.declaration.is_consumer())
         .map(|f| f.name.as_str())
         .collect();
     let mut out = check_invariants_with(template, &direct);
@@ -162,6 +163,18 @@ pub fn check_invariants(
 /// policy that lets that rule send to it; no queue policy allows anyone (`*`), and each one
 /// that allows a sender denies `sqs:SendMessage` to every other principal (`aws:PrincipalArn`
 /// for a role, `aws:SourceArn` for a service's source).
+///
+/// A function started by a REST API route, a schedule or a queue no rule sends to needs no
+/// rule. A schedule has a retry policy, the function's failure queue as its dead-letter queue,
+/// and a role of the template that may invoke that function and send to that queue, nothing
+/// else; the failure queue's fence lets that role in. A route is on a REST API of the template
+/// with a stage and names an authorizer it defines (or `AWS_IAM`). An SQS-fed function (a queue
+/// trigger, or a buffered consumer whose rule targets its buffer queue) has no on-failure
+/// destination; its mapping reports partial batch failures; its queue redrives to its failure
+/// queue (which `EVENTRAIL_DLQ_URL` names) after the receives `EVENTRAIL_MAX_RECEIVE_COUNT`
+/// says, with a visibility timeout of at least six times the function's timeout; its role may
+/// receive and delete on that queue and no other; a buffer's policy lets its rule send
+/// (`aws:SourceArn`).
 pub fn check_invariants_with(template: &Template, direct_invoke_only: &[&str]) -> Vec<Violation> {
     let mut checker = Checker {
         t: template,

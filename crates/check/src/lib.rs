@@ -7,12 +7,14 @@
 mod bus_policy;
 mod checker;
 pub mod compat;
+mod feeds;
 pub mod invariants;
 mod limits;
 pub mod lint;
 mod queues;
 mod roles;
 mod statements;
+mod triggers;
 mod violation;
 
 pub use invariants::{Violation, check_invariants};

@@ -8,6 +8,13 @@ use eventrail_model::{Function, RoleSource, direct_ref, references};
 
 use crate::checker::{Checker, label};
 
+/// What only a queue's reader does: allowed on the queues that feed the function, nowhere else.
+const POLL_ONLY_ACTIONS: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+];
+
 /// Actions for which AWS only accepts `Resource: "*"`.
 pub(crate) const WILDCARD_ONLY_ACTIONS: &[&str] = &[
     "xray:PutTraceSegments",
@@ -20,6 +27,7 @@ impl Checker<'_> {
         &mut self,
         f: &Function,
         own_queues: &BTreeSet<String>,
+        sources: &BTreeSet<String>,
         failure_queue: Option<&str>,
         log_groups: &mut BTreeMap<String, Vec<String>>,
     ) {
@@ -57,6 +65,7 @@ impl Checker<'_> {
         let mut may_put_events = false;
         let mut may_send_failure = false;
         let mut may_log = false;
+        let mut polled: BTreeSet<String> = BTreeSet::new();
         let mut own_logs = BTreeSet::new();
         for s in f
             .permissions
@@ -122,7 +131,26 @@ impl Checker<'_> {
                 .iter()
                 .any(|a| a.to_ascii_lowercase().starts_with("sqs:") || a == "*")
             {
+                let polls = s.allows_any(POLL_ONLY_ACTIONS);
                 for r in &s.resources {
+                    if polls {
+                        match direct_ref(r).filter(|q| sources.contains(*q)) {
+                            Some(q) => {
+                                if s.allows_any(&["sqs:ReceiveMessage"])
+                                    && s.allows_any(&["sqs:DeleteMessage"])
+                                {
+                                    polled.insert(q.to_owned());
+                                }
+                            }
+                            None => self.push(
+                                Some(f),
+                                id,
+                                format!(
+                                    "{what} allows receiving or deleting messages of {r}, which                                      is not a queue that feeds the function"
+                                ),
+                            ),
+                        }
+                    }
                     match direct_ref(r) {
                         Some(q) if own_queues.contains(q) => {
                             if Some(q) == failure_queue && s.allows_any(&["sqs:SendMessage"]) {
@@ -175,6 +203,15 @@ impl Checker<'_> {
                 format!(
                     "role may not sqs:SendMessage to its on-failure queue {q}; Lambda delivers \
                      destinations with the function's role, and poison events are sent by the function"
+                ),
+            );
+        }
+        for q in sources.difference(&polled) {
+            self.push(
+                Some(f),
+                id,
+                format!(
+                    "role may not sqs:ReceiveMessage and sqs:DeleteMessage on {q}, the queue that                      feeds it: Lambda polls it with the function's role"
                 ),
             );
         }
