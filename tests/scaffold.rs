@@ -6,6 +6,11 @@
 //! the new functions. `eventrail new event GiftWrapped` adds the event gift-wrap emits. Also: a
 //! bad name, an unknown event type and a second run change nothing.
 //!
+//! Producers of each trigger: `eventrail new function nightly --schedule "rate(1 day)"` and
+//! `new function intake --http "POST /intake"` build and pass their scaffolded tests (a
+//! firing, a request), with the template checks holding, and no other file touched by hand;
+//! bad trigger flags are refused naming the flag.
+//!
 //! Copies put their binaries in their own target folder (see `copies_target_dir`) and reuse
 //! this repository's compiled dependencies (see `copy_repository`).
 
@@ -334,5 +339,161 @@ fn scaffolded_functions_build_route_and_pass_the_template_checks() {
         "{routes}"
     );
 
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The files of the copy that changed since `before`, outside target/.
+fn changed_since(copy: &Path, before: Vec<(PathBuf, Vec<u8>)>) -> Vec<String> {
+    let old: std::collections::BTreeMap<_, _> = before.into_iter().collect();
+    snapshot(copy)
+        .into_iter()
+        .filter(|(path, bytes)| old.get(path) != Some(bytes))
+        .map(|(path, _)| path.strip_prefix(copy).unwrap().display().to_string())
+        .filter(|p| !p.starts_with("target/"))
+        .collect()
+}
+
+#[test]
+fn scaffolded_producers_of_a_schedule_and_an_http_route_build_and_pass_their_tests() {
+    let tmp = std::env::temp_dir().join(format!("eventrail-producers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let copy = tmp.join("repo");
+    eventrail_tests::copy_repository(&copy);
+
+    // Bad trigger flags: refused naming the flag, nothing changed.
+    let before = snapshot(&copy);
+    for (args, wanted) in [
+        (
+            vec!["new", "function", "nightly", "--schedule", "daily"],
+            "--schedule: `daily` is neither `rate(...)` nor `cron(...)`",
+        ),
+        (
+            vec!["new", "function", "nightly", "--schedule", "rate(1 days)"],
+            "--schedule: `rate(1 days)`",
+        ),
+        (
+            vec!["new", "function", "intake", "--http", "POST intake"],
+            "--http: `intake` is not a path",
+        ),
+        (
+            vec!["new", "function", "intake", "--http", "SEND /intake"],
+            "--http: `SEND` is not a method",
+        ),
+        (
+            vec![
+                "new",
+                "function",
+                "nightly",
+                "--schedule",
+                "rate(1 day)",
+                "--consumes",
+                "OrderPlaced",
+            ],
+            "--consumes: a function triggered by --schedule has no rule",
+        ),
+        (
+            vec!["new", "function", "mailer", "--buffered"],
+            "--buffered buffers a rule's events",
+        ),
+    ] {
+        assert_refused(&copy, &args, wanted, &before);
+    }
+    let two = eventrail(
+        &copy,
+        &[
+            "new",
+            "function",
+            "nightly",
+            "--http",
+            "POST /nightly",
+            "--schedule",
+            "rate(1 day)",
+        ],
+    );
+    assert!(!two.status.success());
+    assert!(
+        text(&two)
+            .contains("'--http <METHOD /PATH>' cannot be used with '--schedule <EXPRESSION>'"),
+        "{}",
+        text(&two)
+    );
+    assert!(snapshot(&copy) == before, "a refused command changed files");
+
+    for args in [
+        [
+            "new",
+            "function",
+            "nightly",
+            "--schedule",
+            "rate(1 day)",
+            "--emits",
+            "OrderShipped",
+        ],
+        [
+            "new",
+            "function",
+            "intake",
+            "--http",
+            "POST /intake",
+            "--emits",
+            "OrderPlaced",
+        ],
+    ] {
+        let out = eventrail(&copy, &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    let manifest = |f: &str| {
+        std::fs::read_to_string(copy.join("functions").join(f).join("Cargo.toml")).unwrap()
+    };
+    assert!(manifest("nightly").contains("\nschedule = \"rate(1 day)\"\n"));
+    assert!(manifest("intake").contains("\nhttp = \"POST /intake\"\n"));
+    let lib = |f: &str| {
+        std::fs::read_to_string(copy.join("functions").join(f).join("src/lib.rs")).unwrap()
+    };
+    assert!(lib("nightly").contains("pub async fn handle(scheduled: Scheduled, context: Context)"));
+    assert!(lib("intake").contains("request: HttpRequest<IntakeRequest>,"));
+    let template = std::fs::read_to_string(copy.join("infra/template.yaml")).unwrap();
+    for wanted in [
+        "  Nightly:\n",
+        "Type: ScheduleV2",
+        "ScheduleExpression: !Ref NightlySchedule",
+        "NightlyScheduleName:",
+        "  Intake:\n",
+        "Path: \"/intake\"",
+    ] {
+        assert!(template.contains(wanted), "template lacks {wanted:?}");
+    }
+
+    // Their binaries build, and their scaffolded tests (a firing, a request) pass.
+    for command in ["build", "test"] {
+        let out = cargo()
+            .current_dir(&copy)
+            .args([command, "--quiet", "-p", "nightly", "-p", "intake"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {command} in the copy:\n{}",
+            text(&out)
+        );
+    }
+
+    // The template invariants and the routing hold, and nothing but the new crates and the
+    // generated files changed.
+    let problems = eventrail_tests::template_problems(&copy);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let problems = eventrail_tests::routing_problems(&copy);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let changed = changed_since(&copy, before);
+    for path in &changed {
+        assert!(
+            path.starts_with("functions/nightly/")
+                || path.starts_with("functions/intake/")
+                || path == "infra/template.yaml"
+                || path == "events/consumers.json"
+                || path == "Cargo.lock",
+            "`new function` changed {path} (all changes: {changed:?})"
+        );
+    }
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -30,7 +30,7 @@ pub enum LocalCommand {
     /// LocalStack, the denials of the last run that stopped one.
     Denials(crate::denials::DenialsArgs),
     /// Run a scheduled function now: invoke it (synchronously) with the payload its schedule
-    /// sends (scheduledTime = now, truncated to the minute; a fresh executionId; the
+    /// sends (scheduledTime = now or `--at`, truncated to the minute; a fresh executionId; the
     /// schedule's ARN; attempt 1) and print its answer. EventBridge Scheduler has no "run
     /// now", so with `--env dev|prod` the function on AWS is invoked the same way (Lambda
     /// Invoke, same payload) rather than through Scheduler.
@@ -41,6 +41,11 @@ pub enum LocalCommand {
 pub struct FireArgs {
     /// The scheduled function (as declared: `nightly`).
     function: String,
+    /// The scheduled time to send (RFC 3339, `2026-12-07T03:00:00Z`; truncated to the minute)
+    /// instead of now: firing the same time twice is what a retried firing looks like, so it
+    /// emits the same idempotency keys.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
     /// Print the payload and the answer as one JSON object.
     #[arg(long)]
     json: bool,
@@ -304,7 +309,7 @@ fn fire(args: FireArgs) -> Result<ExitCode> {
             fire::schedule_arn(&function_arn, &schedule_name).with_context(|| {
                 format!("{function_name}'s ARN `{function_arn}` is not a function ARN")
             })?;
-        let invocation = fire::invocation_now(&schedule_arn);
+        let invocation = fire::fresh_invocation(args.at, &schedule_arn);
         let fired = fire::fire(&stack.clients.lambda, &function_name, invocation).await?;
         if args.json {
             let value = serde_json::json!({
@@ -332,4 +337,11 @@ fn fire(args: FireArgs) -> Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
+}
+
+/// `--at`: an RFC 3339 time, in UTC.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}), e.g. 2026-12-07T03:00:00Z"))
 }

@@ -43,23 +43,28 @@ pub fn schedule_of(
     ))
 }
 
-/// The firing's payload: `scheduledTime` is `now` truncated to the minute.
+/// The firing's payload for the time `scheduled`, truncated to the minute as Scheduler's
+/// times are.
 pub fn invocation(
-    now: DateTime<Utc>,
+    scheduled: DateTime<Utc>,
     schedule_arn: &str,
     execution_id: &str,
 ) -> ScheduledInvocation {
     ScheduledInvocation {
-        scheduled_time: now.format("%Y-%m-%dT%H:%M:00Z").to_string(),
+        scheduled_time: scheduled.format("%Y-%m-%dT%H:%M:00Z").to_string(),
         execution_id: execution_id.to_owned(),
         schedule_arn: schedule_arn.to_owned(),
         attempt: "1".to_owned(),
     }
 }
 
-/// The payload of a firing now, with a fresh `executionId`.
-pub fn invocation_now(schedule_arn: &str) -> ScheduledInvocation {
-    invocation(Utc::now(), schedule_arn, &uuid::Uuid::new_v4().to_string())
+/// The payload of a firing for `at` (now when `None`), with a fresh `executionId`.
+pub fn fresh_invocation(at: Option<DateTime<Utc>>, schedule_arn: &str) -> ScheduledInvocation {
+    invocation(
+        at.unwrap_or_else(Utc::now),
+        schedule_arn,
+        &uuid::Uuid::new_v4().to_string(),
+    )
 }
 
 /// The ARN of the schedule named `schedule_name` (in Scheduler's `default` group, where the
