@@ -59,7 +59,7 @@ pub use init::{Init, LambdaError, State};
 pub use publisher::{PublishError, Publisher};
 pub use queue::{Message, QueueConsumer};
 pub use schedule::Scheduled;
-pub use start::{Function, Serves, StartError, kind, run, run_consumer, start};
+pub use start::{Function, Serves, StartError, check_kind, kind, run, run_consumer, start};
 // Read by the operator's tools (`observe`): the dead letter's format and the shared HTTPS
 // client.
 pub use aws::{aws_config, http_client};

@@ -261,19 +261,35 @@ pub async fn run<K, F: Function<K>>(
     manifest: EmbeddedManifest,
 ) -> Result<(), LambdaError> {
     let init = initialise(manifest)?;
-    let declared = Serves::of(&init.declaration.trigger());
-    if declared != F::SERVES {
-        let error = StartError::Kind {
-            package: manifest.package.to_owned(),
-            declared: declared.declared(),
-            handler: F::DESCRIPTION,
-            fix: declared.fix(),
-        };
-        tracing::error!(error = %error, "declaration error");
-        return Err(error.into());
-    }
+    check_kind(
+        manifest.package,
+        &init.declaration.trigger(),
+        F::SERVES,
+        F::DESCRIPTION,
+    )
+    .inspect_err(|error| tracing::error!(error = %error, "declaration error"))?;
     // Boxed: one allocation at init keeps the kind's service future out of this one's layout.
     Box::pin(function.serve(init)).await
+}
+
+/// Whether a handler of the kind that serves `serves` (described as `handler`) fits the
+/// declaration's `trigger`; the error says what to change.
+pub fn check_kind(
+    package: &str,
+    trigger: &Trigger,
+    serves: Serves,
+    handler: &'static str,
+) -> Result<(), StartError> {
+    let declared = Serves::of(trigger);
+    if declared == serves {
+        return Ok(());
+    }
+    Err(StartError::Kind {
+        package: package.to_owned(),
+        declared: declared.declared(),
+        handler,
+        fix: declared.fix(),
+    })
 }
 
 /// The steps before any kind's own: the endpoint tables on their thread, logging, the
@@ -368,4 +384,53 @@ where
 {
     let init = initialise(manifest)?;
     serve_consumer(handler, init).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use eventrail_contract::{Declaration, HttpTrigger, ScheduleTrigger};
+
+    #[test]
+    fn a_handler_of_another_kind_than_the_declaration_is_told_what_to_change() {
+        let scheduled = Declaration {
+            schedule: Some(ScheduleTrigger::Expression("rate(1 day)".into())),
+            ..Declaration::default()
+        };
+        let error = check_kind(
+            "nightly",
+            &scheduled.trigger(),
+            Serves::Rule,
+            "a consumer (it takes an Incoming event)",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("nightly: the declaration says `schedule = ...`")
+                && error.contains("takes (Scheduled, Context)"),
+            "{error}"
+        );
+        let http = Declaration {
+            http: Some(HttpTrigger::Route("POST /intake".into())),
+            invoke: eventrail_contract::Invoke::Direct,
+            ..Declaration::default()
+        };
+        assert!(check_kind("intake", &http.trigger(), Serves::Http, "").is_ok());
+        let error = check_kind(
+            "intake",
+            &http.trigger(),
+            Serves::Direct,
+            "directly invoked",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("HttpRequest<C>"), "{error}");
+        let buffered = Declaration {
+            consumes: vec!["TaskCreated".into()],
+            delivery: Delivery::Queue,
+            ..Declaration::default()
+        };
+        assert!(check_kind("notifier", &buffered.trigger(), Serves::Rule, "").is_ok());
+    }
 }
