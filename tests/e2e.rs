@@ -430,8 +430,9 @@ fn assert_causally_sound_except_keys(flow: &eventrail_observe::Flow, text: &str)
 }
 
 /// Delivering the same event twice (the same EventBridge event, same id, to the same
-/// function asynchronously, as EventBridge's at-least-once delivery does) re-emits events
-/// with the same idempotency keys and data, and does not notify the customer twice.
+/// function, as EventBridge's at-least-once delivery does: asynchronously to inventory, into
+/// its buffer queue to notifications, a buffered consumer) re-emits events with the same
+/// idempotency keys and data, and does not notify the customer twice.
 #[tokio::test]
 #[ignore = "needs LocalStack: cargo xtask test"]
 async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects() {
@@ -451,10 +452,7 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
             .invoke_async("inventory", &order_placed)
             .await
             .unwrap();
-        stack
-            .invoke_async("notifications", &order_shipped)
-            .await
-            .unwrap();
+        crate::triggers::send_to_buffer(&stack, "notifications", &order_shipped);
     }
     let correlation_id = placed.correlation_id.clone();
     watch
@@ -489,7 +487,7 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
         );
     }
     // Five deliveries of OrderShipped-with-that-key reached notifications (3 from the
-    // chain, 2 direct); the customer got one message.
+    // chain, 2 straight into its buffer); the customer got one message.
     assert_eq!(report.messages.len(), 1, "{text}");
     assert!(
         report.failures.is_empty(),
@@ -509,9 +507,10 @@ async fn delivering_the_same_event_twice_does_not_duplicate_downstream_effects()
 /// event ids. The outbox's deduplication id is derived from the key *and* the event id, so
 /// SQS does not drop these sends, exactly as it would not drop a duplicate arriving after its
 /// window; only notifications' idempotency record (its DynamoDB table, on LocalStack served
-/// by moto) stops a second message. Once by direct invocation (the answer says the effect was
-/// replayed), once through the bus (a new EventBridge id, as a replay or redrive would give);
-/// the outbox holds one message, the first one.
+/// by moto) stops a second message. Once straight into notifications' buffer queue (a
+/// buffered consumer takes no direct invokes), once through the bus (a new EventBridge id, as
+/// a replay or redrive would give); each time its log says the send was replayed, with the
+/// first send's message id, and the outbox holds one message, the first one.
 #[tokio::test]
 #[ignore = "needs LocalStack: cargo xtask test"]
 async fn a_redelivery_after_the_fifo_window_notifies_once() {
@@ -523,19 +522,42 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
     assert_eq!(reports[0].messages.len(), 1, "the first delivery notifies");
     let first_message = reports[0].messages[0].clone();
     let shipped = reports[0].flow.of_type("OrderShipped")[0].clone();
+    let stack_name = stack.outputs.stack_name.clone().unwrap_or_default();
+    let endpoint = std::env::var("EVENTRAIL_ENDPOINT").unwrap_or_default();
+    // notifications' log lines about the delivery of `event_id`: handled, nothing sent, the
+    // stored result of the first send.
+    let assert_replayed = |event_id: String| {
+        let group = format!("/aws/lambda/{stack_name}-notifications");
+        let endpoint = endpoint.clone();
+        let first = first_message.message_id.clone();
+        async move {
+            let logs =
+                eventrail_tests::function_log_lines(&endpoint, &group, &event_id, FLOW_DEADLINE)
+                    .await;
+            let sends: Vec<&String> = logs
+                .iter()
+                .filter(|line| line.contains("outbox send"))
+                .collect();
+            assert!(
+                !sends.is_empty(),
+                "notifications logged no handling of the redelivered {event_id}: {logs:#?}"
+            );
+            assert!(
+                sends
+                    .iter()
+                    .all(|line| line.contains("\"replayed\":true") && line.contains(&first)),
+                "the redelivery must be replayed with the first send's message id {first}, not \
+                 sent: {logs:#?}"
+            );
+        }
+    };
 
-    // 1. Invoked directly with the same event under a new id: handled, nothing sent, and the
-    // answer carries the stored result of the first send.
+    // 1. Into its buffer queue, the same event under a new id.
     let mut again = shipped.raw.clone();
-    again["id"] = json!(format!("redelivered-{}", uuid::Uuid::new_v4()));
-    let answer = stack.invoke("notifications", &again).await.unwrap();
-    assert_eq!(answer["outcome"], "handled", "{answer:#}");
-    assert_eq!(answer["effects"][0]["replayed"], true, "{answer:#}");
-    assert_eq!(
-        answer["effects"][0]["message_id"],
-        json!(first_message.message_id),
-        "the stored result is the first send's: {answer:#}"
-    );
+    let again_id = format!("redelivered-{}", uuid::Uuid::new_v4());
+    again["id"] = json!(again_id);
+    crate::triggers::send_to_buffer(&stack, "notifications", &again);
+    assert_replayed(again_id).await;
 
     // 2. Put on the bus again: EventBridge gives it a new id and the rule delivers it.
     let redelivered_id = stack
@@ -547,25 +569,7 @@ async fn a_redelivery_after_the_fifo_window_notifies_once() {
         })
         .await
         .unwrap();
-    let stack_name = stack.outputs.stack_name.clone().unwrap_or_default();
-    let endpoint = std::env::var("EVENTRAIL_ENDPOINT").unwrap_or_default();
-    let logs = eventrail_tests::function_log_lines(
-        &endpoint,
-        &format!("/aws/lambda/{stack_name}-notifications"),
-        &redelivered_id,
-        FLOW_DEADLINE,
-    )
-    .await;
-    assert!(
-        logs.iter().any(|line| line.contains("outbox send")),
-        "notifications logged no handling of the redelivered {redelivered_id}: {logs:#?}"
-    );
-    assert!(
-        logs.iter()
-            .filter(|line| line.contains("outbox send"))
-            .all(|line| line.contains("\"replayed\":true")),
-        "the redelivery must be replayed, not sent: {logs:#?}"
-    );
+    assert_replayed(redelivered_id).await;
     eventrail_tests::settle(&mut watch).await;
     let report = watch.report(&placed.correlation_id, placed.title.clone());
     let text = report.render(routes().as_ref());

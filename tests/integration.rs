@@ -2,8 +2,8 @@
 //! the tools and the shop are linked once, not once per file).
 //!
 //! Tests that need LocalStack or cargo-lambda are `#[ignore]`d with the reason, so a plain
-//! `cargo test` passes offline; `cargo xtask test` runs them all. `delivery`, `e2e`, `ops`
-//! and `reliability` run on the stack the test command deploys (its `[stack]` lane).
+//! `cargo test` passes offline; `cargo xtask test` runs them all. `delivery`, `e2e`, `ops`,
+//! `reliability` and `triggers` run on the stack the test command deploys (its `[stack]` lane).
 
 mod architecture;
 mod delivery;
@@ -28,3 +28,4 @@ mod runtime_publisher;
 mod runtime_schedule;
 mod scaffold;
 mod template;
+mod triggers;

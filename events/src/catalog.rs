@@ -334,6 +334,45 @@ impl Validate for FraudSuspected {
     }
 }
 
+/// The stock on hand of one SKU, as counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockLevel {
+    /// Stock keeping unit.
+    pub sku: String,
+    /// Units on the shelves when counted.
+    pub on_hand: u32,
+}
+
+/// The warehouse's stock was counted: the scheduled reconciliation (`stock-count`) emits one
+/// per scheduled time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockCounted {
+    /// The time the count was scheduled for (ISO 8601, UTC): a retried or doubled firing of
+    /// the same count carries the same time, and the same idempotency key.
+    pub scheduled_time: String,
+    /// Every SKU counted, in SKU order.
+    pub levels: Vec<StockLevel>,
+}
+catalog_event!(StockCounted, "eventrail.stock-count");
+
+impl Validate for StockCounted {
+    fn validate(&self) -> Result<(), ValidationError> {
+        non_empty("scheduled_time", &self.scheduled_time)?;
+        if self.levels.is_empty() {
+            return Err(ValidationError::new(
+                "levels",
+                "a count names at least one SKU",
+            ));
+        }
+        for (i, level) in self.levels.iter().enumerate() {
+            non_empty("sku", &level.sku).map_err(|e| e.within(&format!("levels[{i}]")))?;
+        }
+        Ok(())
+    }
+}
+
 /// Any event of this application, payload untyped: what `analytics` consumes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
@@ -405,6 +444,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         entry::<PaymentFailed>("payment-failed"),
         entry::<OrderShipped>("order-shipped"),
         entry::<FraudSuspected>("fraud-suspected"),
+        entry::<StockCounted>("stock-counted"),
         // `eventrail new event` adds its entries above this line.
     ]
 }

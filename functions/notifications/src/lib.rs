@@ -1,16 +1,21 @@
 //! `notifications`: tells the customer about outcomes that concern them.
 //!
+//! A buffered consumer (`delivery = "queue"`): its rule sends the outcomes to its buffer queue,
+//! which feeds it batches of up to 10, two invocations at most at once, so a burst of orders
+//! never reaches the mail provider as a burst. The runtime runs the handler on each record and
+//! reports only the records that failed; a poison one goes to the failure queue at once.
+//!
 //! On `StockUnavailable`, `PaymentFailed` and `OrderShipped` it writes one message to the
 //! outbox, an SQS FIFO queue, once per idempotency key: the send runs inside
 //! [`Idempotency::once`], whose records live in the function's DynamoDB table (its
 //! declaration's `idempotency`), so a duplicate of an event, whenever it arrives within the
 //! records' time-to-live, gets the stored result and sends nothing. The message's SQS
 //! deduplication id is derived from the key and the event id ([`deduplication_id`]): SQS drops
-//! a retry of the same delivery within its 5-minute window (e.g. Lambda retrying an attempt
-//! that crashed after sending, or whose record could not be marked completed), and the
-//! idempotency record covers every other duplicate. The record keeps the SQS message id of
-//! the send ([`Sent`]), never the message: no personal data (the customer's e-mail) in the
-//! idempotency table.
+//! a retry of the same delivery within its 5-minute window (e.g. the buffer delivering a
+//! record again after an attempt that crashed after sending, or whose record could not be
+//! marked completed), and the idempotency record covers every other duplicate. The record
+//! keeps the SQS message id of the send ([`Sent`]), never the message: no personal data (the
+//! customer's e-mail) in the idempotency table.
 
 use std::future::Future;
 

@@ -1,16 +1,16 @@
-//! `orders`: the producer. Takes a `PlaceOrder` command (direct invoke), validates it and
-//! emits `OrderPlaced` carrying the whole order.
+//! `orders`: the producer. Takes a `PlaceOrder` command, over HTTP (`POST /orders`, the REST
+//! API) or by direct invoke, validates it and emits `OrderPlaced` carrying the whole order.
 //!
-//! The flow's correlation id and the event's idempotency key are derived from the order id,
-//! so placing the same order twice yields the same keys and downstream effects deduplicate.
-//! An invalid command is rejected to the caller with an error naming the field; nothing is
-//! published.
+//! The runtime decodes and validates the request before the handler runs: a bad body gets a
+//! `400` naming the field (a direct invoke: an error naming it) and nothing is published. The
+//! flow's correlation id and the event's idempotency key are derived from the order id, so
+//! placing the same order twice yields the same keys and downstream effects deduplicate.
 
 use std::time::{Duration, SystemTime};
 
 use eventrail_runtime::prelude::*;
 use eventrail_runtime::publisher::{PutEventsApi, deadline_instant};
-use eventrail_runtime::{PublishError, Publisher};
+use eventrail_runtime::{HttpRequest, HttpResponse, PublishError, Publisher};
 pub use events::OrderAccepted;
 use events::{Envelope, Event, Metadata, OrderPlaced, PlaceOrder, Validate, derive_key};
 use serde_json::Value;
@@ -65,14 +65,21 @@ pub fn decode_command(raw: &Value) -> Result<PlaceOrder, OrderError> {
     command
         .validate()
         .map_err(|e| OrderError::Invalid(e.to_string()))?;
+    check_size(&command).map_err(|reason| OrderError::Invalid(format!("order: {reason}")))?;
+    Ok(command)
+}
+
+/// Refuses an order too big for the events of its flow ([`MAX_ORDER_DETAIL_BYTES`]); the
+/// reason says how big it is.
+pub fn check_size(command: &PlaceOrder) -> Result<(), String> {
     let size = serde_json::to_string(&command.order).map_or(usize::MAX, |text| text.len());
     if size > MAX_ORDER_DETAIL_BYTES {
-        return Err(OrderError::Invalid(format!(
-            "order: the order is {size} bytes as JSON; at most {MAX_ORDER_DETAIL_BYTES} fit in \
-             every event of its flow (fewer items, or shorter fields)"
-        )));
+        return Err(format!(
+            "the order is {size} bytes as JSON; at most {MAX_ORDER_DETAIL_BYTES} fit in every \
+             event of its flow (fewer items, or shorter fields)"
+        ));
     }
-    Ok(command)
+    Ok(())
 }
 
 /// The first metadata of the flow an order starts: correlation id and idempotency key are
@@ -85,10 +92,21 @@ pub fn origin_metadata(order_id: &str) -> Metadata {
     )
 }
 
-/// The function's handler (invoke = "direct"): places the order the caller sends. The runtime
-/// gives it the publisher on the bus (`None` in dry-run mode) and the invocation's deadline.
-pub async fn handle(command: Value, context: Context) -> Result<OrderAccepted, OrderError> {
-    place_order_before(context.publisher(), command, context.deadline()).await
+/// The function's handler (`http = "POST /orders"`, and `invoke = "direct"`): places the
+/// order the request carries, decoded and validated by the runtime, and answers `202
+/// Accepted` with the order id and the flow's correlation id (a direct invoke gets that
+/// answer alone). An order too big for its flow is a `413` naming `order`; a publish that
+/// failed is a server error the caller may retry (placing the same order is idempotent).
+pub async fn handle(
+    request: HttpRequest<PlaceOrder>,
+    context: Context,
+) -> Result<HttpResponse<OrderAccepted>, HandlerError> {
+    let command = request.body;
+    check_size(&command).map_err(|reason| HandlerError::rejected(413, reason).on_field("order"))?;
+    let accepted = place(context.publisher(), command, context.deadline())
+        .await
+        .map_err(HandlerError::retryable)?;
+    Ok(HttpResponse::accepted(accepted))
 }
 
 /// Places an order: validate, then publish `OrderPlaced` (unless `publisher` is `None`: dry run),
@@ -111,6 +129,17 @@ pub async fn place_order_before<P: PutEventsApi>(
 ) -> Result<OrderAccepted, OrderError> {
     let command =
         decode_command(&raw).inspect_err(|e| tracing::warn!(error = %e, "command rejected"))?;
+    Ok(place(publisher, command, deadline).await?)
+}
+
+/// Publishes `OrderPlaced` for a command already decoded and checked (unless `publisher` is
+/// `None`: dry run), ending [`ANSWER_RESERVE`] before `deadline` (when Lambda stops the
+/// invocation; `None` outside Lambda).
+pub async fn place<P: PutEventsApi>(
+    publisher: Option<&Publisher<P>>,
+    command: PlaceOrder,
+    deadline: Option<SystemTime>,
+) -> Result<OrderAccepted, PublishError> {
     let order_id = command.order.order_id.clone();
     let metadata = origin_metadata(&order_id);
     let event = OrderPlaced {
@@ -174,6 +203,37 @@ mod tests {
             error.contains("order: the order is")
                 && error.contains(&MAX_ORDER_DETAIL_BYTES.to_string()),
             "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_202_with_the_order_or_413_when_too_big() {
+        let small: PlaceOrder = serde_json::from_value(command("place-order.json")).unwrap();
+        let response = handle(HttpRequest::new(small.clone()), Context::new(None, None))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 202);
+        assert_eq!(response.body.order_id, "ord-1001");
+        assert!(response.body.correlation_id.starts_with("corr-"));
+        assert_eq!(response.body.event_id, None, "dry run: nothing published");
+
+        let mut big = small;
+        let item = big.order.items[0].clone();
+        let count = MAX_ORDER_DETAIL_BYTES / serde_json::to_string(&item).unwrap().len() + 10;
+        big.order.items = vec![item.clone(); count];
+        big.order.total_cents = item.unit_price_cents * u64::from(item.quantity) * count as u64;
+        let error = handle(HttpRequest::new(big), Context::new(None, None))
+            .await
+            .unwrap_err();
+        let HandlerError::Rejected(rejection) = error else {
+            panic!("expected a rejection, got {error}");
+        };
+        assert_eq!(rejection.status, 413);
+        assert_eq!(rejection.field.as_deref(), Some("order"));
+        assert!(
+            rejection.error.contains("bytes as JSON"),
+            "{}",
+            rejection.error
         );
     }
 

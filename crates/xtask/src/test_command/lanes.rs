@@ -216,16 +216,17 @@ const NEXTEST_RUN_ALL: [&str; 3] = ["--no-fail-fast", "--run-ignored", "all"];
 pub const INTEGRATION_TESTS: &str = "integration";
 
 /// The tests that use the stack `cargo xtask test` deploys (its bus, functions and queues):
-/// the modules `e2e`, `ops` and `reliability` of [`INTEGRATION_TESTS`], less the one test
+/// the modules `delivery`, `e2e`, `iam`, `ops`, `poison`, `reliability` and `triggers` of
+/// [`INTEGRATION_TESTS`], less the one test
 /// among them that deploys a stack of its own. A new end-to-end test lands in one of those
 /// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
 /// to the other lane (see [`Tests::in_two_lanes`]).
-const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability)::/) \
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability|triggers)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`. The
 /// supervisor's test starts a LocalStack of its own.
-pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|iam|ops|parity|poison|reliability|idempotency_store)::/)) \
+pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|iam|ops|parity|poison|reliability|triggers|idempotency_store)::/)) \
      | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
 /// The tests that need a tool installed into `.eventrail/venv` (cargo-lambda): left out by
