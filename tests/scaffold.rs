@@ -491,6 +491,8 @@ fn scaffolded_producers_of_a_schedule_and_an_http_route_build_and_pass_their_tes
                 || path.starts_with("functions/intake/")
                 || path == "infra/template.yaml"
                 || path == "events/consumers.json"
+                || path == "events/triggers.json"
+                || path == "samconfig.toml"
                 || path == "Cargo.lock",
             "`new function` changed {path} (all changes: {changed:?})"
         );

@@ -1517,3 +1517,38 @@ fn a_route_off_the_rest_api_or_on_an_unknown_authorizer_fails() {
         "not on a REST API of this template",
     );
 }
+
+/// The triggers index (events/triggers.json) is what the template's routes and schedules say.
+#[test]
+fn the_triggers_index_is_the_templates_routes_and_schedules() {
+    let t = template();
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(eventrail_generate::triggers_path(&app())).unwrap(),
+    )
+    .unwrap();
+    let name = |id: &str| t.function(id).map(|f| f.display_name().to_owned());
+    let routes: BTreeSet<(String, String)> = t
+        .api_routes()
+        .iter()
+        .filter_map(|r| Some((r.route(), name(&r.function)?)))
+        .collect();
+    let indexed: BTreeSet<(String, String)> = index["routes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(route, f)| (route.clone(), f.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(indexed, routes);
+    let schedules: BTreeSet<(String, String)> = t
+        .schedules()
+        .iter()
+        .filter_map(|s| Some((name(&s.function)?, s.default_expression(t.parameters())?)))
+        .collect();
+    let indexed: BTreeSet<(String, String)> = index["schedules"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(f, e)| (f.clone(), e.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(indexed, schedules);
+}

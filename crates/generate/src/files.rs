@@ -7,7 +7,11 @@ use eventrail_model::{App, AppError, System, Template};
 use eventrail_views::docs::{GRAPH_BEGIN, embed_graph};
 use eventrail_views::flow::{Focus, Graph};
 
-use crate::routing::{consumers_index, consumers_index_text};
+use eventrail_contract::Trigger;
+use eventrail_contract::names::FunctionOutputs;
+
+use crate::routing::{consumers_index, consumers_index_text, triggers_index, triggers_index_text};
+use crate::samconfig::with_local_schedules;
 use crate::template::generate_template;
 
 /// What a generated file is for.
@@ -67,6 +71,11 @@ impl Generate for App {
         let consumers = consumers_index_text(&index);
         let consumers_stale =
             std::fs::read_to_string(&consumers_path).ok().as_deref() != Some(consumers.as_str());
+        let triggers_path = triggers_path(self);
+        let triggers = triggers_index_text(&triggers_index(&self.functions)?);
+        let triggers_stale =
+            std::fs::read_to_string(&triggers_path).ok().as_deref() != Some(triggers.as_str());
+        let samconfig = local_schedules(self);
         let docs = docs_with_graph(self, &template)?;
         let mut files = vec![
             GeneratedFile {
@@ -81,7 +90,14 @@ impl Generate for App {
                 text: consumers,
                 stale: consumers_stale,
             },
+            GeneratedFile {
+                kind: GeneratedKind::Infrastructure,
+                path: triggers_path,
+                text: triggers,
+                stale: triggers_stale,
+            },
         ];
+        files.extend(samconfig);
         files.extend(docs);
         Ok(files)
     }
@@ -105,6 +121,39 @@ impl Generate for App {
             .collect())
     }
 }
+
+/// samconfig.toml with the local environment's schedule overrides, when it has that
+/// environment's `parameter_overrides` string.
+fn local_schedules(app: &App) -> Option<GeneratedFile> {
+    let path = app.project.root.join("samconfig.toml");
+    let current = std::fs::read_to_string(&path).ok()?;
+    let parameters: Vec<String> = app
+        .functions
+        .iter()
+        .filter(|f| matches!(f.declaration.trigger(), Trigger::Schedule(_)))
+        .map(|f| {
+            FunctionOutputs {
+                logical_id: &f.logical_id(),
+            }
+            .schedule_parameter()
+        })
+        .collect();
+    let text = with_local_schedules(&current, &parameters)?;
+    Some(GeneratedFile {
+        kind: GeneratedKind::Infrastructure,
+        stale: text != current,
+        path,
+        text,
+    })
+}
+
+/// The triggers index, beside the routing index (`events/triggers.json`).
+pub fn triggers_path(app: &App) -> PathBuf {
+    app.project.consumers_path().with_file_name(TRIGGERS_FILE)
+}
+
+/// The triggers index's file name.
+pub const TRIGGERS_FILE: &str = "triggers.json";
 
 /// The root's Markdown files with the graph markers, with the graph of the system whose
 /// template text is `template` embedded.

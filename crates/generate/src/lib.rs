@@ -16,6 +16,7 @@ mod outputs;
 mod queues;
 mod routing;
 mod rule;
+mod samconfig;
 mod schedule;
 mod template;
 mod text;
@@ -27,11 +28,12 @@ mod trigger_tests;
 
 pub use eventrail_model::declared::GenerateError;
 pub use feeds::{POLL_ACTIONS, VISIBILITY_TIMEOUT_FACTOR};
-pub use files::{Generate, GeneratedFile, GeneratedKind};
+pub use files::{Generate, GeneratedFile, GeneratedKind, TRIGGERS_FILE, triggers_path};
 pub use function::IDEMPOTENCY_ACTIONS;
 pub use outputs::function_outputs;
 pub use queues::MAX_MESSAGE_BYTES;
-pub use routing::{consumers_index, consumers_index_text};
+pub use routing::{consumers_index, consumers_index_text, triggers_index, triggers_index_text};
+pub use samconfig::{LOCAL_ENVIRONMENT, LOCAL_SCHEDULE, with_local_schedules};
 pub use schedule::SCHEDULE_EVENT;
 pub use template::{
     OUTPUTS_BEGIN, OUTPUTS_END, PARAMETERS_BEGIN, PARAMETERS_END, RESOURCES_BEGIN, RESOURCES_END,

@@ -1,8 +1,9 @@
-//! The routing index: which functions each sample reaches, from the declarations alone.
+//! The routing index: which functions each sample reaches, from the declarations alone; and the
+//! triggers index: which function each HTTP route, schedule and queue starts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration};
+use eventrail_contract::{AppSettings, CatalogIndex, FunctionDeclaration, QueueSource, Trigger};
 use eventrail_model::declared::{GenerateError, function_error, rule_pattern};
 use serde_json::Value;
 
@@ -38,6 +39,49 @@ pub fn consumers_index(
 
 /// The routing index as the checked-in file's text.
 pub fn consumers_index_text(index: &BTreeMap<String, BTreeSet<String>>) -> String {
+    let mut text = serde_json::to_string_pretty(index).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The triggers index: each HTTP route (`POST /orders`) with the function it reaches, each
+/// scheduled function with its declared expression (a stage may override it), each
+/// queue-triggered function with its queue's logical id. Checked in beside the routing index,
+/// so a change of what starts a producer shows in review.
+pub fn triggers_index(functions: &[FunctionDeclaration]) -> Result<Value, GenerateError> {
+    let mut routes = serde_json::Map::new();
+    let mut schedules = serde_json::Map::new();
+    let mut queues = serde_json::Map::new();
+    for f in functions {
+        match f.declaration.trigger() {
+            Trigger::Http(h) => {
+                let route = h.route().map_err(|m| {
+                    function_error(f, format!("[package.metadata.eventrail] http: {m}"))
+                })?;
+                routes.insert(route.to_string(), Value::String(f.name.clone()));
+            }
+            Trigger::Schedule(s) => {
+                schedules.insert(f.name.clone(), Value::String(s.expression));
+            }
+            Trigger::Queue(q) => {
+                let queue = match q {
+                    QueueSource::New => format!("{}SourceQueue", f.logical_id()),
+                    QueueSource::Existing(id) => id,
+                };
+                queues.insert(f.name.clone(), Value::String(queue));
+            }
+            _ => {}
+        }
+    }
+    Ok(serde_json::json!({
+        "routes": routes,
+        "schedules": schedules,
+        "queues": queues,
+    }))
+}
+
+/// The triggers index as the checked-in file's text.
+pub fn triggers_index_text(index: &Value) -> String {
     let mut text = serde_json::to_string_pretty(index).unwrap_or_default();
     text.push('\n');
     text

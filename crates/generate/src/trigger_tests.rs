@@ -310,3 +310,25 @@ fn no_generated_parameter_leaves_the_markers_together() {
         Some(text)
     );
 }
+
+#[test]
+fn the_triggers_index_lists_routes_schedules_and_queues() {
+    let feeder = function(
+        "feeder",
+        Declaration {
+            queue: Some(QueueSource::New),
+            ..Declaration::default()
+        },
+    );
+    let index = crate::triggers_index(&[http("POST /intake"), nightly(), buffered(), feeder])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        index,
+        serde_json::json!({
+            "routes": {"POST /intake": "intake"},
+            "schedules": {"nightly": "rate(1 day)"},
+            "queues": {"feeder": "FeederSourceQueue"},
+        })
+    );
+    assert!(crate::triggers_index_text(&index).ends_with("}\n"));
+}
