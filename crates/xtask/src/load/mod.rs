@@ -296,6 +296,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
             watched: watched.name.clone(),
             run,
             started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            commit: report::commit(root),
         },
         counts,
         throughput,

@@ -81,6 +81,19 @@ pub struct Settings {
     pub run: String,
     /// When the burst started (UTC, RFC 3339).
     pub started_at: String,
+    /// The commit checked out (`git describe --always --dirty`), when git tells.
+    pub commit: Option<String>,
+}
+
+/// The checked-out commit of the repository at `root`, `-dirty` when files differ from it.
+pub fn commit(root: &std::path::Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
 }
 
 /// The counts.
@@ -337,8 +350,17 @@ pub fn render(report: &Report) -> String {
     let t = &report.throughput;
     let _ = writeln!(
         out,
-        "load run {} at {}: {} x {} {} ({}), {} at once, body {} varying {}",
-        s.run, s.started_at, s.requests, s.route, s.producer, s.url, s.concurrency, s.body, s.vary
+        "load run {} at {} (commit {}): {} x {} {} ({}), {} at once, body {} varying {}",
+        s.run,
+        s.started_at,
+        s.commit.as_deref().unwrap_or("unknown"),
+        s.requests,
+        s.route,
+        s.producer,
+        s.url,
+        s.concurrency,
+        s.body,
+        s.vary
     );
     let _ = writeln!(
         out,
