@@ -746,3 +746,153 @@ async fn redrive_refuses_foreign_events_and_claim_checks_and_reports_unreadable_
     // All three are still queued.
     claim_failures(&stack, &correlation_id, 3).await;
 }
+
+/// An OrderShipped as the rule hands it to notifications' buffer queue (the whole EventBridge
+/// event), with a fresh id and correlation id.
+fn delivered_order_shipped() -> (Value, String, String) {
+    let (event, correlation_id) = fresh_sample("order-shipped.json");
+    let event_id = format!("00000000-0000-4000-8000-{}", &new_order_id()[..12]);
+    let delivered = json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": event.detail_type,
+        "source": event.source,
+        "account": "000000000000",
+        "time": rfc3339(SystemTime::now()),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": event.detail,
+    });
+    (delivered, correlation_id, event_id)
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn a_buffered_consumer_s_failures_are_shown_and_redriven_through_its_buffer_queue() {
+    let stack = stack().await;
+    let mut watch = stack.watch().await.unwrap();
+    // What SQS moves to the buffer's dead-letter queue by itself after the last receive: the
+    // event as the rule delivered it, without a reason.
+    let (event, correlation_id, event_id) = delivered_order_shipped();
+    let failure_queue = stack
+        .outputs
+        .failure_queue_url("notifications")
+        .unwrap()
+        .to_owned();
+    stack
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(&failure_queue)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let record = wait_for_record(&stack, "notifications", correlation_is(&correlation_id));
+    assert_eq!(record["kind"], "sqs-redriven", "{record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("redriven by SQS after 3 receives, no reason recorded"),
+        "{record}"
+    );
+    assert_eq!(record["event"], event, "{record}");
+
+    // `dlq list` shows the buffer's depth next to its dead-letter queue.
+    let (ok, stdout, stderr) = run(&stack, &["dlq", "list"]);
+    assert!(ok, "{stdout}{stderr}");
+    let buffer_line = stdout
+        .lines()
+        .find(|l| l.starts_with("notifications") && l.contains("buffer queue (feeds it)"))
+        .unwrap_or_else(|| panic!("no buffer queue line for notifications:\n{stdout}"));
+    assert!(
+        stdout.lines().any(
+            |l| l.starts_with("notifications") && l.contains("failure queue (its queue's DLQ)")
+        ),
+        "{stdout}"
+    );
+    assert!(!buffer_line.contains("oldest"), "{buffer_line}");
+
+    // The dry run names the buffer queue and changes nothing.
+    let buffer_url = stack
+        .outputs
+        .get("NotificationsBufferQueueUrl")
+        .unwrap()
+        .to_owned();
+    let (ok, stdout, stderr) = run(
+        &stack,
+        &[
+            "dlq",
+            "redrive",
+            "notifications",
+            "--id",
+            &event_id,
+            "--dry-run",
+        ],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("1 would be redriven"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("buffer queue {buffer_url}")),
+        "{stdout}"
+    );
+    wait_for_record(&stack, "notifications", correlation_is(&correlation_id));
+
+    // The redrive sends the event into the buffer queue, whose event source mapping delivers
+    // it within the concurrency cap: the customer is notified once, the record is gone.
+    let (ok, stdout, stderr) = run(
+        &stack,
+        &["dlq", "redrive", "notifications", "--id", &event_id],
+    );
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("1 redriven, 0 left, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("buffer queue {buffer_url}")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("function "),
+        "never a direct invoke: {stdout}"
+    );
+    watch.follow(correlation_id.clone());
+    watch
+        .wait_until(
+            "the outbox message of the redriven event",
+            FLOW_DEADLINE,
+            |w| !w.messages_for(&correlation_id).is_empty(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    eventrail_tests::settle(&mut watch).await;
+    let report = watch.report(&correlation_id, "the redriven OrderShipped".to_owned());
+    let text = report.render(None);
+    assert_eq!(report.messages.len(), 1, "{text}");
+    assert_eq!(report.messages[0].body.kind, "order-shipped", "{text}");
+    assert!(report.failures.is_empty(), "the record was deleted: {text}");
+    watch.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs LocalStack: cargo xtask test"]
+async fn local_fire_refuses_a_function_without_a_schedule_naming_its_trigger() {
+    let stack = stack().await;
+    for (function, trigger) in [
+        (
+            "notifications",
+            "it is triggered by a rule on the bus, through its buffer queue",
+        ),
+        (
+            "shipping",
+            "it is triggered by a rule on the bus (it consumes",
+        ),
+    ] {
+        let (ok, stdout, stderr) = run(&stack, &["local", "fire", function]);
+        assert!(!ok, "{stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("`{function}` is not scheduled: {trigger}")),
+            "{stderr}"
+        );
+    }
+}

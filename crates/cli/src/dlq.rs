@@ -138,45 +138,65 @@ fn declared(project: &Project, function: &str) -> Result<FunctionDeclaration> {
     }
 }
 
-/// The queue that feeds a function (its output's name and URL), when one does.
+/// The queue that feeds an SQS-fed function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feeding {
+    /// A buffered consumer's buffer queue (its rule sends there).
+    Buffer,
+    /// A queue-triggered function's source queue.
+    Source,
+}
+
+impl Feeding {
+    fn label(self) -> &'static str {
+        match self {
+            Feeding::Buffer => "buffer queue (feeds it)",
+            Feeding::Source => "source queue (feeds it)",
+        }
+    }
+}
+
+/// The queue that feeds a function and its URL (an error naming the missing stack output),
+/// when one does.
 fn feeding_queue(
     stack: &Stack,
     function: &FunctionDeclaration,
-) -> Option<Result<(String, String)>> {
+) -> Option<(Feeding, Result<String>)> {
     let id = logical_id(&function.name);
     let outputs = FunctionOutputs { logical_id: &id };
-    let key = match function.declaration.trigger() {
+    let (feeding, key) = match function.declaration.trigger() {
         Trigger::Rule {
             delivery: Delivery::Queue,
-        } => outputs.buffer_queue_url(),
-        Trigger::Queue(QueueSource::New | QueueSource::Existing(_)) => outputs.source_queue_url(),
+        } => (Feeding::Buffer, outputs.buffer_queue_url()),
+        Trigger::Queue(QueueSource::New | QueueSource::Existing(_)) => {
+            (Feeding::Source, outputs.source_queue_url())
+        }
         _ => return None,
     };
-    Some(
-        stack
-            .outputs
-            .get(&key)
-            .map(|url| (key.clone(), url.to_owned()))
-            .map_err(anyhow::Error::from),
-    )
+    let url = stack
+        .outputs
+        .get(&key)
+        .map(str::to_owned)
+        .map_err(anyhow::Error::from);
+    Some((feeding, url))
 }
 
 /// Where a redrive sends the function's failure-queue records: into the queue that feeds it,
 /// else to the function.
 fn send_back(stack: &Stack, function: &FunctionDeclaration) -> Result<SendBack> {
-    let Some(feeding) = feeding_queue(stack, function) else {
+    let Some((feeding, url)) = feeding_queue(stack, function) else {
         return Ok(SendBack::Invoke);
     };
-    let (_, url) = feeding.with_context(|| {
+    let url = url.with_context(|| {
         format!(
-            "{} is fed by a queue and its records go back there, but the stack does not say \
-             where it is; redeploy the template",
+            "{}'s failed records go back into the queue that feeds it, but the stack does not \
+             say where it is; redeploy the template",
             function.name
         )
     })?;
-    Ok(match function.declaration.trigger() {
-        Trigger::Queue(_) => SendBack::SourceQueue { url },
-        _ => SendBack::BufferQueue { url },
+    Ok(match feeding {
+        Feeding::Buffer => SendBack::BufferQueue { url },
+        Feeding::Source => SendBack::SourceQueue { url },
     })
 }
 
@@ -238,17 +258,20 @@ async fn list(stack: &Stack, functions: &[FunctionDeclaration]) -> Result<ExitCo
         if let Some(function) = declared
             && let Some(feeding) = feeding_queue(stack, function)
         {
-            let (key, url) = feeding?;
-            let depth = redrive::depth(&stack.clients.sqs, &url).await?;
-            let label = if key.ends_with("BufferQueueUrl") {
-                "buffer queue (feeds it)"
-            } else {
-                "source queue (feeds it)"
-            };
-            println!(
-                "{:<16} {:<28} {:>8} {:>9}  -",
-                name, label, depth.messages, depth.in_flight
-            );
+            let (feeding, url) = feeding;
+            match url {
+                Ok(url) => {
+                    let depth = redrive::depth(&stack.clients.sqs, &url).await?;
+                    println!(
+                        "{:<16} {:<28} {:>8} {:>9}  -",
+                        name,
+                        feeding.label(),
+                        depth.messages,
+                        depth.in_flight
+                    );
+                }
+                Err(error) => println!("{name:<16} {:<28} unknown: {error:#}", feeding.label()),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
