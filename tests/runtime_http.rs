@@ -396,3 +396,42 @@ async fn the_testing_helpers_build_a_request_the_endpoint_answers() {
     assert_eq!(status, 202, "{response}");
     assert_eq!(body["request_id"], "test-request");
 }
+
+/// The event as LocalStack 4.13.1's REST API builds it (its `LambdaInputEvent`: every
+/// identity field present and null, multi-value headers as lists, context variables AWS does
+/// not send) decodes, and its request id is the one answered with.
+#[tokio::test]
+async fn the_local_stacks_rest_api_event_is_understood() {
+    let place = Place::default();
+    let endpoint = endpoint(&place, &declaration("POST /orders", Invoke::Rule));
+    let body = command().to_string();
+    let event = json!({
+        "headers": {"Host": "abc.execute-api.localhost.localstack.cloud:4566", "Content-Type": "application/json", "User-Agent": "curl/8"},
+        "multiValueHeaders": {"Host": ["abc.execute-api.localhost.localstack.cloud:4566"], "Content-Type": ["application/json"], "User-Agent": ["curl/8"]},
+        "body": body,
+        "isBase64Encoded": false,
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "abc", "deploymentId": "dep1",
+            "domainName": "abc.execute-api.localhost.localstack.cloud", "domainPrefix": "abc",
+            "extendedRequestId": "x1", "httpMethod": "POST",
+            "identity": {"accountId": null, "accessKey": null, "caller": null,
+                "cognitoAuthenticationProvider": null, "cognitoAuthenticationType": null,
+                "cognitoIdentityId": null, "cognitoIdentityPoolId": null, "principalOrgId": null,
+                "sourceIp": "127.0.0.1", "user": null, "userAgent": "curl/8", "userArn": null},
+            "path": "/dev/orders", "protocol": "HTTP/1.1", "requestId": "ls-req-1",
+            "requestTime": "07/Dec/2026:21:00:00 +0000", "requestTimeEpoch": 1_796_763_600_000_i64,
+            "stage": "dev", "resourceId": "r1", "resourcePath": "/orders"
+        },
+        "stageVariables": null,
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "httpMethod": "POST",
+        "path": "/orders",
+        "resource": "/orders"
+    });
+    let response = endpoint.invoke(event, "lambda-1", None).await.unwrap();
+    let (status, _, answer) = parts(&response);
+    assert_eq!(status, 202, "{response}");
+    assert_eq!(answer["request_id"], "ls-req-1");
+}
