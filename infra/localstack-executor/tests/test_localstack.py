@@ -236,7 +236,9 @@ class LocalStackExecutorTest(unittest.TestCase):
         self.assertEqual(self.invoke("echo", {})[1]["pid"], body["pid"])
 
     def test_handler_error_timeout_and_crash(self):
-        self.create("faulty", timeout=1)
+        # 3 s: a fresh process must start and answer within it on a loaded machine (the 10 s
+        # sleep below still times out).
+        self.create("faulty", timeout=3)
         error, body = self.invoke("faulty", {"action": "error"})
         self.assertEqual(error, "Unhandled")
         self.assertEqual(body["errorType"], "OrderRejected")

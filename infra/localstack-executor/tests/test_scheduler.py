@@ -21,7 +21,7 @@ INPUT = (
 CREATED = datetime(2026, 12, 7, 20, 30, 0, tzinfo=UTC)
 
 
-def schedule(expression="rate(1 minute)", state="ENABLED", modified=1.0, target=None, arn=ARN):
+def schedule(expression="rate(1 minute)", state="ENABLED", modified=CREATED.timestamp(), target=None, arn=ARN):
     return scheduler.Schedule(
         arn=arn,
         name=arn.rsplit("/", 1)[-1],
@@ -97,20 +97,34 @@ class RunnerTest(unittest.TestCase):
         self.schedules = [schedule(state="DISABLED")]
         self.runner.tick()
         self.assertEqual(self.advance(120), [])
-        self.schedules = [schedule(state="ENABLED", modified=2.0)]
-        self.advance(1)  # picks up the change
+        # Enabled at CREATED + 126 s: the missed periods do not fire, the next one does.
+        self.schedules = [schedule(state="ENABLED", modified=(self.clock.now + timedelta(seconds=1)).timestamp())]
+        self.assertEqual(self.advance(1), [])
         self.assertEqual(self.runner.next_firing(ARN), CREATED + timedelta(minutes=3))
         self.assertEqual(self.advance(60), [(ARN, CREATED + timedelta(minutes=3))])
 
     def test_an_updated_expression_is_replanned_and_a_deleted_schedule_forgotten(self):
         self.runner.tick()
-        self.schedules = [schedule(expression="cron(0 21 * * ? *)", modified=2.0)]
+        self.schedules = [schedule(expression="cron(0 21 * * ? *)", modified=self.clock.now.timestamp())]
         self.advance(1)
         self.assertEqual(self.runner.next_firing(ARN), datetime(2026, 12, 7, 21, 0, tzinfo=UTC))
         self.assertEqual(self.advance(60), [])
         self.schedules = []
         self.advance(1)
         self.assertIsNone(self.runner.next_firing(ARN))
+        self.assertEqual(self.advance(3600), [])
+
+    def test_a_time_that_passed_before_the_runner_saw_the_schedule_still_fires(self):
+        # Created at CREATED + 5 s for CREATED + 7 s; the runner's next pass is at CREATED + 9 s.
+        at = CREATED + timedelta(seconds=7)
+        self.schedules = [schedule(expression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+                                   modified=self.clock.now.timestamp())]
+        self.assertEqual(self.advance(4), [(ARN, at)])
+        self.assertEqual(self.advance(60), [])
+
+    def test_a_time_missed_long_before_the_runner_started_does_not_fire(self):
+        at = CREATED + timedelta(seconds=7)
+        self.schedules = [schedule(expression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})")]
         self.assertEqual(self.advance(3600), [])
 
     def test_a_schedule_created_while_running_is_picked_up(self):

@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Callable
 
 from eventrail_executor import delivery
@@ -53,6 +53,10 @@ LOG = logging.getLogger(__name__)
 SUPPORTED_LOCALSTACK_VERSION = "4.13.1"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 TICK_SECONDS = 1.0
+LOOKBACK = timedelta(seconds=60)
+"""How far back a schedule first seen (or changed) is planned from: its creation or update
+time, at most this long ago. A time that passed between the API call and the runner's next
+pass still fires; one missed long before (a LocalStack started late) does not."""
 
 SCHEDULE_ARN = "<aws.scheduler.schedule-arn>"
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -165,8 +169,9 @@ class Runner:
             signature = schedule.signature()
             plan = self._plans.get(schedule.arn)
             if plan is None or plan[0] != signature:
-                self._plans[schedule.arn] = (signature, self._plan(schedule, now))
-                continue
+                changed = _as_datetime(schedule.modified) or now
+                plan = (signature, self._plan(schedule, min(now, max(changed, now - LOOKBACK))))
+                self._plans[schedule.arn] = plan
             due = plan[1]
             if due is None or due > now:
                 continue
