@@ -13,7 +13,7 @@ use eventrail_contract::names::FunctionOutputs;
 use eventrail_contract::{Delivery, FunctionDeclaration, Project, QueueSource, Trigger};
 use eventrail_observe::dlq::{self, human_age};
 use eventrail_observe::redrive::{self, Consumes, RedriveRequest, SendBack};
-use eventrail_observe::{CatalogCheck, FailureLayer, FailureQueue, Stack};
+use eventrail_observe::{CatalogCheck, FailureKind, FailureLayer, FailureQueue, Stack};
 
 use crate::ops::{StackArgs, runtime};
 
@@ -285,6 +285,7 @@ async fn show(
 ) -> Result<ExitCode> {
     let function = declared.name.as_str();
     let max_receive_count = declared.declaration.batching().max_receive_count();
+    let feed = redrive::Feed::of(&declared.declaration);
     let now = SystemTime::now();
     let mut total = 0;
     let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
@@ -299,11 +300,11 @@ async fn show(
         for message in &records {
             let record = &message.record;
             // A message SQS moved here by itself, after the last receive: no reason recorded.
-            let redriven_by_sqs = redrive::redriven_by_sqs(record);
+            let redriven_by_sqs = redrive::redriven_by_sqs(record, feed);
             if json {
                 let mut value = message.to_json(now);
                 if redriven_by_sqs {
-                    value["kind"] = redrive::kind_name(record).into();
+                    value["kind"] = redrive::kind_name(record, feed).into();
                     value["reason"] = redrive::sqs_redrive_reason(max_receive_count).into();
                     value["attempts"] = max_receive_count.into();
                 }
@@ -314,7 +315,7 @@ async fn show(
                 "── {} · {} · {}",
                 record.message_id,
                 queue.layer.describe(),
-                redrive::kind_name(record)
+                redrive::kind_name(record, feed)
             );
             let (reason, attempts) = if redriven_by_sqs {
                 (
@@ -343,6 +344,11 @@ async fn show(
             );
             match (&message.stored_event_problem, record.event_text()) {
                 (Some(problem), _) => println!("   event:    none ({problem})"),
+                (None, Err(_)) if redriven_by_sqs => {
+                    if let FailureKind::Unrecognised { body, .. } = &record.kind {
+                        println!("   message:  {body}");
+                    }
+                }
                 (None, Ok(event)) => println!(
                     "   event:\n{}",
                     event

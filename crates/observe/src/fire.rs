@@ -12,7 +12,7 @@ use eventrail_contract::{
 };
 use serde_json::Value;
 
-use crate::error::{Result, aws as aws_error};
+use crate::error::{ObserveError, Result, aws as aws_error};
 
 /// The schedule of `function`, or why it has none, naming what triggers it instead.
 pub fn schedule_of(
@@ -116,7 +116,11 @@ pub async fn fire(
     function_name: &str,
     invocation: ScheduledInvocation,
 ) -> Result<Fired> {
-    let payload = serde_json::to_vec(&invocation).unwrap_or_default();
+    let payload = serde_json::to_vec(&invocation).map_err(|e| ObserveError::Aws {
+        operation: "lambda:Invoke",
+        target: function_name.to_owned(),
+        message: format!("the scheduled invocation does not serialize: {e}"),
+    })?;
     let output = lambda
         .invoke()
         .function_name(function_name)

@@ -7,6 +7,8 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use eventrail_contract::{Declaration, Delivery, Trigger};
+
 use crate::error::{Result, aws as aws_error};
 use crate::failure::{FailureKind, FailureRecord};
 use crate::outputs::FailureLayer;
@@ -32,6 +34,15 @@ pub enum SendBack {
 }
 
 impl SendBack {
+    /// What feeds the function the records go back to.
+    pub fn feed(&self) -> Feed {
+        match self {
+            SendBack::Invoke => Feed::Direct,
+            SendBack::BufferQueue { .. } => Feed::Buffer,
+            SendBack::SourceQueue { .. } => Feed::Source,
+        }
+    }
+
     /// Where a record goes, for people.
     pub fn describe(&self, function_name: &str) -> String {
         match self {
@@ -42,23 +53,52 @@ impl SendBack {
     }
 }
 
+/// What feeds a function, as its failure queue's records tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// A rule invokes it directly, or callers do: no SQS redrive policy.
+    Direct,
+    /// A buffer queue: SQS moves the rule's events (EventBridge events) itself.
+    Buffer,
+    /// A source queue: SQS moves the producers' messages (any body) itself.
+    Source,
+}
+
+impl Feed {
+    /// What feeds the function `declaration` declares.
+    pub fn of(declaration: &Declaration) -> Self {
+        match declaration.trigger() {
+            Trigger::Rule {
+                delivery: Delivery::Queue,
+            } => Feed::Buffer,
+            Trigger::Queue(_) => Feed::Source,
+            _ => Feed::Direct,
+        }
+    }
+}
+
 /// Whether `record` is a message SQS moved to an SQS-fed function's failure queue by itself
-/// (its redrive policy, after the last receive): the bare event, with no reason recorded.
-/// The runtime writes its own dead letter on the last receive, so such a record means the
-/// function did not answer at all then (a timeout, a crash).
-pub fn redriven_by_sqs(record: &FailureRecord) -> bool {
+/// (its redrive policy, after the last receive): the bare event or message, with no reason
+/// recorded. The runtime writes its own dead letter on the last receive, so such a record
+/// means the function did not answer at all then (a timeout, a crash).
+pub fn redriven_by_sqs(record: &FailureRecord, feed: Feed) -> bool {
+    let bare_event = matches!(
+        &record.kind,
+        FailureKind::DeliveryFailure(failure)
+            if failure.error_code.is_none() && failure.error_message.is_none()
+    );
     record.layer == FailureLayer::Function
-        && matches!(
-            &record.kind,
-            FailureKind::DeliveryFailure(failure)
-                if failure.error_code.is_none() && failure.error_message.is_none()
-        )
+        && match feed {
+            Feed::Direct => false,
+            Feed::Buffer => bare_event,
+            Feed::Source => bare_event || matches!(record.kind, FailureKind::Unrecognised { .. }),
+        }
 }
 
 /// The record's kind for people and reports: `sqs-redriven` for [`redriven_by_sqs`], else
 /// [`FailureRecord::kind_name`].
-pub fn kind_name(record: &FailureRecord) -> &'static str {
-    if redriven_by_sqs(record) {
+pub fn kind_name(record: &FailureRecord, feed: Feed) -> &'static str {
+    if redriven_by_sqs(record, feed) {
         "sqs-redriven"
     } else {
         record.kind_name()
@@ -132,19 +172,32 @@ mod tests {
     #[test]
     fn a_bare_event_in_a_failure_queue_was_redriven_by_sqs() {
         let bare = record(FailureLayer::Function, EVENT, &[]);
-        assert!(redriven_by_sqs(&bare));
-        assert_eq!(kind_name(&bare), "sqs-redriven");
+        assert!(redriven_by_sqs(&bare, Feed::Buffer));
+        assert_eq!(kind_name(&bare, Feed::Buffer), "sqs-redriven");
+        assert_eq!(kind_name(&bare, Feed::Source), "sqs-redriven");
+        // A consumer invoked directly has no redrive policy: the same body is something else.
+        assert_eq!(kind_name(&bare, Feed::Direct), "delivery-failure");
         // In the delivery dead-letter queue, or with EventBridge's error attributes, it is a
         // delivery failure; a runtime dead letter is poison.
         let delivered = record(FailureLayer::Delivery, EVENT, &[]);
-        assert_eq!(kind_name(&delivered), "delivery-failure");
+        assert_eq!(kind_name(&delivered, Feed::Buffer), "delivery-failure");
         let with_error = record(FailureLayer::Function, EVENT, &[("ERROR_CODE", "X")]);
-        assert!(!redriven_by_sqs(&with_error));
+        assert!(!redriven_by_sqs(&with_error, Feed::Buffer));
+        // A source queue's message may be anything.
+        let text = record(FailureLayer::Function, "row 17;sku-1;4", &[]);
+        assert_eq!(kind_name(&text, Feed::Source), "sqs-redriven");
+        assert_eq!(kind_name(&text, Feed::Buffer), "unrecognised");
         let letter = format!(
             r#"{{"kind":"poison","function":"mailer","reason":"bad","failed_at":"2026-11-20T10:00:00Z","event":{EVENT}}}"#
         );
         let poison = record(FailureLayer::Function, &letter, &[]);
-        assert_eq!(kind_name(&poison), "poison");
+        assert_eq!(kind_name(&poison, Feed::Buffer), "poison");
+        assert_eq!(
+            Feed::of(
+                &serde_json::from_str(r#"{"consumes": ["Thing"], "delivery": "queue"}"#).unwrap()
+            ),
+            Feed::Buffer
+        );
         assert_eq!(
             sqs_redrive_reason(3).split(',').next(),
             Some("redriven by SQS after 3 receives")

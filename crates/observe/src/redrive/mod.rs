@@ -35,7 +35,9 @@ mod client;
 mod consumes;
 mod report;
 
-pub use buffer::{QueueDepth, SendBack, depth, kind_name, redriven_by_sqs, sqs_redrive_reason};
+pub use buffer::{
+    Feed, QueueDepth, SendBack, depth, kind_name, redriven_by_sqs, sqs_redrive_reason,
+};
 pub use client::RedriveClient;
 pub use consumes::Consumes;
 pub use report::{RedriveEntry, RedriveOutcome, RedriveReport};
@@ -132,7 +134,7 @@ pub async fn redrive<C: RedriveClient>(
                 report.entries.push(RedriveEntry {
                     message_id: message.message_id.clone(),
                     event_id: decoded.event_id().map(str::to_owned),
-                    kind: kind_name(&decoded),
+                    kind: kind_name(&decoded, request.send_back.feed()),
                     layer: queue.layer,
                     outcome,
                 });
