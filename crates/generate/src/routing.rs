@@ -44,7 +44,7 @@ pub fn consumers_index_text(index: &BTreeMap<String, BTreeSet<String>>) -> Strin
     text
 }
 
-/// The triggers index: each HTTP route (`POST /orders`) with the function it reaches, each
+/// The triggers index: each HTTP route (`POST /tasks`) with the function it reaches, each
 /// scheduled function with its declared expression (a stage may override it), each
 /// queue-triggered function with its queue's logical id. Checked in beside the routing index,
 /// so a change of what starts a producer shows in review.

@@ -96,7 +96,7 @@ fn http_auth_and_cors_are_the_declared_ones() {
         "            Auth:\n              Authorizer: AWS_IAM\n              InvokeRole: NONE\n"
     ));
     let cors = Cors {
-        origins: vec!["https://shop.example".into()],
+        origins: vec!["https://app.example".into()],
         headers: vec!["Content-Type".into()],
         max_age: Some(600),
     };
@@ -117,7 +117,7 @@ fn http_auth_and_cors_are_the_declared_ones() {
         "a parameter"
     );
     assert!(text.contains(
-        "      Cors:\n        AllowOrigin: \"'https://shop.example'\"\n        AllowMethods: \"'OPTIONS,PUT'\"\n        AllowHeaders: \"'content-type'\"\n        MaxAge: \"'600'\"\n"
+        "      Cors:\n        AllowOrigin: \"'https://app.example'\"\n        AllowMethods: \"'OPTIONS,PUT'\"\n        AllowHeaders: \"'content-type'\"\n        MaxAge: \"'600'\"\n"
     ), "{text}");
     let mut other = declared(
         HttpAuth::None,
@@ -141,7 +141,7 @@ fn http_auth_and_cors_are_the_declared_ones() {
     let mut first = declared(
         HttpAuth::None,
         Some(Cors {
-            origins: vec!["https://shop.example".into()],
+            origins: vec!["https://app.example".into()],
             headers: vec![],
             max_age: None,
         }),
