@@ -19,7 +19,7 @@
 //! # [[package.metadata.eventrail.permissions]] sid, actions, resources = ["LogicalId"]
 //! # [package.metadata.eventrail.queues.<name>] env = "VAR", fifo = false
 //! # [package.metadata.eventrail.idempotency] ttl-hours = 168   # a DynamoDB table of its own
-//! # http = "POST /orders" | schedule = "rate(1 day)" | queue = "new"   # a producer's trigger
+//! # http = "POST /tasks" | schedule = "rate(1 day)" | queue = "new"   # a producer's trigger
 //! # delivery = "queue"                 # a consumer behind an SQS buffer (see `trigger.rs`)
 //! # batch-size = 10, batching-window = 0, max-concurrency = 2, max-receive-count = 3
 //! ```
@@ -753,11 +753,11 @@ ttl-hours = 2
                 .unwrap()
                 .1
         };
-        let http = read("http = \"POST /orders\"\ninvoke = \"direct\"\nemits = [\"X\"]");
+        let http = read("http = \"POST /tasks\"\ninvoke = \"direct\"\nemits = [\"X\"]");
         let Trigger::Http(declared) = http.trigger() else {
             panic!("{:?}", http.trigger())
         };
-        assert_eq!(declared.route().unwrap().to_string(), "POST /orders");
+        assert_eq!(declared.route().unwrap().to_string(), "POST /tasks");
         assert!(http.accepts_direct_invoke() && !http.is_consumer());
         let table = read(
             "[package.metadata.eventrail.http]\nroute = \"PUT /x\"\nauth = \"iam\"\n\

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [package.metadata.eventrail]
-//! http = "POST /orders"          # or a table: route, auth, cors, request
+//! http = "POST /tasks"          # or a table: route, auth, cors, request
 //! # schedule = "rate(1 day)"     # or a table: expression, timezone
 //! # queue = "new"                # or the logical id of a queue of the template
 //! # delivery = "queue"           # a consumer behind an SQS buffer
@@ -79,7 +79,7 @@ impl std::fmt::Display for HttpMethod {
     }
 }
 
-/// A route: `POST /orders`.
+/// A route: `POST /tasks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The method.
@@ -91,7 +91,7 @@ pub struct Route {
 impl Route {
     /// Parses `METHOD /path`; the error says what is expected.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expected = "write it as `METHOD /path`, e.g. `POST /orders` (methods: GET, POST, \
+        let expected = "write it as `METHOD /path`, e.g. `POST /tasks` (methods: GET, POST, \
                         PUT, PATCH, DELETE)";
         let mut parts = text.split_whitespace();
         let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -148,7 +148,7 @@ pub enum HttpAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Cors {
-    /// Allowed origins (`https://shop.example`, or `*`).
+    /// Allowed origins (`https://app.example`, or `*`).
     pub origins: Vec<String>,
     /// Allowed request headers.
     #[serde(default)]
@@ -182,7 +182,7 @@ impl HttpDeclaration {
     }
 }
 
-/// `http = "POST /orders"` or the table.
+/// `http = "POST /tasks"` or the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HttpTrigger {
@@ -494,14 +494,14 @@ mod tests {
 
     #[test]
     fn routes_parse_or_say_what_is_expected() {
-        let route = Route::parse("POST /orders/{id}").unwrap();
+        let route = Route::parse("POST /tasks/{id}").unwrap();
         assert_eq!(route.method, HttpMethod::Post);
-        assert_eq!(route.path, "/orders/{id}");
-        assert_eq!(route.to_string(), "POST /orders/{id}");
+        assert_eq!(route.path, "/tasks/{id}");
+        assert_eq!(route.to_string(), "POST /tasks/{id}");
         for bad in [
             "POST",
-            "post /orders",
-            "POST orders",
+            "post /tasks",
+            "POST tasks",
             "POST /a b",
             "FETCH /x",
             "POST /a//b",
