@@ -88,6 +88,69 @@ pub fn correlate(posted: &[Posted], seen: &[Seen]) -> Correlation {
     correlation
 }
 
+/// The failure queue records of a run's requests, counted by queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLettered {
+    /// The queue (`<function> <layer>`).
+    pub queue: String,
+    /// How many of the run's requests it holds.
+    pub count: usize,
+    /// The first one's reason.
+    pub example_reason: Option<String>,
+}
+
+/// Where the accepted requests without a message ended up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Located {
+    /// In a failure queue, with its reason: failed visibly, not lost.
+    pub dead_lettered: Vec<DeadLettered>,
+    /// Requests with a dead letter (each counted once, whatever the number of its records).
+    pub dead_lettered_requests: usize,
+    /// Still in a buffer queue when the deadline passed: late, not lost.
+    pub late: usize,
+    /// Neither notified, nor in a failure queue, nor buffered: lost.
+    pub lost: Vec<String>,
+}
+
+/// Sorts the accepted requests without a message (`unnotified`) by where their tokens were
+/// found: `dead` holds (queue, token, reason) of the failure queues' records of the run,
+/// `buffered` the tokens still in a buffer queue.
+pub fn locate(
+    unnotified: &[String],
+    dead: &[(String, String, Option<String>)],
+    buffered: &HashSet<String>,
+) -> Located {
+    let mut located = Located::default();
+    let mut by_queue: BTreeMap<&str, DeadLettered> = BTreeMap::new();
+    let mut dead_tokens = HashSet::new();
+    let wanted: HashSet<&str> = unnotified.iter().map(String::as_str).collect();
+    for (queue, token, reason) in dead {
+        if !wanted.contains(token.as_str()) {
+            continue;
+        }
+        dead_tokens.insert(token.as_str());
+        let entry = by_queue.entry(queue).or_insert_with(|| DeadLettered {
+            queue: queue.clone(),
+            count: 0,
+            example_reason: reason.clone(),
+        });
+        entry.count += 1;
+    }
+    located.dead_lettered = by_queue.into_values().collect();
+    located.dead_lettered_requests = dead_tokens.len();
+    for token in unnotified {
+        if dead_tokens.contains(token.as_str()) {
+            continue;
+        }
+        if buffered.contains(token) {
+            located.late += 1;
+        } else {
+            located.lost.push(token.clone());
+        }
+    }
+    located
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +226,45 @@ mod tests {
     fn a_message_stamped_before_its_request_counts_zero_not_a_wrap() {
         let c = correlate(&[posted("a", 2_000, 200)], &[seen("a", 1_999)]);
         assert_eq!(c.latencies_ms, vec![0]);
+    }
+
+    #[test]
+    fn an_unnotified_request_is_dead_lettered_late_or_lost() {
+        let unnotified: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).to_vec();
+        let dead = [
+            (
+                "mailer failure queue".to_owned(),
+                "a".to_owned(),
+                Some("timed out".to_owned()),
+            ),
+            (
+                "mailer failure queue".to_owned(),
+                "b".to_owned(),
+                Some("later".to_owned()),
+            ),
+            ("ledger failure queue".to_owned(), "a".to_owned(), None),
+            // A record of a request that was notified after all: not counted.
+            ("mailer failure queue".to_owned(), "z".to_owned(), None),
+        ];
+        let buffered: HashSet<String> = ["c", "z"].map(str::to_owned).into();
+        let located = locate(&unnotified, &dead, &buffered);
+        assert_eq!(located.dead_lettered_requests, 2);
+        assert_eq!(
+            located.dead_lettered,
+            vec![
+                DeadLettered {
+                    queue: "ledger failure queue".into(),
+                    count: 1,
+                    example_reason: None
+                },
+                DeadLettered {
+                    queue: "mailer failure queue".into(),
+                    count: 2,
+                    example_reason: Some("timed out".into())
+                },
+            ]
+        );
+        assert_eq!(located.late, 1);
+        assert_eq!(located.lost, vec!["d".to_owned()]);
     }
 }

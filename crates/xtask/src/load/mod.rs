@@ -88,6 +88,8 @@ pub struct LoadOptions {
 const DRAIN_PATIENCE: Duration = Duration::from_secs(30);
 /// Lost tokens shown as examples.
 const LOST_EXAMPLES: usize = 5;
+/// The most messages of one queue scanned for the requests that were not notified.
+const SCAN_LIMIT: usize = 20_000;
 
 /// `cargo xtask load`.
 pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
@@ -244,6 +246,33 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
         }
         anyhow::Ok((buffers, depths))
     })?;
+    let located = if correlation.lost.is_empty() {
+        correlate::Located::default()
+    } else {
+        let unnotified: HashSet<String> = correlation.lost.iter().cloned().collect();
+        let (dead, buffered) = runtime.block_on(async {
+            let mut dead = Vec::new();
+            for queue in &failure_queues {
+                let place = format!("{} {}", queue.function, queue.layer.describe());
+                for found in
+                    queues::find_tokens(&sqs, &queue.url, Some(queue), &unnotified, SCAN_LIMIT)
+                        .await?
+                {
+                    dead.push((place.clone(), found.token, found.reason));
+                }
+            }
+            let mut buffered = HashSet::new();
+            for (_, _, buffer_url) in &consumers {
+                for found in
+                    queues::find_tokens(&sqs, buffer_url, None, &unnotified, SCAN_LIMIT).await?
+                {
+                    buffered.insert(found.token);
+                }
+            }
+            anyhow::Ok((dead, buffered))
+        })?;
+        correlate::locate(&correlation.lost, &dead, &buffered)
+    };
     let peaks = consumers
         .iter()
         .map(|(consumer, deployed, _)| {
@@ -252,7 +281,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     machine.load_after = report::load_average();
 
-    let counts = count(&burst, &correlation, reading.foreign);
+    let counts = count(&burst, &correlation, &located, reading.foreign);
     let end_to_end_ms = correlation
         .last_notified_ms
         .map(|last| last.saturating_sub(burst.started_ms));
@@ -305,13 +334,9 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
         consumers: peaks,
         buffers,
         failure_queues: failure_deltas,
+        dead_letters: located.dead_lettered.clone(),
         refusals: refusals(&burst.posted),
-        lost_examples: correlation
-            .lost
-            .iter()
-            .take(LOST_EXAMPLES)
-            .cloned()
-            .collect(),
+        lost_examples: located.lost.iter().take(LOST_EXAMPLES).cloned().collect(),
         checks,
     };
     println!("{}", report::render(&report));
@@ -327,11 +352,18 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<()> {
 }
 
 /// The counts of the burst and its correlation.
-fn count(burst: &burst::Burst, correlation: &correlate::Correlation, foreign: usize) -> Counts {
+fn count(
+    burst: &burst::Burst,
+    correlation: &correlate::Correlation,
+    located: &correlate::Located,
+    foreign: usize,
+) -> Counts {
     let mut counts = Counts {
         sent: burst.posted.len(),
         notified: correlation.notified,
-        lost: correlation.lost.len(),
+        dead_lettered: located.dead_lettered_requests,
+        late: located.late,
+        lost: located.lost.len(),
         duplicates: correlation.duplicates,
         unaccepted_but_notified: correlation.unaccepted_but_notified.len(),
         foreign_messages: foreign,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::load::correlate::DeadLettered;
 use crate::load::peak::Peak;
 use crate::load::stats::Latencies;
 
@@ -111,7 +112,11 @@ pub struct Counts {
     pub failed: usize,
     /// Accepted requests with a message in the watched queue.
     pub notified: usize,
-    /// Accepted requests with no message before the deadline.
+    /// Accepted requests with no message, in a failure queue (failed visibly, with a reason).
+    pub dead_lettered: usize,
+    /// Accepted requests with no message, still in a buffer queue after the deadline.
+    pub late: usize,
+    /// Accepted requests with no message, in no failure or buffer queue: lost.
     pub lost: usize,
     /// Messages beyond the first for one request.
     pub duplicates: usize,
@@ -201,6 +206,8 @@ pub struct Report {
     pub buffers: Vec<BufferLeft>,
     /// The failure queues.
     pub failure_queues: Vec<QueueDelta>,
+    /// The failure queues' records of the run's requests that were not notified.
+    pub dead_letters: Vec<DeadLettered>,
     /// Refusals by status.
     pub refusals: Vec<Refusal>,
     /// A few lost requests' tokens, to look for.
@@ -253,15 +260,26 @@ pub fn checks(
             ),
         ),
         check(
-            "nothing lost",
-            counts.lost == 0 && counts.notified == counts.accepted,
+            "every accepted request notified",
+            counts.notified == counts.accepted,
             true,
             format!(
-                "notified {} of {} accepted, lost {}{}",
+                "notified {} of {} accepted; dead-lettered {}, late {}, lost {}{}",
                 counts.notified,
                 counts.accepted,
+                counts.dead_lettered,
+                counts.late,
                 counts.lost,
                 if timed_out { " (deadline passed)" } else { "" }
+            ),
+        ),
+        check(
+            "nothing lost",
+            counts.lost == 0,
+            true,
+            format!(
+                "{} accepted requests neither notified, nor in a failure queue, nor buffered",
+                counts.lost
             ),
         ),
         check(
@@ -382,9 +400,14 @@ pub fn render(report: &Report) -> String {
             c.notified.to_string(),
         ),
         (
-            &*format!("lost (no message within {} s)", s.deadline_seconds),
-            c.lost.to_string(),
+            "dead-lettered (in a failure queue)",
+            c.dead_lettered.to_string(),
         ),
+        (
+            &*format!("late (still buffered after {} s)", s.deadline_seconds),
+            c.late.to_string(),
+        ),
+        ("lost (nowhere)", c.lost.to_string()),
         ("duplicate messages", c.duplicates.to_string()),
         (
             "notified though not accepted",
@@ -440,6 +463,17 @@ pub fn render(report: &Report) -> String {
             out,
             "\n  {} x {}: {}",
             refusal.count, refusal.status, refusal.example
+        );
+    }
+    for dead in &report.dead_letters {
+        let _ = writeln!(
+            out,
+            "\n  {} in {}: {}",
+            dead.count,
+            dead.queue,
+            dead.example_reason
+                .as_deref()
+                .unwrap_or("no reason recorded")
         );
     }
     if !report.lost_examples.is_empty() {
@@ -512,7 +546,19 @@ mod tests {
             &[],
             &[],
         );
-        assert_eq!(failed(&checks), vec!["nothing lost"]);
+        assert_eq!(
+            failed(&checks),
+            vec!["every accepted request notified", "nothing lost"]
+        );
+    }
+
+    #[test]
+    fn a_dead_lettered_request_is_not_notified_but_not_lost() {
+        let mut dead = counts(10, 10);
+        dead.notified = 9;
+        dead.dead_lettered = 1;
+        let checks = checks(&dead, false, false, &[consumer(Some(2), Some(2))], &[], &[]);
+        assert_eq!(failed(&checks), vec!["every accepted request notified"]);
     }
 
     #[test]
