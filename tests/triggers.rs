@@ -56,10 +56,7 @@ fn rest_api_url(stack: &Stack, path: &str) -> String {
         .outputs
         .get(REST_API_STAGE_OUTPUT)
         .unwrap_or_else(|e| panic!("{e}"));
-    format!(
-        "{}/restapis/{id}/{stage}/_user_request_{path}",
-        endpoint.trim().trim_end_matches('/')
-    )
+    eventrail_local::local_rest_api_url(&endpoint, id, stage, path)
 }
 
 /// Sends `method url` with `body` (as JSON) and returns the answer, whatever its status.

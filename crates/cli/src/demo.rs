@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use eventrail_local::deploy::Build;
 use eventrail_local::localstack::{LocalStack, LocalStackOptions, OnStarterExit};
-use eventrail_local::{DeployOptions, Installed, Installer, deploy, paths};
+use eventrail_local::{DeployOptions, Installed, Installer, Progress, deploy, paths};
 use eventrail_observe::demo::DemoPlan;
 use eventrail_observe::{FlowReport, Router, Stack, StackOutputs, Watch};
 
@@ -33,6 +33,9 @@ pub struct DemoArgs {
     /// Reuse the zips of the last build (target/lambda-local/) instead of building.
     #[arg(long)]
     no_build: bool,
+    /// Print every upload and stack event of the deploy, instead of each step's count.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// How long one flow may take before the demo moves on.
@@ -77,7 +80,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
 
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let body = runtime.spawn(demo(root.clone(), endpoint.clone(), installed, plan));
+    let progress = if args.verbose {
+        Progress::Verbose
+    } else {
+        Progress::Shown
+    };
+    let body = runtime.spawn(demo(
+        root.clone(),
+        endpoint.clone(),
+        installed,
+        plan,
+        progress,
+    ));
     let outcome = runtime.block_on(async {
         tokio::select! {
             joined = body => joined.context("the demo stopped unexpectedly")?,
@@ -155,11 +169,18 @@ fn build_functions(root: &Path) -> std::thread::JoinHandle<Result<()>> {
     })
 }
 
-async fn demo(root: PathBuf, endpoint: String, installed: Installed, plan: DemoPlan) -> Result<()> {
+async fn demo(
+    root: PathBuf,
+    endpoint: String,
+    installed: Installed,
+    plan: DemoPlan,
+    progress: Progress,
+) -> Result<()> {
     step("3/4 deploy infra/template.yaml to LocalStack");
     // Built beside the install and LocalStack's start (see `run`), or `--no-build`.
     let options = DeployOptions {
         build: Build::LastBuild,
+        progress,
         ..DeployOptions::local(&root)
     };
     let deployed = deploy::deploy(&root, &endpoint, &installed, &options)

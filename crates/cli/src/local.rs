@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use eventrail_local::deploy::Build;
 use eventrail_local::localstack::{self, LocalStack, LocalStackOptions};
-use eventrail_local::{DeployOptions, Installer, deploy, paths};
+use eventrail_local::{DeployOptions, Installer, Progress, Summary, deploy, paths};
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
@@ -20,7 +20,10 @@ pub enum LocalCommand {
     Up(UpArgs),
     /// Stop the LocalStack started by `eventrail local up` (or `deploy`).
     Down,
-    /// Build the functions, deploy infra/template.yaml to LocalStack, print the outputs.
+    /// Build the functions, deploy infra/template.yaml to LocalStack, and print a summary:
+    /// the endpoint, the REST API's local URL, the functions and the queues. Each step shows
+    /// its count (`stack 87/112`) rather than every stack event (`--verbose` prints them); a
+    /// failure names the first failed resource, its reason and the rollback's outcome.
     /// Starts LocalStack (left running) when none is running.
     Deploy(DeployArgs),
     /// Show the running LocalStack and the deployed stack.
@@ -77,6 +80,9 @@ pub struct DeployArgs {
     /// Print the outputs as JSON.
     #[arg(long)]
     json: bool,
+    /// Print every upload and every stack event as it happens, instead of each step's count.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +201,11 @@ fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
         } else {
             eventrail_local::deploy::BuildProfile::Local
         },
+        progress: if args.verbose {
+            Progress::Verbose
+        } else {
+            Progress::Shown
+        },
         ..DeployOptions::local(root)
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -210,13 +221,14 @@ fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!(
-            "stack {} is {} at {}",
-            deployed.stack_name,
-            deployed.status,
-            stack.endpoint()
-        );
-        print_outputs(&deployed.outputs);
+        let summary = Summary {
+            endpoint: stack.endpoint(),
+            stack_name: &deployed.stack_name,
+            status: &deployed.status,
+            changed: deployed.changed,
+            outputs: &deployed.outputs,
+        };
+        println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,8 @@
 //!    digest, and point the function's `CodeUri` at it: a re-deploy updates exactly the
 //!    functions whose code changed.
 //! 3. [`crate::stack`]: create or update the stack through LocalStack's CloudFormation with the
-//!    samconfig environment's parameters, printing stack events as they happen.
+//!    samconfig environment's parameters, counting its resources as they complete (every
+//!    stack event with [`Progress::Verbose`]).
 //! 4. [`crate::archives`]: create the archives LocalStack's CloudFormation cannot (a LocalStack
 //!    4.13.1 workaround), and return the stack outputs.
 
@@ -214,9 +215,6 @@ pub async fn deploy(
         )
         .await?;
     let outputs = stack.outputs().await?;
-    options
-        .progress
-        .report(|| format!("stack {stack_name} is {}", applied.status));
     ensure_archives_outside_stack(
         &clients,
         &template,

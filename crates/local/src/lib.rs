@@ -12,7 +12,9 @@
 //!   executor plugin counts them.
 //! * [`deploy`]: a deploy in order: [`zips`] builds and zips the functions, [`upload`] puts
 //!   them in S3, [`stack`] creates or updates the CloudFormation stack through [`clients`],
-//!   [`archives`] works around LocalStack's missing archive provider.
+//!   [`archives`] works around LocalStack's missing archive provider; [`tally`] counts the
+//!   stack's resources as they complete and reports a failure, [`summary`] is the screen a
+//!   deploy ends with.
 //! * [`paths`], [`progress`], [`error`]: where things live, how progress is reported, what
 //!   fails.
 
@@ -28,6 +30,8 @@ pub mod paths;
 pub mod process;
 pub mod progress;
 pub mod stack;
+pub mod summary;
+pub mod tally;
 pub mod tools;
 pub mod upload;
 pub mod zips;
@@ -36,4 +40,5 @@ pub use deploy::{DeployOptions, Deployed};
 pub use error::{Error, Result};
 pub use localstack::{LocalStack, LocalStackOptions};
 pub use progress::Progress;
+pub use summary::{Summary, local_rest_api_url};
 pub use tools::{Installed, Installer};

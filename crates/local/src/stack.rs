@@ -1,16 +1,19 @@
 //! Creating or updating a stack through LocalStack's CloudFormation (it runs the SAM
-//! transform), printing stack events as they happen, and reading its outputs.
+//! transform), counting its resources as they complete (every stack event with
+//! [`Progress::Verbose`]), reporting a failure's first failed resource, and reading its
+//! outputs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus, TemplateStage};
 
 use crate::clients::{Clients, sdk_message};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::progress::{Meter, Output, Progress};
+use crate::tally::{StackEvent, Tally};
 
-/// How often a deploy reads its stack's events to print them (its status is read every half
+/// How often a deploy reads its stack's events to count them (its status is read every half
 /// second).
 const STACK_EVENTS_EVERY: Duration = Duration::from_secs(3);
 
@@ -158,9 +161,21 @@ impl<'a> StackDeployment<'a> {
                 .send()
                 .await
                 .map_err(|e| self.clients.aws_error("cloudformation:DeleteStack", e))?;
-            self.wait(timeout, Instant::now(), Awaited::Deletion)
-                .await?;
+            self.wait(
+                timeout,
+                Instant::now(),
+                Awaited::Deletion,
+                &mut Tally::new(self.stack_name),
+            )
+            .await?;
             existing = None;
+        }
+        let mut tally = Tally::new(self.stack_name);
+        if existing.is_some() {
+            // Events already there belong to earlier deploys.
+            for event in self.events().await {
+                tally.skip(&event.id);
+            }
         }
         let started = Instant::now();
         let stack_id = match existing {
@@ -176,13 +191,19 @@ impl<'a> StackDeployment<'a> {
                     TemplateSource::Body(body) => request.template_body(body),
                     TemplateSource::Url(url) => request.template_url(url),
                 };
-                request
+                let stack_id = request
                     .send()
                     .await
                     .map_err(|e| self.clients.aws_error("cloudformation:CreateStack", e))?
                     .stack_id()
                     .unwrap_or(self.stack_name)
-                    .to_owned()
+                    .to_owned();
+                if self.progress.is_shown()
+                    && let Some(resources) = self.processed_resources().await
+                {
+                    tally.expect(resources);
+                }
+                stack_id
             }
             Some((id, status)) => {
                 if !is_terminal(&status) {
@@ -222,14 +243,18 @@ impl<'a> StackDeployment<'a> {
                 }
             }
         };
-        let status = self.wait(timeout, started, Awaited::Change).await?;
+        let status = self
+            .wait(timeout, started, Awaited::Change, &mut tally)
+            .await?;
         if !is_success(&status) {
-            let reasons = self.failure_reasons().await;
+            // The last events (all of them when progress is quiet).
+            for event in self.events().await {
+                tally.observe(event);
+            }
+            let failure = tally.failure(&status);
             return Err(Error::Deploy {
                 stack: self.stack_name.to_owned(),
-                message: format!(
-                    "ended in {status}.\n{reasons}\nLocalStack's log has the details."
-                ),
+                message: format!("ended in {status}\n{failure}\nLocalStack's log has the details."),
             });
         }
         Ok(Applied {
@@ -239,30 +264,29 @@ impl<'a> StackDeployment<'a> {
         })
     }
 
-    /// Poll until the stack leaves *_IN_PROGRESS (every half second), printing each new stack
-    /// event (read every [`STACK_EVENTS_EVERY`]).
-    async fn wait(&self, timeout: Duration, started: Instant, awaited: Awaited) -> Result<String> {
+    /// Poll until the stack leaves *_IN_PROGRESS (every half second), counting its resources
+    /// as they complete from the stack events (read every [`STACK_EVENTS_EVERY`]) that `tally`
+    /// has not seen.
+    async fn wait(
+        &self,
+        timeout: Duration,
+        started: Instant,
+        awaited: Awaited,
+        tally: &mut Tally,
+    ) -> Result<String> {
         let deleting = awaited == Awaited::Deletion;
-        let cfn = self.clients.cloudformation();
-        let mut seen = BTreeSet::new();
+        let mut meter = Meter::start(
+            if deleting { "delete" } else { "stack" },
+            self.progress,
+            Output::of_stderr(),
+        );
         let mut events_read = Instant::now();
-        // Events already there belong to earlier deploys.
-        if let Ok(events) = cfn
-            .describe_stack_events()
-            .stack_name(self.stack_name)
-            .send()
-            .await
-            && !deleting
-        {
-            for event in events.stack_events() {
-                if let Some(id) = event.event_id() {
-                    seen.insert(id.to_owned());
-                }
-            }
-        }
         loop {
             let status = match self.status().await? {
-                None if deleting => return Ok("DELETE_COMPLETE".to_owned()),
+                None if deleting => {
+                    meter.finish(|| format!("stack {} deleted", self.stack_name));
+                    return Ok("DELETE_COMPLETE".to_owned());
+                }
                 None => {
                     return Err(Error::Deploy {
                         stack: self.stack_name.to_owned(),
@@ -276,41 +300,20 @@ impl<'a> StackDeployment<'a> {
             // serializes while its deploy thread waits on the same interpreter.
             let read_events = self.progress.is_shown()
                 && (is_terminal(&status) || events_read.elapsed() >= STACK_EVENTS_EVERY);
-            if read_events
-                && let Ok(events) = cfn
-                    .describe_stack_events()
-                    .stack_name(self.stack_name)
-                    .send()
-                    .await
-            {
+            if read_events {
                 events_read = Instant::now();
-                let mut new: Vec<_> = events
-                    .stack_events()
-                    .iter()
-                    .filter(|e| e.event_id().is_some_and(|id| !seen.contains(id)))
-                    .collect();
-                new.reverse(); // oldest first
-                for event in new {
-                    if let Some(id) = event.event_id() {
-                        seen.insert(id.to_owned());
+                for event in self.events().await {
+                    let line = event.line(started.elapsed().as_secs_f64());
+                    if tally.observe(event) {
+                        meter.line(|| line);
                     }
-                    tracing::info!(
-                        "  {:>5.1}s  {:<20} {:<32} {}{}",
-                        started.elapsed().as_secs_f64(),
-                        event
-                            .resource_status()
-                            .map(|s| s.as_str())
-                            .unwrap_or_default(),
-                        event.resource_type().unwrap_or_default(),
-                        event.logical_resource_id().unwrap_or_default(),
-                        event
-                            .resource_status_reason()
-                            .map(|r| format!("  ({r})"))
-                            .unwrap_or_default(),
-                    );
                 }
+                meter.update(tally.done(), tally.total());
             }
             if is_terminal(&status) {
+                let step = meter.step();
+                let (done, total) = (tally.done(), tally.total());
+                meter.finish(|| format!("{step} {done}/{total} {status}"));
                 return Ok(status);
             }
             if started.elapsed() > timeout {
@@ -326,34 +329,52 @@ impl<'a> StackDeployment<'a> {
         }
     }
 
-    async fn failure_reasons(&self) -> String {
-        let cfn = self.clients.cloudformation();
-        let Ok(events) = cfn
+    /// The stack's events, oldest first (none when they cannot be read: they only inform).
+    async fn events(&self) -> Vec<StackEvent> {
+        let Ok(output) = self
+            .clients
+            .cloudformation()
             .describe_stack_events()
             .stack_name(self.stack_name)
             .send()
             .await
         else {
-            return String::new();
+            return Vec::new();
         };
-        events
+        let mut events: Vec<StackEvent> = output
             .stack_events()
             .iter()
-            .filter(|e| {
-                e.resource_status()
-                    .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+            .filter_map(|e| {
+                Some(StackEvent {
+                    id: e.event_id()?.to_owned(),
+                    logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: e.resource_type().unwrap_or_default().to_owned(),
+                    status: e
+                        .resource_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    reason: e.resource_status_reason().map(str::to_owned),
+                })
             })
-            .take(10)
-            .map(|e| {
-                format!(
-                    "  {} {}: {}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    e.resource_status().map(|s| s.as_str()).unwrap_or_default(),
-                    e.resource_status_reason().unwrap_or("no reason given")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        events.reverse(); // read newest first
+        events
+    }
+
+    /// How many resources the stack's template has after the SAM transform, when
+    /// CloudFormation can tell (the total of the stack step's count).
+    async fn processed_resources(&self) -> Option<usize> {
+        let output = self
+            .clients
+            .cloudformation()
+            .get_template()
+            .stack_name(self.stack_name)
+            .template_stage(TemplateStage::Processed)
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = serde_json::from_str(output.template_body()?).ok()?;
+        Some(body.get("Resources")?.as_object()?.len())
     }
 
     /// The stack's outputs by key.

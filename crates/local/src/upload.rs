@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::{Clients, sdk_message};
 use crate::error::{Error, IoContext, Result};
-use crate::progress::Progress;
+use crate::progress::{Meter, Output, Progress};
 use crate::stack::TemplateSource;
 
 /// CloudFormation's limit for an inline `TemplateBody`; larger templates go through S3.
@@ -97,6 +97,8 @@ impl<'a> Uploads<'a> {
         progress: Progress,
     ) -> Result<BTreeMap<String, String>> {
         let mut code = BTreeMap::new();
+        let mut meter = Meter::start("upload", progress, Output::of_stderr());
+        let mut total_size = 0;
         for (logical_id, binary) in functions {
             let Some(zip_path) = zips.get(binary) else {
                 return Err(Error::Build(format!(
@@ -113,7 +115,8 @@ impl<'a> Uploads<'a> {
             let size = bytes.len();
             self.put(&key, bytes).await?;
             let uri = format!("s3://{}/{key}", self.bucket);
-            progress.report(|| {
+            total_size += size;
+            meter.line(|| {
                 format!(
                     "uploaded {binary} ({:.1} MB) to {uri}",
                     size as f64 / 1_048_576.0
@@ -121,7 +124,16 @@ impl<'a> Uploads<'a> {
             });
             template.set_code_uri(logical_id, serde_json::Value::String(uri.clone()))?;
             code.insert(binary.clone(), uri);
+            meter.update(code.len(), functions.len());
         }
+        meter.finish(|| {
+            format!(
+                "uploaded {} function(s) ({:.1} MB) to s3://{}",
+                code.len(),
+                total_size as f64 / 1_048_576.0,
+                self.bucket
+            )
+        });
         Ok(code)
     }
 

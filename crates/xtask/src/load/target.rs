@@ -155,10 +155,11 @@ pub fn local_url(endpoint: &str, outputs: &StackOutputs, route: &Route) -> Resul
     }
     let id = outputs.get(REST_API_ID_OUTPUT)?;
     let stage = outputs.get(REST_API_STAGE_OUTPUT)?;
-    Ok(format!(
-        "{}/restapis/{id}/{stage}/_user_request_{}",
-        endpoint.trim_end_matches('/'),
-        route.path
+    Ok(eventrail_local::local_rest_api_url(
+        endpoint,
+        id,
+        stage,
+        &route.path,
     ))
 }
 
