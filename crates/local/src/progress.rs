@@ -88,11 +88,10 @@ impl Meter {
     /// Starts showing `step` to `output`.
     pub fn start(step: &'static str, progress: Progress, output: Output) -> Self {
         let bar = (progress == Progress::Shown && output == Output::Terminal).then(|| {
-            let style =
-                ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} [{bar:30}] {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> ");
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+            // A spinner until the count is known, then a bar.
+            let style = ProgressStyle::with_template("{spinner} {prefix} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
                 .with_style(style)
                 .with_prefix(step);
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -111,7 +110,18 @@ impl Meter {
     pub fn update(&mut self, done: usize, total: usize) {
         let (done, total) = (done as u64, total as u64);
         if let Some(bar) = &self.bar {
-            bar.set_length(total);
+            if total > 0 && bar.length().is_none() {
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix} {pos}/{len} [{bar:30}] {elapsed}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+            }
+            if total > 0 {
+                bar.set_length(total);
+            }
             bar.set_position(done);
         } else if self.progress == Progress::Shown
             && let Some(line) = self.milestone(done, total)

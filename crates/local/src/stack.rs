@@ -63,8 +63,11 @@ pub struct Applied {
 enum Awaited {
     /// The stack's deletion: gone is done.
     Deletion,
-    /// A creation or update: the stack must stay.
-    Change,
+    /// Its creation: the stack must stay; its resources are counted against the processed
+    /// template's.
+    Creation,
+    /// An update: the stack must stay; the resources it touches are counted.
+    Update,
 }
 
 /// One stack on LocalStack's CloudFormation.
@@ -178,7 +181,7 @@ impl<'a> StackDeployment<'a> {
             }
         }
         let started = Instant::now();
-        let stack_id = match existing {
+        let (stack_id, awaited) = match existing {
             None => {
                 self.progress
                     .report(|| format!("creating stack {}", self.stack_name));
@@ -198,12 +201,7 @@ impl<'a> StackDeployment<'a> {
                     .stack_id()
                     .unwrap_or(self.stack_name)
                     .to_owned();
-                if self.progress.is_shown()
-                    && let Some(resources) = self.processed_resources().await
-                {
-                    tally.expect(resources);
-                }
-                stack_id
+                (stack_id, Awaited::Creation)
             }
             Some((id, status)) => {
                 if !is_terminal(&status) {
@@ -226,7 +224,7 @@ impl<'a> StackDeployment<'a> {
                     TemplateSource::Url(url) => request.template_url(url),
                 };
                 match request.send().await {
-                    Ok(_) => id,
+                    Ok(_) => (id, Awaited::Update),
                     Err(e) => {
                         let message = sdk_message(&e);
                         if message.contains("No updates are to be performed") {
@@ -243,9 +241,7 @@ impl<'a> StackDeployment<'a> {
                 }
             }
         };
-        let status = self
-            .wait(timeout, started, Awaited::Change, &mut tally)
-            .await?;
+        let status = self.wait(timeout, started, awaited, &mut tally).await?;
         if !is_success(&status) {
             // The last events (all of them when progress is quiet).
             for event in self.events().await {
@@ -302,6 +298,14 @@ impl<'a> StackDeployment<'a> {
                 && (is_terminal(&status) || events_read.elapsed() >= STACK_EVENTS_EVERY);
             if read_events {
                 events_read = Instant::now();
+                // The processed template is there once the transform ran (not yet when
+                // CreateStack answers).
+                if awaited == Awaited::Creation
+                    && !tally.expects_a_count()
+                    && let Some(resources) = self.processed_resources().await
+                {
+                    tally.expect(resources);
+                }
                 for event in self.events().await {
                     let line = event.line(started.elapsed().as_secs_f64());
                     if tally.observe(event) {
@@ -311,6 +315,7 @@ impl<'a> StackDeployment<'a> {
                 meter.update(tally.done(), tally.total());
             }
             if is_terminal(&status) {
+                tally.settle();
                 let step = meter.step();
                 let (done, total) = (tally.done(), tally.total());
                 meter.finish(|| format!("{step} {done}/{total} {status}"));
@@ -374,6 +379,10 @@ impl<'a> StackDeployment<'a> {
             .await
             .ok()?;
         let body: serde_json::Value = serde_json::from_str(output.template_body()?).ok()?;
+        if body.get("Transform").is_some() {
+            // Not transformed yet: LocalStack answers with the template as sent.
+            return None;
+        }
         Some(body.get("Resources")?.as_object()?.len())
     }
 

@@ -72,6 +72,17 @@ impl Tally {
         self.expected = Some(resources);
     }
 
+    /// The deploy ended: the total is the resources it touched (the processed template also
+    /// counts the resources whose condition left them out).
+    pub fn settle(&mut self) {
+        self.expected = None;
+    }
+
+    /// True once [`Tally::expect`] was told the stack's resource count.
+    pub fn expects_a_count(&self) -> bool {
+        self.expected.is_some()
+    }
+
     /// Counts `event` unless it was counted (or skipped) before; true when it is new.
     pub fn observe(&mut self, event: StackEvent) -> bool {
         if !self.seen.insert(event.id.clone()) {
@@ -318,6 +329,8 @@ mod tests {
             None
         )));
         assert_eq!((tally.done(), tally.total()), (1, 3));
+        tally.settle();
+        assert_eq!((tally.done(), tally.total()), (1, 1));
         // Without an expected count, the total is the resources seen so far.
         let mut seen = Tally::new(STACK);
         seen.observe(event(1, "A", "AWS::SQS::Queue", "UPDATE_COMPLETE", None));
