@@ -18,6 +18,7 @@ mod local_invoke;
 mod ops;
 mod parity;
 mod poison;
+mod redeploy;
 mod reliability;
 mod routing;
 mod runtime_batch;
