@@ -379,11 +379,15 @@ impl<'a> StackDeployment<'a> {
             .await
             .ok()?;
         let body: serde_json::Value = serde_json::from_str(output.template_body()?).ok()?;
-        if body.get("Transform").is_some() {
-            // Not transformed yet: LocalStack answers with the template as sent.
-            return None;
-        }
-        Some(body.get("Resources")?.as_object()?.len())
+        let resources = body.get("Resources")?.as_object()?;
+        let transformed = !resources.values().any(|resource| {
+            resource
+                .get("Type")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|kind| kind.starts_with("AWS::Serverless::"))
+        });
+        // Until the transform ran, LocalStack answers with the template as sent.
+        transformed.then_some(resources.len())
     }
 
     /// The stack's outputs by key.
