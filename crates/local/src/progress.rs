@@ -79,8 +79,10 @@ pub struct Meter {
     step: &'static str,
     progress: Progress,
     bar: Option<ProgressBar>,
-    /// The last quarter reported as a plain line.
+    /// The last quarter reported as a plain line (or passed when the total changed).
     reported: u64,
+    /// The total `reported` is a quarter of.
+    reported_total: u64,
     started: Instant,
 }
 
@@ -102,6 +104,7 @@ impl Meter {
             progress,
             bar,
             reported: 0,
+            reported_total: 0,
             started: Instant::now(),
         }
     }
@@ -137,6 +140,13 @@ impl Meter {
             return None;
         }
         let quarter = done * MILESTONES / total;
+        if total != self.reported_total {
+            // A new total (the resources as they appear, then the template's count): where
+            // the step is now is the new starting point.
+            self.reported_total = total;
+            self.reported = quarter;
+            return None;
+        }
         if quarter <= self.reported {
             return None;
         }
@@ -302,6 +312,17 @@ mod tests {
             lines[4].starts_with("eventrail: stack 112/112 CREATE_COMPLETE ("),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_new_total_reports_no_count_until_the_next_quarter_of_it() {
+        let mut meter = Meter::start("stack", Progress::Shown, Output::Plain);
+        assert_eq!(meter.milestone(4, 5), None);
+        assert_eq!(meter.milestone(40, 155), None);
+        assert_eq!(meter.milestone(77, 155), None);
+        assert_eq!(meter.milestone(78, 155).as_deref(), Some("stack 78/155"));
+        assert_eq!(meter.milestone(80, 155), None);
+        assert_eq!(meter.milestone(155, 155), None);
     }
 
     #[test]
