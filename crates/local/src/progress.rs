@@ -79,10 +79,8 @@ pub struct Meter {
     step: &'static str,
     progress: Progress,
     bar: Option<ProgressBar>,
-    /// The last quarter reported as a plain line (or passed when the total changed).
+    /// The count last reported as a plain line.
     reported: u64,
-    /// The total `reported` is a quarter of.
-    reported_total: u64,
     started: Instant,
 }
 
@@ -104,7 +102,6 @@ impl Meter {
             progress,
             bar,
             reported: 0,
-            reported_total: 0,
             started: Instant::now(),
         }
     }
@@ -133,24 +130,14 @@ impl Meter {
         }
     }
 
-    /// The plain line for `done` of `total`, when it passes a quarter not reported yet (the
-    /// end is [`Meter::finish`]'s).
+    /// The plain line for `done` of `total`, when a quarter of `total` more is done since the
+    /// last one (the total may grow: the resources as they appear, then the template's count;
+    /// the end is [`Meter::finish`]'s).
     fn milestone(&mut self, done: u64, total: u64) -> Option<String> {
-        if total == 0 || done >= total {
+        if total == 0 || done >= total || done.saturating_sub(self.reported) * MILESTONES < total {
             return None;
         }
-        let quarter = done * MILESTONES / total;
-        if total != self.reported_total {
-            // A new total (the resources as they appear, then the template's count): where
-            // the step is now is the new starting point.
-            self.reported_total = total;
-            self.reported = quarter;
-            return None;
-        }
-        if quarter <= self.reported {
-            return None;
-        }
-        self.reported = quarter;
+        self.reported = done;
         Some(format!("{} {done}/{total}", self.step))
     }
 
@@ -315,13 +302,14 @@ mod tests {
     }
 
     #[test]
-    fn a_new_total_reports_no_count_until_the_next_quarter_of_it() {
+    fn a_growing_total_is_counted_each_quarter_of_it_done_since_the_last_count() {
         let mut meter = Meter::start("stack", Progress::Shown, Output::Plain);
-        assert_eq!(meter.milestone(4, 5), None);
-        assert_eq!(meter.milestone(40, 155), None);
-        assert_eq!(meter.milestone(77, 155), None);
-        assert_eq!(meter.milestone(78, 155).as_deref(), Some("stack 78/155"));
+        assert_eq!(meter.milestone(1, 5), None);
+        assert_eq!(meter.milestone(4, 5).as_deref(), Some("stack 4/5"));
+        assert_eq!(meter.milestone(42, 155), None);
+        assert_eq!(meter.milestone(43, 155).as_deref(), Some("stack 43/155"));
         assert_eq!(meter.milestone(80, 155), None);
+        assert_eq!(meter.milestone(82, 155).as_deref(), Some("stack 82/155"));
         assert_eq!(meter.milestone(155, 155), None);
     }
 
