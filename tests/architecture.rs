@@ -107,6 +107,11 @@ const ARROWS: &[Arrow] = &[
         why: "operating a stack works the same on AWS and on LocalStack",
     },
     Arrow {
+        from: &["eventrail-studio"],
+        never: &[&["eventrail-local", "eventrail", "xtask"]],
+        why: "the studio shows a deployed stack (AWS or LocalStack) through observe; the command line starts it",
+    },
+    Arrow {
         from: &["eventrail-build"],
         never: &[AWS, &["tokio"], &["eventrail*"]],
         why: "the functions' build step is small and stands alone",

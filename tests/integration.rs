@@ -3,7 +3,8 @@
 //!
 //! Tests that need LocalStack or cargo-lambda are `#[ignore]`d with the reason, so a plain
 //! `cargo test` passes offline; `cargo xtask test` runs them all. `delivery`, `e2e`, `ops`,
-//! `reliability` and `triggers` run on the stack the test command deploys (its `[stack]` lane).
+//! `reliability`, `studio` and `triggers` run on the stack the test command deploys (its
+//! `[stack]` lane).
 
 mod architecture;
 mod delivery;
@@ -28,5 +29,7 @@ mod runtime_idempotency;
 mod runtime_publisher;
 mod runtime_schedule;
 mod scaffold;
+mod studio;
 mod template;
+mod traces;
 mod triggers;

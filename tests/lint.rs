@@ -583,3 +583,171 @@ fn a_misspelt_field_in_the_fraud_filter_fails_lint_naming_the_rule() {
     assert!(text.contains("did you mean `total_cents`?"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `clean/` with trace context in its events' metadata (`trace-context-rollout/`: metadata
+/// open to additions, `traceparent`/`tracestate` optional, a sample carrying a traceparent),
+/// `settings` appended to its `[workspace.metadata.eventrail]`, generated files regenerated.
+fn traced_system(settings: &str) -> PathBuf {
+    let dir = system_over("trace-context-rollout", &["trace-context-rollout"], false);
+    set_trace_settings(&dir, settings);
+    dir
+}
+
+/// Appends `settings` to the `[workspace.metadata.eventrail]` table (the last of `clean/`'s
+/// manifest, as of `clean/`) and regenerates the generated files.
+fn set_trace_settings(dir: &Path, settings: &str) {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace("trace-context = \"accept\"\n", "");
+    std::fs::write(&manifest, format!("{text}{settings}")).unwrap();
+    let app = eventrail_model::App::load(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    app.write_generated()
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+}
+
+fn lint_against(dir: &Path, baseline: &Path) -> Report {
+    let system = System::load(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    lint(&system, Some(&Baseline::Dir(baseline.to_path_buf())))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+/// The trace context changes of the compatibility report: (event, field, breaking).
+fn trace_context_changes(report: &Report) -> Vec<(String, String, bool)> {
+    report
+        .compatibility
+        .as_ref()
+        .expect("compared")
+        .iter()
+        .flat_map(|e| {
+            e.changes
+                .iter()
+                .filter(|c| c.kind == ChangeKind::TraceContextAdded)
+                .map(|c| (e.detail_type.clone(), c.path.clone(), c.breaking))
+        })
+        .collect()
+}
+
+#[test]
+fn trace_context_against_closed_metadata_needs_the_two_step_rollout() {
+    let clean = fixtures().join("clean");
+    let dir = traced_system("");
+    let report = lint_against(&dir, &clean);
+    let k = FindingKind::TraceContextRollout;
+    // One finding for the app (not one per event), and no version bump asked for.
+    expect(
+        &report,
+        &[k],
+        k,
+        "events/schemas/order-placed.json",
+        &[
+            "`metadata.traceparent`",
+            "`metadata.tracestate`",
+            "and 1 other event schema",
+            "additionalProperties: false",
+            "trace-context = \"write\"",
+            "deploy with trace-context = \"accept\" first",
+            "then with \"write\"",
+            "billing, mailer",
+        ],
+    );
+    assert_eq!(
+        report.findings[0].subject, "metadata.traceparent",
+        "{:#?}",
+        report.findings
+    );
+    let changes = trace_context_changes(&report);
+    assert_eq!(changes.len(), 4, "{changes:#?}");
+    assert!(changes.iter().all(|(_, _, breaking)| *breaking));
+
+    // The first step: producers accept trace context and write none; compatible.
+    set_trace_settings(&dir, "trace-context = \"accept\"\n");
+    let report = lint_against(&dir, &clean);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    let changes = trace_context_changes(&report);
+    assert_eq!(changes.len(), 4, "{changes:#?}");
+    assert!(changes.iter().all(|(_, _, breaking)| !breaking));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trace_context_against_open_metadata_or_one_that_has_it_is_compatible() {
+    // A baseline whose metadata is open, without the fields.
+    let open = system_of("clean", false);
+    for name in ["order-placed.json", "invoiced.json"] {
+        let path = open.join("events/schemas").join(name);
+        let mut schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        schema["$defs"]["Metadata"]["additionalProperties"] = serde_json::Value::Bool(true);
+        std::fs::write(&path, serde_json::to_string_pretty(&schema).unwrap()).unwrap();
+    }
+    let dir = traced_system("");
+    let report = lint_against(&dir, &open);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    let changes = trace_context_changes(&report);
+    assert_eq!(changes.len(), 4, "{changes:#?}");
+    assert!(changes.iter().all(|(_, _, breaking)| !breaking));
+
+    // A baseline that already has them (the accept step deployed): no change at all.
+    let accepted = traced_system("trace-context = \"accept\"\n");
+    let report = lint_against(&dir, &accepted);
+    assert!(report.is_clean(), "{:#?}", report.findings);
+    assert_eq!(report.compatibility, Some(Vec::new()));
+    for d in [open, dir, accepted] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+#[test]
+fn the_command_walks_the_trace_context_rollout_against_git_refs() {
+    let dir = system_of("clean", false);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "deployed: metadata closed"]);
+    copy_tree(&fixtures().join("trace-context-rollout"), &dir);
+    set_trace_settings(&dir, "");
+
+    // Writing trace context at once: exit 1, the rollout named, file and field.
+    let out = lint_cli(&["--against", "HEAD"], &dir);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "events/schemas/order-placed.json: the events' metadata gains `metadata.traceparent`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("deploy with trace-context = \"accept\" first")
+            && text.contains("[trace-context-rollout]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("breaking   trace-context-added metadata.traceparent"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("breaking-change-without-version-bump"),
+        "{text}"
+    );
+
+    // Step one, accept: clean against the deployed ref; then deployed.
+    set_trace_settings(&dir, "trace-context = \"accept\"\n");
+    let out = lint_cli(&["--against", "HEAD"], &dir);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("compatible trace-context-added metadata.traceparent"),
+        "{text}"
+    );
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "deployed: accept"]);
+
+    // Step two, write: clean against the accept deploy.
+    set_trace_settings(&dir, "");
+    let out = lint_cli(&["--against", "HEAD", "--json"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json gives JSON");
+    assert_eq!(json["findings"], serde_json::json!([]));
+    assert_eq!(json["compatibility"], serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -357,7 +357,7 @@ async fn dlq_show_explains_a_poison_event_and_redrive_leaves_it_while_it_still_f
 /// Sets `PAYMENT_GATEWAY_RECOVERED` on the payments function (keeping its other variables)
 /// and waits until the update is done, and then until LocalStack's previous version of the
 /// function stops reading its asynchronous invocations (see [`OLD_POLLER_WINDOW`]).
-async fn gateway_recovered_for(stack: &Stack, order_ids: Option<&str>) {
+pub(crate) async fn gateway_recovered_for(stack: &Stack, order_ids: Option<&str>) {
     let name = stack.outputs.function_name("payments").unwrap();
     let lambda = &stack.clients.lambda;
     let current = lambda

@@ -545,3 +545,25 @@ async fn a_payload_that_decodes_is_handled() {
     assert!(matches!(outcome, Outcome::Handled { .. }), "{outcome:?}");
     assert!(dlq.letters.lock().unwrap().is_empty());
 }
+
+/// Metadata is open to additions (issue 27): an event carrying trace context, and a field this
+/// build does not know, is handled, not poison (a producer ahead of its consumers mid-deploy).
+#[tokio::test]
+async fn metadata_with_trace_context_and_unknown_fields_is_handled() {
+    let (bus, dlq) = (FakeBus::default(), FakeDeadLetters::default());
+    let mut raw = sample("order-placed.json");
+    let metadata = raw["detail"]["metadata"].as_object_mut().unwrap();
+    metadata.insert(
+        "traceparent".into(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+    );
+    metadata.insert("tracestate".into(), "eventrail=redrive".into());
+    metadata.insert("added_later".into(), serde_json::json!({"any": "shape"}));
+    let outcome = consumer(&bus, &dlq).process(raw).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::Handled { .. }),
+        "expected handled, got {outcome:?}"
+    );
+    assert!(dlq.letters.lock().unwrap().is_empty());
+    assert_eq!(bus.sent.lock().unwrap().len(), 1);
+}

@@ -711,6 +711,26 @@ fn environment_matches_the_declarations() {
         );
         assert!(f.environment.contains_key("EVENTRAIL_DLQ_URL"), "{name}");
         assert!(!f.environment.contains_key("EVENTRAIL_DRY_RUN"), "{name}");
+        // The app's business key reaches every function; the trace-context mode is the
+        // default (write), which the template leaves unset.
+        assert_eq!(
+            f.environment.get("EVENTRAIL_BUSINESS_KEY"),
+            app()
+                .project
+                .settings
+                .business_key
+                .map(Value::String)
+                .as_ref(),
+            "{name}: EVENTRAIL_BUSINESS_KEY"
+        );
+        assert!(
+            f.environment.contains_key("EVENTRAIL_BUSINESS_KEY"),
+            "{name}"
+        );
+        assert!(
+            !f.environment.contains_key("EVENTRAIL_TRACE_CONTEXT"),
+            "{name}"
+        );
         for var in d.declaration.environment.keys() {
             assert!(f.environment.contains_key(var), "{name}: {var}");
         }

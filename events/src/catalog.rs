@@ -28,12 +28,15 @@ pub struct OrderItem {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Recipient.
+    #[schemars(extend("x-personal" = true))]
     pub name: String,
     /// Street and number.
+    #[schemars(extend("x-personal" = true))]
     pub line1: String,
     /// City.
     pub city: String,
     /// Postal code.
+    #[schemars(extend("x-personal" = true))]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2 country code, upper case.
     pub country: String,
@@ -48,6 +51,7 @@ pub struct Order {
     /// Customer id.
     pub customer_id: String,
     /// Where customer-facing notifications go.
+    #[schemars(extend("x-personal" = true))]
     pub customer_email: String,
     /// At least one line.
     pub items: Vec<OrderItem>,
@@ -212,6 +216,7 @@ pub struct StockUnavailable {
     /// Customer to tell.
     pub customer_id: String,
     /// Where to tell them.
+    #[schemars(extend("x-personal" = true))]
     pub customer_email: String,
     /// The SKUs that are out of stock, in order of appearance.
     pub unavailable_skus: Vec<String>,
@@ -261,6 +266,7 @@ pub struct PaymentFailed {
     /// Customer to tell.
     pub customer_id: String,
     /// Where to tell them.
+    #[schemars(extend("x-personal" = true))]
     pub customer_email: String,
     /// Amount that was not captured, in cents.
     pub amount_cents: u64,
@@ -286,6 +292,7 @@ pub struct OrderShipped {
     /// Customer to tell.
     pub customer_id: String,
     /// Where to tell them.
+    #[schemars(extend("x-personal" = true))]
     pub customer_email: String,
     /// Carrier name.
     pub carrier: String,

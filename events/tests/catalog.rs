@@ -186,6 +186,72 @@ fn every_sample_validates_against_its_schema_file() {
     }
 }
 
+/// Each sample's `detail` with its metadata changed by `edit`.
+fn with_metadata(sample: &Value, edit: impl Fn(&mut serde_json::Map<String, Value>)) -> Value {
+    let mut sample = sample.clone();
+    if let Some(metadata) = sample["detail"]["metadata"].as_object_mut() {
+        edit(metadata);
+    }
+    sample
+}
+
+/// The checked-in schema of the sample's event.
+fn schema_of(sample: &Value) -> Value {
+    let dt = sample["detail-type"].as_str().expect("detail-type");
+    let entry = catalog()
+        .into_iter()
+        .find(|e| e.detail_type == dt)
+        .expect("catalog entry");
+    read_json(
+        &crate_dir()
+            .join("schemas")
+            .join(format!("{}.json", entry.file_stem)),
+    )
+}
+
+#[test]
+fn metadata_with_or_without_trace_context_and_with_unknown_fields_stays_valid() {
+    for path in sample_paths() {
+        let sample = read_json(&path);
+        let schema = schema_of(&sample);
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let variants = [
+            // An event from before tracing.
+            with_metadata(&sample, |m| {
+                m.remove("traceparent");
+                m.remove("tracestate");
+            }),
+            with_metadata(&sample, |m| {
+                m.insert(
+                    "traceparent".into(),
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+                );
+                m.insert("tracestate".into(), "eventrail=redrive".into());
+            }),
+            // A field a newer producer adds: consumers ignore it.
+            with_metadata(&sample, |m| {
+                m.insert("baggage".into(), serde_json::json!({"added": "later"}));
+            }),
+        ];
+        for variant in variants {
+            let name = path.display();
+            decode_by_type(&variant).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let errors: Vec<String> = validator
+                .iter_errors(&variant["detail"])
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
+        // The payload stays closed: an unknown field in `data` is still refused.
+        let mut closed = sample.clone();
+        if let Some(data) = closed["detail"]["data"].as_object_mut() {
+            data.insert("unknown_field".into(), Value::Bool(true));
+            assert!(decode_by_type(&closed).is_err(), "{}", path.display());
+            assert!(!validator.is_valid(&closed["detail"]), "{}", path.display());
+        }
+    }
+}
+
 #[test]
 fn every_catalog_event_has_a_sample() {
     let names: Vec<String> = sample_paths()

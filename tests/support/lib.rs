@@ -2,7 +2,12 @@
 //!
 //! End-to-end helpers (used by `e2e.rs`): connect to the deployed stack named by
 //! `EVENTRAIL_ENDPOINT` + `EVENTRAIL_STACK_OUTPUTS` (set by `cargo xtask test`), the
-//! documented outcome of every order scenario, and waiting for a flow to finish.
+//! documented outcome of every order scenario, and waiting for a flow to finish. The
+//! studio's browser tests: [`browser`] (headless Chromium over WebDriver) and [`studio`] (the
+//! running `eventrail studio`).
+
+pub mod browser;
+pub mod studio;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -12,12 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use eventrail_contract::CatalogIndex;
+use eventrail_contract::{CatalogIndex, TraceContextMode};
 use serde::Serialize;
 use serde_json::Value;
 
 use eventrail_model::System;
 use eventrail_model::schema::{Schema, SchemaField};
+
+use crate::metadata_rollout::{classify, is_trace_context_field};
 
 /// What a baseline is, or why it cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +157,11 @@ pub enum ChangeKind {
     EnumValuesAdded,
     /// The event left the catalog.
     EventRemoved,
+    /// Trace context (`metadata.traceparent`, `metadata.tracestate`) that the baseline's
+    /// metadata lacks: breaking only when the baseline rejects unknown metadata fields and
+    /// the app's producers write it ([`crate::metadata_rollout`]); a version bump does not
+    /// help, the two-step rollout does.
+    TraceContextAdded,
 }
 
 impl ChangeKind {
@@ -172,6 +179,7 @@ impl ChangeKind {
             ChangeKind::EnumValuesRemoved => "enum-values-removed",
             ChangeKind::EnumValuesAdded => "enum-values-added",
             ChangeKind::EventRemoved => "event-removed",
+            ChangeKind::TraceContextAdded => "trace-context-added",
         }
     }
 }
@@ -210,6 +218,14 @@ impl EventChanges {
     /// Whether any change is breaking.
     pub fn breaking(&self) -> bool {
         self.changes.iter().any(|c| c.breaking)
+    }
+
+    /// The breaking changes a version bump is the answer to: all but trace context, whose
+    /// answer is the two-step rollout.
+    pub fn needing_a_bump(&self) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.breaking && c.kind != ChangeKind::TraceContextAdded)
     }
 
     /// Whether the version went up.
@@ -431,6 +447,34 @@ pub fn compare(old: &Schema, new: &Schema) -> Vec<Change> {
     changes
 }
 
+/// `changes` (from [`compare`]) with each optional trace context field the baseline lacks
+/// judged by the rollout rule: breaking only when the baseline's metadata is closed and the
+/// app (`mode`) writes trace context.
+pub fn judge_trace_context(
+    changes: Vec<Change>,
+    old: &Schema,
+    mode: TraceContextMode,
+) -> Vec<Change> {
+    let metadata_closed = old.closed_at("metadata");
+    changes
+        .into_iter()
+        .map(|change| {
+            if change.kind == ChangeKind::OptionalFieldAdded && is_trace_context_field(&change.path)
+            {
+                let verdict = classify(metadata_closed, mode);
+                Change {
+                    kind: ChangeKind::TraceContextAdded,
+                    breaking: verdict.breaking,
+                    detail: verdict.detail,
+                    ..change
+                }
+            } else {
+                change
+            }
+        })
+        .collect()
+}
+
 /// Every catalog event's changes against the baseline (events without changes left out).
 pub fn compatibility(
     system: &System,
@@ -487,7 +531,11 @@ pub fn compatibility(
         let Some(new_schema) = system.schemas.get(&current.detail_type) else {
             continue;
         };
-        let changes = compare(&old_schema, new_schema);
+        let changes = judge_trace_context(
+            compare(&old_schema, new_schema),
+            &old_schema,
+            settings.trace_context,
+        );
         if changes.is_empty() && current.version == old_event.version {
             continue;
         }
@@ -680,6 +728,142 @@ mod tests {
                 ("data.order_id".into(), ChangeKind::TypeChanged, true),
                 ("data.total".into(), ChangeKind::RequiredFieldRemoved, true),
             ]
+        );
+    }
+
+    /// An event schema whose metadata (a `$defs` entry, as schemars writes it) is closed or
+    /// open and has the trace context fields or not.
+    fn with_metadata(closed: bool, trace_context: bool) -> Schema {
+        let mut properties = json!({
+            "correlation_id": {"type": "string"},
+            "idempotency_key": {"type": "string"}
+        });
+        if trace_context {
+            properties["traceparent"] = json!({"type": ["string", "null"]});
+            properties["tracestate"] = json!({"type": ["string", "null"]});
+        }
+        Schema::from_value(
+            json!({
+                "$defs": {"Metadata": {
+                    "type": "object",
+                    "additionalProperties": !closed,
+                    "properties": properties,
+                    "required": ["correlation_id", "idempotency_key"]
+                }},
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "metadata": {"$ref": "#/$defs/Metadata"},
+                    "data": {"type": "object", "additionalProperties": false,
+                             "properties": {"ref": {"type": "string"}}, "required": ["ref"]}
+                },
+                "required": ["metadata", "data"]
+            }),
+            "x.json",
+        )
+        .unwrap()
+    }
+
+    fn judged(old: &Schema, new: &Schema, mode: TraceContextMode) -> Vec<Change> {
+        judge_trace_context(compare(old, new), old, mode)
+    }
+
+    #[test]
+    fn trace_context_against_closed_metadata_breaks_when_producers_write_it() {
+        let changes = judged(
+            &with_metadata(true, false),
+            &with_metadata(false, true),
+            TraceContextMode::Write,
+        );
+        assert_eq!(
+            kinds(&changes),
+            vec![
+                (
+                    "metadata.traceparent".into(),
+                    ChangeKind::TraceContextAdded,
+                    true
+                ),
+                (
+                    "metadata.tracestate".into(),
+                    ChangeKind::TraceContextAdded,
+                    true
+                ),
+            ]
+        );
+        assert!(
+            changes[0].detail.contains("additionalProperties: false"),
+            "{}",
+            changes[0].detail
+        );
+    }
+
+    #[test]
+    fn trace_context_in_accept_mode_is_compatible() {
+        let changes = judged(
+            &with_metadata(true, false),
+            &with_metadata(false, true),
+            TraceContextMode::Accept,
+        );
+        assert_eq!(
+            kinds(&changes),
+            vec![
+                (
+                    "metadata.traceparent".into(),
+                    ChangeKind::TraceContextAdded,
+                    false
+                ),
+                (
+                    "metadata.tracestate".into(),
+                    ChangeKind::TraceContextAdded,
+                    false
+                ),
+            ]
+        );
+        assert!(changes[0].detail.contains("trace-context = \"write\""));
+    }
+
+    #[test]
+    fn trace_context_against_open_metadata_or_one_that_has_it_is_compatible() {
+        let open_baseline = judged(
+            &with_metadata(false, false),
+            &with_metadata(false, true),
+            TraceContextMode::Write,
+        );
+        assert!(
+            open_baseline
+                .iter()
+                .all(|c| c.kind == ChangeKind::TraceContextAdded && !c.breaking),
+            "{open_baseline:#?}"
+        );
+        assert_eq!(open_baseline.len(), 2);
+        // A baseline whose (closed) metadata already lists the fields: nothing changed.
+        assert!(
+            judged(
+                &with_metadata(true, true),
+                &with_metadata(false, true),
+                TraceContextMode::Write
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn other_metadata_additions_keep_their_own_verdict() {
+        // A field named like trace context, in the closed payload, stays an optional field
+        // added, breaking whatever the mode.
+        let old = base();
+        let added = schema(
+            json!({"order_id": {"type": "string"}, "total": {"type": "integer"}, "currency": {"type": "string", "enum": ["EUR", "USD"]}, "note": {"type": "string"}, "traceparent": {"type": "string"}}),
+            &["order_id", "total", "currency"],
+            false,
+        );
+        assert_eq!(
+            kinds(&judged(&old, &added, TraceContextMode::Accept)),
+            vec![(
+                "data.traceparent".into(),
+                ChangeKind::OptionalFieldAdded,
+                true
+            )]
         );
     }
 

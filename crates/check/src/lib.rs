@@ -11,6 +11,7 @@ mod feeds;
 pub mod invariants;
 mod limits;
 pub mod lint;
+pub mod metadata_rollout;
 mod queues;
 mod roles;
 mod statements;

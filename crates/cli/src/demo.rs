@@ -8,8 +8,9 @@
 //! flow, it prints the events as they arrive (with their arrival after the flow started),
 //! then the flow in causal order: every event with the function that emitted it and the
 //! functions it was delivered to, what reached the queues the application declares watched,
-//! and what reached which failure queue and why. LocalStack is stopped at the end unless
-//! `--keep`.
+//! and what reached which failure queue and why, and its waterfall (`eventrail trace`: each
+//! hop's timing and the gaps between hops, from the span lines the functions logged).
+//! LocalStack is stopped at the end unless `--keep`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use eventrail_local::deploy::Build;
 use eventrail_local::localstack::{LocalStack, LocalStackOptions, OnStarterExit};
 use eventrail_local::{DeployOptions, Installed, Installer, Progress, deploy, paths};
 use eventrail_observe::demo::DemoPlan;
+use eventrail_observe::trace::{TraceError, trace_stack, waterfall};
 use eventrail_observe::{FlowReport, Router, Stack, StackOutputs, Watch};
 
 /// Arguments of `eventrail demo`.
@@ -44,6 +46,8 @@ const FLOW_DEADLINE: Duration = Duration::from_secs(120);
 const QUIET_AFTER_OUTCOME: Duration = Duration::from_secs(2);
 /// Without any outcome, how long nothing may happen before the flow is considered over.
 const QUIET_WITHOUT_OUTCOME: Duration = Duration::from_secs(20);
+/// How far back a flow's waterfall searches the functions' logs.
+const WATERFALL_SINCE: Duration = Duration::from_secs(30 * 60);
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
@@ -265,6 +269,7 @@ async fn demo(
     let mut summary = Vec::with_capacity(total);
     for current in 0..flows.len() {
         summary.push(follow(&mut watch, &mut flows, current, routes.as_ref()).await?);
+        print_waterfall(&stack, &flows[current].correlation_id).await;
     }
 
     println!("\n━━ summary");
@@ -408,6 +413,33 @@ async fn follow(
     }
     let _ = std::io::stdout().flush();
     Ok(report)
+}
+
+/// The flow's waterfall, rebuilt from the span lines its functions logged (what
+/// `eventrail trace <correlation id>` prints); the last hop's lines may reach the logs a moment
+/// after its events, so an empty search is tried again a few times.
+async fn print_waterfall(stack: &Stack, correlation_id: &str) {
+    let mut attempt = 0;
+    let traced = loop {
+        attempt += 1;
+        match trace_stack(stack, correlation_id, WATERFALL_SINCE).await {
+            Err(TraceError::NoSpans { .. }) if attempt < 4 => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => break other,
+        }
+    };
+    println!();
+    match traced {
+        Ok(traced) => {
+            println!("   waterfall (`eventrail trace {correlation_id}`):");
+            for line in waterfall::render(&traced.report).lines() {
+                println!("   {line}");
+            }
+        }
+        Err(error) => println!("   no waterfall: {error}"),
+    }
+    let _ = std::io::stdout().flush();
 }
 
 /// One line per flow for the summary.

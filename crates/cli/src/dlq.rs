@@ -6,14 +6,13 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use eventrail_contract::declaration::logical_id;
-use eventrail_contract::names::FunctionOutputs;
-use eventrail_contract::{Delivery, FunctionDeclaration, Project, QueueSource, Trigger};
+use eventrail_contract::FunctionDeclaration;
 use eventrail_observe::dlq::{self, human_age};
-use eventrail_observe::redrive::{self, Consumes, RedriveRequest, SendBack};
-use eventrail_observe::{CatalogCheck, FailureKind, FailureLayer, FailureQueue, Stack};
+use eventrail_observe::function_queues::{self, RedriveScope, declared, feeding_queue, queues_of};
+use eventrail_observe::redrive;
+use eventrail_observe::{CatalogCheck, FailureKind, FailureLayer, Stack};
 
 use crate::ops::{StackArgs, runtime};
 
@@ -90,22 +89,9 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
                 dry_run,
             } => {
                 let catalog = CatalogCheck::load(&project)?;
-                let request = RedriveRequest {
-                    function_name: stack.outputs.function_name(&function)?.to_owned(),
-                    bus_name: stack.outputs.bus_name()?.to_owned(),
-                    queues: queues_of(&stack, &function)?,
-                    send_back: send_back(&stack, &declared(&project, &function)?)?,
-                    consumes: consumes_of(&project, &catalog, &function)?,
-                    failed_events_bucket: stack
-                        .outputs
-                        .get("FailedEventsBucketName")
-                        .ok()
-                        .map(str::to_owned),
-                    function,
-                    max,
-                    id,
-                    dry_run,
-                };
+                let scope = RedriveScope { max, id, dry_run };
+                let request =
+                    function_queues::redrive_request(&stack, &project, &catalog, &function, scope)?;
                 let report =
                     redrive::redrive(&stack.clients, &request, |e| catalog.check(e)).await?;
                 if report.entries.is_empty() {
@@ -127,104 +113,6 @@ pub fn run(args: DlqArgs) -> Result<ExitCode> {
             }
         }
     })
-}
-
-/// The declaration of `function` in the workspace.
-fn declared(project: &Project, function: &str) -> Result<FunctionDeclaration> {
-    let functions = project.functions()?;
-    match functions.into_iter().find(|f| f.name == function) {
-        Some(declared) => Ok(declared),
-        None => bail!("function {function} is not declared in the workspace"),
-    }
-}
-
-/// The queue that feeds an SQS-fed function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Feeding {
-    /// A buffered consumer's buffer queue (its rule sends there).
-    Buffer,
-    /// A queue-triggered function's source queue.
-    Source,
-}
-
-impl Feeding {
-    fn label(self) -> &'static str {
-        match self {
-            Feeding::Buffer => "buffer queue (feeds it)",
-            Feeding::Source => "source queue (feeds it)",
-        }
-    }
-}
-
-/// The queue that feeds a function and its URL (an error naming the missing stack output),
-/// when one does.
-fn feeding_queue(
-    stack: &Stack,
-    function: &FunctionDeclaration,
-) -> Option<(Feeding, Result<String>)> {
-    let id = logical_id(&function.name);
-    let outputs = FunctionOutputs { logical_id: &id };
-    let (feeding, key) = match function.declaration.trigger() {
-        Trigger::Rule {
-            delivery: Delivery::Queue,
-        } => (Feeding::Buffer, outputs.buffer_queue_url()),
-        Trigger::Queue(QueueSource::New | QueueSource::Existing(_)) => {
-            (Feeding::Source, outputs.source_queue_url())
-        }
-        _ => return None,
-    };
-    let url = stack
-        .outputs
-        .get(&key)
-        .map(str::to_owned)
-        .map_err(anyhow::Error::from);
-    Some((feeding, url))
-}
-
-/// Where a redrive sends the function's failure-queue records: into the queue that feeds it,
-/// else to the function.
-fn send_back(stack: &Stack, function: &FunctionDeclaration) -> Result<SendBack> {
-    let Some((feeding, url)) = feeding_queue(stack, function) else {
-        return Ok(SendBack::Invoke);
-    };
-    let url = url.with_context(|| {
-        format!(
-            "{}'s failed records go back into the queue that feeds it, but the stack does not \
-             say where it is; redeploy the template",
-            function.name
-        )
-    })?;
-    Ok(match feeding {
-        Feeding::Buffer => SendBack::BufferQueue { url },
-        Feeding::Source => SendBack::SourceQueue { url },
-    })
-}
-
-/// What `function` consumes, from its declaration in the workspace and the catalog.
-fn consumes_of(project: &Project, catalog: &CatalogCheck, function: &str) -> Result<Consumes> {
-    let declared = declared(project, function)?;
-    Ok(Consumes::of(
-        &declared.declaration,
-        catalog.index(),
-        &project.settings.source_prefix,
-    ))
-}
-
-fn queues_of(stack: &Stack, function: &str) -> Result<Vec<FailureQueue>> {
-    stack.outputs.declared_function(function)?;
-    let queues: Vec<FailureQueue> = stack
-        .outputs
-        .failure_queues()
-        .into_iter()
-        .filter(|q| q.function == function)
-        .collect();
-    if queues.is_empty() {
-        bail!(
-            "the stack has no failure queue output for function {function} \
-             (<Function>FailureQueueUrl / <Function>DeliveryDlqUrl); redeploy the template"
-        );
-    }
-    Ok(queues)
 }
 
 async fn list(stack: &Stack, functions: &[FunctionDeclaration]) -> Result<ExitCode> {
@@ -284,8 +172,6 @@ async fn show(
     json: bool,
 ) -> Result<ExitCode> {
     let function = declared.name.as_str();
-    let max_receive_count = declared.declaration.batching().max_receive_count();
-    let feed = redrive::Feed::of(&declared.declaration);
     let now = SystemTime::now();
     let mut total = 0;
     let s3 = eventrail_observe::stored::s3_client(&stack.clients.sdk_config);
@@ -300,13 +186,14 @@ async fn show(
         for message in &records {
             let record = &message.record;
             // A message SQS moved here by itself, after the last receive: no reason recorded.
-            let redriven_by_sqs = redrive::redriven_by_sqs(record, feed);
+            let summary = function_queues::record_summary(message, declared);
+            let redriven_by_sqs = summary.redriven_by_sqs;
             if json {
                 let mut value = message.to_json(now);
                 if redriven_by_sqs {
-                    value["kind"] = redrive::kind_name(record, feed).into();
-                    value["reason"] = redrive::sqs_redrive_reason(max_receive_count).into();
-                    value["attempts"] = max_receive_count.into();
+                    value["kind"] = summary.kind.into();
+                    value["reason"] = summary.reason.clone().into();
+                    value["attempts"] = summary.attempts.into();
                 }
                 println!("{}", serde_json::to_string(&value)?);
                 continue;
@@ -315,31 +202,14 @@ async fn show(
                 "── {} · {} · {}",
                 record.message_id,
                 queue.layer.describe(),
-                redrive::kind_name(record, feed)
+                summary.kind
             );
-            let (reason, attempts) = if redriven_by_sqs {
-                (
-                    redrive::sqs_redrive_reason(max_receive_count),
-                    Some(u64::from(max_receive_count)),
-                )
-            } else {
-                (
-                    format!(
-                        "{}{}",
-                        record
-                            .error_type()
-                            .filter(|t| *t != "poison")
-                            .map(|t| format!("{t}: "))
-                            .unwrap_or_default(),
-                        record.reason()
-                    ),
-                    record.attempts(),
-                )
-            };
-            println!("   reason:   {reason}");
+            println!("   reason:   {}", summary.reason);
             println!(
                 "   attempts: {}   age: {}",
-                attempts.map_or_else(|| "?".to_owned(), |a| a.to_string()),
+                summary
+                    .attempts
+                    .map_or_else(|| "?".to_owned(), |a| a.to_string()),
                 message.age(now).map_or_else(|| "?".to_owned(), human_age)
             );
             match (&message.stored_event_problem, record.event_text()) {

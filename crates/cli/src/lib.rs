@@ -20,7 +20,9 @@ mod pattern;
 mod put;
 mod replay;
 mod routes;
+mod studio;
 mod tail;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -72,6 +74,12 @@ enum Command {
     Dlq(dlq::DlqArgs),
     /// Replay a window of the deployed stack's archive onto its bus.
     Replay(replay::ReplayArgs),
+    /// Open the deployed stack in a browser: live flows, why (not), the system, dead
+    /// letters, put and replay (127.0.0.1 only, with a token).
+    Studio(studio::StudioArgs),
+    /// Rebuild one flow from the functions' logs: a waterfall of its hops (`--json`,
+    /// `--otlp-json FILE`).
+    Trace(trace::TraceArgs),
 }
 
 /// Runs one parsed command line; the process's exit code (2 on an error, which is printed).
@@ -92,6 +100,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tail(args) => tail::run(args),
         Command::Dlq(args) => dlq::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Studio(args) => studio::run(args),
+        Command::Trace(args) => trace::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

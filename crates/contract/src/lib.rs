@@ -13,6 +13,7 @@ pub mod declaration;
 mod envelope;
 pub mod names;
 pub mod project;
+pub mod trace;
 pub mod trigger;
 mod validate;
 
@@ -23,7 +24,7 @@ pub use declaration::{
 pub use envelope::{Envelope, Metadata, derive_key};
 pub use project::{
     AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
-    WatchedQueue, kebab_case,
+    TraceContextMode, WatchedQueue, business_key_value, kebab_case,
 };
 pub use trigger::{
     Batching, Cors, Delivery, HttpAuth, HttpDeclaration, HttpMethod, HttpTrigger, QueueSource,

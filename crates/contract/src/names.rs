@@ -23,6 +23,14 @@ pub const IDEMPOTENCY_TTL_VAR: &str = "EVENTRAIL_IDEMPOTENCY_TTL_SECONDS";
 /// An SQS-fed function's receives before SQS redrives a record to its failure queue: on the
 /// last one the runtime writes the dead letter with the reason itself.
 pub const MAX_RECEIVE_COUNT_VAR: &str = "EVENTRAIL_MAX_RECEIVE_COUNT";
+/// The app's business key (`business-key` of `[workspace.metadata.eventrail]`: a field name,
+/// or a JSON pointer, looked up in an event's `data`); set only when the app declares one.
+/// The runtime puts its value on each event's span as `eventrail.business_key`.
+pub const BUSINESS_KEY_VAR: &str = "EVENTRAIL_BUSINESS_KEY";
+/// `trace-context` of `[workspace.metadata.eventrail]`
+/// ([`crate::project::TraceContextMode`]): `accept` or `write`; the template sets it only
+/// for `accept`, and a function without it writes trace context (the default).
+pub const TRACE_CONTEXT_VAR: &str = "EVENTRAIL_TRACE_CONTEXT";
 
 /// Logical id of the generated REST API (API Gateway v1) that serves the `http` triggers.
 pub const REST_API: &str = "RestApi";

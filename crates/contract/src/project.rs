@@ -40,6 +40,99 @@ pub struct AppSettings {
     /// (`[[workspace.metadata.eventrail.watch]]`): where the app's functions send messages out.
     #[serde(default)]
     pub watch: Vec<WatchedQueue>,
+    /// The field that names one flow for the people who run the app (a booking reference):
+    /// a field name of an event's `data` (`booking_ref`), or a JSON pointer into it
+    /// (`/customer/id`).
+    /// `eventrail trace <key>` finds a flow by it; `None`: the app declares none.
+    #[serde(default)]
+    pub business_key: Option<String>,
+    /// Whether the app's producers write trace context into the events they publish
+    /// (`write`, the default) or only continue the trace context of the events they receive
+    /// (`accept`: the first step of a rollout to consumers that reject unknown metadata).
+    #[serde(default)]
+    pub trace_context: TraceContextMode,
+}
+
+/// `trace-context` of `[workspace.metadata.eventrail]`: how far the app's functions go with
+/// W3C trace context in the events' metadata. Turning tracing on where consumers still run a
+/// build whose metadata rejects unknown fields takes two deploys: `accept` first (every
+/// function reads and continues trace context, none writes it), then `write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceContextMode {
+    /// Producers write `traceparent`/`tracestate` into every event they publish.
+    #[default]
+    Write,
+    /// Consumers continue the trace context of the events they receive; producers write none.
+    Accept,
+}
+
+impl TraceContextMode {
+    /// The setting's spelling (`write`, `accept`), also the value of
+    /// [`crate::names::TRACE_CONTEXT_VAR`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceContextMode::Write => "write",
+            TraceContextMode::Accept => "accept",
+        }
+    }
+
+    /// Whether producers write trace context into the events they publish.
+    pub fn writes(self) -> bool {
+        self == TraceContextMode::Write
+    }
+}
+
+impl std::fmt::Display for TraceContextMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `trace-context` value that is neither `write` nor `accept`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trace context mode `{0}` is neither `write` nor `accept`")]
+pub struct UnknownTraceContextMode(pub String);
+
+impl std::str::FromStr for TraceContextMode {
+    type Err = UnknownTraceContextMode;
+
+    /// `write` or `accept` (surrounding blanks ignored, any case).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "write" => Ok(TraceContextMode::Write),
+            "accept" => Ok(TraceContextMode::Accept),
+            _ => Err(UnknownTraceContextMode(value.to_owned())),
+        }
+    }
+}
+
+/// The business key's value in an event's `data`, as text: a string as it is, a number as
+/// JSON writes it; `None` when the event has no such field, or holds something else there.
+///
+/// `key` is a JSON pointer (RFC 6901, `/customer/id`: exactly that field), or a field name
+/// (`booking_ref`): the shallowest field of that name in `data`'s objects, so one name finds
+/// the key whether an event carries it at the top (`data.booking_ref`) or inside the entity it
+/// carries (`data.booking.booking_ref`). Arrays are not searched: a field of a list's elements
+/// names no single flow.
+pub fn business_key_value(data: &serde_json::Value, key: &str) -> Option<String> {
+    let found = if key.starts_with('/') {
+        data.pointer(key)
+    } else {
+        let mut level = vec![data];
+        let mut found = None;
+        while found.is_none() && !level.is_empty() {
+            let objects: Vec<_> = level.iter().filter_map(|v| v.as_object()).collect();
+            found = objects.iter().find_map(|o| o.get(key));
+            level = objects.iter().flat_map(|o| o.values()).collect();
+        }
+        found
+    };
+    match found? {
+        serde_json::Value::String(text) => Some(text.clone()),
+        value @ serde_json::Value::Number(_) => Some(value.to_string()),
+        _ => None,
+    }
 }
 
 /// A queue the app's functions send messages to, which a watch reads (the demo, the
@@ -309,6 +402,88 @@ pub fn kebab_case(name: &str) -> String {
         out.extend(c.to_lowercase());
     }
     out
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn settings(extra: &str) -> AppSettings {
+        let text = format!(
+            "source-prefix = \"app.\"\ncatalog-crate = \"events\"\n\
+             catalog-source = \"events/src/lib.rs\"\ncatalog = \"events/catalog.json\"\n\
+             samples = \"events/samples\"\ntemplate = \"infra/template.yaml\"\n\
+             functions = \"functions\"\nconsumers = \"events/consumers.json\"\n{extra}"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn business_key_and_trace_context_default_to_none_and_write() {
+        let s = settings("");
+        assert_eq!(s.business_key, None);
+        assert_eq!(s.trace_context, TraceContextMode::Write);
+        assert!(s.trace_context.writes());
+    }
+
+    #[test]
+    fn business_key_and_trace_context_are_read() {
+        let s = settings("business-key = \"/customer/id\"\ntrace-context = \"accept\"\n");
+        assert_eq!(s.business_key.as_deref(), Some("/customer/id"));
+        assert_eq!(s.trace_context, TraceContextMode::Accept);
+        assert!(!s.trace_context.writes());
+        let bad = format!(
+            "{}trace-context = \"sometimes\"\n",
+            "source-prefix = \"a.\"\ncatalog-crate = \"e\"\ncatalog-source = \"e\"\n\
+             catalog = \"e\"\nsamples = \"e\"\ntemplate = \"e\"\nfunctions = \"f\"\n\
+             consumers = \"c\"\n"
+        );
+        assert!(toml::from_str::<AppSettings>(&bad).is_err());
+    }
+
+    #[test]
+    fn trace_context_mode_parses_its_own_spelling() {
+        for mode in [TraceContextMode::Write, TraceContextMode::Accept] {
+            assert_eq!(mode.as_str().parse::<TraceContextMode>(), Ok(mode));
+        }
+        assert_eq!(" Accept ".parse(), Ok(TraceContextMode::Accept));
+        assert_eq!(
+            "off".parse::<TraceContextMode>(),
+            Err(UnknownTraceContextMode("off".into()))
+        );
+    }
+
+    #[test]
+    fn a_business_key_is_a_field_name_or_a_pointer() {
+        let data = serde_json::json!({
+            "ref": "r-1", "n": 42, "flag": true,
+            "customer": {"id": "c-7", "ref": "deeper"}, "list": [{"sku": "s"}], "none": null
+        });
+        assert_eq!(business_key_value(&data, "ref").as_deref(), Some("r-1"));
+        assert_eq!(business_key_value(&data, "n").as_deref(), Some("42"));
+        assert_eq!(
+            business_key_value(&data, "/customer/id").as_deref(),
+            Some("c-7")
+        );
+        assert_eq!(
+            business_key_value(&data, "/customer/ref").as_deref(),
+            Some("deeper")
+        );
+        // A name finds the field inside the entity an event carries.
+        assert_eq!(business_key_value(&data, "id").as_deref(), Some("c-7"));
+        for nothing in ["customer", "list", "sku", "none", "flag", "missing", "/id"] {
+            assert_eq!(business_key_value(&data, nothing), None, "{nothing}");
+        }
+    }
+
+    #[test]
+    fn a_business_key_name_takes_the_shallowest_field() {
+        let nested = serde_json::json!({"a": {"b": {"key": "deep"}}, "z": {"key": "shallow"}});
+        assert_eq!(
+            business_key_value(&nested, "key").as_deref(),
+            Some("shallow")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,13 @@ use std::fmt::Write as _;
 
 use eventrail_contract::declaration::{EnvValue, failed_events_prefix};
 use eventrail_contract::names::{
-    BUS_NAME_VAR, DLQ_URL_VAR, FAILED_EVENTS_BUCKET, FAILED_EVENTS_BUCKET_VAR,
+    BUS_NAME_VAR, BUSINESS_KEY_VAR, DLQ_URL_VAR, FAILED_EVENTS_BUCKET, FAILED_EVENTS_BUCKET_VAR,
     FAILED_EVENTS_PREFIX_VAR, IDEMPOTENCY_TABLE_VAR, IDEMPOTENCY_TTL_VAR, MAX_RECEIVE_COUNT_VAR,
+    TRACE_CONTEXT_VAR,
 };
 use eventrail_contract::{
-    AppSettings, CatalogIndex, Delivery, FunctionDeclaration, QueueSource, Trigger,
+    AppSettings, CatalogIndex, Delivery, FunctionDeclaration, QueueSource, TraceContextMode,
+    Trigger,
 };
 use eventrail_model::declared::{GenerateError, emitted_sources, rule_pattern};
 
@@ -128,6 +130,23 @@ pub(crate) fn function_resources(
             out,
             "          {FAILED_EVENTS_BUCKET_VAR}: !Ref {FAILED_EVENTS_BUCKET}\n          {FAILED_EVENTS_PREFIX_VAR}: {}",
             yaml_string(&failed_events_prefix(name))
+        );
+    }
+    // The app's tracing settings, the same for every function: the business key when the app
+    // declares one, the trace-context mode only when it is not the default (`write`). A
+    // function that sets one of them in its own `environment` keeps its own value.
+    if let Some(key) = &settings.business_key
+        && !d.environment.contains_key(BUSINESS_KEY_VAR)
+    {
+        let _ = writeln!(out, "          {BUSINESS_KEY_VAR}: {}", yaml_string(key));
+    }
+    if settings.trace_context != TraceContextMode::default()
+        && !d.environment.contains_key(TRACE_CONTEXT_VAR)
+    {
+        let _ = writeln!(
+            out,
+            "          {TRACE_CONTEXT_VAR}: {}",
+            settings.trace_context.as_str()
         );
     }
     for (var, value) in &d.environment {

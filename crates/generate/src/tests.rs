@@ -21,6 +21,8 @@ pub(crate) fn settings() -> AppSettings {
         lint: Default::default(),
         demo: None,
         watch: Vec::new(),
+        business_key: None,
+        trace_context: Default::default(),
     }
 }
 
@@ -125,6 +127,62 @@ fn an_idempotency_table_comes_with_ttl_access_and_variables() {
     );
     let text = function_resources(&plain, &catalog(), &settings(), &Facts::default()).unwrap();
     assert!(!text.contains("dynamodb") && !text.contains("Idempotency"));
+}
+
+#[test]
+fn the_business_key_and_a_non_default_trace_context_reach_every_function() {
+    let consumer = function(
+        "gift-wrap",
+        Declaration {
+            consumes: vec!["Placed".into()],
+            ..Declaration::default()
+        },
+    );
+    let producer = function(
+        "intake",
+        Declaration {
+            emits: vec!["Placed".into()],
+            ..Declaration::default()
+        },
+    );
+    // Defaults: no business key, trace context written; neither variable is set.
+    for f in [&consumer, &producer] {
+        let text = function_resources(f, &catalog(), &settings(), &Facts::default()).unwrap();
+        assert!(!text.contains("EVENTRAIL_BUSINESS_KEY"), "{text}");
+        assert!(!text.contains("EVENTRAIL_TRACE_CONTEXT"), "{text}");
+    }
+    let declared = AppSettings {
+        business_key: Some("/customer/id".into()),
+        trace_context: eventrail_contract::TraceContextMode::Accept,
+        ..settings()
+    };
+    for f in [&consumer, &producer] {
+        let text = function_resources(f, &catalog(), &declared, &Facts::default()).unwrap();
+        assert!(
+            text.contains("          EVENTRAIL_BUSINESS_KEY: \"/customer/id\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("          EVENTRAIL_TRACE_CONTEXT: accept\n"),
+            "{text}"
+        );
+    }
+    // A function's own value wins (one key in the YAML map, not two).
+    let own = function(
+        "gift-wrap",
+        Declaration {
+            consumes: vec!["Placed".into()],
+            environment: [(
+                "EVENTRAIL_BUSINESS_KEY".to_owned(),
+                eventrail_contract::declaration::EnvValue::Literal("sku".into()),
+            )]
+            .into(),
+            ..Declaration::default()
+        },
+    );
+    let text = function_resources(&own, &catalog(), &declared, &Facts::default()).unwrap();
+    assert_eq!(text.matches("EVENTRAIL_BUSINESS_KEY:").count(), 1, "{text}");
+    assert!(text.contains("EVENTRAIL_BUSINESS_KEY: \"sku\""), "{text}");
 }
 
 #[test]

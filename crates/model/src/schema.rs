@@ -10,6 +10,8 @@ use serde_json::Value;
 
 /// How deep `$ref`s and nesting are followed (schemas are trees; this stops cycles).
 const MAX_DEPTH: usize = 32;
+/// The schema keyword the catalog marks a personal field with (`#[schemars(extend("x-personal" = true))]`).
+pub const PERSONAL: &str = "x-personal";
 
 /// A schema that cannot be read or compiled; names the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +81,8 @@ pub struct SchemaField {
     pub description: Option<String>,
     /// For an object: `additionalProperties: false` (an unknown field is rejected).
     pub closed: bool,
+    /// Marked personal in the catalog (`"x-personal": true`): tools mask its value.
+    pub personal: bool,
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -330,6 +334,16 @@ impl Schema {
         Lookup::Found { domains, required }
     }
 
+    /// The paths of the fields marked personal (`"x-personal": true`), as [`Schema::fields`]
+    /// writes them (`data.customer.email`, `data.lines[].note`).
+    pub fn personal_paths(&self) -> Vec<String> {
+        self.fields()
+            .into_iter()
+            .filter(|field| field.personal)
+            .map(|field| field.path)
+            .collect()
+    }
+
     /// Every field of `detail`, depth first (properties in the order the JSON map keeps: sorted).
     pub fn fields(&self) -> Vec<SchemaField> {
         let mut out = Vec::new();
@@ -372,7 +386,9 @@ impl Schema {
         let mut types = BTreeSet::new();
         let mut values: Option<Vec<Value>> = None;
         let mut closed = false;
+        let mut personal = node.get(PERSONAL) == Some(&Value::Bool(true));
         for v in &variants {
+            personal |= v.get(PERSONAL) == Some(&Value::Bool(true));
             types.extend(types_of(v));
             if let Some(Value::Array(e)) = v.get("enum") {
                 values
@@ -396,6 +412,7 @@ impl Schema {
             values,
             description,
             closed,
+            personal,
         }
     }
 
@@ -531,5 +548,32 @@ mod tests {
             .unwrap();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("/data/task/budget_cents"), "{errors:?}");
+    }
+
+    #[test]
+    fn personal_fields_are_the_ones_marked_x_personal_through_refs_and_arrays() {
+        let schema = Schema::from_value(
+            json!({
+                "$defs": {"Who": {"type": "object", "properties": {
+                    "email": {"type": "string", "x-personal": true},
+                    "id": {"type": "string"}
+                }}},
+                "type": "object",
+                "properties": {"data": {"type": "object", "properties": {
+                    "who": {"$ref": "#/$defs/Who"},
+                    "lines": {"type": "array", "items": {"type": "object", "properties": {
+                        "note": {"type": "string", "x-personal": true},
+                        "n": {"type": "integer"}
+                    }}},
+                    "total": {"type": "integer", "x-personal": false}
+                }}}
+            }),
+            "who.json",
+        )
+        .unwrap();
+        assert_eq!(
+            schema.personal_paths(),
+            ["data.lines[].note", "data.who.email"]
+        );
     }
 }

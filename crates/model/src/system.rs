@@ -383,6 +383,16 @@ impl System {
         self.app.catalog.event(detail_type)
     }
 
+    /// The fields of `detail_type`'s `detail` its schema marks personal (`"x-personal":
+    /// true`), as paths under `detail` (`data.customer.email`; `[]`: each element of an
+    /// array); empty for an unknown detail-type.
+    pub fn personal_paths(&self, detail_type: &str) -> Vec<String> {
+        self.schemas
+            .get(detail_type)
+            .map(crate::schema::Schema::personal_paths)
+            .unwrap_or_default()
+    }
+
     /// The functions that declare they emit `detail_type`.
     pub fn emitters(&self, detail_type: &str) -> Vec<&FunctionDeclaration> {
         self.app

@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use eventrail_contract::trace::TraceParent;
 use serde_json::Value;
 
 use crate::error::{ObserveError, Result, aws};
@@ -65,8 +66,16 @@ impl<'a> Entry<'a> {
         })
     }
 
-    /// The PutEvents entry that puts it on `bus_name`.
+    /// The PutEvents entry that puts it on `bus_name`. An event that carries trace context
+    /// (`detail.metadata.traceparent`) gets the same trace as the entry's X-Ray `TraceHeader`,
+    /// as the runtime's publishes do, so X-Ray follows an event the tools put again too.
     pub(crate) fn on(self, bus_name: &str) -> PutEventsRequestEntry {
+        let trace_header = self
+            .detail
+            .pointer("/metadata/traceparent")
+            .and_then(Value::as_str)
+            .and_then(|value| TraceParent::parse(value).ok())
+            .map(|parent| parent.to_xray_header());
         PutEventsRequestEntry::builder()
             .event_bus_name(bus_name)
             .source(self.source)
@@ -74,6 +83,7 @@ impl<'a> Entry<'a> {
             .detail(self.detail.to_string())
             .set_resources(self.resources)
             .set_time(self.time.map(aws_smithy_types::DateTime::from))
+            .set_trace_header(trace_header)
             .build()
     }
 }
@@ -181,5 +191,24 @@ mod tests {
         assert_eq!(entry.detail(), Some(r#"{"taskId":"t-1"}"#));
         assert_eq!(entry.time().map(|t| t.secs()), Some(1_700_000_000));
         assert!(entry.resources.is_none());
+    }
+
+    #[test]
+    fn an_event_with_trace_context_carries_its_trace_as_the_entry_s_trace_header() {
+        let traced = json!({"source": "s", "detail-type": "T", "detail": {"metadata": {
+            "traceparent": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"}}});
+        let entry = Entry::of_envelope(&traced).expect("an entry").on("bus");
+        assert_eq!(
+            entry.trace_header(),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        );
+        for untraced in [
+            json!({"source": "s", "detail-type": "T", "detail": {"metadata": {}}}),
+            json!({"source": "s", "detail-type": "T",
+                   "detail": {"metadata": {"traceparent": "not one"}}}),
+        ] {
+            let entry = Entry::of_envelope(&untraced).expect("an entry").on("bus");
+            assert_eq!(entry.trace_header(), None, "{untraced}");
+        }
     }
 }

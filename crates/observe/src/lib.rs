@@ -24,8 +24,14 @@
 //!   [`FailureRecord::original_event`] is the one place the original event is read.
 //! - [`redrive`]: the redrive engine (delete only after the redelivery was accepted), over
 //!   the [`RedriveClient`] trait; an SQS-fed function's records go back into its queue.
+//! - [`put`]: a document read as events or a command and checked, as `eventrail put` does.
+//! - [`replay`]: an archive window replayed to the bus or one function's rules, refused when it
+//!   would run expired events' side effects again.
+//! - [`function_queues`]: a function's failure, delivery and feeding queues, and the redrive
+//!   request built from them (`eventrail dlq` and the studio share it).
 //! - [`fire`]: a scheduled function invoked now with the payload its schedule sends
 //!   (`eventrail local fire`).
+//! - [`trace`]: one flow rebuilt from the span lines in the functions' logs (`eventrail trace`).
 
 pub mod aws;
 mod bus;
@@ -38,15 +44,19 @@ mod event;
 mod failure;
 pub mod fire;
 mod flow;
+pub mod function_queues;
 pub mod json;
 mod outputs;
+pub mod put;
 pub mod redrive;
 pub mod render;
+pub mod replay;
 mod report;
 mod stack;
 pub mod stored;
 mod tail;
 mod tap;
+pub mod trace;
 mod watch;
 mod watched;
 

@@ -4,12 +4,14 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
+use eventrail_contract::trace::Redelivery;
 use serde_json::Value;
 
 use crate::aws::{Clients, region_or_default};
 use crate::bus::{self, BusEvent, Entry};
 use crate::error::{ObserveError, Result, aws};
 use crate::outputs::{ENDPOINT_VAR, StackOutputs};
+use crate::redrive::mark_redelivered;
 use crate::tap::Tap;
 use crate::watch::Watch;
 
@@ -123,11 +125,19 @@ impl Stack {
 
     /// Puts envelopes (`source`, `detail-type`, `detail`, `resources`) on the stack's bus in
     /// one PutEvents call (at most 10); per entry, the new event id or the entry's error code
-    /// and message.
+    /// and message. An envelope that carries trace context (`detail.metadata.traceparent`:
+    /// an event copied from the bus, a failure record or the archive) is put again: it keeps
+    /// its trace and is marked `eventrail=reput` in its `tracestate`
+    /// ([`crate::redrive::mark_redelivered`]), so its consumers continue its trace with a span
+    /// that says it came back by hand.
     pub async fn put_envelopes(&self, events: &[Value]) -> Result<Vec<Result<String, String>>> {
         let bus = self.outputs.bus_name()?;
+        let marked: Vec<Value> = events
+            .iter()
+            .map(|event| mark_redelivered(event, Redelivery::Reput))
+            .collect();
         let mut entries = Vec::new();
-        for (index, event) in events.iter().enumerate() {
+        for (index, event) in marked.iter().enumerate() {
             let entry = Entry::of_envelope(event).ok_or_else(|| {
                 ObserveError::Invalid(format!(
                     "entry {index} needs string fields `source` and `detail-type` and a `detail`"

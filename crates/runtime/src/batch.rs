@@ -31,14 +31,18 @@ use std::{
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use eventrail_contract::Event;
 use lambda_runtime::{LambdaEvent, service_fn};
+use opentelemetry::trace::TraceContextExt as _;
 use serde::Serialize;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::consumer::{Consumer, ConsumerError, Outcome};
 use crate::dead_letter::{DeadLetterError, DeadLetterSink};
 use crate::handler::Handler;
-use crate::init::{Init, LambdaError, invocation_span};
+use crate::init::{Init, LambdaError, traced};
 use crate::publisher::PutEventsApi;
+use crate::trace::event::{Hop, Record};
+use crate::trace::spans;
 
 /// The record attribute SQS counts receives in.
 pub const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
@@ -73,6 +77,20 @@ pub trait RecordProcessor: Send + Sync {
         record: &SqsMessage,
         deadline: Option<SystemTime>,
     ) -> impl Future<Output = Attempt> + Send;
+
+    /// [`RecordProcessor::process`] for one record of the batch whose span is `batch`, on its
+    /// last receive or not (`last_receive`): a processor with spans of its own per record
+    /// links or parents them to the batch's. By default, `process`.
+    fn process_in(
+        &self,
+        record: &SqsMessage,
+        deadline: Option<SystemTime>,
+        batch: &tracing::Span,
+        last_receive: bool,
+    ) -> impl Future<Output = Attempt> + Send {
+        let _ = (batch, last_receive);
+        self.process(record, deadline)
+    }
 
     /// Writes the dead letter of a record that failed on its last receive, with `reason`.
     fn give_up(
@@ -167,6 +185,9 @@ pub async fn run_batch<P: RecordProcessor>(
 ) -> BatchReport {
     let mut report = BatchReport::default();
     let mut failed_groups: HashSet<&str> = HashSet::new();
+    // The batch's invocation span (when the kit serves the batch): each record's span links
+    // back to it.
+    let batch = tracing::Span::current();
     for record in &event.records {
         let message_id = record.message_id.clone().unwrap_or_default();
         let group = record
@@ -193,8 +214,12 @@ pub async fn run_batch<P: RecordProcessor>(
             continue;
         }
         let span = tracing::info_span!("record", message_id = %message_id, receives);
+        let last_receive = receives >= max_receive_count;
         let outcome = async {
-            match processor.process(record, deadline).await {
+            match processor
+                .process_in(record, deadline, &batch, last_receive)
+                .await
+            {
                 Attempt::Handled => RecordOutcome::Handled {
                     message_id: message_id.clone(),
                 },
@@ -280,13 +305,29 @@ where
 {
     async fn process(&self, record: &SqsMessage, deadline: Option<SystemTime>) -> Attempt {
         let body = record.body.as_deref().unwrap_or_default().as_bytes();
-        match Box::pin(self.consumer.process_payload(body, deadline)).await {
-            Ok(Outcome::Handled { .. }) => Attempt::Handled,
-            Ok(Outcome::DeadLettered { reason, .. }) => Attempt::DeadLettered { reason },
-            Err(error) => Attempt::Failed {
-                reason: error.to_string(),
-            },
-        }
+        attempt(Box::pin(self.consumer.process_payload(body, deadline)).await)
+    }
+
+    /// The record's event span (`process <detail-type>`) has the event's own trace context as
+    /// parent, links to the batch's span, and carries the receive count.
+    async fn process_in(
+        &self,
+        record: &SqsMessage,
+        deadline: Option<SystemTime>,
+        batch: &tracing::Span,
+        last_receive: bool,
+    ) -> Attempt {
+        let body = record.body.as_deref().unwrap_or_default().as_bytes();
+        let hop = Hop {
+            request_id: "",
+            function: self.consumer.function_name(),
+            record: Some(Record {
+                batch: batch.context().span().span_context().clone(),
+                receive_count: receive_count(record),
+                last_receive,
+            }),
+        };
+        attempt(Box::pin(self.consumer.process_hop(body, deadline, &hop)).await)
     }
 
     async fn give_up(&self, record: &SqsMessage, reason: String) -> Result<(), DeadLetterError> {
@@ -300,6 +341,31 @@ where
             }),
         }
     }
+}
+
+/// What a consumer's outcome is for the batch.
+fn attempt(result: Result<Outcome, ConsumerError>) -> Attempt {
+    match result {
+        Ok(Outcome::Handled { .. }) => Attempt::Handled,
+        Ok(Outcome::DeadLettered { reason, .. }) => Attempt::DeadLettered { reason },
+        Err(error) => Attempt::Failed {
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// The span of one SQS batch's invocation, `process <queue>` (kind consumer): a trace of its
+/// own, as its records belong to many (each record's span links to it).
+pub(crate) fn batch_span(event: &SqsEvent) -> tracing::Span {
+    let queue = event
+        .records
+        .first()
+        .and_then(|record| record.event_source_arn.as_deref())
+        .and_then(|arn| arn.rsplit(':').next())
+        .unwrap_or("queue");
+    let span = spans::batch(queue, event.records.len());
+    let _ = span.set_parent(opentelemetry::Context::new());
+    span
 }
 
 /// The receives before the redrive of an SQS-fed function: the environment's, else (dry run)
@@ -320,23 +386,32 @@ where
     let publisher = init.publisher().await;
     let dead_letters = init.dead_letters().await;
     let max_receive_count = max_receive_count(&init);
+    let business_key = init.business_key();
     let Init {
         declaration,
         config,
         ..
     } = init;
     let consumer = Consumer::new(handler, publisher, dead_letters, config.function_name)
-        .with_declared_emits(declaration.emits);
+        .with_declared_emits(declaration.emits)
+        .with_business_key(business_key);
     let buffered = Arc::new(BufferedConsumer::new(consumer, max_receive_count));
     let service = service_fn(move |event: LambdaEvent<SqsEvent>| {
         let buffered = Arc::clone(&buffered);
-        let span = invocation_span(&event.context);
-        async move {
+        let span = batch_span(&event.payload);
+        spans::set_invocation(
+            &span,
+            &spans::Invocation {
+                trigger: spans::FaasTrigger::PubSub,
+                request_id: &event.context.request_id,
+                function: buffered.consumer.function_name(),
+            },
+        );
+        traced(span, async move {
             let deadline = event.context.deadline();
             let report = Box::pin(buffered.process_batch(&event.payload, Some(deadline))).await;
             Ok::<_, std::convert::Infallible>(report.response())
-        }
-        .instrument(span)
+        })
     });
     lambda_runtime::Runtime::new(service)
         .layer(lambda_runtime::layers::TracingLayer::new())

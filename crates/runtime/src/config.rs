@@ -1,11 +1,11 @@
 //! The environment a function reads. Missing variables are reported by name, with what to set.
 
-use eventrail_contract::Declaration;
+use eventrail_contract::{Declaration, TraceContextMode};
 
 // The variables the template sets, named once in the contract (the generator writes them).
 pub use eventrail_contract::names::{
-    BUS_NAME_VAR, DLQ_URL_VAR, DRY_RUN_VAR, FAILED_EVENTS_BUCKET_VAR, FAILED_EVENTS_PREFIX_VAR,
-    MAX_RECEIVE_COUNT_VAR,
+    BUS_NAME_VAR, BUSINESS_KEY_VAR, DLQ_URL_VAR, DRY_RUN_VAR, FAILED_EVENTS_BUCKET_VAR,
+    FAILED_EVENTS_PREFIX_VAR, MAX_RECEIVE_COUNT_VAR, TRACE_CONTEXT_VAR,
 };
 /// Name Lambda gives the function.
 pub const FUNCTION_NAME_VAR: &str = "AWS_LAMBDA_FUNCTION_NAME";
@@ -47,6 +47,12 @@ pub struct RuntimeConfig {
     pub max_receive_count: Option<u32>,
     /// Do not call AWS; report instead.
     pub dry_run: bool,
+    /// Where the app's business key is in an event's data ([`BUSINESS_KEY_VAR`]: a field name
+    /// or a JSON pointer), when the app declares one.
+    pub business_key: Option<String>,
+    /// Whether published events carry trace context ([`TRACE_CONTEXT_VAR`]: `accept` writes
+    /// none; unset or anything else, the default, writes it).
+    pub trace_context: TraceContextMode,
 }
 
 impl RuntimeConfig {
@@ -126,6 +132,10 @@ impl RuntimeConfig {
                 None
             },
             dry_run,
+            business_key: get(BUSINESS_KEY_VAR),
+            trace_context: get(TRACE_CONTEXT_VAR)
+                .and_then(|mode| mode.parse().ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -211,6 +221,26 @@ mod tests {
         let err =
             RuntimeConfig::from_lookup(&declared(true, Invoke::Direct), lookup(&[])).unwrap_err();
         assert_eq!(err.var, BUS_NAME_VAR);
+    }
+
+    #[test]
+    fn the_business_key_and_the_trace_context_mode_are_read_with_the_rest() {
+        let producer = declared(true, Invoke::Direct);
+        let read =
+            |pairs: &[(&str, &str)]| RuntimeConfig::from_lookup(&producer, lookup(pairs)).unwrap();
+        let plain = read(&[(BUS_NAME_VAR, "bus")]);
+        assert_eq!(plain.business_key, None);
+        assert_eq!(plain.trace_context, TraceContextMode::Write);
+        let set = read(&[
+            (BUS_NAME_VAR, "bus"),
+            (BUSINESS_KEY_VAR, " task_id "),
+            (TRACE_CONTEXT_VAR, "Accept"),
+        ]);
+        assert_eq!(set.business_key.as_deref(), Some("task_id"));
+        assert_eq!(set.trace_context, TraceContextMode::Accept);
+        // Anything but `accept` writes, as the default does.
+        let other = read(&[(BUS_NAME_VAR, "bus"), (TRACE_CONTEXT_VAR, "sometimes")]);
+        assert_eq!(other.trace_context, TraceContextMode::Write);
     }
 
     fn sqs_fed(delivery: eventrail_contract::Delivery) -> Declaration {

@@ -8,12 +8,17 @@ use eventrail_contract::{Event, Metadata};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterSink, RawEvent};
 use crate::decode::{MAX_REASON_BYTES, bounded, decode};
 use crate::handler::{Emitted, Handler, HandlerError, Incoming};
 use crate::payload::{EnvelopeFields, decode_payload};
 use crate::publisher::{OutgoingEvent, PublishError, Publisher, PutEventsApi};
+use crate::trace::business_key::BusinessKey;
+use crate::trace::context::Remote;
+use crate::trace::event::{Closed, EventSpan, Hop, Peek};
+use crate::trace::spans;
 
 /// One emitted event, as reported in the invocation's response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +132,8 @@ pub struct Consumer<E, H, P, D> {
     function_name: String,
     /// Detail-types the function may emit; `None` allows any (tests without a declaration).
     declared_emits: Option<Vec<String>>,
+    /// Where the app's business key is in an event's data (`EVENTRAIL_BUSINESS_KEY`).
+    business_key: Option<BusinessKey>,
     _event: std::marker::PhantomData<fn() -> E>,
 }
 
@@ -151,6 +158,7 @@ where
             dead_letters,
             function_name: function_name.into(),
             declared_emits: None,
+            business_key: None,
             _event: std::marker::PhantomData,
         }
     }
@@ -160,6 +168,18 @@ where
     pub fn with_declared_emits(mut self, emits: Vec<String>) -> Self {
         self.declared_emits = Some(emits);
         self
+    }
+
+    /// Puts the value of the app's business key, found in each event's data, on the event's
+    /// span (`eventrail.business_key`).
+    pub(crate) fn with_business_key(mut self, key: Option<BusinessKey>) -> Self {
+        self.business_key = key;
+        self
+    }
+
+    /// The function's name.
+    pub(crate) fn function_name(&self) -> &str {
+        &self.function_name
     }
 
     /// Processes one raw event. `Ok` when handled or dead-lettered; `Err` when Lambda should retry.
@@ -176,15 +196,35 @@ where
         payload: &[u8],
         deadline: Option<SystemTime>,
     ) -> Result<Outcome, ConsumerError> {
+        let hop = Hop {
+            function: &self.function_name,
+            ..Hop::default()
+        };
+        self.process_hop(payload, deadline, &hop).await
+    }
+
+    /// [`Consumer::process_payload`] in one invocation or one record of a batch (`hop`): the
+    /// event's consumer span says which.
+    pub(crate) async fn process_hop(
+        &self,
+        payload: &[u8],
+        deadline: Option<SystemTime>,
+        hop: &Hop<'_>,
+    ) -> Result<Outcome, ConsumerError> {
         match decode_payload(payload) {
-            Ok(raw) => self.process_until(raw, deadline).await,
-            Err((error, Some(value))) => {
-                self.dead_letter(Original::Json(value), error.to_string(), None)
-                    .await
-            }
-            Err((error, None)) => {
-                self.dead_letter(Original::Raw(payload), error.to_string(), None)
-                    .await
+            Ok(raw) => self.process_traced(raw, deadline, hop).await,
+            Err((error, value)) => {
+                let event = EventSpan::open(value.as_ref(), hop, None);
+                let original = match value {
+                    Some(value) => Original::Json(value),
+                    None => Original::Raw(payload),
+                };
+                let result = self
+                    .dead_letter(original, error.to_string(), None, None)
+                    .instrument(event.span.clone())
+                    .await;
+                close(event, &result);
+                result
             }
         }
     }
@@ -192,12 +232,18 @@ where
     /// Dead-letters a payload the handler failed on for the last time (an SQS-fed consumer's
     /// last receive), with the handler's `reason`: the letter has the shape of a poison
     /// event's, so the failure queue holds the event with why, not a bare message.
+    /// Its dead letter's span continues the event's trace.
     pub async fn give_up(&self, payload: &[u8], reason: String) -> Result<Outcome, ConsumerError> {
         match decode_payload(payload) {
             Ok(value) | Err((_, Some(value))) => {
-                self.dead_letter(Original::Json(value), reason, None).await
+                let remote = Peek::of(&value).remote();
+                self.dead_letter(Original::Json(value), reason, None, remote)
+                    .await
             }
-            Err((_, None)) => self.dead_letter(Original::Raw(payload), reason, None).await,
+            Err((_, None)) => {
+                self.dead_letter(Original::Raw(payload), reason, None, None)
+                    .await
+            }
         }
     }
 
@@ -210,20 +256,51 @@ where
         raw: Value,
         deadline: Option<SystemTime>,
     ) -> Result<Outcome, ConsumerError> {
-        let publish_by = deadline.map(publish_deadline);
-        let incoming = match decode::<E>(&raw, deadline) {
-            Ok(incoming) => incoming,
-            Err(reason) => return self.dead_letter(Original::Json(raw), reason, None).await,
+        let hop = Hop {
+            function: &self.function_name,
+            ..Hop::default()
         };
-        let span = tracing::info_span!(
-            "event",
-            event_id = %incoming.id,
-            correlation_id = %incoming.metadata.correlation_id,
-            detail_type = %incoming.detail_type,
-        );
-        self.handle(raw, incoming, publish_by)
-            .instrument(span)
-            .await
+        self.process_traced(raw, deadline, &hop).await
+    }
+
+    /// Processes `raw` in its consumer span (`process <detail-type>`), closed with the hop's
+    /// result.
+    async fn process_traced(
+        &self,
+        raw: Value,
+        deadline: Option<SystemTime>,
+        hop: &Hop<'_>,
+    ) -> Result<Outcome, ConsumerError> {
+        let event = EventSpan::open(Some(&raw), hop, self.business_key.as_ref());
+        let result = self
+            .process_decoded(raw, deadline, &event)
+            .instrument(event.span.clone())
+            .await;
+        close(event, &result);
+        result
+    }
+
+    async fn process_decoded(
+        &self,
+        raw: Value,
+        deadline: Option<SystemTime>,
+        event: &EventSpan,
+    ) -> Result<Outcome, ConsumerError> {
+        let publish_by = deadline.map(publish_deadline);
+        let decode_span = spans::decode(Peek::of(&raw).detail_type);
+        let incoming = match decode_span.in_scope(|| decode::<E>(&raw, deadline)) {
+            Ok(incoming) => incoming,
+            Err(reason) => {
+                spans::fail(&decode_span, reason.clone());
+                drop(decode_span);
+                return self
+                    .dead_letter(Original::Json(raw), reason, None, None)
+                    .await;
+            }
+        };
+        drop(decode_span);
+        event.idempotency_key(&incoming.metadata.idempotency_key);
+        self.handle(raw, incoming, publish_by).await
     }
 
     async fn handle(
@@ -234,12 +311,22 @@ where
     ) -> Result<Outcome, ConsumerError> {
         let event_id = incoming.id.clone();
         let cause = incoming.metadata.clone();
-        tracing::info!("handling event");
-        let emitted = match self.handler.handle(incoming).await {
+        let handle_span = spans::handle(&incoming.detail_type, &event_id, &cause.correlation_id);
+        let handled = async {
+            tracing::info!("handling event");
+            self.handler.handle(incoming).await
+        }
+        .instrument(handle_span.clone())
+        .await;
+        if let Err(error) = &handled {
+            spans::fail(&handle_span, error.to_string());
+        }
+        drop(handle_span);
+        let emitted = match handled {
             Ok(emitted) => emitted,
             Err(error @ (HandlerError::Poison(_) | HandlerError::Rejected(_))) => {
                 return self
-                    .dead_letter(Original::Json(raw), error.reason(), Some(&cause))
+                    .dead_letter(Original::Json(raw), error.reason(), Some(&cause), None)
                     .await;
             }
             Err(source) => {
@@ -290,7 +377,7 @@ where
                     reasons.join("; ")
                 );
                 return self
-                    .dead_letter(Original::Json(raw), reason, Some(&cause))
+                    .dead_letter(Original::Json(raw), reason, Some(&cause), None)
                     .await;
             }
             Err(error) => return Err(error),
@@ -363,11 +450,14 @@ where
         }
     }
 
+    /// Sends a poison event's dead letter, in its own span (`send <queue>`); `parent` when the
+    /// span must continue a trace other than the current span's (a batch's last receive).
     async fn dead_letter(
         &self,
         original: Original<'_>,
         reason: String,
         cause: Option<&Metadata>,
+        parent: Option<Remote>,
     ) -> Result<Outcome, ConsumerError> {
         let reason = bounded(&reason, MAX_REASON_BYTES);
         let (fields, event, event_raw) = match original {
@@ -408,7 +498,17 @@ where
             event_stored_at: None,
         };
         let message_id = match &self.dead_letters {
-            Some(sink) => Some(sink.send(&letter).await?),
+            Some(sink) => {
+                let span = spans::dead_letter(sink.queue_name(), &reason);
+                if let Some(parent) = parent {
+                    let _ = span.set_parent(parent.context());
+                }
+                let sent = sink.send(&letter).instrument(span.clone()).await;
+                if let Err(error) = &sent {
+                    spans::fail(&span, error.to_string());
+                }
+                Some(sent?)
+            }
             None => None,
         };
         Ok(Outcome::DeadLettered {
@@ -417,6 +517,15 @@ where
             message_id,
             dry_run: self.dead_letters.is_none(),
         })
+    }
+}
+
+/// Closes an event's span with how its processing ended.
+fn close(event: EventSpan, result: &Result<Outcome, ConsumerError>) {
+    match result {
+        Ok(Outcome::Handled { .. }) => event.close(Closed::Handled),
+        Ok(Outcome::DeadLettered { reason, .. }) => event.close(Closed::Poison(reason)),
+        Err(error) => event.close(Closed::Failed(&error.to_string())),
     }
 }
 

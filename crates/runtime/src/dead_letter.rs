@@ -32,6 +32,11 @@ pub trait DeadLetterSink: Send + Sync {
         &self,
         letter: &DeadLetter,
     ) -> impl Future<Output = Result<String, DeadLetterError>> + Send;
+
+    /// The queue's name, as the dead letter's span names it (`send <queue>`).
+    fn queue_name(&self) -> &str {
+        "dead-letter-queue"
+    }
 }
 
 /// [`DeadLetterSink`] over an SQS queue, with an S3 bucket for events too large for a message.
@@ -156,6 +161,10 @@ impl SqsDeadLetterQueue {
 }
 
 impl DeadLetterSink for SqsDeadLetterQueue {
+    fn queue_name(&self) -> &str {
+        self.queue_url.rsplit('/').next().unwrap_or(&self.queue_url)
+    }
+
     async fn send(&self, letter: &DeadLetter) -> Result<String, DeadLetterError> {
         use aws_sdk_sqs::types::MessageAttributeValue;
         let event_id = letter

@@ -29,18 +29,19 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
 use aws_lambda_events::query_map::QueryMap;
+use eventrail_contract::trace::HopResult;
 use eventrail_contract::{Cors, Declaration, Route, Trigger, Validate};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use tracing::Instrument;
 
 use crate::context::{Context, Origin};
 use crate::decode::without_values;
 use crate::handler::{HandlerError, Rejection};
-use crate::init::{Init, LambdaError, invocation_span};
+use crate::init::{Init, LambdaError, producer_span, traced};
 use crate::publisher::{EventBridgePutEvents, Publisher};
 use crate::start::{Function, Serves, kind};
+use crate::trace::spans::{FaasTrigger, fail, hop_result};
 
 /// The header a caller names its own idempotency key with: a retry with the same key emits
 /// the same keys.
@@ -600,6 +601,26 @@ fn proxy_response<B: Serialize>(
     response
 }
 
+/// Ends the request's span: `published` when the function answered below 400 (what it
+/// emitted is on the bus), an error status otherwise. A refused request is no hop result: it
+/// left no event anywhere, so a trace must not look for it in a failure queue.
+fn record_result(span: &tracing::Span, outcome: &Result<Value, HttpInvokeError>) {
+    match outcome {
+        Ok(response) => {
+            let status = response
+                .get("statusCode")
+                .and_then(Value::as_u64)
+                .unwrap_or(200);
+            if status < 400 {
+                hop_result(span, HopResult::Published, None);
+            } else {
+                fail(span, format!("answered {status}"));
+            }
+        }
+        Err(error) => fail(span, error.to_string()),
+    }
+}
+
 /// `500` with nothing but the request id (the cause is in the log).
 fn server_error(request_id: &str, cors: Option<&str>) -> ApiGatewayProxyResponse {
     let body = ErrorBody {
@@ -624,16 +645,29 @@ where
         let endpoint = HttpEndpoint::new(self, &init.declaration, &init.package)
             .inspect_err(|e| tracing::error!(error = %e, "declaration error"))?
             .with_publisher(init.publisher().await);
+        let name = format!("{} {}", endpoint.route.method.as_str(), endpoint.route.path);
         let endpoint = Arc::new(endpoint);
         let service = service_fn(move |event: LambdaEvent<Value>| {
             let endpoint = Arc::clone(&endpoint);
-            let span = invocation_span(&event.context);
-            async move {
+            let span = producer_span(
+                &event.context,
+                name.clone(),
+                FaasTrigger::Http,
+                &endpoint.package,
+                event.payload.get("headers"),
+            );
+            let hop = span.clone();
+            traced(span, async move {
                 let deadline = event.context.deadline();
-                Box::pin(endpoint.invoke(event.payload, &event.context.request_id, Some(deadline)))
-                    .await
-            }
-            .instrument(span)
+                let outcome = Box::pin(endpoint.invoke(
+                    event.payload,
+                    &event.context.request_id,
+                    Some(deadline),
+                ))
+                .await;
+                record_result(&hop, &outcome);
+                outcome
+            })
         });
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())

@@ -5,12 +5,17 @@
 use std::future::Future;
 
 use eventrail_contract::Declaration;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::cause::BoxError;
 use crate::config::{ConfigError, RuntimeConfig};
 use crate::dead_letter::SqsDeadLetterQueue;
 use crate::lazy::LazyClient;
 use crate::publisher::{EventBridgePutEvents, Publisher};
+use crate::trace::business_key::BusinessKey;
+use crate::trace::context::from_caller;
+use crate::trace::spans::{FaasTrigger, Invocation};
 
 /// The error a function's `main` returns.
 pub type LambdaError = lambda_runtime::Error;
@@ -54,6 +59,14 @@ impl Init {
         &self.package
     }
 
+    /// Where the app's business key is in an event's data, when it declares one.
+    pub(crate) fn business_key(&self) -> Option<BusinessKey> {
+        self.config
+            .business_key
+            .as_deref()
+            .and_then(BusinessKey::new)
+    }
+
     /// The function's declaration.
     pub fn declaration(&self) -> &Declaration {
         &self.declaration
@@ -83,10 +96,13 @@ impl Init {
     pub async fn publisher(&self) -> Option<Publisher<EventBridgePutEvents>> {
         let bus = self.config.bus_name.as_ref()?;
         let sdk = self.sdk().await?;
-        Some(Publisher::new(
-            EventBridgePutEvents(aws_sdk_eventbridge::Client::new(&sdk)),
-            bus.clone(),
-        ))
+        Some(
+            Publisher::new(
+                EventBridgePutEvents(aws_sdk_eventbridge::Client::new(&sdk)),
+                bus.clone(),
+            )
+            .with_trace_context(self.config.trace_context),
+        )
     }
 
     /// The dead-letter queue (and failed-events store) of a consumer or an SQS-fed function;
@@ -120,10 +136,55 @@ pub trait State: Sized + Send + Sync + 'static {
     fn init(init: &Init) -> impl Future<Output = Result<Self, BoxError>>;
 }
 
-/// The span every invocation runs in, whatever its kind: where tracing attaches the trace
-/// context it propagates.
+/// The span every invocation runs in, for its log lines (its request id). Not a trace's span:
+/// a consumer's hop is its event's span ([`crate::trace::event`]), a producer's is
+/// [`producer_span`].
 pub(crate) fn invocation_span(context: &lambda_runtime::Context) -> tracing::Span {
     tracing::info_span!("invocation", request_id = %context.request_id)
+}
+
+/// A producer's invocation span (`invoke <fn>`, `schedule <fn>`, `<METHOD> <route>`, kind
+/// server): its parent is the caller's context, an HTTP request's `traceparent` header
+/// (`headers`: the request's header map) or the invocation's X-Ray trace id, when present and
+/// valid; else it starts a new trace.
+pub(crate) fn producer_span(
+    context: &lambda_runtime::Context,
+    name: String,
+    trigger: FaasTrigger,
+    function: &str,
+    headers: Option<&serde_json::Value>,
+) -> tracing::Span {
+    let header = |wanted: &str| {
+        headers?
+            .as_object()?
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .and_then(|(_, value)| value.as_str())
+    };
+    let span = crate::trace::spans::invocation(
+        name,
+        "server",
+        &Invocation {
+            trigger,
+            request_id: &context.request_id,
+            function,
+        },
+    );
+    let caller = from_caller(
+        header("traceparent"),
+        header("tracestate"),
+        context.xray_trace_id.as_deref(),
+    );
+    let _ = span.set_parent(caller.map(|remote| remote.context()).unwrap_or_default());
+    span
+}
+
+/// Runs one invocation's future in `span`, then flushes the finished spans (OTLP, when
+/// configured) before the answer goes back: Lambda freezes the process after it.
+pub(crate) async fn traced<T>(span: tracing::Span, invocation: impl Future<Output = T>) -> T {
+    let answer = invocation.instrument(span).await;
+    crate::trace::export::flush();
+    answer
 }
 
 /// An S3 client for the failed-events bucket. Path-style addressing when an endpoint is set

@@ -44,6 +44,7 @@ pub mod queue;
 pub mod schedule;
 mod start;
 pub mod testing;
+mod trace;
 
 pub use eventrail_contract::{self as contract, Declaration, EmbeddedManifest};
 
@@ -80,6 +81,8 @@ pub mod prelude {
 pub mod __private {
     //! What the code [`consumed!`](crate::consumed) generates names, so a function crate
     //! needs no dependency of its own for it.
+    /// The span export's layer for the benchmarks (`benches/trace_overhead.rs`).
+    pub use crate::trace::export::bench_span_layer;
     pub use schemars;
     pub use serde;
 }

@@ -5,9 +5,19 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+/// Whether the events the publisher sends carry the trace context: `Write` (the default),
+/// or `Accept` (consumers continue trace context, but the events sent carry none, the first
+/// step of a two-step rollout). The entries' X-Ray `TraceHeader` is set either way: it is not
+/// in the event.
+pub use eventrail_contract::project::TraceContextMode;
 use eventrail_contract::{Envelope, Event, Metadata};
 
+use tracing::Instrument;
+
 use crate::cause::{BoxError, Cause};
+use crate::trace::context::of_span;
+use crate::trace::inject::Injectable;
+use crate::trace::spans;
 
 /// PutEvents accepts at most this many entries per call.
 pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
@@ -261,6 +271,19 @@ pub trait PutEventsApi: Send + Sync {
         bus: &str,
         entries: &[OutgoingEvent],
     ) -> impl Future<Output = Result<Vec<EntryOutcome>, TransportError>> + Send;
+
+    /// [`PutEventsApi::put_events`] with every entry's `TraceHeader` set to `trace_header`
+    /// (the X-Ray form of the publish span's context). By default the header is dropped (a
+    /// fake bus has no X-Ray); [`EventBridgePutEvents`] sends it.
+    fn put_traced_events(
+        &self,
+        bus: &str,
+        entries: &[OutgoingEvent],
+        trace_header: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<EntryOutcome>, TransportError>> + Send {
+        let _ = trace_header;
+        self.put_events(bus, entries)
+    }
 }
 
 /// [`PutEventsApi`] over the AWS SDK client.
@@ -273,6 +296,15 @@ impl PutEventsApi for EventBridgePutEvents {
         bus: &str,
         entries: &[OutgoingEvent],
     ) -> Result<Vec<EntryOutcome>, TransportError> {
+        self.put_traced_events(bus, entries, None).await
+    }
+
+    async fn put_traced_events(
+        &self,
+        bus: &str,
+        entries: &[OutgoingEvent],
+        trace_header: Option<&str>,
+    ) -> Result<Vec<EntryOutcome>, TransportError> {
         use aws_sdk_eventbridge::types::PutEventsRequestEntry;
         let request_entries = entries
             .iter()
@@ -283,6 +315,7 @@ impl PutEventsApi for EventBridgePutEvents {
                     .detail_type(&e.detail_type)
                     .detail(&e.detail)
                     .set_resources((!e.resources.is_empty()).then(|| e.resources.clone()))
+                    .set_trace_header(trace_header.map(str::to_owned))
                     .build()
             })
             .collect();
@@ -379,6 +412,7 @@ pub struct Publisher<C> {
     client: C,
     bus_name: String,
     retry: RetryPolicy,
+    trace_context: TraceContextMode,
 }
 
 impl<C: PutEventsApi> Publisher<C> {
@@ -388,7 +422,14 @@ impl<C: PutEventsApi> Publisher<C> {
             client,
             bus_name: bus_name.into(),
             retry: RetryPolicy::default(),
+            trace_context: TraceContextMode::default(),
         }
+    }
+
+    /// Whether the events sent carry the trace context ([`TraceContextMode`]).
+    pub fn with_trace_context(mut self, mode: TraceContextMode) -> Self {
+        self.trace_context = mode;
+        self
     }
 
     /// Replaces the retry policy.
@@ -433,7 +474,13 @@ impl<C: PutEventsApi> Publisher<C> {
 
     /// Publishes `events` in as few PutEvents calls as the limits allow, retrying exactly
     /// the entries that failed. Returns one result per event, in input order. Oversize
-    /// events are rejected before anything is sent for them.
+    /// events are rejected before anything is sent for them (counted with the trace context
+    /// they will carry).
+    ///
+    /// Each call is one `publish <bus>` span, a child of the current span; each entry's
+    /// `metadata.traceparent` names that span (unless [`TraceContextMode::Accept`]) and its
+    /// `TraceHeader` is the same context in X-Ray's form, so the consumers continue the trace
+    /// from it. A retry is a new span of the same trace.
     pub async fn publish_all(
         &self,
         events: Vec<OutgoingEvent>,
@@ -451,9 +498,18 @@ impl<C: PutEventsApi> Publisher<C> {
     ) -> Vec<Result<PublishedEvent, PublishError>> {
         let mut results: Vec<Option<Result<PublishedEvent, PublishError>>> =
             vec![None; events.len()];
+        let injectable = self.injectable(&events);
+        let sizes: Vec<usize> = events
+            .iter()
+            .zip(&injectable)
+            .map(|(event, traced)| match traced {
+                Some(traced) => event.size() - event.detail.len() + traced.len(),
+                None => event.size(),
+            })
+            .collect();
         let mut pending: Vec<usize> = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
-            let size = event.size();
+            let size = sizes[i];
             if size > MAX_PUBLISHED_ENTRY_BYTES {
                 results[i] = Some(Err(PublishError::TooLarge {
                     name: event.name(),
@@ -497,10 +553,28 @@ impl<C: PutEventsApi> Publisher<C> {
             }
             let last_attempt = attempt >= self.retry.max_attempts;
             let mut retry_next = Vec::new();
-            for chunk in chunk_indices(&events, &pending) {
-                let entries: Vec<OutgoingEvent> =
-                    chunk.iter().map(|&i| events[i].clone()).collect();
-                let call = self.client.put_events(&self.bus_name, &entries);
+            for chunk in chunk_indices(&sizes, &pending) {
+                let detail_types: Vec<&str> = chunk
+                    .iter()
+                    .map(|&i| events[i].detail_type.as_str())
+                    .collect();
+                let span = spans::publish(&self.bus_name, &detail_types);
+                let context = of_span(&span).map(|(parent, _)| parent);
+                let entries: Vec<OutgoingEvent> = chunk
+                    .iter()
+                    .map(|&i| {
+                        let mut entry = events[i].clone();
+                        if let (Some(parent), Some(traced)) = (&context, &injectable[i]) {
+                            entry.detail = traced.with(parent);
+                        }
+                        entry
+                    })
+                    .collect();
+                let header = context.map(|parent| parent.to_xray_header());
+                let call = self
+                    .client
+                    .put_traced_events(&self.bus_name, &entries, header.as_deref())
+                    .instrument(span.clone());
                 let answer = match deadline {
                     Some(deadline) => tokio::time::timeout_at(deadline, call)
                         .await
@@ -512,6 +586,8 @@ impl<C: PutEventsApi> Publisher<C> {
                         }),
                     None => call.await,
                 };
+                record_answer(&span, &answer);
+                drop(span);
                 match answer {
                     Ok(outcomes) => {
                         for (&i, outcome) in chunk.iter().zip(outcomes) {
@@ -563,6 +639,41 @@ impl<C: PutEventsApi> Publisher<C> {
     }
 }
 
+impl<C> Publisher<C> {
+    /// Each event's detail cut where its `traceparent` goes, when the publisher writes trace
+    /// context and the detail has a metadata object. The `tracestate` is the current span's
+    /// (every publish span inherits it).
+    fn injectable(&self, events: &[OutgoingEvent]) -> Vec<Option<Injectable>> {
+        if self.trace_context == TraceContextMode::Accept {
+            return vec![None; events.len()];
+        }
+        let tracestate = of_span(&tracing::Span::current()).and_then(|(_, state)| state);
+        events
+            .iter()
+            .map(|event| Injectable::new(&event.detail, tracestate.as_deref()))
+            .collect()
+    }
+}
+
+/// Puts a PutEvents call's answer on its span: the event ids in entry order, and an error
+/// status when the call or an entry failed.
+fn record_answer(span: &tracing::Span, answer: &Result<Vec<EntryOutcome>, TransportError>) {
+    match answer {
+        Ok(outcomes) => {
+            let ids: Vec<Option<&str>> = outcomes.iter().map(|o| o.event_id.as_deref()).collect();
+            spans::published_ids(span, &ids);
+            let failed = outcomes.iter().filter(|o| o.error_code.is_some()).count();
+            if failed > 0 {
+                spans::fail(
+                    span,
+                    format!("{failed} of {} entries failed", outcomes.len()),
+                );
+            }
+        }
+        Err(error) => spans::fail(span, error.to_string()),
+    }
+}
+
 /// The instant by which work must end for an invocation Lambda stops at `deadline` (wall
 /// clock, as `lambda_runtime`'s context gives it), keeping `reserve` for what comes after (the
 /// answer, a dead letter). An instant already past when the deadline is, or is nearer than
@@ -602,14 +713,14 @@ fn classify(
     }
 }
 
-/// Groups `pending` (indices into `events`, in order) into PutEvents calls of at most
+/// Groups `pending` (indices into `sizes`, the events' entry sizes, in order) into PutEvents calls of at most
 /// [`MAX_ENTRIES_PER_REQUEST`] entries and [`MAX_REQUEST_BYTES`] in total.
-fn chunk_indices(events: &[OutgoingEvent], pending: &[usize]) -> Vec<Vec<usize>> {
+fn chunk_indices(sizes: &[usize], pending: &[usize]) -> Vec<Vec<usize>> {
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut current_bytes = 0;
     for &i in pending {
-        let size = events[i].size();
+        let size = sizes[i];
         let full =
             current.len() == MAX_ENTRIES_PER_REQUEST || current_bytes + size > MAX_REQUEST_BYTES;
         if full && !current.is_empty() {

@@ -21,16 +21,17 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::batch::{
-    Attempt, BatchReport, GROUP_ID_ATTRIBUTE, RecordProcessor, max_receive_count, receive_count,
-    run_batch,
+    Attempt, BatchReport, GROUP_ID_ATTRIBUTE, RecordProcessor, batch_span, max_receive_count,
+    receive_count, run_batch,
 };
 use crate::context::{Context, Origin};
 use crate::dead_letter::{DeadLetterError, DeadLetterSink, RawEvent, SqsDeadLetterQueue};
 use crate::decode::{MAX_REASON_BYTES, bounded, without_values};
 use crate::handler::HandlerError;
-use crate::init::{Init, LambdaError, invocation_span};
+use crate::init::{Init, LambdaError, traced};
 use crate::publisher::{EventBridgePutEvents, Publisher};
 use crate::start::{Function, Serves, kind};
+use crate::trace::spans;
 
 /// The message attribute a sender passes its flow's correlation id in.
 pub const CORRELATION_ID_ATTRIBUTE: &str = "correlation_id";
@@ -195,7 +196,14 @@ where
         };
         tracing::warn!(reason = %letter.reason, "sending the record to the dead-letter queue");
         match &self.dead_letters {
-            Some(sink) => sink.send(&letter).await.map(|_| ()),
+            Some(sink) => {
+                let span = spans::dead_letter(sink.queue_name(), &letter.reason);
+                let sent = sink.send(&letter).instrument(span.clone()).await;
+                if let Err(error) = &sent {
+                    spans::fail(&span, error.to_string());
+                }
+                sent.map(|_| ())
+            }
             None => Ok(()),
         }
     }
@@ -272,13 +280,20 @@ where
         let consumer = Arc::new(consumer);
         let service = service_fn(move |event: LambdaEvent<SqsEvent>| {
             let consumer = Arc::clone(&consumer);
-            let span = invocation_span(&event.context);
-            async move {
+            let span = batch_span(&event.payload);
+            spans::set_invocation(
+                &span,
+                &spans::Invocation {
+                    trigger: spans::FaasTrigger::PubSub,
+                    request_id: &event.context.request_id,
+                    function: &consumer.function,
+                },
+            );
+            traced(span, async move {
                 let deadline = event.context.deadline();
                 let report = Box::pin(consumer.process_batch(&event.payload, Some(deadline))).await;
                 Ok::<_, std::convert::Infallible>(report.response())
-            }
-            .instrument(span)
+            })
         });
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())

@@ -25,8 +25,9 @@ use crate::consumer::EmittedSummary;
 use crate::context::{Context, Origin};
 use crate::decode::without_values;
 use crate::handler::HandlerError;
-use crate::init::{Init, LambdaError, invocation_span};
+use crate::init::{Init, LambdaError, producer_span, traced};
 use crate::start::{Function, Serves, kind};
+use crate::trace::spans::FaasTrigger;
 
 /// One firing of the schedule, as the handler gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,9 +237,16 @@ where
                 event.context.request_id.clone(),
             )
             .with_declared_emits(Arc::clone(&emits));
-            let span = invocation_span(&event.context);
-            async move { Box::pin(fire(&*handler, &event.payload, &package, context)).await }
-                .instrument(span)
+            let span = producer_span(
+                &event.context,
+                format!("schedule {package}"),
+                FaasTrigger::Timer,
+                &package,
+                None,
+            );
+            traced(span, async move {
+                Box::pin(fire(&*handler, &event.payload, &package, context)).await
+            })
         });
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())

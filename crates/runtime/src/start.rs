@@ -26,7 +26,6 @@ use std::{fmt, future::Future, sync::Arc};
 use eventrail_contract::{Delivery, EmbeddedManifest, Event, Trigger};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::{Serialize, de::DeserializeOwned};
-use tracing::Instrument;
 
 use crate::batch::serve_buffered;
 use crate::cause::Cause;
@@ -34,8 +33,10 @@ use crate::config::ConfigError;
 use crate::consumer::{Consumer, ConsumerError};
 use crate::context::{Context, Origin};
 use crate::handler::{Emitted, Handler, HandlerError, Incoming};
-use crate::init::{Init, LambdaError, State, invocation_span};
+use crate::init::{Init, LambdaError, State, invocation_span, producer_span, traced};
 use crate::payload::{RawPayloadLayer, RawPayloads};
+use crate::trace::event::Hop;
+use crate::trace::spans::FaasTrigger;
 
 /// Why a function could not start; logged, then returned to Lambda as the init error.
 #[derive(Debug, thiserror::Error)]
@@ -223,10 +224,18 @@ where
             )
             .with_origin(Origin::request(&package, &request_id))
             .with_declared_emits(Arc::clone(&emits));
-            let span = invocation_span(&event.context);
+            let span = producer_span(
+                &event.context,
+                format!("invoke {package}"),
+                FaasTrigger::Other,
+                &package,
+                None,
+            );
             // Boxed, as the consumer's processing is: the handler's future nested in the
             // runtime's would otherwise overflow the compiler's layout depth in release builds.
-            async move { Box::pin(handler(event.payload, context)).await }.instrument(span)
+            traced(span, async move {
+                Box::pin(handler(event.payload, context)).await
+            })
         });
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())
@@ -292,11 +301,15 @@ pub fn check_kind(
     })
 }
 
-/// The steps before any kind's own: the endpoint tables on their thread, logging, the
-/// declaration and the environment it calls for.
+/// The steps before any kind's own: the endpoint tables on their thread, logging and the span
+/// export, the declaration and the environment it calls for.
 fn initialise(manifest: EmbeddedManifest) -> Result<Init, StartError> {
     crate::aws::prepare_publisher_client();
-    crate::logging::init();
+    // Logs and span lines; OTLP too when configured. A bad OTLP setting turns OTLP off, not
+    // the function.
+    if let Err(error) = crate::trace::export::install(manifest.package) {
+        tracing::error!(error = %error, "spans are not sent over OTLP (they are still logged)");
+    }
     let declaration = manifest
         .declaration()
         .inspect_err(|e| tracing::error!(error = %e, "declaration error"))?;
@@ -333,6 +346,7 @@ where
 {
     let publisher = init.publisher().await;
     let dead_letters = init.dead_letters().await;
+    let business_key = init.business_key();
     let Init {
         declaration,
         config,
@@ -340,7 +354,8 @@ where
     } = init;
     let consumer = Arc::new(
         Consumer::new(handler, publisher, dead_letters, config.function_name)
-            .with_declared_emits(declaration.emits),
+            .with_declared_emits(declaration.emits)
+            .with_business_key(business_key),
     );
     // The payload reaches the handler as the bytes Lambda delivered: the outermost layer
     // sets each body aside and `lambda_runtime` decodes a placeholder into `IgnoredAny`, so
@@ -353,17 +368,21 @@ where
             let consumer = Arc::clone(&consumer);
             let payload = payloads.take(&event.context.request_id);
             let span = invocation_span(&event.context);
-            async move {
+            traced(span, async move {
                 let request_id = event.context.request_id.clone();
                 let deadline = event.context.deadline();
                 let Some(payload) = payload else {
                     return Err(ConsumerError::MissingPayload { request_id });
                 };
+                let hop = Hop {
+                    request_id: &request_id,
+                    function: consumer.function_name(),
+                    record: None,
+                };
                 // Boxed: the whole processing future nested in the runtime's would otherwise
                 // overflow the compiler's layout depth in the functions' binaries.
-                Box::pin(consumer.process_payload(&payload, Some(deadline))).await
-            }
-            .instrument(span)
+                Box::pin(consumer.process_hop(&payload, Some(deadline), &hop)).await
+            })
         })
     };
     lambda_runtime::Runtime::new(service)

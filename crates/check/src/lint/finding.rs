@@ -53,6 +53,10 @@ pub enum FindingKind {
     /// A queue trigger's queue (written in the template) has no redrive policy: a record that
     /// keeps failing is retried until it expires, and no failure queue keeps it (warning).
     QueueWithoutRedrive,
+    /// Against a baseline whose metadata rejects unknown fields, the app's producers write
+    /// trace context (`trace-context = "write"`): consumers deployed from the baseline would
+    /// treat every new event as poison; the rollout takes two deploys.
+    TraceContextRollout,
 }
 
 /// How much a finding matters.
@@ -67,7 +71,7 @@ pub enum Severity {
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [FindingKind; 20] = [
+    pub const ALL: [FindingKind; 21] = [
         FindingKind::EmittedEventUnrouted,
         FindingKind::RuleMatchesNothing,
         FindingKind::ConsumedEventNeverEmitted,
@@ -88,6 +92,7 @@ impl FindingKind {
         FindingKind::BufferWithoutCap,
         FindingKind::QueueNotInTemplate,
         FindingKind::QueueWithoutRedrive,
+        FindingKind::TraceContextRollout,
     ];
 
     /// Whether the kind is an error or a warning.
@@ -123,6 +128,7 @@ impl FindingKind {
             FindingKind::BufferWithoutCap => "buffer-without-cap",
             FindingKind::QueueNotInTemplate => "queue-not-in-template",
             FindingKind::QueueWithoutRedrive => "queue-without-redrive",
+            FindingKind::TraceContextRollout => "trace-context-rollout",
         }
     }
 }

@@ -14,7 +14,9 @@ use std::path::Path;
 use eventrail_generate::Generate;
 use serde::Serialize;
 
-use crate::compat::{Baseline, CompatError, EventChanges, compatibility};
+use crate::compat::{Baseline, ChangeKind, CompatError, EventChanges, compatibility};
+use crate::metadata_rollout::rollout_advice;
+use eventrail_contract::TraceContextMode;
 use eventrail_model::System;
 use eventrail_model::schema::Lookup;
 
@@ -479,12 +481,13 @@ impl Lint<'_> {
         }
     }
 
-    fn compatibility(&mut self, changes: &[EventChanges]) {
-        for event in changes.iter().filter(|e| e.breaking() && !e.bumped()) {
+    fn compatibility(&mut self, changes: &[EventChanges], baseline: &Baseline) {
+        for event in changes
+            .iter()
+            .filter(|e| e.needing_a_bump().next().is_some() && !e.bumped())
+        {
             let list: Vec<String> = event
-                .changes
-                .iter()
-                .filter(|c| c.breaking)
+                .needing_a_bump()
                 .map(|c| {
                     if c.path.is_empty() {
                         format!("{} ({})", c.kind.as_str(), c.detail)
@@ -496,7 +499,7 @@ impl Lint<'_> {
             let file = if event
                 .changes
                 .iter()
-                .any(|c| c.kind == crate::compat::ChangeKind::EventRemoved)
+                .any(|c| c.kind == ChangeKind::EventRemoved)
             {
                 self.system.app.project.settings.catalog.clone()
             } else {
@@ -520,6 +523,69 @@ impl Lint<'_> {
                 ),
             );
         }
+        self.trace_context_rollout(changes, baseline);
+    }
+
+    /// One finding for the whole app when its producers write trace context that consumers
+    /// deployed from the baseline reject: the metadata is every event's, and so is the fix.
+    fn trace_context_rollout(&mut self, changes: &[EventChanges], baseline: &Baseline) {
+        let affected: Vec<&EventChanges> = changes
+            .iter()
+            .filter(|e| {
+                e.changes
+                    .iter()
+                    .any(|c| c.breaking && c.kind == ChangeKind::TraceContextAdded)
+            })
+            .collect();
+        let Some(first) = affected.first() else {
+            return;
+        };
+        let fields: BTreeSet<&str> = affected
+            .iter()
+            .flat_map(|e| &e.changes)
+            .filter(|c| c.breaking && c.kind == ChangeKind::TraceContextAdded)
+            .map(|c| c.path.as_str())
+            .collect();
+        let consumers: BTreeSet<&str> = affected
+            .iter()
+            .flat_map(|e| &e.consumers)
+            .map(|(f, _)| f.as_str())
+            .collect();
+        let field_list = fields
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let others = match affected.len() - 1 {
+            0 => String::new(),
+            1 => " and 1 other event schema".to_owned(),
+            n => format!(" and {n} other event schemas"),
+        };
+        let consumers = if consumers.is_empty() {
+            "none".to_owned()
+        } else {
+            consumers.into_iter().collect::<Vec<_>>().join(", ")
+        };
+        self.push(
+            FindingKind::TraceContextRollout,
+            first.schema.clone(),
+            fields.first().copied().unwrap_or("metadata"),
+            None,
+            Some(&first.detail_type),
+            None,
+            format!(
+                "the events' metadata gains {field_list} (in {}{others}), and this app's \
+                 producers write {} (trace-context = \"{}\"), but in {} the metadata rejects \
+                 unknown fields (additionalProperties: false): consumers deployed from it would \
+                 treat every new event as poison; consumers affected: {consumers}. A version \
+                 bump does not help here; {}",
+                first.schema,
+                if fields.len() == 1 { "it" } else { "them" },
+                TraceContextMode::Write,
+                baseline.describe(),
+                rollout_advice()
+            ),
+        );
     }
 }
 
@@ -557,7 +623,7 @@ pub fn lint(system: &System, baseline: Option<&Baseline>) -> Result<Report, Lint
     let compatibility = match baseline {
         Some(baseline) => {
             let changes = compatibility(system, baseline)?;
-            lint.compatibility(&changes);
+            lint.compatibility(&changes, baseline);
             Some(changes)
         }
         None => None,

@@ -27,12 +27,17 @@
 //! - messages stay hidden while the redrive runs (so each is seen once) and everything left
 //!   is made visible again at the end.
 //!
+//! - an event that carries trace context goes back with it and with the redrive's mark in its
+//!   `tracestate` ([`mark_redelivered`]), so its consumer continues the event's trace with a
+//!   span that says it was redriven.
+//!
 //! The engine talks to AWS through [`RedriveClient`], so its order of operations is tested
 //! with a fake.
 
 mod buffer;
 mod client;
 mod consumes;
+mod mark;
 mod report;
 
 pub use buffer::{
@@ -40,8 +45,10 @@ pub use buffer::{
 };
 pub use client::RedriveClient;
 pub use consumes::Consumes;
+pub use mark::mark_redelivered;
 pub use report::{RedriveEntry, RedriveOutcome, RedriveReport};
 
+use eventrail_contract::trace::Redelivery;
 use serde_json::Value;
 
 use crate::aws::RawMessage;
@@ -268,6 +275,7 @@ async fn handle<C: RedriveClient>(
     if request.dry_run {
         return RedriveOutcome::WouldRedrive { to };
     }
+    let event = &mark_redelivered(event, Redelivery::Redrive);
     let accepted = match send_back {
         Some(SendBack::Invoke) => client.invoke_async(&request.function_name, event).await,
         Some(SendBack::BufferQueue { url }) => client.send_message(url, &event.to_string()).await,
@@ -350,6 +358,8 @@ mod tests {
         /// Stored events by (bucket, key).
         stored: BTreeMap<(String, String), Value>,
         log: Vec<String>,
+        /// What each redelivery sent, in order: (where, the payload as JSON).
+        sent: Vec<(String, Value)>,
     }
 
     impl Fake {
@@ -449,11 +459,11 @@ mod tests {
 
         async fn invoke_async(&self, function_name: &str, event: &Value) -> Result<()> {
             let id = event_id(event);
-            self.state
-                .lock()
-                .unwrap()
-                .log
-                .push(format!("invoke {function_name} {id}"));
+            {
+                let mut state = self.state.lock().unwrap();
+                state.log.push(format!("invoke {function_name} {id}"));
+                state.sent.push((function_name.to_owned(), event.clone()));
+            }
             if self.hang_on.as_deref() == Some(id.as_str()) {
                 self.hung.notify_one();
                 std::future::pending::<()>().await;
@@ -469,11 +479,11 @@ mod tests {
         }
 
         async fn put_event(&self, bus_name: &str, event: &Value) -> Result<String> {
-            self.state
-                .lock()
-                .unwrap()
+            let mut state = self.state.lock().unwrap();
+            state
                 .log
                 .push(format!("put {bus_name} {}", event_id(event)));
+            state.sent.push((bus_name.to_owned(), event.clone()));
             Ok("new-id".to_owned())
         }
 
@@ -483,6 +493,8 @@ mod tests {
                 .map(|event| event_id(&event))
                 .unwrap_or_else(|_| body.to_owned());
             state.log.push(format!("send {queue_url} {id}"));
+            let payload = serde_json::from_str(body).unwrap_or_else(|_| Value::from(body));
+            state.sent.push((queue_url.to_owned(), payload));
             let message_id = format!("sent-{}", state.messages.len());
             state.messages.push((
                 queue_url.to_owned(),
@@ -1044,5 +1056,65 @@ mod tests {
             ]
         );
         assert!(!state.log.iter().any(|l| l.starts_with("invoke")));
+    }
+
+    /// `envelope` with trace context in its metadata (an event a traced producer published).
+    fn traced(id: &str, tracestate: Option<&str>) -> Value {
+        let mut event = envelope(id, json!({"ok": true}));
+        event["detail"]["metadata"]["traceparent"] = json!(TRACEPARENT);
+        if let Some(state) = tracestate {
+            event["detail"]["metadata"]["tracestate"] = json!(state);
+        }
+        event
+    }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[tokio::test]
+    async fn a_redriven_event_keeps_its_trace_and_is_marked_redriven_wherever_it_goes() {
+        let mut failure = handler_failure("e1");
+        failure["requestPayload"] = traced("e1", Some("congo=t61rcWkgMzE"));
+        let mut letter = poison("e2", json!({"ok": true}));
+        letter["event"] = traced("e2", Some("eventrail=reput"));
+        let untraced = handler_failure("e4");
+        let messages = [
+            (FAILURES, "m1", failure),
+            (FAILURES, "m2", letter),
+            (DELIVERY, "m3", traced("e3", None)),
+            (FAILURES, "m4", untraced.clone()),
+        ];
+        let buffered = RedriveRequest {
+            send_back: SendBack::BufferQueue { url: BUFFER.into() },
+            ..request(false)
+        };
+        for request in [request(false), buffered] {
+            let fake = Fake::with(&messages);
+            let report = redrive(&fake, &request, check).await.unwrap();
+            assert_eq!(report.redriven(), 4, "{report:#?}");
+            let sent = fake.state.lock().unwrap().sent.clone();
+            let state_of = |id: &str| {
+                let (_, event) = sent
+                    .iter()
+                    .find(|(_, event)| event_id(event) == id)
+                    .unwrap_or_else(|| panic!("{id} was not sent: {sent:#?}"));
+                assert_eq!(
+                    event["detail"]["metadata"]["traceparent"],
+                    if id == "e4" {
+                        Value::Null
+                    } else {
+                        json!(TRACEPARENT)
+                    },
+                    "{event}"
+                );
+                event["detail"]["metadata"]["tracestate"].clone()
+            };
+            assert_eq!(state_of("e1"), "eventrail=redrive,congo=t61rcWkgMzE");
+            assert_eq!(state_of("e2"), "eventrail=redrive");
+            assert_eq!(state_of("e3"), "eventrail=redrive");
+            // An event published before tracing goes back exactly as it was.
+            assert_eq!(state_of("e4"), Value::Null);
+            let (_, e4) = sent.iter().find(|(_, e)| event_id(e) == "e4").unwrap();
+            assert_eq!(e4, &untraced["requestPayload"]);
+        }
     }
 }

@@ -41,6 +41,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::HandlerError;
 
@@ -577,10 +578,35 @@ impl<S: IdempotencyStore> Idempotency<S> {
             result: None,
             attempt: Some(attempt.clone()),
         };
-        match self.store.put_in_progress(&record, now_ms).await? {
-            Claim::Claimed => {}
-            Claim::Held(held) => return replay(held, &hash),
+        let check = crate::trace::spans::idempotency_check(key);
+        let claim = self
+            .store
+            .put_in_progress(&record, now_ms)
+            .instrument(check.clone())
+            .await;
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(error) => {
+                crate::trace::spans::fail(&check, error.to_string());
+                return Err(error.into());
+            }
+        };
+        match claim {
+            Claim::Claimed => crate::trace::spans::idempotency_outcome(&check, "claimed"),
+            Claim::Held(held) => {
+                let outcome = match held.status {
+                    Status::Completed => "completed",
+                    Status::InProgress => "in_progress",
+                };
+                crate::trace::spans::idempotency_outcome(&check, outcome);
+                let replayed = replay(held, &hash);
+                if matches!(replayed, Ok(Done::Replayed(_))) {
+                    crate::trace::spans::note_skip();
+                }
+                return replayed;
+            }
         }
+        drop(check);
         match effect().await {
             Ok(value) => {
                 let text = match serde_json::to_string(&value) {

@@ -63,6 +63,15 @@ pub struct ColdstartOptions {
     /// it too when it holds a `lambda-perf-hello`.
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<std::path::PathBuf>,
+    /// Also measure each function's binary in this folder (one per package name, e.g. the
+    /// release build of an earlier commit), as a row `<function> (baseline)` beside the
+    /// function's own: both builds in one run, against the same floors.
+    #[arg(long, value_name = "DIR")]
+    pub baseline_dir: Option<std::path::PathBuf>,
+    /// A variable to give every function (repeatable, `KEY=VALUE`), beside the template's:
+    /// e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318` to measure the OTLP export.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = plan::parse_variable)]
+    pub env: Vec<(String, String)>,
     /// Where the binaries are copied to be run from (default: the system's temporary folder);
     /// e.g. `/dev/shm` to run them from memory-backed files.
     #[arg(long, value_name = "DIR")]
@@ -83,6 +92,15 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
         (None, false) => plan::Binaries::Build,
     };
     let mut subjects = plan::subjects(root, &options.only, binaries.clone())?;
+    for subject in subjects
+        .iter_mut()
+        .filter(|s| s.name != plan::HELLO && s.name != plan::HELLO_CURRENT_THREAD)
+    {
+        subject.variables.extend(options.env.iter().cloned());
+    }
+    if let Some(dir) = &options.baseline_dir {
+        subjects = plan::with_baselines(subjects, dir)?;
+    }
     let logs = subjects[0]
         .binary
         .parent()
@@ -110,6 +128,7 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
             binary: floor_binary,
             payload: floor_payload,
             variables: Default::default(),
+            baseline: false,
         },
     );
     let stage_parent = options.stage_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -120,7 +139,7 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
     }
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     for subject in &subjects {
-        let log = logs.join(format!("{}.log", subject.name));
+        let log = logs.join(format!("{}.log", subject.row()));
         File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     }
     let load_before = load_average();
@@ -138,11 +157,11 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
         for offset in 0..subjects.len() {
             let index = (round + offset) % subjects.len();
             let subject = &subjects[index];
-            let log = logs.join(format!("{}.log", subject.name));
+            let log = logs.join(format!("{}.log", subject.row()));
             let sample = run_once(subject, round, &log).with_context(|| {
                 format!(
                     "{} (run {round}; its output: {})",
-                    subject.name,
+                    subject.row(),
                     log.display()
                 )
             })?;
@@ -155,7 +174,7 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
         }
     }
     let load_after = load_average();
-    let labels: Vec<String> = subjects.iter().map(|s| label(&s.name)).collect();
+    let labels: Vec<String> = subjects.iter().map(|s| label(&s.row())).collect();
     let names: Vec<&str> = labels.iter().map(String::as_str).collect();
     let workspace_hello = subjects
         .iter()
@@ -184,6 +203,9 @@ pub fn coldstart(root: &Path, options: &ColdstartOptions) -> Result<()> {
 
 /// A binary's row name, saying which floor a hello world is.
 fn label(name: &str) -> String {
+    if let Some(function) = name.strip_suffix(plan::BASELINE_SUFFIX) {
+        return format!("{function} (baseline)");
+    }
     match name {
         floor::FLOOR => format!("{name} (published floor)"),
         plan::HELLO | plan::HELLO_CURRENT_THREAD => format!("{name} (in workspace)"),

@@ -35,9 +35,23 @@ pub struct Subject {
     /// The function's own variables (from the template), with `{endpoint}` where the fake
     /// AWS endpoint's address goes.
     pub variables: BTreeMap<String, String>,
+    /// The same function built from the baseline folder (`--baseline-dir`).
+    pub baseline: bool,
 }
 
+/// What a baseline row's name ends with (its log file's too).
+pub const BASELINE_SUFFIX: &str = "@baseline";
+
 impl Subject {
+    /// The row's name: the function's, with [`BASELINE_SUFFIX`] for a baseline build.
+    pub fn row(&self) -> String {
+        if self.baseline {
+            format!("{}{BASELINE_SUFFIX}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
     /// The whole environment of one run: Lambda's own variables, static credentials as Lambda
     /// gives them, the fakes' addresses, then the function's variables.
     pub fn environment(
@@ -164,6 +178,7 @@ pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<
             binary: binary(&function.name)?,
             payload: payload.into(),
             variables,
+            baseline: false,
         });
     }
     // The hello world gets the first function's event: it decodes it as a JSON value.
@@ -179,10 +194,48 @@ pub fn subjects(root: &Path, only: &[String], binaries: Binaries) -> Result<Vec<
                 binary: binary(name)?,
                 payload: hello_payload.clone(),
                 variables: BTreeMap::new(),
+                baseline: false,
             },
         );
     }
     Ok(subjects)
+}
+
+/// `KEY=VALUE` (for `--env`).
+pub fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+/// Adds after each function's subject the same function built from `dir` (its binary named
+/// after the package): same event, same environment, its own row.
+pub fn with_baselines(subjects: Vec<Subject>, dir: &Path) -> Result<Vec<Subject>> {
+    let mut all = Vec::with_capacity(subjects.len() * 2);
+    for subject in subjects {
+        let twin = (subject.name != HELLO && subject.name != HELLO_CURRENT_THREAD)
+            .then(|| -> Result<Subject> {
+                let binary = dir.join(&subject.name);
+                if !binary.is_file() {
+                    bail!(
+                        "--baseline-dir: no {} (build the baseline's functions into it)",
+                        binary.display()
+                    );
+                }
+                Ok(Subject {
+                    binary,
+                    baseline: true,
+                    ..subject.clone()
+                })
+            })
+            .transpose()?;
+        all.push(subject);
+        all.extend(twin);
+    }
+    Ok(all)
 }
 
 /// `cargo build --release -p <each>` in one invocation; the executables by name.
@@ -359,6 +412,62 @@ mod tests {
     }
 
     #[test]
+    fn variables_are_key_equals_value() {
+        assert_eq!(
+            parse_variable("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318"),
+            Ok((
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                "http://127.0.0.1:4318".to_owned()
+            ))
+        );
+        assert_eq!(
+            parse_variable("A=b=c"),
+            Ok(("A".to_owned(), "b=c".to_owned()))
+        );
+        assert!(parse_variable("no-equals").is_err());
+        assert!(parse_variable("=value").is_err());
+    }
+
+    #[test]
+    fn a_baseline_folder_adds_a_row_after_each_function() {
+        let dir = std::env::temp_dir().join(format!("coldstart-baseline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gift-wrap"), b"").unwrap();
+        let subject = |name: &str| Subject {
+            name: name.to_owned(),
+            binary: PathBuf::from(format!("/release/{name}")),
+            payload: Bytes::from_static(b"{}"),
+            variables: BTreeMap::new(),
+            baseline: false,
+        };
+        let rows = with_baselines(
+            vec![
+                subject(HELLO),
+                subject(HELLO_CURRENT_THREAD),
+                subject("gift-wrap"),
+            ],
+            &dir,
+        )
+        .unwrap();
+        let names: Vec<String> = rows.iter().map(Subject::row).collect();
+        assert_eq!(
+            names,
+            [
+                HELLO,
+                HELLO_CURRENT_THREAD,
+                "gift-wrap",
+                "gift-wrap@baseline"
+            ]
+        );
+        assert_eq!(rows[3].name, "gift-wrap");
+        assert_eq!(rows[3].binary, dir.join("gift-wrap"));
+        assert_eq!(rows[2].binary, PathBuf::from("/release/gift-wrap"));
+        let missing = with_baselines(vec![subject("ribbon")], &dir).unwrap_err();
+        assert!(missing.to_string().contains("ribbon"), "{missing}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_run_environment_has_lambda_variables_and_the_fakes() {
         let subject = Subject {
             name: "gift-wrap".to_owned(),
@@ -368,6 +477,7 @@ mod tests {
                 "EVENTRAIL_DLQ_URL".to_owned(),
                 "http://{endpoint}/123456789012/Q".to_owned(),
             )]),
+            baseline: false,
         };
         let api: SocketAddr = "127.0.0.1:9001".parse().unwrap();
         let endpoint: SocketAddr = "127.0.0.1:9002".parse().unwrap();

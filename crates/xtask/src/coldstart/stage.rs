@@ -31,12 +31,19 @@ impl Staged {
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let staged = Self { dir };
-        let mut copies = Vec::with_capacity(binaries.len());
-        for binary in binaries {
+        let mut copies: Vec<PathBuf> = Vec::with_capacity(binaries.len());
+        for (index, binary) in binaries.iter().enumerate() {
             let name = binary
                 .file_name()
                 .with_context(|| format!("{} names no file", binary.display()))?;
-            let copy = staged.dir.join(name);
+            let mut copy = staged.dir.join(name);
+            if copies.contains(&copy) {
+                // The same package from another folder (`--baseline-dir`): a name of its own,
+                // or it would overwrite the first one's copy.
+                copy = staged
+                    .dir
+                    .join(format!("{}-{index}", name.to_string_lossy()));
+            }
             std::fs::copy(binary, &copy)
                 .with_context(|| format!("copying {} to {}", binary.display(), copy.display()))?;
             std::fs::File::open(&copy)
@@ -87,6 +94,30 @@ mod tests {
             "the folder of copies is removed after the run"
         );
         assert!(binary.exists(), "the original is left alone");
+        std::fs::remove_dir_all(&source).unwrap();
+    }
+
+    #[test]
+    fn the_same_package_from_two_folders_gets_two_copies() {
+        let source =
+            std::env::temp_dir().join(format!("coldstart-stage-twins-{}", std::process::id()));
+        let (now, before) = (source.join("after"), source.join("before"));
+        std::fs::create_dir_all(&now).unwrap();
+        std::fs::create_dir_all(&before).unwrap();
+        std::fs::write(now.join("gift-wrap"), b"tracing").unwrap();
+        std::fs::write(before.join("gift-wrap"), b"no tracing").unwrap();
+        let (staged, copies) = Staged::copy(
+            &source.join("staging"),
+            &[
+                now.join("gift-wrap").as_path(),
+                before.join("gift-wrap").as_path(),
+            ],
+        )
+        .unwrap();
+        assert_ne!(copies[0], copies[1]);
+        assert_eq!(std::fs::read(&copies[0]).unwrap(), b"tracing");
+        assert_eq!(std::fs::read(&copies[1]).unwrap(), b"no tracing");
+        drop(staged);
         std::fs::remove_dir_all(&source).unwrap();
     }
 

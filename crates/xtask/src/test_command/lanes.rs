@@ -10,6 +10,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use eventrail_local::Installed;
 
+use super::browser::Browser;
 use super::checks::build_denying_warnings;
 use super::e2e::Environment;
 use crate::step::{Step, cargo, run};
@@ -22,6 +23,8 @@ pub struct Tests<'a> {
     pub target: &'a Path,
     /// ", linted by clippy" when clippy-driver compiles the workspace's crates.
     pub by_clippy: &'static str,
+    /// The browser the studio's tests drive, or why there is none.
+    pub browser: &'a Browser,
 }
 
 impl Tests<'_> {
@@ -61,6 +64,7 @@ impl Tests<'_> {
             .args(["nextest", "run", "--workspace"])
             .args(NEXTEST_RUN_ALL)
             .env("EVENTRAIL_CLI", self.cli());
+        self.browser.apply(&mut command);
         command
     }
 
@@ -75,6 +79,7 @@ impl Tests<'_> {
             .arg(&list.cargo_metadata)
             .args(NEXTEST_RUN_ALL)
             .env("EVENTRAIL_CLI", self.cli());
+        self.browser.apply(&mut command);
         command
     }
 
@@ -216,17 +221,17 @@ const NEXTEST_RUN_ALL: [&str; 3] = ["--no-fail-fast", "--run-ignored", "all"];
 pub const INTEGRATION_TESTS: &str = "integration";
 
 /// The tests that use the stack `cargo xtask test` deploys (its bus, functions and queues):
-/// the modules `delivery`, `e2e`, `iam`, `ops`, `poison`, `reliability` and `triggers` of
-/// [`INTEGRATION_TESTS`], less the one test
-/// among them that deploys a stack of its own. A new end-to-end test lands in one of those
+/// the modules `delivery`, `e2e`, `iam`, `ops`, `poison`, `reliability`, `studio`, `traces`
+/// and `triggers` of [`INTEGRATION_TESTS`], less the one test among them that deploys a
+/// stack of its own. A new end-to-end test lands in one of those
 /// modules by default; one that deploys a stack of its own, or needs LocalStack only, belongs
 /// to the other lane (see [`Tests::in_two_lanes`]).
-const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability|triggers)::/) \
+const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2e|iam|ops|poison|reliability|studio|traces|triggers)::/) \
      and not test(=e2e::a_scaffolded_function_is_deployed_and_handles_events_from_the_bus)";
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`. The
 /// supervisor's test starts a LocalStack of its own.
-pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|iam|ops|parity|poison|redeploy|reliability|triggers|idempotency_store)::/)) \
+pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|e2e|iam|ops|parity|poison|redeploy|reliability|studio|traces|triggers|idempotency_store)::/)) \
      | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
 /// The tests that need a tool installed into `.eventrail/venv` (cargo-lambda): left out by
@@ -237,6 +242,8 @@ pub const NEEDS_INSTALLED_TOOLS: &str = "binary(integration) and test(/^local_in
 /// tests on the deployed stack, one at a time.
 const RUNS_ALONE: &str = "binary(integration) and \
      (test(=ops::redrive_after_the_gateway_is_back_ships_the_order_once) \
+     | test(=studio::a_dead_letter_redriven_from_the_studio_after_the_gateway_is_back_ships_the_order_once) \
+     | test(=traces::a_redrive_after_the_gateway_outage_continues_the_order_s_trace) \
      | test(=iam::a_statement_removed_with_the_aws_cli_denies_inventory_s_next_dead_letter_send) \
      | test(=delivery::an_event_the_function_may_not_receive_is_dead_lettered_and_redriven_once_permitted))";
 

@@ -4,8 +4,10 @@
 //! * [`checks`]: the checks beside them (template lint, executor plugin tests, clippy) and
 //!   builds that deny warnings;
 //! * [`e2e`]: LocalStack and the deployed stack the end-to-end tests run on;
-//! * [`nextest`]: the pinned cargo-nextest that runs them.
+//! * [`nextest`]: the pinned cargo-nextest that runs them;
+//! * [`browser`]: the Chromium and chromedriver the studio's browser tests drive.
 
+mod browser;
 mod checks;
 mod e2e;
 mod lanes;
@@ -17,6 +19,7 @@ use anyhow::{Context, Result};
 use eventrail_local::{Installed, Installer};
 
 use crate::step::{Step, cargo, repo_root, run};
+use browser::Browser;
 use checks::{Background, build_denying_warnings, finish_all};
 use e2e::{AfterRun, Environment};
 use eventrail_local::deploy::Build;
@@ -86,6 +89,21 @@ pub fn test(options: &TestOptions) -> Result<()> {
             Ok(installed)
         })
     });
+    // Debian's Chromium and chromedriver (apt-get, when missing), beside the other installs.
+    let browser_log = eventrail_local::zips::target_dir(&root).join("xtask-logs/apt-chromium.log");
+    let installing_browser = (!options.offline).then(|| {
+        let path = path.clone();
+        std::thread::spawn(move || -> Result<Browser> {
+            let step = Step::start(&format!(
+                "chromium and chromedriver for the browser tests (apt-get when missing; log in {})",
+                browser_log.display()
+            ));
+            let browser = browser::ensure(&path, &browser_log)
+                .context("installing Chromium and chromedriver with apt-get")?;
+            step.done();
+            Ok(browser)
+        })
+    });
 
     let step = Step::start("cargo fmt --check");
     run(cargo(&root, &path).args(["fmt", "--all", "--check"]))
@@ -119,7 +137,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
     let step = Step::start(&format!(
         "cargo build --workspace --bins{stack_tests}{by_clippy} ({building_what})"
     ));
-    let (built, installed, environment) = std::thread::scope(|scope| {
+    let (built, installed, environment, browser) = std::thread::scope(|scope| {
         let building = scope.spawn(|| build_denying_warnings(&mut build));
         let installed = installing
             .map(|thread| {
@@ -128,6 +146,17 @@ pub fn test(options: &TestOptions) -> Result<()> {
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("the install thread panicked")))
             })
             .transpose();
+        let browser = installing_browser
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the browser install thread panicked")))
+            })
+            .transpose();
+        let (installed, browser) = match (installed, browser) {
+            (Ok(installed), Ok(browser)) => (Ok(installed), browser),
+            (Err(error), _) | (_, Err(error)) => (Err(error), None),
+        };
         // Started from this thread, which lives as long as the run: LocalStack is told to
         // stop when the thread that started it ends.
         let environment = match &installed {
@@ -139,7 +168,7 @@ pub fn test(options: &TestOptions) -> Result<()> {
         let built = building
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the build thread panicked")));
-        (built, installed, environment)
+        (built, installed, environment, browser)
     });
     built?;
     step.done();
@@ -189,11 +218,15 @@ pub fn test(options: &TestOptions) -> Result<()> {
     }
     // The pinned cargo-nextest first on PATH for every cargo below.
     let path = nextest::ensure(&root, &path)?;
+    let browser = browser.unwrap_or_else(|| Browser::Unavailable {
+        reason: "offline: no LocalStack, no browser".to_owned(),
+    });
     let tests = Tests {
         root: &root,
         path: &path,
         target: &target,
         by_clippy,
+        browser: &browser,
     };
 
     let result = match &installed {
@@ -238,6 +271,9 @@ pub fn test(options: &TestOptions) -> Result<()> {
         }
     };
     finish_all(checks).and(result)?;
+    if let Some(note) = browser.skipped_note().filter(|_| !options.offline) {
+        eprintln!("\nnote: {note}");
+    }
     eprintln!(
         "\nall checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
