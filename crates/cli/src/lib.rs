@@ -5,9 +5,11 @@
 //! function returning the process exit code; adding one is a module, an enum variant
 //! and a match arm (and its name in the one-line description, which a test checks).
 
+mod build;
 mod catalog;
 mod demo;
 mod denials;
+mod deploy;
 mod dlq;
 mod graph;
 mod infra;
@@ -80,6 +82,12 @@ enum Command {
     /// Rebuild one flow from the functions' logs: a waterfall of its hops (`--json`,
     /// `--otlp-json FILE`).
     Trace(trace::TraceArgs),
+    /// Build every function's release artifact for an environment's architecture, offline,
+    /// and say which changed.
+    Build(build::BuildArgs),
+    /// Build, check against the deployed stack, review the changeset and deploy a samconfig
+    /// environment (AWS, or LocalStack for `local`).
+    Deploy(deploy::DeployArgs),
 }
 
 /// Runs one parsed command line; the process's exit code (2 on an error, which is printed).
@@ -102,6 +110,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Studio(args) => studio::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Deploy(args) => deploy::run(args),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

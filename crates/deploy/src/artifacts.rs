@@ -1,0 +1,1 @@
+//! One release build of every function (a helper fills this in).
