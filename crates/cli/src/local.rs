@@ -115,7 +115,7 @@ pub fn run(command: LocalCommand) -> Result<ExitCode> {
 }
 
 /// Start LocalStack detached and record it for `down`/`status`/`deploy`.
-fn start_detached(root: &Path, port: Option<u16>) -> Result<localstack::UpState> {
+pub(crate) fn start_detached(root: &Path, port: Option<u16>) -> Result<localstack::UpState> {
     let python = Installer::new(root).ensure_localstack()?;
     let options = LocalStackOptions {
         port,

@@ -5,5 +5,16 @@
 //! * [`artifacts`]: one release build of every function for the environment's architecture,
 //!   each binary zipped as `bootstrap` (deterministic bytes), and which artifacts changed since
 //!   the last build.
+//! * [`parameters`]: samconfig's parameters with the operator's on top, key by key (never the
+//!   SAM CLI's replace-them-all).
+//! * [`catalog_snapshot`]: the catalog a stack was deployed with, kept beside its code, the
+//!   baseline of the next deploy's compatibility check.
+//! * [`guided`]: `--guided`'s questions and the samconfig it saves.
+//! * [`pipeline`]: the deploy in order: build, check, package, review, apply.
+//! * [`error`]: what fails, with its cause.
 
 pub mod artifacts;
+pub mod catalog_snapshot;
+pub mod guided;
+pub mod parameters;
+// The deploy in order (pipeline, error) joins once the build and changeset APIs have landed.

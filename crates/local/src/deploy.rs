@@ -108,7 +108,7 @@ impl Deployed {
 
 /// Each function of `template` (read from `path`) with the crate whose binary it runs, as
 /// (logical id, crate); a function that names no crate is an error naming both.
-fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, String)>> {
+pub fn function_binaries(template: &Template, path: &Path) -> Result<Vec<(String, String)>> {
     template
         .functions()
         .iter()

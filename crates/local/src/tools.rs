@@ -254,6 +254,15 @@ impl Installer {
         })
     }
 
+    /// What a release build for AWS needs: cargo-lambda and zig (the tools venv), installed
+    /// if needed; LocalStack is named but not installed (a build for AWS never starts it).
+    pub fn ensure_build_tools(&self) -> Result<Installed> {
+        Ok(Installed {
+            localstack_python: self.venv_dir("localstack").join("bin").join("python"),
+            tools_bin: self.ensure_tools()?,
+        })
+    }
+
     /// The LocalStack venv's python, installing LocalStack and the plugin if needed.
     pub fn ensure_localstack(&self) -> Result<PathBuf> {
         let _lock = self.lock()?;

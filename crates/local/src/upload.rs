@@ -1,6 +1,6 @@
-//! Uploads to LocalStack's S3: each function's `bootstrap.zip` under a key that contains the
-//! zip's digest (a changed binary is a changed `CodeUri`, so a re-deploy updates exactly the
-//! functions whose code changed), and a template too large to send inline.
+//! Uploads to S3 (LocalStack's or AWS's): each function's `bootstrap.zip` under a key that
+//! contains the zip's digest (a changed binary is a changed `CodeUri`, so a re-deploy updates
+//! exactly the functions whose code changed), and a template too large to send inline.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,25 +34,73 @@ fn short_digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Uploads to one stack's bucket on LocalStack.
+/// Uploads to one bucket, under one key prefix.
 pub struct Uploads<'a> {
     clients: &'a Clients,
     s3: aws_sdk_s3::Client,
-    stack_name: &'a str,
+    prefix: String,
     bucket: String,
 }
 
 impl<'a> Uploads<'a> {
-    /// The stack's bucket, created if it does not exist yet.
+    /// The stack's bucket on LocalStack ([`bucket_name`]), created if it does not exist yet;
+    /// keys start with the stack's name.
     pub async fn to_bucket_of(clients: &'a Clients, stack_name: &'a str) -> Result<Self> {
+        Self::to_bucket(clients, &bucket_name(stack_name), stack_name).await
+    }
+
+    /// `bucket`, created if it does not exist yet; keys start with `prefix`.
+    pub async fn to_bucket(clients: &'a Clients, bucket: &str, prefix: &str) -> Result<Self> {
         let uploads = Self {
             clients,
             s3: clients.s3(),
-            stack_name,
-            bucket: bucket_name(stack_name),
+            prefix: prefix.trim_matches('/').to_owned(),
+            bucket: bucket.to_owned(),
         };
         uploads.ensure_bucket().await?;
         Ok(uploads)
+    }
+
+    /// The bucket uploads go to.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Uploads `bytes` under `<prefix>/<name>`; returns the key.
+    pub async fn put_named(&self, name: &str, bytes: Vec<u8>) -> Result<String> {
+        let key = format!("{}/{name}", self.prefix);
+        self.put(&key, bytes).await?;
+        Ok(key)
+    }
+
+    /// The object at `<prefix>/<name>`, or None when there is none.
+    pub async fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let key = format!("{}/{name}", self.prefix);
+        match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| self.clients.aws_error(&format!("s3:GetObject {key}"), e))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) => {
+                let message = sdk_message(&e);
+                if message.contains("NoSuchKey") || message.contains("does not exist") {
+                    Ok(None)
+                } else {
+                    Err(self.clients.aws_error(&format!("s3:GetObject {key}"), e))
+                }
+            }
+        }
     }
 
     async fn ensure_bucket(&self) -> Result<()> {
@@ -60,7 +108,20 @@ impl<'a> Uploads<'a> {
         if self.s3.head_bucket().bucket(bucket).send().await.is_ok() {
             return Ok(());
         }
-        match self.s3.create_bucket().bucket(bucket).send().await {
+        let mut request = self.s3.create_bucket().bucket(bucket);
+        // Outside us-east-1, S3 wants the bucket's region named.
+        if let Some(region) = self.clients.config.region().map(|r| r.as_ref().to_owned())
+            && region != "us-east-1"
+        {
+            request = request.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let message = sdk_message(&e);
@@ -111,7 +172,7 @@ impl<'a> Uploads<'a> {
                     zip_path.display()
                 )
             })?;
-            let key = code_key(self.stack_name, binary, &bytes);
+            let key = code_key(&self.prefix, binary, &bytes);
             let size = bytes.len();
             self.put(&key, bytes).await?;
             let uri = format!("s3://{}/{key}", self.bucket);
@@ -146,14 +207,32 @@ impl<'a> Uploads<'a> {
         }
         let key = format!(
             "{}/template-{}.json",
-            self.stack_name,
+            self.prefix,
             short_digest(body.as_bytes())
         );
         self.put(&key, body.into_bytes()).await?;
-        Ok(TemplateSource::Url(format!(
-            "{}/{}/{key}",
-            self.clients.endpoint, self.bucket
-        )))
+        Ok(TemplateSource::Url(self.object_url(&key)))
+    }
+
+    /// The HTTPS URL CloudFormation reads an object by: path style on an endpoint of our own
+    /// (LocalStack), S3's regional virtual-host name on AWS.
+    fn object_url(&self, key: &str) -> String {
+        match self.clients.config.endpoint_url() {
+            Some(endpoint) => format!(
+                "{}/{}/{key}",
+                endpoint.trim_end_matches('/'),
+                self.bucket
+            ),
+            None => {
+                let region = self
+                    .clients
+                    .config
+                    .region()
+                    .map(|r| r.as_ref().to_owned())
+                    .unwrap_or_else(|| "us-east-1".to_owned());
+                format!("https://{}.s3.{region}.amazonaws.com/{key}", self.bucket)
+            }
+        }
     }
 }
 

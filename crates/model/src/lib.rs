@@ -46,7 +46,7 @@ pub use resources::{
     Target,
 };
 pub use routes::{Route, Router};
-pub use samconfig::{SamConfig, SamEnvironment};
+pub use samconfig::{SamConfig, SamEnvironment, split_words};
 pub use sources::{ApiRoute, QueueMapping, RestApi, Schedule};
 pub use system::{FlowRule, System, SystemError};
 pub use template::Template;

@@ -33,6 +33,8 @@ pub struct SamEnvironment {
     pub s3_prefix: Option<String>,
     /// `tags`, parsed like parameter overrides.
     pub tags: BTreeMap<String, String>,
+    /// `confirm_changeset`: a deploy shows the changeset and asks before it runs it.
+    pub confirm_changeset: bool,
 }
 
 impl SamConfig {
@@ -147,6 +149,17 @@ impl SamConfig {
             s3_bucket: string("s3_bucket")?,
             s3_prefix: string("s3_prefix")?,
             tags: pairs("tags")?,
+            confirm_changeset: match get("confirm_changeset") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(other) => {
+                    return Err(TemplateError::invalid(
+                        &self.file,
+                        path("confirm_changeset"),
+                        format!("expected true or false, found {other}"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -158,7 +171,7 @@ fn unquote(v: &str) -> &str {
 }
 
 /// Splits on whitespace outside double quotes; quotes stay in the words. `None` if unbalanced.
-fn split_words(s: &str) -> Option<Vec<String>> {
+pub fn split_words(s: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
