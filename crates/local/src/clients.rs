@@ -1,10 +1,11 @@
-//! SDK clients for a LocalStack endpoint, and the errors of their calls.
+//! SDK clients for a LocalStack endpoint or for AWS itself, and the errors of their calls.
 
 use crate::error::Error;
 
-/// Clients for a LocalStack endpoint.
+/// Clients for a LocalStack endpoint, or for AWS ([`Clients::from_sdk_config`]).
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// Where the calls go, as errors name it: LocalStack's URL, or e.g. `AWS eu-west-1`.
     pub endpoint: String,
     pub config: aws_config::SdkConfig,
 }
@@ -32,10 +33,25 @@ impl Clients {
         }
     }
 
+    /// Clients for any endpoint `config` names (AWS when it sets no endpoint URL), with
+    /// `endpoint_label` naming it in errors.
+    pub fn from_sdk_config(endpoint_label: &str, config: aws_config::SdkConfig) -> Self {
+        Self {
+            endpoint: endpoint_label.to_owned(),
+            config,
+        }
+    }
+
+    /// True when the calls go to an endpoint URL of their own (LocalStack), not to AWS.
+    pub fn is_custom_endpoint(&self) -> bool {
+        self.config.endpoint_url().is_some()
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        // LocalStack serves buckets by path; virtual-host names would need DNS.
+        // LocalStack serves buckets by path (virtual-host names would need DNS); AWS keeps
+        // its default, virtual-host names, which every bucket name works with.
         let config = aws_sdk_s3::config::Builder::from(&self.config)
-            .force_path_style(true)
+            .force_path_style(self.is_custom_endpoint())
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }

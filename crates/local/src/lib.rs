@@ -15,10 +15,14 @@
 //!   [`archives`] works around LocalStack's missing archive provider; [`tally`] counts the
 //!   stack's resources as they complete and reports a failure, [`summary`] is the screen a
 //!   deploy ends with.
+//! * [`changeset`]: a stack's change planned as a changeset (what is added, modified,
+//!   replaced, removed), rendered for a person, then executed or discarded; on AWS or
+//!   LocalStack.
 //! * [`paths`], [`progress`], [`error`]: where things live, how progress is reported, what
 //!   fails.
 
 pub mod archives;
+pub mod changeset;
 pub mod clients;
 pub mod concurrency;
 pub mod deploy;

@@ -60,7 +60,7 @@ pub struct Applied {
 
 /// What [`StackDeployment::wait`] waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaited {
+pub(crate) enum Awaited {
     /// The stack's deletion: gone is done.
     Deletion,
     /// Its creation: the stack must stay; its resources are counted against the processed
@@ -70,20 +70,20 @@ enum Awaited {
     Update,
 }
 
-/// One stack on LocalStack's CloudFormation.
+/// One stack on LocalStack's CloudFormation (or AWS's: see [`Clients::from_sdk_config`]).
 pub struct StackDeployment<'a> {
-    clients: &'a Clients,
-    stack_name: &'a str,
-    progress: Progress,
+    pub(crate) clients: &'a Clients,
+    pub(crate) stack_name: &'a str,
+    pub(crate) progress: Progress,
 }
 
 /// Statuses from which no progress will come.
-fn is_terminal(status: &str) -> bool {
+pub(crate) fn is_terminal(status: &str) -> bool {
     !status.ends_with("_IN_PROGRESS")
 }
 
 /// Statuses that mean the requested change went through.
-fn is_success(status: &str) -> bool {
+pub(crate) fn is_success(status: &str) -> bool {
     matches!(
         status,
         "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
@@ -99,8 +99,8 @@ impl<'a> StackDeployment<'a> {
         }
     }
 
-    /// Current status of the stack, or None when it does not exist.
-    async fn status(&self) -> Result<Option<(String, String)>> {
+    /// Current status of the stack (its id and status), or None when it does not exist.
+    pub(crate) async fn status(&self) -> Result<Option<(String, String)>> {
         let cfn = self.clients.cloudformation();
         match cfn
             .describe_stacks()
@@ -148,29 +148,8 @@ impl<'a> StackDeployment<'a> {
             .collect();
         let mut existing = self.status().await?;
         if let Some((_, status)) = &existing
-            && (status == StackStatus::RollbackComplete.as_str()
-                || status == StackStatus::RollbackFailed.as_str()
-                || status == StackStatus::DeleteComplete.as_str())
+            && self.start_over(status, timeout).await?
         {
-            // A stack whose creation failed cannot be updated: start over.
-            self.progress.report(|| {
-                format!(
-                    "stack {} is {status}; deleting it before creating it again",
-                    self.stack_name
-                )
-            });
-            cfn.delete_stack()
-                .stack_name(self.stack_name)
-                .send()
-                .await
-                .map_err(|e| self.clients.aws_error("cloudformation:DeleteStack", e))?;
-            self.wait(
-                timeout,
-                Instant::now(),
-                Awaited::Deletion,
-                &mut Tally::new(self.stack_name),
-            )
-            .await?;
             existing = None;
         }
         let mut tally = Tally::new(self.stack_name);
@@ -242,15 +221,31 @@ impl<'a> StackDeployment<'a> {
             }
         };
         let status = self.wait(timeout, started, awaited, &mut tally).await?;
+        self.ended(stack_id, status, &mut tally).await
+    }
+
+    /// What a change that ended in `status` applied; when it failed, the error names the first
+    /// failed resource, its reason and the rollback's outcome.
+    pub(crate) async fn ended(
+        &self,
+        stack_id: String,
+        status: String,
+        tally: &mut Tally,
+    ) -> Result<Applied> {
         if !is_success(&status) {
             // The last events (all of them when progress is quiet).
             for event in self.events().await {
                 tally.observe(event);
             }
             let failure = tally.failure(&status);
+            let details = if self.clients.is_custom_endpoint() {
+                "LocalStack's log has the details."
+            } else {
+                "The stack's events (CloudFormation console or `aws cloudformation describe-stack-events`) have the details."
+            };
             return Err(Error::Deploy {
                 stack: self.stack_name.to_owned(),
-                message: format!("ended in {status}\n{failure}\nLocalStack's log has the details."),
+                message: format!("ended in {status}\n{failure}\n{details}"),
             });
         }
         Ok(Applied {
@@ -260,10 +255,42 @@ impl<'a> StackDeployment<'a> {
         })
     }
 
+    /// Deletes the stack when its `status` says its creation failed (such a stack cannot be
+    /// updated, only created again), waiting up to `timeout`; true when it did.
+    pub(crate) async fn start_over(&self, status: &str, timeout: Duration) -> Result<bool> {
+        if status != StackStatus::RollbackComplete.as_str()
+            && status != StackStatus::RollbackFailed.as_str()
+            && status != StackStatus::DeleteComplete.as_str()
+        {
+            return Ok(false);
+        }
+        self.progress.report(|| {
+            format!(
+                "stack {} is {status}; deleting it before creating it again",
+                self.stack_name
+            )
+        });
+        self.clients
+            .cloudformation()
+            .delete_stack()
+            .stack_name(self.stack_name)
+            .send()
+            .await
+            .map_err(|e| self.clients.aws_error("cloudformation:DeleteStack", e))?;
+        self.wait(
+            timeout,
+            Instant::now(),
+            Awaited::Deletion,
+            &mut Tally::new(self.stack_name),
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Poll until the stack leaves *_IN_PROGRESS (every half second), counting its resources
     /// as they complete from the stack events (read every [`STACK_EVENTS_EVERY`]) that `tally`
     /// has not seen.
-    async fn wait(
+    pub(crate) async fn wait(
         &self,
         timeout: Duration,
         started: Instant,
@@ -335,7 +362,7 @@ impl<'a> StackDeployment<'a> {
     }
 
     /// The stack's events, oldest first (none when they cannot be read: they only inform).
-    async fn events(&self) -> Vec<StackEvent> {
+    pub(crate) async fn events(&self) -> Vec<StackEvent> {
         let Ok(output) = self
             .clients
             .cloudformation()
