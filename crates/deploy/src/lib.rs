@@ -5,6 +5,9 @@
 //! * [`artifacts`]: one release build of every function for the environment's architecture,
 //!   each binary zipped as `bootstrap` (deterministic bytes), and which artifacts changed since
 //!   the last build.
+//! * [`manifest`]: the last build's record (binary -> digest of its zip) that says which
+//!   artifacts changed.
+//! * [`toolchain`]: the target's Rust standard library, added with rustup when missing.
 //! * [`parameters`]: samconfig's parameters with the operator's on top, key by key (never the
 //!   SAM CLI's replace-them-all).
 //! * [`catalog_snapshot`]: the catalog a stack was deployed with, kept beside its code, the
@@ -16,5 +19,7 @@
 pub mod artifacts;
 pub mod catalog_snapshot;
 pub mod guided;
+pub mod manifest;
 pub mod parameters;
+pub mod toolchain;
 // The deploy in order (pipeline, error) joins once the build and changeset APIs have landed.

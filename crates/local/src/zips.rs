@@ -217,16 +217,8 @@ pub fn build_release_zips(
             binaries.join(", ")
         )
     });
-    let mut command = Command::new(installed.tools_bin.join("cargo-lambda"));
-    tools::clear_package_env(&mut command);
-    command
-        .current_dir(root)
-        .env("PATH", installed.path_env())
-        .args(["lambda", "build", "--release", "--output-format", "zip"])
-        .arg(architecture_flag(architecture));
-    for binary in binaries {
-        command.args(["--package", binary]);
-    }
+    let mut command = cargo_lambda_release(root, installed, binaries, architecture);
+    command.args(["--output-format", "zip"]);
     // Progress (cargo's own lines) goes straight to the terminal.
     let shown = run_build(&mut command, " (run `eventrail local install`?)")?;
     let lambda_dir = target_dir(root).join(RELEASE_ZIPS_DIR);
@@ -249,6 +241,28 @@ pub fn build_release_zips(
         )
     });
     Ok(zips)
+}
+
+/// `cargo lambda build --release` of `binaries` (one `--package` each, so one cargo run and
+/// one compiled dependency graph) for `architecture` (`arm64`, `x86_64`), with cargo-lambda
+/// and zig from `installed`, run in `root`; callers add the output flags.
+pub fn cargo_lambda_release(
+    root: &Path,
+    installed: &Installed,
+    binaries: &[String],
+    architecture: &str,
+) -> Command {
+    let mut command = Command::new(installed.tools_bin.join("cargo-lambda"));
+    tools::clear_package_env(&mut command);
+    command
+        .current_dir(root)
+        .env("PATH", installed.path_env())
+        .args(["lambda", "build", "--release"])
+        .arg(architecture_flag(architecture));
+    for binary in binaries {
+        command.args(["--package", binary]);
+    }
+    command
 }
 
 /// The workspace's target dir (`CARGO_TARGET_DIR` if set).

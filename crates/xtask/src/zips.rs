@@ -1,9 +1,12 @@
 //! `cargo xtask zips`: one release Lambda zip per function, arm64 by default, with sizes.
+//! The build is `eventrail build`'s ([`eventrail_deploy::artifacts`]): one cargo-lambda run,
+//! deterministic zips in `target/lambda-<arch>/`, which changed since the last build.
 
-use anyhow::{Context, Result};
-use eventrail_local::Installer;
+use anyhow::Result;
+use eventrail_deploy::artifacts::{Architecture, BuildOptions, build_artifacts};
+use eventrail_local::{Installer, Progress};
 
-use crate::step::{Step, cargo, function_crates, repo_root, run};
+use crate::step::{Step, function_crates, repo_root};
 
 /// Options of `cargo xtask zips`.
 #[derive(Debug, clap::Args)]
@@ -16,33 +19,32 @@ pub struct ZipOptions {
 /// `cargo xtask zips`.
 pub fn zips(options: &ZipOptions) -> Result<()> {
     let root = repo_root()?;
-    let installed = Installer::new(&root).ensure_all()?;
-    let path = installed.path_env();
-    let functions = function_crates(&root)?;
-    // Its own output folder, so these zips never replace the host-architecture ones that
-    // the LocalStack deploy uploads from target/lambda/.
-    let dir = root.join(if options.host {
-        "target/lambda-host"
+    let installed = Installer::new(&root).ensure_build_tools()?;
+    let architecture = if options.host {
+        Architecture::from_lambda_name(eventrail_local::zips::host_architecture())?
     } else {
-        "target/lambda-arm64"
-    });
-    let step = Step::start("cargo lambda build --release --output-format zip");
-    let mut command = cargo(&root, &path);
-    command.args(["lambda", "build", "--release", "--output-format", "zip"]);
-    command.arg("--lambda-dir").arg(&dir);
-    if !options.host {
-        command.arg("--arm64");
-    }
-    for function in &functions {
-        command.args(["--package", function]);
-    }
-    run(&mut command)?;
+        Architecture::Arm64
+    };
+    let step = Step::start("cargo lambda build --release, one zip per function");
+    let report = build_artifacts(
+        &root,
+        &installed,
+        &BuildOptions {
+            architecture,
+            binaries: function_crates(&root)?,
+            target_dir: None,
+            progress: Progress::Shown,
+        },
+    )?;
     step.done();
-    for function in &functions {
-        let zip = dir.join(function).join("bootstrap.zip");
-        let meta =
-            std::fs::metadata(&zip).with_context(|| format!("no zip at {}", zip.display()))?;
-        println!("{function:<16} {:>10} bytes  {}", meta.len(), zip.display());
+    for artifact in &report.artifacts {
+        println!(
+            "{:<16} {:>10} bytes  {:<9}  {}",
+            artifact.binary,
+            artifact.bytes,
+            artifact.change.word(),
+            artifact.zip.display()
+        );
     }
     Ok(())
 }
