@@ -21,6 +21,7 @@ mod parity;
 mod poison;
 mod redeploy;
 mod reliability;
+mod rollout;
 mod routing;
 mod runtime_batch;
 mod runtime_consumer;

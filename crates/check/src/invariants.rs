@@ -175,6 +175,11 @@ pub fn check_invariants(
 /// says, with a visibility timeout of at least six times the function's timeout; its role may
 /// receive and delete on that queue and no other; a buffer's policy lets its rule send
 /// (`aws:SourceArn`).
+///
+/// A function with a gradual rollout (`DeploymentPreference`) publishes an alias, rolls back
+/// on alarms of its own, and everything written outside its SAM events that invokes it (a
+/// rule target, a permission, a mapping, an invoke config, a schedule, an API method, a
+/// role's `lambda:InvokeFunction`) names that alias, not the function.
 pub fn check_invariants_with(template: &Template, direct_invoke_only: &[&str]) -> Vec<Violation> {
     let mut checker = Checker {
         t: template,
@@ -188,6 +193,7 @@ pub fn check_invariants_with(template: &Template, direct_invoke_only: &[&str]) -
             .iter()
             .any(|n| *n == f.logical_id || Some(*n) == f.binary.as_deref());
         checker.function(f, exempt, &mut log_groups);
+        checker.rollout(f);
         if let RoleSource::Resource(role) = &f.role {
             roles.entry(role.clone()).or_default().push(label(f));
         }

@@ -14,6 +14,7 @@ pub mod lint;
 pub mod metadata_rollout;
 mod queues;
 mod roles;
+mod rollout;
 mod statements;
 mod triggers;
 mod violation;

@@ -171,6 +171,8 @@ impl Checker<'_> {
         if props.get("ManagedPolicyArns").is_some() {
             problems.push("carries managed policies; use explicit statements".to_owned());
         }
+        // A function with an alias is invoked through it (see `rollout.rs`).
+        let alias = self.alias_references_of(f);
         let (mut invokes, mut sends) = (false, false);
         for policy in values(props.get("Policies")) {
             for s in values(policy.pointer("/PolicyDocument/Statement")) {
@@ -192,7 +194,7 @@ impl Checker<'_> {
                         && values(s.get("Resource")).len() == 1
                 };
                 if actions.contains(&"lambda:InvokeFunction") {
-                    if only(Some(&f.logical_id)) {
+                    if only(Some(&f.logical_id)) || alias.iter().any(|a| only(Some(a))) {
                         invokes = true;
                     } else {
                         problems.push(format!(

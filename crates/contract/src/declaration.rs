@@ -22,6 +22,7 @@
 //! # http = "POST /tasks" | schedule = "rate(1 day)" | queue = "new"   # a producer's trigger
 //! # delivery = "queue"                 # a consumer behind an SQS buffer (see `trigger.rs`)
 //! # batch-size = 10, batching-window = 0, max-concurrency = 2, max-receive-count = 3
+//! # rollout = "Canary10Percent5Minutes" # gradual rollout behind an alias (see `rollout.rs`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::rollout::Rollout;
 use crate::trigger::{Batching, Delivery, HttpTrigger, QueueSource, ScheduleTrigger, Trigger};
 
 /// `consumes = ["*"]`: every event of the application (sources with the app's prefix).
@@ -188,6 +190,10 @@ pub struct Declaration {
     /// Receives of a record before SQS moves it to the failure queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_receive_count: Option<u32>,
+    /// How a new version takes the function's traffic (see [`Rollout`]); `None` deploys it at
+    /// once, as a function without an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 /// A declaration that cannot be read or does not make sense; names the file and the field.
@@ -566,6 +572,16 @@ impl Declaration {
         for queue in self.queues.keys() {
             check_function_name(queue).map_err(|m| field("queues", m))?;
         }
+        // A direct caller names the function, which is `$LATEST`, not the alias whose traffic
+        // CodeDeploy shifts: its calls would reach every new version at once.
+        if self.rollout.is_some() && self.accepts_direct_invoke() {
+            return Err(field(
+                "rollout",
+                "a directly invoked function's callers call the function, not its alias, so \
+                 their traffic would not shift: remove `rollout` or `invoke = \"direct\"`"
+                    .to_owned(),
+            ));
+        }
         if let Some(hours) = self.idempotency.as_ref().and_then(|i| i.ttl_hours)
             && !(1..=IdempotencyDeclaration::MAX_TTL_HOURS).contains(&hours)
         {
@@ -708,6 +724,7 @@ rule = "FlaggedTaskCreated"
 memory = 256
 timeout = 20
 versions = { TaskCreated = 2 }
+rollout = "AllAtOnce"
 
 [package.metadata.eventrail.filter.data.task]
 "$or" = [{ budget_cents = [{ numeric = [">", 100000] }] }]
@@ -827,6 +844,24 @@ ttl-hours = 2
                 .contains("max-concurrency")
         );
         assert!(err("queue = \"bad-id\"").contains("] queue:"));
+        let rollout = err("consumes = [\"X\"]\nrollout = \"Canary50Percent\"");
+        assert!(
+            rollout.starts_with("functions/f/Cargo.toml: ")
+                && rollout.contains("rollout: `Canary50Percent`")
+                && rollout.contains("Linear10PercentEvery1Minute"),
+            "{rollout}"
+        );
+        assert!(
+            err("http = \"POST /a\"\ninvoke = \"direct\"\nrollout = \"AllAtOnce\"")
+                .contains("] rollout:")
+        );
+        let (_, canary) = Declaration::from_manifest(
+            &wrap("consumes = [\"X\"]\nrollout = \"Linear10PercentEvery1Minute\""),
+            "x",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(canary.rollout, Some(Rollout::Linear10PercentEvery1Minute));
         let none = "[package]\nname = \"lib\"\n";
         assert_eq!(Declaration::from_manifest(none, "x").unwrap(), None);
     }

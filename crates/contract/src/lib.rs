@@ -13,6 +13,7 @@ pub mod declaration;
 mod envelope;
 pub mod names;
 pub mod project;
+pub mod rollout;
 pub mod trace;
 pub mod trigger;
 mod validate;
@@ -26,6 +27,7 @@ pub use project::{
     AppSettings, CatalogEvent, CatalogIndex, LintException, LintSettings, Project, ProjectError,
     TraceContextMode, WatchedQueue, business_key_value, kebab_case,
 };
+pub use rollout::{GRADUAL_ROLLOUT_PARAMETER, ROLLOUT_ALIAS, Rollout};
 pub use trigger::{
     Batching, Cors, Delivery, HttpAuth, HttpDeclaration, HttpMethod, HttpTrigger, QueueSource,
     Route, ScheduleDeclaration, ScheduleTrigger, ScheduledInvocation, Trigger,

@@ -61,6 +61,40 @@ pub(crate) struct Metric<'a> {
     pub(crate) threshold: u64,
 }
 
+/// The Lambda metrics of a function alarmed on its own, with what each alarm says. Each counts
+/// what a bad version does (it loses events, fails, is throttled), so they are also the alarms
+/// a gradual rollout rolls back on ([`rollback_alarms`]).
+const FUNCTION_METRICS: [(&str, &str); 4] = [
+    (
+        "DestinationDeliveryFailures",
+        "Lambda could not write a failure record to the failure queue: the event is lost",
+    ),
+    (
+        "AsyncEventsDropped",
+        "Lambda dropped an asynchronous event without running the function",
+    ),
+    (
+        "Errors",
+        "the function failed (Lambda retries, then writes a failure record)",
+    ),
+    ("Throttles", "the function was throttled"),
+];
+
+/// The logical id of a function's alarm on one of its Lambda metrics.
+fn function_alarm(f: &FunctionDeclaration, metric: &str) -> String {
+    format!("{}{metric}Alarm", f.logical_id())
+}
+
+/// The function's alarms that roll a gradual rollout back: those on its own Lambda metrics,
+/// never those on its queues (a failure record left from an earlier version would roll back
+/// every later deploy).
+pub(crate) fn rollback_alarms(f: &FunctionDeclaration) -> Vec<String> {
+    FUNCTION_METRICS
+        .iter()
+        .map(|(metric, _)| function_alarm(f, metric))
+        .collect()
+}
+
 /// Alarms on the platform's own loss counters for one function: Lambda could not write a
 /// failure record (`DestinationDeliveryFailures`), dropped an asynchronous event
 /// (`AsyncEventsDropped`), the function failed or was throttled, and the oldest failure record
@@ -68,43 +102,22 @@ pub(crate) struct Metric<'a> {
 pub(crate) fn platform_loss_alarms(out: &mut String, f: &FunctionDeclaration) {
     let id = f.logical_id();
     let name = f.name.as_str();
-    let function = || format!("!Ref {id}");
-    let lambda = |metric: &'static str, statistic: &'static str| Metric {
-        namespace: "AWS/Lambda",
-        name: metric,
-        dimension: "FunctionName",
-        value: function(),
-        statistic,
-        threshold: 0,
-    };
-    loss_alarm(
-        out,
-        &format!("{id}DestinationDeliveryFailuresAlarm"),
-        name,
-        &lambda("DestinationDeliveryFailures", "Sum"),
-        "Lambda could not write a failure record to the failure queue: the event is lost",
-    );
-    loss_alarm(
-        out,
-        &format!("{id}AsyncEventsDroppedAlarm"),
-        name,
-        &lambda("AsyncEventsDropped", "Sum"),
-        "Lambda dropped an asynchronous event without running the function",
-    );
-    loss_alarm(
-        out,
-        &format!("{id}ErrorsAlarm"),
-        name,
-        &lambda("Errors", "Sum"),
-        "the function failed (Lambda retries, then writes a failure record)",
-    );
-    loss_alarm(
-        out,
-        &format!("{id}ThrottlesAlarm"),
-        name,
-        &lambda("Throttles", "Sum"),
-        "the function was throttled",
-    );
+    for (metric, what) in FUNCTION_METRICS {
+        loss_alarm(
+            out,
+            &function_alarm(f, metric),
+            name,
+            &Metric {
+                namespace: "AWS/Lambda",
+                name: metric,
+                dimension: "FunctionName",
+                value: format!("!Ref {id}"),
+                statistic: "Sum",
+                threshold: 0,
+            },
+            what,
+        );
+    }
     loss_alarm(
         out,
         &format!("{id}FailureQueueAgeAlarm"),

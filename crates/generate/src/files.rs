@@ -7,11 +7,11 @@ use eventrail_model::{App, AppError, System, Template};
 use eventrail_views::docs::{GRAPH_BEGIN, embed_graph};
 use eventrail_views::flow::{Focus, Graph};
 
-use eventrail_contract::Trigger;
 use eventrail_contract::names::FunctionOutputs;
+use eventrail_contract::{GRADUAL_ROLLOUT_PARAMETER, Trigger};
 
 use crate::routing::{consumers_index, consumers_index_text, triggers_index, triggers_index_text};
-use crate::samconfig::with_local_schedules;
+use crate::samconfig::{LOCAL_GRADUAL_ROLLOUT, with_local_overrides, with_local_schedules};
 use crate::template::generate_template;
 
 /// What a generated file is for.
@@ -122,8 +122,8 @@ impl Generate for App {
     }
 }
 
-/// samconfig.toml with the local environment's schedule overrides, when it has that
-/// environment's `parameter_overrides` string.
+/// samconfig.toml with the local environment's overrides (schedules every minute, rollouts
+/// off), when it has that environment's `parameter_overrides` string.
 fn local_schedules(app: &App) -> Option<GeneratedFile> {
     let path = app.project.root.join("samconfig.toml");
     let current = std::fs::read_to_string(&path).ok()?;
@@ -138,7 +138,18 @@ fn local_schedules(app: &App) -> Option<GeneratedFile> {
             .schedule_parameter()
         })
         .collect();
-    let text = with_local_schedules(&current, &parameters)?;
+    let mut text = with_local_schedules(&current, &parameters)?;
+    if app
+        .functions
+        .iter()
+        .any(|f| f.declaration.rollout.is_some())
+    {
+        let off = [(
+            GRADUAL_ROLLOUT_PARAMETER.to_owned(),
+            LOCAL_GRADUAL_ROLLOUT.to_owned(),
+        )];
+        text = with_local_overrides(&text, &off)?;
+    }
     Some(GeneratedFile {
         kind: GeneratedKind::Infrastructure,
         stale: text != current,

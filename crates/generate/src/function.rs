@@ -29,6 +29,7 @@ use crate::queues::{
     FAILURE_RETENTION_SECONDS, MAX_MESSAGE_BYTES, QUEUE_RETENTION_SECONDS,
     failure_queue_properties, only_role_sends, only_roles_send, queue_with_policy,
 };
+use crate::rollout::rollout_properties;
 use crate::rule::{buffer_rule, rule_arn, rule_event};
 use crate::schedule::{schedule_event, schedule_role, schedule_role_resource};
 use crate::text::{canonical_json, flow_list, yaml_string};
@@ -182,6 +183,7 @@ pub(crate) fn function_resources(
 "#
         );
     }
+    out.push_str(&rollout_properties(f));
     let pattern = if d.is_consumer() {
         Some(canonical_json(&rule_pattern(f, catalog, settings)?))
     } else {

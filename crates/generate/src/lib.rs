@@ -14,6 +14,7 @@ mod function;
 mod http;
 mod outputs;
 mod queues;
+mod rollout;
 mod routing;
 mod rule;
 mod samconfig;
@@ -33,7 +34,10 @@ pub use function::IDEMPOTENCY_ACTIONS;
 pub use outputs::function_outputs;
 pub use queues::MAX_MESSAGE_BYTES;
 pub use routing::{consumers_index, consumers_index_text, triggers_index, triggers_index_text};
-pub use samconfig::{LOCAL_ENVIRONMENT, LOCAL_SCHEDULE, with_local_schedules};
+pub use samconfig::{
+    LOCAL_ENVIRONMENT, LOCAL_GRADUAL_ROLLOUT, LOCAL_SCHEDULE, with_local_overrides,
+    with_local_schedules,
+};
 pub use schedule::SCHEDULE_EVENT;
 pub use template::{
     OUTPUTS_BEGIN, OUTPUTS_END, PARAMETERS_BEGIN, PARAMETERS_END, RESOURCES_BEGIN, RESOURCES_END,

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use eventrail_contract::names::FunctionOutputs;
 use eventrail_contract::{FunctionDeclaration, ScheduleDeclaration, ScheduledInvocation};
 
+use crate::rollout::invoke_resource;
 use crate::text::yaml_string;
 
 /// The SAM event's name: SAM names the schedule resource `<Function>Scheduler`, so it does not
@@ -83,9 +84,9 @@ pub(crate) fn schedule_event(
 }
 
 /// The schedule's role: assumed by EventBridge Scheduler for this account only; invokes the
-/// function, sends the firings it could not deliver to the function's failure queue.
+/// function (its alias, when it has a rollout), sends the firings it could not deliver to the
+/// function's failure queue.
 pub(crate) fn schedule_role_resource(out: &mut String, f: &FunctionDeclaration, failure: &str) {
-    let id = f.logical_id();
     let _ = write!(
         out,
         r#"
@@ -111,7 +112,7 @@ pub(crate) fn schedule_role_resource(out: &mut String, f: &FunctionDeclaration, 
               - Sid: InvokeTheFunction
                 Effect: Allow
                 Action: lambda:InvokeFunction
-                Resource: !GetAtt {id}.Arn
+                Resource: {invoke}
               - Sid: OwnFailureQueue
                 Effect: Allow
                 Action: sqs:SendMessage
@@ -119,5 +120,6 @@ pub(crate) fn schedule_role_resource(out: &mut String, f: &FunctionDeclaration, 
 "#,
         role = schedule_role(f),
         name = f.name,
+        invoke = invoke_resource(f),
     );
 }

@@ -13,6 +13,7 @@ use crate::facts::Facts;
 use crate::function::function_resources;
 use crate::http::rest_api;
 use crate::outputs::function_outputs;
+use crate::rollout::rollout_parameter;
 use crate::schedule::schedule_parameter;
 
 /// The line that opens the generated resources.
@@ -105,6 +106,7 @@ pub fn generate_template(
             parameters.push_str(&schedule_parameter(f, &s));
         }
     }
+    parameters.push_str(&rollout_parameter(functions));
     let api = rest_api(functions)?;
     resources.push_str(&api.resources);
     outputs.push_str(&api.outputs);
