@@ -112,6 +112,11 @@ const ARROWS: &[Arrow] = &[
         why: "the studio shows a deployed stack (AWS or LocalStack) through observe; the command line starts it",
     },
     Arrow {
+        from: &["eventrail-deploy"],
+        never: &[&["eventrail", "eventrail-studio", "xtask"]],
+        why: "deploying is a library the command line drives: it asks through a trait, never a terminal of its own",
+    },
+    Arrow {
         from: &["eventrail-build"],
         never: &[AWS, &["tokio"], &["eventrail*"]],
         why: "the functions' build step is small and stands alone",

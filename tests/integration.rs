@@ -8,6 +8,8 @@
 
 mod architecture;
 mod delivery;
+mod deploy;
+mod deploy_screen;
 mod e2e;
 mod expectations;
 mod faults;

@@ -98,9 +98,9 @@ impl CatalogSnapshot {
             std::fs::remove_dir_all(dir).map_err(write_error(dir))?;
         }
         for (relative, text) in &self.files {
-            let escapes = Path::new(relative).components().any(|c| {
-                !matches!(c, std::path::Component::Normal(_))
-            });
+            let escapes = Path::new(relative)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
             if escapes {
                 return Err(SnapshotError::Escapes {
                     path: relative.clone(),
@@ -138,7 +138,10 @@ mod tests {
     fn a_snapshot_round_trips_and_refuses_paths_out_of_its_folder() {
         let snapshot = CatalogSnapshot {
             files: [
-                ("events/catalog.json".to_owned(), "{\"events\":[]}".to_owned()),
+                (
+                    "events/catalog.json".to_owned(),
+                    "{\"events\":[]}".to_owned(),
+                ),
                 ("events/schemas/a.json".to_owned(), "{}".to_owned()),
             ]
             .into(),

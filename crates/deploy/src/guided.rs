@@ -104,7 +104,10 @@ pub fn save(text: &str, environment: &str, answers: &Answers) -> String {
         ("stack_name", format!("\"{}\"", answers.stack_name)),
         ("region", format!("\"{}\"", answers.region)),
         ("confirm_changeset", answers.confirm_changeset.to_string()),
-        ("parameter_overrides", format!("\"{}\"", overrides.join(" "))),
+        (
+            "parameter_overrides",
+            format!("\"{}\"", overrides.join(" ")),
+        ),
     ];
     let header = format!("[{environment}.deploy.parameters]");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -155,7 +158,10 @@ mod tests {
             region: "eu-west-1".to_owned(),
             parameters: [
                 ("Stage".to_owned(), "prod".to_owned()),
-                ("AlarmTopicArn".to_owned(), "arn:aws:sns:eu-west-1:1:t".to_owned()),
+                (
+                    "AlarmTopicArn".to_owned(),
+                    "arn:aws:sns:eu-west-1:1:t".to_owned(),
+                ),
             ]
             .into(),
             confirm_changeset: true,

@@ -14,12 +14,20 @@
 //!   baseline of the next deploy's compatibility check.
 //! * [`guided`]: `--guided`'s questions and the samconfig it saves.
 //! * [`pipeline`]: the deploy in order: build, check, package, review, apply.
+//! * [`review`]: the changeset and the parameters as a person reads them before confirming.
 //! * [`error`]: what fails, with its cause.
 
 pub mod artifacts;
 pub mod catalog_snapshot;
+pub mod error;
 pub mod guided;
 pub mod manifest;
 pub mod parameters;
+pub mod pipeline;
+pub mod review;
 pub mod toolchain;
-// The deploy in order (pipeline, error) joins once the build and changeset APIs have landed.
+
+pub use error::{DeployError, Result};
+pub use pipeline::{
+    BreakingChanges, Confirm, DeployRequest, Ending, Outcome, Review, Target, deploy,
+};

@@ -28,7 +28,10 @@ pub struct Parameters {
 
 impl Parameters {
     /// samconfig's values, then the operator's on top (an operator's key replaces only that key).
-    pub fn merge(samconfig: &BTreeMap<String, String>, operator: &BTreeMap<String, String>) -> Self {
+    pub fn merge(
+        samconfig: &BTreeMap<String, String>,
+        operator: &BTreeMap<String, String>,
+    ) -> Self {
         let mut values: BTreeMap<String, (String, Source)> = samconfig
             .iter()
             .map(|(k, v)| (k.clone(), (v.clone(), Source::Samconfig)))
@@ -145,7 +148,11 @@ mod tests {
 
     #[test]
     fn an_operator_value_replaces_only_its_own_key() {
-        let samconfig = map(&[("Stage", "prod"), ("BusName", "bus-prod"), ("AlarmTopicArn", "")]);
+        let samconfig = map(&[
+            ("Stage", "prod"),
+            ("BusName", "bus-prod"),
+            ("AlarmTopicArn", ""),
+        ]);
         let operator = map(&[("AlarmTopicArn", "arn:aws:sns:us-east-1:1:oncall")]);
         let merged = Parameters::merge(&samconfig, &operator);
         assert_eq!(merged.get("Stage"), Some("prod"));

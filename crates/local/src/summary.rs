@@ -63,6 +63,24 @@ impl Summary<'_> {
     }
 }
 
+/// `name` without `<stack>-` before it and CloudFormation's `-<8 hex digits>` after it.
+fn short_queue_name<'n>(name: &'n str, stack: &str) -> &'n str {
+    let rest = name
+        .strip_prefix(stack)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or(name);
+    match rest.rsplit_once('-') {
+        Some((head, tail))
+            if tail.len() == 8
+                && tail.chars().all(|c| c.is_ascii_hexdigit())
+                && !head.is_empty() =>
+        {
+            head
+        }
+        _ => rest,
+    }
+}
+
 /// `label` then `names` joined with ", ", wrapped at [`WIDTH`] under the first name.
 fn write_list(f: &mut fmt::Formatter<'_>, label: &str, names: &[&str]) -> fmt::Result {
     let mut line = format!("  {:<14}", format!("{label} ({})", names.len()));
@@ -108,7 +126,14 @@ impl fmt::Display for Summary<'_> {
             writeln!(f, "  {:<14}{bus}", "bus")?;
         }
         write_list(f, "functions", &self.functions())?;
-        write_list(f, "queues", &self.queues())?;
+        // Each queue by the part of its name that says what it is for: the stack's name before
+        // it and CloudFormation's random suffix after it are the same noise on every line.
+        let short: Vec<&str> = self
+            .queues()
+            .into_iter()
+            .map(|name| short_queue_name(name, self.stack_name))
+            .collect();
+        write_list(f, "queues", &short)?;
         writeln!(f, "  {:<14}nothing", "failed")?;
         write!(f, "every output: `eventrail local status` (or `--json`)")
     }
@@ -139,6 +164,16 @@ mod tests {
             );
         }
         outputs
+    }
+
+    #[test]
+    fn queue_names_lose_the_stack_before_them_and_the_random_suffix_after() {
+        assert_eq!(
+            short_queue_name("shop-OrdersFailureQueue-c26cf0e6", "shop"),
+            "OrdersFailureQueue"
+        );
+        assert_eq!(short_queue_name("shop-outbox.fifo", "shop"), "outbox.fifo");
+        assert_eq!(short_queue_name("other-q-1", "shop"), "other-q-1");
     }
 
     #[test]

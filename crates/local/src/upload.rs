@@ -218,11 +218,7 @@ impl<'a> Uploads<'a> {
     /// (LocalStack), S3's regional virtual-host name on AWS.
     fn object_url(&self, key: &str) -> String {
         match self.clients.config.endpoint_url() {
-            Some(endpoint) => format!(
-                "{}/{}/{key}",
-                endpoint.trim_end_matches('/'),
-                self.bucket
-            ),
+            Some(endpoint) => format!("{}/{}/{key}", endpoint.trim_end_matches('/'), self.bucket),
             None => {
                 let region = self
                     .clients

@@ -103,10 +103,9 @@ pub fn build_local_zips(
     let started = Instant::now();
     progress.report(|| {
         format!(
-            "building {} function(s) for LocalStack: {} (dev profile, shared with \
-             `cargo build` and the tests; a cold build takes a few minutes on 2 cores, a warm one seconds)",
-            binaries.len(),
-            binaries.join(", ")
+            "building {} functions for LocalStack (dev profile, shared with the tests; \
+             minutes when cold, seconds when warm)",
+            binaries.len()
         )
     });
     let mut command = tools::cargo_command();
@@ -179,7 +178,13 @@ pub fn zip_bootstrap(executable: &Path, zip: &Path) -> Result<()> {
     if let Some(dir) = zip.parent() {
         std::fs::create_dir_all(dir).io_context(|| format!("creating {}", dir.display()))?;
     }
-    let partial = zip.with_extension("zip.partial");
+    // A name of this process and thread alone: two deploys may zip the same function at once
+    // (the test command's stack and a test's own), and each renames only its own file.
+    let partial = zip.with_extension(format!(
+        "zip.{}-{:?}.partial",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let file =
         std::fs::File::create(&partial).io_context(|| format!("creating {}", partial.display()))?;
     let mut writer = zip::ZipWriter::new(file);

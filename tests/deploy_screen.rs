@@ -1,0 +1,201 @@
+//! `eventrail deploy --env local` as a person sees it: the real command line on a
+//! pseudo-terminal (util-linux `script`), its output replayed through a terminal emulator
+//! (`vt100`) so that the lines counted are the ones the final screen shows, progress bars
+//! drawn over themselves included. Each test deploys a full copy of the project's template
+//! to a stack of its own on the LocalStack `cargo xtask test` runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use eventrail_tests::{eventrail_binary, repo};
+
+/// The most lines a full stack's deploy may leave on the screen (issue 29).
+const SCREEN_BUDGET: usize = 30;
+
+fn endpoint() -> String {
+    std::env::var("EVENTRAIL_ENDPOINT").expect("EVENTRAIL_ENDPOINT: run `cargo xtask test`")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = eventrail_tests::target_dir()
+        .join("deploy-screen")
+        .join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating the scratch folder");
+    dir
+}
+
+/// Runs `eventrail <args>` on a 120x50 pseudo-terminal; returns whether it succeeded and the
+/// screen it leaves (every line it printed, as a terminal shows them at the end).
+fn on_a_terminal(args: &[&str], dir: &Path) -> (bool, Vec<String>) {
+    let typescript = dir.join("typescript");
+    let mut line = format!(
+        "stty cols 120 rows 50; exec {}",
+        eventrail_binary().display()
+    );
+    for arg in args {
+        line.push(' ');
+        line.push_str(&shell_quoted(arg));
+    }
+    let status = Command::new("script")
+        .args(["--quiet", "--return", "--command", &line])
+        .arg(&typescript)
+        .current_dir(repo())
+        .env("EVENTRAIL_ENDPOINT", endpoint())
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("running script(1) (util-linux)");
+    let mut bytes = std::fs::read(&typescript).expect("reading the typescript");
+    // script(1)'s own first and last lines ("Script started ...", "Script done ...").
+    if bytes.starts_with(b"Script started")
+        && let Some(end) = bytes.iter().position(|b| *b == b'\n')
+    {
+        bytes.drain(..=end);
+    }
+    if let Some(done) = find(&bytes, b"\nScript done") {
+        bytes.truncate(done + 1);
+    }
+    // Tall enough that nothing scrolls away: every line printed stays countable.
+    let mut parser = vt100::Parser::new(2000, 120, 0);
+    parser.process(&bytes);
+    let screen: Vec<String> = parser
+        .screen()
+        .rows(0, 120)
+        .map(|row| row.trim_end().to_owned())
+        .collect();
+    let last = screen
+        .iter()
+        .rposition(|row| !row.is_empty())
+        .map_or(0, |i| i + 1);
+    // Cargo waits for its locks while the suite's other tests run cargo too; a person's deploy
+    // has no such neighbours, so those lines are not the deploy's own.
+    let own: Vec<String> = screen[..last]
+        .iter()
+        .filter(|row| {
+            !row.trim_start()
+                .starts_with("Blocking waiting for file lock")
+        })
+        .cloned()
+        .collect();
+    (status.success(), own)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn shell_quoted(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
+fn delete_stack(stack: &str) {
+    let _ = eventrail_tests::stock_aws(
+        eventrail_tests::AwsCaller::AccountRoot,
+        &["cloudformation", "delete-stack", "--stack-name", stack],
+    );
+}
+
+#[test]
+#[ignore = "needs LocalStack: run `cargo xtask test`"]
+fn a_full_stack_deploy_fits_one_screen_and_ends_with_its_summary() {
+    let stack = format!("eventrail-screen-{}", std::process::id());
+    let dir = scratch("full");
+    let bus = format!("BusName={stack}");
+    let (ok, screen) = on_a_terminal(
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--stack",
+            &stack,
+            "--yes",
+            "--parameter-overrides",
+            &bus,
+        ],
+        &dir,
+    );
+    delete_stack(&stack);
+    let shown = screen.join("\n");
+    assert!(ok, "the deploy failed:\n{shown}");
+    assert!(
+        screen.len() <= SCREEN_BUDGET,
+        "a full stack's deploy left {} lines on the screen (budget {SCREEN_BUDGET}):\n{shown}",
+        screen.len()
+    );
+    assert!(
+        shown.contains(&stack) && shown.contains("functions ("),
+        "the summary (stack, functions) is not on the screen:\n{shown}"
+    );
+    assert!(
+        shown.contains("to add"),
+        "the changeset's summary is not on the screen:\n{shown}"
+    );
+}
+
+#[test]
+#[ignore = "needs LocalStack: run `cargo xtask test`"]
+fn a_bad_resource_is_named_with_its_reason_in_the_last_lines() {
+    let stack = format!("eventrail-badmemory-{}", std::process::id());
+    let dir = scratch("bad");
+    // A scratch copy of the real template with one function's memory out of Lambda's range
+    // (128 to 10240 MB).
+    let template = std::fs::read_to_string(repo().join("infra/template.yaml"))
+        .expect("reading infra/template.yaml");
+    let (planted, function) = plant_bad_memory(&template);
+    let copy = dir.join("template.yaml");
+    std::fs::write(&copy, planted).expect("writing the scratch template");
+    let bus = format!("BusName={stack}");
+    let output = Command::new(eventrail_binary())
+        .current_dir(repo())
+        .env("EVENTRAIL_ENDPOINT", endpoint())
+        .args(["deploy", "--env", "local", "--stack", &stack, "--yes"])
+        .arg("--template-file")
+        .arg(&copy)
+        .args(["--parameter-overrides", &bus])
+        .output()
+        .expect("running eventrail deploy");
+    delete_stack(&stack);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the bad deploy succeeded:\n{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines[lines.len().saturating_sub(6)..].join("\n");
+    assert!(
+        last.contains(&function),
+        "the last lines do not name the bad resource {function}:\n{last}\n--- all:\n{stderr}"
+    );
+    assert!(
+        last.to_lowercase().contains("memory"),
+        "the last lines do not give the reason (memory size):\n{last}\n--- all:\n{stderr}"
+    );
+}
+
+/// The template with `MemorySize: 1` on its first function; returns it and the function's
+/// logical id.
+fn plant_bad_memory(template: &str) -> (String, String) {
+    let lines: Vec<&str> = template.lines().collect();
+    let function_at = lines
+        .iter()
+        .position(|l| l.trim() == "Type: AWS::Serverless::Function")
+        .expect("the template has a function");
+    let id = lines[..function_at]
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':').to_owned())
+        .expect("the function's logical id");
+    let properties_at = lines[function_at..]
+        .iter()
+        .position(|l| l.trim() == "Properties:")
+        .map(|i| function_at + i)
+        .expect("the function's Properties");
+    let indent = lines[properties_at + 1].len() - lines[properties_at + 1].trim_start().len();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out.insert(
+        properties_at + 1,
+        format!("{}MemorySize: 1", " ".repeat(indent)),
+    );
+    (out.join("\n") + "\n", id)
+}
