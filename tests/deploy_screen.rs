@@ -199,3 +199,103 @@ fn plant_bad_memory(template: &str) -> (String, String) {
     );
     (out.join("\n") + "\n", id)
 }
+
+/// The project's template reduced to its `Parameters` and one queue that shows two of them:
+/// what a prod deploy's parameters are, without building functions for it.
+fn parameters_only_template() -> String {
+    let template = std::fs::read_to_string(repo().join("infra/template.yaml"))
+        .expect("reading infra/template.yaml");
+    let mut parameters = Vec::new();
+    let mut inside = false;
+    for line in template.lines() {
+        let top_level = line.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        if top_level {
+            inside = line.trim_end() == "Parameters:";
+        }
+        if inside {
+            parameters.push(line);
+        }
+    }
+    assert!(
+        !parameters.is_empty(),
+        "infra/template.yaml has no Parameters"
+    );
+    format!(
+        "AWSTemplateFormatVersion: \"2010-09-09\"\n{}\nResources:\n  Probe:\n    Type: AWS::SQS::Queue\n    Properties:\n      Tags:\n        - Key: stage\n          Value: !Ref Stage\n        - Key: bus\n          Value: !Ref BusName\n",
+        parameters.join("\n")
+    )
+}
+
+#[test]
+#[ignore = "needs LocalStack: run `cargo xtask test`"]
+fn a_prod_deploy_keeps_samconfigs_values_beside_the_operators() {
+    // aws-sam-cli #2380: `sam deploy --config-env prod --parameter-overrides A=...` drops the
+    // environment's own overrides (Stage=prod, ...). eventrail's deploy lays the operator's
+    // values over samconfig's, key by key; the stock AWS CLI reads what the stack got.
+    let stack = format!("eventrail-prodparams-{}", std::process::id());
+    let dir = scratch("prod");
+    let copy = dir.join("template.yaml");
+    std::fs::write(&copy, parameters_only_template()).expect("writing the scratch template");
+    let topic = "arn:aws:sns:us-east-1:000000000000:oncall";
+    let trusted = "arn:aws:iam::000000000000:role/operators";
+    let alarm = format!("AlarmTopicArn={topic}");
+    let publishers = format!("TrustedPublisherArns={trusted}");
+    let output = Command::new(eventrail_binary())
+        .current_dir(repo())
+        .env("EVENTRAIL_ENDPOINT", endpoint())
+        .args(["deploy", "--env", "prod", "--stack", &stack, "--yes"])
+        .arg("--template-file")
+        .arg(&copy)
+        .args(["--parameter-overrides", &alarm, &publishers])
+        .output()
+        .expect("running eventrail deploy");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let described = eventrail_tests::stock_aws(
+        eventrail_tests::AwsCaller::AccountRoot,
+        &["cloudformation", "describe-stacks", "--stack-name", &stack],
+    );
+    delete_stack(&stack);
+    assert!(
+        output.status.success(),
+        "the prod deploy failed:\n{stdout}\n{stderr}"
+    );
+    let described: serde_json::Value =
+        serde_json::from_slice(&described.stdout).expect("describe-stacks answered JSON");
+    let parameters: std::collections::BTreeMap<String, String> =
+        described["Stacks"][0]["Parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                Some((
+                    p["ParameterKey"].as_str()?.to_owned(),
+                    p["ParameterValue"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+    let samconfig = eventrail_model::SamConfig::load(repo().join("samconfig.toml"))
+        .and_then(|c| c.environment("prod"))
+        .expect("samconfig.toml's prod environment");
+    assert_eq!(parameters.get("Stage").map(String::as_str), Some("prod"));
+    for (key, value) in &samconfig.parameter_overrides {
+        assert_eq!(
+            parameters.get(key),
+            Some(value),
+            "{key}: samconfig's prod value was not kept beside the operator's; the stack has {parameters:?}"
+        );
+    }
+    assert_eq!(
+        parameters.get("AlarmTopicArn").map(String::as_str),
+        Some(topic)
+    );
+    assert_eq!(
+        parameters.get("TrustedPublisherArns").map(String::as_str),
+        Some(trusted)
+    );
+    // The review before it said where each value came from.
+    assert!(
+        stdout.contains(&format!("AlarmTopicArn={topic} (operator)")),
+        "the parameters were not shown with their source:\n{stdout}"
+    );
+}

@@ -284,16 +284,18 @@ fn print_outcome(outcome: &Outcome, target: &Target) {
                     outcome.region
                 );
             }
-            println!(
-                "  functions ({}) {}",
-                summary.functions().len(),
-                summary.functions().join(", ")
-            );
-            println!(
-                "  queues ({})    {}",
-                summary.queues().len(),
-                summary.queues().join(", ")
-            );
+            for (label, names) in [
+                ("functions", summary.functions()),
+                ("queues", summary.queues()),
+            ] {
+                if !names.is_empty() {
+                    println!(
+                        "  {:<14}{}",
+                        format!("{label} ({})", names.len()),
+                        names.join(", ")
+                    );
+                }
+            }
         }
     }
 }

@@ -224,7 +224,12 @@ pub async fn deploy(request: &DeployRequest, confirm: &mut dyn Confirm) -> Resul
         Detail::OneScreen
     };
     let confirming = request.review == Review::AsConfigured && environment.confirm_changeset;
-    if confirming || request.review == Review::DryRun || request.progress.is_verbose() {
+    // Where each value came from matters most where changesets are confirmed (prod), also
+    // when `--yes` skips the question: the log keeps what was deployed.
+    if environment.confirm_changeset
+        || request.review == Review::DryRun
+        || request.progress.is_verbose()
+    {
         println!("{}", review::parameters(&plan, &parameters));
     }
     let shown = review::changeset(&plan, Colour::of_stdout(), detail);
