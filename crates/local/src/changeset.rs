@@ -632,7 +632,7 @@ fn mark_and_note(change: &ResourceChange, colour: Colour) -> (String, String) {
 /// the plan's order (action, then logical id):
 ///
 /// ```text
-/// changeset for stack shop: 1 to add, 2 to modify (1 replaced), 1 to remove
+/// changeset for stack my-app: 1 to add, 2 to modify (1 replaced), 1 to remove
 /// + Extra  AWS::SQS::Queue
 /// ~ Fn     AWS::Lambda::Function  (Code)
 /// ! Q2     AWS::SQS::Queue        replaced (QueueName)

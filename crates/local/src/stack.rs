@@ -277,13 +277,24 @@ impl<'a> StackDeployment<'a> {
             .send()
             .await
             .map_err(|e| self.clients.aws_error("cloudformation:DeleteStack", e))?;
-        self.wait(
-            timeout,
-            Instant::now(),
-            Awaited::Deletion,
-            &mut Tally::new(self.stack_name),
-        )
-        .await?;
+        let deleted = self
+            .wait(
+                timeout,
+                Instant::now(),
+                Awaited::Deletion,
+                &mut Tally::new(self.stack_name),
+            )
+            .await?;
+        if deleted != StackStatus::DeleteComplete.as_str() {
+            // Creating it again would only be refused: the stack is still there.
+            return Err(Error::Deploy {
+                stack: self.stack_name.to_owned(),
+                message: format!(
+                    "was {status} and its deletion ended in {deleted}; delete it yourself \
+                     (retaining the resources it names), then deploy again"
+                ),
+            });
+        }
         Ok(true)
     }
 

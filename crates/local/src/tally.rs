@@ -193,11 +193,13 @@ impl fmt::Display for Failure {
                     "first failed resource: {} ({}), {}",
                     first.logical_id, first.resource_type, first.status
                 )?;
-                writeln!(
-                    f,
-                    "  reason: {}",
-                    first.reason.as_deref().unwrap_or("none given")
-                )?;
+                // One line, so the report stays a block of its own (LocalStack's reasons
+                // carry a provider's multi-line message).
+                let reason = first.reason.as_deref().map_or_else(
+                    || "none given".to_owned(),
+                    |r| r.split_whitespace().collect::<Vec<_>>().join(" "),
+                );
+                writeln!(f, "  reason: {reason}")?;
             }
             None => writeln!(f, "first failed resource: no stack event names one")?,
         }
@@ -276,7 +278,7 @@ mod tests {
                 "Planner",
                 "AWS::Lambda::Function",
                 "CREATE_FAILED",
-                Some("MemorySize 64 is not in [128, 10240]"),
+                Some("MemorySize 64 is not in\n[128, 10240]"),
             ),
             event(
                 6,
