@@ -9,7 +9,7 @@
 mod architecture;
 mod delivery;
 mod deploy;
-mod deploy_screen;
+mod deploy_command;
 mod e2e;
 mod expectations;
 mod faults;

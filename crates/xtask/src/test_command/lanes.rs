@@ -231,7 +231,7 @@ const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2
 
 /// The tests that need LocalStack: left out by `cargo xtask test --offline`. The
 /// supervisor's test starts a LocalStack of its own.
-pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|deploy|deploy_screen|e2e|iam|ops|parity|poison|redeploy|reliability|studio|traces|triggers|idempotency_store)::/)) \
+pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|deploy|deploy_command|e2e|iam|ops|parity|poison|redeploy|reliability|studio|traces|triggers|idempotency_store)::/)) \
      | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
 /// The tests that need a tool installed into `.eventrail/venv` (cargo-lambda): left out by

@@ -1,8 +1,9 @@
-//! `eventrail deploy --env local` as a person sees it: the real command line on a
+//! `eventrail deploy` as a person runs it. On screen: `--env local` on a
 //! pseudo-terminal (util-linux `script`), its output replayed through a terminal emulator
 //! (`vt100`) so that the lines counted are the ones the final screen shows, progress bars
-//! drawn over themselves included. Each test deploys a full copy of the project's template
-//! to a stack of its own on the LocalStack `cargo xtask test` runs.
+//! drawn over themselves included; a bad resource named at the end; a prod deploy's
+//! parameters; a breaking event change refused. Each test deploys to a stack of its own on the
+//! LocalStack `cargo xtask test` runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -297,5 +298,98 @@ fn a_prod_deploy_keeps_samconfigs_values_beside_the_operators() {
     assert!(
         stdout.contains(&format!("AlarmTopicArn={topic} (operator)")),
         "the parameters were not shown with their source:\n{stdout}"
+    );
+}
+
+/// Makes the first catalog event's payload require a new field in the project at `root` (an
+/// archived event, replayed, lacks it: breaking); returns the event's detail-type.
+fn require_a_new_field(root: &Path) -> String {
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("events/catalog.json")).expect("reading the catalog"),
+    )
+    .expect("the catalog index is JSON");
+    let event = &index["events"][0];
+    let detail_type = event["detail-type"]
+        .as_str()
+        .expect("a detail-type")
+        .to_owned();
+    let path = root
+        .join("events")
+        .join(event["schema"].as_str().expect("a schema path"));
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reading the schema"))
+            .expect("the schema is JSON");
+    let payload = schema["$defs"]
+        .as_object_mut()
+        .expect("the schema has $defs")
+        .iter_mut()
+        .find(|(name, def)| *name != "Metadata" && def.get("required").is_some())
+        .map(|(_, def)| def)
+        .expect("a payload definition with required fields");
+    payload["properties"]["gift_note"] = serde_json::json!({ "type": "string" });
+    payload["required"]
+        .as_array_mut()
+        .expect("required is a list")
+        .push(serde_json::json!("gift_note"));
+    std::fs::write(&path, serde_json::to_string_pretty(&schema).expect("JSON"))
+        .expect("writing the schema");
+    detail_type
+}
+
+#[test]
+#[ignore = "needs LocalStack: run `cargo xtask test`"]
+fn a_breaking_event_change_is_refused_unless_allowed() {
+    let stack = format!("eventrail-breaking-{}", std::process::id());
+    let project = scratch("breaking").join("project");
+    let _ = std::fs::remove_dir_all(&project);
+    eventrail_tests::copy_repository(&project);
+    let template = project.join("parameters-only.yaml");
+    std::fs::write(&template, parameters_only_template()).expect("writing the scratch template");
+    let bus = format!("BusName={stack}");
+    let deploy = |extra: &[&str]| {
+        Command::new(eventrail_binary())
+            .current_dir(&project)
+            .env("EVENTRAIL_ENDPOINT", endpoint())
+            .args(["deploy", "--env", "local", "--stack", &stack, "--yes"])
+            .arg("--template-file")
+            .arg(&template)
+            .args(["--parameter-overrides", &bus])
+            .args(extra)
+            .output()
+            .expect("running eventrail deploy")
+    };
+    let first = deploy(&[]);
+    let detail_type = require_a_new_field(&project);
+    let refused = deploy(&[]);
+    let allowed = deploy(&["--allow-breaking"]);
+    delete_stack(&stack);
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        first.status.success(),
+        "the first deploy failed:\n{}",
+        text(&first)
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a breaking change was deployed:\n{}",
+        text(&refused)
+    );
+    let said = text(&refused);
+    assert!(
+        said.contains("refused") && said.contains(&detail_type) && said.contains("gift_note"),
+        "the refusal does not name the event and the field:\n{said}"
+    );
+    assert!(said.contains("--allow-breaking"), "{said}");
+    assert!(
+        allowed.status.success(),
+        "--allow-breaking did not deploy:\n{}",
+        text(&allowed)
     );
 }
