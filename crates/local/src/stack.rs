@@ -13,6 +13,10 @@ use crate::error::{Error, Result};
 use crate::progress::{Meter, Output, Progress};
 use crate::tally::{StackEvent, Tally};
 
+/// Most pages of stack events one read goes back (100 events a page on AWS): more than a
+/// deploy of hundreds of resources and its rollback write between two reads.
+const EVENT_PAGES: usize = 50;
+
 /// How often a deploy reads its stack's events to count them (its status is read every half
 /// second).
 const STACK_EVENTS_EVERY: Duration = Duration::from_secs(3);
@@ -234,7 +238,7 @@ impl<'a> StackDeployment<'a> {
     ) -> Result<Applied> {
         if !is_success(&status) {
             // The last events (all of them when progress is quiet).
-            for event in self.events().await {
+            for event in self.new_events(tally).await {
                 tally.observe(event);
             }
             let failure = tally.failure(&status);
@@ -344,7 +348,7 @@ impl<'a> StackDeployment<'a> {
                 {
                     tally.expect(resources);
                 }
-                for event in self.events().await {
+                for event in self.new_events(tally).await {
                     let line = event.line(started.elapsed().as_secs_f64());
                     if tally.observe(event) {
                         meter.line(|| line);
@@ -372,34 +376,63 @@ impl<'a> StackDeployment<'a> {
         }
     }
 
-    /// The stack's events, oldest first (none when they cannot be read: they only inform).
+    /// The stack's newest events (CloudFormation's first page: 100 on AWS), oldest first;
+    /// none when they cannot be read (they only inform). What a deploy skips as an earlier
+    /// deploy's before it starts.
     pub(crate) async fn events(&self) -> Vec<StackEvent> {
-        let Ok(output) = self
-            .clients
-            .cloudformation()
-            .describe_stack_events()
-            .stack_name(self.stack_name)
-            .send()
-            .await
-        else {
-            return Vec::new();
-        };
-        let mut events: Vec<StackEvent> = output
-            .stack_events()
-            .iter()
-            .filter_map(|e| {
-                Some(StackEvent {
-                    id: e.event_id()?.to_owned(),
-                    logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
-                    resource_type: e.resource_type().unwrap_or_default().to_owned(),
-                    status: e
-                        .resource_status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    reason: e.resource_status_reason().map(str::to_owned),
+        self.events_back_to(|_| true).await
+    }
+
+    /// The stack's events that `tally` has not seen, oldest first: pages back from the newest
+    /// until a page holds one it has seen (AWS answers 100 a page, newest first, so the first
+    /// failure of a large deploy can be pages back once its rollback has run).
+    pub(crate) async fn new_events(&self, tally: &Tally) -> Vec<StackEvent> {
+        let mut events = self.events_back_to(|id| tally.has_seen(id)).await;
+        events.retain(|event| !tally.has_seen(&event.id));
+        events
+    }
+
+    /// Events page by page from the newest, until a page holds an event `known` names (or
+    /// [`EVENT_PAGES`] pages), oldest first.
+    async fn events_back_to(&self, known: impl Fn(&str) -> bool) -> Vec<StackEvent> {
+        let cfn = self.clients.cloudformation();
+        let mut events: Vec<StackEvent> = Vec::new();
+        let mut next_token: Option<String> = None;
+        for _ in 0..EVENT_PAGES {
+            let Ok(output) = cfn
+                .describe_stack_events()
+                .stack_name(self.stack_name)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+            else {
+                break;
+            };
+            let page: Vec<StackEvent> = output
+                .stack_events()
+                .iter()
+                .filter_map(|e| {
+                    Some(StackEvent {
+                        id: e.event_id()?.to_owned(),
+                        logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
+                        resource_type: e.resource_type().unwrap_or_default().to_owned(),
+                        status: e
+                            .resource_status()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
+                        reason: e.resource_status_reason().map(str::to_owned),
+                    })
                 })
-            })
-            .collect();
+                .collect();
+            let reached_known = page.iter().any(|event| known(&event.id));
+            events.extend(page);
+            match output.next_token() {
+                Some(token) if !reached_known && !token.is_empty() => {
+                    next_token = Some(token.to_owned());
+                }
+                _ => break,
+            }
+        }
         events.reverse(); // read newest first
         events
     }

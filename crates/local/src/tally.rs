@@ -67,6 +67,11 @@ impl Tally {
         self.seen.insert(id.to_owned());
     }
 
+    /// True when the event `id` was counted or skipped.
+    pub fn has_seen(&self, id: &str) -> bool {
+        self.seen.contains(id)
+    }
+
     /// The stack will have `resources` resources once deployed.
     pub fn expect(&mut self, resources: usize) {
         self.expected = Some(resources);
