@@ -136,6 +136,17 @@ impl<'a> Uploads<'a> {
         }
     }
 
+    /// Whether an object is at `key` (a failed check counts as no: the upload then says why).
+    async fn exists(&self, key: &str) -> bool {
+        self.s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
         self.s3
             .put_object()
@@ -160,6 +171,7 @@ impl<'a> Uploads<'a> {
         let mut code = BTreeMap::new();
         let mut meter = Meter::start("upload", progress, Output::of_stderr());
         let mut total_size = 0;
+        let (mut uploaded, mut kept) = (0, 0);
         for (logical_id, binary) in functions {
             let Some(zip_path) = zips.get(binary) else {
                 return Err(Error::Build(format!(
@@ -174,23 +186,30 @@ impl<'a> Uploads<'a> {
             })?;
             let key = code_key(&self.prefix, binary, &bytes);
             let size = bytes.len();
-            self.put(&key, bytes).await?;
             let uri = format!("s3://{}/{key}", self.bucket);
-            total_size += size;
-            meter.line(|| {
-                format!(
-                    "uploaded {binary} ({:.1} MB) to {uri}",
-                    size as f64 / 1_048_576.0
-                )
-            });
+            // The key holds the zip's digest: an object already there is these very bytes
+            // (an unchanged function), so it is not sent again.
+            if self.exists(&key).await {
+                kept += 1;
+                meter.line(|| format!("kept {binary}: {uri} is already there"));
+            } else {
+                self.put(&key, bytes).await?;
+                total_size += size;
+                uploaded += 1;
+                meter.line(|| {
+                    format!(
+                        "uploaded {binary} ({:.1} MB) to {uri}",
+                        size as f64 / 1_048_576.0
+                    )
+                });
+            }
             template.set_code_uri(logical_id, serde_json::Value::String(uri.clone()))?;
             code.insert(binary.clone(), uri);
             meter.update(code.len(), functions.len());
         }
         meter.finish(|| {
             format!(
-                "uploaded {} function(s) ({:.1} MB) to s3://{}",
-                code.len(),
+                "uploaded {uploaded} function(s) ({:.1} MB) to s3://{}, {kept} unchanged already there",
                 total_size as f64 / 1_048_576.0,
                 self.bucket
             )
