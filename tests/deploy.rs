@@ -357,6 +357,37 @@ async fn a_failed_update_rolls_back_to_the_previous_deploy_and_stays_an_update()
     assert_eq!(again.kind, PlanKind::Update, "the stack was kept");
 }
 
+#[tokio::test]
+#[ignore = "needs LocalStack: run with `cargo xtask test`"]
+async fn a_stack_whose_creation_failed_is_created_again_by_the_next_deploy() {
+    let stack = format!("deploy-cs-again-{}", std::process::id());
+    let clients = clients().await;
+    let deployment = StackDeployment::new(&clients, &stack, Progress::Quiet);
+    let deploy = |body: &str| {
+        let source = TemplateSource::Body(body.to_owned());
+        let deployment = &deployment;
+        async move {
+            deployment
+                .create_or_update(&source, &BTreeMap::new(), &capabilities(&[]), DEADLINE)
+                .await
+                .map_err(|e| chain(&e))
+        }
+    };
+    // CreateStack (`eventrail local deploy`), not a changeset: LocalStack 4.13.1 ends this
+    // failure in CREATE_FAILED, a creation that was not rolled back.
+    let failed = deploy(REFUSED_FUNCTION).await;
+    let fixed = deploy(&REFUSED_FUNCTION.replace("MemorySize: 1", "MemorySize: 128")).await;
+    delete(&clients, &stack).await;
+
+    let error = failed.err().unwrap_or_default();
+    assert!(
+        error.contains("first failed resource: Tiny (AWS::Lambda::Function)"),
+        "{error}"
+    );
+    let fixed = fixed.unwrap_or_else(|e| panic!("deploying the fixed template: {e}"));
+    assert_eq!(fixed.status, "CREATE_COMPLETE");
+}
+
 /// The stack's status, None when it does not exist (or cannot be read).
 async fn stack_status(region: &str, stack: &str) -> Option<String> {
     stack_outputs(&endpoint(), region, stack)

@@ -260,10 +260,13 @@ impl<'a> StackDeployment<'a> {
     }
 
     /// Deletes the stack when its `status` says its creation failed (such a stack cannot be
-    /// updated, only created again), waiting up to `timeout`; true when it did.
+    /// updated, only created again; `CREATE_FAILED` is a creation that was not rolled back,
+    /// and how LocalStack 4.13.1's CreateStack ends one), waiting up to `timeout`; true when
+    /// it did.
     pub(crate) async fn start_over(&self, status: &str, timeout: Duration) -> Result<bool> {
         if status != StackStatus::RollbackComplete.as_str()
             && status != StackStatus::RollbackFailed.as_str()
+            && status != StackStatus::CreateFailed.as_str()
             && status != StackStatus::DeleteComplete.as_str()
         {
             return Ok(false);
