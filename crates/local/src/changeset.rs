@@ -142,6 +142,17 @@ impl Plan {
     }
 }
 
+/// `capabilities` with `CAPABILITY_AUTO_EXPAND` (the SAM transform is a macro): a
+/// samconfig environment that names `CAPABILITY_IAM` alone still plans a SAM template. AWS
+/// documents the capability as without effect on a changeset; acknowledging it costs nothing.
+fn with_auto_expand(capabilities: &[Capability]) -> Vec<Capability> {
+    let mut all = capabilities.to_vec();
+    if !all.contains(&Capability::CapabilityAutoExpand) {
+        all.push(Capability::CapabilityAutoExpand);
+    }
+    all
+}
+
 /// A changeset's status reason when it failed only because nothing would change (AWS says
 /// "The submitted information didn't contain changes...", or "No updates are to be
 /// performed." for some templates).
@@ -280,7 +291,7 @@ impl StackDeployment<'_> {
                     })
                     .collect(),
             ))
-            .set_capabilities(Some(capabilities.to_vec()))
+            .set_capabilities(Some(with_auto_expand(capabilities)))
             .set_tags(Some(
                 tags.iter()
                     .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -844,6 +855,18 @@ mod tests {
             .build();
         assert_eq!(resource_change(&unknown).action, ChangeAction::Dynamic);
         assert_eq!(resource_change(&unknown).replacement, Replacement::Never);
+    }
+
+    #[test]
+    fn auto_expand_is_always_acknowledged_once() {
+        assert_eq!(
+            with_auto_expand(&[Capability::CapabilityIam]),
+            [Capability::CapabilityIam, Capability::CapabilityAutoExpand]
+        );
+        assert_eq!(
+            with_auto_expand(&[Capability::CapabilityAutoExpand]),
+            [Capability::CapabilityAutoExpand]
+        );
     }
 
     #[test]
