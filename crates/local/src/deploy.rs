@@ -8,9 +8,9 @@
 //! 2. [`crate::upload`]: upload each zip to LocalStack's S3 under a key that contains its
 //!    digest, and point the function's `CodeUri` at it: a re-deploy updates exactly the
 //!    functions whose code changed.
-//! 3. [`crate::stack`]: create or update the stack through LocalStack's CloudFormation with the
-//!    samconfig environment's parameters, counting its resources as they complete (every
-//!    stack event with [`Progress::Verbose`]).
+//! 3. [`crate::changeset`]: plan the stack's change through LocalStack's CloudFormation with
+//!    the samconfig environment's parameters and run it, counting its resources as they
+//!    complete (every stack event with [`Progress::Verbose`]).
 //! 4. [`crate::archives`]: create the archives LocalStack's CloudFormation cannot (a LocalStack
 //!    4.13.1 workaround), and return the stack outputs.
 
@@ -24,7 +24,8 @@ use crate::archives::ensure_archives_outside_stack;
 use crate::clients::Clients;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::stack::{StackDeployment, capabilities, stack_parameters};
+use crate::changeset::Planned;
+use crate::stack::{Applied, StackDeployment, capabilities, stack_parameters};
 use crate::tools::Installed;
 use crate::upload::Uploads;
 use crate::zips::{build_local_zips, build_zips, built_zips, host_architecture, target_dir};
@@ -205,15 +206,31 @@ pub async fn deploy(
     let capabilities = capabilities(&environment.capabilities);
     let template_source = uploads.template(&template).await?;
 
+    // Through a changeset, as on AWS: LocalStack 4.13.1's UpdateStack ends a failed update in
+    // UPDATE_COMPLETE (docs/localstack.md), its changesets report it as AWS does.
     let stack = StackDeployment::new(&clients, &stack_name, options.progress);
-    let applied = stack
-        .create_or_update(
+    let applied = match stack
+        .plan(
             &template_source,
             &parameters,
             &capabilities,
-            options.timeout,
+            &environment.tags,
         )
-        .await?;
+        .await?
+    {
+        Planned::Changes(plan) => stack.execute(&plan, options.timeout).await?,
+        Planned::NoChanges => {
+            options
+                .progress
+                .report(|| format!("stack {stack_name} is up to date"));
+            let (stack_id, status) = stack.status().await?.unwrap_or_default();
+            Applied {
+                stack_id,
+                status,
+                changed: false,
+            }
+        }
+    };
     let outputs = stack.outputs().await?;
     ensure_archives_outside_stack(
         &clients,
