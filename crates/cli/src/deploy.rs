@@ -88,7 +88,16 @@ pub fn run(args: DeployArgs) -> Result<ExitCode> {
     let mut region = args.region.clone();
     if args.guided {
         let answers = ask_guided(&template, &samconfig, &environment, &operator, &args)?;
-        operator = answers.parameters;
+        // What the answers changed is the operator's; the rest is samconfig's (saved or not).
+        let samconfig_values = SamConfig::load(&samconfig)
+            .and_then(|c| c.environment(&environment))
+            .map(|e| e.parameter_overrides)
+            .unwrap_or_default();
+        operator = answers
+            .parameters
+            .into_iter()
+            .filter(|(key, value)| samconfig_values.get(key) != Some(value))
+            .collect();
         stack_name = Some(answers.stack_name);
         region = Some(answers.region);
     }
