@@ -161,6 +161,12 @@ fn a_rollout_gives_the_function_an_alias_its_alarms_and_the_switch() {
                 Some("AWS::CloudWatch::Alarm"),
                 "{alarm}"
             );
+            // By name, not `!Ref <Function>`: the function lists the alarm, so a reference back
+            // would be a cycle in the template as written, around which LocalStack 4.13.1's
+            // CloudFormation (it models the untransformed template too) recurses without end.
+            let dimension = &t.resource(alarm).unwrap()["Properties"]["Dimensions"][0];
+            assert_eq!(dimension["Name"], json!("FunctionName"));
+            assert_eq!(dimension["Value"], properties["FunctionName"], "{alarm}");
         }
     }
     let types: Vec<&Value> = WITH_ROLLOUT
@@ -180,7 +186,10 @@ fn a_rollout_gives_the_function_an_alias_its_alarms_and_the_switch() {
     // The schedule's own role (written by the generator, not by SAM) invokes the alias.
     let role = &t.resource("NightlyScheduleRole").unwrap()["Properties"]["Policies"][0]["PolicyDocument"]
         ["Statement"][0];
-    assert_eq!(role["Resource"], json!({"Ref": "Nightly.Alias"}));
+    assert_eq!(
+        role["Resource"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-nightly:live"})
+    );
     let switch = t
         .parameters()
         .iter()
@@ -209,6 +218,24 @@ fn an_invoker_of_the_function_itself_is_named() {
             [0]["Resource"] = json!({"Fn::GetAtt": ["Nightly", "Arn"]});
     });
     named(&check(&role), "NightlyScheduleRole", "not its alias `live`");
+    // ... or on the function's ARN written out without the alias's qualifier.
+    let unqualified = edited(&t, |j| {
+        j["Resources"]["NightlyScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            [0]["Resource"] = json!({"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-nightly"});
+    });
+    named(
+        &check(&unqualified),
+        "NightlyScheduleRole",
+        "not its alias `live`",
+    );
+    // SAM's own reference to the alias is as good on AWS (LocalStack 4.13.1 refuses it before
+    // the transform, so the generator writes the ARN out).
+    let by_reference = edited(&t, |j| {
+        j["Resources"]["NightlyScheduleRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            [0]["Resource"] = json!({"Ref": "Nightly.Alias"});
+    });
+    let violations = check(&by_reference);
+    assert!(violations.is_empty(), "{}", report(&violations));
     // Hand-written invokers beside SAM's events: a rule target, a permission, an invoke config.
     let by_hand = edited(&t, |j| {
         let resources = j["Resources"].as_object_mut().unwrap();

@@ -34,25 +34,97 @@ const INVOKERS: &[(&str, &str)] = &[
     ("AWS::Lambda::Url", "/TargetFunctionArn"),
 ];
 
-/// The names a template gives a function's alias: SAM's `<Function>.Alias` reference and the
-/// alias resource it generates (`<Function>Alias<name>`, dashes and underscores spelled as
-/// SAM spells them in logical ids).
-fn alias_references(function: &str, alias: &str) -> BTreeSet<String> {
-    let generated = alias.replace('-', "D").replace('_', "U");
-    BTreeSet::from([
-        format!("{function}.Alias"),
-        format!("{function}Alias{generated}"),
-    ])
+/// How a template names a function's alias (`AutoPublishAlias`) and the function itself.
+pub(crate) struct AliasNames {
+    /// The alias's name (`live`).
+    alias: String,
+    /// The function's logical id.
+    function: String,
+    /// SAM's `<Function>.Alias` reference and the alias resource it generates
+    /// (`<Function>Alias<name>`, dashes and underscores spelled as SAM spells them in ids).
+    refs: BTreeSet<String>,
+    /// `:function:<FunctionName>` when the function's name is a plain `!Sub` text: how an ARN
+    /// written out in a `!Sub` names it (and `...:<alias>` its alias).
+    arn_tail: Option<String>,
 }
 
-/// Whether `value` invokes `function` itself rather than its alias: it refers to the function
-/// (`!Ref`, `!GetAtt`, `${...}`) and names none of the alias's references.
-fn names_the_function(value: &Value, function: &str, alias: &BTreeSet<String>) -> bool {
-    let refs = references(value);
-    let text = value.to_string();
-    let via_alias = refs.iter().any(|r| alias.contains(r))
-        || alias.iter().any(|a| text.contains(&format!("${{{a}}}")));
-    refs.contains(function) && !via_alias
+/// The text of a `Fn::Sub`, if `value` is one.
+fn sub_text(value: &Value) -> Option<&str> {
+    match value.get("Fn::Sub")? {
+        Value::String(text) => Some(text),
+        Value::Array(parts) => parts.first()?.as_str(),
+        _ => None,
+    }
+}
+
+impl AliasNames {
+    /// The names of `f`'s alias, when it publishes one.
+    pub(crate) fn of(t: &Template, f: &Function) -> Option<Self> {
+        let get = |key: &str| {
+            t.resource(&f.logical_id)
+                .and_then(|r| r.get("Properties"))
+                .and_then(|p| p.get(key))
+                .or_else(|| t.json().pointer("/Globals/Function")?.get(key))
+        };
+        let alias = get("AutoPublishAlias")?.as_str()?.to_owned();
+        let id = f.logical_id.clone();
+        let generated = alias.replace('-', "D").replace('_', "U");
+        Some(AliasNames {
+            refs: BTreeSet::from([format!("{id}.Alias"), format!("{id}Alias{generated}")]),
+            arn_tail: f
+                .function_name
+                .as_ref()
+                .and_then(sub_text)
+                .map(|name| format!(":function:{name}")),
+            function: id,
+            alias,
+        })
+    }
+
+    /// What an ARN written out in `text` names after each `:function:<name>`: `true` for the
+    /// alias, `false` for the function itself (unqualified, or another qualifier).
+    fn written_arns(&self, text: &str) -> Vec<bool> {
+        let Some(tail) = &self.arn_tail else {
+            return Vec::new();
+        };
+        let qualified = format!(":{}", self.alias);
+        text.match_indices(tail.as_str())
+            .filter_map(|(at, _)| {
+                let rest = &text[at + tail.len()..];
+                let next = rest.chars().next();
+                // `<name>-more` is another function's name.
+                if next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    return None;
+                }
+                let alias_ends = rest.strip_prefix(&qualified).map(|r| r.chars().next());
+                Some(matches!(alias_ends, Some(None | Some('"' | '/' | '}'))))
+            })
+            .collect()
+    }
+
+    /// Whether `value` names the alias: a reference to it (or `${<Function>.Alias}` in a
+    /// `!Sub`), or an ARN written out with the alias's qualifier.
+    pub(crate) fn names_alias(&self, value: &Value) -> bool {
+        let text = value.to_string();
+        references(value).iter().any(|r| self.refs.contains(r))
+            || self
+                .refs
+                .iter()
+                .any(|a| text.contains(&format!("${{{a}}}")))
+            || sub_text(value).is_some_and(|s| {
+                let arns = self.written_arns(s);
+                !arns.is_empty() && arns.iter().all(|alias| *alias)
+            })
+    }
+
+    /// Whether `value` invokes the function itself rather than its alias: it refers to the
+    /// function (`!Ref`, `!GetAtt`, `${...}`) without naming the alias, or writes out the
+    /// function's ARN without the alias's qualifier.
+    fn names_function(&self, value: &Value) -> bool {
+        let by_reference = references(value).contains(&self.function) && !self.names_alias(value);
+        let written = sub_text(value).is_some_and(|s| self.written_arns(s).contains(&false));
+        by_reference || written
+    }
 }
 
 /// The values at `pointer`, where a `*` segment stands for every item of an array.
@@ -114,19 +186,6 @@ fn declared_rollout<'t>(t: &'t Template, f: &Function) -> Option<Declared<'t>> {
 }
 
 impl Checker<'_> {
-    /// The references naming `f`'s alias (`AutoPublishAlias`), empty when it publishes none.
-    pub(crate) fn alias_references_of(&self, f: &Function) -> BTreeSet<String> {
-        let own = self
-            .t
-            .resource(&f.logical_id)
-            .and_then(|r| r.pointer("/Properties/AutoPublishAlias"));
-        let global = self.t.json().pointer("/Globals/Function/AutoPublishAlias");
-        own.or(global)
-            .and_then(Value::as_str)
-            .map(|alias| alias_references(&f.logical_id, alias))
-            .unwrap_or_default()
-    }
-
     /// The invariants of `f`'s rollout, if it has one.
     pub(crate) fn rollout(&mut self, f: &Function) {
         let t = self.t;
@@ -155,14 +214,26 @@ impl Checker<'_> {
                     .to_owned(),
             );
         }
+        // The function's alarms name it by reference or, to keep the template as written free
+        // of a cycle through `Alarms`, by its `FunctionName` (see eventrail-generate's alarms).
+        let function_name = t
+            .resource(id)
+            .and_then(|r| r.pointer("/Properties/FunctionName"));
+        let names_function = |dimension: &Value| {
+            dimension.get("Name").and_then(Value::as_str) == Some("FunctionName")
+                && dimension
+                    .get("Value")
+                    .is_some_and(|v| references(v).contains(id) || Some(v) == function_name)
+        };
         for alarm in &alarms {
             let watches_function = references(alarm).into_iter().any(|a| {
                 self.is_type(&a, "AWS::CloudWatch::Alarm")
-                    && self
-                        .t
-                        .resource(&a)
-                        .and_then(|r| r.pointer("/Properties/Dimensions"))
-                        .is_some_and(|d| references(d).contains(id))
+                    && items(
+                        t.resource(&a)
+                            .and_then(|r| r.pointer("/Properties/Dimensions")),
+                    )
+                    .into_iter()
+                    .any(names_function)
             });
             if !watches_function {
                 self.push(
@@ -175,7 +246,9 @@ impl Checker<'_> {
                 );
             }
         }
-        let alias_refs = alias_references(id, alias);
+        let Some(names) = AliasNames::of(t, f) else {
+            return;
+        };
         let resources = t.json().get("Resources").and_then(Value::as_object);
         for (resource, body) in resources.into_iter().flatten() {
             let ty = body.get("Type").and_then(Value::as_str).unwrap_or_default();
@@ -186,7 +259,7 @@ impl Checker<'_> {
                 .iter()
                 .filter(|(t, _)| *t == ty)
                 .flat_map(|(_, pointer)| at(properties, pointer))
-                .filter(|v| names_the_function(v, id, &alias_refs))
+                .filter(|v| names.names_function(v))
                 .map(Value::to_string)
                 .collect();
             if ty == "AWS::Lambda::EventInvokeConfig"
@@ -213,7 +286,7 @@ impl Checker<'_> {
                     direct.extend(
                         items(statement.get("Resource"))
                             .into_iter()
-                            .filter(|v| names_the_function(v, id, &alias_refs))
+                            .filter(|v| names.names_function(v))
                             .map(Value::to_string),
                     );
                 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::checker::{Checker, QueueUse};
 use crate::limits::{TARGET_MAX_EVENT_AGE, TARGET_MAX_RETRY_ATTEMPTS};
+use crate::rollout::AliasNames;
 
 /// Authorizers a SAM `Api` event may name without defining them on the API.
 const BUILT_IN_AUTHORIZERS: &[&str] = &["AWS_IAM", "NONE"];
@@ -172,7 +173,7 @@ impl Checker<'_> {
             problems.push("carries managed policies; use explicit statements".to_owned());
         }
         // A function with an alias is invoked through it (see `rollout.rs`).
-        let alias = self.alias_references_of(f);
+        let alias = AliasNames::of(self.t, f);
         let (mut invokes, mut sends) = (false, false);
         for policy in values(props.get("Policies")) {
             for s in values(policy.pointer("/PolicyDocument/Statement")) {
@@ -194,7 +195,11 @@ impl Checker<'_> {
                         && values(s.get("Resource")).len() == 1
                 };
                 if actions.contains(&"lambda:InvokeFunction") {
-                    if only(Some(&f.logical_id)) || alias.iter().any(|a| only(Some(a))) {
+                    let on_alias = alias.as_ref().is_some_and(|a| {
+                        let named = values(s.get("Resource"));
+                        named.len() == 1 && named.iter().all(|v| a.names_alias(v))
+                    });
+                    if only(Some(&f.logical_id)) || on_alias {
                         invokes = true;
                     } else {
                         problems.push(format!(

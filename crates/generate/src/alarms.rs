@@ -95,6 +95,24 @@ pub(crate) fn rollback_alarms(f: &FunctionDeclaration) -> Vec<String> {
         .collect()
 }
 
+/// The function's `FunctionName`, as the template sets it.
+pub(crate) fn function_name(f: &FunctionDeclaration) -> String {
+    format!("!Sub \"${{AWS::StackName}}-{}\"", f.name)
+}
+
+/// The value of the alarms' `FunctionName` dimension. A function with a rollout lists these
+/// alarms in its `DeploymentPreference`, so an alarm that referred back to it (`!Ref`) would
+/// close a cycle in the template as written: harmless on AWS, where SAM's transform removes
+/// the preference before CloudFormation resolves references, but LocalStack 4.13.1's
+/// CloudFormation models the untransformed template too and recurses around that cycle
+/// without end. Its name, known without the function, breaks the cycle.
+fn dimension_value(f: &FunctionDeclaration) -> String {
+    match f.declaration.rollout {
+        Some(_) => function_name(f),
+        None => format!("!Ref {}", f.logical_id()),
+    }
+}
+
 /// Alarms on the platform's own loss counters for one function: Lambda could not write a
 /// failure record (`DestinationDeliveryFailures`), dropped an asynchronous event
 /// (`AsyncEventsDropped`), the function failed or was throttled, and the oldest failure record
@@ -111,7 +129,7 @@ pub(crate) fn platform_loss_alarms(out: &mut String, f: &FunctionDeclaration) {
                 namespace: "AWS/Lambda",
                 name: metric,
                 dimension: "FunctionName",
-                value: format!("!Ref {id}"),
+                value: dimension_value(f),
                 statistic: "Sum",
                 threshold: 0,
             },

@@ -21,7 +21,9 @@ use eventrail_contract::{
 };
 use eventrail_model::declared::{GenerateError, emitted_sources, rule_pattern};
 
-use crate::alarms::{Metric, alarm, loss_alarm, oldest_message_metric, platform_loss_alarms};
+use crate::alarms::{
+    Metric, alarm, function_name, loss_alarm, oldest_message_metric, platform_loss_alarms,
+};
 use crate::facts::Facts;
 use crate::feeds::feed;
 use crate::http::http_event;
@@ -100,12 +102,13 @@ pub(crate) fn function_resources(
       BuildProperties:
         Binary: {name}
     Properties:
-      FunctionName: !Sub "${{AWS::StackName}}-{name}"
+      FunctionName: {function_name}
       Description: {description}
       CodeUri: ../{functions}/{name}
       Role: !GetAtt {role}.Arn
 "#,
         description = yaml_string(&description),
+        function_name = function_name(f),
         functions = settings.functions,
     );
     if let Some(memory) = d.memory {

@@ -7,7 +7,7 @@
 //! SAM points every event it generates at the alias (the rule's target and its permission,
 //! the SQS mapping, the schedule, the API's integration and permission) and applies
 //! `EventInvokeConfig` to the alias; what the generator writes outside SAM's events (the
-//! schedule's role) names the alias itself ([`invoke_resource`]).
+//! schedule's role) names the alias's ARN itself ([`invoke_resource`]).
 //!
 //! `DeploymentPreference.Enabled` is the template parameter [`GRADUAL_ROLLOUT_PARAMETER`]:
 //! SAM resolves a parameter reference there at transform time (its translator resolves
@@ -36,12 +36,17 @@ pub(crate) fn rollout_properties(f: &FunctionDeclaration) -> String {
 }
 
 /// What a role that invokes the function names as the `Resource`: its alias when it has a
-/// rollout (SAM resolves `!Ref <Function>.Alias` anywhere in the template), else the function.
+/// rollout, else the function. The alias's ARN is written out from the function's name rather
+/// than referenced: SAM would resolve `!Ref <Function>.Alias`, but LocalStack 4.13.1's
+/// CloudFormation checks the references of the template as written, before SAM's transform,
+/// and refuses one to a resource only the transform creates.
 pub(crate) fn invoke_resource(f: &FunctionDeclaration) -> String {
-    let id = f.logical_id();
     match f.declaration.rollout {
-        Some(_) => format!("!Ref {id}.Alias"),
-        None => format!("!GetAtt {id}.Arn"),
+        Some(_) => format!(
+            "!Sub \"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:${{AWS::StackName}}-{name}:{ROLLOUT_ALIAS}\"",
+            name = f.name
+        ),
+        None => format!("!GetAtt {}.Arn", f.logical_id()),
     }
 }
 
