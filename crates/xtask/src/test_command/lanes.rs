@@ -234,9 +234,10 @@ const ON_THE_DEPLOYED_STACK: &str = "binary(integration) and test(/^(delivery|e2
 pub const NEEDS_LOCALSTACK: &str = "(binary(integration) and test(/^(delivery|deploy|deploy_command|e2e|iam|ops|parity|poison|redeploy|reliability|studio|traces|triggers|idempotency_store)::/)) \
      | (binary_id(eventrail-local::supervisor) and test(=starts_runs_a_function_and_stops_without_leftovers))";
 
-/// The tests that need a tool installed into `.eventrail/venv` (cargo-lambda): left out by
-/// `cargo xtask test --offline`, which installs nothing.
-pub const NEEDS_INSTALLED_TOOLS: &str = "binary(integration) and test(/^local_invoke::/)";
+/// The tests that need a tool installed into `.eventrail/venv` (cargo-lambda, cfn-lint): left
+/// out by `cargo xtask test --offline`, which installs nothing.
+pub const NEEDS_INSTALLED_TOOLS: &str = "binary(integration) and (test(/^local_invoke::/) \
+     | test(=rollout::cfn_lint_accepts_the_rollouts))";
 
 /// End-to-end tests that reconfigure a deployed function (see `test`), run after the other
 /// tests on the deployed stack, one at a time.
