@@ -21,10 +21,10 @@ use std::time::Duration;
 use eventrail_model::{SamConfig, Template};
 
 use crate::archives::ensure_archives_outside_stack;
+use crate::changeset::Planned;
 use crate::clients::Clients;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::changeset::Planned;
 use crate::stack::{Applied, StackDeployment, capabilities, stack_parameters};
 use crate::tools::Installed;
 use crate::upload::Uploads;
