@@ -6,9 +6,9 @@
 //!    workspace's release profile as it is (fat LTO, one codegen unit), and after an edit to
 //!    one handler only that function is compiled and linked again;
 //! 3. each `bootstrap` zipped here, not by cargo-lambda, with a fixed time and mode
-//!    ([`eventrail_local::zips::zip_bootstrap`]), so an unchanged binary gives a
-//!    byte-identical `bootstrap.zip`: the same code hash, and CloudFormation leaves that
-//!    function alone;
+//!    ([`eventrail_local::zips::zip_bootstrap_with`], deflate level 6), so an unchanged
+//!    binary gives a byte-identical `bootstrap.zip`: the same code hash, and CloudFormation
+//!    leaves that function alone;
 //! 4. `artifacts.json` ([`crate::manifest`]) records each zip's SHA-256; each artifact is
 //!    `new`, `changed` or `unchanged` against the record of the build before.
 
@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventrail_local::Installed;
-use eventrail_local::zips::{cargo_lambda_release, target_dir, zip_bootstrap};
+use eventrail_local::zips::{Compression, cargo_lambda_release, target_dir, zip_bootstrap_with};
 use eventrail_model::{SamEnvironment, Template};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -349,9 +349,11 @@ fn zip_all(
             .map(|(binary, executable)| {
                 scope.spawn(move || {
                     let zip = executable.with_file_name("bootstrap.zip");
-                    zip_bootstrap(executable, &zip).map_err(|source| ArtifactError::Zip {
-                        binary: (*binary).clone(),
-                        source,
+                    zip_bootstrap_with(executable, &zip, Compression::Small).map_err(|source| {
+                        ArtifactError::Zip {
+                            binary: (*binary).clone(),
+                            source,
+                        }
                     })?;
                     let (bytes, sha256) = digest(&zip)?;
                     Ok(((*binary).clone(), zip, bytes, sha256))
