@@ -40,7 +40,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     let samconfig_path = root.join("samconfig.toml");
     let environment = SamConfig::load(&samconfig_path)?
         .environment(samconfig_environment(&args.env))
-        .with_context(|| format!("--env {}: no such samconfig environment", args.env))?;
+        .with_context(|| format!("--env {}", args.env))?;
     let architecture = Architecture::of_environment(&environment, &template)
         .with_context(|| format!("{}: --env {}", samconfig_path.display(), args.env))?;
     let binaries = template_binaries(&template, &template_path)?;

@@ -164,11 +164,9 @@ pub enum ArtifactError {
          (Metadata.BuildProperties.Binary or a CodeUri naming its crate)"
     )]
     NoFunctions,
-    #[error("{0}")]
+    #[error(transparent)]
     Toolchain(#[from] ToolchainError),
-    #[error(
-        "starting `{command}`: {source}; cargo-lambda and zig come from `eventrail local install`"
-    )]
+    #[error("starting `{command}` (cargo-lambda and zig come from `eventrail local install`)")]
     Start {
         command: String,
         #[source]
@@ -188,13 +186,13 @@ pub enum ArtifactError {
         binary: String,
         path: PathBuf,
     },
-    #[error("zipping `{binary}`: {source}")]
+    #[error("zipping `{binary}`")]
     Zip {
         binary: String,
         #[source]
         source: eventrail_local::Error,
     },
-    #[error("reading {path}: {source}")]
+    #[error("reading {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -202,10 +200,10 @@ pub enum ArtifactError {
     },
     #[error("a zipping thread panicked")]
     Panicked,
-    #[error("{0}")]
+    #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("{0}")]
-    Functions(#[source] eventrail_local::Error),
+    #[error(transparent)]
+    Functions(eventrail_local::Error),
 }
 
 /// The binaries of the functions `template` (read from `path`) declares, in its order.

@@ -44,13 +44,13 @@ impl Change {
 /// A manifest that cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("writing the build manifest {path}: {source}")]
+    #[error("writing the build manifest {}", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("encoding the build manifest: {source}")]
+    #[error("encoding the build manifest")]
     Encode {
         #[source]
         source: serde_json::Error,

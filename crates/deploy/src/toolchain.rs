@@ -12,9 +12,9 @@ use std::process::Command;
 #[derive(Debug, thiserror::Error)]
 pub enum ToolchainError {
     #[error(
-        "the Rust standard library for {triple} is needed and rustup was not found to add it \
-         ({source}); install it for your toolchain (with rustup: `rustup target add {triple}`), \
-         then run the build again"
+        "the Rust standard library for {triple} is needed and rustup, which would add it, did \
+         not start; install the library for your toolchain (with rustup: `rustup target add \
+         {triple}`), then run the build again"
     )]
     NoRustup {
         triple: &'static str,
