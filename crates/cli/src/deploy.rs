@@ -17,7 +17,7 @@ use eventrail_deploy::pipeline::{
 };
 use eventrail_local::Progress;
 use eventrail_local::localstack::{self, LocalStack};
-use eventrail_local::{Summary, paths};
+use eventrail_local::{Place, Summary, paths};
 use eventrail_model::{SamConfig, Template};
 use eventrail_observe::Connection;
 
@@ -259,52 +259,20 @@ fn print_outcome(outcome: &Outcome, target: &Target) {
     let status = if changed {
         outcome.status.as_str()
     } else {
-        "up to date"
+        "deployed"
     };
-    match target {
-        Target::LocalStack { endpoint } => {
-            let summary = Summary {
-                endpoint,
-                stack_name: &outcome.stack_name,
-                status,
-                changed,
-                outputs: &outcome.outputs,
-            };
-            println!("{summary}");
-        }
-        Target::Aws(_) => {
-            let summary = Summary {
-                endpoint: &format!("AWS {}", outcome.region),
-                stack_name: &outcome.stack_name,
-                status,
-                changed,
-                outputs: &outcome.outputs,
-            };
-            println!(
-                "stack {} ({status}) in {}",
-                outcome.stack_name, outcome.region
-            );
-            if let (Some(id), Some(stage)) = (
-                outcome.outputs.get("RestApiId"),
-                outcome.outputs.get("RestApiStage"),
-            ) {
-                println!(
-                    "  REST API      https://{id}.execute-api.{}.amazonaws.com/{stage}/",
-                    outcome.region
-                );
-            }
-            for (label, names) in [
-                ("functions", summary.functions()),
-                ("queues", summary.queues()),
-            ] {
-                if !names.is_empty() {
-                    println!(
-                        "  {:<14}{}",
-                        format!("{label} ({})", names.len()),
-                        names.join(", ")
-                    );
-                }
-            }
-        }
-    }
+    let place = match target {
+        Target::LocalStack { endpoint } => Place::LocalStack(endpoint),
+        Target::Aws(_) => Place::Aws {
+            region: &outcome.region,
+        },
+    };
+    let summary = Summary {
+        place,
+        stack_name: &outcome.stack_name,
+        status,
+        changed,
+        outputs: &outcome.outputs,
+    };
+    println!("{summary}");
 }

@@ -222,7 +222,7 @@ fn deploy_command(root: &Path, args: DeployArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let summary = Summary {
-            endpoint: stack.endpoint(),
+            place: eventrail_local::Place::LocalStack(stack.endpoint()),
             stack_name: &deployed.stack_name,
             status: &deployed.status,
             changed: deployed.changed,

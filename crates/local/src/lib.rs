@@ -44,5 +44,5 @@ pub use deploy::{DeployOptions, Deployed};
 pub use error::{Error, Result};
 pub use localstack::{LocalStack, LocalStackOptions};
 pub use progress::Progress;
-pub use summary::{Summary, local_rest_api_url};
+pub use summary::{Place, Summary, local_rest_api_url};
 pub use tools::{Installed, Installer};

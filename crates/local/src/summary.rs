@@ -24,10 +24,19 @@ pub fn local_rest_api_url(endpoint: &str, id: &str, stage: &str, path: &str) -> 
     )
 }
 
+/// Where the stack runs, for the lines that differ: its endpoint and its REST API's URL.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// LocalStack at this endpoint.
+    LocalStack(&'a str),
+    /// AWS, in this region.
+    Aws { region: &'a str },
+}
+
 /// What a finished deploy shows.
 #[derive(Debug, Clone)]
 pub struct Summary<'a> {
-    pub endpoint: &'a str,
+    pub place: Place<'a>,
     pub stack_name: &'a str,
     /// The stack's final status.
     pub status: &'a str,
@@ -37,11 +46,16 @@ pub struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// The REST API's URL on LocalStack, when the stack has one.
+    /// The REST API's URL (on LocalStack, or API Gateway's on AWS), when the stack has one.
     pub fn rest_api_url(&self) -> Option<String> {
         let id = self.outputs.get(REST_API_ID_OUTPUT)?;
         let stage = self.outputs.get(REST_API_STAGE_OUTPUT)?;
-        Some(local_rest_api_url(self.endpoint, id, stage, "/"))
+        Some(match self.place {
+            Place::LocalStack(endpoint) => local_rest_api_url(endpoint, id, stage, "/"),
+            Place::Aws { region } => {
+                format!("https://{id}.execute-api.{region}.amazonaws.com/{stage}/")
+            }
+        })
     }
 
     /// The functions, by logical id.
@@ -118,7 +132,10 @@ impl fmt::Display for Summary<'_> {
                 " (already up to date)"
             }
         )?;
-        writeln!(f, "  {:<14}{}", "endpoint", self.endpoint)?;
+        match self.place {
+            Place::LocalStack(endpoint) => writeln!(f, "  {:<14}{endpoint}", "endpoint")?,
+            Place::Aws { region } => writeln!(f, "  {:<14}AWS {region}", "region")?,
+        }
         if let Some(url) = self.rest_api_url() {
             writeln!(f, "  {:<14}{url}", "REST API")?;
         }
@@ -135,7 +152,16 @@ impl fmt::Display for Summary<'_> {
             .collect();
         write_list(f, "queues", &short)?;
         writeln!(f, "  {:<14}nothing", "failed")?;
-        write!(f, "every output: `eventrail local status` (or `--json`)")
+        match self.place {
+            Place::LocalStack(_) => {
+                write!(f, "every output: `eventrail local status` (or `--json`)")
+            }
+            Place::Aws { .. } => write!(
+                f,
+                "every output: `aws cloudformation describe-stacks --stack-name {}`",
+                self.stack_name
+            ),
+        }
     }
 }
 
@@ -188,7 +214,7 @@ mod tests {
     fn the_summary_names_the_endpoint_api_functions_queues_and_no_failure() {
         let outputs = outputs();
         let summary = Summary {
-            endpoint: "http://127.0.0.1:4566",
+            place: Place::LocalStack("http://127.0.0.1:4566"),
             stack_name: "eventrail-local",
             status: "CREATE_COMPLETE",
             changed: true,
@@ -222,7 +248,7 @@ mod tests {
             );
         }
         let summary = Summary {
-            endpoint: "http://127.0.0.1:4566",
+            place: Place::LocalStack("http://127.0.0.1:4566"),
             stack_name: "s",
             status: "UPDATE_COMPLETE",
             changed: false,
