@@ -9,29 +9,14 @@ exists"), the update failed and its rollback deleted the alias.
 This hook installs eventrail_executor.cfn_alias_update (the executor plugin package, installed
 next to LocalStack): the provider's update calls UpdateAlias, as CloudFormation does on AWS.
 
-It only patches LocalStack 4.13.1: on another version, or when what it patches is missing, it
-logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+What happens on another LocalStack version, and how this file reaches LocalStack: see
+eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.cfn_alias_update")
-
-try:
-    from eventrail_executor import cfn_alias_update as _cfn_alias_update
-
-    _patched = _cfn_alias_update.install()
-except Exception as _error:
-    _log.error(
-        "eventrail Lambda alias update patch NOT installed (a stack update that moves a "
-        "function's alias to its new version fails with 'Alias already exists'): %s",
-        _error,
-    )
-    raise
-_log.info(
-    "eventrail Lambda alias update patch installed: %s", ", ".join(_patched) or "already"
+install_patch(
+    "cfn_alias_update",
+    "Lambda alias update",
+    "a stack update that moves a function's alias to its new version fails with "
+    "'Alias already exists'",
 )

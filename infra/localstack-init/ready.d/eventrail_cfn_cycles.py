@@ -14,29 +14,14 @@ to LocalStack): a reference back to a resource whose visit is under way takes th
 own change type instead of visiting it again. Templates without such references are modelled
 as before.
 
-It only patches LocalStack 4.13.1: on another version, or when a method it patches is
-missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+What happens on another LocalStack version, and how this file reaches LocalStack: see
+eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.cfn_cycles")
-
-try:
-    from eventrail_executor import cfn_cycles as _cfn_cycles
-
-    _patched = _cfn_cycles.install()
-except Exception as _error:
-    _log.error(
-        "eventrail CloudFormation reference cycle patch NOT installed (updating a stack whose "
-        "untransformed template has a reference cycle fails with a RecursionError): %s",
-        _error,
-    )
-    raise
-_log.info(
-    "eventrail CloudFormation reference cycle patch installed: %s", ", ".join(_patched) or "already"
+install_patch(
+    "cfn_cycles",
+    "CloudFormation reference cycle",
+    "updating a stack whose untransformed template has a reference cycle fails with a "
+    "RecursionError",
 )

@@ -9,29 +9,9 @@ This hook installs eventrail_executor.cfn_details (the executor plugin package, 
 to LocalStack): each modification gets `Scope` and one `Details` entry per changed property,
 `RequiresRecreation` from the create-only properties LocalStack's own `Replacement` comes from.
 
-It only patches LocalStack 4.13.1: on another version, or when the method it patches is
-missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+What happens on another LocalStack version, and how this file reaches LocalStack: see
+eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.cfn_details")
-
-try:
-    from eventrail_executor import cfn_details as _cfn_details
-
-    _patched = _cfn_details.install()
-except Exception as _error:
-    _log.error(
-        "eventrail changeset details patch NOT installed (DescribeChangeSet names no changed "
-        "property): %s",
-        _error,
-    )
-    raise
-_log.info(
-    "eventrail changeset details patch installed: %s", ", ".join(_patched) or "already"
-)
+install_patch("cfn_details", "changeset details", "DescribeChangeSet names no changed property")

@@ -10,30 +10,13 @@ This hook installs eventrail_executor.cfn_never_created (the executor plugin pac
 installed next to LocalStack): the removal of a resource the stack holds no physical id for
 succeeds without calling its provider.
 
-It only patches LocalStack 4.13.1: on another version, or when the method it patches is
-missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+What happens on another LocalStack version, and how this file reaches LocalStack: see
+eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.cfn_never_created")
-
-try:
-    from eventrail_executor import cfn_never_created as _cfn_never_created
-
-    _patched = _cfn_never_created.install()
-except Exception as _error:
-    _log.error(
-        "eventrail never-created resource deletion patch NOT installed (a stack whose creation "
-        "failed cannot be deleted): %s",
-        _error,
-    )
-    raise
-_log.info(
-    "eventrail never-created resource deletion patch installed: %s",
-    ", ".join(_patched) or "already",
+install_patch(
+    "cfn_never_created",
+    "never-created resource deletion",
+    "a stack whose creation failed cannot be deleted",
 )

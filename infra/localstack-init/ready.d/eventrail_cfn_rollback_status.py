@@ -11,29 +11,13 @@ installed next to LocalStack): while a changeset runs, CREATE_FAILED becomes
 ROLLBACK_IN_PROGRESS, and an update's failure goes through UPDATE_ROLLBACK_IN_PROGRESS to
 UPDATE_ROLLBACK_COMPLETE.
 
-It only patches LocalStack 4.13.1: on another version, or when the method it patches is
-missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+What happens on another LocalStack version, and how this file reaches LocalStack: see
+eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.cfn_rollback_status")
-
-try:
-    from eventrail_executor import cfn_rollback_status as _cfn_rollback_status
-
-    _patched = _cfn_rollback_status.install()
-except Exception as _error:
-    _log.error(
-        "eventrail rollback status patch NOT installed (a failed deploy may read as not rolled "
-        "back, a failed update as a failed creation): %s",
-        _error,
-    )
-    raise
-_log.info(
-    "eventrail rollback status patch installed: %s", ", ".join(_patched) or "already"
+install_patch(
+    "cfn_rollback_status",
+    "rollback status",
+    "a failed deploy may read as not rolled back, a failed update as a failed creation",
 )

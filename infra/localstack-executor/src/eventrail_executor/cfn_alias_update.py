@@ -28,16 +28,13 @@ methods is missing, it raises :class:`InstallError` and patches nothing. The rea
 
 import logging
 
-LOG = logging.getLogger("eventrail.cfn_alias_update")
+# InstallError and the version are this module's too (its callers and tests name them here).
+from .method_patch import SUPPORTED_LOCALSTACK_VERSION, InstallError, install_wrappers  # noqa: F401
 
-SUPPORTED_LOCALSTACK_VERSION = "4.13.1"
+LOG = logging.getLogger("eventrail.cfn_alias_update")
 
 # Attribute set on the replacement, holding the upstream method (install once).
 _MARK = "_eventrail_cfn_alias_update_upstream"
-
-
-class InstallError(RuntimeError):
-    """The patch does not fit the running LocalStack; nothing was patched."""
 
 
 def routing_config(model):
@@ -130,36 +127,15 @@ def install() -> list[str]:
     Raises :class:`InstallError` when LocalStack is another version, or the alias provider or
     its ``update`` is missing.
     """
-    from localstack import version as localstack_version
-
-    found = getattr(localstack_version, "version", None)
-    if found != SUPPORTED_LOCALSTACK_VERSION:
-        raise InstallError(
-            f"eventrail's Lambda alias update patch targets LocalStack "
-            f"{SUPPORTED_LOCALSTACK_VERSION}, this is {found}: not installed"
-        )
-    from localstack.services.lambda_.resource_providers import lambda_alias
-
-    provider = getattr(lambda_alias, "LambdaAliasProvider", None)
-    upstreams = {
-        name: None if provider is None else provider.__dict__.get(name)
-        for name in ("create", "delete", "update")
-    }
-    missing = [name for name, upstream in upstreams.items() if upstream is None]
-    if missing:
-        raise InstallError(
-            "eventrail's Lambda alias update patch cannot find "
-            f"LambdaAliasProvider.{', '.join(missing)} in LocalStack {found}: not installed"
-        )
-    if all(getattr(upstream, _MARK, None) is not None for upstream in upstreams.values()):
-        return []
-    replacements = {
-        "create": _wrap_create(upstreams["create"]),
-        "delete": _wrap_delete(upstreams["delete"]),
-        "update": lambda self, request: update(self, request),
-    }
-    for name, replacement in replacements.items():
-        setattr(replacement, _MARK, upstreams[name])
-        replacement.__name__ = name
-        setattr(provider, name, replacement)
-    return [f"LambdaAliasProvider.{name}" for name in replacements]
+    return install_wrappers(
+        "Lambda alias update",
+        "localstack.services.lambda_.resource_providers.lambda_alias",
+        "LambdaAliasProvider",
+        {
+            "create": _wrap_create,
+            "delete": _wrap_delete,
+            # Upstream's update raises NotImplementedError: nothing of it is kept.
+            "update": lambda _upstream: lambda self, request: update(self, request),
+        },
+        _MARK,
+    )

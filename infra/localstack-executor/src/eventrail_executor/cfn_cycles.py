@@ -29,9 +29,10 @@ raises :class:`InstallError` and patches nothing. The ready hook
 
 import logging
 
-LOG = logging.getLogger("eventrail.cfn_cycles")
+# InstallError and the version are this module's too (its callers and tests name them here).
+from .method_patch import SUPPORTED_LOCALSTACK_VERSION, InstallError, install_wrappers  # noqa: F401
 
-SUPPORTED_LOCALSTACK_VERSION = "4.13.1"
+LOG = logging.getLogger("eventrail.cfn_cycles")
 
 # Attribute set on each wrapper, holding the upstream function (install once).
 _MARK = "_eventrail_cfn_cycles_upstream"
@@ -43,10 +44,6 @@ _PATCHED = (
     "_resolve_intrinsic_function_fn_get_att",
     "_resolve_intrinsic_function_ref",
 )
-
-
-class InstallError(RuntimeError):
-    """The patch does not fit the running LocalStack; nothing was patched."""
 
 
 def referenced_resource(function_name, arguments):
@@ -109,38 +106,18 @@ def install() -> list[str]:
     Raises :class:`InstallError` when LocalStack is another version or a patched method of
     ``ChangeSetModel`` is missing.
     """
-    from localstack import version as localstack_version
-
-    found = getattr(localstack_version, "version", None)
-    if found != SUPPORTED_LOCALSTACK_VERSION:
-        raise InstallError(
-            f"eventrail's CloudFormation reference cycle patch targets LocalStack "
-            f"{SUPPORTED_LOCALSTACK_VERSION}, this is {found}: not installed"
+    wraps = {
+        name: (
+            _wrap_visit_resource
+            if name == "_visit_resource"
+            else lambda upstream, name=name: _wrap_resolver(name, upstream)
         )
-    from localstack.services.cloudformation.engine.v2 import change_set_model
-
-    model_class = getattr(change_set_model, "ChangeSetModel", None)
-    upstreams = {
-        name: None if model_class is None else model_class.__dict__.get(name) for name in _PATCHED
+        for name in _PATCHED
     }
-    missing = [name for name, upstream in upstreams.items() if upstream is None]
-    if missing:
-        raise InstallError(
-            "eventrail's CloudFormation reference cycle patch cannot find "
-            f"ChangeSetModel.{', '.join(missing)} in LocalStack {found}: not installed"
-        )
-    if all(getattr(upstream, _MARK, None) is not None for upstream in upstreams.values()):
-        return []
-
-    patched = []
-    for name, upstream in upstreams.items():
-        if name == "_visit_resource":
-            wrapper = _wrap_visit_resource(upstream)
-        else:
-            wrapper = _wrap_resolver(name, upstream)
-        setattr(wrapper, _MARK, upstream)
-        wrapper.__doc__ = upstream.__doc__
-        wrapper.__name__ = name
-        setattr(model_class, name, wrapper)
-        patched.append(f"ChangeSetModel.{name}")
-    return patched
+    return install_wrappers(
+        "CloudFormation reference cycle",
+        "localstack.services.cloudformation.engine.v2.change_set_model",
+        "ChangeSetModel",
+        wraps,
+        _MARK,
+    )

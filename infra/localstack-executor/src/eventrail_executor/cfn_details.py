@@ -31,21 +31,20 @@ raises :class:`InstallError` and patches nothing. The ready hook
 
 import logging
 
-LOG = logging.getLogger("eventrail.cfn_details")
+# InstallError and the version are this module's too (its callers and tests name them here).
+from .method_patch import SUPPORTED_LOCALSTACK_VERSION, InstallError, install_wrapper  # noqa: F401
 
-SUPPORTED_LOCALSTACK_VERSION = "4.13.1"
+LOG = logging.getLogger("eventrail.cfn_details")
 
 # Attribute set on the wrapper, holding the upstream function (install once).
 _MARK = "_eventrail_cfn_details_upstream"
 
+_MODULE = "localstack.services.cloudformation.engine.v2.change_set_model_describer"
+_OWNER = "ChangeSetModelDescriber"
 _PATCHED = "_register_resource_change"
 
 # What LocalStack's describer writes for a value known only once the change runs.
 _KNOWN_AFTER_APPLY = "{{changeSet:KNOWN_AFTER_APPLY}}"
-
-
-class InstallError(RuntimeError):
-    """The patch does not fit the running LocalStack; nothing was patched."""
 
 
 def _known_after_apply(value) -> bool:
@@ -127,28 +126,4 @@ def install() -> list[str]:
     Raises :class:`InstallError` when LocalStack is another version or the patched method of
     ``ChangeSetModelDescriber`` is missing.
     """
-    from localstack import version as localstack_version
-
-    found = getattr(localstack_version, "version", None)
-    if found != SUPPORTED_LOCALSTACK_VERSION:
-        raise InstallError(
-            f"eventrail's changeset details patch targets LocalStack "
-            f"{SUPPORTED_LOCALSTACK_VERSION}, this is {found}: not installed"
-        )
-    from localstack.services.cloudformation.engine.v2 import change_set_model_describer
-
-    describer = getattr(change_set_model_describer, "ChangeSetModelDescriber", None)
-    upstream = None if describer is None else describer.__dict__.get(_PATCHED)
-    if upstream is None:
-        raise InstallError(
-            "eventrail's changeset details patch cannot find "
-            f"ChangeSetModelDescriber.{_PATCHED} in LocalStack {found}: not installed"
-        )
-    if getattr(upstream, _MARK, None) is not None:
-        return []
-    wrapper = _wrap(upstream)
-    setattr(wrapper, _MARK, upstream)
-    wrapper.__doc__ = upstream.__doc__
-    wrapper.__name__ = _PATCHED
-    setattr(describer, _PATCHED, wrapper)
-    return [f"ChangeSetModelDescriber.{_PATCHED}"]
+    return install_wrapper("changeset details", _MODULE, _OWNER, _PATCHED, _wrap, _MARK)

@@ -22,18 +22,17 @@ raises :class:`InstallError` and patches nothing. The ready hook
 
 import logging
 
-LOG = logging.getLogger("eventrail.cfn_never_created")
+# InstallError and the version are this module's too (its callers and tests name them here).
+from .method_patch import SUPPORTED_LOCALSTACK_VERSION, InstallError, install_wrapper  # noqa: F401
 
-SUPPORTED_LOCALSTACK_VERSION = "4.13.1"
+LOG = logging.getLogger("eventrail.cfn_never_created")
 
 # Attribute set on the wrapper, holding the upstream function (install once).
 _MARK = "_eventrail_cfn_never_created_upstream"
 
+_MODULE = "localstack.services.cloudformation.engine.v2.change_set_model_executor"
+_OWNER = "ChangeSetModelExecutor"
 _PATCHED = "_execute_resource_action"
-
-
-class InstallError(RuntimeError):
-    """The patch does not fit the running LocalStack; nothing was patched."""
 
 
 def never_created(resolved_resources, logical_resource_id: str) -> bool:
@@ -83,28 +82,5 @@ def install() -> list[str]:
     Raises :class:`InstallError` when LocalStack is another version or the patched method of
     ``ChangeSetModelExecutor`` is missing.
     """
-    from localstack import version as localstack_version
-
-    found = getattr(localstack_version, "version", None)
-    if found != SUPPORTED_LOCALSTACK_VERSION:
-        raise InstallError(
-            f"eventrail's never-created resource deletion patch targets LocalStack "
-            f"{SUPPORTED_LOCALSTACK_VERSION}, this is {found}: not installed"
-        )
-    from localstack.services.cloudformation.engine.v2 import change_set_model_executor
-
-    executor = getattr(change_set_model_executor, "ChangeSetModelExecutor", None)
-    upstream = None if executor is None else executor.__dict__.get(_PATCHED)
-    if upstream is None:
-        raise InstallError(
-            "eventrail's never-created resource deletion patch cannot find "
-            f"ChangeSetModelExecutor.{_PATCHED} in LocalStack {found}: not installed"
-        )
-    if getattr(upstream, _MARK, None) is not None:
-        return []
-    wrapper = _wrap(upstream)
-    setattr(wrapper, _MARK, upstream)
-    wrapper.__doc__ = upstream.__doc__
-    wrapper.__name__ = _PATCHED
-    setattr(executor, _PATCHED, wrapper)
-    return [f"ChangeSetModelExecutor.{_PATCHED}"]
+    patch = "never-created resource deletion"
+    return install_wrapper(patch, _MODULE, _OWNER, _PATCHED, _wrap, _MARK)
