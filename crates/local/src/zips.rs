@@ -288,6 +288,11 @@ pub fn cargo_lambda_release(
         .current_dir(root)
         .env("PATH", installed.path_env())
         .args(["lambda", "build", "--release"])
+        // cargo-lambda's own "release optimizations" would lay `panic = "abort"` and a
+        // `target-cpu` over the workspace's release profile (`--config` flags on the cargo it
+        // runs). The profile keeps panics unwinding on purpose (Cargo.toml says why), so the
+        // release build is the workspace's profile and nothing else.
+        .arg("--disable-optimizations")
         .arg(architecture_flag(architecture));
     for binary in binaries {
         command.args(["--package", binary]);
@@ -316,6 +321,24 @@ mod tests {
     fn host_architecture_has_a_build_flag() {
         let flag = architecture_flag(host_architecture());
         assert!(flag == "--x86-64" || flag == "--arm64");
+    }
+
+    #[test]
+    fn the_release_build_is_the_workspace_profile_alone() {
+        let installed = Installed {
+            localstack_python: PathBuf::from("/x/python"),
+            tools_bin: PathBuf::from("/x/bin"),
+        };
+        let command = cargo_lambda_release(Path::new("/r"), &installed, &["a".to_owned()], "arm64");
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            args.contains(&"--disable-optimizations".to_owned()),
+            "{args:?}"
+        );
+        assert!(args.contains(&"--arm64".to_owned()), "{args:?}");
     }
 
     #[test]
