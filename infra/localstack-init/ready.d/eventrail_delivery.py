@@ -15,24 +15,12 @@ validate_event counts the entry as AWS does and allows up to 1 MiB. Nothing else
 It only patches LocalStack 4.13.1: on another version, or when a function it patches is
 missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
 
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+How this file reaches LocalStack: see eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.delivery")
-
-try:
-    from eventrail_executor import delivery as _delivery
-
-    _patched = _delivery.install()
-except Exception as _error:
-    _log.error(
-        "eventrail EventBridge delivery patch NOT installed (delivery rules are LocalStack's "
-        "own: no DLQ, no retry policy, no Lambda permission check, 256 KiB entries): %s",
-        _error,
-    )
-    raise
-_log.info("eventrail EventBridge delivery patch installed: %s", ", ".join(_patched))
+install_patch(
+    "delivery",
+    "EventBridge delivery",
+    "delivery rules are LocalStack's own: no DLQ, no retry policy, no Lambda permission check, 256 KiB entries",
+)

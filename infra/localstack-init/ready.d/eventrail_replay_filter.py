@@ -13,24 +13,12 @@ replays without FilterArns, are unchanged.
 It only patches LocalStack 4.13.1: on another version, or when the function it patches is
 missing, it logs an ERROR and raises, so LocalStack's log shows "Error while running script".
 
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack. For a LocalStack
-you run yourself in Docker, mount it at /etc/localstack/init/ready.d/ and install the
-plugin package (infra/localstack-executor) into its Python environment.
+How this file reaches LocalStack: see eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.replay_filter")
-
-try:
-    from eventrail_executor import replay_filter as _replay_filter
-
-    _patched = _replay_filter.install()
-except Exception as _error:
-    _log.error(
-        "eventrail replay FilterArns patch NOT installed (a replay limited to some rules "
-        "reaches every rule of the bus): %s",
-        _error,
-    )
-    raise
-_log.info("eventrail replay FilterArns patch installed: %s", ", ".join(_patched) or "already")
+install_patch(
+    "replay_filter",
+    "replay FilterArns",
+    "a replay limited to some rules reaches every rule of the bus",
+)

@@ -14,18 +14,13 @@ AWS::Scheduler::Schedule updates call UpdateSchedule.
 
 It only patches LocalStack 4.13.1: on another version, or when what it patches is missing, it
 logs an ERROR and raises, so LocalStack's log shows "Error while running script".
-eventrail's LocalStack supervisor (crates/local) copies this file into
-<FILESYSTEM_ROOT>/etc/localstack/init/ready.d/ before starting LocalStack.
+
+How this file reaches LocalStack: see eventrail_executor.ready_hook.
 """
-import logging
+from eventrail_executor.ready_hook import install_patch
 
-_log = logging.getLogger("eventrail.scheduler")
-
-try:
-    from eventrail_executor import scheduler as _scheduler
-
-    _done = _scheduler.install()
-except Exception as _error:
-    _log.error("eventrail Scheduler patch NOT installed (schedules never fire): %s", _error)
-    raise
-_log.info("eventrail Scheduler patch installed: %s", ", ".join(_done) or "already")
+install_patch(
+    "scheduler",
+    "Scheduler",
+    "schedules never fire",
+)
